@@ -1,0 +1,79 @@
+"""One error body for the whole API: ``{"message": "...", "errors": {"<field>": ["<reason>"]}}``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from catena_site.errors import RateLimited, ServiceError
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """DRF error details as ``{field: [reason, ...]}``; nested fields become ``a.b``."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                for sub, reasons in _flatten(value).items():
+                    out[f"{key}.{sub}"] = reasons
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for index, item in enumerate(value):
+                    for sub, reasons in _flatten(item).items():
+                        out[f"{key}.{index}.{sub}"] = reasons
+            else:
+                out[key] = [str(v) for v in (value if isinstance(value, list) else [value])]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    parts = [f"{field}: {reasons[0]}" for field, reasons in errors.items() if reasons]
+    return "Invalid input. " + "; ".join(parts) if parts else "Invalid input."
+
+
+def error_body(message: str, errors: dict | None = None) -> dict:
+    body = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def exception_handler(exc, context):
+    """DRF exception handler producing the documented error body for every failure."""
+    if isinstance(exc, ServiceError):
+        response = Response(error_body(exc.message, exc.errors or None), status=exc.status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(error_body(_summary(errors), errors), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        return Response(error_body(_summary(errors), errors), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body(f"Malformed request body: {exc.detail}", {}), status=400)
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            headers["WWW-Authenticate"] = "X-Auth-Token"
+            exc.status_code = status.HTTP_401_UNAUTHORIZED
+        return Response(error_body(str(exc.detail)), status=exc.status_code, headers=headers)
+    return None
+
+
+def json_not_found(request, exception=None):
+    """404 for paths no route matches, JSON under the API prefix."""
+    return JsonResponse(error_body("Not found."), status=404)

@@ -1,0 +1,105 @@
+"""Keyset (cursor) pagination: ``{"<plural>": [...], "next": "<cursor>" | null}``.
+
+A page is "rows after the last row seen" in a total order ending in the primary key, so a page never
+repeats or skips a row when rows are inserted or deleted between requests, costs the same at any depth and
+never counts rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import reduce
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw in (None, ""):
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError({"limit": [f"Must be a whole number from 1 to {MAX_LIMIT}."]})
+    return limit
+
+
+class Keyset:
+    """An ordering such as ``("-id",)`` or ``("start", "id")`` and its cursors."""
+
+    def __init__(self, model, ordering: tuple[str, ...]):
+        self.model = model
+        self.ordering = ordering
+        self.fields = [(name.lstrip("-"), name.startswith("-")) for name in ordering]
+
+    def encode(self, row) -> str:
+        values = [self.model._meta.get_field(name).value_to_string(row) for name, _ in self.fields]
+        return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    def decode(self, cursor: str) -> list:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            values = json.loads(raw)
+            if not isinstance(values, list) or len(values) != len(self.fields):
+                raise ValueError
+            return [self.model._meta.get_field(name).to_python(v) for (name, _), v in zip(self.fields, values)]
+        except (ValueError, TypeError, DjangoValidationError, UnicodeDecodeError):
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def after(self, queryset, cursor: str):
+        """Rows strictly after the cursor, in this order."""
+        values = self.decode(cursor)
+        conditions = []
+        for i, (name, descending) in enumerate(self.fields):
+            equal = {f"{prev}": values[j] for j, (prev, _) in enumerate(self.fields[:i])}
+            conditions.append(Q(**equal, **{f"{name}__{'lt' if descending else 'gt'}": values[i]}))
+        return queryset.filter(reduce(lambda a, b: a | b, conditions))
+
+    def page(self, queryset, cursor: str | None, limit: int) -> tuple[list, str | None]:
+        """One page of rows and the cursor of the next page (None on the last)."""
+        queryset = queryset.order_by(*self.ordering)
+        if cursor:
+            queryset = self.after(queryset, cursor)
+        rows = list(queryset[: limit + 1])
+        if len(rows) > limit:
+            rows = rows[:limit]
+            return rows, self.encode(rows[-1])
+        return rows, None
+
+
+class KeysetPagination(BasePagination):
+    """DRF pagination using the view's ``ordering`` (default oldest first) and ``list_key``."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.list_key = getattr(view, "list_key", "results")
+        keyset = Keyset(queryset.model, tuple(getattr(view, "ordering", ("id",))))
+        limit = parse_limit(request.query_params.get("limit"))
+        rows, self.next_cursor = keyset.page(queryset, request.query_params.get("cursor"), limit)
+        return rows
+
+    def get_paginated_response(self, data):
+        return Response({self.list_key: data, "next": self.next_cursor})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "properties": {self.list_key if hasattr(self, "list_key") else "results": schema,
+                           "next": {"type": "string", "nullable": True}},
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The `next` value of the previous page."},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        ]

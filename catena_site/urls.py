@@ -1,0 +1,26 @@
+"""Root URLs: the Management API, its schema, health, the Django admin and the web screens."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from catena_site.api.errors import json_not_found
+from catena_site.health import healthz
+
+API = "tv-management/api/v1/"
+
+api_patterns = [
+    path("", include("portals.api.urls")),
+    path("", include("monitoring.api.urls")),
+]
+
+urlpatterns = [
+    re_path(rf"^{API}schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
+    path(API, include((api_patterns, "api"))),
+    re_path(rf"^{API}", json_not_found),  # unknown API paths answer JSON, not an HTML page
+    path("api-docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("monitoring.urls")),
+    path("", include("portals.urls")),
+]

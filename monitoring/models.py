@@ -1,0 +1,3 @@
+from .operations import Operation
+
+__all__ = ["Operation"]

@@ -1,0 +1,125 @@
+"""Who is calling: an X-Auth-Token (API key or manager session) resolved into a :class:`Caller`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from monitoring.operations import Actor
+
+from .models import Manager, ManagerSession, Portal, hash_token
+
+# A session's last_seen_at is written at most this often, so that every request is not a write.
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+@dataclass
+class Caller:
+    """The portal a request acts on, the manager behind it (None for the API key) and their rights."""
+
+    portal: Portal
+    manager: Manager | None = None
+    session: ManagerSession | None = None
+
+    is_authenticated = True  # lets DRF and templates treat a Caller like a logged-in user
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.manager is None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.manager is None or self.manager.id == self.portal.owner_id
+
+    @property
+    def can_manage(self) -> bool:
+        return self.is_owner or self.manager.is_admin
+
+    @property
+    def can_manage_content(self) -> bool:
+        return self.is_owner or self.manager.is_content_admin
+
+    @property
+    def can_manage_subscribers(self) -> bool:
+        return self.is_owner or self.manager.is_subscriber_admin
+
+    @property
+    def can_see_api_key(self) -> bool:
+        return self.can_manage
+
+    @property
+    def can_see_playback_tokens(self) -> bool:
+        return self.can_manage_subscribers
+
+    @property
+    def flags(self) -> dict:
+        return {
+            "canManage": self.can_manage,
+            "canManageSubscribers": self.can_manage_subscribers,
+            "canManageContent": self.can_manage_content,
+        }
+
+    @property
+    def actor(self) -> Actor:
+        if self.manager is None:
+            return Actor(Actor.API_KEY)
+        return Actor(Actor.MANAGER, self.manager.id, self.manager.email)
+
+
+def session_ttl() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.MANAGER_SESSION_TTL)
+
+
+def start_session(manager: Manager, *, ip: str | None = None, user_agent: str = "") -> str:
+    """Open a session for a manager and return its secret token (shown once, stored only as a hash)."""
+    token = secrets.token_urlsafe(32)
+    ManagerSession.objects.create(
+        token_hash=hash_token(token),
+        manager=manager,
+        last_seen_at=timezone.now(),
+        ip=ip,
+        user_agent=(user_agent or "")[:300],
+    )
+    return token
+
+
+def resolve_session(token: str) -> ManagerSession | None:
+    """The live session for a token, touched; None when unknown or expired (an expired one is removed)."""
+    session = (
+        ManagerSession.objects.select_related("manager", "manager__portal")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if session is None:
+        return None
+    now = timezone.now()
+    if now - session.last_seen_at > session_ttl():
+        session.delete()
+        return None
+    if now - session.last_seen_at > TOUCH_INTERVAL:
+        ManagerSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
+    return session
+
+
+def caller_for_token(token: str | None) -> Caller | None:
+    """Resolve an X-Auth-Token: the portal's API key, or a manager's session; None if neither."""
+    if not token:
+        return None
+    portal = Portal.objects.filter(api_key=token).first()
+    if portal is not None:
+        return Caller(portal=portal)
+    session = resolve_session(token)
+    if session is None:
+        return None
+    return Caller(portal=session.manager.portal, manager=session.manager, session=session)
+
+
+def end_session(token: str) -> bool:
+    """End the session a token names; True if there was one."""
+    deleted, _ = ManagerSession.objects.filter(token_hash=hash_token(token)).delete()
+    return bool(deleted)

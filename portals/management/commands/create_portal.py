@@ -1,0 +1,41 @@
+"""``python manage.py create_portal --name N --domain D --owner-email E --owner-password P [--title T] --json``."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from catena_site.errors import ServiceError
+from portals import services
+
+
+class Command(BaseCommand):
+    help = "Create a portal with its owner and print its ID, API key and owner ID."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True, help="technical name (letters, digits, - and _)")
+        parser.add_argument("--domain", required=True)
+        parser.add_argument("--owner-email", required=True)
+        parser.add_argument("--owner-password", required=True)
+        parser.add_argument("--title", default="")
+        parser.add_argument("--json", action="store_true", help="print {portalId, apiKey, ownerId} as JSON")
+
+    def handle(self, *args, **options):
+        try:
+            portal = services.create_portal(
+                name=options["name"],
+                domain=options["domain"],
+                owner_email=options["owner_email"],
+                owner_password=options["owner_password"],
+                title=options["title"],
+            )
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
+        except Exception as exc:  # django ValidationError from the email validator
+            if hasattr(exc, "messages"):
+                raise CommandError("; ".join(exc.messages)) from None
+            raise
+        result = {"portalId": portal.public_id, "apiKey": portal.api_key, "ownerId": portal.owner.public_id}
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            self.stdout.write(f"Portal {portal.name} created: {result}")

@@ -1,0 +1,123 @@
+"""Portals, their managers, manager sessions and failed login attempts."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+
+from catena_site.models import PortalQuerySet, PublicModel
+
+DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None}
+
+
+def new_api_key() -> str:
+    """A fresh portal API key: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a bearer secret; only the hash is stored, so a database leak leaks no live session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Portal(PublicModel):
+    """A branded TV service of one operator: the tenant that owns every other object."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Technical name, immutable.")
+    domain = models.CharField(max_length=253, unique=True, help_text="Domain name, immutable.")
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    logo_url = models.URLField(max_length=500, blank=True)
+    logo_image = models.BinaryField(null=True, blank=True, editable=True)
+    logo_content_type = models.CharField(max_length=40, blank=True)
+    api_key = models.CharField(max_length=128, unique=True, default=new_api_key)
+    owner = models.OneToOneField(
+        "portals.Manager", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_portal"
+    )
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title or self.name
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+    @property
+    def effective_settings(self) -> dict:
+        """The portal settings with defaults filled in for every key."""
+        return {**DEFAULT_PORTAL_SETTINGS, **(self.settings or {})}
+
+
+class Manager(PublicModel):
+    """A person who manages one portal. The same email may have accounts in several portals."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="managers")
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    password = models.CharField(max_length=255)
+    is_admin = models.BooleanField(default=False)
+    is_content_admin = models.BooleanField(default=False)
+    is_subscriber_admin = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PortalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["portal", "email"], name="manager_email_unique_in_portal")]
+        indexes = [models.Index(fields=["email"], name="manager_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.portal_id})"
+
+    def set_password(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        return check_password(raw_password, self.password)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.portal.owner_id == self.id
+
+
+class ManagerSession(models.Model):
+    """A login of a manager (API ``sessionId`` or a web login). Only the token's hash is stored."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    manager = models.ForeignKey(Manager, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["last_seen_at"], name="manager_session_seen")]
+
+    def __str__(self) -> str:
+        return f"session of {self.manager_id}"
+
+
+class LoginFailure(models.Model):
+    """A failed login, kept for the throttling window (per email and per client IP)."""
+
+    email = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="login_failure_email"),
+            models.Index(fields=["ip", "created_at"], name="login_failure_ip"),
+        ]

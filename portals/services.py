@@ -1,0 +1,374 @@
+"""Every change of portals and managers: one function per change, one transaction, one operation row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from catena_site.errors import Conflict, Forbidden, Invalid, RateLimited
+from monitoring.operations import OperationType, changes, record
+
+from .auth import Caller, start_session
+from .models import DEFAULT_PORTAL_SETTINGS, LoginFailure, Manager, ManagerSession, Portal, new_api_key
+from .validators import (
+    decode_logo_data_uri,
+    normalize_email,
+    password_problems,
+    validate_logo_url,
+)
+
+FLAG_FIELDS = {"isAdmin": "is_admin", "isContentAdmin": "is_content_admin", "isSubscriberAdmin": "is_subscriber_admin"}
+GENERIC_LOGIN_FAILURE = "Invalid email or password."
+
+
+def _require(allowed: bool, permission: str) -> None:
+    if not allowed:
+        raise Forbidden(f"This action requires the {permission} permission.")
+
+
+# --- Portals ----------------------------------------------------------------------------------------------
+
+
+def create_portal(*, name: str, domain: str, owner_email: str, owner_password: str, title: str = "") -> Portal:
+    """Create a portal and its owner (infrastructure level: the create_portal command and the admin)."""
+    problems = password_problems(owner_password)
+    if problems:
+        raise Invalid("owner password: " + " ".join(problems), {"password": problems})
+    email = normalize_email(owner_email)
+    with transaction.atomic():
+        if Portal.objects.filter(Q(name=name) | Q(domain=domain)).exists():
+            raise Conflict("A portal with this name or domain already exists.")
+        portal = Portal.objects.create(name=name, domain=domain, title=title or name, settings=dict(DEFAULT_PORTAL_SETTINGS))
+        owner = Manager(portal=portal, email=email, name="Owner", is_admin=True, is_content_admin=True,
+                        is_subscriber_admin=True)
+        owner.set_password(owner_password)
+        owner.save()
+        portal.owner = owner
+        portal.save(update_fields=["owner"])
+    return portal
+
+
+def portal_branding(portal: Portal) -> dict:
+    return {"logo": portal_logo_value(portal), "title": portal.title, "description": portal.description}
+
+
+def portal_logo_value(portal: Portal) -> str | None:
+    """The branding logo as the API shows it: the https URL, or the stored image as a data URI."""
+    import base64
+
+    if portal.logo_image:
+        return f"data:{portal.logo_content_type};base64,{base64.b64encode(bytes(portal.logo_image)).decode()}"
+    return portal.logo_url or None
+
+
+def _validate_settings(values: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    result = {}
+    for key, value in values.items():
+        if key == "autoCreateSubscribers":
+            if not isinstance(value, bool):
+                errors[f"settings.{key}"] = ["Must be true or false."]
+            result[key] = value
+        elif key == "maxSessionsPerSubscriber":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
+                errors[f"settings.{key}"] = ["Must be null (unlimited) or a whole number from 1 to 1000."]
+            result[key] = value
+        # unknown keys are ignored, like unknown fields
+    if errors:
+        raise Invalid("Invalid portal settings.", errors)
+    return result
+
+
+def update_portal(
+    portal: Portal,
+    *,
+    caller: Caller,
+    branding: dict | None = None,
+    settings_values: dict | None = None,
+    logo_file: bytes | None = None,
+    remove_logo: bool = False,
+) -> Portal:
+    """Change branding and settings; records ``updatePortal`` with old → new (the logo as a marker)."""
+    _require(caller.can_manage, "isAdmin")
+    branding = branding or {}
+    with transaction.atomic():
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        before = {"title": portal.title, "description": portal.description, "logo": _logo_marker(portal),
+                  "settings": portal.effective_settings}
+        errors: dict[str, list[str]] = {}
+        if "title" in branding:
+            title = branding["title"]
+            if not isinstance(title, str) or len(title) > 200:
+                errors["branding.title"] = ["Must be text of at most 200 characters."]
+            else:
+                portal.title = title.strip()
+        if "description" in branding:
+            description = branding["description"]
+            if description is not None and (not isinstance(description, str) or len(description) > 2000):
+                errors["branding.description"] = ["Must be text of at most 2000 characters."]
+            else:
+                portal.description = (description or "").strip()
+        if "logo" in branding:
+            _apply_logo(portal, branding["logo"], errors)
+        if logo_file is not None:
+            try:
+                from .validators import decode_logo
+
+                portal.logo_image, portal.logo_content_type = decode_logo(logo_file)
+                portal.logo_url = ""
+            except ValidationError as exc:
+                errors["logo"] = exc.messages
+        if remove_logo:
+            portal.logo_image, portal.logo_content_type, portal.logo_url = None, "", ""
+        if settings_values is not None:
+            if not isinstance(settings_values, dict):
+                errors["settings"] = ["Must be an object."]
+            else:
+                try:
+                    portal.settings = {**portal.effective_settings, **_validate_settings(settings_values)}
+                except Invalid as exc:
+                    errors.update(exc.errors)
+        if errors:
+            raise Invalid("Invalid portal: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        after = {"title": portal.title, "description": portal.description, "logo": _logo_marker(portal),
+                 "settings": portal.effective_settings}
+        diff = changes(before, after)
+        if diff:
+            portal.save()
+            record(portal, OperationType.UPDATE_PORTAL, actor=caller.actor, payload=diff)
+    return portal
+
+
+def _logo_marker(portal: Portal) -> str | None:
+    """What the operations log says about a logo: its URL, or the size of stored image bytes."""
+    if portal.logo_image:
+        return f"<{portal.logo_content_type}, {len(bytes(portal.logo_image))} bytes>"
+    return portal.logo_url or None
+
+
+def _apply_logo(portal: Portal, value, errors: dict) -> None:
+    if value in (None, ""):
+        portal.logo_image, portal.logo_content_type, portal.logo_url = None, "", ""
+        return
+    if not isinstance(value, str):
+        errors["branding.logo"] = ["Must be an https:// URL, a data:image/…;base64, string or null."]
+        return
+    if value == portal_logo_value(portal):
+        return  # a GET → PUT round trip sends the stored logo back unchanged
+    try:
+        if value.startswith("data:"):
+            portal.logo_image, portal.logo_content_type = decode_logo_data_uri(value)
+            portal.logo_url = ""
+        else:
+            portal.logo_url = validate_logo_url(value)
+            portal.logo_image, portal.logo_content_type = None, ""
+    except ValidationError as exc:
+        errors["branding.logo"] = exc.messages
+
+
+def reset_api_key(portal: Portal, *, caller: Caller) -> Portal:
+    """Issue a new API key; the old one is refused from the moment this commits."""
+    _require(caller.can_manage, "isAdmin")
+    with transaction.atomic():
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        portal.api_key = new_api_key()
+        portal.save(update_fields=["api_key", "updated_at"])
+        record(portal, OperationType.RESET_API_KEY, actor=caller.actor, payload={})
+    return portal
+
+
+# --- Managers ---------------------------------------------------------------------------------------------
+
+
+def _manager_snapshot(manager: Manager) -> dict:
+    return {"email": manager.email, "name": manager.name, "isAdmin": manager.is_admin,
+            "isContentAdmin": manager.is_content_admin, "isSubscriberAdmin": manager.is_subscriber_admin}
+
+
+def _clean_manager_fields(data: dict, *, creating: bool) -> dict:
+    """Validate the writable manager fields present in ``data`` (API names); raise Invalid with all errors."""
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    if "email" in data or creating:
+        try:
+            clean["email"] = normalize_email(data.get("email") or "")
+        except ValidationError as exc:
+            errors["email"] = exc.messages
+    if "name" in data:
+        name = data.get("name") or ""
+        if not isinstance(name, str) or len(name) > 200:
+            errors["name"] = ["Must be text of at most 200 characters."]
+        else:
+            clean["name"] = name.strip()
+    for api_name in FLAG_FIELDS:
+        if api_name in data:
+            if not isinstance(data[api_name], bool):
+                errors[api_name] = ["Must be true or false."]
+            else:
+                clean[api_name] = data[api_name]
+    if "password" in data or creating:
+        password = data.get("password")
+        if not isinstance(password, str) or not password:
+            errors["password"] = ["This field is required."]
+        else:
+            problems = password_problems(password)
+            if problems:
+                errors["password"] = problems
+            else:
+                clean["password"] = password
+    if errors:
+        raise Invalid("Invalid manager: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+    return clean
+
+
+def _email_taken(portal: Portal, email: str, exclude: int | None = None) -> bool:
+    return Manager.objects.for_portal(portal).filter(email=email).exclude(pk=exclude).exists()
+
+
+def create_manager(portal: Portal, *, caller: Caller, data: dict) -> Manager:
+    """Create a manager of ``portal`` from API-named fields; records ``createManager``."""
+    _require(caller.can_manage, "isAdmin")
+    clean = _clean_manager_fields(data, creating=True)
+    with transaction.atomic():
+        if _email_taken(portal, clean["email"]):
+            raise Conflict("A manager with this email already exists in this portal.",
+                           {"email": ["A manager with this email already exists in this portal."]})
+        manager = Manager(portal=portal, email=clean["email"], name=clean.get("name", ""))
+        for api_name, field in FLAG_FIELDS.items():
+            setattr(manager, field, clean.get(api_name, False))
+        manager.set_password(clean["password"])
+        try:
+            with transaction.atomic():
+                manager.save()
+        except IntegrityError:  # a concurrent create with the same email won the race
+            raise Conflict("A manager with this email already exists in this portal.") from None
+        record(portal, OperationType.CREATE_MANAGER, actor=caller.actor,
+               payload={"managerId": manager.public_id, "email": manager.email,
+                        "changes": changes({}, _manager_snapshot(manager))})
+    return manager
+
+
+def _admins_left_without(portal: Portal, manager: Manager) -> bool:
+    """True when the portal has no owner and ``manager`` is its last manager able to manage managers."""
+    if portal.owner_id is not None:
+        return False
+    return not Manager.objects.for_portal(portal).filter(is_admin=True).exclude(pk=manager.pk).exists()
+
+
+def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
+    """Change a manager; a new password ends all of that manager's sessions. Records ``updateManager``."""
+    _require(caller.can_manage, "isAdmin")
+    clean = _clean_manager_fields(data, creating=False)
+    with transaction.atomic():
+        manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
+        portal = manager.portal
+        if manager.is_owner:
+            raise Forbidden("The portal owner cannot be changed through the API.")
+        before = _manager_snapshot(manager)
+        flag_changes = {k: v for k, v in clean.items() if k in FLAG_FIELDS and v != before[k]}
+        if flag_changes and caller.manager is not None and caller.manager.id == manager.id:
+            raise Forbidden("You cannot change your own permissions.")
+        if flag_changes.get("isAdmin") is False and _admins_left_without(portal, manager):
+            raise Conflict("This is the last manager who can manage managers; it must keep isAdmin.")
+        if "email" in clean and clean["email"] != manager.email and _email_taken(portal, clean["email"], manager.pk):
+            raise Conflict("A manager with this email already exists in this portal.",
+                           {"email": ["A manager with this email already exists in this portal."]})
+        manager.email = clean.get("email", manager.email)
+        manager.name = clean.get("name", manager.name)
+        for api_name, field in FLAG_FIELDS.items():
+            if api_name in clean:
+                setattr(manager, field, clean[api_name])
+        password_changed = "password" in clean
+        if password_changed:
+            manager.set_password(clean["password"])
+        diff = changes(before, _manager_snapshot(manager))
+        if diff or password_changed:
+            manager.save()
+            payload = {"managerId": manager.public_id, "email": manager.email, "changes": diff}
+            if password_changed:
+                payload["passwordChanged"] = True
+                ManagerSession.objects.filter(manager=manager).delete()
+            record(portal, OperationType.UPDATE_MANAGER, actor=caller.actor, payload=payload)
+    return manager
+
+
+def delete_manager(manager: Manager, *, caller: Caller) -> None:
+    """Delete a manager and end its sessions. Records ``deleteManager``."""
+    _require(caller.can_manage, "isAdmin")
+    with transaction.atomic():
+        manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
+        portal = manager.portal
+        if manager.is_owner:
+            raise Forbidden("The portal owner cannot be deleted through the API.")
+        if manager.is_admin and _admins_left_without(portal, manager):
+            raise Conflict("This is the last manager who can manage managers; it cannot be deleted.")
+        record(portal, OperationType.DELETE_MANAGER, actor=caller.actor,
+               payload={"managerId": manager.public_id, "email": manager.email})
+        manager.delete()  # sessions go with it (CASCADE)
+
+
+# --- Login ------------------------------------------------------------------------------------------------
+
+_DUMMY_HASH = None
+
+
+def _window_start() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
+
+
+def _check_throttle(email: str, ip: str | None) -> None:
+    since = _window_start()
+    limit = settings.LOGIN_FAILURE_LIMIT
+    for condition in (Q(email=email), Q(ip=ip) if ip else None):
+        if condition is None:
+            continue
+        recent = LoginFailure.objects.filter(condition, created_at__gte=since).order_by("-created_at")
+        times = list(recent.values_list("created_at", flat=True)[:limit])
+        if len(times) >= limit:
+            # Free again when the oldest of the last `limit` failures leaves the window.
+            wait = (times[-1] - since).total_seconds()
+            raise RateLimited("Too many failed login attempts. Try again later.", math.ceil(max(wait, 1)))
+
+
+def login(email: str, password: str, *, ip: str | None = None, user_agent: str = "") -> list[tuple[Manager, str]]:
+    """Managers with this email and password, each with a new session token.
+
+    An empty list means no match (the caller answers one generic 401); each failure is recorded, and
+    ``RateLimited`` is raised once an email or a client IP has too many failures within the window.
+    """
+    global _DUMMY_HASH
+    email = (email or "").strip().lower()
+    _check_throttle(email, ip)
+    candidates = list(Manager.objects.select_related("portal").filter(email=email).order_by("id"))
+    if not candidates:
+        # Spend the same time as a real check, so timing does not tell which emails exist.
+        _DUMMY_HASH = _DUMMY_HASH or make_password("not-a-real-password")
+        check_password(password or "", _DUMMY_HASH)
+    matched = [m for m in candidates if m.check_password(password or "")]
+    if not matched:
+        LoginFailure.objects.create(email=email[:254], ip=ip, created_at=timezone.now())
+        return []
+    now = timezone.now()
+    result = []
+    with transaction.atomic():
+        for manager in matched:
+            Manager.objects.filter(pk=manager.pk).update(last_login_at=now)
+            manager.last_login_at = now
+            result.append((manager, start_session(manager, ip=ip, user_agent=user_agent)))
+    return result
+
+
+def purge_expired_sessions() -> int:
+    """Delete manager sessions idle past the TTL and login failures past the window; return the count."""
+    idle_since = timezone.now() - dt.timedelta(seconds=settings.MANAGER_SESSION_TTL)
+    deleted, _ = ManagerSession.objects.filter(last_seen_at__lt=idle_since).delete()
+    LoginFailure.objects.filter(created_at__lt=_window_start()).delete()
+    return deleted
+

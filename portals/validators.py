@@ -1,0 +1,102 @@
+"""Field rules for portals and managers, shared by the API serializers and the screen forms."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+
+from django.contrib.auth.password_validation import CommonPasswordValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+MAX_LOGO_BYTES = 1024 * 1024
+MAX_LOGO_PIXELS_SIDE = 4096
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,(?P<data>.*)$", re.DOTALL)
+
+
+def password_problems(password: str) -> list[str]:
+    """Every rule of the password policy that ``password`` breaks (empty when it is acceptable)."""
+    problems = []
+    if len(password) < 8:
+        problems.append("Password must be at least 8 characters long.")
+    if not re.search(r"[A-Z]", password):
+        problems.append("Password must contain an upper-case letter.")
+    if not re.search(r"[a-z]", password):
+        problems.append("Password must contain a lower-case letter.")
+    if not re.search(r"[0-9]", password):
+        problems.append("Password must contain a digit.")
+    if not re.search(r"[^A-Za-z0-9]", password):
+        problems.append("Password must contain a special character.")
+    try:
+        CommonPasswordValidator().validate(password)
+    except ValidationError:
+        problems.append("Password is too common.")
+    return problems
+
+
+def validate_password(password: str) -> None:
+    problems = password_problems(password)
+    if problems:
+        raise ValidationError(problems)
+
+
+def normalize_email(email: str) -> str:
+    """Emails are stored and compared lower-case."""
+    email = (email or "").strip().lower()
+    EmailValidator(message="Enter a valid email address.")(email)
+    return email
+
+
+def decode_logo(data: bytes) -> tuple[bytes, str]:
+    """Verify image bytes with Pillow and return them with their content type.
+
+    Only PNG, JPEG and WebP, at most 1 MB and 4096×4096 pixels; a renamed file, a truncated image or a
+    decompression bomb raises ``ValidationError`` before anything is stored.
+    """
+    from PIL import Image
+
+    if len(data) > MAX_LOGO_BYTES:
+        raise ValidationError("Logo must be at most 1 MB.")
+    if not data:
+        raise ValidationError("Logo is empty.")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+            width, height = image.size
+            if kind not in LOGO_FORMATS:
+                raise ValidationError("Logo must be a PNG, JPEG or WebP image.")
+            if width > MAX_LOGO_PIXELS_SIDE or height > MAX_LOGO_PIXELS_SIDE:
+                raise ValidationError(f"Logo must be at most {MAX_LOGO_PIXELS_SIDE}×{MAX_LOGO_PIXELS_SIDE} pixels.")
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # verify() does not decode pixels; a truncated file fails only here
+    except ValidationError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError("Logo is too large.") from None
+    except Exception:
+        raise ValidationError("Logo is not a readable PNG, JPEG or WebP image.") from None
+    return data, LOGO_FORMATS[kind]
+
+
+def decode_logo_data_uri(value: str) -> tuple[bytes, str]:
+    """A ``data:image/…;base64,…`` string as verified image bytes and content type."""
+    match = _DATA_URI.match(value or "")
+    if not match:
+        raise ValidationError("Logo must be an https:// URL or a data:image/…;base64, string.")
+    encoded = match.group("data").strip()
+    if len(encoded) > (MAX_LOGO_BYTES * 4) // 3 + 8:
+        raise ValidationError("Logo must be at most 1 MB.")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("Logo is not valid base64.") from None
+    return decode_logo(raw)
+
+
+def validate_logo_url(value: str) -> str:
+    URLValidator(schemes=["https"], message="Logo URL must be an https:// URL.")(value)
+    return value

@@ -1,0 +1,40 @@
+"""Manager login for the web screens, on the same ManagerSession as the API's sessionId.
+
+The Django session keeps only the session token, so ending a manager's sessions (password change,
+deletion, logout, inactivity) ends their web login too.
+"""
+
+from __future__ import annotations
+
+from .auth import Caller, caller_for_token
+
+SESSION_KEY = "catena_manager_session"
+
+
+class ManagerSessionMiddleware:
+    """Sets ``request.caller`` to the logged-in manager's Caller, or None."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.caller = None
+        token = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+        if token:
+            caller = caller_for_token(token)
+            if caller is None or caller.manager is None:
+                request.session.pop(SESSION_KEY, None)
+            else:
+                request.caller = caller
+        return self.get_response(request)
+
+
+def log_in(request, token: str) -> None:
+    request.session.cycle_key()  # a new session id at login: no session fixation
+    request.session[SESSION_KEY] = token
+
+
+def caller_context(request) -> dict:
+    """Template context: the caller and its portal for the base layout."""
+    caller: Caller | None = getattr(request, "caller", None)
+    return {"caller": caller, "current_portal": caller.portal if caller else None}

@@ -1,0 +1,39 @@
+"""Test data built through the service layer, as the product builds it."""
+
+from __future__ import annotations
+
+import itertools
+
+from portals import services
+from portals.auth import Caller, start_session
+from portals.models import Manager, Portal
+
+PASSWORD = "Correct-Horse-9"
+_counter = itertools.count(1)
+
+
+def make_portal(name: str | None = None, *, owner_email: str | None = None, title: str = "") -> Portal:
+    n = next(_counter)
+    name = name or f"portal-{n}"
+    return services.create_portal(
+        name=name,
+        domain=f"{name}.example.com",
+        owner_email=owner_email or f"owner-{n}@example.com",
+        owner_password=PASSWORD,
+        title=title or name.title(),
+    )
+
+
+def make_manager(portal: Portal, email: str | None = None, *, password: str = PASSWORD, name: str = "",
+                 is_admin=False, is_content_admin=False, is_subscriber_admin=False) -> Manager:
+    email = email or f"manager-{next(_counter)}@example.com"
+    return services.create_manager(
+        portal,
+        caller=Caller(portal=portal),
+        data={"email": email, "password": password, "name": name, "isAdmin": is_admin,
+              "isContentAdmin": is_content_admin, "isSubscriberAdmin": is_subscriber_admin},
+    )
+
+
+def session_token(manager: Manager) -> str:
+    return start_session(manager)

@@ -79,5 +79,5 @@ def stranger(other_portal):
 
 
 @pytest.fixture
-def anonymous():
+def anonymous(db):
     return APIClient()

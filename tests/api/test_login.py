@@ -1,0 +1,111 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from portals.models import Manager
+from tests.conftest import API, api_client
+from tests.factories import PASSWORD, make_manager, make_portal
+
+LOGIN = f"{API}/login"
+
+
+@pytest.fixture
+def three_portals(db):
+    """alice@example.com in three portals: same password in two, another password in the third."""
+    first = make_portal("first", title="First TV")
+    second = make_portal("second", title="Second TV")
+    third = make_portal("third")
+    make_manager(first, "alice@example.com")
+    make_manager(second, "Alice@Example.com")
+    make_manager(third, "alice@example.com", password="Another-Pass-7")
+    return first, second, third
+
+
+def test_login_lists_every_portal_where_email_and_password_match(anonymous, three_portals):
+    first, second, _ = three_portals
+    response = anonymous.post(LOGIN, {"email": "ALICE@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 200
+    portals = response.json()["portals"]
+    assert [(p["portalId"], p["portalName"]) for p in portals] == [
+        (first.public_id, "First TV"), (second.public_id, "Second TV")]
+    for item, portal in zip(portals, (first, second)):
+        assert set(item) == {"portalId", "portalName", "sessionId"}
+        assert api_client(item["sessionId"]).get(f"{API}/portal").json()["portalId"] == portal.public_id
+    assert Manager.objects.filter(email="alice@example.com", last_login_at__isnull=False).count() == 2
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(anonymous, three_portals):
+    wrong = anonymous.post(LOGIN, {"email": "alice@example.com", "password": "Nope-Nope-1"}, format="json")
+    unknown = anonymous.post(LOGIN, {"email": "nobody@example.com", "password": PASSWORD}, format="json")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"message": "Invalid email or password."}
+
+
+def test_login_body_must_have_email_and_password(anonymous, db):
+    response = anonymous.post(LOGIN, {"email": "alice@example.com"}, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["errors"]
+    assert anonymous.post(LOGIN, "[1, 2", content_type="application/json").status_code == 400
+
+
+def _fail(client, email="alice@example.com", ip="10.0.0.1"):
+    return client.post(LOGIN, {"email": email, "password": "Wrong-Pass-1"}, format="json", REMOTE_ADDR=ip)
+
+
+def test_eleventh_failure_for_an_email_within_15_minutes_is_429(anonymous, three_portals):
+    for attempt in range(10):
+        assert _fail(anonymous, ip=f"10.0.0.{attempt + 1}").status_code == 401
+    blocked = _fail(anonymous, ip="10.0.1.1")
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked["Retry-After"]) <= 15 * 60
+    # Even the right password is refused while blocked, and no session is created.
+    right = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json",
+                           REMOTE_ADDR="10.0.2.1")
+    assert right.status_code == 429
+    # Another email from another address is unaffected.
+    assert _fail(anonymous, email="bob@example.com", ip="10.0.3.1").status_code == 401
+
+
+def test_failures_from_one_ip_across_emails_are_limited_too(anonymous, three_portals):
+    for attempt in range(10):
+        assert _fail(anonymous, email=f"user{attempt}@example.com", ip="192.0.2.7").status_code == 401
+    assert _fail(anonymous, email="fresh@example.com", ip="192.0.2.7").status_code == 429
+    assert _fail(anonymous, email="fresh@example.com", ip="192.0.2.8").status_code == 401
+
+
+def test_the_block_lifts_when_the_window_passes(anonymous, three_portals):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        for _ in range(10):
+            _fail(anonymous)
+        assert _fail(anonymous).status_code == 429
+        traveller.shift(dt.timedelta(minutes=15, seconds=1))
+        ok = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json")
+        assert ok.status_code == 200
+
+
+def test_logout_ends_the_session(anonymous, three_portals):
+    session = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD},
+                             format="json").json()["portals"][0]["sessionId"]
+    client = api_client(session)
+    assert client.post(f"{API}/logout").status_code == 204
+    assert client.get(f"{API}/portal").status_code == 401
+
+
+def test_logout_with_the_api_key_is_refused(api):
+    assert api.post(f"{API}/logout").status_code == 400
+    assert api.get(f"{API}/portal").status_code == 200
+
+
+def test_a_session_expires_after_inactivity_and_activity_keeps_it(anonymous, three_portals, settings):
+    settings.MANAGER_SESSION_TTL = 3600
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        session = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD},
+                                 format="json").json()["portals"][0]["sessionId"]
+        client = api_client(session)
+        for _ in range(3):  # used every 50 minutes: stays alive past the TTL in total
+            traveller.shift(dt.timedelta(minutes=50))
+            assert client.get(f"{API}/portal").status_code == 200
+        traveller.shift(dt.timedelta(minutes=61))
+        assert client.get(f"{API}/portal").status_code == 401

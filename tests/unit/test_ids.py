@@ -1,0 +1,80 @@
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catena_site.ids import (
+    EPOCH_MS,
+    MAX_ID,
+    InvalidId,
+    SnowflakeGenerator,
+    decode_id,
+    encode_id,
+    id_timestamp_ms,
+    new_id,
+)
+
+ids = st.integers(min_value=0, max_value=MAX_ID)
+
+
+@given(ids)
+def test_encoding_round_trips(value):
+    assert decode_id(encode_id(value)) == value
+
+
+@given(ids)
+def test_public_form_is_always_twelve_characters_ending_in_a_dot(value):
+    text = encode_id(value)
+    assert len(text) == 12
+    assert text.endswith(".")
+    assert set(text[:-1]) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_the_manuals_example_decodes():
+    assert encode_id(decode_id("aKl9SW3AAAE.")) == "aKl9SW3AAAE."
+
+
+@pytest.mark.parametrize("text", ["", "abc", "aKl9SW3AAAE", "aKl9SW3AAAE=", "aKl9SW3AA+E.", "aKl9SW3AAAF.",
+                                  "/Kl9SW3AAAE.", "aKl9SW3AAAE..", None, 12])
+def test_malformed_ids_are_refused(text):
+    with pytest.raises(InvalidId):
+        decode_id(text)
+
+
+def test_ids_with_the_sign_bit_set_are_refused():
+    with pytest.raises(InvalidId):
+        decode_id("gAAAAAAAAAA.")
+
+
+def test_ids_are_ordered_by_time():
+    clock = iter([EPOCH_MS + 5, EPOCH_MS + 5, EPOCH_MS + 6, EPOCH_MS + 1000])
+    generator = SnowflakeGenerator(worker_id=3, clock=lambda: next(clock))
+    values = [generator() for _ in range(4)]
+    assert values == sorted(values)
+    assert len(set(values)) == 4
+    assert id_timestamp_ms(values[-1]) == EPOCH_MS + 1000
+
+
+def test_a_clock_that_goes_back_never_repeats_an_id():
+    clock = iter([EPOCH_MS + 10, EPOCH_MS + 9, EPOCH_MS + 9, EPOCH_MS + 11])
+    generator = SnowflakeGenerator(worker_id=1, clock=lambda: next(clock))
+    values = [generator() for _ in range(4)]
+    assert values == sorted(values) and len(set(values)) == 4
+
+
+def test_ids_are_unique_across_threads():
+    results: list[list[int]] = [[] for _ in range(8)]
+
+    def work(slot):
+        results[slot] = [new_id() for _ in range(5000)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = [v for chunk in results for v in chunk]
+    assert len(everything) == len(set(everything)) == 40000
+    for chunk in results:
+        assert chunk == sorted(chunk)

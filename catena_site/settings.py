@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "catena_site",
     "monitoring",
     "portals",
+    "content",
 ]
 
 MIDDLEWARE = [

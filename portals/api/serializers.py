@@ -28,11 +28,9 @@ class FlagsSerializer(serializers.Serializer):
 
 
 def free_package_ids(portal: Portal) -> list[str]:
-    """IDs of the portal's free packages (the relation is declared by the content app)."""
-    related = getattr(portal, "free_packages", None)
-    if related is None:
-        return []
-    return [encode_id(pk) for pk in related.order_by("id").values_list("id", flat=True)]
+    """IDs of the portal's free packages (the relation is declared on the content side)."""
+    links = portal.free_package_links.order_by("id").values_list("package_id", flat=True)
+    return [encode_id(pk) for pk in links]
 
 
 class PortalSerializer(serializers.Serializer):

@@ -38,8 +38,12 @@ def json_object(request) -> dict:
 class _PortalAnswerMixin:
     permission_classes = [CanManage]
 
+    @staticmethod
+    def serialize(request, portal) -> dict:
+        return PortalSerializer(portal, context={"caller": request.auth}).data
+
     def _answer(self, request, portal):
-        return Response(PortalSerializer(portal, context={"caller": request.auth}).data)
+        return Response(self.serialize(request, portal))
 
 
 class PortalView(_PortalAnswerMixin, APIView):

@@ -1,0 +1,104 @@
+"""Channels (with logos), packages, their composition, free packages, and EPG sources."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from catena_site.models import PortalQuerySet, PublicModel
+
+TECHNICAL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{2,20}$"
+EPG_SOURCE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{2,64}$"
+
+
+class EpgSource(PublicModel):
+    """An XMLTV guide the portal fetches every ``period`` days; channels refer to it by name."""
+
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="epg_sources")
+    name = models.CharField(max_length=64)
+    url = models.URLField(max_length=2000)
+    period = models.PositiveIntegerField(default=1, help_text="Days between automatic fetches.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["portal", "name"], name="epg_source_name_unique_in_portal")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(PublicModel):
+    """A TV channel; ``name`` is the stream name on the streaming server and never changes."""
+
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=20)
+    title = models.CharField(max_length=200)
+    epg_source = models.ForeignKey(EpgSource, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="channels")
+    epg_channel_name = models.CharField(max_length=200, blank=True)
+    logo = models.BinaryField(null=True, blank=True)
+    logo_content_type = models.CharField(max_length=40, blank=True)
+    logo_etag = models.CharField(max_length=64, blank=True)
+    logo_thumbnail = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["portal", "name"], name="channel_name_unique_in_portal")]
+        indexes = [models.Index(fields=["portal", "title"], name="channel_portal_title")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo_etag)
+
+
+class Package(PublicModel):
+    """A bundle of channels sold (or given free) to subscribers."""
+
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="packages")
+    name = models.CharField(max_length=20)
+    description = models.TextField(blank=True)
+    channels = models.ManyToManyField(Channel, through="PackageChannel", related_name="packages")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["portal", "name"], name="package_name_unique_in_portal")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackageChannel(models.Model):
+    """A channel's membership in a package."""
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="channel_links")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="package_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["package", "channel"], name="package_channel_unique")]
+        indexes = [models.Index(fields=["channel", "package"], name="package_channel_by_channel")]
+
+
+class FreePackage(models.Model):
+    """A package every subscriber of the portal may watch without subscribing (``freePackages``)."""
+
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="free_package_links")
+    package = models.OneToOneField(Package, on_delete=models.CASCADE, related_name="free_link")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,338 @@
+"""Every change of channels, packages, their composition and free packages.
+
+One function per change: it checks the caller's permission and the invariants, writes the change and its
+operation row in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
+from monitoring.operations import OperationType, changes, record
+
+from .logos import NO_LOGO, prepare_logo
+from .models import (
+    EPG_SOURCE_NAME_PATTERN,
+    TECHNICAL_NAME_PATTERN,
+    Channel,
+    EpgSource,
+    FreePackage,
+    Package,
+    PackageChannel,
+)
+
+NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
+
+
+def _require(allowed: bool, permission: str) -> None:
+    if not allowed:
+        raise Forbidden(f"This action requires the {permission} permission.")
+
+
+def _raise_if(errors: dict[str, list[str]], what: str) -> None:
+    if errors:
+        raise Invalid(f"Invalid {what}: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+
+
+def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[key] = ["Must be text."]
+        return None
+    value = value.strip()
+    if required and not value:
+        errors[key] = ["This field is required."]
+        return None
+    if len(value) > max_length:
+        errors[key] = [f"Must be at most {max_length} characters."]
+        return None
+    return value
+
+
+def valid_technical_name(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(TECHNICAL_NAME_PATTERN, value) is not None
+
+
+# --- Channels ---------------------------------------------------------------------------------------------
+
+
+def channel_snapshot(channel: Channel) -> dict:
+    return {
+        "title": channel.title,
+        "epgSourceName": channel.epg_source.name if channel.epg_source_id else None,
+        "epgChannelName": channel.epg_channel_name,
+        "logo": channel.logo_etag or None,
+    }
+
+
+def clean_channel(portal, data: dict, *, channel: Channel | None = None) -> dict:
+    """Validate channel input (API names) against the portal; return model field values to set.
+
+    On create every rule applies; on update only the keys present. Raises ``Invalid`` with all errors.
+    """
+    creating = channel is None
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    if creating:
+        name = data.get("name")
+        if not valid_technical_name(name):
+            errors["name"] = [NAME_RULE]
+        else:
+            values["name"] = name
+    elif "name" in data and data["name"] != channel.name:
+        errors["name"] = ["The channel name cannot be changed."]
+    if creating or "title" in data:
+        title = _text(data, "title", errors, max_length=200, required=True)
+        if title is not None:
+            values["title"] = title
+    if "epgSourceName" in data:
+        source_name = data.get("epgSourceName")
+        if source_name in (None, ""):
+            values["epg_source"] = None
+        elif not isinstance(source_name, str):
+            errors["epgSourceName"] = ["Must be the name of an EPG source or null."]
+        else:
+            source = EpgSource.objects.for_portal(portal).filter(name=source_name).first()
+            if source is None:
+                errors["epgSourceName"] = [f"No EPG source named '{source_name}' in this portal."]
+            else:
+                values["epg_source"] = source
+    if "epgChannelName" in data:
+        epg_channel = _text(data, "epgChannelName", errors, max_length=200)
+        if epg_channel is not None:
+            values["epg_channel_name"] = epg_channel
+    if "logo" in data:
+        logo = data["logo"]
+        if logo is None:
+            values.update(NO_LOGO)
+        else:
+            try:
+                values.update(prepare_logo(logo))
+            except ValidationError as exc:
+                errors["logo"] = exc.messages
+    _raise_if(errors, "channel")
+    return values
+
+
+def create_channel(portal, *, caller, data: dict) -> Channel:
+    """Create a channel; a taken name is a 409. Records ``createChannel``."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    values = clean_channel(portal, data)
+    with transaction.atomic():
+        if Channel.objects.for_portal(portal).filter(name=values["name"]).exists():
+            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+        try:
+            with transaction.atomic():
+                channel = Channel.objects.create(portal=portal, **values)
+        except IntegrityError:
+            raise Conflict("name must be unique", {"name": ["name must be unique"]}) from None
+        record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
+               payload={"channelId": channel.public_id, "name": channel.name,
+                        "changes": changes({}, channel_snapshot(channel))})
+    return channel
+
+
+def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
+    """Change a channel's title, EPG fields or logo (never its name). Records ``updateChannel``."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().select_related("epg_source", "portal").get(pk=channel.pk)
+        values = clean_channel(channel.portal, data, channel=channel)
+        before = channel_snapshot(channel)
+        for field, value in values.items():
+            setattr(channel, field, value)
+        diff = changes(before, channel_snapshot(channel))
+        if diff:
+            channel.save()
+            record(channel.portal, OperationType.UPDATE_CHANNEL, actor=caller.actor,
+                   payload={"channelId": channel.public_id, "name": channel.name, "changes": diff})
+    return channel
+
+
+def delete_channel(channel: Channel, *, caller) -> list[str]:
+    """Delete a channel, which leaves every package it was in; return those packages' names."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        packages = list(channel.packages.order_by("id").values_list("name", flat=True))
+        record(channel.portal, OperationType.DELETE_CHANNEL, actor=caller.actor,
+               payload={"channelId": channel.public_id, "name": channel.name, "packages": packages})
+        channel.delete()
+    return packages
+
+
+# --- Packages ---------------------------------------------------------------------------------------------
+
+
+def clean_package(data: dict, *, package: Package | None = None) -> dict:
+    creating = package is None
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    if creating or "name" in data:
+        name = data.get("name")
+        if not valid_technical_name(name):
+            errors["name"] = [NAME_RULE]
+        else:
+            values["name"] = name
+    if "description" in data:
+        description = _text(data, "description", errors, max_length=2000)
+        if description is not None:
+            values["description"] = description
+    _raise_if(errors, "package")
+    return values
+
+
+def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
+    return Package.objects.for_portal(portal).filter(name=name).exclude(pk=exclude).exists()
+
+
+def create_package(portal, *, caller, data: dict) -> Package:
+    """Create a package; a taken name is a 409. Records ``createPackage``."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    values = clean_package(data)
+    with transaction.atomic():
+        if _name_taken(portal, values["name"]):
+            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+        try:
+            with transaction.atomic():
+                package = Package.objects.create(portal=portal, **values)
+        except IntegrityError:
+            raise Conflict("name must be unique", {"name": ["name must be unique"]}) from None
+        record(portal, OperationType.CREATE_PACKAGE, actor=caller.actor, package_id=package.id,
+               payload={"packageId": package.public_id, "packageName": package.name})
+    return package
+
+
+def update_package(package: Package, *, caller, data: dict) -> Package:
+    """Rename or describe a package. Records ``updatePackage`` with old → new."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    values = clean_package(data, package=package)
+    with transaction.atomic():
+        package = Package.objects.select_for_update().select_related("portal").get(pk=package.pk)
+        if "name" in values and values["name"] != package.name and _name_taken(package.portal, values["name"], package.pk):
+            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+        before = {"name": package.name, "description": package.description}
+        for field, value in values.items():
+            setattr(package, field, value)
+        diff = changes(before, {"name": package.name, "description": package.description})
+        if diff:
+            package.save()
+            record(package.portal, OperationType.UPDATE_PACKAGE, actor=caller.actor, package_id=package.id,
+                   payload={"packageId": package.public_id, "name": package.name, "changes": diff})
+    return package
+
+
+def package_subscriptions(package: Package):
+    """The package's explicit subscriptions (the relation is declared by the subscribers app)."""
+    return package.subscriptions.all() if hasattr(package, "subscriptions") else None
+
+
+def package_usage(package: Package) -> tuple[int, bool]:
+    """How many subscribers hold the package, and whether it is free."""
+    subscriptions = package_subscriptions(package)
+    count = subscriptions.count() if subscriptions is not None else 0
+    return count, FreePackage.objects.filter(package=package).exists()
+
+
+def delete_package(package: Package, *, caller, force: bool = False) -> dict:
+    """Delete a package; while it has subscribers or is free that is a 409 unless ``force``.
+
+    With ``force`` each subscription ends with its own ``deletePackageSubscriber`` operation and the
+    package leaves the free list (``removeFreePackage``). Channels are kept. Returns what was ended.
+    """
+    _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        package = Package.objects.select_for_update().select_related("portal").get(pk=package.pk)
+        portal = package.portal
+        subscribers, free = package_usage(package)
+        if (subscribers or free) and not force:
+            reasons = []
+            if subscribers:
+                reasons.append(f"it has {subscribers} subscriber{'s' if subscribers != 1 else ''}")
+            if free:
+                reasons.append("it is a free package")
+            raise Conflict(f"Package '{package.name}' cannot be deleted: {' and '.join(reasons)}. "
+                           "Use force=true to delete it anyway.")
+        if subscribers:
+            for subscription in package_subscriptions(package).order_by("id"):
+                record(portal, OperationType.DELETE_PACKAGE_SUBSCRIBER, actor=caller.actor,
+                       subscriber_id=subscription.subscriber_id, package_id=package.id,
+                       payload={"packageId": package.public_id, "subscriberId": subscription.subscriber.public_id,
+                                "packageName": package.name})
+        if free:
+            record(portal, OperationType.REMOVE_FREE_PACKAGE, actor=caller.actor, package_id=package.id,
+                   payload={"packageId": package.public_id, "packageName": package.name})
+        record(portal, OperationType.DELETE_PACKAGE, actor=caller.actor, package_id=package.id,
+               payload={"packageId": package.public_id, "packageName": package.name})
+        package.delete()
+    return {"subscriptionsEnded": subscribers, "wasFree": free}
+
+
+# --- Composition and free packages --------------------------------------------------------------------------
+
+
+def add_channel_to_package(package: Package, channel: Channel, *, caller) -> None:
+    """Link a channel to a package of the same portal; an existing link is a 409."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    if package.portal_id != channel.portal_id:
+        raise NotFound("Not found.")
+    with transaction.atomic():
+        if PackageChannel.objects.filter(package=package, channel=channel).exists():
+            raise Conflict(f"Channel '{channel.name}' is already in package '{package.name}'.")
+        try:
+            with transaction.atomic():
+                PackageChannel.objects.create(package=package, channel=channel)
+        except IntegrityError:
+            raise Conflict(f"Channel '{channel.name}' is already in package '{package.name}'.") from None
+        record(package.portal, OperationType.ADD_CHANNEL_TO_PACKAGE, actor=caller.actor, package_id=package.id,
+               payload={"channelId": channel.public_id, "packageId": package.public_id,
+                        "channelName": channel.name, "packageName": package.name})
+
+
+def remove_channel_from_package(package: Package, channel: Channel, *, caller) -> None:
+    """Unlink a channel from a package; a missing link is a 404."""
+    _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        deleted, _ = PackageChannel.objects.filter(package=package, channel=channel).delete()
+        if not deleted:
+            raise NotFound(f"Channel '{channel.name}' is not in package '{package.name}'.")
+        record(package.portal, OperationType.REMOVE_CHANNEL_FROM_PACKAGE, actor=caller.actor,
+               package_id=package.id,
+               payload={"channelId": channel.public_id, "packageId": package.public_id,
+                        "channelName": channel.name, "packageName": package.name})
+
+
+def add_free_package(package: Package, *, caller) -> None:
+    """Make a package free for every subscriber of its portal; twice is a 409."""
+    _require(caller.can_manage, "isAdmin")
+    with transaction.atomic():
+        if FreePackage.objects.filter(package=package).exists():
+            raise Conflict(f"Package '{package.name}' is already free.")
+        try:
+            with transaction.atomic():
+                FreePackage.objects.create(portal_id=package.portal_id, package=package)
+        except IntegrityError:
+            raise Conflict(f"Package '{package.name}' is already free.") from None
+        record(package.portal, OperationType.ADD_FREE_PACKAGE, actor=caller.actor, package_id=package.id,
+               payload={"packageId": package.public_id, "packageName": package.name})
+
+
+def remove_free_package(package: Package, *, caller) -> None:
+    """Stop giving a package for free; a package that is not free is a 404."""
+    _require(caller.can_manage, "isAdmin")
+    with transaction.atomic():
+        deleted, _ = FreePackage.objects.filter(package=package).delete()
+        if not deleted:
+            raise NotFound(f"Package '{package.name}' is not a free package.")
+        record(package.portal, OperationType.REMOVE_FREE_PACKAGE, actor=caller.actor, package_id=package.id,
+               payload={"packageId": package.public_id, "packageName": package.name})
+
+
+def valid_epg_source_name(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(EPG_SOURCE_NAME_PATTERN, value) is not None

@@ -1,0 +1,211 @@
+import pytest
+
+from content import services
+from content.models import Channel, EpgSource, PackageChannel
+from monitoring.operations import Operation
+from portals.auth import Caller
+from tests.conftest import API
+from tests.content.helpers import data_uri, image_bytes, png_bomb
+
+CHANNEL_KEYS = {"channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl"}
+
+
+@pytest.fixture
+def epg_source(portal):
+    return EpgSource.objects.create(portal=portal, name="xmltv.main", url="https://epg.example.com/guide.xml")
+
+
+def make_channel(portal, name="news", title="News 24", **extra):
+    return services.create_channel(portal, caller=Caller(portal=portal), data={"name": name, "title": title, **extra})
+
+
+def make_package(portal, name="basic", channels=()):
+    package = services.create_package(portal, caller=Caller(portal=portal), data={"name": name})
+    for channel in channels:
+        services.add_channel_to_package(package, channel, caller=Caller(portal=portal))
+    return package
+
+
+def test_create_channel_returns_the_documented_object(api, portal, epg_source):
+    response = api.post(f"{API}/channels", {"name": "bbc-1", "title": "BBC One", "epgSourceName": "xmltv.main",
+                                            "epgChannelName": "bbc1.uk"}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) == CHANNEL_KEYS
+    assert body["name"] == "bbc-1" and body["title"] == "BBC One"
+    assert body["epgSourceName"] == "xmltv.main" and body["epgChannelName"] == "bbc1.uk"
+    assert body["packages"] == [] and body["logoUrl"] is None
+    assert body["portalId"] == portal.public_id
+    operation = Operation.objects.get(portal=portal, type="createChannel")
+    assert operation.payload["channelId"] == body["channelId"] and operation.payload["name"] == "bbc-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a", "title": "T"}, "name"),
+        ({"name": "x" * 21, "title": "T"}, "name"),
+        ({"name": "bad name", "title": "T"}, "name"),
+        ({"name": "ok", "title": ""}, "title"),
+        ({"name": "ok"}, "title"),
+        ({"name": "ok", "title": "x" * 201}, "title"),
+        ({"name": "ok", "title": "T", "epgSourceName": "missing"}, "epgSourceName"),
+        ({"name": "ok", "title": "T", "epgChannelName": "x" * 201}, "epgChannelName"),
+        ({"name": "ok", "title": "T", "logo": "data:image/png;base64,bm90IGFuIGltYWdl"}, "logo"),
+    ],
+)
+def test_invalid_channels_are_400_and_nothing_is_stored(api, portal, body, field):
+    response = api.post(f"{API}/channels", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"], response.json()
+    assert not Channel.objects.exists()
+    assert not Operation.objects.filter(type="createChannel").exists()
+
+
+def test_duplicate_channel_name_is_409(api, portal):
+    make_channel(portal, "news")
+    response = api.post(f"{API}/channels", {"name": "news", "title": "Other"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["message"] == "name must be unique"
+    assert Channel.objects.count() == 1
+
+
+def test_the_same_channel_name_may_exist_in_another_portal(api, stranger, portal, other_portal):
+    make_channel(other_portal, "news")
+    assert api.post(f"{API}/channels", {"name": "news", "title": "Mine"}, format="json").status_code == 201
+
+
+def test_channel_name_is_immutable_but_other_fields_change(api, portal, epg_source):
+    channel = make_channel(portal)
+    url = f"{API}/channels/{channel.public_id}"
+    assert api.put(url, {"name": "renamed", "title": "X"}, format="json").status_code == 400
+    body = api.get(url).json()
+    body.update(title="News 24/7", epgSourceName="xmltv.main", epgChannelName="news.id")
+    response = api.put(url, body, format="json")  # a GET → change → PUT round trip
+    assert response.status_code == 200, response.json()
+    assert response.json()["title"] == "News 24/7"
+    channel.refresh_from_db()
+    assert (channel.name, channel.title, channel.epg_channel_name) == ("news", "News 24/7", "news.id")
+    operation = Operation.objects.get(type="updateChannel")
+    assert operation.payload["changes"]["title"] == {"old": "News 24", "new": "News 24/7"}
+
+
+def test_channel_filters(api, portal):
+    news, sport, _ = make_channel(portal, "news", "World News"), make_channel(portal, "sport", "Sport HD"), \
+        make_channel(portal, "kids", "Cartoons")
+    package = make_package(portal, "basic", [news, sport])
+
+    def names(query):
+        response = api.get(f"{API}/channels?{query}")
+        assert response.status_code == 200
+        return [c["name"] for c in response.json()["channels"]]
+
+    assert names("") == ["news", "sport", "kids"]
+    assert names("name=sport") == ["sport"]
+    assert names("search=NEWS") == ["news"]
+    assert names("search=hd") == ["sport"]
+    assert names(f"packageId={package.public_id}") == ["news", "sport"]
+    assert api.get(f"{API}/channels?packageId=bogus").status_code == 400
+
+
+def test_channel_list_has_constant_queries(api, portal, django_assert_max_num_queries):
+    channels = [make_channel(portal, f"ch{i}", f"Channel {i}") for i in range(20)]
+    make_package(portal, "p1", channels[:10])
+    make_package(portal, "p2", channels[5:])
+    with django_assert_max_num_queries(4):
+        body = api.get(f"{API}/channels").json()
+    assert len(body["channels"]) == 20
+    assert body["channels"][6]["packages"] == ["p1", "p2"]
+
+
+def test_deleting_a_channel_removes_it_from_every_package(api, portal):
+    channel = make_channel(portal)
+    make_package(portal, "basic", [channel])
+    make_package(portal, "premium", [channel])
+    response = api.delete(f"{API}/channels/{channel.public_id}")
+    assert response.status_code == 201
+    assert response.json() == {"deleted": channel.public_id}
+    assert not PackageChannel.objects.exists()
+    assert [p["channels"] for p in api.get(f"{API}/packages").json()["packages"]] == [[], []]
+    operation = Operation.objects.get(type="deleteChannel")
+    assert operation.payload["packages"] == ["basic", "premium"]
+
+
+@pytest.mark.parametrize("persona", ["admin", "subscribers", "viewer"])
+def test_only_content_admins_write_channels(clients, portal, persona):
+    channel = make_channel(portal)
+    client = clients[persona]
+    assert client.get(f"{API}/channels").status_code == 200
+    response = client.post(f"{API}/channels", {"name": "new", "title": "New"}, format="json")
+    assert response.status_code == 403 and "isContentAdmin" in response.json()["message"]
+    assert client.put(f"{API}/channels/{channel.public_id}", {"title": "X"}, format="json").status_code == 403
+    assert client.delete(f"{API}/channels/{channel.public_id}").status_code == 403
+    assert Channel.objects.get().title == "News 24"
+
+
+def test_content_admins_write_channels(clients, portal):
+    assert clients["content"].post(f"{API}/channels", {"name": "new", "title": "New"}, format="json").status_code == 201
+
+
+def test_other_portals_channels_are_404(stranger, portal):
+    channel = make_channel(portal, logo=data_uri(image_bytes()))
+    for method in ("get", "delete"):
+        assert getattr(stranger, method)(f"{API}/channels/{channel.public_id}").status_code == 404
+    assert stranger.put(f"{API}/channels/{channel.public_id}", {"title": "X"}, format="json").status_code == 404
+    assert stranger.get(f"{API}/channels/{channel.public_id}/logo").status_code == 404
+    assert stranger.get(f"{API}/channels").json()["channels"] == []
+
+
+# --- Logos ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "kind", "content_type"), [("PNG", "png", "image/png"),
+                                                           ("JPEG", "jpeg", "image/jpeg"),
+                                                           ("WEBP", "webp", "image/webp")])
+def test_valid_logos_are_stored_and_served_with_caching_headers(api, portal, fmt, kind, content_type):
+    raw = image_bytes(fmt=fmt)
+    response = api.post(f"{API}/channels", {"name": "logo", "title": "L", "logo": data_uri(raw, kind)}, format="json")
+    assert response.status_code == 201, response.json()
+    logo_url = response.json()["logoUrl"]
+    assert logo_url.endswith("/logo")
+    served = api.get(logo_url)
+    assert served.status_code == 200
+    assert served["Content-Type"] == content_type
+    assert served.content == raw
+    assert served["ETag"] and "max-age" in served["Cache-Control"]
+    assert api.get(logo_url, HTTP_IF_NONE_MATCH=served["ETag"]).status_code == 304
+    assert api.get(logo_url, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+    assert Channel.objects.get().logo_thumbnail  # the list screens use a thumbnail
+
+
+@pytest.mark.parametrize(
+    "logo",
+    [
+        data_uri(image_bytes()[:60]),  # truncated PNG
+        data_uri(b"hello, I am text renamed to .png"),
+        data_uri(image_bytes((5000, 5000), color=(0, 0, 0))),  # too many pixels
+        data_uri(png_bomb(30000, 30000)),  # decompression bomb header
+        data_uri(image_bytes((1500, 1500), fmt="PNG") + b"\0" * (1024 * 1024 + 1)),  # over 1 MB
+        data_uri(b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>', "svg+xml"),
+        data_uri(image_bytes(fmt="GIF"), "gif"),
+        "data:image/png;base64,%%%not-base64",
+        "https://example.com/logo.png",
+        12,
+    ],
+)
+def test_bad_logos_are_400_and_nothing_is_stored(api, portal, logo):
+    channel = make_channel(portal)
+    response = api.put(f"{API}/channels/{channel.public_id}", {"logo": logo}, format="json")
+    assert response.status_code == 400
+    assert "logo" in response.json()["errors"]
+    channel.refresh_from_db()
+    assert not channel.logo_etag and channel.logo is None
+    assert api.get(f"{API}/channels/{channel.public_id}/logo").status_code == 404
+
+
+def test_logo_null_removes_it_and_absent_keeps_it(api, portal):
+    channel = make_channel(portal, logo=data_uri(image_bytes()))
+    url = f"{API}/channels/{channel.public_id}"
+    assert api.put(url, {"title": "Kept logo"}, format="json").json()["logoUrl"]
+    assert api.put(url, {"logo": None}, format="json").json()["logoUrl"] is None
+    assert api.get(f"{url}/logo").status_code == 404

@@ -1,0 +1,166 @@
+import pytest
+
+from content.models import FreePackage, Package, PackageChannel
+from monitoring.operations import Operation
+from tests.conftest import API
+from tests.content.test_channels_api import make_channel, make_package
+
+PACKAGE_KEYS = {"packageId", "portalId", "name", "description", "channels"}
+
+
+def test_create_and_read_a_package(api, portal):
+    response = api.post(f"{API}/packages", {"name": "premium", "description": "All sports"}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == PACKAGE_KEYS
+    assert (body["name"], body["description"], body["channels"]) == ("premium", "All sports", [])
+    assert api.get(f"{API}/packages/{body['packageId']}").json() == body
+    operation = Operation.objects.get(type="createPackage")
+    assert operation.payload == {"packageId": body["packageId"], "packageName": "premium"}
+    assert operation.package_id == Package.objects.get().id
+
+
+@pytest.mark.parametrize("body", [{"name": "x"}, {"name": "with space"}, {}, {"name": "ok", "description": 5}])
+def test_invalid_packages_are_400(api, portal, body):
+    response = api.post(f"{API}/packages", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) <= {"name", "description"} and response.json()["errors"]
+    assert not Package.objects.exists()
+
+
+def test_duplicate_package_name_is_409_also_on_rename(api, portal):
+    make_package(portal, "basic")
+    other = make_package(portal, "premium")
+    assert api.post(f"{API}/packages", {"name": "basic"}, format="json").status_code == 409
+    assert api.put(f"{API}/packages/{other.public_id}", {"name": "basic"}, format="json").status_code == 409
+    other.refresh_from_db()
+    assert other.name == "premium"
+
+
+def test_update_package_logs_old_and_new(api, portal):
+    package = make_package(portal, "basic")
+    response = api.put(f"{API}/packages/{package.public_id}", {"name": "basic", "description": "Starter"},
+                       format="json")
+    assert response.status_code == 200
+    assert response.json()["description"] == "Starter"
+    operation = Operation.objects.get(type="updatePackage")
+    assert operation.payload["changes"] == {"description": {"old": "", "new": "Starter"}}
+
+
+def test_package_lists_its_channels_by_name(api, portal):
+    news, sport = make_channel(portal, "news"), make_channel(portal, "sport")
+    package = make_package(portal, "basic", [news, sport])
+    assert api.get(f"{API}/packages/{package.public_id}").json()["channels"] == ["news", "sport"]
+
+
+def test_free_package_cannot_be_deleted_without_force(api, portal):
+    channel = make_channel(portal)
+    package = make_package(portal, "basic", [channel])
+    assert api.post(f"{API}/portal/free-packages/{package.public_id}").status_code == 201
+    response = api.delete(f"{API}/packages/{package.public_id}")
+    assert response.status_code == 409
+    assert "free package" in response.json()["message"]
+    assert Package.objects.filter(pk=package.pk).exists()
+    forced = api.delete(f"{API}/packages/{package.public_id}?force=true")
+    assert forced.status_code == 201
+    assert forced.json() == {"deleted": package.public_id}
+    assert not Package.objects.exists() and not FreePackage.objects.exists()
+    assert api.get(f"{API}/portal").json()["freePackages"] == []
+    assert api.get(f"{API}/channels").json()["channels"][0]["name"] == "news"  # channels are kept
+    types = list(Operation.objects.filter(package_id=package.id).order_by("id").values_list("type", flat=True))
+    assert types[-2:] == ["removeFreePackage", "deletePackage"]
+
+
+def test_unused_package_is_deleted(api, portal):
+    package = make_package(portal, "basic")
+    assert api.delete(f"{API}/packages/{package.public_id}").status_code == 201
+    assert Operation.objects.get(type="deletePackage").payload == {"packageId": package.public_id,
+                                                                   "packageName": "basic"}
+
+
+@pytest.mark.parametrize("persona", ["admin", "subscribers", "viewer"])
+def test_only_content_admins_write_packages(clients, portal, persona):
+    package = make_package(portal, "basic")
+    channel = make_channel(portal)
+    client = clients[persona]
+    assert client.get(f"{API}/packages").status_code == 200
+    assert client.post(f"{API}/packages", {"name": "new"}, format="json").status_code == 403
+    assert client.put(f"{API}/packages/{package.public_id}", {"name": "x1"}, format="json").status_code == 403
+    assert client.delete(f"{API}/packages/{package.public_id}").status_code == 403
+    link = {"channelId": channel.public_id, "packageId": package.public_id}
+    assert client.post(f"{API}/channels-packages", link, format="json").status_code == 403
+    assert Package.objects.get().name == "basic" and not PackageChannel.objects.exists()
+
+
+# --- Composition ------------------------------------------------------------------------------------------
+
+
+def test_add_and_remove_a_channel(api, portal):
+    channel, package = make_channel(portal), make_package(portal, "basic")
+    link = {"channelId": channel.public_id, "packageId": package.public_id}
+    response = api.post(f"{API}/channels-packages", link, format="json")
+    assert response.status_code == 201
+    assert response.json() == {**link, "portalId": portal.public_id}
+    assert api.post(f"{API}/channels-packages", link, format="json").status_code == 409
+    assert api.get(f"{API}/channels/{channel.public_id}").json()["packages"] == ["basic"]
+    removed = api.delete(f"{API}/channels-packages", link, format="json")
+    assert removed.status_code == 201
+    assert api.delete(f"{API}/channels-packages", link, format="json").status_code == 404
+    types = list(Operation.objects.filter(package_id=package.id).order_by("id").values_list("type", flat=True))
+    assert types == ["createPackage", "addChannelToPackage", "removeChannelFromPackage"]
+    payload = Operation.objects.get(type="addChannelToPackage").payload
+    assert payload == {"channelId": channel.public_id, "packageId": package.public_id, "channelName": "news",
+                       "packageName": "basic"}
+
+
+def test_link_errors(api, portal, other_portal):
+    channel, package = make_channel(portal), make_package(portal, "basic")
+    foreign_channel = make_channel(other_portal, "foreign")
+    foreign_package = make_package(other_portal, "foreign")
+    cases = [
+        ({"channelId": foreign_channel.public_id, "packageId": package.public_id}, 404),
+        ({"channelId": channel.public_id, "packageId": foreign_package.public_id}, 404),
+        ({"channelId": "aKl9SW3AAAE.", "packageId": package.public_id}, 404),
+        ({"channelId": channel.public_id, "packageId": package.public_id, "portalId": other_portal.public_id}, 400),
+        ({"channelId": "garbage", "packageId": package.public_id}, 400),
+        ({"packageId": package.public_id}, 400),
+    ]
+    for body, expected in cases:
+        assert api.post(f"{API}/channels-packages", body, format="json").status_code == expected, body
+    assert not PackageChannel.objects.exists()
+    ok = {"channelId": channel.public_id, "packageId": package.public_id, "portalId": portal.public_id}
+    assert api.post(f"{API}/channels-packages", ok, format="json").status_code == 201
+
+
+# --- Free packages ----------------------------------------------------------------------------------------
+
+
+def test_free_packages_are_added_once_and_shown_on_the_portal(clients, portal):
+    package = make_package(portal, "basic")
+    admin = clients["admin"]
+    assert admin.post(f"{API}/portal/free-packages/{package.public_id}").status_code == 201
+    assert admin.get(f"{API}/portal").json()["freePackages"] == [package.public_id]
+    assert admin.post(f"{API}/portal/free-packages/{package.public_id}").status_code == 409
+    assert admin.delete(f"{API}/portal/free-packages/{package.public_id}").status_code == 201
+    assert admin.get(f"{API}/portal").json()["freePackages"] == []
+    assert admin.delete(f"{API}/portal/free-packages/{package.public_id}").status_code == 404
+    types = list(Operation.objects.filter(package_id=package.id).order_by("id").values_list("type", flat=True))
+    assert types == ["createPackage", "addFreePackage", "removeFreePackage"]
+
+
+def test_free_package_errors(clients, portal, other_portal):
+    foreign = make_package(other_portal, "foreign")
+    assert clients["admin"].post(f"{API}/portal/free-packages/{foreign.public_id}").status_code == 404
+    assert clients["admin"].post(f"{API}/portal/free-packages/nonsense").status_code == 404
+    package = make_package(portal, "basic")
+    response = clients["content"].post(f"{API}/portal/free-packages/{package.public_id}")
+    assert response.status_code == 403 and "isAdmin" in response.json()["message"]
+    assert not FreePackage.objects.exists()
+
+
+def test_other_portals_packages_are_404(stranger, portal):
+    package = make_package(portal, "basic")
+    assert stranger.get(f"{API}/packages/{package.public_id}").status_code == 404
+    assert stranger.delete(f"{API}/packages/{package.public_id}?force=true").status_code == 404
+    assert stranger.get(f"{API}/packages").json()["packages"] == []
+    assert Package.objects.filter(pk=package.pk).exists()

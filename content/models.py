@@ -92,6 +92,9 @@ class PackageChannel(models.Model):
         constraints = [models.UniqueConstraint(fields=["package", "channel"], name="package_channel_unique")]
         indexes = [models.Index(fields=["channel", "package"], name="package_channel_by_channel")]
 
+    def __str__(self) -> str:
+        return f"{self.channel_id} in {self.package_id}"
+
 
 class FreePackage(models.Model):
     """A package every subscriber of the portal may watch without subscribing (``freePackages``)."""
@@ -102,3 +105,6 @@ class FreePackage(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"free {self.package_id}"

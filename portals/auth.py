@@ -24,6 +24,7 @@ class Caller:
     portal: Portal
     manager: Manager | None = None
     session: ManagerSession | None = None
+    acting_as: Actor | None = None  # e.g. the system, for command-line tools acting with the owner's rights
 
     is_authenticated = True  # lets DRF and templates treat a Caller like a logged-in user
 
@@ -65,6 +66,8 @@ class Caller:
 
     @property
     def actor(self) -> Actor:
+        if self.acting_as is not None:
+            return self.acting_as
         if self.manager is None:
             return Actor(Actor.API_KEY)
         return Actor(Actor.MANAGER, self.manager.id, self.manager.email)

@@ -121,3 +121,6 @@ class LoginFailure(models.Model):
             models.Index(fields=["email", "created_at"], name="login_failure_email"),
             models.Index(fields=["ip", "created_at"], name="login_failure_ip"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.email} from {self.ip}"

@@ -1,4 +1,5 @@
 from django.urls import re_path
+
 from catena_site.api.routers import OptionalSlashRouter
 
 from . import views

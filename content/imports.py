@@ -1,0 +1,139 @@
+"""Bulk channel import from CSV: ``name,title,epgSourceName,epgChannelName,packages`` (packages split by ``|``).
+
+A dry run reports what each line would do and every line's errors; the real run applies all lines in one
+transaction through the same service functions as the API, or nothing at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from catena_site.errors import Forbidden, Invalid
+
+from . import services
+from .models import Channel, Package, PackageChannel
+
+COLUMNS = ["name", "title", "epgSourceName", "epgChannelName", "packages"]
+REQUIRED_COLUMNS = {"name", "title"}
+MAX_ROWS = 10_000
+
+
+@dataclass
+class RowResult:
+    line: int
+    name: str
+    action: str = ""  # "create" or "update"; empty when the line has errors
+    packages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # problems with the file as a whole
+    applied: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(not row.errors for row in self.rows)
+
+    @property
+    def created(self) -> int:
+        return sum(1 for row in self.rows if row.action == "create")
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for row in self.rows if row.action == "update")
+
+    @property
+    def failed_rows(self) -> list[RowResult]:
+        return [row for row in self.rows if row.errors]
+
+
+def _read(content: bytes | str) -> tuple[list[dict], list[str]]:
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return [], ["The file is not UTF-8 text."]
+    reader = csv.DictReader(io.StringIO(content))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = REQUIRED_COLUMNS - set(header)
+    if missing:
+        return [], [f"Line 1: the header must name the columns {', '.join(COLUMNS)} (missing: {', '.join(sorted(missing))})."]
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if len(rows) >= MAX_ROWS:
+            return [], [f"The file has more than {MAX_ROWS} rows; split it."]
+        rows.append({k: (v or "").strip() for k, v in row.items() if k})
+    return rows, []
+
+
+def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
+    """Validate every line; unless ``dry_run`` or any line fails, apply them all in one transaction."""
+    if not caller.can_manage_content:
+        raise Forbidden("This action requires the isContentAdmin permission.")
+    rows, file_errors = _read(content)
+    report = ImportReport(errors=file_errors)
+    if file_errors:
+        return report
+    existing = {c.name: c for c in Channel.objects.for_portal(portal).select_related("epg_source")}
+    packages = {p.name: p for p in Package.objects.for_portal(portal)}
+    seen: dict[str, int] = {}
+    for index, row in enumerate(rows, start=2):
+        name = row.get("name", "")
+        result = RowResult(line=index, name=name)
+        report.rows.append(result)
+        if name in seen:
+            result.errors.append(f"Duplicate of line {seen[name]}.")
+            continue
+        seen[name] = index
+        data = {"name": name, "title": row.get("title", "")}
+        for column in ("epgSourceName", "epgChannelName"):
+            if column in row:
+                data[column] = row[column]
+        try:
+            services.clean_channel(portal, data, channel=existing.get(name))
+        except Invalid as exc:
+            result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
+        wanted = [p.strip() for p in row.get("packages", "").split("|") if p.strip()]
+        unknown = [p for p in wanted if p not in packages]
+        if unknown:
+            result.errors.append(f"Unknown package: {', '.join(unknown)}.")
+        result.packages = wanted
+        if not result.errors:
+            result.action = "update" if name in existing else "create"
+    if dry_run or not report.ok:
+        return report
+    with transaction.atomic():
+        for result, row in zip(report.rows, rows):
+            data = {k: row[k] for k in ("name", "title", "epgSourceName", "epgChannelName") if k in row}
+            if result.action == "update":
+                channel = services.update_channel(existing[result.name], caller=caller, data=data)
+            else:
+                channel = services.create_channel(portal, caller=caller, data=data)
+            linked = set(PackageChannel.objects.filter(channel=channel).values_list("package__name", flat=True))
+            for package_name in result.packages:
+                if package_name not in linked:
+                    services.add_channel_to_package(packages[package_name], channel, caller=caller)
+    report.applied = True
+    return report
+
+
+def format_report(report: ImportReport) -> str:
+    """A plain-text summary for the command line."""
+    lines = list(report.errors)
+    for row in report.rows:
+        if row.errors:
+            lines.append(f"line {row.line} ({row.name or '-'}): " + "; ".join(row.errors))
+        else:
+            extra = f" + packages {', '.join(row.packages)}" if row.packages else ""
+            lines.append(f"line {row.line} ({row.name}): {row.action}{extra}")
+    verdict = "applied" if report.applied else ("dry run: nothing changed" if report.ok else "errors: nothing changed")
+    lines.append(f"{report.created} to create, {report.updated} to update, {len(report.failed_rows)} with errors; {verdict}.")
+    return "\n".join(lines)

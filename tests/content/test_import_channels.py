@@ -1,0 +1,84 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from content.imports import import_channels
+from content.models import Channel, EpgSource, PackageChannel
+from monitoring.operations import Operation
+from portals.auth import Caller
+from tests.content.test_channels_api import make_channel, make_package
+
+GOOD = """name,title,epgSourceName,epgChannelName,packages
+news,World News,guide,news.id,basic|premium
+sport,Sport HD,,,premium
+kids,Cartoons,,,
+"""
+
+
+@pytest.fixture
+def setup(portal):
+    EpgSource.objects.create(portal=portal, name="guide", url="https://epg.example.com/g.xml")
+    make_package(portal, "basic")
+    make_package(portal, "premium")
+    return portal
+
+
+def test_dry_run_reports_and_changes_nothing(setup):
+    report = import_channels(setup, GOOD, caller=Caller(portal=setup), dry_run=True)
+    assert report.ok and not report.applied
+    assert [(r.line, r.name, r.action, r.packages) for r in report.rows] == [
+        (2, "news", "create", ["basic", "premium"]), (3, "sport", "create", ["premium"]), (4, "kids", "create", [])]
+    assert not Channel.objects.exists()
+
+
+def test_real_run_creates_updates_and_links_with_operations(setup):
+    make_channel(setup, "kids", "Old title")
+    report = import_channels(setup, GOOD, caller=Caller(portal=setup), dry_run=False)
+    assert report.applied and (report.created, report.updated) == (2, 1)
+    assert Channel.objects.get(name="kids").title == "Cartoons"
+    news = Channel.objects.get(name="news")
+    assert news.epg_source.name == "guide" and news.epg_channel_name == "news.id"
+    assert sorted(news.packages.values_list("name", flat=True)) == ["basic", "premium"]
+    assert Operation.objects.filter(type="createChannel").count() == 3  # kids from setup + news + sport
+    assert Operation.objects.filter(type="updateChannel").count() == 1
+    assert Operation.objects.filter(type="addChannelToPackage").count() == 3
+
+
+def test_any_bad_line_means_nothing_is_imported_and_every_error_is_reported(setup):
+    bad = GOOD + "x,Too short name,,,\nnews,Duplicate,,,\nok1,,,,\nok2,Fine,nosuch,,\nok3,Fine,,,gold\n"
+    report = import_channels(setup, bad, caller=Caller(portal=setup), dry_run=False)
+    assert not report.ok and not report.applied
+    errors = {row.line: row.errors for row in report.failed_rows}
+    assert set(errors) == {5, 6, 7, 8, 9}
+    assert "name" in errors[5][0]
+    assert "Duplicate of line 2" in errors[6][0]
+    assert "title" in errors[7][0]
+    assert "epgSourceName" in errors[8][0]
+    assert "gold" in errors[9][0]
+    assert not Channel.objects.exists() and not PackageChannel.objects.exists()
+    assert not Operation.objects.filter(type="createChannel").exists()
+
+
+def test_a_file_without_the_header_is_refused(setup):
+    report = import_channels(setup, "news,World\n", caller=Caller(portal=setup), dry_run=False)
+    assert not report.ok and "header" in report.errors[0]
+
+
+def test_command_imports_and_fails_on_errors(setup, tmp_path, capsys):
+    path = tmp_path / "channels.csv"
+    path.write_text(GOOD)
+    call_command("import_channels", str(path), "--portal", setup.public_id, "--dry-run")
+    assert not Channel.objects.exists()
+    call_command("import_channels", str(path), "--portal", setup.name)
+    assert Channel.objects.count() == 3
+    assert Operation.objects.filter(type="createChannel").first().actor_type == "system"
+    path.write_text(GOOD.replace("sport,Sport HD", "s,Sport HD"))
+    with pytest.raises(CommandError):
+        call_command("import_channels", str(path), "--portal", setup.name)
+    assert "line 3" in capsys.readouterr().out
+
+
+def test_viewers_cannot_import(setup, managers):
+    from catena_site.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        import_channels(setup, GOOD, caller=Caller(portal=setup, manager=managers["viewer"]), dry_run=False)

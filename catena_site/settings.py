@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "monitoring",
     "portals",
     "content",
+    "subscribers",
 ]
 
 MIDDLEWARE = [

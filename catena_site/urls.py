@@ -12,6 +12,7 @@ API = "tv-management/api/v1/"
 api_patterns = [
     path("", include("portals.api.urls")),
     path("", include("content.api.urls")),
+    path("", include("subscribers.api.urls")),
     path("", include("monitoring.api.urls")),
 ]
 

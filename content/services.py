@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
+from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 
 from .logos import NO_LOGO, prepare_logo
@@ -263,7 +264,7 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
             for subscription in package_subscriptions(package).order_by("id"):
                 record(portal, OperationType.DELETE_PACKAGE_SUBSCRIBER, actor=caller.actor,
                        subscriber_id=subscription.subscriber_id, package_id=package.id,
-                       payload={"packageId": package.public_id, "subscriberId": subscription.subscriber.public_id,
+                       payload={"packageId": package.public_id, "subscriberId": encode_id(subscription.subscriber_id),
                                 "packageName": package.name})
         if free:
             record(portal, OperationType.REMOVE_FREE_PACKAGE, actor=caller.actor, package_id=package.id,

@@ -1,0 +1,108 @@
+"""Management API: subscribers, blocking, playback tokens and package subscriptions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catena_site.api.permissions import CanManageSubscribers
+from catena_site.api.views import ListRetrieveMixin, PortalViewSet
+from catena_site.errors import NotFound
+from content.models import Package
+from portals.api.views import json_object
+from subscribers import selectors, services
+from subscribers.filters import SubscriberFilter
+from subscribers.models import Subscriber
+
+from .serializers import SubscriberSerializer, SubscriberWriteSerializer, SubscriptionSerializer
+
+
+class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
+    """Subscribers of the caller's portal. Everyone reads; ``isSubscriberAdmin`` writes."""
+
+    queryset = Subscriber.objects.all()
+    serializer_class = SubscriberSerializer
+    filterset_class = SubscriberFilter
+    permission_classes = [CanManageSubscribers]
+    list_key = "subscribers"
+
+    def get_queryset(self):
+        return selectors.subscribers_for(self.caller.portal)
+
+    def _answer(self, subscriber, code=status.HTTP_200_OK):
+        fresh = selectors.subscribers_for(self.caller.portal).get(pk=subscriber.pk)
+        return Response(SubscriberSerializer(fresh, context={"caller": self.caller}).data, status=code)
+
+    @extend_schema(request=SubscriberWriteSerializer, responses={201: SubscriberSerializer})
+    def create(self, request):
+        subscriber = services.create_subscriber(self.caller.portal, caller=self.caller, data=json_object(request))
+        return self._answer(subscriber, status.HTTP_201_CREATED)
+
+    @extend_schema(request=SubscriberWriteSerializer, responses=SubscriberSerializer)
+    def update(self, request, pk=None):
+        subscriber = services.update_subscriber(self.get_object(), caller=self.caller, data=json_object(request))
+        return self._answer(subscriber)
+
+    @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<subscriberId>"}')})
+    def destroy(self, request, pk=None):
+        subscriber = self.get_object()
+        services.delete_subscriber(subscriber, caller=self.caller)
+        return self.deleted(subscriber.pk)
+
+    @extend_schema(request=None, responses=SubscriberSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        return self._answer(services.set_disabled(self.get_object(), True, caller=self.caller))
+
+    @extend_schema(request=None, responses=SubscriberSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        return self._answer(services.set_disabled(self.get_object(), False, caller=self.caller))
+
+    @extend_schema(request=None, responses=SubscriberSerializer)
+    @action(detail=True, methods=["post"], url_path="reset_playback_token")
+    def reset_playback_token(self, request, pk=None):
+        return self._answer(services.reset_playback_token(self.get_object(), caller=self.caller))
+
+
+class SubscriptionView(APIView):
+    """``POST``/``DELETE /packages-subscribers``: subscribe a subscriber to a package, or end it."""
+
+    permission_classes = [CanManageSubscribers]
+
+    def _objects(self, request):
+        serializer = SubscriptionSerializer(data=json_object(request))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        portal = request.auth.portal
+        if "portalId" in data and data["portalId"] != portal.id:
+            raise ValidationError({"portalId": ["Must be the caller's portal."]})
+        subscriber = Subscriber.objects.for_portal(portal).filter(pk=data["subscriberId"]).first()
+        package = Package.objects.for_portal(portal).filter(pk=data["packageId"]).first()
+        if subscriber is None:
+            raise NotFound("No such subscriber in this portal.")
+        if package is None:
+            raise NotFound("No such package in this portal.")
+        return subscriber, package
+
+    def _body(self, subscriber, package):
+        return {"subscriberId": subscriber.public_id, "packageId": package.public_id,
+                "portalId": package.portal.public_id}
+
+    @extend_schema(request=SubscriptionSerializer, responses={200: SubscriptionSerializer},
+                   operation_id="createPackageSubscriber")
+    def post(self, request):
+        subscriber, package = self._objects(request)
+        services.subscribe(subscriber, package, caller=request.auth)
+        return Response(self._body(subscriber, package), status=status.HTTP_200_OK)
+
+    @extend_schema(request=SubscriptionSerializer, responses={201: SubscriptionSerializer},
+                   operation_id="deletePackageSubscriber")
+    def delete(self, request):
+        subscriber, package = self._objects(request)
+        services.unsubscribe(subscriber, package, caller=request.auth)
+        return Response(self._body(subscriber, package), status=status.HTTP_201_CREATED)

@@ -1,0 +1,63 @@
+"""Subscribers (the people who watch) and their package subscriptions."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from catena_site.models import PortalQuerySet, PublicModel
+
+
+def new_playback_token() -> str:
+    """An unguessable playback token: 24 random bytes (192 bits), URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+class Subscriber(PublicModel):
+    """A viewer of a portal, identified by a phone number unique within the portal."""
+
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="subscribers")
+    name = models.CharField(max_length=200)
+    phone_country_code = models.CharField(max_length=4)
+    phone = models.CharField(max_length=15)
+    full_phone = models.CharField(max_length=19, help_text="Country code and phone, digits only.")
+    playback_token = models.CharField(max_length=64, unique=True, default=new_playback_token)
+    disabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PortalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "full_phone"], name="subscriber_phone_unique_in_portal"),
+        ]
+        indexes = [
+            models.Index(fields=["portal", "disabled", "id"], name="subscriber_portal_disabled"),
+            models.Index(fields=["portal", "name"], name="subscriber_portal_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (+{self.full_phone})"
+
+    @property
+    def international_phone(self) -> str:
+        return f"+{self.full_phone}"
+
+
+class Subscription(models.Model):
+    """A subscriber's explicit subscription to a package."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="subscriptions")
+    package = models.ForeignKey("content.Package", on_delete=models.CASCADE, related_name="subscriptions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscriber", "package"], name="subscription_unique")]
+        indexes = [models.Index(fields=["package", "subscriber"], name="subscription_by_package")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} → {self.package_id}"

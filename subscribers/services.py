@@ -1,0 +1,174 @@
+"""Every change of subscribers and subscriptions: one function per change, one transaction, one operation."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
+from monitoring.operations import OperationType, changes, record
+
+from .models import Subscriber, Subscription, new_playback_token
+from .validators import name_errors, phone_errors
+
+
+def _require(caller) -> None:
+    if not caller.can_manage_subscribers:
+        raise Forbidden("This action requires the isSubscriberAdmin permission.")
+
+
+def _raise(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise Invalid("Invalid subscriber: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+
+
+def _phone_taken(portal, full_phone: str, exclude: int | None = None) -> bool:
+    return Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).exclude(pk=exclude).exists()
+
+
+def _duplicate_phone(full_phone: str) -> Conflict:
+    message = f"A subscriber with the phone +{full_phone} already exists in this portal."
+    return Conflict(message, {"phone": [message]})
+
+
+def clean_subscriber(data: dict, *, subscriber: Subscriber | None = None) -> dict:
+    """Validate subscriber input (API names); return model field values. Raises ``Invalid``."""
+    creating = subscriber is None
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    if creating or "name" in data:
+        errors.update(name_errors(data.get("name")))
+        if "name" not in errors:
+            values["name"] = data["name"].strip()
+    if creating or "phone" in data or "phoneCountryCode" in data:
+        country_code = data.get("phoneCountryCode", subscriber.phone_country_code if subscriber else None)
+        phone = data.get("phone", subscriber.phone if subscriber else None)
+        problems = phone_errors(country_code, phone)
+        errors.update(problems)
+        if not problems:
+            values.update(phone_country_code=country_code, phone=phone, full_phone=country_code + phone)
+    _raise(errors)
+    return values
+
+
+def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
+    """Create a subscriber with a fresh playback token. Records ``createSubscriber``."""
+    _require(caller)
+    values = clean_subscriber(data)
+    with transaction.atomic():
+        if _phone_taken(portal, values["full_phone"]):
+            raise _duplicate_phone(values["full_phone"])
+        try:
+            with transaction.atomic():
+                subscriber = Subscriber.objects.create(portal=portal, **values)
+        except IntegrityError:
+            raise _duplicate_phone(values["full_phone"]) from None
+        record(portal, OperationType.CREATE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
+               payload={"name": subscriber.name, "phone": subscriber.international_phone})
+    return subscriber
+
+
+def _snapshot(subscriber: Subscriber) -> dict:
+    return {"name": subscriber.name, "phoneCountryCode": subscriber.phone_country_code, "phone": subscriber.phone}
+
+
+def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscriber:
+    """Change name or phone (old → new in ``updateSubscriber``; never the token)."""
+    _require(caller)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        values = clean_subscriber(data, subscriber=subscriber)
+        if "full_phone" in values and values["full_phone"] != subscriber.full_phone and _phone_taken(
+                subscriber.portal, values["full_phone"], subscriber.pk):
+            raise _duplicate_phone(values["full_phone"])
+        before = _snapshot(subscriber)
+        for field, value in values.items():
+            setattr(subscriber, field, value)
+        diff = changes(before, _snapshot(subscriber))
+        if diff:
+            subscriber.save()
+            record(subscriber.portal, OperationType.UPDATE_SUBSCRIBER, actor=caller.actor,
+                   subscriber_id=subscriber.id, payload=diff)
+    return subscriber
+
+
+def delete_subscriber(subscriber: Subscriber, *, caller) -> None:
+    """Delete a subscriber: one ``deletePackageSubscriber`` per subscription, then ``deleteSubscriber``.
+
+    Operations (and play-session history) name the subscriber by ID only, so they survive.
+    """
+    _require(caller)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        for subscription in subscriber.subscriptions.select_related("package").order_by("id"):
+            _record_subscription(OperationType.DELETE_PACKAGE_SUBSCRIBER, subscription, caller)
+        record(subscriber.portal, OperationType.DELETE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
+               payload={"name": subscriber.name, "phone": subscriber.international_phone})
+        subscriber.delete()
+
+
+def set_disabled(subscriber: Subscriber, disabled: bool, *, caller) -> Subscriber:
+    """Block or unblock a subscriber (``disableSubscriber``/``enableSubscriber``); subscriptions are kept."""
+    _require(caller)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        if subscriber.disabled != disabled:
+            subscriber.disabled = disabled
+            subscriber.save(update_fields=["disabled", "updated_at"])
+            kind = OperationType.DISABLE_SUBSCRIBER if disabled else OperationType.ENABLE_SUBSCRIBER
+            record(subscriber.portal, kind, actor=caller.actor, subscriber_id=subscriber.id, payload={})
+    return subscriber
+
+
+def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
+    """Issue a new playback token; the old one is refused from the moment this commits."""
+    _require(caller)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        subscriber.playback_token = new_playback_token()
+        subscriber.save(update_fields=["playback_token", "updated_at"])
+        record(subscriber.portal, OperationType.RESET_PLAYBACK_TOKEN, actor=caller.actor,
+               subscriber_id=subscriber.id, payload={"playback_token": {"old": "<hidden>", "new": "<hidden>"}})
+    return subscriber
+
+
+def _record_subscription(kind: str, subscription: Subscription, caller) -> None:
+    package = subscription.package
+    record(package.portal, kind, actor=caller.actor, subscriber_id=subscription.subscriber_id,
+           package_id=package.id,
+           payload={"packageId": package.public_id, "subscriberId": subscription.subscriber.public_id,
+                    "packageName": package.name})
+
+
+def subscribe(subscriber: Subscriber, package, *, caller) -> Subscription:
+    """Subscribe to a package of the same portal; an existing subscription is a 409."""
+    _require(caller)
+    if package.portal_id != subscriber.portal_id:
+        raise NotFound("Not found.")
+    with transaction.atomic():
+        if Subscription.objects.filter(subscriber=subscriber, package=package).exists():
+            raise Conflict(f"The subscriber already has package '{package.name}'.")
+        try:
+            with transaction.atomic():
+                subscription = Subscription.objects.create(subscriber=subscriber, package=package)
+        except IntegrityError:
+            raise Conflict(f"The subscriber already has package '{package.name}'.") from None
+        _record_subscription(OperationType.CREATE_PACKAGE_SUBSCRIBER, subscription, caller)
+    return subscription
+
+
+def unsubscribe(subscriber: Subscriber, package, *, caller) -> None:
+    """End an explicit subscription; none (free packages included) is a 404."""
+    _require(caller)
+    with transaction.atomic():
+        subscription = (Subscription.objects.select_for_update().select_related("package", "subscriber")
+                        .filter(subscriber=subscriber, package=package).first())
+        if subscription is None:
+            raise NotFound(f"The subscriber is not subscribed to package '{package.name}'.")
+        _record_subscription(OperationType.DELETE_PACKAGE_SUBSCRIBER, subscription, caller)
+        subscription.delete()
+
+
+def touch_activity(subscriber_id: int) -> None:
+    """Mark a subscriber active now (login, playback)."""
+    Subscriber.objects.filter(pk=subscriber_id).update(last_activity_at=timezone.now())

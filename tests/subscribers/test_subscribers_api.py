@@ -1,0 +1,237 @@
+import pytest
+
+from monitoring.operations import Operation
+from portals.auth import Caller
+from subscribers import services
+from subscribers.models import Subscriber, Subscription
+from tests.conftest import API, api_client
+from tests.content.test_channels_api import make_package
+
+SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
+                   "disabled", "createdAt", "updatedAt", "lastActivityAt"}
+ALICE = {"name": "Alice", "phoneCountryCode": "1", "phone": "2345678901"}
+
+
+def make_subscriber(portal, name="Alice", country_code="1", phone="2345678901"):
+    return services.create_subscriber(portal, caller=Caller(portal=portal),
+                                      data={"name": name, "phoneCountryCode": country_code, "phone": phone})
+
+
+def test_create_subscriber_returns_the_documented_object_with_a_token(api, portal):
+    response = api.post(f"{API}/subscribers", ALICE, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) == SUBSCRIBER_KEYS
+    assert (body["name"], body["phoneCountryCode"], body["phone"]) == ("Alice", "1", "2345678901")
+    assert body["packages"] == [] and body["disabled"] is False and body["lastActivityAt"] is None
+    assert len(body["playback_token"]) >= 22  # ≥ 128 bits, URL-safe base64
+    operation = Operation.objects.get(type="createSubscriber")
+    assert operation.payload == {"name": "Alice", "phone": "+12345678901"}
+    assert operation.subscriber_id == Subscriber.objects.get().id
+    assert body["playback_token"] not in str(operation.payload)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"phone": "+1 234"}, "phone"),
+        ({"phone": "123"}, "phone"),
+        ({"phone": "1" * 16}, "phone"),
+        ({"phone": 2345678}, "phone"),
+        ({"phoneCountryCode": "+1"}, "phoneCountryCode"),
+        ({"phoneCountryCode": ""}, "phoneCountryCode"),
+        ({"phoneCountryCode": "12345"}, "phoneCountryCode"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+    ],
+)
+def test_invalid_subscribers_are_400_naming_the_field(api, portal, changes, field):
+    response = api.post(f"{API}/subscribers", {**ALICE, **changes}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Subscriber.objects.exists() and not Operation.objects.exists()
+
+
+def test_duplicate_full_number_is_409(api, portal):
+    make_subscriber(portal, country_code="1", phone="2345678901")
+    assert api.post(f"{API}/subscribers", ALICE, format="json").status_code == 409
+    # The same full number split differently is the same number.
+    assert api.post(f"{API}/subscribers", {**ALICE, "phoneCountryCode": "12", "phone": "345678901"},
+                    format="json").status_code == 409
+    assert Subscriber.objects.count() == 1
+
+
+def test_playback_token_is_shown_only_to_those_allowed(clients, portal):
+    subscriber = make_subscriber(portal)
+    for persona in ("api_key", "owner", "subscribers"):
+        body = clients[persona].get(f"{API}/subscribers/{subscriber.public_id}").json()
+        assert body["playback_token"] == subscriber.playback_token
+    for persona in ("admin", "content", "viewer"):
+        body = clients[persona].get(f"{API}/subscribers/{subscriber.public_id}").json()
+        assert body["playback_token"] is None
+        assert [s["playback_token"] for s in clients[persona].get(f"{API}/subscribers").json()["subscribers"]] == [None]
+
+
+@pytest.mark.parametrize("persona", ["admin", "content", "viewer"])
+def test_only_subscriber_admins_write_subscribers(clients, portal, persona):
+    subscriber = make_subscriber(portal)
+    package = make_package(portal)
+    client = clients[persona]
+    response = client.post(f"{API}/subscribers", {**ALICE, "phone": "99999999"}, format="json")
+    assert response.status_code == 403 and "isSubscriberAdmin" in response.json()["message"]
+    url = f"{API}/subscribers/{subscriber.public_id}"
+    assert client.put(url, {"name": "X"}, format="json").status_code == 403
+    assert client.delete(url).status_code == 403
+    for verb in ("disable", "enable", "reset_playback_token"):
+        assert client.post(f"{url}/{verb}").status_code == 403
+    link = {"subscriberId": subscriber.public_id, "packageId": package.public_id}
+    assert client.post(f"{API}/packages-subscribers", link, format="json").status_code == 403
+    subscriber.refresh_from_db()
+    assert (subscriber.name, subscriber.disabled) == ("Alice", False)
+    assert not Subscription.objects.exists()
+
+
+def test_update_subscriber_logs_old_and_new_but_never_the_token(api, portal):
+    subscriber = make_subscriber(portal)
+    response = api.put(f"{API}/subscribers/{subscriber.public_id}", {"name": "Alice B", "phone": "2345678902"},
+                       format="json")
+    assert response.status_code == 200
+    assert response.json()["phone"] == "2345678902"
+    operation = Operation.objects.get(type="updateSubscriber")
+    assert operation.payload == {"name": {"old": "Alice", "new": "Alice B"},
+                                 "phone": {"old": "2345678901", "new": "2345678902"}}
+    assert subscriber.playback_token not in str(operation.payload)
+
+
+def test_phone_change_to_a_taken_number_is_409(api, portal):
+    make_subscriber(portal, "Bob", phone="5555555")
+    alice = make_subscriber(portal)
+    assert api.put(f"{API}/subscribers/{alice.public_id}", {"phone": "5555555"}, format="json").status_code == 409
+    alice.refresh_from_db()
+    assert alice.phone == "2345678901"
+
+
+def test_filters(api, portal):
+    basic = make_package(portal, "basic")
+    alice = make_subscriber(portal, "Alice", "1", "2345678901")
+    bob = make_subscriber(portal, "Bob", "44", "7700900123")
+    carol = make_subscriber(portal, "Carol", "49", "15123456789")
+    services.subscribe(bob, basic, caller=Caller(portal=portal))
+    services.set_disabled(carol, True, caller=Caller(portal=portal))
+
+    def names(query):
+        response = api.get(f"{API}/subscribers?{query}")
+        assert response.status_code == 200, response.json()
+        return [s["name"] for s in response.json()["subscribers"]]
+
+    assert names("") == ["Alice", "Bob", "Carol"]
+    assert names("phone=7700900") == ["Bob"]
+    assert names("phone=447700900123") == ["Bob"]
+    assert names("phone=%2B12345678901") == ["Alice"]
+    assert names("search=car") == ["Carol"]
+    assert names("search=2345") == ["Alice", "Carol"]
+    assert names(f"packageId={basic.public_id}") == ["Bob"]
+    assert names("disabled=true") == ["Carol"]
+    assert names("disabled=false") == ["Alice", "Bob"]
+    assert alice.public_id in api.get(f"{API}/subscribers").content.decode()
+
+
+def test_disable_enable_and_token_reset(api, portal):
+    subscriber = make_subscriber(portal)
+    url = f"{API}/subscribers/{subscriber.public_id}"
+    assert api.post(f"{url}/disable").json()["disabled"] is True
+    assert api.post(f"{url}/enable").json()["disabled"] is False
+    old = subscriber.playback_token
+    response = api.post(f"{url}/reset_playback_token")
+    assert response.status_code == 200
+    new = response.json()["playback_token"]
+    assert new != old and Subscriber.objects.filter(playback_token=old).count() == 0
+    types = list(Operation.objects.filter(subscriber_id=subscriber.id).order_by("id").values_list("type", flat=True))
+    assert types == ["createSubscriber", "disableSubscriber", "enableSubscriber", "resetPlaybackToken"]
+    assert old not in str(Operation.objects.get(type="resetPlaybackToken").payload)
+
+
+def test_subscriptions(api, portal):
+    subscriber, package = make_subscriber(portal), make_package(portal)
+    link = {"subscriberId": subscriber.public_id, "packageId": package.public_id}
+    response = api.post(f"{API}/packages-subscribers", link, format="json")
+    assert response.status_code == 200
+    assert response.json() == {**link, "portalId": portal.public_id}
+    assert api.post(f"{API}/packages-subscribers", link, format="json").status_code == 409
+    assert api.get(f"{API}/subscribers/{subscriber.public_id}").json()["packages"] == [package.public_id]
+    assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 201
+    assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 404
+    operation = Operation.objects.get(type="createPackageSubscriber")
+    assert operation.payload == {"packageId": package.public_id, "subscriberId": subscriber.public_id,
+                                 "packageName": "basic"}
+    assert (operation.subscriber_id, operation.package_id) == (subscriber.id, package.id)
+
+
+def test_a_free_package_never_given_explicitly_is_not_subscribed(api, portal):
+    subscriber, package = make_subscriber(portal), make_package(portal)
+    api.post(f"{API}/portal/free-packages/{package.public_id}")
+    link = {"subscriberId": subscriber.public_id, "packageId": package.public_id}
+    assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 404
+
+
+def test_subscriptions_across_portals_are_404(api, portal, other_portal):
+    subscriber, package = make_subscriber(portal), make_package(portal)
+    foreign_subscriber, foreign_package = make_subscriber(other_portal), make_package(other_portal, "foreign")
+    for body in ({"subscriberId": subscriber.public_id, "packageId": foreign_package.public_id},
+                 {"subscriberId": foreign_subscriber.public_id, "packageId": package.public_id}):
+        assert api.post(f"{API}/packages-subscribers", body, format="json").status_code == 404
+    assert not Subscription.objects.exists()
+
+
+def test_deleting_a_subscriber_ends_each_subscription_and_keeps_the_log(api, portal):
+    subscriber = make_subscriber(portal)
+    for name in ("basic", "sports"):
+        services.subscribe(subscriber, make_package(portal, name), caller=Caller(portal=portal))
+    response = api.delete(f"{API}/subscribers/{subscriber.public_id}")
+    assert response.status_code == 201 and response.json() == {"deleted": subscriber.public_id}
+    assert not Subscriber.objects.exists() and not Subscription.objects.exists()
+    types = list(Operation.objects.filter(subscriber_id=subscriber.id).order_by("id").values_list("type", flat=True))
+    assert types == ["createSubscriber", "createPackageSubscriber", "createPackageSubscriber",
+                     "deletePackageSubscriber", "deletePackageSubscriber", "deleteSubscriber"]
+    listed = api.get(f"{API}/operations?subscriberId={subscriber.public_id}").json()["operations"]
+    assert len(listed) == 6
+
+
+def test_package_with_subscribers_is_409_until_forced(api, portal):
+    package = make_package(portal)
+    for phone in ("1111111", "2222222"):
+        services.subscribe(make_subscriber(portal, phone=phone), package, caller=Caller(portal=portal))
+    response = api.delete(f"{API}/packages/{package.public_id}")
+    assert response.status_code == 409
+    assert "2 subscribers" in response.json()["message"]
+    assert api.delete(f"{API}/packages/{package.public_id}?force=true").status_code == 201
+    assert not Subscription.objects.exists()
+    ended = Operation.objects.filter(type="deletePackageSubscriber", package_id=package.id)
+    assert ended.count() == 2 and all(op.payload["packageName"] == "basic" for op in ended)
+
+
+def test_other_portals_subscribers_are_404(stranger, portal):
+    subscriber = make_subscriber(portal)
+    url = f"{API}/subscribers/{subscriber.public_id}"
+    assert stranger.get(url).status_code == 404
+    assert stranger.put(url, {"name": "X"}, format="json").status_code == 404
+    assert stranger.delete(url).status_code == 404
+    assert stranger.post(f"{url}/disable").status_code == 404
+    assert stranger.get(f"{API}/subscribers").json()["subscribers"] == []
+    assert Subscriber.objects.get().disabled is False
+
+
+def test_subscriber_list_has_constant_queries(api, portal, django_assert_max_num_queries):
+    packages = [make_package(portal, f"p{i}") for i in range(3)]
+    for i in range(15):
+        subscriber = make_subscriber(portal, phone=f"55500{i:03d}")
+        for package in packages[: i % 3 + 1]:
+            services.subscribe(subscriber, package, caller=Caller(portal=portal))
+    with django_assert_max_num_queries(3):
+        body = api.get(f"{API}/subscribers").json()
+    assert [len(s["packages"]) for s in body["subscribers"]][:3] == [1, 2, 3]
+
+
+def test_a_session_of_a_deleted_manager_is_refused(clients, managers):
+    api_client(managers["admin"].portal.api_key).delete(f"{API}/managers/{managers['subscribers'].public_id}")
+    assert clients["subscribers"].get(f"{API}/subscribers").status_code == 401

@@ -6,19 +6,16 @@ transaction through the same service functions as the API, or nothing at all.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from catena_site.csvfiles import read_csv
 from catena_site.errors import Forbidden, Invalid
 
 from . import services
 from .models import Channel, Package, PackageChannel
 
-COLUMNS = ["name", "title", "epgSourceName", "epgChannelName", "packages"]
-REQUIRED_COLUMNS = {"name", "title"}
 MAX_ROWS = 10_000
 
 
@@ -55,23 +52,7 @@ class ImportReport:
 
 
 def _read(content: bytes | str) -> tuple[list[dict], list[str]]:
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return [], ["The file is not UTF-8 text."]
-    reader = csv.DictReader(io.StringIO(content))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = REQUIRED_COLUMNS - set(header)
-    if missing:
-        return [], [f"Line 1: the header must name the columns {', '.join(COLUMNS)} (missing: {', '.join(sorted(missing))})."]
-    reader.fieldnames = header
-    rows = []
-    for row in reader:
-        if len(rows) >= MAX_ROWS:
-            return [], [f"The file has more than {MAX_ROWS} rows; split it."]
-        rows.append({k: (v or "").strip() for k, v in row.items() if k})
-    return rows, []
+    return read_csv(content, required=["name", "title"], header_hint="name,title,epgSourceName,epgChannelName,packages", max_rows=MAX_ROWS)
 
 
 def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from catena_site.ids import encode_id
 from catena_site.models import PortalQuerySet, PublicModel
@@ -132,6 +133,25 @@ def record(
         actor_manager_id=actor.manager_id,
         actor_email=actor.email,
     )
+
+
+def record_many(operations: list[Operation]) -> None:
+    """Write many unsaved operations (built like :func:`record` would) in one bulk insert.
+
+    For bulk changes such as imports; the same rule applies: only inside the change's transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("operations must be recorded inside the transaction of the change they describe")
+    Operation.objects.bulk_create(operations, batch_size=2000)
+
+
+def build(portal, type: str, *, actor: Actor, payload: dict | None = None, subscriber_id: int | None = None,
+          package_id: int | None = None) -> Operation:
+    """An unsaved operation row, for :func:`record_many`."""
+    now = timezone.now()
+    return Operation(portal=portal, type=type, subscriber_id=subscriber_id, package_id=package_id,
+                     payload=payload or {}, actor_type=actor.type, actor_manager_id=actor.manager_id,
+                     actor_email=actor.email, created_at=now, updated_at=now)
 
 
 def changes(old: dict, new: dict) -> dict:

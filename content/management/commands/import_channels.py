@@ -2,11 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catena_site.ids import InvalidId, decode_id
 from content.imports import format_report, import_channels
 from monitoring.operations import Actor
 from portals.auth import Caller
-from portals.models import Portal
+from portals.selectors import portal_by_id_or_name
 
 
 class Command(BaseCommand):
@@ -18,10 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="only report what would change")
 
     def handle(self, *args, **options):
-        try:
-            portal = Portal.objects.get(pk=decode_id(options["portal"]))
-        except (InvalidId, Portal.DoesNotExist):
-            portal = Portal.objects.filter(name=options["portal"]).first()
+        portal = portal_by_id_or_name(options["portal"])
         if portal is None:
             raise CommandError(f"No portal {options['portal']!r}.")
         try:

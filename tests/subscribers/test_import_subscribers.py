@@ -1,0 +1,83 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from catena_site.errors import Forbidden
+from monitoring.operations import Operation
+from portals.auth import Caller
+from subscribers.imports import import_subscribers
+from subscribers.models import Subscriber, Subscription
+from tests.content.test_channels_api import make_package
+from tests.subscribers.test_subscribers_api import make_subscriber
+
+GOOD = """name,country_code,phone,packages
+Alice,1,2345678901,basic|sports
+Bob,44,7700900123,basic
+Carol,49,15123456789,
+"""
+
+
+@pytest.fixture
+def setup(portal):
+    make_package(portal, "basic")
+    make_package(portal, "sports")
+    return portal
+
+
+def test_real_import_creates_subscribers_subscriptions_and_the_same_operations(setup):
+    report = import_subscribers(setup, GOOD, caller=Caller(portal=setup), dry_run=False)
+    assert report.applied and report.created == 3 and report.subscriptions == 3
+    alice = Subscriber.objects.get(name="Alice")
+    assert alice.full_phone == "12345678901" and len(alice.playback_token) >= 22
+    assert sorted(Subscription.objects.filter(subscriber=alice).values_list("package__name", flat=True)) == [
+        "basic", "sports"]
+    assert Operation.objects.filter(type="createSubscriber").count() == 3
+    ops = Operation.objects.filter(subscriber_id=alice.id).order_by("id")
+    assert [op.type for op in ops] == ["createSubscriber", "createPackageSubscriber", "createPackageSubscriber"]
+    assert ops[0].payload == {"name": "Alice", "phone": "+12345678901"}
+    assert ops[1].payload["packageName"] == "basic" and ops[1].payload["subscriberId"] == alice.public_id
+    tokens = set(Subscriber.objects.values_list("playback_token", flat=True))
+    assert len(tokens) == 3
+
+
+def test_dry_run_reports_every_error_and_nothing_changes(setup):
+    make_subscriber(setup, "Existing", "1", "5550000")
+    bad = GOOD + ("Dan,1,+1 234,\nEve,1,2345678901,\nFrank,1,5550000,\nGina,1,99999999,gold\n,1,88888888,\n"
+                  "Hank,12345,88888889,\n")
+    for dry_run in (True, False):
+        report = import_subscribers(setup, bad, caller=Caller(portal=setup), dry_run=dry_run)
+        assert not report.ok and not report.applied
+        errors = {row.line: " ".join(row.errors) for row in report.failed_rows}
+        assert set(errors) == {5, 6, 7, 8, 9, 10}
+        assert "phone" in errors[5]
+        assert "Duplicate of line 2" in errors[6]
+        assert "already exists" in errors[7]
+        assert "gold" in errors[8]
+        assert "name" in errors[9]
+        assert "country_code" in errors[10]
+    assert Subscriber.objects.count() == 1 and not Subscription.objects.exists()
+    assert Operation.objects.filter(type="createSubscriber").count() == 1
+
+
+def test_header_is_checked(setup):
+    report = import_subscribers(setup, "name,phone\nA,123456\n", caller=Caller(portal=setup), dry_run=True)
+    assert "country_code" in report.errors[0]
+
+
+def test_only_subscriber_admins_import(setup, managers):
+    with pytest.raises(Forbidden):
+        import_subscribers(setup, GOOD, caller=Caller(portal=setup, manager=managers["content"]), dry_run=True)
+
+
+def test_command(setup, tmp_path, capsys):
+    path = tmp_path / "subscribers.csv"
+    path.write_text(GOOD)
+    call_command("import_subscribers", str(path), "--portal", setup.public_id, "--dry-run")
+    assert not Subscriber.objects.exists()
+    call_command("import_subscribers", str(path), "--portal", setup.name)
+    assert Subscriber.objects.count() == 3
+    assert set(Operation.objects.filter(type="createSubscriber").values_list("actor_type", flat=True)) == {"system"}
+    with pytest.raises(CommandError):
+        call_command("import_subscribers", str(path), "--portal", setup.name)  # every phone now exists
+    assert "already exists" in capsys.readouterr().out
+    with pytest.raises(CommandError):
+        call_command("import_subscribers", str(path), "--portal", "no-such-portal")

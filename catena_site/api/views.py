@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.http import Http404
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from catena_site.errors import NotFound
 from catena_site.ids import InvalidId, decode_id, encode_id
 
 
@@ -53,3 +56,40 @@ class PortalViewSet(viewsets.GenericViewSet):
 
 class ListRetrieveMixin(mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """GET on the collection (filtered, keyset-paginated) and on one object."""
+
+
+def json_object(request) -> dict:
+    """The request body, which must be a JSON object."""
+    if not isinstance(request.data, dict):
+        raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    return request.data
+
+
+class LinkView(APIView):
+    """``POST``/``DELETE`` of a link between two objects of the caller's portal named by ID in the body.
+
+    ``ends`` lists ``(body field, model, label)``; an optional ``portalId`` must be the caller's (400), an ID
+    of another portal or an unknown one is a 404.
+    """
+
+    serializer_class = None
+    ends: tuple = ()
+
+    def linked_objects(self, request) -> list:
+        serializer = self.serializer_class(data=json_object(request))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        portal = request.auth.portal
+        if "portalId" in data and data["portalId"] != portal.id:
+            raise ValidationError({"portalId": ["Must be the caller's portal."]})
+        objects = []
+        for field, model, label in self.ends:
+            obj = model.objects.for_portal(portal).filter(pk=data[field]).first()
+            if obj is None:
+                raise NotFound(f"No such {label} in this portal.")
+            objects.append(obj)
+        return objects
+
+    def link_body(self, request, objects) -> dict:
+        body = {field: obj.public_id for (field, _, _), obj in zip(self.ends, objects)}
+        return {**body, "portalId": request.auth.portal.public_id}

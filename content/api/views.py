@@ -7,17 +7,16 @@ from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catena_site.api.permissions import CanManage, CanManageContent
-from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id
+from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, decode_path_id, json_object
 from catena_site.errors import NotFound
 from content import selectors, services
 from content.filters import ChannelFilter, PackageFilter
 from content.models import Channel, Package
-from portals.api.views import PortalView, json_object
+from portals.api.views import PortalView
 
 from .serializers import (
     ChannelPackageSerializer,
@@ -118,42 +117,26 @@ class PackageViewSet(ListRetrieveMixin, PortalViewSet):
         return self.deleted(package.pk)
 
 
-class ChannelPackageView(APIView):
+class ChannelPackageView(LinkView):
     """``POST``/``DELETE /channels-packages``: add a channel to a package or remove it."""
 
     permission_classes = [CanManageContent]
-
-    def _objects(self, request):
-        serializer = ChannelPackageSerializer(data=json_object(request))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        portal = request.auth.portal
-        if "portalId" in data and data["portalId"] != portal.id:
-            raise ValidationError({"portalId": ["Must be the caller's portal."]})
-        channel = Channel.objects.for_portal(portal).filter(pk=data["channelId"]).first()
-        package = Package.objects.for_portal(portal).filter(pk=data["packageId"]).first()
-        if channel is None:
-            raise NotFound("No such channel in this portal.")
-        if package is None:
-            raise NotFound("No such package in this portal.")
-        return channel, package
-
-    def _body(self, channel, package):
-        return {"channelId": channel.public_id, "packageId": package.public_id, "portalId": package.portal.public_id}
+    serializer_class = ChannelPackageSerializer
+    ends = (("channelId", Channel, "channel"), ("packageId", Package, "package"))
 
     @extend_schema(request=ChannelPackageSerializer, responses={201: ChannelPackageSerializer},
                    operation_id="addChannelToPackage")
     def post(self, request):
-        channel, package = self._objects(request)
+        channel, package = self.linked_objects(request)
         services.add_channel_to_package(package, channel, caller=request.auth)
-        return Response(self._body(channel, package), status=status.HTTP_201_CREATED)
+        return Response(self.link_body(request, (channel, package)), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ChannelPackageSerializer, responses={201: ChannelPackageSerializer},
                    operation_id="removeChannelFromPackage")
     def delete(self, request):
-        channel, package = self._objects(request)
+        channel, package = self.linked_objects(request)
         services.remove_channel_from_package(package, channel, caller=request.auth)
-        return Response(self._body(channel, package), status=status.HTTP_201_CREATED)
+        return Response(self.link_body(request, (channel, package)), status=status.HTTP_201_CREATED)
 
 
 class FreePackageView(APIView):

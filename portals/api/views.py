@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from catena_site.api.errors import error_body
 from catena_site.api.permissions import CanManage
-from catena_site.api.views import ListRetrieveMixin, PortalViewSet
+from catena_site.api.views import ListRetrieveMixin, PortalViewSet, json_object
 from catena_site.http import client_ip
 from portals import services
 from portals.auth import end_session
@@ -26,13 +26,6 @@ from .serializers import (
     PortalSerializer,
     PortalUpdateSerializer,
 )
-
-
-def json_object(request) -> dict:
-    """The request body, which must be a JSON object."""
-    if not isinstance(request.data, dict):
-        raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
-    return request.data
 
 
 class _PortalAnswerMixin:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from catena_site.api.permissions import CanManageSubscribers
-from catena_site.api.views import ListRetrieveMixin, PortalViewSet
-from catena_site.errors import NotFound
+from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, json_object
 from content.models import Package
-from portals.api.views import json_object
 from subscribers import selectors, services
 from subscribers.filters import SubscriberFilter
 from subscribers.models import Subscriber
@@ -69,40 +65,23 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         return self._answer(services.reset_playback_token(self.get_object(), caller=self.caller))
 
 
-class SubscriptionView(APIView):
+class SubscriptionView(LinkView):
     """``POST``/``DELETE /packages-subscribers``: subscribe a subscriber to a package, or end it."""
 
     permission_classes = [CanManageSubscribers]
-
-    def _objects(self, request):
-        serializer = SubscriptionSerializer(data=json_object(request))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        portal = request.auth.portal
-        if "portalId" in data and data["portalId"] != portal.id:
-            raise ValidationError({"portalId": ["Must be the caller's portal."]})
-        subscriber = Subscriber.objects.for_portal(portal).filter(pk=data["subscriberId"]).first()
-        package = Package.objects.for_portal(portal).filter(pk=data["packageId"]).first()
-        if subscriber is None:
-            raise NotFound("No such subscriber in this portal.")
-        if package is None:
-            raise NotFound("No such package in this portal.")
-        return subscriber, package
-
-    def _body(self, subscriber, package):
-        return {"subscriberId": subscriber.public_id, "packageId": package.public_id,
-                "portalId": package.portal.public_id}
+    serializer_class = SubscriptionSerializer
+    ends = (("subscriberId", Subscriber, "subscriber"), ("packageId", Package, "package"))
 
     @extend_schema(request=SubscriptionSerializer, responses={200: SubscriptionSerializer},
                    operation_id="createPackageSubscriber")
     def post(self, request):
-        subscriber, package = self._objects(request)
+        subscriber, package = self.linked_objects(request)
         services.subscribe(subscriber, package, caller=request.auth)
-        return Response(self._body(subscriber, package), status=status.HTTP_200_OK)
+        return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_200_OK)
 
     @extend_schema(request=SubscriptionSerializer, responses={201: SubscriptionSerializer},
                    operation_id="deletePackageSubscriber")
     def delete(self, request):
-        subscriber, package = self._objects(request)
+        subscriber, package = self.linked_objects(request)
         services.unsubscribe(subscriber, package, caller=request.auth)
-        return Response(self._body(subscriber, package), status=status.HTTP_201_CREATED)
+        return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_201_CREATED)

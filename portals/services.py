@@ -270,7 +270,7 @@ def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
         manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
         portal = manager.portal
         if manager.is_owner:
-            raise Forbidden("The portal owner cannot be changed through the API.")
+            raise Forbidden("The portal owner cannot be changed here; a system administrator changes owners.")
         before = _manager_snapshot(manager)
         flag_changes = {k: v for k, v in clean.items() if k in FLAG_FIELDS and v != before[k]}
         if flag_changes and caller.manager is not None and caller.manager.id == manager.id:
@@ -306,7 +306,7 @@ def delete_manager(manager: Manager, *, caller: Caller) -> None:
         manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
         portal = manager.portal
         if manager.is_owner:
-            raise Forbidden("The portal owner cannot be deleted through the API.")
+            raise Forbidden("The portal owner cannot be deleted here; a system administrator changes owners.")
         if manager.is_admin and _admins_left_without(portal, manager):
             raise Conflict("This is the last manager who can manage managers; it cannot be deleted.")
         record(portal, OperationType.DELETE_MANAGER, actor=caller.actor,

@@ -1,4 +1,19 @@
+"""Screens of portals and managers (namespace ``web``)."""
+
 from django.urls import path
 
+from . import views
+
 app_name = "web"
-urlpatterns: list = []
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/portal/", views.ChoosePortalView.as_view(), name="choose-portal"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("portal/settings/", views.PortalSettingsView.as_view(), name="portal-settings"),
+    path("portal/logo", views.PortalLogoView.as_view(), name="portal-logo"),
+    path("portal/api-key/reset/", views.ResetApiKeyView.as_view(), name="reset-api-key"),
+    path("managers/", views.ManagerListView.as_view(), name="manager-list"),
+    path("managers/new/", views.ManagerCreateView.as_view(), name="manager-create"),
+    path("managers/<str:manager_id>/edit/", views.ManagerEditView.as_view(), name="manager-edit"),
+    path("managers/<str:manager_id>/delete/", views.ManagerDeleteView.as_view(), name="manager-delete"),
+]

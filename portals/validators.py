@@ -46,6 +46,8 @@ def validate_password(password: str) -> None:
 def normalize_email(email: str) -> str:
     """Emails are stored and compared lower-case."""
     email = (email or "").strip().lower()
+    if len(email) > 254:
+        raise ValidationError("Email must be at most 254 characters.")
     EmailValidator(message="Enter a valid email address.")(email)
     return email
 

@@ -1,0 +1,145 @@
+"""Screen forms of portals and managers.
+
+They only read the submitted values into Python types and hand them to ``portals.services`` under the
+API's names; every rule (lengths, password policy, logo format, permissions) stays in the services, whose
+refusals come back onto these forms through ``catena_site.web.show_service_errors``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from .validators import MAX_LOGO_BYTES
+
+
+class LoginForm(forms.Form):
+    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username",
+                                                                          "autofocus": True}))
+    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class PortalSettingsForm(forms.Form):
+    """Branding and settings of the portal (``PUT /portal`` on a screen, plus a logo upload)."""
+
+    title = forms.CharField(required=False, strip=False)
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    logo = forms.FileField(required=False, label="Upload a logo",
+                           help_text="PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels.",
+                           widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
+                                                                  "data-logo-preview": "logo-preview"}))
+    logo_url = forms.CharField(required=False, label="…or a logo URL", help_text="An https:// address.",
+                               widget=forms.URLInput(attrs={"placeholder": "https://"}))
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+    auto_create_subscribers = forms.BooleanField(
+        required=False, label="Create subscribers on their first SMS login")
+    max_sessions_per_subscriber = forms.IntegerField(
+        required=False, label="Concurrent play sessions per subscriber", help_text="Blank means unlimited.")
+
+    # The service's error keys (API names) → the fields that show them.
+    SERVICE_FIELDS = {
+        "branding.title": "title",
+        "branding.description": "description",
+        "branding.logo": "logo_url",
+        "logo": "logo",
+        "settings.autoCreateSubscribers": "auto_create_subscribers",
+        "settings.maxSessionsPerSubscriber": "max_sessions_per_subscriber",
+    }
+
+    def __init__(self, *args, portal, read_only: bool = False, **kwargs):
+        self.portal = portal
+        settings = portal.effective_settings
+        kwargs["initial"] = {
+            "title": portal.title,
+            "description": portal.description,
+            "logo_url": portal.logo_url,
+            "auto_create_subscribers": settings["autoCreateSubscribers"],
+            "max_sessions_per_subscriber": settings["maxSessionsPerSubscriber"],
+            **(kwargs.get("initial") or {}),
+        }
+        super().__init__(*args, **kwargs)
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_arguments(self) -> dict:
+        """Keyword arguments of ``services.update_portal`` for the cleaned values."""
+        data = self.cleaned_data
+        branding = {"title": data["title"], "description": data["description"]}
+        logo_url = data["logo_url"].strip()
+        if logo_url != self.portal.logo_url:
+            # A new address replaces the logo; emptying the field removes a logo given by address.
+            branding["logo"] = logo_url or None
+        logo_file = None
+        if data.get("logo"):
+            # Read one byte past the limit, so an oversized upload is refused without being held whole.
+            logo_file = data["logo"].read(MAX_LOGO_BYTES + 1)
+        return {
+            "branding": branding,
+            "settings_values": {
+                "autoCreateSubscribers": data["auto_create_subscribers"],
+                "maxSessionsPerSubscriber": data["max_sessions_per_subscriber"],
+            },
+            "logo_file": logo_file,
+            "remove_logo": data["remove_logo"],
+        }
+
+
+class ManagerForm(forms.Form):
+    """A manager's account and permission flags; the password is optional when editing."""
+
+    email = forms.CharField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(required=False)
+    password = forms.CharField(
+        required=False, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
+                  "special character.",
+    )
+    is_admin = forms.BooleanField(required=False, label="Admin",
+                                  help_text="Portal settings and branding, API key, managers.")
+    is_content_admin = forms.BooleanField(required=False, label="Content",
+                                          help_text="Channels, packages, EPG sources.")
+    is_subscriber_admin = forms.BooleanField(required=False, label="Subscribers",
+                                             help_text="Subscribers, subscriptions, playback tokens.")
+
+    FLAGS = {"is_admin": "isAdmin", "is_content_admin": "isContentAdmin", "is_subscriber_admin": "isSubscriberAdmin"}
+    SERVICE_FIELDS = {"email": "email", "name": "name", "password": "password",
+                      **{api: field for field, api in FLAGS.items()}}
+
+    def __init__(self, *args, manager=None, editing_self: bool = False, read_only: bool = False, **kwargs):
+        if manager is not None:
+            kwargs["initial"] = {
+                "email": manager.email, "name": manager.name, "is_admin": manager.is_admin,
+                "is_content_admin": manager.is_content_admin, "is_subscriber_admin": manager.is_subscriber_admin,
+                **(kwargs.get("initial") or {}),
+            }
+        super().__init__(*args, **kwargs)
+        if manager is None:
+            self.fields["password"].widget.attrs["required"] = True
+        else:
+            self.fields["password"].label = "New password"
+            self.fields["password"].help_text = "Leave blank to keep the current password. " + \
+                self.fields["password"].help_text
+        if editing_self:
+            # Nobody changes their own flags; a disabled field keeps its initial value when submitted.
+            for field in self.FLAGS:
+                self.fields[field].disabled = True
+                self.fields[field].help_text = "You cannot change your own permissions."
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def flag_fields(self):
+        return [self[name] for name in self.FLAGS]
+
+    def account_fields(self):
+        return [self["email"], self["name"], self["password"]]
+
+    def service_data(self) -> dict:
+        """The manager fields under their API names; a blank password is left out (kept as it is)."""
+        data = self.cleaned_data
+        result = {"email": data["email"], "name": data["name"]}
+        result.update({api: data[field] for field, api in self.FLAGS.items()})
+        if data["password"]:
+            result["password"] = data["password"]
+        return result

@@ -1,0 +1,53 @@
+"""Browser tests: a real Chromium driven by Playwright against pytest-django's live server.
+
+Skipped when Chromium is not installed, except on CI (``CI=true``), where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django must still allow its ORM calls here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path(os.environ.get("CATENA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _require_chromium() -> None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        message = "the playwright package is not installed"
+    else:
+        if CHROMIUM.exists():
+            return
+        message = f"Chromium is not installed at {CHROMIUM}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (required on CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser tab (own cookies) with the live server as base URL."""
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

@@ -1,0 +1,97 @@
+"""The screens in a real browser: login with the portal chooser, branding, and the API key."""
+
+from __future__ import annotations
+
+import io
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from PIL import Image
+
+from portals.models import Portal
+from tests.factories import PASSWORD, make_portal
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def api_status(base_url: str, token: str) -> int:
+    """The status of ``GET /portal`` of the Management API with this token."""
+    request = urllib.request.Request(f"{base_url}/tv-management/api/v1/portal", headers={"X-Auth-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def log_in(page, email: str) -> None:
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login/\?next=/$"))
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+
+
+def test_choosing_a_portal_and_renaming_it_shows_the_new_title_in_the_header(page):
+    make_portal("first-portal", title="First TV", owner_email="shared@example.com")
+    second = make_portal("second-portal", title="Second TV", owner_email="shared@example.com")
+
+    log_in(page, "shared@example.com")
+    page.wait_for_url(re.compile(r"/login/portal/$"))
+    page.click("button:has-text('Second TV')")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.text_content("[data-testid=portal-title]") == "Second TV"
+    assert page.text_content("[data-testid=manager-email]") == "shared@example.com"
+
+    page.click("nav >> text=Portal settings")
+    page.fill("input[name=title]", "Renamed TV")
+    page.click("button:has-text('Save settings')")
+    page.wait_for_selector("text=Portal settings saved.")
+    assert page.text_content("[data-testid=portal-title]") == "Renamed TV"
+    second.refresh_from_db()
+    assert second.title == "Renamed TV"
+    assert Portal.objects.get(name="first-portal").title == "First TV"
+
+
+def test_a_chosen_logo_is_previewed_before_upload(page, tmp_path):
+    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
+    logo = tmp_path / "logo.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 120, 200)).save(buffer, format="PNG")
+    logo.write_bytes(buffer.getvalue())
+
+    log_in(page, "owner@example.com")
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto("/portal/settings/")
+    page.set_input_files("input[name=logo]", str(logo))
+    page.wait_for_function("document.getElementById('logo-preview').src.startsWith('data:image/png')")
+    page.click("button:has-text('Save settings')")
+    page.wait_for_selector("text=Portal settings saved.")
+    assert page.locator("header img.brand-logo").evaluate("img => img.naturalWidth") == 16
+
+
+def test_a_new_api_key_refuses_the_old_one_at_once(page, live_server):
+    portal = make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
+    old_key = portal.api_key
+    assert api_status(live_server.url, old_key) == 200
+
+    log_in(page, "owner@example.com")
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto("/portal/settings/")
+    key = page.locator("[data-testid=api-key]")
+    assert old_key not in key.text_content()
+    page.click("button:has-text('Reveal')")
+    assert key.text_content() == old_key
+
+    page.click("text=Generate new API key")
+    page.wait_for_selector("text=stops working at once")
+    page.click("button:has-text('Generate new API key')")
+    page.wait_for_selector("text=The previous key no longer works.")
+    page.click("button:has-text('Reveal')")
+    new_key = page.locator("[data-testid=api-key]").text_content()
+
+    assert new_key != old_key
+    assert api_status(live_server.url, old_key) == 401
+    assert api_status(live_server.url, new_key) == 200

@@ -1,0 +1,163 @@
+"""The portal settings screen: branding, logo, settings and the API key."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from rest_framework.test import APIClient
+
+from monitoring.operations import Operation, OperationType
+
+from .conftest import page
+
+API_PORTAL = "/tv-management/api/v1/portal"
+
+
+def png(size=(8, 8)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def settings_form(portal, **changes) -> dict:
+    """The settings form as the browser submits it unchanged, with ``changes`` applied."""
+    data = {"title": portal.title, "description": portal.description, "logo_url": portal.logo_url,
+            "max_sessions_per_subscriber": ""}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_changing_the_title_shows_it_in_the_header(web, portal):
+    client = web["admin"]
+    response = client.post("/portal/settings/", settings_form(portal, title="Brand New TV",
+                                                                description="Films and news"))
+    assert response.status_code == 302 and response["Location"] == "/portal/settings/"
+    assert "Portal settings saved." in page(client.get("/portal/settings/"))
+    html = page(client.get("/"))
+    assert '<span class="brand-title" data-testid="portal-title">Brand New TV</span>' in html
+    portal.refresh_from_db()
+    assert (portal.title, portal.description) == ("Brand New TV", "Films and news")
+    operation = Operation.objects.get(portal=portal, type=OperationType.UPDATE_PORTAL)
+    assert operation.actor_email == "admin@example.com"
+
+
+def test_the_settings_show_name_and_domain_read_only(web, portal):
+    html = page(web["owner"].get("/portal/settings/"))
+    assert portal.name in html and portal.domain in html
+    assert 'name="name"' not in html and 'name="domain"' not in html
+
+
+def test_a_too_long_title_is_refused_on_its_field(web, portal):
+    response = web["owner"].post("/portal/settings/", settings_form(portal, title="x" * 201))
+    assert response.status_code == 400
+    assert "Must be text of at most 200 characters." in page(response)
+    portal.refresh_from_db()
+    assert portal.title == "Main TV"
+
+
+def test_settings_are_saved_and_blank_means_unlimited(web, portal):
+    client = web["owner"]
+    client.post("/portal/settings/", settings_form(portal, auto_create_subscribers="on",
+                                                   max_sessions_per_subscriber="3"))
+    portal.refresh_from_db()
+    assert portal.effective_settings == {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 3}
+    client.post("/portal/settings/", settings_form(portal))
+    portal.refresh_from_db()
+    assert portal.effective_settings == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None}
+
+
+def test_an_out_of_range_session_limit_is_refused_by_the_service_rule(web, portal):
+    response = web["owner"].post("/portal/settings/", settings_form(portal, max_sessions_per_subscriber="0"))
+    assert response.status_code == 400
+    assert "whole number from 1 to 1000" in page(response)
+    portal.refresh_from_db()
+    assert portal.effective_settings["maxSessionsPerSubscriber"] is None
+
+
+def test_an_uploaded_logo_is_stored_and_shown_in_the_header(web, portal):
+    client = web["admin"]
+    image = png()
+    response = client.post("/portal/settings/", {**settings_form(portal),
+                                                 "logo": SimpleUploadedFile("logo.png", image, "image/png")})
+    assert response.status_code == 302
+    portal.refresh_from_db()
+    assert bytes(portal.logo_image) == image and portal.logo_content_type == "image/png"
+    assert 'class="brand-logo" src="/portal/logo?v=' in page(client.get("/"))
+    logo = client.get("/portal/logo")
+    assert logo.status_code == 200 and logo["Content-Type"] == "image/png" and logo.content == image
+
+
+def test_a_file_that_is_not_an_image_is_refused_on_the_logo_field(web, portal):
+    response = web["owner"].post("/portal/settings/", {
+        **settings_form(portal), "logo": SimpleUploadedFile("logo.png", b"not an image", "image/png")})
+    assert response.status_code == 400
+    assert "not a readable PNG, JPEG or WebP image" in page(response)
+    portal.refresh_from_db()
+    assert not portal.logo_image
+
+
+def test_the_logo_can_be_removed(web, portal):
+    client = web["owner"]
+    client.post("/portal/settings/", {**settings_form(portal), "logo": SimpleUploadedFile("l.png", png())})
+    client.post("/portal/settings/", settings_form(portal, remove_logo="on"))
+    portal.refresh_from_db()
+    assert not portal.logo_image and not portal.logo_url
+    assert client.get("/portal/logo").status_code == 404
+
+
+def test_a_logo_url_must_be_https(web, portal):
+    client = web["owner"]
+    response = client.post("/portal/settings/", settings_form(portal, logo_url="http://cdn.example.com/l.png"))
+    assert response.status_code == 400
+    assert "https://" in page(response)
+    client.post("/portal/settings/", settings_form(portal, logo_url="https://cdn.example.com/l.png"))
+    portal.refresh_from_db()
+    assert portal.logo_url == "https://cdn.example.com/l.png"
+    assert 'src="https://cdn.example.com/l.png"' in page(client.get("/"))
+    assert client.get("/portal/logo")["Location"] == "https://cdn.example.com/l.png"
+
+
+def test_emptying_the_logo_url_removes_that_logo(web, portal):
+    client = web["owner"]
+    client.post("/portal/settings/", settings_form(portal, logo_url="https://cdn.example.com/l.png"))
+    portal.refresh_from_db()
+    client.post("/portal/settings/", settings_form(portal, logo_url=""))
+    portal.refresh_from_db()
+    assert portal.logo_url == ""
+
+
+@pytest.mark.parametrize("persona", ["owner", "admin"])
+def test_the_api_key_is_masked_with_reveal_and_copy(persona, web, portal):
+    html = page(web[persona].get("/portal/settings/"))
+    assert f'data-secret-value="{portal.api_key}"' in html
+    assert "Reveal" in html and "Copy" in html
+    masked = html.split('data-testid="api-key">', 1)[1].split("</code>", 1)[0]
+    assert portal.api_key not in masked and masked.endswith(portal.api_key[-4:])
+
+
+def test_generating_a_new_api_key_needs_confirmation_and_refuses_the_old_key(web, portal):
+    old_key = portal.api_key
+    client = web["admin"]
+    confirmation = client.get("/portal/api-key/reset/")
+    assert "stops working at once" in page(confirmation)
+    portal.refresh_from_db()
+    assert portal.api_key == old_key  # showing the confirmation changes nothing
+
+    response = client.post("/portal/api-key/reset/")
+    assert response["Location"] == "/portal/settings/"
+    portal.refresh_from_db()
+    assert portal.api_key != old_key
+    assert "The previous key no longer works." in page(client.get("/portal/settings/"))
+    assert Operation.objects.filter(portal=portal, type=OperationType.RESET_API_KEY).count() == 1
+
+    api = APIClient()
+    assert api.get(API_PORTAL, HTTP_X_AUTH_TOKEN=old_key).status_code == 401
+    assert api.get(API_PORTAL, HTTP_X_AUTH_TOKEN=portal.api_key).status_code == 200
+
+
+def test_the_logo_of_another_portal_is_never_served(stranger_web, web, portal):
+    web["owner"].post("/portal/settings/", {**settings_form(portal), "logo": SimpleUploadedFile("l.png", png())})
+    assert stranger_web.get("/portal/logo").status_code == 404

@@ -1,6 +1,7 @@
 """The Celery application and the one beat schedule of every periodic job."""
 
 import os
+from datetime import timedelta
 
 from celery import Celery
 from celery.schedules import crontab
@@ -16,5 +17,25 @@ app.conf.beat_schedule = {
     "portals.purge-expired-manager-sessions": {
         "task": "portals.tasks.purge_expired_manager_sessions",
         "schedule": crontab(minute="*/15"),
+    },
+    # Streaming: heartbeats cached by the auth check reach the database, dead sessions are closed, and (with
+    # STREAMER_API_URL) sessions the streaming server no longer has are closed too.
+    "monitoring.flush-session-heartbeats": {
+        "task": "monitoring.tasks.flush_session_heartbeats",
+        "schedule": timedelta(seconds=30),
+    },
+    "monitoring.close-stale-sessions": {
+        "task": "monitoring.tasks.close_stale_sessions",
+        "schedule": timedelta(seconds=60),
+    },
+    "monitoring.reconcile-streamer-sessions": {
+        "task": "monitoring.tasks.reconcile_streamer_sessions",
+        "schedule": timedelta(minutes=5),
+    },
+    # EPG: queue a fetch for every source whose period has elapsed (or whose retry is due); reads the
+    # sources from the database each time, so new and changed sources need no restart.
+    "content.dispatch-epg-fetches": {
+        "task": "content.tasks.dispatch_epg_fetches",
+        "schedule": timedelta(seconds=60),
     },
 }

@@ -50,3 +50,9 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class Unauthorized(ServiceError):
+    """Credentials missing, wrong or expired: 401."""
+
+    status = 401

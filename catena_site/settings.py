@@ -200,3 +200,40 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 USE_X_FORWARDED_FOR = env.bool("USE_X_FORWARDED_FOR", default=False)
+
+# --- Streaming server (Flussonic) and play sessions (streaming.md) ------------------------------------------
+STREAMER_KEY = env.str("STREAMER_KEY", default="")  # ?key= of the auth and events URLs; empty refuses all
+STREAMER_ALLOWED_IPS = env.list("STREAMER_ALLOWED_IPS", default=[])  # addresses or CIDRs; empty: any
+STREAMER_AUTH_DURATION = env.int("STREAMER_AUTH_DURATION", default=120)  # X-AuthDuration, seconds
+STREAMER_API_URL = env.str("STREAMER_API_URL", default="")  # e.g. http://flussonic:80/streamer/api/v3
+STREAMER_API_USER = env.str("STREAMER_API_USER", default="")
+STREAMER_API_PASSWORD = env.str("STREAMER_API_PASSWORD", default="")
+STREAMER_API_TOKEN = env.str("STREAMER_API_TOKEN", default="")  # Bearer token, instead of user/password
+STREAMER_API_TIMEOUT = env.float("STREAMER_API_TIMEOUT", default=5.0)
+STREAMER_CACHE_ALIAS = env.str("STREAMER_CACHE_ALIAS", default="default")
+# Lifetime of a cached decision. Invalidation is exact; this only bounds staleness if the cache was down
+# while an access change committed (its invalidation could not be delivered).
+STREAMER_CACHE_TTL = env.int("STREAMER_CACHE_TTL", default=3600)
+SESSION_STALE_SECONDS = env.int("SESSION_STALE_SECONDS", default=600)
+TOKEN_SHARING_IPS = env.int("TOKEN_SHARING_IPS", default=3)
+TOKEN_SHARING_WINDOW = env.int("TOKEN_SHARING_WINDOW", default=3600)  # seconds
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    # One entry per active token and per active session: the default of 300 entries would thrash.
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
+
+# --- EPG ------------------------------------------------------------------------------------------------
+EPG_MAX_BYTES = env.int("EPG_MAX_BYTES", default=1024 ** 3)  # per guide, counted after decompression
+EPG_FETCH_TIMEOUT = env.float("EPG_FETCH_TIMEOUT", default=600.0)  # seconds for download + import
+EPG_ALLOW_PRIVATE_URLS = env.bool("EPG_ALLOW_PRIVATE_URLS", default=False)
+EPG_RETENTION_DAYS = env.int("EPG_RETENTION_DAYS", default=14)  # programmes that ended earlier are deleted
+EPG_RETRY_BACKOFF = env.int("EPG_RETRY_BACKOFF", default=300)  # seconds after a first failure, doubling per failure
+
+# --- Subscriber apps (client API) -----------------------------------------------------------------------
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")  # console | file | http | dotted.path.Backend
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_AUTH_HEADER = env.str("SMS_HTTP_AUTH_HEADER", default="")  # e.g. "Authorization: Bearer abc"
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+SMS_CODE_TTL = env.int("SMS_CODE_TTL", default=300)  # seconds
+APP_SESSION_TTL = env.int("APP_SESSION_TTL", default=90 * 24 * 3600)  # seconds
+STREAM_BASE_URL = env.str("STREAM_BASE_URL", default="http://127.0.0.1:8080")

@@ -22,7 +22,12 @@ urlpatterns = [
     re_path(rf"^{API}", json_not_found),  # unknown API paths answer JSON, not an HTML page
     path("api-docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
+    re_path(r"^tv/api/", json_not_found),
+    path("streaming/", include("monitoring.streaming.urls")),  # the streaming server's auth backend and events
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),
     path("", include("portals.urls")),
+    path("", include("content.urls")),
+    path("", include("subscribers.urls")),
 ]

@@ -1,11 +1,13 @@
-"""FilterSets for channels and packages, used by both the API and the screens."""
+"""FilterSets for channels, packages and EPG, used by both the API and the screens."""
+
+import datetime as dt
 
 from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from catena_site.api.filters import MultipleIdFilter
+from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter
 
-from .models import Channel, Package, PackageChannel
+from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
 
 
 class ChannelFilter(filters.FilterSet):
@@ -36,3 +38,42 @@ class PackageFilter(filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value)) if value else queryset
+
+
+# --- EPG --------------------------------------------------------------------------------------------------
+
+
+class EpgSourceFilter(filters.FilterSet):
+    name = filters.CharFilter(field_name="name")
+    search = filters.CharFilter(method="filter_search", label="Name or URL")
+
+    class Meta:
+        model = EpgSource
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(url__icontains=value)) if value else queryset
+
+
+class EpgFetchFilter(filters.FilterSet):
+    epgSourceId = MultipleIdFilter(field_name="epg_source_id", label="EPG source")
+    status = MultipleValueFilter(field_name="status", allowed=FetchStatus.values, label="Status")
+
+    class Meta:
+        model = EpgFetch
+        fields = []
+
+
+class ProgramFilter(filters.FilterSet):
+    date = filters.DateFilter(method="filter_date", label="UTC day of the start (YYYY-MM-DD)")
+    epgChannelName = filters.CharFilter(field_name="epg_channel_name", label="EPG channel")
+
+    class Meta:
+        model = Program
+        fields = []
+
+    def filter_date(self, queryset, name, value):
+        if not value:
+            return queryset
+        first = dt.datetime.combine(value, dt.time.min, tzinfo=dt.UTC)
+        return queryset.filter(start__gte=first, start__lt=first + dt.timedelta(days=1))

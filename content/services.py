@@ -11,6 +11,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from catena_site import access_events
 from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
 from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
@@ -136,6 +137,7 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
         record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name,
                         "changes": changes({}, channel_snapshot(channel))})
+        access_events.channels_changed(portal.id)
     return channel
 
 
@@ -164,6 +166,9 @@ def delete_channel(channel: Channel, *, caller) -> list[str]:
         packages = list(channel.packages.order_by("id").values_list("name", flat=True))
         record(channel.portal, OperationType.DELETE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name, "packages": packages})
+        access_events.packages_changed(*channel.package_links.values_list("package_id", flat=True))
+        access_events.channels_changed(channel.portal_id)
+        access_events.recheck_sessions(channel.portal_id, channel_ids=[channel.id])
         channel.delete()
     return packages
 
@@ -271,6 +276,10 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
                    payload={"packageId": package.public_id, "packageName": package.name})
         record(portal, OperationType.DELETE_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"packageId": package.public_id, "packageName": package.name})
+        access_events.packages_changed(package.id)
+        if free:
+            access_events.portal_changed(portal.id)
+        access_events.recheck_sessions(portal.id, channel_ids=package.channel_links.values_list("channel_id", flat=True))
         package.delete()
     return {"subscriptionsEnded": subscribers, "wasFree": free}
 
@@ -294,6 +303,7 @@ def add_channel_to_package(package: Package, channel: Channel, *, caller) -> Non
         record(package.portal, OperationType.ADD_CHANNEL_TO_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"channelId": channel.public_id, "packageId": package.public_id,
                         "channelName": channel.name, "packageName": package.name})
+        access_events.packages_changed(package.id)
 
 
 def remove_channel_from_package(package: Package, channel: Channel, *, caller) -> None:
@@ -307,6 +317,8 @@ def remove_channel_from_package(package: Package, channel: Channel, *, caller) -
                package_id=package.id,
                payload={"channelId": channel.public_id, "packageId": package.public_id,
                         "channelName": channel.name, "packageName": package.name})
+        access_events.packages_changed(package.id)
+        access_events.recheck_sessions(package.portal_id, channel_ids=[channel.id])
 
 
 def add_free_package(package: Package, *, caller) -> None:
@@ -322,6 +334,7 @@ def add_free_package(package: Package, *, caller) -> None:
             raise Conflict(f"Package '{package.name}' is already free.") from None
         record(package.portal, OperationType.ADD_FREE_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"packageId": package.public_id, "packageName": package.name})
+        access_events.portal_changed(package.portal_id)
 
 
 def remove_free_package(package: Package, *, caller) -> None:
@@ -333,6 +346,9 @@ def remove_free_package(package: Package, *, caller) -> None:
             raise NotFound(f"Package '{package.name}' is not a free package.")
         record(package.portal, OperationType.REMOVE_FREE_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"packageId": package.public_id, "packageName": package.name})
+        access_events.portal_changed(package.portal_id)
+        access_events.recheck_sessions(package.portal_id,
+                                       channel_ids=package.channel_links.values_list("channel_id", flat=True))
 
 
 def valid_epg_source_name(value) -> bool:

@@ -1,9 +1,13 @@
 """FilterSets of the monitoring lists, shared by the API and the screens."""
 
+import datetime as dt
+
+from django import forms
 from django_filters import rest_framework as filters
 
 from catena_site.api.filters import DateOrDateTimeFilter, MultipleIdFilter, MultipleValueFilter
 
+from .models import PlaySession
 from .operations import Operation, OperationType
 
 
@@ -19,4 +23,40 @@ class OperationFilter(filters.FilterSet):
 
     class Meta:
         model = Operation
+        fields = []
+
+
+class UnixTimeField(forms.Field):
+    """Unix seconds (a whole number) as an aware UTC datetime; anything else is a 400 naming the parameter."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            seconds = int(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError("Use Unix seconds (a whole number).") from None
+        if not 0 <= seconds <= 2**35:
+            raise forms.ValidationError("Out of range.")
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+class UnixTimeFilter(filters.Filter):
+    field_class = UnixTimeField
+
+
+class PlaySessionFilter(filters.FilterSet):
+    """``subscriberId``, ``channelId`` (repeatable, "any of"), ``active`` and an ``openedAt`` range in Unix seconds.
+
+    Each combination is served by an index of ``PlaySession`` that ends in the list order (opened_at, id).
+    """
+
+    subscriberId = MultipleIdFilter(field_name="subscriber_id", label="Subscriber")
+    channelId = MultipleIdFilter(field_name="channel_id", label="Channel")
+    active = filters.BooleanFilter(field_name="active")
+    opened_at_gte = UnixTimeFilter(field_name="opened_at", lookup_expr="gte", label="Opened at or after (Unix s)")
+    opened_at_lt = UnixTimeFilter(field_name="opened_at", lookup_expr="lt", label="Opened before (Unix s)")
+
+    class Meta:
+        model = PlaySession
         fields = []

@@ -15,7 +15,9 @@ from django.views.generic import TemplateView
 
 from catena_site.ids import encode_id
 from catena_site.web import PortalMixin, keyset_page
+from content.models import Channel, Package
 from portals.models import Manager, Portal
+from subscribers.models import Subscriber
 
 from .filters import OperationFilter
 from .operations import Actor, Operation, OperationType
@@ -46,6 +48,14 @@ def _operations_last_day(portal: Portal) -> int:
 
 # Later apps add their figures here (channels, packages, subscribers, active play sessions…).
 DASHBOARD_COUNTS: list[DashboardCount] = [
+    DashboardCount("Channels", lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
+    DashboardCount("Packages", lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
+    DashboardCount("Active subscribers",
+                   lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=False).count(),
+                   "subscribers:list"),
+    DashboardCount("Blocked subscribers",
+                   lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=True).count(),
+                   "subscribers:list"),
     DashboardCount("Managers", lambda portal: Manager.objects.for_portal(portal).count(), "web:manager-list"),
     DashboardCount("Operations in the last 24 hours", _operations_last_day, "monitoring:operation-list"),
 ]

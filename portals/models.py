@@ -10,7 +10,8 @@ from django.db import models
 
 from catena_site.models import PortalQuerySet, PublicModel
 
-DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None}
+DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None, "smsTemplate": None,
+                           "streamBaseUrl": None}
 
 
 def new_api_key() -> str:

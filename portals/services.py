@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from catena_site import access_events
 from catena_site.errors import Conflict, Forbidden, Invalid, RateLimited
 from monitoring.operations import OperationType, changes, record
 
@@ -80,6 +81,15 @@ def _validate_settings(values: dict) -> dict:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
                 errors[f"settings.{key}"] = ["Must be null (unlimited) or a whole number from 1 to 1000."]
             result[key] = value
+        elif key == "smsTemplate":
+            if value is not None and (not isinstance(value, str) or len(value) > 300 or "{code}" not in value):
+                errors[f"settings.{key}"] = ["Must be text of at most 300 characters containing {code}."]
+            result[key] = value or None
+        elif key == "streamBaseUrl":
+            if value not in (None, "") and (not isinstance(value, str) or not value.startswith(("http://", "https://"))
+                                            or len(value) > 500):
+                errors[f"settings.{key}"] = ["Must be an http:// or https:// URL, or null for the default."]
+            result[key] = value or None
         # unknown keys are ignored, like unknown fields
     if errors:
         raise Invalid("Invalid portal settings.", errors)
@@ -143,6 +153,8 @@ def update_portal(
         if diff:
             portal.save()
             record(portal, OperationType.UPDATE_PORTAL, actor=caller.actor, payload=diff)
+            if "settings" in diff:  # maxSessionsPerSubscriber is part of every cached playback decision
+                access_events.portal_changed(portal.id)
     return portal
 
 

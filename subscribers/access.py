@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from content.models import Channel, PackageChannel
+from content.models import Channel, Package, PackageChannel
+from portals.models import Portal
+
+from .models import Subscriber
 
 
 def _granting_links(subscriber):
@@ -32,3 +35,38 @@ def can_watch(subscriber, channel) -> bool:
     if subscriber.disabled or channel.portal_id != subscriber.portal_id:
         return False
     return _granting_links(subscriber).filter(channel_id=channel.id).exists()
+
+
+# --- Facts of a playback decision (streaming auth) ------------------------------------------------------------
+# The streaming server asks "may this token play this stream name?". The answer is the rule above, applied to
+# facts that subscribers.playback_cache caches; each function below reads one fact with one indexed query.
+
+
+def subscriber_for_token(token: str) -> tuple[int, int, bool] | None:
+    """``(subscriber_id, portal_id, disabled)`` of the token's subscriber, or None (unique index on the token)."""
+    return Subscriber.objects.filter(playback_token=token).values_list("id", "portal_id", "disabled").first()
+
+
+def session_limit(portal_id: int) -> int | None:
+    """The portal's ``maxSessionsPerSubscriber`` (None: unlimited), by primary key."""
+    portal = Portal.objects.filter(pk=portal_id).only("id", "settings").first()
+    return portal.effective_settings.get("maxSessionsPerSubscriber") if portal is not None else None
+
+
+def granting_package_ids(subscriber) -> list[int]:
+    """IDs of the packages that give the subscriber access: explicitly subscribed, or free in its portal."""
+    return list(
+        Package.objects.filter(portal_id=subscriber.portal_id)
+        .filter(Q(subscriptions__subscriber_id=subscriber.id) | Q(free_link__isnull=False))
+        .values_list("id", flat=True).distinct()
+    )
+
+
+def watchable_channel_names(subscriber) -> dict[str, int]:
+    """``{channel name: channel id}`` of every channel the subscriber may watch (:func:`watchable_channels`)."""
+    return dict(watchable_channels(subscriber).values_list("name", "id"))
+
+
+def channel_id_by_name(portal_id: int, name: str) -> int | None:
+    """The ID of the portal's channel with this technical name, or None (unique index on portal + name)."""
+    return Channel.objects.filter(portal_id=portal_id, name=name).values_list("id", flat=True).first()

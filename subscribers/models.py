@@ -61,3 +61,8 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} → {self.package_id}"
+
+
+from .app_models import AppSession, SmsCode, SmsRequest  # noqa: E402  (models of the client API)
+
+__all__ = ["Subscriber", "Subscription", "AppSession", "SmsCode", "SmsRequest", "new_playback_token"]

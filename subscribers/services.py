@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catena_site import access_events
 from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
 from monitoring.operations import OperationType, changes, record
 
@@ -65,6 +66,7 @@ def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
             raise _duplicate_phone(values["full_phone"]) from None
         record(portal, OperationType.CREATE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
                payload={"name": subscriber.name, "phone": subscriber.international_phone})
+        access_events.token_changed(subscriber.playback_token)
     return subscriber
 
 
@@ -89,6 +91,7 @@ def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscrib
             subscriber.save()
             record(subscriber.portal, OperationType.UPDATE_SUBSCRIBER, actor=caller.actor,
                    subscriber_id=subscriber.id, payload=diff)
+            access_events.token_changed(subscriber.playback_token)
     return subscriber
 
 
@@ -104,6 +107,9 @@ def delete_subscriber(subscriber: Subscriber, *, caller) -> None:
             _record_subscription(OperationType.DELETE_PACKAGE_SUBSCRIBER, subscription, caller)
         record(subscriber.portal, OperationType.DELETE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
                payload={"name": subscriber.name, "phone": subscriber.international_phone})
+        access_events.token_changed(subscriber.playback_token)
+        access_events.subscriber_changed(subscriber.id)
+        access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
         subscriber.delete()
 
 
@@ -117,6 +123,9 @@ def set_disabled(subscriber: Subscriber, disabled: bool, *, caller) -> Subscribe
             subscriber.save(update_fields=["disabled", "updated_at"])
             kind = OperationType.DISABLE_SUBSCRIBER if disabled else OperationType.ENABLE_SUBSCRIBER
             record(subscriber.portal, kind, actor=caller.actor, subscriber_id=subscriber.id, payload={})
+            access_events.token_changed(subscriber.playback_token)
+            if disabled:
+                access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
     return subscriber
 
 
@@ -125,8 +134,11 @@ def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
     _require(caller)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        old_token = subscriber.playback_token
         subscriber.playback_token = new_playback_token()
         subscriber.save(update_fields=["playback_token", "updated_at"])
+        access_events.token_changed(old_token, subscriber.playback_token)
+        access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
         record(subscriber.portal, OperationType.RESET_PLAYBACK_TOKEN, actor=caller.actor,
                subscriber_id=subscriber.id, payload={"playback_token": {"old": "<hidden>", "new": "<hidden>"}})
     return subscriber
@@ -154,6 +166,7 @@ def subscribe(subscriber: Subscriber, package, *, caller) -> Subscription:
         except IntegrityError:
             raise Conflict(f"The subscriber already has package '{package.name}'.") from None
         _record_subscription(OperationType.CREATE_PACKAGE_SUBSCRIBER, subscription, caller)
+        access_events.subscriber_changed(subscriber.id)
     return subscription
 
 
@@ -167,8 +180,64 @@ def unsubscribe(subscriber: Subscriber, package, *, caller) -> None:
             raise NotFound(f"The subscriber is not subscribed to package '{package.name}'.")
         _record_subscription(OperationType.DELETE_PACKAGE_SUBSCRIBER, subscription, caller)
         subscription.delete()
+        access_events.subscriber_changed(subscriber.id)
+        access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
 
 
 def touch_activity(subscriber_id: int) -> None:
     """Mark a subscriber active now (login, playback)."""
     Subscriber.objects.filter(pk=subscriber_id).update(last_activity_at=timezone.now())
+
+
+# --- Bulk subscriptions (the subscriber list's bulk actions) -------------------------------------------------
+
+
+def _bulk_targets(portal, subscribers, package):
+    """The portal's subscribers among ``subscribers`` (IDs or a queryset), with the package's check."""
+    from django.db.models import QuerySet
+
+    if package.portal_id != portal.id:
+        raise NotFound("Not found.")
+    queryset = Subscriber.objects.for_portal(portal)
+    if isinstance(subscribers, QuerySet):
+        return queryset.filter(id__in=subscribers.values("id"))
+    return queryset.filter(id__in=list(subscribers))
+
+
+def bulk_subscribe_targets(portal, subscribers, package):
+    """Those of ``subscribers`` that do not have the package yet: the ones ``bulk_subscribe`` changes."""
+    holders = Subscription.objects.filter(package=package).values("subscriber_id")
+    return _bulk_targets(portal, subscribers, package).exclude(id__in=holders)
+
+
+def bulk_unsubscribe_targets(portal, subscribers, package):
+    """Those of ``subscribers`` that have the package: the ones ``bulk_unsubscribe`` changes."""
+    holders = Subscription.objects.filter(package=package).values("subscriber_id")
+    return _bulk_targets(portal, subscribers, package).filter(id__in=holders)
+
+
+def bulk_subscribe(portal, subscribers, package, *, caller) -> int:
+    """Subscribe every one of ``subscribers`` (IDs or a queryset) that lacks the package, in one transaction.
+
+    Each goes through :func:`subscribe` (its own operation); those already subscribed are skipped. Returns
+    how many were subscribed.
+    """
+    _require(caller)
+    with transaction.atomic():
+        targets = list(bulk_subscribe_targets(portal, subscribers, package).select_for_update().order_by("id"))
+        for subscriber in targets:
+            subscribe(subscriber, package, caller=caller)
+    return len(targets)
+
+
+def bulk_unsubscribe(portal, subscribers, package, *, caller) -> int:
+    """End the package's subscription of every one of ``subscribers`` that has it, in one transaction.
+
+    Each goes through :func:`unsubscribe`; those without it are skipped. Returns how many were unsubscribed.
+    """
+    _require(caller)
+    with transaction.atomic():
+        targets = list(bulk_unsubscribe_targets(portal, subscribers, package).select_for_update().order_by("id"))
+        for subscriber in targets:
+            unsubscribe(subscriber, package, caller=caller)
+    return len(targets)

@@ -2,15 +2,19 @@ from django.urls import re_path
 
 from catena_site.api.routers import OptionalSlashRouter
 
-from . import views
+from . import epg_views, views
 
 router = OptionalSlashRouter()
 router.register("channels", views.ChannelViewSet, basename="channel")
 router.register("packages", views.PackageViewSet, basename="package")
+router.register("epg-sources", epg_views.EpgSourceViewSet, basename="epg-source")
+router.register("epg-fetches", epg_views.EpgFetchViewSet, basename="epg-fetch")
 
 urlpatterns = [
     re_path(r"^channels-packages/?$", views.ChannelPackageView.as_view(), name="channels-packages"),
     re_path(r"^portal/free-packages/(?P<package_id>[^/]+)/?$", views.FreePackageView.as_view(),
             name="portal-free-package"),
+    re_path(r"^epg-sources/(?P<source_pk>[^/]+)/programs/?$", epg_views.EpgProgramViewSet.as_view({"get": "list"}),
+            name="epg-source-programs"),
     *router.urls,
 ]

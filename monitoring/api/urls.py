@@ -4,5 +4,6 @@ from . import views
 
 router = OptionalSlashRouter()
 router.register("operations", views.OperationViewSet, basename="operation")
+router.register("play-sessions", views.PlaySessionViewSet, basename="play-session")
 
 urlpatterns = router.urls

@@ -62,8 +62,105 @@
     }
   }
 
+  // A search box that narrows a rendered list as you type (the server search still finds the rest).
+  function setUpListFilter(input) {
+    var list = document.getElementById(input.dataset.filterList);
+    if (!list) { return; }
+    var empty = list.parentNode.querySelector("[data-filter-empty]");
+    function apply() {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      list.querySelectorAll("[data-filter-text]").forEach(function (item) {
+        var text = item.dataset.filterText;
+        var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+        item.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      if (empty) { empty.hidden = shown > 0; }
+    }
+    input.addEventListener("input", apply);
+  }
+
+  // Field rules shown while typing: every input with a ``pattern`` and a ``data-validate`` message.
+  function setUpLiveValidation(form) {
+    form.noValidate = true;  // our messages instead of the browser's bubbles
+    var inputs = Array.prototype.slice.call(form.querySelectorAll("input[data-validate]"));
+    function show(input, force) {
+      var field = input.closest(".form-field");
+      if (!field) { return true; }
+      var live = field.querySelector("[data-live-error]");
+      var valid = input.checkValidity();
+      if (!force && input.value === "" && !input.dataset.touched) { return valid; }
+      if (!live) {
+        live = document.createElement("ul");
+        live.className = "field-errors";
+        live.setAttribute("data-live-error", "");
+        live.setAttribute("aria-live", "polite");
+        field.appendChild(live);
+      }
+      field.querySelectorAll(".field-errors:not([data-live-error])").forEach(function (old) { old.hidden = true; });
+      live.innerHTML = "";
+      if (!valid) {
+        var item = document.createElement("li");
+        item.textContent = input.dataset.validate;
+        live.appendChild(item);
+      }
+      field.classList.toggle("has-error", !valid);
+      input.setAttribute("aria-invalid", valid ? "false" : "true");
+      return valid;
+    }
+    inputs.forEach(function (input) {
+      input.addEventListener("input", function () { show(input, false); });
+      input.addEventListener("blur", function () { input.dataset.touched = "1"; show(input, false); });
+    });
+    form.addEventListener("submit", function (event) {
+      var firstInvalid = null;
+      inputs.forEach(function (input) {
+        if (!show(input, true) && !firstInvalid) { firstInvalid = input; }
+      });
+      if (firstInvalid) {
+        event.preventDefault();
+        firstInvalid.focus();
+      }
+    });
+  }
+
+  // Bulk selection on the subscriber list: this page's rows, or every subscriber matching the filter.
+  function setUpBulk(form) {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("input[data-bulk-row]"));
+    var page = document.querySelector("input[data-bulk-page]");
+    var all = form.querySelector("input[data-bulk-all]");
+    var count = form.querySelector("[data-bulk-count]");
+    var bar = form.querySelector(".bulk-bar");
+    function update() {
+      var checked = rows.filter(function (row) { return row.checked; }).length;
+      if (all && all.checked) {
+        count.textContent = "";
+      } else {
+        count.textContent = checked ? checked + " selected on this page" : "";
+      }
+      if (page) {
+        page.checked = checked > 0 && checked === rows.length;
+        page.indeterminate = checked > 0 && checked < rows.length;
+      }
+      if (bar) { bar.classList.toggle("all-selected", !!(all && all.checked)); }
+    }
+    rows.forEach(function (row) { row.addEventListener("change", update); });
+    if (page) {
+      page.addEventListener("change", function () {
+        rows.forEach(function (row) { row.checked = page.checked; });
+        update();
+      });
+    }
+    if (all) { all.addEventListener("change", update); }
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("input[type=file][data-logo-preview]").forEach(setUpLogoPreview);
     document.querySelectorAll("[data-secret]").forEach(setUpSecret);
+    document.querySelectorAll("input[data-filter-list]").forEach(setUpListFilter);
+    document.querySelectorAll("form[data-live-validate]").forEach(setUpLiveValidation);
+    document.querySelectorAll("form[data-bulk]").forEach(setUpBulk);
   });
 })();

@@ -32,7 +32,8 @@ def test_get_portal_returns_the_documented_object(api, portal):
     assert body["apiKey"] == portal.api_key
     assert body["ownerId"] == portal.owner.public_id
     assert body["flags"] == {"canManage": True, "canManageSubscribers": True, "canManageContent": True}
-    assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None}
+    assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
+                                "smsTemplate": None, "streamBaseUrl": None}
     assert body["createdAt"].endswith("Z")
 
 
@@ -71,7 +72,8 @@ def test_put_portal_updates_branding_and_settings_and_logs_it(clients, portal, m
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["branding"] == {"title": "Brand New", "description": "Best TV", "logo": "https://cdn.example.com/l.png"}
-    assert body["settings"] == {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 2}
+    assert body["settings"] == {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 2, "smsTemplate": None,
+                                "streamBaseUrl": None}
     portal.refresh_from_db()
     assert portal.title == "Brand New"
     operation = Operation.objects.get(portal=portal, type="updatePortal")
@@ -106,6 +108,8 @@ def test_put_portal_accepts_a_logo_as_data_uri_and_returns_it(api, portal):
         ({"branding": "text"}, "branding"),
         ({"settings": {"maxSessionsPerSubscriber": 0}}, "settings.maxSessionsPerSubscriber"),
         ({"settings": {"autoCreateSubscribers": "yes"}}, "settings.autoCreateSubscribers"),
+        ({"settings": {"smsTemplate": "no code placeholder"}}, "settings.smsTemplate"),
+        ({"settings": {"streamBaseUrl": "ftp://streams"}}, "settings.streamBaseUrl"),
     ],
 )
 def test_invalid_portal_changes_are_400_naming_the_field_and_change_nothing(api, portal, body, field):

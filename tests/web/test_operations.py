@@ -39,7 +39,8 @@ def test_the_dashboard_counts_managers_and_operations_of_the_last_day(web, porta
     html = page(web["viewer"].get("/"))
     counts = dict((label.strip(), int(value)) for value, label in re.findall(
         r'<div class="stat-value">(\d+)</div>\s*<div class="stat-label">([^<]+)</div>', html))
-    assert counts == {"Managers": 5, "Operations in the last 24 hours": recent.count()}
+    assert counts == {"Channels": 0, "Packages": 0, "Active subscribers": 0, "Blocked subscribers": 0,
+                      "Managers": 5, "Operations in the last 24 hours": recent.count()}
 
 
 def test_the_dashboard_lists_the_most_recent_operations(web, portal, managers):

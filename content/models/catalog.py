@@ -1,4 +1,4 @@
-"""Channels (with logos), packages, their composition, free packages, and EPG sources."""
+"""Channels (with logos), packages, their composition and free packages."""
 
 from __future__ import annotations
 
@@ -6,28 +6,9 @@ from django.db import models
 
 from catena_site.models import PortalQuerySet, PublicModel
 
+from .epg import EpgSource
+
 TECHNICAL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{2,20}$"
-EPG_SOURCE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{2,64}$"
-
-
-class EpgSource(PublicModel):
-    """An XMLTV guide the portal fetches every ``period`` days; channels refer to it by name."""
-
-    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="epg_sources")
-    name = models.CharField(max_length=64)
-    url = models.URLField(max_length=2000)
-    period = models.PositiveIntegerField(default=1, help_text="Days between automatic fetches.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = PortalQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["portal", "name"], name="epg_source_name_unique_in_portal")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Channel(PublicModel):

@@ -1,0 +1,374 @@
+"""Benchmark: the streaming server's auth check over HTTP (performance.md, ``bench/auth_check.py``).
+
+    python bench/auth_check.py [--database-url postgres://…] [--redis-url redis://…/6] [--seconds 30]
+
+Builds a portal with 10,000 subscribers (1–3 of 20 packages each), 300 channels and 3,000 playing sessions
+in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
+decision cache, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate process:
+
+1. alternating rounds of the *floor* (a bare Django view answering 200, same server, same middleware, same
+   requests) and *ours* (90% ``update_session`` of playing sessions, 10% ``new_session`` of random subscribers,
+   2% of all requests refused: unknown tokens and channels outside the subscriber's packages) — checks/s
+   of each and the ratio floor/ours;
+2. warm ``update_session`` checks only, counting PostgreSQL transactions (``pg_stat_database``) per check;
+3. ours at 50% of its measured maximum rate: p50 and p99.
+
+Targets: ≥ 1,000 checks/s; floor/ours ≤ 2.0; p50 ≤ 3 ms and p99 ≤ 10 ms at 50% of the max rate; 0 database
+queries per warm check. The Redis database given is flushed at the start (use one of your own). Also
+usable as gunicorn's app factory (``auth_check:wsgi_app()``), which is how the benchmark serves it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import _django
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/catena_bench_streaming"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
+KEY = "bench-streamer-key"
+PORTAL = "bench-auth"
+
+LUA = r"""
+local data_path, path_prefix, key, mode, run = "%(data)s", "%(path)s", "%(key)s", "%(mode)s", "%(run)s"
+local warm = %(warm)d
+local viewers, threads, statuses, counter = {}, {}, {}, 0
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+function init(args)
+  for line in io.lines(data_path) do
+    local token, ok, no = line:match("^(%%S+) (%%S+) (%%S+)$")
+    table.insert(viewers, {token, ok, no})
+  end
+  math.randomseed(tid * 7919 + %(seed)d)
+end
+
+%(delay)s
+
+local function query(token, name, sid, kind, n)
+  return path_prefix .. "?key=" .. key .. "&name=" .. name .. "&token=" .. token ..
+    "&ip=10.20.30.40&proto=hls&session_id=" .. sid .. "&request_type=" .. kind .. "&request_number=" .. n ..
+    "&stream_clients=7&total_clients=3000&bytes=" .. (n * 250000) .. "&duration=" .. n ..
+    "&user_agent=BenchPlayer%%2F1.0"
+end
+
+function request()
+  counter = counter + 1
+  local new = mode == "mix" and math.random() < 0.10
+  local refuse = mode == "mix" and math.random() < 0.02
+  local v
+  if new then
+    v = viewers[math.random(#viewers)]
+    if refuse then
+      if math.random() < 0.5 then
+        return wrk.format("GET", query("unknown-token-" .. (counter %% 50), v[2], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
+      end
+      return wrk.format("GET", query(v[1], v[3], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
+    end
+    return wrk.format("GET", query(v[1], v[2], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
+  end
+  local i = math.random(warm)
+  v = viewers[i]
+  local sid = "w-" .. run .. "-" .. i
+  if refuse then
+    if math.random() < 0.5 then
+      return wrk.format("GET", query("unknown-token-" .. (counter %% 50), v[2], sid, "update_session", counter))
+    end
+    return wrk.format("GET", query(v[1], v[3], sid, "update_session", counter))
+  end
+  return wrk.format("GET", query(v[1], v[2], sid, "update_session", counter))
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local codes = {}
+  for _, t in ipairs(threads) do
+    for k, n in pairs(t:get("statuses")) do codes[k] = (codes[k] or 0) + n end
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, e.connect + e.read + e.write + e.timeout))
+  for k, n in pairs(codes) do io.write(string.format("CODE %%d %%d\n", k, n)) end
+end
+"""
+
+
+# --- The server side: gunicorn's app factory ------------------------------------------------------------------
+
+
+def wsgi_app():
+    """The Catena WSGI app plus ``/bench-floor`` (a bare view answering 200) — gunicorn calls this."""
+    import types
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.http import HttpResponse
+    from django.urls import path
+
+    def floor(request):
+        return HttpResponse(status=200, content_type="text/plain")
+
+    from catena_site import urls
+
+    module = types.ModuleType("bench_auth_urls")
+    module.urlpatterns = [path("bench-floor", floor), *urls.urlpatterns]
+    sys.modules["bench_auth_urls"] = module
+    settings.ROOT_URLCONF = "bench_auth_urls"
+    return get_wsgi_application()
+
+
+# --- Data --------------------------------------------------------------------------------------------------------
+
+
+def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7):
+    """A fresh portal with the benchmark's catalogue and subscribers, written in bulk (no operations)."""
+    from content.models import Channel, Package, PackageChannel
+    from monitoring.models import PlaySession
+    from portals import services as portals
+    from portals.models import Portal
+    from subscribers.models import Subscriber, Subscription
+
+    old = Portal.objects.filter(name=PORTAL).first()
+    if old is not None:
+        PlaySession.objects.filter(portal=old).delete()
+        old.delete()
+    portal = portals.create_portal(name=PORTAL, domain=f"{PORTAL}.bench", owner_email="bench@example.com",
+                                   owner_password="Bench-Pass-2024!")
+    rng = random.Random(seed)
+    chans = Channel.objects.bulk_create([Channel(portal=portal, name=f"ch{i:03d}", title=f"Channel {i}")
+                                         for i in range(channels)])
+    packs = Package.objects.bulk_create([Package(portal=portal, name=f"pkg{i:02d}") for i in range(packages)])
+    links = set()
+    for i, channel in enumerate(chans):
+        links.add((packs[i % packages].id, channel.id))
+        if rng.random() < 0.5:
+            links.add((rng.choice(packs).id, channel.id))
+    PackageChannel.objects.bulk_create([PackageChannel(package_id=p, channel_id=c) for p, c in links])
+    subs = Subscriber.objects.bulk_create(
+        [Subscriber(portal=portal, name=f"Viewer {i}", phone_country_code="1", phone=str(5550000000 + i),
+                    full_phone=f"1{5550000000 + i}") for i in range(subscribers)], batch_size=2000)
+    channels_of = {}
+    for p, c in links:
+        channels_of.setdefault(p, []).append(c)
+    names = {c.id: c.name for c in chans}
+    rows, subscriptions = [], []
+    for subscriber in subs:
+        chosen = rng.sample(packs, rng.randint(1, 3))
+        subscriptions += [Subscription(subscriber=subscriber, package=p) for p in chosen]
+        allowed = {names[c] for p in chosen for c in channels_of.get(p.id, [])}
+        refused = sorted(set(names.values()) - allowed)
+        rows.append((subscriber, rng.choice(sorted(allowed)), rng.choice(refused)))
+    Subscription.objects.bulk_create(subscriptions, batch_size=5000)
+    return portal, rows
+
+
+def warm_up(portal, rows, playing: int, run: str) -> None:
+    """Fill the decision cache for every token and name, and start ``playing`` sessions (rows + heartbeats)."""
+    from django.utils import timezone
+
+    from monitoring import sessions
+    from monitoring.models import PlaySession
+    from subscribers import playback_cache
+
+    for subscriber, _, _ in rows:
+        playback_cache.lookup(subscriber.playback_token)
+    for n in range(50):
+        playback_cache.lookup(f"unknown-token-{n}")
+    channel_ids = dict(portal.channels.values_list("name", "id"))
+    for name in channel_ids:
+        playback_cache.channel_id(portal.id, name)
+    now = timezone.now()
+    batch = []
+    for i, (subscriber, allowed, _) in enumerate(rows[:playing], start=1):
+        batch.append(PlaySession(portal=portal, subscriber_id=subscriber.id, channel_id=channel_ids[allowed],
+                                 channel_name=allowed, streamer_session_id=f"w-{run}-{i}",
+                                 token=subscriber.playback_token, opened_at=now, updated_at=now, ip="10.20.30.40"))
+    PlaySession.objects.bulk_create(batch, batch_size=2000)
+    for session in batch:
+        sessions.remember(session.streamer_session_id, session.subscriber_id, session.channel_id, now, 0, 0)
+
+
+# --- Load ----------------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict:
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
+                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    result = {"codes": {}}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:1] == ["RESULT"]:
+            requests, duration_us, p50, p99, mean, errors = (int(x) for x in parts[1:])
+            result.update(requests=requests, seconds=duration_us / 1e6, rps=requests / (duration_us / 1e6),
+                          p50_ms=p50 / 1000, p99_ms=p99 / 1000, mean_ms=mean / 1000, errors=errors)
+        elif parts[:1] == ["CODE"]:
+            result["codes"][parts[1]] = int(parts[2])
+    return result
+
+
+def lua(tmp: Path, name: str, *, data: Path, path: str, mode: str, run: str, warm: int, delay_ms: float = 0,
+        seed: int = 1) -> Path:
+    delay = f"function delay() return {delay_ms:.3f} end" if delay_ms > 0 else ""
+    script = tmp / name
+    script.write_text(LUA % {"data": data, "path": path, "key": KEY, "mode": mode, "run": run, "warm": warm,
+                             "delay": delay, "seed": seed})
+    return script
+
+
+def transactions(database: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [database])
+        return cursor.fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="flushed at start: use a database of your own")
+    parser.add_argument("--seconds", type=float, default=30, help="total seconds of each side's mixed load")
+    parser.add_argument("--rounds", type=int, default=3, help="floor/ours alternations")
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--channels", type=int, default=300)
+    parser.add_argument("--packages", type=int, default=20)
+    parser.add_argument("--playing", type=int, default=3_000, help="sessions playing (update_session targets)")
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is required: apt-get install -y wrk")
+
+    env = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "DATABASE_POOL": "true",
+           "STREAMER_KEY": KEY, "DEBUG": "false", "SECRET_KEY": "benchmark", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "catena_site.settings"}
+    os.environ.update(env)
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    _django.setup(args.database_url)
+    from django.db import connection
+
+    started = time.perf_counter()
+    portal, rows = build_portal(args.subscribers, args.channels, args.packages)
+    run = uuid.uuid4().hex[:8]
+    warm_up(portal, rows, args.playing, run)
+    print(f"data: {args.subscribers} subscribers, {args.channels} channels, {args.packages} packages, "
+          f"{args.playing} playing sessions; built and warmed in {time.perf_counter() - started:.1f} s")
+
+    tmp = Path(tempfile.mkdtemp(prefix="catena-auth-bench-"))
+    data = tmp / "viewers.txt"
+    data.write_text("".join(f"{s.playback_token} {ok} {no}\n" for s, ok, no in rows))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
+         "--log-level", "warning", "auth_check:wsgi_app()"],
+        env={**os.environ, **env, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        ours_mix = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
+                       warm=args.playing)
+        floor_mix = lua(tmp, "floor.lua", data=data, path="/bench-floor", mode="mix", run=run, warm=args.playing)
+        wrk(base, floor_mix, 3, args.connections, args.threads)  # warm the workers (imports, pools)
+        wrk(base, ours_mix, 3, args.connections, args.threads)
+        per_round = args.seconds / args.rounds
+        floor_runs, ours_runs = [], []
+        for _ in range(args.rounds):
+            floor_runs.append(wrk(base, floor_mix, per_round, args.connections, args.threads))
+            ours_runs.append(wrk(base, ours_mix, per_round, args.connections, args.threads))
+
+        def total(runs):
+            requests = sum(r["requests"] for r in runs)
+            seconds = sum(r["seconds"] for r in runs)
+            codes: dict[str, int] = {}
+            for r in runs:
+                for code, n in r["codes"].items():
+                    codes[code] = codes.get(code, 0) + n
+            return requests / seconds, codes, max(r["p50_ms"] for r in runs), max(r["p99_ms"] for r in runs)
+
+        floor_rps, floor_codes, floor_p50, floor_p99 = total(floor_runs)
+        ours_rps, ours_codes, ours_p50, ours_p99 = total(ours_runs)
+
+        # Warm update_session only: how many database transactions per check?
+        updates = lua(tmp, "updates.lua", data=data, path="/streaming/flussonic/auth", mode="update", run=run,
+                      warm=args.playing)
+        time.sleep(1.0)
+        before = transactions(connection.settings_dict["NAME"])
+        warm_run = wrk(base, updates, 5, args.connections, args.threads)
+        time.sleep(1.5)  # statistics reach pg_stat_database within a second
+        after = transactions(connection.settings_dict["NAME"])
+        per_check = (after - before - 2) / warm_run["requests"]  # minus our own two snapshot reads
+
+        # 50% of the max rate: each connection waits so that together they send half of what they could.
+        target = ours_rps / 2
+        delay = max(0.0, 1000 * args.connections / target - ours_runs[-1]["mean_ms"])
+        half = None
+        for _ in range(4):
+            script = lua(tmp, "half.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
+                         warm=args.playing, delay_ms=delay, seed=11)
+            half = wrk(base, script, 10, args.connections, args.threads)
+            if half["rps"] <= target * 1.05:
+                break
+            delay *= half["rps"] / target
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    from django.db import connection as conn
+
+    print(f"machine: {_django.machine()}; database: PostgreSQL {conn.pg_version // 10000}; cache: Redis; "
+          f"server: gunicorn 2 sync workers; load: wrk -t{args.threads} -c{args.connections} on the same machine")
+    refused = sum(n for code, n in ours_codes.items() if code == "403")
+    ours_total = sum(ours_codes.values())
+    print(f"floor (bare Django view):  {floor_rps:8,.0f} req/s   p50 {floor_p50:.2f} ms  p99 {floor_p99:.2f} ms  "
+          f"codes {floor_codes}")
+    print(f"ours  (auth check, mixed): {ours_rps:8,.0f} checks/s p50 {ours_p50:.2f} ms  p99 {ours_p99:.2f} ms  "
+          f"codes {ours_codes} ({100 * refused / max(ours_total, 1):.1f}% refused)")
+    ratio = floor_rps / ours_rps
+    print(f"ratio floor/ours: {ratio:.2f} (target ≤ 2.0: {'PASS' if ratio <= 2.0 else 'FAIL'}); "
+          f"checks/s target ≥ 1,000: {'PASS' if ours_rps >= 1000 else 'FAIL'}")
+    print(f"at 50% of max ({half['rps']:,.0f}/s, target {target:,.0f}/s): p50 {half['p50_ms']:.2f} ms, "
+          f"p99 {half['p99_ms']:.2f} ms (targets ≤ 3 / ≤ 10 ms: "
+          f"{'PASS' if half['p50_ms'] <= 3 and half['p99_ms'] <= 10 else 'FAIL'})")
+    print(f"warm update_session only: {warm_run['rps']:,.0f} checks/s, p99 {warm_run['p99_ms']:.2f} ms; "
+          f"database transactions per check: {per_check:.4f} "
+          f"(target 0: {'PASS' if per_check < 0.001 else 'FAIL'}) codes {warm_run['codes']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""JSON shapes of EPG sources, fetches and programmes, field for field as the Management API documents them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rest_framework import serializers
+
+from catena_site.api.fields import IdField
+from catena_site.ids import encode_id
+from content.models import EpgFetch, EpgSource, FetchStatus
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class FetchResultSerializer(serializers.ModelSerializer):
+    """A finished fetch as ``last_fetch_result`` shows it (a fetch record without its ID and creation)."""
+
+    epgSourceId = IdField(source="epg_source_id", read_only=True)
+    status = serializers.ChoiceField(choices=FetchStatus.choices)
+    foundPrograms = serializers.IntegerField(source="found_programs")
+    importedPrograms = serializers.IntegerField(source="imported_programs")
+    deletedPrograms = serializers.IntegerField(source="deleted_programs")
+    fetchDuration = serializers.FloatField(source="fetch_duration", allow_null=True)
+    importDuration = serializers.FloatField(source="import_duration", allow_null=True)
+
+    class Meta:
+        model = EpgFetch
+        fields = ["epgSourceId", "fetched_at", "job_id", "status", "message", "channels", "foundPrograms",
+                  "importedPrograms", "deletedPrograms", "fetchDuration", "importDuration"]
+
+
+class EpgFetchSerializer(FetchResultSerializer):
+    """A fetch record of ``GET /epg-fetches``; ``status`` is also ``queued`` or ``running`` while in progress."""
+
+    epgFetchId = IdField(source="id", read_only=True)
+
+    class Meta(FetchResultSerializer.Meta):
+        fields = ["epgFetchId", "epgSourceId", "created_at", *FetchResultSerializer.Meta.fields[1:]]
+
+
+class EpgSourceSerializer(serializers.ModelSerializer):
+    epgSourceId = IdField(source="id", read_only=True)
+    portalId = IdField(source="portal_id", read_only=True)
+    last_fetch_result = FetchResultSerializer(source="last_fetch", read_only=True, allow_null=True)
+
+    class Meta:
+        model = EpgSource
+        fields = ["epgSourceId", "portalId", "name", "url", "period", "last_fetch_result"]
+
+
+class EpgSourceWriteSerializer(serializers.Serializer):
+    """Input of ``POST``/``PUT /epg-sources`` (documentation; the service validates every rule)."""
+
+    name = serializers.RegexField(r"^[a-zA-Z0-9_.-]{2,64}$", help_text="Unique in the portal.")
+    url = serializers.URLField(max_length=2000, help_text="http:// or https:// only.")
+    period = serializers.IntegerField(min_value=1, default=1, required=False, help_text="Days between fetches.")
+
+
+class JobSerializer(serializers.Serializer):
+    jobId = serializers.CharField(help_text="The job_id of the fetch record (queued or already running).")
+
+
+def _time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime(TIME_FORMAT)
+
+
+class ProgramSerializer(serializers.Serializer):
+    """A programme. Pages hold up to 1,000 of them, so rows are written out directly, not field by field."""
+
+    programId = IdField()
+    portalId = IdField()
+    epgSourceId = IdField()
+    epgChannelName = serializers.CharField()
+    date = serializers.DateField(help_text="UTC day of start")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    title = serializers.CharField()
+    language = serializers.CharField(allow_null=True)
+    description = serializers.CharField(allow_null=True)
+    genre = serializers.CharField(allow_null=True)
+    rating = serializers.CharField(allow_null=True)
+    subtitle = serializers.CharField(allow_null=True)
+    icon = serializers.CharField(allow_null=True)
+    episode = serializers.CharField(allow_null=True)
+
+    def to_representation(self, program) -> dict:
+        start = program.start.astimezone(dt.UTC)
+        return {
+            "programId": encode_id(program.id),
+            "portalId": encode_id(program.portal_id),
+            "epgSourceId": encode_id(program.epg_source_id),
+            "epgChannelName": program.epg_channel_name,
+            "date": start.date().isoformat(),
+            "start": start.strftime(TIME_FORMAT),
+            "end": _time(program.end),
+            "title": program.title,
+            "language": program.language or None,
+            "description": program.description or None,
+            "genre": program.genre or None,
+            "rating": program.rating or None,
+            "subtitle": program.subtitle or None,
+            "icon": program.icon or None,
+            "episode": program.episode or None,
+        }

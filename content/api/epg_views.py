@@ -1,0 +1,100 @@
+"""Management API: EPG sources, on-demand fetches, fetch history and programmes (spec §8)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from catena_site.api.permissions import CanManageContent
+from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id, json_object
+from content import epg_selectors, epg_services
+from content.filters import EpgFetchFilter, EpgSourceFilter, ProgramFilter
+from content.models import EpgFetch, EpgSource, Program
+
+from .epg_serializers import (
+    EpgFetchSerializer,
+    EpgSourceSerializer,
+    EpgSourceWriteSerializer,
+    JobSerializer,
+    ProgramSerializer,
+)
+
+
+@extend_schema_view(list=extend_schema(operation_id="listEpgSources"),
+                    retrieve=extend_schema(operation_id="getEpgSource"))
+class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
+    """EPG sources of the caller's portal. Everyone reads; ``isContentAdmin`` writes and starts fetches."""
+
+    queryset = EpgSource.objects.all()
+    serializer_class = EpgSourceSerializer
+    filterset_class = EpgSourceFilter
+    permission_classes = [CanManageContent]
+    list_key = "epgSources"
+
+    def get_queryset(self):
+        return epg_selectors.epg_sources_for(self.caller.portal)
+
+    def _answer(self, source, code=status.HTTP_200_OK):
+        return Response(EpgSourceSerializer(self.get_queryset().get(pk=source.pk)).data, status=code)
+
+    @extend_schema(request=EpgSourceWriteSerializer, responses={201: EpgSourceSerializer},
+                   operation_id="createEpgSource")
+    def create(self, request):
+        source = epg_services.create_epg_source(self.caller.portal, caller=self.caller, data=json_object(request))
+        return self._answer(source, status.HTTP_201_CREATED)
+
+    @extend_schema(request=EpgSourceWriteSerializer, responses=EpgSourceSerializer, operation_id="updateEpgSource")
+    def update(self, request, pk=None):
+        source = epg_services.update_epg_source(self.get_object(), caller=self.caller, data=json_object(request))
+        return self._answer(source)
+
+    @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<epgSourceId>"}')},
+                   operation_id="deleteEpgSource")
+    def destroy(self, request, pk=None):
+        source = self.get_object()
+        epg_services.delete_epg_source(source, caller=self.caller)
+        return self.deleted(source.pk)
+
+    @extend_schema(request=None, responses={202: JobSerializer}, operation_id="updateEpg",
+                   description="Fetch the source now, in the background. While a fetch of this source is queued "
+                               "or running, answers with that fetch's job id instead of starting another.")
+    @action(detail=True, methods=["post"], url_path="update", url_name="update")
+    def start_update(self, request, pk=None):
+        fetch, _ = epg_services.request_fetch(self.get_object(), caller=self.caller)
+        return Response({"jobId": fetch.job_id}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(list=extend_schema(operation_id="listEpgPrograms"))
+class EpgProgramViewSet(mixins.ListModelMixin, PortalViewSet):
+    """``GET /epg-sources/{id}/programs``: a source's programmes by start time."""
+
+    queryset = Program.objects.all()
+    serializer_class = ProgramSerializer
+    filterset_class = ProgramFilter
+    list_key = "programs"
+    ordering = ("start", "id")
+
+    def get_queryset(self):
+        source = EpgSource.objects.for_portal(self.caller.portal).filter(
+            pk=decode_path_id(self.kwargs["source_pk"])).first()
+        if source is None:
+            raise Http404
+        return Program.objects.filter(epg_source=source)
+
+
+@extend_schema_view(list=extend_schema(operation_id="listEpgFetches"),
+                    retrieve=extend_schema(operation_id="getEpgFetch"))
+class EpgFetchViewSet(ListRetrieveMixin, PortalViewSet):
+    """The portal's EPG fetch history, newest first."""
+
+    queryset = EpgFetch.objects.all()
+    serializer_class = EpgFetchSerializer
+    filterset_class = EpgFetchFilter
+    list_key = "epgFetches"
+    ordering = ("-id",)
+
+    def get_queryset(self):
+        return epg_selectors.fetches_for(self.caller.portal)

@@ -1,0 +1,137 @@
+"""One fetch end to end: download → decompress → parse → stage, then merge in one transaction.
+
+Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
+message of the fetch record come from :class:`ImportReport`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from .decode import xml_bytes
+from .errors import Deadline, FetchFailed, FetchTimedOut
+from .http import Download
+from .store import open_store
+from .xmltv import XmltvParser
+
+
+@dataclass
+class ImportReport:
+    """The figures of a fetch (spec §8) and what an operator should know about it."""
+
+    url: str = ""
+    channels: int = 0
+    found: int = 0
+    imported: int = 0
+    deleted: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    bytes_received: int = 0
+    fetch_seconds: float = 0.0
+    import_seconds: float = 0.0
+    fetched_at: dt.datetime | None = None
+
+    def message(self) -> str:
+        text = (f"EPG source fetched successfully: {self.found:,} programmes found for {self.channels:,} "
+                f"channels, {self.imported:,} imported, {self.deleted:,} deleted.")
+        return text + (" " + skipped_text(self.skipped) if self.skipped else "")
+
+
+def skipped_text(skipped: Counter) -> str:
+    """``Skipped 5 programmes: 3 no title, 2 stop not after start.``"""
+    total = sum(skipped.values())
+    reasons = ", ".join(f"{count:,} {reason}" for reason, count in skipped.most_common())
+    return f"Skipped {total:,} programme{'s' if total != 1 else ''}: {reasons}."
+
+
+@contextlib.contextmanager
+def import_lock(source_id: int) -> Iterator[None]:
+    """Hold the source's import lock (a PostgreSQL session advisory lock) or fail at once.
+
+    The fetch record's partial unique index already allows one active fetch per source; this lock also
+    covers a worker that is still importing after its fetch was given up as abandoned. Elsewhere (SQLite:
+    one host, serialized writers) the record's index is the guarantee.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [source_id])
+        if not cursor.fetchone()[0]:
+            raise FetchFailed("Another import of this source is still running; this fetch was not started.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [source_id])
+
+
+def _begin_merge(source_id: int, deadline: Deadline) -> None:
+    """Inside the merge transaction: lock the source row (a concurrent delete or rename waits for the merge;
+    a source deleted meanwhile ends the fetch) and bound every statement by the fetch's deadline."""
+    from content.models import EpgSource
+
+    if not EpgSource.objects.select_for_update().filter(pk=source_id).exists():
+        raise FetchFailed("The EPG source was deleted during the fetch; nothing was imported.")
+    if connection.vendor == "postgresql":
+        milliseconds = max(1, int(deadline.remaining("writing the programmes") * 1000))
+        with connection.cursor() as cursor:
+            # JIT compilation costs more than it saves on these one-off bulk statements.
+            cursor.execute(f"SET LOCAL statement_timeout = {milliseconds}; SET LOCAL jit = off")
+
+
+def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
+                 language: str = "", on_success: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Fetch ``source.url`` and replace the source's programmes with the guide's.
+
+    ``on_success(report)`` runs inside the merge transaction, so the fetch record and the programmes commit
+    together. Raises FetchFailed (or FetchTimedOut) with the operator's message; programmes are then unchanged.
+    """
+    started = time.perf_counter()
+    deadline = Deadline(timeout)
+    report = ImportReport(url=source.url)
+    parser = XmltvParser(language=language)
+    with import_lock(source.id), open_store(connection, source.id, source.portal_id) as store:
+        download = Download(source.url, deadline=deadline, allow_private=allow_private)
+        try:
+            with download:
+                for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
+                    parser.feed(chunk)
+                    if parser.rows:
+                        store.write(parser.rows)
+                        parser.rows.clear()
+                parser.close()
+                store.write(parser.rows)
+                parser.rows.clear()
+        except BaseException as exc:
+            store.abort_stage(exc)
+            raise
+        finally:
+            report.bytes_received = download.received
+            report.fetch_seconds = download.network_seconds
+            report.fetched_at = timezone.now()
+        deadline.remaining("staging the programmes")
+        store.finish_stage(parser.ranges)
+        report.found, report.channels, report.skipped = parser.found, parser.channel_count, parser.skipped
+        retain_after = timezone.now() - dt.timedelta(days=retention_days)
+        try:
+            with transaction.atomic():
+                _begin_merge(source.id, deadline)
+                result = store.merge(retain_after)
+                report.imported, report.deleted = result.imported, result.deleted
+                report.import_seconds = max(0.0, time.perf_counter() - started - report.fetch_seconds)
+                if on_success is not None:
+                    on_success(report)
+        except DatabaseError as exc:
+            if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+                raise FetchTimedOut(f"Timed out after {timeout:g} s (EPG_FETCH_TIMEOUT) while writing the "
+                                    "programmes; nothing was changed.") from None
+            raise
+    return report

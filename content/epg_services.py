@@ -1,0 +1,337 @@
+"""Every change of EPG sources and their fetches.
+
+Sources: one function per change, each checking the caller's permission and the invariants and writing the
+change with its operation row in one transaction. Fetches: :func:`request_fetch` queues one (or returns the
+one already queued or running), :func:`run_fetch` claims and runs it, :func:`dispatch_due_fetches` is what
+Celery beat calls every ``EPG_DISPATCH_INTERVAL`` seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from catena_site.errors import Conflict, Forbidden, Invalid
+from monitoring.operations import OperationType, changes, record
+
+from .epg.errors import FetchFailed
+from .epg.guard import ALLOWED_SCHEMES
+from .epg.importer import ImportReport, import_guide
+from .models import (
+    ACTIVE_STATUSES,
+    EPG_SOURCE_NAME_PATTERN,
+    Channel,
+    EpgFetch,
+    EpgSource,
+    FetchStatus,
+    FetchTrigger,
+    Program,
+)
+
+log = logging.getLogger(__name__)
+
+NAME_RULE = "Must be 2–64 characters: letters, digits, '.', '-' or '_'."
+MAX_PERIOD_DAYS = 3650
+MAX_URL_LENGTH = 2000
+# A queued fetch no worker picked up, or a running one whose worker vanished, is given up after this.
+QUEUED_GRACE = dt.timedelta(hours=1)
+RUNNING_GRACE = dt.timedelta(minutes=5)
+
+
+def _require(allowed: bool, permission: str) -> None:
+    if not allowed:
+        raise Forbidden(f"This action requires the {permission} permission.")
+
+
+def _duplicate_name() -> Conflict:
+    return Conflict("name must be unique", {"name": ["name must be unique"]})
+
+
+# --- Validation -------------------------------------------------------------------------------------------
+
+
+def valid_epg_source_name(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(EPG_SOURCE_NAME_PATTERN, value) is not None
+
+
+def url_error(value) -> str | None:
+    """Why ``value`` is not a fetchable guide URL, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return "This field is required."
+    value = value.strip()
+    if len(value) > MAX_URL_LENGTH:
+        return f"Must be at most {MAX_URL_LENGTH} characters."
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        return "Not a valid URL."
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        return "Only http:// and https:// URLs are supported."
+    if not parts.hostname or any(c.isspace() for c in value):
+        return "Not a valid URL."
+    return None
+
+
+def clean_epg_source(data: dict, *, source: EpgSource | None = None) -> dict:
+    """Validate EPG source input (API names); return model field values to set.
+
+    On create ``name`` and ``url`` are required and ``period`` defaults to 1; on update only the keys
+    present change. Read-only keys (``epgSourceId``, ``portalId``, ``last_fetch_result``) are ignored.
+    """
+    creating = source is None
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    if creating or "name" in data:
+        if not valid_epg_source_name(data.get("name")):
+            errors["name"] = [NAME_RULE]
+        else:
+            values["name"] = data["name"]
+    if creating or "url" in data:
+        problem = url_error(data.get("url"))
+        if problem:
+            errors["url"] = [problem]
+        else:
+            values["url"] = data["url"].strip()
+    if "period" in data and not (creating and data["period"] is None):
+        period = data["period"]
+        if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= MAX_PERIOD_DAYS:
+            errors["period"] = [f"Must be a whole number of days from 1 to {MAX_PERIOD_DAYS}."]
+        else:
+            values["period"] = period
+    if errors:
+        raise Invalid("Invalid EPG source: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+    return values
+
+
+def source_snapshot(source: EpgSource) -> dict:
+    return {"name": source.name, "url": source.url, "period": source.period}
+
+
+# --- Sources ----------------------------------------------------------------------------------------------
+
+
+def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
+    return EpgSource.objects.for_portal(portal).filter(name=name).exclude(pk=exclude).exists()
+
+
+def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
+    """Create a source, due for its first fetch at the next dispatch; a taken name is a 409.
+
+    Records ``createEpgSource``.
+    """
+    _require(caller.can_manage_content, "isContentAdmin")
+    values = clean_epg_source(data)
+    with transaction.atomic():
+        if _name_taken(portal, values["name"]):
+            raise _duplicate_name()
+        try:
+            with transaction.atomic():
+                source = EpgSource.objects.create(portal=portal, **values)
+        except IntegrityError:
+            raise _duplicate_name() from None
+        record(portal, OperationType.CREATE_EPG_SOURCE, actor=caller.actor,
+               payload={"epgSourceId": source.public_id, **source_snapshot(source)})
+    return source
+
+
+def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
+    """Rename a source or change its URL or period; never starts a fetch. Records ``updateEpgSource``.
+
+    Channels refer to their source by key, so a rename shows at once in their ``epgSourceName``; their
+    ``updated_at`` is touched so that readers polling for changes see them. A new period reschedules the
+    next automatic fetch from the last successful one.
+    """
+    _require(caller.can_manage_content, "isContentAdmin")
+    values = clean_epg_source(data, source=source)
+    with transaction.atomic():
+        source = EpgSource.objects.select_for_update().select_related("portal").get(pk=source.pk)
+        if "name" in values and values["name"] != source.name and _name_taken(source.portal, values["name"], source.pk):
+            raise _duplicate_name()
+        before = source_snapshot(source)
+        for name, value in values.items():
+            setattr(source, name, value)
+        diff = changes(before, source_snapshot(source))
+        if not diff:
+            return source
+        if "period" in diff:
+            last_success = source.fetches.filter(status=FetchStatus.SUCCESS).order_by("-id").first()
+            if last_success is not None and not source.failures:
+                source.next_fetch_at = last_success.created_at + source.period_delta
+        try:
+            with transaction.atomic():
+                source.save()
+        except IntegrityError:
+            raise _duplicate_name() from None
+        payload = {"epgSourceId": source.public_id, "name": source.name, "changes": diff}
+        if "name" in diff:
+            renamed = Channel.objects.filter(epg_source=source).update(updated_at=timezone.now())
+            payload["channels"] = renamed
+        record(source.portal, OperationType.UPDATE_EPG_SOURCE, actor=caller.actor, payload=payload)
+    return source
+
+
+def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
+    """Delete a source with its programmes and fetch history; channels that used it lose their EPG fields.
+
+    Returns the names of those channels. Records ``deleteEpgSource``.
+    """
+    _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        source = EpgSource.objects.select_for_update().select_related("portal").get(pk=source.pk)
+        channels = Channel.objects.filter(epg_source=source)
+        names = list(channels.order_by("id").values_list("name", flat=True))
+        channels.update(epg_source=None, epg_channel_name="", updated_at=timezone.now())
+        record(source.portal, OperationType.DELETE_EPG_SOURCE, actor=caller.actor,
+               payload={"epgSourceId": source.public_id, "name": source.name, "channels": names})
+        Program.objects.filter(epg_source=source).delete()  # a single DELETE, however many programmes
+        source.delete()
+    return names
+
+
+# --- Fetches ----------------------------------------------------------------------------------------------
+
+
+def _enqueue(fetch: EpgFetch) -> None:
+    from .tasks import fetch_epg_source
+
+    fetch_epg_source.apply_async(args=[fetch.id], task_id=fetch.job_id)
+
+
+def request_fetch(source: EpgSource, *, caller=None, trigger: str = FetchTrigger.MANUAL) -> tuple[EpgFetch, bool]:
+    """Queue a fetch of ``source`` and return ``(fetch, True)``; while one is queued or running, return
+    ``(that fetch, False)`` instead. ``caller`` (None for the scheduler) needs ``isContentAdmin``.
+
+    The job is sent to the broker only when the transaction commits; the fetch's ``job_id`` is its id.
+    """
+    if caller is not None:
+        _require(caller.can_manage_content, "isContentAdmin")
+    with transaction.atomic():
+        source = EpgSource.objects.select_for_update().get(pk=source.pk)  # serializes requests per source
+        active = source.fetches.filter(status__in=ACTIVE_STATUSES).first()
+        if active is not None:
+            return active, False
+        try:
+            with transaction.atomic():
+                fetch = EpgFetch.objects.create(portal_id=source.portal_id, epg_source=source,
+                                                job_id=uuid.uuid4().hex, trigger=trigger)
+        except IntegrityError:  # another process queued one between our check and insert
+            return source.fetches.get(status__in=ACTIVE_STATUSES), False
+        transaction.on_commit(lambda: _enqueue(fetch))
+    return fetch, True
+
+
+def _claim(fetch_id: int) -> EpgFetch | None:
+    """Mark a queued fetch running; None if it is gone or another worker claimed it already."""
+    claimed = EpgFetch.objects.filter(pk=fetch_id, status=FetchStatus.QUEUED).update(
+        status=FetchStatus.RUNNING, started_at=timezone.now())
+    if claimed != 1:
+        return None
+    return EpgFetch.objects.select_related("epg_source", "epg_source__portal").filter(pk=fetch_id).first()
+
+
+def retry_delay(failures: int, period_days: int) -> dt.timedelta:
+    """Backoff after ``failures`` consecutive failures: EPG_RETRY_BACKOFF doubling, at most the period."""
+    seconds = settings.EPG_RETRY_BACKOFF * 2 ** min(max(failures - 1, 0), 20)
+    return min(dt.timedelta(seconds=seconds), dt.timedelta(days=period_days))
+
+
+def _finish(fetch: EpgFetch, status: str, message: str, report: ImportReport | None) -> None:
+    """Write a fetch's outcome and reschedule its source, in one transaction (or the caller's)."""
+    with transaction.atomic():
+        _write_outcome(fetch, status, message, report or ImportReport())
+
+
+def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport) -> None:
+    now = timezone.now()
+    EpgFetch.objects.filter(pk=fetch.pk).update(
+        status=status, message=message[:4000], channels=report.channels, found_programs=report.found,
+        imported_programs=report.imported, deleted_programs=report.deleted,
+        fetch_duration=round(report.fetch_seconds, 3),
+        import_duration=round(report.import_seconds, 3) if status == FetchStatus.SUCCESS else None,
+        fetched_at=report.fetched_at or now, finished_at=now)
+    source = EpgSource.objects.filter(pk=fetch.epg_source_id).first()
+    if source is None:
+        return
+    if status == FetchStatus.SUCCESS:
+        source.failures, source.next_fetch_at = 0, fetch.created_at + source.period_delta
+    else:
+        source.failures += 1
+        source.next_fetch_at = now + retry_delay(source.failures, source.period)
+    EpgSource.objects.filter(pk=source.pk).update(failures=source.failures, next_fetch_at=source.next_fetch_at,
+                                                  last_fetch_id=fetch.pk)
+
+
+def guide_language(portal) -> str:
+    """The language whose titles and descriptions win when a guide offers several (portal setting
+    ``language``, e.g. ``"en"``; empty: the first one listed)."""
+    value = (portal.settings or {}).get("language")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def run_fetch(fetch_id: int) -> EpgFetch | None:
+    """Claim a queued fetch and run it to its end: success, error or timeout. Returns the finished fetch,
+    or None when there was nothing to do (gone, or claimed by another worker).
+
+    Failures never raise: they are the fetch's outcome, and the source is retried with backoff.
+    """
+    fetch = _claim(fetch_id)
+    if fetch is None:
+        return None
+    source = fetch.epg_source
+
+    def succeeded(report: ImportReport) -> None:
+        _finish(fetch, FetchStatus.SUCCESS, report.message(), report)
+
+    try:
+        import_guide(source, timeout=settings.EPG_FETCH_TIMEOUT, max_bytes=settings.EPG_MAX_BYTES,
+                     allow_private=settings.EPG_ALLOW_PRIVATE_URLS, retention_days=settings.EPG_RETENTION_DAYS,
+                     language=guide_language(source.portal), on_success=succeeded)
+    except FetchFailed as exc:
+        log.info("EPG fetch %s of source %s: %s: %s", fetch.job_id, source.pk, exc.status, exc)
+        _finish(fetch, exc.status, str(exc), None)
+    except Exception as exc:  # a bug or a database failure: record it where operators look, then log it
+        log.exception("EPG fetch %s of source %s failed", fetch.job_id, source.pk)
+        _finish(fetch, FetchStatus.ERROR, f"Internal error while importing: {type(exc).__name__}: {exc}", None)
+    fetch.refresh_from_db()
+    return fetch
+
+
+def abandon_stale_fetches(now: dt.datetime | None = None) -> int:
+    """Give up fetches whose worker never started or vanished, so their source can be fetched again."""
+    now = now or timezone.now()
+    running_limit = dt.timedelta(seconds=settings.EPG_FETCH_TIMEOUT) + RUNNING_GRACE
+    stale = list(
+        EpgFetch.objects.filter(status=FetchStatus.QUEUED, created_at__lt=now - QUEUED_GRACE)
+        | EpgFetch.objects.filter(status=FetchStatus.RUNNING, started_at__lt=now - running_limit))
+    for fetch in stale:
+        waited = "no worker started it" if fetch.status == FetchStatus.QUEUED else "its worker stopped reporting"
+        with transaction.atomic():
+            if EpgFetch.objects.filter(pk=fetch.pk, status=fetch.status).exists():
+                _finish(fetch, FetchStatus.ERROR, f"Abandoned: {waited}.", None)
+    return len(stale)
+
+
+def due_sources(now: dt.datetime | None = None):
+    """Sources whose next automatic fetch is due and that have no fetch queued or running."""
+    now = now or timezone.now()
+    active = EpgFetch.objects.filter(epg_source=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+    return EpgSource.objects.filter(next_fetch_at__lte=now).exclude(Exists(active)).order_by("next_fetch_at")
+
+
+def dispatch_due_fetches(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Queue a fetch for every due source (at most ``limit`` per call); return how many were queued."""
+    abandon_stale_fetches(now)
+    queued = 0
+    for source in due_sources(now)[:limit]:
+        _, created = request_fetch(source, trigger=FetchTrigger.SCHEDULE)
+        queued += created
+    return queued

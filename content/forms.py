@@ -1,0 +1,129 @@
+"""Screen forms of channels, packages and the bulk channel import.
+
+They only read the submitted values into Python types and hand them to ``content.services`` under the API's
+names; every rule (technical names, lengths, logo format, EPG source) stays in the services, whose refusals
+come back onto these forms through ``catena_site.web.show_service_errors``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from portals.validators import MAX_LOGO_BYTES
+
+from .models import EpgSource
+
+
+def read_upload(upload, limit: int) -> bytes:
+    """An uploaded file's bytes, reading one byte past ``limit`` so the service refuses it by its own rule."""
+    return upload.read(limit + 1)
+
+
+class ChannelForm(forms.Form):
+    """A channel: technical name (create only), title, EPG source and channel, logo upload or removal."""
+
+    name = forms.CharField(required=False, label="Technical name",
+                           help_text="The stream name on the streaming server: 2–20 letters, digits, '-' or '_'. "
+                                     "It cannot be changed later.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    title = forms.CharField(required=False, strip=False, help_text="The name subscribers see.")
+    epg_source = forms.ChoiceField(required=False, label="EPG source")
+    epg_channel_name = forms.CharField(required=False, strip=False, label="EPG channel name",
+                                       help_text="The channel's id in the EPG source's XMLTV guide.")
+    logo = forms.FileField(required=False, label="Upload a logo",
+                           help_text="PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels.",
+                           widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
+                                                                  "data-logo-preview": "logo-preview"}))
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+
+    # The service's error keys (API names) → the fields that show them.
+    SERVICE_FIELDS = {"name": "name", "title": "title", "epgSourceName": "epg_source",
+                      "epgChannelName": "epg_channel_name", "logo": "logo"}
+
+    def __init__(self, *args, portal, channel=None, read_only: bool = False, **kwargs):
+        self.portal = portal
+        self.channel = channel
+        if channel is not None:
+            kwargs["initial"] = {
+                "name": channel.name,
+                "title": channel.title,
+                "epg_source": channel.epg_source.name if channel.epg_source_id else "",
+                "epg_channel_name": channel.epg_channel_name,
+                **(kwargs.get("initial") or {}),
+            }
+        super().__init__(*args, **kwargs)
+        names = list(EpgSource.objects.for_portal(portal).order_by("name").values_list("name", flat=True))
+        self.fields["epg_source"].choices = [("", "— No EPG —")] + [(name, name) for name in names]
+        if not names:
+            self.fields["epg_source"].help_text = "This portal has no EPG sources yet."
+        if channel is not None:
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = "The stream name on the streaming server; it cannot be changed."
+            if not channel.has_logo:
+                del self.fields["remove_logo"]
+        else:
+            self.fields["name"].widget.attrs.update(autofocus=True)
+            del self.fields["remove_logo"]
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_data(self) -> dict:
+        """The channel fields under their API names; the logo only when it changes."""
+        data = self.cleaned_data
+        result = {
+            "title": data["title"],
+            "epgSourceName": data["epg_source"] or None,
+            "epgChannelName": data["epg_channel_name"],
+        }
+        if self.channel is None:
+            result["name"] = data["name"].strip()
+        if data.get("logo"):
+            result["logo"] = read_upload(data["logo"], MAX_LOGO_BYTES)
+        elif data.get("remove_logo"):
+            result["logo"] = None
+        return result
+
+
+class PackageForm(forms.Form):
+    """A package's name and description."""
+
+    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    SERVICE_FIELDS = {"name": "name", "description": "description"}
+
+    def __init__(self, *args, package=None, read_only: bool = False, **kwargs):
+        if package is not None:
+            kwargs["initial"] = {"name": package.name, "description": package.description,
+                                 **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_data(self) -> dict:
+        data = self.cleaned_data
+        return {"name": data["name"].strip(), "description": data["description"]}
+
+
+# A CSV file of a bulk import is read whole; this is far above 10 000 channel lines.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    """A CSV upload, or the token of a file already checked (so that "Import" needs no second upload)."""
+
+    file = forms.FileField(required=False, label="CSV file",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}))
+    checked = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None and upload.size > MAX_IMPORT_BYTES:
+            self.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it.")
+        elif upload is None and not data.get("checked"):
+            self.add_error("file", "Choose a CSV file.")
+        return data

@@ -1,0 +1,532 @@
+"""Screens of content: channels (with logos), packages and their channels, free packages, the channel import.
+
+Everyone reads; ``can_manage_content`` writes channels and packages, ``can_manage`` the free packages. Every
+change goes through ``content.services``; a refusal is shown as the service phrased it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import quote_etag, urlencode
+from django.views import View
+from django.views.generic import TemplateView
+
+from catena_site.errors import ServiceError
+from catena_site.web import (
+    FlagRequiredMixin,
+    PortalMixin,
+    forbidden,
+    keyset_page,
+    service_error_page,
+    show_service_errors,
+)
+from subscribers.models import Subscription
+
+from . import selectors, services
+from .api.views import logo_response
+from .filters import ChannelFilter, PackageFilter
+from .forms import ChannelForm, ImportForm, PackageForm
+from .imports import import_channels
+from .models import Channel, FreePackage, Package, PackageChannel
+
+THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
+PICKER_LIMIT = 50  # channels offered at once by a package's picker; the search narrows them
+CHANNEL_COLUMNS = ["", "Title", "Technical name", "Packages", "EPG source", "EPG channel", ""]
+PACKAGE_COLUMNS = ["Name", "Description", "Channels", "Subscribers", ""]
+
+
+class ContentAdminMixin(FlagRequiredMixin):
+    required_flag = "can_manage_content"
+
+
+def filter_errors(filterset, labels: dict[str, str]) -> list[str]:
+    return [f"{labels.get(name, name)}: {' '.join(reasons)}" for name, reasons in filterset.errors.items()]
+
+
+def portal_packages(portal):
+    """The portal's packages for a select, by name."""
+    return Package.objects.for_portal(portal).order_by("name").only("id", "name")
+
+
+# --- Channels ---------------------------------------------------------------------------------------------
+
+
+class ChannelListView(PortalMixin, TemplateView):
+    """Channels by title with logo thumbnails and packages; ``?search=`` and ``?packageId=`` (ChannelFilter)."""
+
+    template_name = "content/channel_list.html"
+    section = "channels"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET
+        filterset = ChannelFilter(query, queryset=selectors.channels_for(self.portal))
+        page, errors = None, []
+        if filterset.is_valid():
+            page = keyset_page(self.request, filterset.qs, ("title", "id"))
+        else:
+            errors = filter_errors(filterset, {"packageId": "Package", "search": "Search"})
+        context.update(
+            page=page,
+            filter_errors=errors,
+            columns=CHANNEL_COLUMNS,
+            packages=portal_packages(self.portal),
+            search=query.get("search", ""),
+            package_id=query.get("packageId", ""),
+            filtered=bool(query.get("search") or query.get("packageId")),
+        )
+        return context
+
+
+class ChannelLogoView(PortalMixin, View):
+    """A channel's logo: the 64-pixel thumbnail for lists, or ``?size=full`` the stored image."""
+
+    def get(self, request, channel_id):
+        if request.GET.get("size") == "full":
+            channel = self.get_portal_object(Channel, channel_id)
+            if not channel.logo_etag:
+                raise Http404
+            return logo_response(request, channel)
+        channel = self.get_portal_object(Channel.objects.only("id", "portal_id", "logo_etag", "logo_thumbnail"),
+                                         channel_id)
+        if not channel.logo_etag or channel.logo_thumbnail is None:
+            raise Http404
+        etag = quote_etag(f"{channel.logo_etag}-thumb")
+        if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(bytes(channel.logo_thumbnail), content_type="image/png")
+        response["ETag"] = etag
+        response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
+        return response
+
+
+class ChannelFormMixin:
+    """Create and edit: a service refusal goes on the form, with the API's status code."""
+
+    template_name = "content/channel_form.html"
+    section = "channels"
+    channel = None
+
+    def form_page(self, form, status: int = 200):
+        return self.render_to_response(self.get_context_data(form=form), status=status)
+
+    def save(self, form) -> Channel:
+        raise NotImplementedError
+
+    def submit(self, form):
+        if not form.is_valid():
+            return self.form_page(form, status=400)
+        try:
+            channel = self.save(form)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(self.request, exc)
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.form_page(form, status=exc.status)
+        messages.success(self.request, f"Channel {channel.name} saved.")
+        return redirect("content:channel-list")
+
+
+class ChannelCreateView(ContentAdminMixin, ChannelFormMixin, TemplateView):
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["form"] = form or ChannelForm(portal=self.portal)
+        return context
+
+    def post(self, request):
+        return self.submit(ChannelForm(request.POST, request.FILES, portal=self.portal))
+
+    def save(self, form) -> Channel:
+        return services.create_channel(self.portal, caller=self.caller, data=form.service_data())
+
+
+class ChannelEditView(PortalMixin, ChannelFormMixin, TemplateView):
+    """The channel page: everyone reads it; ``can_manage_content`` saves it."""
+
+    @cached_property
+    def channel(self) -> Channel:
+        return self.get_portal_object(Channel.objects.select_related("epg_source").defer("logo", "logo_thumbnail"),
+                                      self.kwargs["channel_id"])
+
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["form"] = form or ChannelForm(portal=self.portal, channel=self.channel,
+                                              read_only=not self.caller.can_manage_content)
+        context["channel"] = self.channel
+        context["channel_packages"] = self.channel.packages.order_by("name").only("id", "name")
+        return context
+
+    def post(self, request, channel_id):
+        if not self.caller.can_manage_content:
+            return forbidden(request, "Changing channels requires the isContentAdmin permission.")
+        return self.submit(ChannelForm(request.POST, request.FILES, portal=self.portal, channel=self.channel))
+
+    def save(self, form) -> Channel:
+        return services.update_channel(self.channel, caller=self.caller, data=form.service_data())
+
+
+class ChannelDeleteView(ContentAdminMixin, TemplateView):
+    """Confirmation naming the packages the channel leaves, then ``services.delete_channel``."""
+
+    template_name = "content/channel_delete.html"
+    section = "channels"
+
+    @cached_property
+    def channel(self) -> Channel:
+        return self.get_portal_object(Channel.objects.defer("logo", "logo_thumbnail"), self.kwargs["channel_id"])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["channel"] = self.channel
+        context["package_names"] = list(self.channel.packages.order_by("name").values_list("name", flat=True))
+        return context
+
+    def post(self, request, channel_id):
+        channel = self.channel
+        try:
+            left = services.delete_channel(channel, caller=self.caller)
+        except ServiceError as exc:
+            return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
+        suffix = f"; it left {len(left)} package{'s' if len(left) != 1 else ''}: {', '.join(left)}" if left else ""
+        messages.success(request, f"Channel {channel.name} deleted{suffix}.")
+        return redirect("content:channel-list")
+
+
+# --- Packages ---------------------------------------------------------------------------------------------
+
+
+def packages_with_usage(portal):
+    """``packages_for`` plus a subscriber count, as one subquery per list (no join blow-up, no N+1)."""
+    subscribers = (Subscription.objects.filter(package=OuterRef("pk")).order_by()
+                   .values("package").annotate(n=Count("id")).values("n"))
+    return (selectors.packages_for(portal)
+            .prefetch_related(None)  # the list shows counts, not channel names
+            .annotate(subscriber_count=Coalesce(Subquery(subscribers, output_field=IntegerField()), Value(0))))
+
+
+class PackageListView(PortalMixin, TemplateView):
+    """Packages by name with channel and subscriber counts and the free badge; ``?search=`` (PackageFilter)."""
+
+    template_name = "content/package_list.html"
+    section = "packages"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = PackageFilter(self.request.GET, queryset=packages_with_usage(self.portal))
+        page, errors = None, []
+        if filterset.is_valid():
+            page = keyset_page(self.request, filterset.qs, ("name", "id"))
+        else:
+            errors = filter_errors(filterset, {})
+        search = self.request.GET.get("search", "")
+        context.update(page=page, filter_errors=errors, columns=PACKAGE_COLUMNS, search=search)
+        return context
+
+
+class PackageCreateView(ContentAdminMixin, TemplateView):
+    template_name = "content/package_form.html"
+    section = "packages"
+
+    def get_context_data(self, form=None, **kwargs):
+        return {**super().get_context_data(**kwargs), "form": form or PackageForm()}
+
+    def post(self, request):
+        form = PackageForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        try:
+            package = services.create_package(self.portal, caller=self.caller, data=form.service_data())
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+        messages.success(request, f"Package {package.name} created. Add its channels below.")
+        return redirect("content:package-detail", package_id=package.public_id)
+
+
+class PackageObjectMixin:
+    @cached_property
+    def package(self) -> Package:
+        return self.get_portal_object(Package.objects.select_related("portal", "free_link"),
+                                      self.kwargs["package_id"])
+
+
+class PackageDetailView(PortalMixin, PackageObjectMixin, TemplateView):
+    """The package page: its name and description, its channels, and the picker that adds more."""
+
+    template_name = "content/package_detail.html"
+    section = "packages"
+
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        package = self.package
+        writer = self.caller.can_manage_content
+        members = (Channel.objects.filter(package_links__package=package).order_by("title", "id")
+                   .only("id", "name", "title", "logo_etag"))
+        subscriber_count, is_free = services.package_usage(package)
+        context.update(
+            package=package,
+            form=form or PackageForm(package=package, read_only=not writer),
+            members=members,
+            subscriber_count=subscriber_count,
+            is_free=is_free,
+            q=self.request.GET.get("q", ""),
+        )
+        if writer:
+            context.update(self.picker(package, context["q"]))
+        return context
+
+    def picker(self, package, q: str) -> dict:
+        """Up to PICKER_LIMIT channels not yet in the package, matching ``q`` like the channel search."""
+        candidates = ChannelFilter(
+            {"search": q},
+            queryset=Channel.objects.for_portal(self.portal)
+            .exclude(id__in=PackageChannel.objects.filter(package=package).values("channel_id"))
+            .only("id", "name", "title", "logo_etag"),
+        ).qs.order_by("title", "id")
+        rows = list(candidates[: PICKER_LIMIT + 1])
+        return {"candidates": rows[:PICKER_LIMIT], "more_candidates": len(rows) > PICKER_LIMIT}
+
+    def post(self, request, package_id):
+        if not self.caller.can_manage_content:
+            return forbidden(request, "Changing packages requires the isContentAdmin permission.")
+        form = PackageForm(request.POST, package=self.package)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        try:
+            package = services.update_package(self.package, caller=self.caller, data=form.service_data())
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+        messages.success(request, f"Package {package.name} saved.")
+        return redirect("content:package-detail", package_id=package.public_id)
+
+
+class PackageChannelView(ContentAdminMixin, PackageObjectMixin, View):
+    """POST: add (``channel`` in the form) or remove (``channel_id`` in the path) a channel of the package."""
+
+    http_method_names = ["post"]
+    remove = False
+
+    def post(self, request, package_id, channel_id=None):
+        package = self.package
+        channel = self.get_portal_object(Channel.objects.defer("logo", "logo_thumbnail"),
+                                         channel_id or request.POST.get("channel", ""))
+        try:
+            if self.remove:
+                services.remove_channel_from_package(package, channel, caller=self.caller)
+                messages.success(request, f"{channel.title} removed from {package.name}.")
+            else:
+                services.add_channel_to_package(package, channel, caller=self.caller)
+                messages.success(request, f"{channel.title} added to {package.name}.")
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            messages.error(request, exc.message)
+        url = reverse("content:package-detail", kwargs={"package_id": package.public_id})
+        q = request.POST.get("q", "")
+        return redirect(url + ("?" + urlencode({"q": q}) if q else "") + "#picker")
+
+
+class PackageDeleteView(ContentAdminMixin, PackageObjectMixin, TemplateView):
+    """Confirmation; a package in use is explained (subscribers, free) and can be deleted anyway (force)."""
+
+    template_name = "content/package_delete.html"
+    section = "packages"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subscriber_count, is_free = services.package_usage(self.package)
+        context.update(package=self.package, subscriber_count=subscriber_count, is_free=is_free,
+                       in_use=bool(subscriber_count or is_free))
+        return context
+
+    def post(self, request, package_id):
+        package = self.package
+        force = request.POST.get("force") == "1"
+        try:
+            ended = services.delete_package(package, caller=self.caller, force=force)
+        except ServiceError as exc:
+            return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
+        text = f"Package {package.name} deleted."
+        count = ended["subscriptionsEnded"]
+        if count:
+            text += f" {count} subscription{'s' if count != 1 else ''} ended."
+        if ended["wasFree"]:
+            text += " It is no longer a free package."
+        messages.success(request, text)
+        return redirect("content:package-list")
+
+
+# --- Free packages (on the portal settings screen) ----------------------------------------------------------
+
+
+class FreePackageAddView(FlagRequiredMixin, View):
+    """POST ``package``: make it free for every subscriber (``can_manage``)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        package = self.get_portal_object(Package.objects.select_related("portal"), request.POST.get("package", ""))
+        try:
+            services.add_free_package(package, caller=self.caller)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Package {package.name} is now free for every subscriber.")
+        return redirect(reverse("web:portal-settings") + "#free-packages")
+
+
+class FreePackageRemoveView(FlagRequiredMixin, PackageObjectMixin, TemplateView):
+    """Confirmation, then the package stops being free."""
+
+    template_name = "content/free_package_remove.html"
+    section = "settings"
+
+    def get_context_data(self, **kwargs):
+        if not FreePackage.objects.filter(package=self.package).exists():
+            raise Http404
+        context = super().get_context_data(**kwargs)
+        context["package"] = self.package
+        context["channel_count"] = PackageChannel.objects.filter(package=self.package).count()
+        return context
+
+    def post(self, request, package_id):
+        package = self.package
+        try:
+            services.remove_free_package(package, caller=self.caller)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Package {package.name} is no longer free.")
+        return redirect(reverse("web:portal-settings") + "#free-packages")
+
+
+# --- Bulk import ------------------------------------------------------------------------------------------
+
+CHECKED_FILE_TTL = 3600  # seconds a checked file waits for "Import"
+MAX_REPORT_ROWS = 500  # lines a report page lists; the counts cover every line
+
+
+class CsvImportView(TemplateView):
+    """Upload a CSV; "Check" is a dry run listing every line, "Import" applies the file all or nothing.
+
+    A checked file is kept in the cache for an hour under a random token bound to the manager, so "Import"
+    after "Check" needs no second upload. Subclasses name the import function and the screens.
+    """
+
+    kind = ""
+    list_url_name = ""
+    example_url_name = ""
+    header = ""
+
+    def run(self, content: bytes, *, dry_run: bool):
+        raise NotImplementedError
+
+    def applied_message(self, report) -> str:
+        raise NotImplementedError
+
+    def counts(self, report) -> str:
+        """What the checked file would do, as a sentence part."""
+        raise NotImplementedError
+
+    def cache_key(self, token: str) -> str:
+        return f"catena:import:{self.kind}:{self.portal.id}:{self.caller.manager.id}:{token}"
+
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(form=form or ImportForm(), header=self.header, example_url=reverse(self.example_url_name),
+                       list_url=reverse(self.list_url_name), max_rows=MAX_REPORT_ROWS)
+        return context
+
+    def post(self, request):
+        form = ImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        upload, token = form.cleaned_data.get("file"), form.cleaned_data.get("checked")
+        if upload is not None:
+            content, token = upload.read(), ""
+        else:
+            content = cache.get(self.cache_key(token))
+            if content is None:
+                form.add_error("file", "The checked file is no longer available; choose it again.")
+                return self.render_to_response(self.get_context_data(form=form), status=400)
+        dry_run = request.POST.get("action") != "import"
+        try:
+            report = self.run(content, dry_run=dry_run)
+        except ServiceError as exc:
+            return service_error_page(request, exc)
+        if report.applied:
+            if token:
+                cache.delete(self.cache_key(token))
+            messages.success(request, self.applied_message(report))
+            return redirect(self.list_url_name)
+        if dry_run and report.ok:
+            token = token or secrets.token_urlsafe(16)
+            cache.set(self.cache_key(token), content, CHECKED_FILE_TTL)
+        shown = report.rows if report.ok else report.failed_rows
+        context = self.get_context_data(
+            form=ImportForm(),
+            report=report,
+            counts=self.counts(report),
+            dry_run=dry_run,
+            checked=token if dry_run and report.ok else "",
+            rows=shown[:MAX_REPORT_ROWS],
+            hidden_rows=max(0, len(shown) - MAX_REPORT_ROWS),
+            file_name=getattr(upload, "name", "") or request.POST.get("file_name", ""),
+        )
+        return self.render_to_response(context, status=200 if report.ok or dry_run else 400)
+
+
+class ChannelImportView(ContentAdminMixin, CsvImportView):
+    template_name = "content/channel_import.html"
+    section = "channels"
+    kind = "channels"
+    list_url_name = "content:channel-list"
+    example_url_name = "content:channel-import-example"
+    header = "name,title,epgSourceName,epgChannelName,packages"
+
+    def run(self, content, *, dry_run):
+        return import_channels(self.portal, content, caller=self.caller, dry_run=dry_run)
+
+    def applied_message(self, report) -> str:
+        return f"Import done: {report.created} channels created, {report.updated} updated."
+
+    def counts(self, report) -> str:
+        return f"{report.created} channels to create, {report.updated} to update"
+
+
+EXAMPLE_CHANNELS_CSV = (
+    "name,title,epgSourceName,epgChannelName,packages\r\n"
+    "news24,News 24,,,basic\r\n"
+    "sport-1,Sport One,,,basic|sport\r\n"
+)
+
+
+def csv_download(content: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class ChannelImportExampleView(PortalMixin, View):
+    def get(self, request):
+        return csv_download(EXAMPLE_CHANNELS_CSV, "channels-example.csv")
+

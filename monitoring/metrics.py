@@ -1,0 +1,38 @@
+"""Counters of the streaming integration (ignored events and the like), kept in the shared cache.
+
+Good enough for an operator's dashboard and for tests; they are totals since the cache was last cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from catena_site.access_events import cache
+
+log = logging.getLogger(__name__)
+
+PREFIX = "mon:count:"
+EVENT_COUNTERS = ("events_applied", "events_unknown_token", "events_unknown_stream", "events_invalid",
+                  "events_unsupported")
+
+
+def count(name: str, amount: int = 1) -> None:
+    """Add ``amount`` to a counter; never fails the caller."""
+    if amount <= 0:
+        return
+    key = PREFIX + name
+    try:
+        store = cache()
+        if not store.add(key, amount, timeout=None):
+            store.incr(key, amount)
+    except Exception:  # a counter is not worth a failed request
+        log.warning("could not count %s", name, exc_info=True)
+
+
+def counters(names=EVENT_COUNTERS) -> dict[str, int]:
+    """Current values of the named counters (0 when never counted)."""
+    try:
+        found = cache().get_many([PREFIX + name for name in names])
+    except Exception:
+        found = {}
+    return {name: int(found.get(PREFIX + name, 0)) for name in names}

@@ -1,0 +1,354 @@
+"""Every change of play sessions: opening (auth ``new_session``), heartbeats, closing, limits and cleanup.
+
+Heartbeats (``update_session``) are the bulk of the streaming server's traffic; they are written to the
+shared cache (one key per session, no database query) and flushed to the database in bulk every
+``SESSION_FLUSH_SECONDS`` and before the stale-session cleanup. Readers that need the newest values of active
+sessions (the API, the cleanup) merge the cached heartbeat over the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from catena_site.access_events import cache
+from subscribers import playback_cache
+from subscribers.models import Subscriber
+from subscribers.services import touch_activity
+
+from . import sharing
+from .epg import program_on_air
+from .models import CloseReason, PlaySession
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_TOUCH_SECONDS = 300  # lastActivityAt is written at most this often per subscriber
+_SAFE_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+
+
+@dataclass(frozen=True)
+class PlayRequest:
+    """What the streaming server tells us about one session in an auth request."""
+
+    session_id: str
+    name: str
+    token: str
+    ip: str = ""
+    proto: str = ""
+    user_agent: str = ""
+    bytes: int | None = None
+    duration: int | None = None
+    dvr: bool = False
+    device_id: str | None = None
+
+
+# --- Cached heartbeats --------------------------------------------------------------------------------------
+
+
+def session_key(streamer_session_id: str) -> str:
+    """Cache key of a session's heartbeat: ``(subscriber_id, channel_id, unix time, bytes, duration)``."""
+    if not _SAFE_SESSION_ID.match(streamer_session_id):
+        streamer_session_id = hashlib.sha256(streamer_session_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"pb:hb:{streamer_session_id}"
+
+
+def _heartbeat_ttl() -> int:
+    return settings.SESSION_STALE_SECONDS * 2
+
+
+def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: dt.datetime, bytes_: int,
+             duration: int | None) -> None:
+    """Store a session's newest heartbeat in the shared cache (what ``update_session`` does on a warm hit)."""
+    try:
+        cache().set(session_key(streamer_session_id), (subscriber_id, channel_id, at.timestamp(), bytes_, duration),
+                    timeout=_heartbeat_ttl())
+    except Exception:
+        log.warning("could not cache the heartbeat of %s", streamer_session_id, exc_info=True)
+
+
+def heartbeat(cached: tuple, request: PlayRequest, now: dt.datetime) -> None:
+    """A warm ``update_session``: the newest values go to the cache, monotonic in bytes and duration."""
+    subscriber_id, channel_id, _, old_bytes, old_duration = cached
+    new_bytes = max(old_bytes or 0, request.bytes or 0)
+    duration = max(d for d in (old_duration, request.duration, -1) if d is not None)
+    remember(request.session_id, subscriber_id, channel_id, now, new_bytes, None if duration < 0 else duration)
+
+
+def forget(streamer_session_ids: Iterable[str]) -> None:
+    """Drop the cached heartbeats of sessions that were closed."""
+    keys = [session_key(s) for s in streamer_session_ids]
+    if keys:
+        try:
+            cache().delete_many(keys)
+        except Exception:
+            log.warning("could not drop cached heartbeats", exc_info=True)
+
+
+def cached_heartbeats(streamer_session_ids: Iterable[str]) -> dict[str, tuple[dt.datetime, int, int | None]]:
+    """``{session id: (updated_at, bytes, duration)}`` from the cache, for the given sessions that have one."""
+    ids = list(streamer_session_ids)
+    if not ids:
+        return {}
+    try:
+        found = cache().get_many([session_key(s) for s in ids])
+    except Exception:
+        log.warning("could not read cached heartbeats", exc_info=True)
+        return {}
+    result = {}
+    for sid in ids:
+        value = found.get(session_key(sid))
+        if value is not None:
+            result[sid] = (dt.datetime.fromtimestamp(value[2], dt.UTC), value[3] or 0, value[4])
+    return result
+
+
+# --- Opening and refreshing (auth requests) -------------------------------------------------------------------
+
+
+def _live_count(subscriber_id: int, portal_id: int, except_session: str, now: dt.datetime) -> int:
+    """How many of the subscriber's other sessions are alive: active and heard of within the stale period."""
+    cutoff = now - dt.timedelta(seconds=settings.SESSION_STALE_SECONDS)
+    rows = list(PlaySession.objects.filter(portal_id=portal_id, subscriber_id=subscriber_id, active=True)
+                .exclude(streamer_session_id=except_session).values_list("streamer_session_id", "updated_at"))
+    cached = cached_heartbeats(sid for sid, _ in rows)
+    return sum(1 for sid, updated in rows if max(updated, cached.get(sid, (updated,))[0]) >= cutoff)
+
+
+def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> None:
+    """Create the session, or revive it if the streaming server reuses its ID (keeps ``opened_at``)."""
+    session = PlaySession(
+        portal_id=facts.portal_id, subscriber_id=facts.subscriber_id, channel_id=channel_id,
+        channel_name=request.name, streamer_session_id=request.session_id, token=request.token[:64],
+        opened_at=now, updated_at=now, active=True, bytes=max(request.bytes or 0, 0), duration=request.duration,
+        ip=request.ip[:45], user_agent=request.user_agent[:500], device_id=request.device_id, proto=request.proto[:16],
+        dvr=request.dvr, program_id=None if request.dvr else program_on_air(channel_id, now),
+    )
+    PlaySession.objects.bulk_create(
+        [session], update_conflicts=True, unique_fields=["streamer_session_id"],
+        update_fields=["updated_at", "closed_at", "active", "close_reason", "ip", "user_agent", "token", "device_id",
+                       "proto"],
+    )
+
+
+def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime | None = None) -> bool:
+    """An allowed ``new_session``: create (or revive) the play session unless the limit forbids it.
+
+    With ``maxSessionsPerSubscriber`` set, the subscriber's row is locked while counting, so two devices
+    starting at once cannot both take the last place. The same session ID again is never refused.
+    Returns False (nothing written) when the limit is reached.
+    """
+    now = now or timezone.now()
+    if facts.max_sessions:
+        with transaction.atomic():
+            list(Subscriber.objects.select_for_update().filter(pk=facts.subscriber_id).values_list("id"))
+            if _live_count(facts.subscriber_id, facts.portal_id, request.session_id, now) >= facts.max_sessions:
+                return False
+            _upsert(facts, channel_id, request, now)
+    else:
+        _upsert(facts, channel_id, request, now)
+    remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0), request.duration)
+    _after_open(facts, request, now)
+    return True
+
+
+def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple | None,
+                    now: dt.datetime | None = None) -> None:
+    """An allowed ``update_session``: a heartbeat in the cache when the session is known there (no query).
+
+    Otherwise (first update after a restart, or the session was closed meanwhile) the row is read: an
+    active one is refreshed, one closed by the stale cleanup, reconciliation or an access change is revived
+    (the streaming server still plays it and we just allowed it), one closed by the streaming server stays
+    closed, and a missing one is created.
+    """
+    now = now or timezone.now()
+    if cached is not None and cached[0] == facts.subscriber_id and cached[1] == channel_id:
+        heartbeat(cached, request, now)
+        return
+    row = (PlaySession.objects.filter(streamer_session_id=request.session_id)
+           .values_list("subscriber_id", "channel_id", "active", "close_reason", "bytes", "duration").first())
+    if row is None:
+        _upsert(facts, channel_id, request, now)
+        remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0),
+                 request.duration)
+        _after_open(facts, request, now)
+        return
+    subscriber_id, row_channel_id, active, close_reason, old_bytes, old_duration = row
+    if not active and close_reason == CloseReason.STREAMER:
+        return
+    new_bytes = max(old_bytes, request.bytes or 0)
+    duration = max(d for d in (old_duration, request.duration, -1) if d is not None)
+    PlaySession.objects.filter(streamer_session_id=request.session_id).update(
+        active=True, closed_at=None, close_reason="", updated_at=Greatest(F("updated_at"), Value(now)),
+        bytes=new_bytes, duration=None if duration < 0 else duration)
+    remember(request.session_id, subscriber_id, row_channel_id, now, new_bytes, None if duration < 0 else duration)
+
+
+def _after_open(facts, request: PlayRequest, now: dt.datetime) -> None:
+    """Side effects of a session start: lastActivityAt (throttled) and the token-sharing watch."""
+    try:
+        fresh = cache().add(f"pb:act:{facts.subscriber_id}", 1, timeout=ACTIVITY_TOUCH_SECONDS)
+    except Exception:
+        fresh = False
+    if fresh:
+        touch_activity(facts.subscriber_id)
+    sharing.note_address(facts.subscriber_id, facts.portal_id, request.token, request.ip, now)
+
+
+# --- Flushing heartbeats ----------------------------------------------------------------------------------------
+
+
+def flush_heartbeats(chunk: int = 1000) -> int:
+    """Write the cached heartbeats of active sessions to the database; return how many rows changed.
+
+    Monotonic: ``updated_at``, ``bytes`` and ``duration`` only grow (``GREATEST`` in SQL), so a concurrent
+    event batch is never undone.
+    """
+    changed = 0
+    rows = (PlaySession.objects.filter(active=True)
+            .values_list("id", "streamer_session_id", "updated_at", "bytes", "duration").iterator(chunk_size=chunk))
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= chunk:
+            changed += _flush(batch)
+            batch = []
+    if batch:
+        changed += _flush(batch)
+    return changed
+
+
+def _flush(rows: list[tuple]) -> int:
+    """Write the cached heartbeats of these ``(id, session id, updated_at, bytes, duration)`` rows."""
+    cached = cached_heartbeats(sid for _, sid, *_ in rows)
+    updates = []
+    for pk, sid, updated_at, bytes_, duration in rows:
+        beat = cached.get(sid)
+        if beat is None:
+            continue
+        beat_at, beat_bytes, beat_duration = beat
+        if beat_at <= updated_at and beat_bytes <= bytes_ and (beat_duration or 0) <= (duration or 0):
+            continue
+        session = PlaySession(id=pk)
+        session.updated_at = Greatest(F("updated_at"), Value(beat_at))
+        session.bytes = Greatest(F("bytes"), Value(beat_bytes))
+        session.duration = (F("duration") if beat_duration is None
+                            else Greatest(Coalesce(F("duration"), Value(-1)), Value(beat_duration)))
+        updates.append(session)
+    if updates:
+        PlaySession.objects.bulk_update(updates, ["updated_at", "bytes", "duration"], batch_size=500)
+    return len(updates)
+
+
+# --- Closing ----------------------------------------------------------------------------------------------------
+
+
+def close_stale_sessions(now: dt.datetime | None = None, chunk: int = 1000) -> int:
+    """Close active sessions not heard of for ``SESSION_STALE_SECONDS``, with ``closedAt = updatedAt``.
+
+    Heartbeats still in the cache count: a session whose cached heartbeat is fresh gets it written instead
+    of being closed, and a stale one is closed at its last heartbeat.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.SESSION_STALE_SECONDS)
+    closed = 0
+    last_id = 0
+    while True:
+        rows = list(PlaySession.objects.filter(active=True, updated_at__lt=cutoff, id__gt=last_id).order_by("id")
+                    .values_list("id", "streamer_session_id", "updated_at", "bytes", "duration")[:chunk])
+        if not rows:
+            return closed
+        last_id = rows[-1][0]
+        _flush(rows)  # fresh heartbeats move updated_at past the cutoff; old ones still count for closedAt
+        stale = list(PlaySession.objects.filter(id__in=[row[0] for row in rows], active=True, updated_at__lt=cutoff)
+                     .values_list("id", "streamer_session_id"))
+        if stale:
+            closed += (PlaySession.objects.filter(id__in=[pk for pk, _ in stale], active=True, updated_at__lt=cutoff)
+                       .update(active=False, closed_at=F("updated_at"), close_reason=CloseReason.STALE))
+            forget(sid for _, sid in stale)
+
+
+def close_sessions(session_ids: list[int], reason: str, at: dt.datetime | None = None) -> int:
+    """Close these sessions (if still active) now, for ``reason``; return how many were closed."""
+    if not session_ids:
+        return 0
+    at = at or timezone.now()
+    rows = list(PlaySession.objects.filter(id__in=session_ids, active=True).values_list("id", "streamer_session_id"))
+    closed = PlaySession.objects.filter(id__in=[r[0] for r in rows], active=True).update(
+        active=False, closed_at=at, updated_at=Greatest(F("updated_at"), Value(at)), close_reason=reason)
+    forget(r[1] for r in rows)
+    return closed
+
+
+def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel_ids: Iterable[int] = (),
+                     now: dt.datetime | None = None) -> list[str]:
+    """After an access change: close the scope's active sessions the access rule no longer allows.
+
+    Each session is judged like a new auth request with its own token and stream name (through the
+    playback cache, which the change has already invalidated). Returns the stream names of the closed
+    sessions, for the streaming server's re-authorization.
+    """
+    scope = Q()
+    if subscriber_ids:
+        scope |= Q(subscriber_id__in=list(subscriber_ids))
+    if channel_ids:
+        scope |= Q(channel_id__in=list(channel_ids))
+    if not scope:
+        return []
+    rows = list(PlaySession.objects.filter(scope, portal_id=portal_id, active=True)
+                .values_list("id", "token", "subscriber_id", "channel_id", "channel_name"))
+    facts_by_token: dict[str, object] = {}
+    denied, names = [], set()
+    for pk, token, subscriber_id, channel_id, channel_name in rows:
+        if token not in facts_by_token:
+            facts_by_token[token] = playback_cache.lookup(token)[0] if token else None
+        facts = facts_by_token[token]
+        allowed = (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
+                   and facts.channels.get(channel_name) == channel_id)
+        if not allowed:
+            denied.append(pk)
+            names.add(channel_name)
+    close_sessions(denied, CloseReason.ACCESS, now)
+    return sorted(names)
+
+
+def reconcile(streamer_session_ids: set[str], listed_at: dt.datetime, grace_seconds: int = 60) -> int:
+    """Close our active sessions the streaming server no longer has (it listed its sessions at ``listed_at``).
+
+    Sessions opened shortly before the listing are left alone: the list may have been taken before them.
+    Closed with ``closedAt = updatedAt`` (the last sign of life), after flushing cached heartbeats.
+    """
+    flush_heartbeats()
+    cutoff = listed_at - dt.timedelta(seconds=grace_seconds)
+    rows = list(PlaySession.objects.filter(active=True, opened_at__lt=cutoff).values_list("id", "streamer_session_id"))
+    gone = [(pk, sid) for pk, sid in rows if sid not in streamer_session_ids]
+    if not gone:
+        return 0
+    with transaction.atomic():
+        closed = PlaySession.objects.filter(id__in=[pk for pk, _ in gone], active=True).update(
+            active=False, closed_at=F("updated_at"), close_reason=CloseReason.RECONCILED)
+    forget(sid for _, sid in gone)
+    return closed
+
+
+def retry_on_conflict(function, attempts: int = 3):
+    """Run ``function`` (one transaction) again when a concurrent writer of the same sessions won a race:
+    a duplicate insert of a session ID, or a deadlock/serialization failure reported by PostgreSQL."""
+    for attempt in range(attempts):
+        try:
+            return function()
+        except (IntegrityError, OperationalError) as exc:
+            transient = isinstance(exc, IntegrityError) or getattr(exc.__cause__, "sqlstate", None) in RETRYABLE
+            if not transient or attempt == attempts - 1:
+                raise
+    return None

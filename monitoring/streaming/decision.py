@@ -1,0 +1,101 @@
+"""The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → limit.
+
+The hot path: on a warm cache a decision reads two cache keys and writes one (the session heartbeat), with
+no database query. Only ``new_session`` writes the play session to the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from subscribers import playback_cache
+
+from .. import sessions
+
+UNKNOWN_TOKEN = "unknown_token"
+SUBSCRIBER_DISABLED = "subscriber_disabled"
+UNKNOWN_STREAM = "unknown_stream"
+NOT_IN_PACKAGES = "not_in_packages"
+TOO_MANY_SESSIONS = "too_many_sessions"
+BAD_KEY = "bad_key"
+
+TITLES = {
+    UNKNOWN_TOKEN: "The playback token is unknown.",
+    SUBSCRIBER_DISABLED: "The subscriber is disabled.",
+    UNKNOWN_STREAM: "There is no channel with this name in the subscriber's portal.",
+    NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
+    TOO_MANY_SESSIONS: "The subscriber already watches on as many devices as the portal allows.",
+    BAD_KEY: "Wrong or missing streaming-server key.",
+}
+
+MAX_TOKEN_LENGTH = 64  # longer than any playback token: refused without a lookup
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An answer: ``reason`` is None when allowed."""
+
+    reason: str | None
+    subscriber_id: int | None = None
+    max_sessions: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        number = int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 <= number < 2**63 else None
+
+
+def device_id_from(query_string: str | None) -> str | None:
+    """``device_id`` from the client's original query string, when the app sends one."""
+    if not query_string:
+        return None
+    values = parse_qs(query_string.lstrip("?")).get("device_id")
+    return values[0][:200] if values and values[0] else None
+
+
+def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
+    return sessions.PlayRequest(
+        session_id=session_id, name=name, token=token,
+        ip=(query.get("ip") or "")[:45], proto=(query.get("proto") or "")[:16],
+        user_agent=(query.get("user_agent") or "")[:500],
+        bytes=_int(query.get("bytes")), duration=_int(query.get("duration")),
+        dvr=(query.get("dvr") or "").lower() in ("true", "1", "yes"),
+        device_id=device_id_from(query.get("qs")),
+    )
+
+
+def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision:
+    """Answer one auth request given its query parameters. Database errors propagate (the view says 503)."""
+    token = query.get("token") or ""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return Decision(UNKNOWN_TOKEN)
+    session_id = (query.get("session_id") or "")[:64]
+    heartbeat_key = sessions.session_key(session_id) if session_id else None
+    facts, found = playback_cache.lookup(token, also=(heartbeat_key,) if heartbeat_key else ())
+    if facts is None:
+        return Decision(UNKNOWN_TOKEN)
+    if facts.disabled:
+        return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
+    name = query.get("name") or ""
+    channel_id = facts.channels.get(name)
+    if channel_id is None:
+        if playback_cache.channel_id(facts.portal_id, name) is None:
+            return Decision(UNKNOWN_STREAM, facts.subscriber_id)
+        return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
+    if session_id:
+        request = play_request(query, session_id, name, token)
+        if query.get("request_type") == "update_session":
+            sessions.refresh_session(facts, channel_id, request, found.get(heartbeat_key), now)
+        elif not sessions.open_session(facts, channel_id, request, now):
+            return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)
+    return Decision(None, facts.subscriber_id, facts.max_sessions)

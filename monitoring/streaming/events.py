@@ -1,0 +1,232 @@
+"""Session events from the streaming server's ``event_sink`` (streaming.md §2).
+
+A batch is validated event by event (a bad event is skipped and counted, the rest applied), resolved to
+subscribers and channels with one query each, merged per session in memory, and written in one short
+transaction: the touched rows are locked, new ones inserted and changed ones updated in bulk.
+
+Merging is idempotent and monotonic, so duplicates, late and out-of-order deliveries converge on the same
+row: ``openedAt`` only moves earlier, ``updatedAt``, ``bytes`` and ``duration`` only grow, address and user
+agent come from the newest event, and a closed session is never reopened by an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from content.models import Channel
+from subscribers.models import Subscriber
+
+from .. import metrics, sessions, sharing
+from ..epg import program_on_air
+from ..models import CloseReason, PlaySession
+from .decision import device_id_from
+
+log = logging.getLogger(__name__)
+
+PLAY_OPENED, PLAY_STARTED, PLAY_UPDATED, PLAY_CLOSED = "play_opened", "play_started", "play_updated", "play_closed"
+ORDER = {PLAY_OPENED: 0, PLAY_STARTED: 1, PLAY_UPDATED: 2, PLAY_CLOSED: 3}
+MILLISECONDS_ABOVE = 10**12  # the schema says milliseconds, its examples are seconds
+LATEST_TIMESTAMP = 32503680000  # year 3000, in seconds
+UPDATED_FIELDS = ["opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
+                  "user_agent", "proto", "country", "device_id"]
+
+
+class Skip(Exception):
+    """An event that is not applied; ``args[0]`` names the counter."""
+
+
+@dataclass
+class Event:
+    kind: str
+    session_id: str
+    media: str | None
+    token: str | None
+    at: dt.datetime
+    opened_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    bytes: int | None = None
+    duration: int | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    proto: str | None = None
+    country: str | None = None
+    dvr: bool = False
+    device_id: str | None = None
+
+
+def _timestamp(value) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise Skip("events_invalid")
+    seconds = value / 1000 if value > MILLISECONDS_ABOVE else value
+    if seconds > LATEST_TIMESTAMP:
+        raise Skip("events_invalid")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _count(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise Skip("events_invalid")
+    return value
+
+
+def _text(value, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def parse_event(raw, received_at: dt.datetime) -> Event:
+    """One validated event; raises :class:`Skip` naming why it is not applied."""
+    if not isinstance(raw, dict):
+        raise Skip("events_invalid")
+    kind = raw.get("event")
+    if kind not in ORDER:
+        raise Skip("events_unsupported")
+    session_id = raw.get("id")
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
+        raise Skip("events_invalid")
+    opened_at, updated_at, closed_at = (_timestamp(raw.get(k)) for k in ("opened_at", "updated_at", "closed_at"))
+    media, token = raw.get("media"), raw.get("token")
+    return Event(
+        kind=kind, session_id=session_id, media=media if isinstance(media, str) else None,
+        token=token if isinstance(token, str) else None,
+        at=(closed_at if kind == PLAY_CLOSED and closed_at else None) or updated_at or opened_at or closed_at
+        or received_at,
+        opened_at=opened_at, updated_at=updated_at, closed_at=closed_at,
+        bytes=_count(raw.get("bytes")), duration=_count(raw.get("duration")),
+        ip=_text(raw.get("ip"), 45), user_agent=_text(raw.get("user_agent"), 500), proto=_text(raw.get("proto"), 16),
+        country=_text(raw.get("country"), 8), dvr=raw.get("dvr") is True,
+        device_id=device_id_from(_text(raw.get("query_string") or raw.get("qs"), 4000)),
+    )
+
+
+def merge(session: PlaySession, event: Event) -> None:
+    """Fold one event into a session row (in memory), idempotently and monotonically."""
+    newest = session.updated_at is None or event.at >= session.updated_at
+    if event.opened_at is not None and (session.opened_at is None or event.opened_at < session.opened_at):
+        session.opened_at = event.opened_at
+    if newest:
+        for name in ("ip", "user_agent", "proto", "country", "device_id"):
+            value = getattr(event, name)
+            if value:
+                setattr(session, name, value)
+    heard = max(t for t in (event.updated_at, event.closed_at, event.at) if t is not None)
+    session.updated_at = heard if session.updated_at is None else max(session.updated_at, heard)
+    if event.bytes is not None:
+        session.bytes = max(session.bytes or 0, event.bytes)
+    if event.duration is not None:
+        session.duration = max(session.duration or 0, event.duration)
+    if event.kind == PLAY_CLOSED and session.close_reason != CloseReason.STREAMER:
+        # The streaming server's close is the truth, also over our own guess (stale cleanup, access change).
+        session.active = False
+        session.closed_at = event.closed_at or event.at
+        session.close_reason = CloseReason.STREAMER
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    created: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, counter: str) -> None:
+        self.skipped[counter] = self.skipped.get(counter, 0) + 1
+
+
+def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchResult:
+    """Validate, resolve and apply a batch of raw events; count what was skipped and why."""
+    received_at = received_at or timezone.now()
+    result = BatchResult()
+    events: list[Event] = []
+    for raw in items:
+        try:
+            events.append(parse_event(raw, received_at))
+        except Skip as skip:
+            result.skip(skip.args[0])
+    tokens = {e.token for e in events if e.token}
+    owners = {token: (sid, pid) for token, sid, pid in
+              Subscriber.objects.filter(playback_token__in=tokens).values_list("playback_token", "id", "portal_id")
+              } if tokens else {}
+    wanted = {(owners[e.token][1], e.media) for e in events if e.token in owners and e.media}
+    channels = {}
+    if wanted:
+        portal_ids, names = {p for p, _ in wanted}, {n for _, n in wanted}
+        channels = {(pid, name): cid for cid, pid, name in
+                    Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
+    by_session: dict[str, list[Event]] = {}
+    for event in events:
+        owner = owners.get(event.token) if event.token else None
+        if owner is None:
+            result.skip("events_unknown_token")
+            continue
+        if (owner[1], event.media) not in channels:
+            result.skip("events_unknown_stream")
+            continue
+        by_session.setdefault(event.session_id, []).append(event)
+    if by_session:
+        closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
+        sessions.forget(closed)
+        for session in opened:
+            sharing.note_address(session.subscriber_id, session.portal_id, session.token, session.ip, received_at)
+    for counter, amount in result.skipped.items():
+        metrics.count(counter, amount)
+    metrics.count("events_applied", result.applied)
+    if result.skipped:
+        log.info("streaming events: %d applied, skipped %s", result.applied, result.skipped)
+    return result
+
+
+def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, result: BatchResult):
+    """One transaction: lock the touched sessions, merge, insert the new ones and update the changed ones."""
+    result.applied = result.created = 0
+    closed: list[str] = []
+    opened: list[PlaySession] = []
+    with transaction.atomic():
+        # Locks (and inserts, below) in session-ID order: two overlapping batches cannot deadlock.
+        existing = {s.streamer_session_id: s for s in
+                    PlaySession.objects.select_for_update().filter(streamer_session_id__in=list(by_session))
+                    .order_by("streamer_session_id")}
+        new, changed = [], []
+        for session_id, session_events in by_session.items():
+            session_events.sort(key=lambda e: (e.at, ORDER[e.kind]))
+            session = existing.get(session_id)
+            if session is None:
+                first = session_events[0]
+                subscriber_id, portal_id = owners[first.token]
+                session = PlaySession(
+                    portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
+                    channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
+                    opened_at=None, updated_at=None, bytes=0, dvr=first.dvr)
+                new.append(session)
+            before = tuple(getattr(session, name) for name in UPDATED_FIELDS)
+            was_active = session.active
+            for event in session_events:
+                merge(session, event)
+                result.applied += 1
+            if session.opened_at is None or session.opened_at > session.updated_at:
+                session.opened_at = min(t for t in (session.opened_at, session.updated_at) if t is not None)
+            if was_active and not session.active:
+                closed.append(session_id)
+            if session_id in existing and tuple(getattr(session, name) for name in UPDATED_FIELDS) != before:
+                changed.append(session)
+        for session in new:
+            if not session.dvr:
+                session.program_id = program_on_air(session.channel_id, session.opened_at)
+            opened.append(session)
+        if new:
+            new.sort(key=lambda session: session.streamer_session_id)
+            PlaySession.objects.bulk_create(new)
+            result.created = len(new)
+        if changed:
+            PlaySession.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=200)
+    return closed, opened

@@ -1,0 +1,113 @@
+"""The two endpoints the streaming server calls: ``GET …/auth`` (on_play) and ``POST …/events`` (event_sink).
+
+Plain Django views on purpose: the auth check is the hot path (every viewer, every channel switch), and
+DRF's request and renderer machinery would cost more than the check itself (performance.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import json
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import Error as DatabaseError
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from catena_site.http import client_ip
+from catena_site.ids import encode_id
+
+from .decision import BAD_KEY, TITLES, decide
+from .events import apply_batch
+
+log = logging.getLogger(__name__)
+
+
+def error(status: int, code: str, title: str) -> JsonResponse:
+    """Flussonic's error shape: ``{"errors": [{"status", "code", "title"}]}``."""
+    return JsonResponse({"errors": [{"status": str(status), "code": code, "title": title}]}, status=status)
+
+
+def deny(reason: str) -> JsonResponse:
+    response = error(403, reason, TITLES[reason])
+    # A refusal is an ordinary answer here (every unsubscribed channel switch), not a client error worth a
+    # warning line per request in django.request's log.
+    response._has_been_logged = True
+    return response
+
+
+def unavailable() -> JsonResponse:
+    """503: the database is unreachable. Never a wrong answer; Flussonic's own failure policy applies."""
+    return error(503, "unavailable", "The authorization database is unreachable; try again.")
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in allowed if entry.strip())
+
+
+def _caller_refused(request) -> JsonResponse | None:
+    """403 ``bad_key`` for a wrong or missing key (constant-time comparison) or an address not allowed."""
+    expected = settings.STREAMER_KEY
+    provided = request.GET.get("key", "")
+    if not expected or not hmac.compare_digest(provided.encode("utf-8", "surrogatepass"), expected.encode()):
+        return deny(BAD_KEY)
+    if settings.STREAMER_ALLOWED_IPS:
+        try:
+            address = ipaddress.ip_address(client_ip(request) or "")
+        except ValueError:
+            address = None
+        if address is None or not any(address in net for net in _networks(tuple(settings.STREAMER_ALLOWED_IPS))):
+            return error(403, BAD_KEY, "This address may not call the streaming endpoints.")
+    return None
+
+
+@require_GET
+def auth(request):
+    """Flussonic's auth backend: 200 with ``X-UserId``/``X-AuthDuration``[/``X-Max-Sessions``] or 403."""
+    refused = _caller_refused(request)
+    if refused is not None:
+        return refused
+    try:
+        decision = decide(request.GET)
+    except DatabaseError:
+        log.exception("auth check: database unavailable")
+        return unavailable()
+    if not decision.allowed:
+        return deny(decision.reason)
+    response = HttpResponse(status=200, content_type="text/plain")
+    response["X-UserId"] = encode_id(decision.subscriber_id)
+    response["X-AuthDuration"] = str(settings.STREAMER_AUTH_DURATION)
+    if decision.max_sessions:
+        response["X-Max-Sessions"] = str(decision.max_sessions)
+    return response
+
+
+@csrf_exempt
+@require_POST
+def events(request):
+    """Flussonic's event sink: a JSON array of events (or one object); 204 once applied."""
+    refused = _caller_refused(request)
+    if refused is not None:
+        return refused
+    try:
+        body = json.loads(request.body)
+    except RequestDataTooBig:
+        return error(413, "too_large", "The batch is too large.")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_json", "The body is not JSON.")
+    if isinstance(body, dict):
+        body = [body]
+    if not isinstance(body, list):
+        return error(400, "bad_json", "Send a JSON array of events, or one event object.")
+    try:
+        apply_batch(body)
+    except DatabaseError:
+        log.exception("events: database unavailable")
+        return unavailable()
+    return HttpResponse(status=204)

@@ -1,0 +1,69 @@
+"""Celery tasks of monitoring: session cleanup, heartbeat flushing, access re-checks, the streamer's API."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from catena_site.access_events import RECHECK_TASK, enqueue
+
+from . import sessions
+from .streaming import client
+
+log = logging.getLogger(__name__)
+
+REAUTH_TASK = "monitoring.tasks.reauth_stream"
+
+
+@shared_task(name="monitoring.tasks.flush_session_heartbeats")
+def flush_session_heartbeats() -> int:
+    """Write cached ``update_session`` heartbeats of active sessions to the database."""
+    return sessions.flush_heartbeats()
+
+
+@shared_task(name="monitoring.tasks.close_stale_sessions")
+def close_stale_sessions() -> int:
+    """Close sessions with no sign of life for ``SESSION_STALE_SECONDS`` (``closedAt = updatedAt``)."""
+    closed = sessions.close_stale_sessions()
+    if closed:
+        log.info("closed %d stale play sessions", closed)
+    return closed
+
+
+@shared_task(name=RECHECK_TASK)
+def recheck_sessions(portal_id: int, subscriber_ids: list[int] | None = None,
+                     channel_ids: list[int] | None = None) -> list[str]:
+    """After an access change: close the sessions no longer allowed, then have the streamer re-ask."""
+    names = sessions.recheck_sessions(portal_id, subscriber_ids or (), channel_ids or ())
+    if names and client.configured():
+        for name in names:
+            enqueue(REAUTH_TASK, stream_name=name)
+    return names
+
+
+@shared_task(name=REAUTH_TASK, bind=True, autoretry_for=(client.StreamerUnavailable,), retry_backoff=2,
+             retry_backoff_max=300, retry_jitter=True, max_retries=8)
+def reauth_stream(self, stream_name: str) -> bool:
+    """``POST {STREAMER_API_URL}/sessions/reauth?name=…``: Flussonic re-asks now and gets 403 at once."""
+    if not client.configured():
+        return False
+    return client.reauth(stream_name)
+
+
+@shared_task(name="monitoring.tasks.reconcile_streamer_sessions")
+def reconcile_streamer_sessions() -> int:
+    """Close our active sessions the streaming server no longer has (only with ``STREAMER_API_URL``)."""
+    if not client.configured():
+        return 0
+    listed_at = timezone.now()
+    try:
+        ids = client.session_ids()
+    except (client.StreamerUnavailable, client.StreamerError) as exc:
+        log.warning("reconciliation skipped: %s", exc)
+        return 0
+    closed = sessions.reconcile(ids, listed_at)
+    if closed:
+        log.info("reconciliation closed %d play sessions the streamer no longer has", closed)
+    return closed

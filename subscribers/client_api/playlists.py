@@ -1,0 +1,92 @@
+"""Formats for ordinary IPTV players: extended M3U and XMLTV (gzip, streamed while generated)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from xml.sax.saxutils import escape, quoteattr
+
+from content.models import Program
+
+
+def _attribute(value: str) -> str:
+    """An M3U attribute value: no double quotes or line breaks inside."""
+    return value.replace('"', "'").replace("\r", " ").replace("\n", " ")
+
+
+def m3u(*, guide_url: str, entries: list[dict]) -> str:
+    """``#EXTM3U url-tvg=…`` and one ``#EXTINF`` + URL pair per entry."""
+    lines = [f'#EXTM3U url-tvg="{_attribute(guide_url)}"']
+    for entry in entries:
+        title = entry["title"].replace("\r", " ").replace("\n", " ")
+        lines.append(
+            f'#EXTINF:-1 tvg-id="{_attribute(entry["id"])}" tvg-name="{_attribute(entry["name"])}" '
+            f'tvg-logo="{_attribute(entry["logo"])}" group-title="{_attribute(entry["group"])}",{title}'
+        )
+        lines.append(entry["url"])
+    return "\n".join(lines) + "\n"
+
+
+def _xmltv_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S +0000")
+
+
+def _programme(channel_id: str, program: Program) -> str:
+    lang = f" lang={quoteattr(program.language)}" if program.language else ""
+    parts = [f"<programme start=\"{_xmltv_time(program.start)}\" stop=\"{_xmltv_time(program.end)}\" "
+             f"channel={quoteattr(channel_id)}>", f"<title{lang}>{escape(program.title)}</title>"]
+    if program.subtitle:
+        parts.append(f"<sub-title{lang}>{escape(program.subtitle)}</sub-title>")
+    if program.description:
+        parts.append(f"<desc{lang}>{escape(program.description)}</desc>")
+    if program.genre:
+        parts.append(f"<category{lang}>{escape(program.genre)}</category>")
+    if program.episode:
+        parts.append(f"<episode-num system=\"onscreen\">{escape(program.episode)}</episode-num>")
+    if program.icon:
+        parts.append(f"<icon src={quoteattr(program.icon)} />")
+    if program.rating:
+        parts.append(f"<rating><value>{escape(program.rating)}</value></rating>")
+    parts.append("</programme>\n")
+    return "".join(parts)
+
+
+def xmltv(channels, start: dt.datetime, stop: dt.datetime, *, logo: Callable) -> Iterator[str]:
+    """XMLTV of these channels' programmes overlapping [start, stop), generated piece by piece."""
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n<tv generator-info-name="Catena">\n'
+    by_guide: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for channel in channels:
+        icon = logo(channel)
+        yield (f"<channel id={quoteattr(channel.name)}><display-name>{escape(channel.title)}</display-name>"
+               + (f"<icon src={quoteattr(icon)} />" if icon else "") + "</channel>\n")
+        if channel.epg_source_id and channel.epg_channel_name:
+            by_guide[(channel.epg_source_id, channel.epg_channel_name)].append(channel.name)
+    if by_guide:
+        programs = (Program.objects
+                    .filter(epg_source_id__in={s for s, _ in by_guide}, epg_channel_name__in={n for _, n in by_guide},
+                            end__gt=start, start__lt=stop)
+                    .order_by("epg_source_id", "epg_channel_name", "start")
+                    .iterator(chunk_size=2000))
+        for program in programs:
+            for channel_id in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
+                yield _programme(channel_id, program)
+    yield "</tv>\n"
+
+
+def gzip_chunks(pieces: Iterable[str], *, flush_every: int = 256 * 1024) -> Iterator[bytes]:
+    """Gzip a stream of text pieces into chunks of roughly ``flush_every`` bytes of input."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    pending: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        data = piece.encode("utf-8")
+        pending.append(data)
+        size += len(data)
+        if size >= flush_every:
+            out = compressor.compress(b"".join(pending))
+            pending, size = [], 0
+            if out:
+                yield out
+    yield compressor.compress(b"".join(pending)) + compressor.flush()

@@ -1,0 +1,68 @@
+"""What a subscriber's apps show: their channels with now/next, packages, and the programme guide.
+
+Each function runs a constant number of queries whatever the number of channels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db.models import Q
+from django.utils import timezone
+
+from content.models import FreePackage, Package, Program
+from subscribers.access import watchable_channels
+
+LOOKAHEAD = dt.timedelta(hours=12)
+
+
+def channels_of(subscriber):
+    """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded)."""
+    return watchable_channels(subscriber).defer("logo", "logo_thumbnail").order_by("title", "id")
+
+
+def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:
+    """``{channel id: (on air at ``at``, the following programme)}`` for many channels in one query."""
+    at = at or timezone.now()
+    guides = {(c.epg_source_id, c.epg_channel_name): c.id for c in channels if c.epg_source_id and c.epg_channel_name}
+    result: dict[int, tuple[Program | None, Program | None]] = {c.id: (None, None) for c in channels}
+    if not guides:
+        return result
+    rows = Program.objects.filter(
+        epg_source_id__in={source for source, _ in guides},
+        epg_channel_name__in={name for _, name in guides},
+        end__gt=at, start__lt=at + LOOKAHEAD,
+    ).order_by("start")
+    upcoming: dict[int, list[Program]] = defaultdict(list)
+    for program in rows:
+        channel_id = guides.get((program.epg_source_id, program.epg_channel_name))
+        if channel_id is not None and len(upcoming[channel_id]) < 2:
+            upcoming[channel_id].append(program)
+    for channel_id, programs in upcoming.items():
+        if programs[0].start <= at:
+            result[channel_id] = (programs[0], programs[1] if len(programs) > 1 else None)
+        else:
+            result[channel_id] = (None, programs[0])
+    return result
+
+
+def packages_of(subscriber) -> list[dict]:
+    """The subscriber's explicit packages and the portal's free ones, each once, with ``free``."""
+    free_ids = set(FreePackage.objects.filter(portal_id=subscriber.portal_id).values_list("package_id", flat=True))
+    packages = Package.objects.filter(portal_id=subscriber.portal_id).filter(
+        Q(subscriptions__subscriber_id=subscriber.id) | Q(id__in=free_ids)).distinct().order_by("name")
+    return [{"package": package, "free": package.id in free_ids} for package in packages]
+
+
+def group_titles(subscriber, channel_ids) -> dict[int, str]:
+    """A group title per channel for playlists: the name of the first (by name) package that grants it."""
+    free_ids = set(FreePackage.objects.filter(portal_id=subscriber.portal_id).values_list("package_id", flat=True))
+    links = (Package.channels.through.objects
+             .filter(channel_id__in=channel_ids)
+             .filter(Q(package__subscriptions__subscriber_id=subscriber.id) | Q(package_id__in=free_ids))
+             .order_by("package__name").values_list("channel_id", "package__name"))
+    titles: dict[int, str] = {}
+    for channel_id, name in links:
+        titles.setdefault(channel_id, name)
+    return titles

@@ -1,0 +1,189 @@
+"""Client API (``/tv/api/v1/``): SMS login, the subscriber's channels and guide, playlists for any player."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catena_site.api.views import decode_path_id, json_object
+from catena_site.errors import Forbidden, Invalid, NotFound, Unauthorized
+from catena_site.http import client_ip
+from content.api.epg_serializers import ProgramSerializer
+from content.api.views import logo_response
+from content.models import Channel, Program
+from subscribers import sms_login
+from subscribers.models import Subscriber
+
+from . import playlists, selectors
+from .auth import BearerAppSession, HasAppSession, resolve_portal
+
+
+class PublicView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+
+class AppView(APIView):
+    authentication_classes = [BearerAppSession]
+    permission_classes = [HasAppSession]
+
+    @property
+    def subscriber(self) -> Subscriber:
+        return self.request.auth.subscriber
+
+
+def stream_base(portal) -> str:
+    return (portal.effective_settings.get("streamBaseUrl") or settings.STREAM_BASE_URL).rstrip("/")
+
+
+def stream_url(subscriber, channel) -> str:
+    return f"{stream_base(subscriber.portal)}/{channel.name}/index.m3u8?token={subscriber.playback_token}"
+
+
+def logo_url(request, channel) -> str | None:
+    return request.build_absolute_uri(f"/tv/api/v1/logos/{channel.public_id}") if channel.logo_etag else None
+
+
+def program_json(program: Program | None) -> dict | None:
+    return ProgramSerializer(program).data if program is not None else None
+
+
+class SmsRequestView(PublicView):
+    @extend_schema(operation_id="smsRequest", tags=["client"])
+    def post(self, request):
+        portal = resolve_portal(request)
+        body = json_object(request)
+        answer = sms_login.request_code(portal, body.get("phoneCountryCode"), body.get("phone"), ip=client_ip(request))
+        return Response(answer)
+
+
+class SmsVerifyView(PublicView):
+    @extend_schema(operation_id="smsVerify", tags=["client"])
+    def post(self, request):
+        portal = resolve_portal(request)
+        body = json_object(request)
+        login = sms_login.verify_code(portal, body.get("phoneCountryCode"), body.get("phone"), body.get("code"),
+                                      ip=client_ip(request), device=request.META.get("HTTP_USER_AGENT", ""))
+        subscriber = login["subscriber"]
+        return Response({"token": login["token"], "subscriberId": subscriber.public_id,
+                         "playback_token": subscriber.playback_token,
+                         "expiresAt": login["expires_at"].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+
+class LogoutView(AppView):
+    @extend_schema(operation_id="appLogout", tags=["client"], request=None, responses={204: None})
+    def post(self, request):
+        sms_login.end_app_session(request.META["HTTP_AUTHORIZATION"].partition(" ")[2].strip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(AppView):
+    @extend_schema(operation_id="me", tags=["client"])
+    def get(self, request):
+        subscriber = self.subscriber
+        return Response({
+            "subscriberId": subscriber.public_id,
+            "name": subscriber.name,
+            "phone": subscriber.international_phone,
+            "packages": [{"packageId": item["package"].public_id, "name": item["package"].name, "free": item["free"]}
+                         for item in selectors.packages_of(subscriber)],
+        })
+
+
+class ChannelsView(AppView):
+    @extend_schema(operation_id="appChannels", tags=["client"])
+    def get(self, request):
+        subscriber = self.subscriber
+        channels = list(selectors.channels_of(subscriber))
+        on_air = selectors.now_and_next_for(channels)
+        return Response({"channels": [
+            {"channelId": channel.public_id, "name": channel.name, "title": channel.title,
+             "logo": logo_url(request, channel), "streamUrl": stream_url(subscriber, channel),
+             "now": program_json(on_air[channel.id][0]), "next": program_json(on_air[channel.id][1])}
+            for channel in channels
+        ]})
+
+
+class ChannelProgramsView(AppView):
+    @extend_schema(operation_id="appChannelPrograms", tags=["client"])
+    def get(self, request, channel_id):
+        channel = selectors.channels_of(self.subscriber).filter(pk=decode_path_id(channel_id)).first()
+        if channel is None:
+            raise NotFound("No such channel among yours.")
+        raw_date = request.query_params.get("date")
+        try:
+            day = dt.date.fromisoformat(raw_date) if raw_date else timezone.now().astimezone(dt.UTC).date()
+        except ValueError:
+            raise Invalid("date: Use YYYY-MM-DD.", {"date": ["Use YYYY-MM-DD."]}) from None
+        if not channel.epg_source_id or not channel.epg_channel_name:
+            return Response({"programs": []})
+        first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+        programs = Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name,
+                                          start__gte=first, start__lt=first + dt.timedelta(days=1)).order_by("start")
+        return Response({"programs": ProgramSerializer(programs, many=True).data})
+
+
+class LogoView(PublicView):
+    """Channel logos are public, like on any TV guide."""
+
+    @extend_schema(operation_id="appLogo", tags=["client"])
+    def get(self, request, channel_id):
+        channel = Channel.objects.filter(pk=decode_path_id(channel_id)).only(
+            "id", "logo", "logo_etag", "logo_content_type").first()
+        if channel is None or not channel.logo_etag:
+            raise NotFound("This channel has no logo.")
+        return logo_response(request, channel)
+
+
+def subscriber_for_playback_token(token: str | None) -> Subscriber:
+    """The subscriber of a playback token given in a player URL: unknown or revoked → 401, blocked → 403."""
+    subscriber = Subscriber.objects.select_related("portal").filter(playback_token=token).first() if token else None
+    if subscriber is None:
+        raise Unauthorized("Unknown or revoked token.")
+    if subscriber.disabled:
+        raise Forbidden("This subscriber is blocked.")
+    return subscriber
+
+
+class PlaylistView(PublicView):
+    @extend_schema(operation_id="playlist", tags=["client"])
+    def get(self, request):
+        subscriber = subscriber_for_playback_token(request.query_params.get("token"))
+        channels = list(selectors.channels_of(subscriber))
+        groups = selectors.group_titles(subscriber, [c.id for c in channels])
+        guide = request.build_absolute_uri(f"/tv/api/v1/epg.xml.gz?token={subscriber.playback_token}")
+        body = playlists.m3u(
+            guide_url=guide,
+            entries=[{"id": c.name, "name": c.title, "logo": logo_url(request, c) or "",
+                      "group": groups.get(c.id, ""), "title": c.title, "url": stream_url(subscriber, c)}
+                     for c in channels],
+        )
+        response = HttpResponse(body, content_type="audio/x-mpegurl; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="playlist.m3u"'
+        response["Cache-Control"] = "private, max-age=60"
+        return response
+
+
+class GuideView(PublicView):
+    @extend_schema(operation_id="guide", tags=["client"])
+    def get(self, request):
+        subscriber = subscriber_for_playback_token(request.query_params.get("token"))
+        channels = list(selectors.channels_of(subscriber))
+        now = timezone.now()
+        start = now - dt.timedelta(days=settings.EPG_RETENTION_DAYS)
+        stop = now + dt.timedelta(days=7)
+        response = StreamingHttpResponse(
+            playlists.gzip_chunks(playlists.xmltv(channels, start, stop, logo=lambda c: logo_url(request, c))),
+            content_type="application/gzip",
+        )
+        response["Content-Disposition"] = 'attachment; filename="epg.xml.gz"'
+        response["Cache-Control"] = "private, max-age=600"
+        return response

@@ -1,0 +1,12 @@
+import logging
+
+from . import SmsBackend
+
+log = logging.getLogger("catena.sms")
+
+
+class ConsoleBackend(SmsBackend):
+    """Writes the message to the log (the default: development and demos)."""
+
+    def send(self, to: str, text: str, portal_id: str) -> None:
+        log.info("SMS to %s (portal %s): %s", to, portal_id, text)

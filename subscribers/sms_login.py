@@ -1,0 +1,169 @@
+"""SMS login of subscribers and their app sessions.
+
+No enumeration: a known and an unknown number get the same answer and the same limits; a code is only
+sent to a subscriber's number, or to any number when the portal allows self-registration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+import re
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catena_site.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from monitoring.operations import Actor, OperationType, record
+
+from .app_models import AppSession, SmsCode, SmsRequest
+from .models import Subscriber
+from .validators import phone_errors
+
+RESEND_SECONDS = 60
+PER_NUMBER_PER_HOUR = 5
+PER_IP_PER_HOUR = 30
+MAX_ATTEMPTS = 5
+DEFAULT_TEMPLATE = "Your {title} code: {code}"
+CODE_MISMATCH = "sms code doesn't match"
+
+
+def _hash(portal_id: int, full_phone: str, code: str) -> str:
+    message = f"{portal_id}:{full_phone}:{code}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _full_phone(country_code, phone) -> str:
+    errors = phone_errors(country_code, phone)
+    if errors:
+        raise Invalid("Invalid phone number: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+    return country_code + phone
+
+
+def sms_text(portal, code: str) -> str:
+    """The portal's SMS template with its title and the code filled in."""
+    template = portal.effective_settings.get("smsTemplate") or DEFAULT_TEMPLATE
+    return template.replace("{title}", portal.display_title).replace("{code}", code)
+
+
+def _check_limits(portal, full_phone: str, ip: str | None, now: dt.datetime) -> None:
+    hour_ago = now - dt.timedelta(hours=1)
+    by_number = list(SmsRequest.objects.filter(portal=portal, full_phone=full_phone, created_at__gte=hour_ago)
+                     .order_by("-created_at").values_list("created_at", flat=True)[:PER_NUMBER_PER_HOUR])
+    if by_number and (now - by_number[0]).total_seconds() < RESEND_SECONDS:
+        wait = RESEND_SECONDS - (now - by_number[0]).total_seconds()
+        raise RateLimited("A code was sent to this number less than a minute ago.", math.ceil(wait))
+    if len(by_number) >= PER_NUMBER_PER_HOUR:
+        wait = (by_number[-1] + dt.timedelta(hours=1) - now).total_seconds()
+        raise RateLimited("Too many codes for this number; try again later.", math.ceil(wait))
+    if ip:
+        by_ip = list(SmsRequest.objects.filter(ip=ip, created_at__gte=hour_ago).order_by("-created_at")
+                     .values_list("created_at", flat=True)[:PER_IP_PER_HOUR])
+        if len(by_ip) >= PER_IP_PER_HOUR:
+            wait = (by_ip[-1] + dt.timedelta(hours=1) - now).total_seconds()
+            raise RateLimited("Too many code requests from this address; try again later.", math.ceil(wait))
+
+
+def request_code(portal, country_code, phone, *, ip: str | None = None) -> dict:
+    """Send a fresh 4-digit code when the number may log in; the answer never tells whether it may."""
+    from .sms import get_backend
+
+    full_phone = _full_phone(country_code, phone)
+    now = timezone.now()
+    with transaction.atomic():
+        _check_limits(portal, full_phone, ip, now)
+        SmsRequest.objects.create(portal=portal, full_phone=full_phone, ip=ip, created_at=now)
+        known = Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).exists()
+        if known or portal.effective_settings.get("autoCreateSubscribers"):
+            code = f"{secrets.randbelow(10_000):04d}"
+            SmsCode.objects.update_or_create(
+                portal=portal, full_phone=full_phone,
+                defaults={"code_hash": _hash(portal.id, full_phone, code), "created_at": now,
+                          "expires_at": now + dt.timedelta(seconds=settings.SMS_CODE_TTL), "attempts": 0},
+            )
+            text = sms_text(portal, code)
+            transaction.on_commit(lambda: get_backend().send(f"+{full_phone}", text, portal.public_id))
+    return {"ttl": settings.SMS_CODE_TTL, "retryAfter": RESEND_SECONDS}
+
+
+def _spend_code(portal, full_phone: str, code: str, now: dt.datetime) -> str | None:
+    """Check a code against the stored one and use it up; the refusal message, or None when it matched."""
+    with transaction.atomic():
+        stored = SmsCode.objects.select_for_update().filter(portal=portal, full_phone=full_phone).first()
+        if stored is None or stored.attempts >= MAX_ATTEMPTS:
+            return CODE_MISMATCH
+        if stored.expires_at <= now:
+            stored.delete()
+            return "code expired"
+        if not hmac.compare_digest(stored.code_hash, _hash(portal.id, full_phone, code)):
+            stored.attempts += 1
+            stored.save(update_fields=["attempts"])
+            return CODE_MISMATCH
+        stored.delete()
+    return None
+
+
+def verify_code(portal, country_code, phone, code, *, ip: str | None = None, device: str = "") -> dict:
+    """Exchange a valid code for an app session; self-registers when the portal allows it."""
+    full_phone = _full_phone(country_code, phone)
+    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{4}", code):
+        raise Invalid("code: Must be 4 digits.", {"code": ["Must be 4 digits."]})
+    now = timezone.now()
+    refusal = _spend_code(portal, full_phone, code, now)  # committed on its own: a wrong try must count
+    if refusal:
+        raise Unauthorized(refusal)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).first()
+        if subscriber is None:
+            if not portal.effective_settings.get("autoCreateSubscribers"):
+                raise Unauthorized(CODE_MISMATCH)
+            subscriber = Subscriber.objects.create(portal=portal, name=f"+{full_phone}", phone_country_code=country_code,
+                                                   phone=phone, full_phone=full_phone)
+            record(portal, OperationType.AUTO_CREATE_SUBSCRIBER, actor=Actor(Actor.SUBSCRIBER),
+                   subscriber_id=subscriber.id, payload={"name": subscriber.name, "phone": subscriber.international_phone})
+        if subscriber.disabled:
+            raise Forbidden("This subscriber is blocked.")
+        token = secrets.token_urlsafe(32)
+        expires_at = now + dt.timedelta(seconds=settings.APP_SESSION_TTL)
+        AppSession.objects.create(token_hash=_token_hash(token), subscriber=subscriber, full_phone=full_phone,
+                                  device=(device or "")[:300], ip=ip, last_seen_at=now, expires_at=expires_at)
+        Subscriber.objects.filter(pk=subscriber.pk).update(last_activity_at=now)
+    return {"token": token, "subscriber": subscriber, "expires_at": expires_at}
+
+
+def session_for_token(token: str | None) -> AppSession | None:
+    """The live app session of a bearer token; None (and the session removed) once it no longer holds."""
+    if not token:
+        return None
+    session = AppSession.objects.select_related("subscriber", "subscriber__portal").filter(
+        token_hash=_token_hash(token)).first()
+    if session is None:
+        return None
+    subscriber = session.subscriber
+    now = timezone.now()
+    if session.expires_at <= now or subscriber.disabled or subscriber.full_phone != session.full_phone:
+        session.delete()
+        return None
+    if (now - session.last_seen_at).total_seconds() > 60:
+        AppSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        Subscriber.objects.filter(pk=subscriber.pk).update(last_activity_at=now)
+    return session
+
+
+def end_app_session(token: str) -> bool:
+    deleted, _ = AppSession.objects.filter(token_hash=_token_hash(token)).delete()
+    return bool(deleted)
+
+
+def end_all_app_sessions(subscriber) -> int:
+    """Log a subscriber out of every app ("log out everywhere")."""
+    deleted, _ = AppSession.objects.filter(subscriber=subscriber).delete()
+    return deleted

@@ -1,0 +1,50 @@
+"""Celery tasks of the subscribers app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from celery import shared_task
+from django.conf import settings
+
+log = logging.getLogger("catena.sms")
+
+
+class SmsGatewayError(Exception):
+    """The SMS gateway did not accept the message (network error or non-2xx answer)."""
+
+
+@shared_task(
+    name="subscribers.tasks.send_sms_http",
+    autoretry_for=(SmsGatewayError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_sms_http(to: str, text: str, portal_id: str) -> None:
+    """Deliver one SMS through the HTTP gateway; a failure is logged and retried with backoff."""
+    request = urllib.request.Request(
+        settings.SMS_HTTP_URL,
+        data=json.dumps({"to": to, "text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    if settings.SMS_HTTP_AUTH_HEADER:
+        name, _, value = settings.SMS_HTTP_AUTH_HEADER.partition(":")
+        request.add_header(name.strip(), value.strip())
+    try:
+        with urllib.request.urlopen(request, timeout=settings.SMS_HTTP_TIMEOUT) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        log.warning("SMS to %s (portal %s) failed: %s; will retry", to, portal_id, exc)
+        raise SmsGatewayError(str(exc)) from None
+    if not 200 <= status < 300:
+        log.warning("SMS to %s (portal %s) refused by the gateway with HTTP %s; will retry", to, portal_id, status)
+        raise SmsGatewayError(f"HTTP {status}")
+    log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)

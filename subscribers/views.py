@@ -1,0 +1,392 @@
+"""Screens of subscribers: the list with bulk actions, the subscriber card, create/edit/delete, the import.
+
+Everyone reads; ``can_manage_subscribers`` writes, and only they see playback tokens. Every change goes
+through ``subscribers.services``; a refusal is shown as the service phrased it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.contrib import messages
+from django.http import QueryDict
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
+from django.views.generic import TemplateView
+
+from catena_site.errors import ServiceError
+from catena_site.ids import InvalidId, decode_id
+from catena_site.web import (
+    FlagRequiredMixin,
+    PortalMixin,
+    forbidden,
+    keyset_page,
+    service_error_page,
+    show_service_errors,
+)
+from content.models import Package
+from content.views import CsvImportView, csv_download, filter_errors, portal_packages
+from monitoring.operations import Operation
+from monitoring.views import OPERATION_COLUMNS, OperationRow
+
+from . import services
+from .access import watchable_channels
+from .filters import SubscriberFilter
+from .forms import SubscriberForm
+from .imports import import_subscribers
+from .models import Subscriber, Subscription
+from .selectors import subscribers_for
+
+RECENT_OPERATIONS = 20
+SUBSCRIBER_COLUMNS = ["Name", "Phone", "Packages", "Last activity", "Status", ""]
+FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone"}
+FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
+
+
+class SubscriberAdminMixin(FlagRequiredMixin):
+    required_flag = "can_manage_subscribers"
+
+
+class SubscriberObjectMixin:
+    @cached_property
+    def subscriber(self) -> Subscriber:
+        return self.get_portal_object(Subscriber.objects.select_related("portal"), self.kwargs["subscriber_id"])
+
+    def card_url(self) -> str:
+        return reverse("subscribers:card", kwargs={"subscriber_id": self.subscriber.public_id})
+
+
+def filter_query(query: QueryDict) -> QueryDict:
+    """Only the SubscriberFilter parameters of a query string, blanks dropped."""
+    data = QueryDict(mutable=True)
+    for name in FILTER_PARAMS:
+        values = [value.strip() for value in query.getlist(name) if value.strip()]
+        if values:
+            data.setlist(name, values)
+    return data
+
+
+# --- List and bulk actions ----------------------------------------------------------------------------------
+
+
+class SubscriberListView(PortalMixin, TemplateView):
+    """Newest first; search by name or phone, filter by package and status (SubscriberFilter)."""
+
+    template_name = "subscribers/subscriber_list.html"
+    section = "subscribers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = filter_query(self.request.GET)
+        filterset = SubscriberFilter(query, queryset=subscribers_for(self.portal))
+        page, errors, matching = None, [], None
+        if filterset.is_valid():
+            page = keyset_page(self.request, filterset.qs, ("-id",))
+            if self.caller.can_manage_subscribers:
+                matching = filterset.qs.count()  # for "all N matching the current filter"
+        else:
+            errors = filter_errors(filterset, FILTER_LABELS)
+        context.update(
+            page=page,
+            filter_errors=errors,
+            matching=matching,
+            columns=SUBSCRIBER_COLUMNS,
+            packages=list(portal_packages(self.portal)),
+            selected={name: self.request.GET.get(name, "") for name in FILTER_PARAMS},
+            filtered=bool(query),
+            query=query.urlencode(),
+        )
+        return context
+
+
+class BulkSelectionError(Exception):
+    pass
+
+
+class SubscriberBulkView(SubscriberAdminMixin, TemplateView):
+    """POST from the list: a confirmation saying how many subscribers change; with ``confirm`` it applies.
+
+    The selection is either ``ids`` (checked rows) or ``all_matching`` with the list's filter ``query``.
+    """
+
+    template_name = "subscribers/bulk_confirm.html"
+    section = "subscribers"
+    http_method_names = ["post"]
+
+    def selection(self, post):
+        """(IDs or a queryset, description) of the chosen subscribers."""
+        if post.get("all_matching") == "1":
+            filterset = SubscriberFilter(filter_query(QueryDict(post.get("query", ""))),
+                                         queryset=Subscriber.objects.for_portal(self.portal))
+            if not filterset.is_valid():
+                raise BulkSelectionError("The list's filter is not valid any more; filter the list again.")
+            return filterset.qs, "all subscribers matching the filter"
+        try:
+            ids = [decode_id(value) for value in post.getlist("ids")]
+        except InvalidId:
+            raise BulkSelectionError("The selection is not valid; select the subscribers again.") from None
+        if not ids:
+            raise BulkSelectionError("Select subscribers first, or all subscribers matching the filter.")
+        return ids, "the selected subscribers"
+
+    def post(self, request):
+        post = request.POST
+        back = reverse("subscribers:list") + ("?" + post["query"] if post.get("query") else "")
+        action = post.get("action")
+        if action not in ("subscribe", "unsubscribe"):
+            messages.error(request, "Choose an action: add a package or remove a package.")
+            return redirect(back)
+        if not post.get("package"):
+            messages.error(request, "Choose the package to add or remove.")
+            return redirect(back)
+        package = self.get_portal_object(Package.objects.select_related("portal"), post["package"])
+        try:
+            subscribers, described = self.selection(post)
+        except BulkSelectionError as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        adding = action == "subscribe"
+        if post.get("confirm") == "1":
+            apply = services.bulk_subscribe if adding else services.bulk_unsubscribe
+            try:
+                changed = apply(self.portal, subscribers, package, caller=self.caller)
+            except ServiceError as exc:
+                return service_error_page(request, exc)
+            one = changed == 1
+            verb = ("now has" if one else "now have") if adding else ("no longer has" if one else "no longer have")
+            messages.success(request, f"{changed} subscriber{'' if one else 's'} {verb} package {package.name}.")
+            return redirect(back)
+        targets = (services.bulk_subscribe_targets if adding else services.bulk_unsubscribe_targets)(
+            self.portal, subscribers, package)
+        chosen = Subscriber.objects.for_portal(self.portal).filter(id__in=subscribers) \
+            if isinstance(subscribers, list) else subscribers
+        selected = chosen.count()
+        changing = targets.count()
+        return self.render_to_response(self.get_context_data(
+            package=package, adding=adding, described=described, selected=selected, changing=changing,
+            unchanged=selected - changing, hidden=[(key, value) for key in ("action", "package", "all_matching",
+                                                                              "query", "ids")
+                                                   for value in post.getlist(key)],
+            back=back,
+        ))
+
+
+# --- Create, card, edit, delete -----------------------------------------------------------------------------
+
+
+class SubscriberFormView(TemplateView):
+    template_name = "subscribers/subscriber_form.html"
+    section = "subscribers"
+    subscriber = None
+
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["form"] = form or SubscriberForm(subscriber=self.subscriber)
+        context["subscriber"] = self.subscriber
+        return context
+
+    def save(self, form) -> Subscriber:
+        raise NotImplementedError
+
+    def post(self, request, **kwargs):
+        form = SubscriberForm(request.POST, subscriber=self.subscriber)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        try:
+            subscriber = self.save(form)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(request, exc)
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+        messages.success(request, f"Subscriber {subscriber.name} saved.")
+        return redirect("subscribers:card", subscriber_id=subscriber.public_id)
+
+
+class SubscriberCreateView(SubscriberAdminMixin, SubscriberFormView):
+    def save(self, form) -> Subscriber:
+        return services.create_subscriber(self.portal, caller=self.caller, data=form.service_data())
+
+
+class SubscriberEditView(SubscriberAdminMixin, SubscriberObjectMixin, SubscriberFormView):
+    def save(self, form) -> Subscriber:
+        return services.update_subscriber(self.subscriber, caller=self.caller, data=form.service_data())
+
+
+class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
+    """Details, packages (subscribed and free), playback token, block, recent operations, play sessions."""
+
+    template_name = "subscribers/subscriber_card.html"
+    section = "subscribers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subscriber = self.subscriber
+        subscriptions = list(Subscription.objects.filter(subscriber=subscriber)
+                             .select_related("package", "package__free_link").order_by("package__name"))
+        subscribed = {s.package_id for s in subscriptions}
+        free = list(Package.objects.for_portal(self.portal).filter(free_link__isnull=False).order_by("name"))
+        free_ids = {p.id for p in free}
+        operations = (Operation.objects.for_portal(self.portal).filter(subscriber_id=subscriber.id)
+                      .order_by("-id")[:RECENT_OPERATIONS])
+        context.update(
+            subscriber=subscriber,
+            subscriptions=[(s, s.package_id in free_ids) for s in subscriptions],
+            free_packages=[p for p in free if p.id not in subscribed],
+            addable=[p for p in portal_packages(self.portal) if p.id not in subscribed and p.id not in free_ids],
+            watchable_count=watchable_channels(subscriber).count(),
+            operations=[OperationRow(op) for op in operations],
+            operation_columns=OPERATION_COLUMNS,
+            # Filled by the streaming work when the streaming server reports play sessions.
+            play_sessions=None,
+        )
+        return context
+
+
+class SubscriberDeleteView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
+    template_name = "subscribers/subscriber_delete.html"
+    section = "subscribers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["subscriber"] = self.subscriber
+        context["subscription_count"] = Subscription.objects.filter(subscriber=self.subscriber).count()
+        return context
+
+    def post(self, request, subscriber_id):
+        subscriber = self.subscriber
+        try:
+            services.delete_subscriber(subscriber, caller=self.caller)
+        except ServiceError as exc:
+            return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
+        messages.success(request, f"Subscriber {subscriber.name} ({subscriber.international_phone}) deleted.")
+        return redirect("subscribers:list")
+
+
+# --- Card actions -------------------------------------------------------------------------------------------
+
+
+def refusal(request, exc: ServiceError, url: str):
+    """A refused card action: the 403 page, or the message back on the card."""
+    if exc.status == 403:
+        return service_error_page(request, exc)
+    messages.error(request, exc.message)
+    return redirect(url)
+
+
+class SubscriberPackageAddView(SubscriberAdminMixin, SubscriberObjectMixin, View):
+    """POST ``package``: subscribe the subscriber to it."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, subscriber_id):
+        url = self.card_url() + "#packages"
+        if not request.POST.get("package"):
+            messages.error(request, "Choose a package to add.")
+            return redirect(url)
+        package = self.get_portal_object(Package.objects.select_related("portal"), request.POST["package"])
+        try:
+            services.subscribe(self.subscriber, package, caller=self.caller)
+        except ServiceError as exc:
+            return refusal(request, exc, url)
+        messages.success(request, f"Package {package.name} added.")
+        return redirect(url)
+
+
+class SubscriberPackageRemoveView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
+    """Confirmation, then the subscription ends."""
+
+    template_name = "subscribers/package_remove.html"
+    section = "subscribers"
+
+    @cached_property
+    def package(self) -> Package:
+        return self.get_portal_object(Package.objects.select_related("portal"), self.kwargs["package_id"])
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "subscriber": self.subscriber, "package": self.package,
+                "cancel_url": self.card_url() + "#packages"}
+
+    def post(self, request, subscriber_id, package_id):
+        url = self.card_url() + "#packages"
+        try:
+            services.unsubscribe(self.subscriber, self.package, caller=self.caller)
+        except ServiceError as exc:
+            return refusal(request, exc, url)
+        messages.success(request, f"Package {self.package.name} removed.")
+        return redirect(url)
+
+
+class SubscriberBlockView(SubscriberAdminMixin, SubscriberObjectMixin, View):
+    """POST ``disabled=1`` blocks, ``disabled=0`` unblocks; subscriptions are kept."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, subscriber_id):
+        disabled = request.POST.get("disabled") == "1"
+        try:
+            subscriber = services.set_disabled(self.subscriber, disabled, caller=self.caller)
+        except ServiceError as exc:
+            return refusal(request, exc, self.card_url())
+        state = "blocked: they can watch nothing until unblocked" if disabled else "active again"
+        messages.success(request, f"{subscriber.name} is {state}.")
+        return redirect(self.card_url())
+
+
+class SubscriberTokenResetView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
+    """Confirmation, then a new playback token; the old one stops working at once."""
+
+    template_name = "subscribers/token_reset.html"
+    section = "subscribers"
+
+    def dispatch(self, request, *args, **kwargs):
+        caller = getattr(request, "caller", None)
+        if caller is not None and not caller.can_see_playback_tokens:
+            return forbidden(request, "Playback tokens require the isSubscriberAdmin permission.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "subscriber": self.subscriber,
+                "cancel_url": self.card_url() + "#token"}
+
+    def post(self, request, subscriber_id):
+        try:
+            services.reset_playback_token(self.subscriber, caller=self.caller)
+        except ServiceError as exc:
+            return refusal(request, exc, self.card_url())
+        messages.success(request, "A new playback token was issued. The previous token no longer works.")
+        return redirect(self.card_url() + "#token")
+
+
+# --- Bulk import --------------------------------------------------------------------------------------------
+
+
+class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
+    template_name = "subscribers/subscriber_import.html"
+    section = "subscribers"
+    kind = "subscribers"
+    list_url_name = "subscribers:list"
+    example_url_name = "subscribers:import-example"
+    header = "name,country_code,phone,packages"
+
+    def run(self, content, *, dry_run):
+        return import_subscribers(self.portal, content, caller=self.caller, dry_run=dry_run)
+
+    def applied_message(self, report) -> str:
+        return f"Import done: {report.created} subscribers and {report.subscriptions} subscriptions created."
+
+    def counts(self, report) -> str:
+        return f"{report.created} subscribers and {report.subscriptions} subscriptions to create"
+
+
+EXAMPLE_SUBSCRIBERS_CSV = (
+    "name,country_code,phone,packages\r\n"
+    "Alice Example,1,2025550143,basic\r\n"
+    "Bob Example,44,7700900123,basic|sport\r\n"
+)
+
+
+class SubscriberImportExampleView(PortalMixin, View):
+    def get(self, request):
+        return csv_download(EXAMPLE_SUBSCRIBERS_CSV, "subscribers-example.csv")

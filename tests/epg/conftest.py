@@ -1,0 +1,93 @@
+"""A real HTTP server for guides, and private URLs allowed (it listens on 127.0.0.1) unless a test says not."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+# The real Celery worker of the integration tests, for the beat → worker test of this folder.
+from tests.integration.conftest import celery_worker_process  # noqa: F401
+
+
+@dataclass
+class Route:
+    """A canned answer: status, headers, body; ``trickle`` sends the body a byte at a time with pauses."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    trickle: float | None = None
+
+
+class GuideServer:
+    """An HTTP server on 127.0.0.1 (random port) in a thread, answering each path with its :class:`Route`."""
+
+    def __init__(self):
+        self.routes: dict[str, Route] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append(self.path)
+                route = server.routes.get(self.path, Route(b"not found", 404))
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                try:
+                    if route.trickle is None:
+                        self.wfile.write(route.body)
+                        return
+                    for index in range(len(route.body)):
+                        self.wfile.write(route.body[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes = b"", status: int = 200, **options) -> str:
+        """Answer ``path`` with this body (and status, headers, trickle); returns its URL."""
+        self.routes[path] = Route(body, status, options.pop("headers", {}), **options)
+        return self.url(path)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> str:
+        return self.serve(path, b"", status, headers={"Location": location})
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    guide_server = GuideServer()
+    yield guide_server
+    guide_server.close()
+
+
+@pytest.fixture(autouse=True)
+def _private_urls_allowed(settings):
+    """The test server is on 127.0.0.1; the URL-guard tests switch this back off."""
+    settings.EPG_ALLOW_PRIVATE_URLS = True
+    settings.EPG_FETCH_TIMEOUT = 20

@@ -43,7 +43,8 @@ PORTAL = "bench-auth"
 LUA = r"""
 local data_path, path_prefix, key, mode, run = "%(data)s", "%(path)s", "%(key)s", "%(mode)s", "%(run)s"
 local warm = %(warm)d
-local viewers, threads, statuses, counter = {}, {}, {}, 0
+local viewers, threads, counter = {}, {}, 0
+statuses = {}  -- global: done() reads it from each thread with thread:get
 
 function setup(thread)
   table.insert(threads, thread)
@@ -219,8 +220,11 @@ def free_port() -> int:
 
 
 def wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict:
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
-                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "5s",
+                           "-s", str(script), url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+    out = done.stdout
     result = {"codes": {}}
     for line in out.splitlines():
         parts = line.split()
@@ -269,7 +273,8 @@ def main() -> None:
 
     env = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "DATABASE_POOL": "true",
            "STREAMER_KEY": KEY, "DEBUG": "false", "SECRET_KEY": "benchmark", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "catena_site.settings"}
+           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "catena_site.settings",
+           "STATIC_ROOT": tempfile.mkdtemp(prefix="catena-bench-static-")}
     os.environ.update(env)
     import redis
 

@@ -153,7 +153,7 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
     _require(caller.can_manage_content, "isContentAdmin")
     values = clean_epg_source(data, source=source)
     with transaction.atomic():
-        source = EpgSource.objects.select_for_update().select_related("portal").get(pk=source.pk)
+        source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         if "name" in values and values["name"] != source.name and _name_taken(source.portal, values["name"], source.pk):
             raise _duplicate_name()
         before = source_snapshot(source)
@@ -186,7 +186,7 @@ def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
     """
     _require(caller.can_manage_content, "isContentAdmin")
     with transaction.atomic():
-        source = EpgSource.objects.select_for_update().select_related("portal").get(pk=source.pk)
+        source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         channels = Channel.objects.filter(epg_source=source)
         names = list(channels.order_by("id").values_list("name", flat=True))
         channels.update(epg_source=None, epg_channel_name="", updated_at=timezone.now())

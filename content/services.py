@@ -145,7 +145,7 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
     """Change a channel's title, EPG fields or logo (never its name). Records ``updateChannel``."""
     _require(caller.can_manage_content, "isContentAdmin")
     with transaction.atomic():
-        channel = Channel.objects.select_for_update().select_related("epg_source", "portal").get(pk=channel.pk)
+        channel = Channel.objects.select_for_update(of=("self",)).select_related("epg_source", "portal").get(pk=channel.pk)
         values = clean_channel(channel.portal, data, channel=channel)
         before = channel_snapshot(channel)
         for field, value in values.items():
@@ -220,7 +220,7 @@ def update_package(package: Package, *, caller, data: dict) -> Package:
     _require(caller.can_manage_content, "isContentAdmin")
     values = clean_package(data, package=package)
     with transaction.atomic():
-        package = Package.objects.select_for_update().select_related("portal").get(pk=package.pk)
+        package = Package.objects.select_for_update(of=("self",)).select_related("portal").get(pk=package.pk)
         if "name" in values and values["name"] != package.name and _name_taken(package.portal, values["name"], package.pk):
             raise Conflict("name must be unique", {"name": ["name must be unique"]})
         before = {"name": package.name, "description": package.description}
@@ -254,7 +254,7 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
     """
     _require(caller.can_manage_content, "isContentAdmin")
     with transaction.atomic():
-        package = Package.objects.select_for_update().select_related("portal").get(pk=package.pk)
+        package = Package.objects.select_for_update(of=("self",)).select_related("portal").get(pk=package.pk)
         portal = package.portal
         subscribers, free = package_usage(package)
         if (subscribers or free) and not force:

@@ -21,9 +21,9 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from catena_site.access_events import cache
 from subscribers import playback_cache
 from subscribers.models import Subscriber
+from subscribers.playback_cache import store
 from subscribers.services import touch_activity
 
 from . import sharing
@@ -71,18 +71,28 @@ def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: 
              duration: int | None) -> None:
     """Store a session's newest heartbeat in the shared cache (what ``update_session`` does on a warm hit)."""
     try:
-        cache().set(session_key(streamer_session_id), (subscriber_id, channel_id, at.timestamp(), bytes_, duration),
-                    timeout=_heartbeat_ttl())
+        store().set(session_key(streamer_session_id), (subscriber_id, channel_id, at.timestamp(), bytes_, duration),
+                    _heartbeat_ttl())
     except Exception:
         log.warning("could not cache the heartbeat of %s", streamer_session_id, exc_info=True)
 
 
-def heartbeat(cached: tuple, request: PlayRequest, now: dt.datetime) -> None:
-    """A warm ``update_session``: the newest values go to the cache, monotonic in bytes and duration."""
+def heartbeat_entry(cached: tuple, request: PlayRequest, now: dt.datetime) -> tuple[str, tuple, int]:
+    """The cache write of a warm ``update_session``: ``(key, value, timeout)``, monotonic in bytes and duration."""
     subscriber_id, channel_id, _, old_bytes, old_duration = cached
     new_bytes = max(old_bytes or 0, request.bytes or 0)
     duration = max(d for d in (old_duration, request.duration, -1) if d is not None)
-    remember(request.session_id, subscriber_id, channel_id, now, new_bytes, None if duration < 0 else duration)
+    return (session_key(request.session_id),
+            (subscriber_id, channel_id, now.timestamp(), new_bytes, None if duration < 0 else duration),
+            _heartbeat_ttl())
+
+
+def heartbeat(cached: tuple, request: PlayRequest, now: dt.datetime) -> None:
+    """A warm ``update_session``: the newest values go to the cache (no database query)."""
+    try:
+        store().set(*heartbeat_entry(cached, request, now))
+    except Exception:
+        log.warning("could not cache the heartbeat of %s", request.session_id, exc_info=True)
 
 
 def forget(streamer_session_ids: Iterable[str]) -> None:
@@ -90,7 +100,7 @@ def forget(streamer_session_ids: Iterable[str]) -> None:
     keys = [session_key(s) for s in streamer_session_ids]
     if keys:
         try:
-            cache().delete_many(keys)
+            store().delete_many(keys)
         except Exception:
             log.warning("could not drop cached heartbeats", exc_info=True)
 
@@ -101,7 +111,7 @@ def cached_heartbeats(streamer_session_ids: Iterable[str]) -> dict[str, tuple[dt
     if not ids:
         return {}
     try:
-        found = cache().get_many([session_key(s) for s in ids])
+        found = store().get_many([session_key(s) for s in ids])
     except Exception:
         log.warning("could not read cached heartbeats", exc_info=True)
         return {}
@@ -197,7 +207,7 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple 
 def _after_open(facts, request: PlayRequest, now: dt.datetime) -> None:
     """Side effects of a session start: lastActivityAt (throttled) and the token-sharing watch."""
     try:
-        fresh = cache().add(f"pb:act:{facts.subscriber_id}", 1, timeout=ACTIVITY_TOUCH_SECONDS)
+        fresh = store().add(f"pb:act:{facts.subscriber_id}", 1, ACTIVITY_TOUCH_SECONDS)
     except Exception:
         fresh = False
     if fresh:

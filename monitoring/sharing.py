@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from catena_site.access_events import cache, token_digest
+from catena_site.access_events import token_digest
 from portals.models import Portal
+from subscribers.playback_cache import store
 
 from .models import PlaySession, TokenSharingSuspicion
 from .operations import Actor, OperationType, record
@@ -37,7 +38,7 @@ def note_address(subscriber_id: int, portal_id: int, token: str, ip: str, now: d
         return False
     key = f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}"
     try:
-        new_address = cache().add(key, 1, timeout=settings.TOKEN_SHARING_WINDOW)
+        new_address = store().add(key, 1, settings.TOKEN_SHARING_WINDOW)
     except Exception:
         new_address = True
     if not new_address:

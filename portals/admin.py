@@ -7,7 +7,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template import engines
@@ -15,49 +14,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from catena_site.errors import ServiceError
-from monitoring.operations import Actor, OperationType, changes, record
 
 from . import services
-from .models import Manager, ManagerSession, Portal
+from .models import Manager, Portal
 from .validators import normalize_email, password_problems
 
 # --- Changes made from the admin (system actor) -----------------------------------------------------------
 # TODO(lead): these two belong in portals/services.py (one transaction each, each records its operation).
-
-
-def change_portal_owner(portal: Portal, new_owner: Manager, *, actor: Actor | None = None) -> Portal:
-    """Make ``new_owner`` — a manager of ``portal`` — its owner. Records ``updatePortal`` (ownerId old → new)."""
-    actor = actor or Actor.system()
-    with transaction.atomic():
-        portal = Portal.objects.select_for_update().get(pk=portal.pk)
-        new_owner = Manager.objects.select_for_update().get(pk=new_owner.pk)
-        if new_owner.portal_id != portal.pk:
-            raise ValidationError("The owner must be a manager of this portal.")
-        if portal.owner_id == new_owner.pk:
-            return portal
-        before = {"ownerId": portal.owner.public_id if portal.owner_id else None}
-        portal.owner = new_owner
-        portal.save(update_fields=["owner", "updated_at"])
-        record(portal, OperationType.UPDATE_PORTAL, actor=actor,
-               payload=changes(before, {"ownerId": new_owner.public_id}))
-    return portal
-
-
-def set_manager_password(manager: Manager, password: str, *, actor: Actor | None = None) -> Manager:
-    """Give a manager a new password (policy checked) and end all of their sessions. Records ``updateManager``."""
-    problems = password_problems(password)
-    if problems:
-        raise ValidationError(problems)
-    actor = actor or Actor.system()
-    with transaction.atomic():
-        manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
-        manager.set_password(password)
-        manager.save(update_fields=["password", "updated_at"])
-        ManagerSession.objects.filter(manager=manager).delete()
-        record(manager.portal, OperationType.UPDATE_MANAGER, actor=actor,
-               payload={"managerId": manager.public_id, "email": manager.email, "changes": {},
-                        "passwordChanged": True})
-    return manager
 
 
 # --- Forms ------------------------------------------------------------------------------------------------
@@ -122,7 +85,7 @@ class PortalOwnerForm(forms.ModelForm):
         return owner
 
     def save(self, commit=True):
-        return change_portal_owner(self.instance, self.cleaned_data["owner"])
+        return services.change_portal_owner(self.instance, self.cleaned_data["owner"])
 
 
 class ManagerPasswordForm(forms.Form):
@@ -258,7 +221,7 @@ class ManagerAdmin(admin.ModelAdmin):
         manager = get_object_or_404(Manager.objects.select_related("portal"), pk=manager_id)
         form = ManagerPasswordForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            set_manager_password(manager, form.cleaned_data["password1"])
+            services.set_manager_password(manager, form.cleaned_data["password1"])
             self.log_change(request, manager, "Set a new password.")
             messages.success(request, f"New password set for {manager.email}; their sessions were ended.")
             return HttpResponseRedirect(reverse("admin:portals_manager_change", args=[manager.pk]))

@@ -8,6 +8,9 @@ refusals come back onto these forms through ``catena_site.web.show_service_error
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings as django_settings
+
+from subscribers.sms_login import DEFAULT_TEMPLATE
 
 from .validators import MAX_LOGO_BYTES
 
@@ -31,9 +34,21 @@ class PortalSettingsForm(forms.Form):
                                widget=forms.URLInput(attrs={"placeholder": "https://"}))
     remove_logo = forms.BooleanField(required=False, label="Remove the logo")
     auto_create_subscribers = forms.BooleanField(
-        required=False, label="Create subscribers on their first SMS login")
+        required=False, label="Create subscribers on first SMS login (they get only free packages)",
+        help_text="Self-registration: an unknown phone number may log in to the apps by SMS code and becomes a "
+                  "subscriber. Off: only numbers of existing subscribers get a code.")
+    sms_template = forms.CharField(
+        required=False, strip=False, label="SMS message template",
+        help_text=f"The text of the login SMS. {{title}} is replaced by the portal title and {{code}} by the "
+                  f"login code; it must contain {{code}}. At most 300 characters. Leave blank for the default: "
+                  f"{DEFAULT_TEMPLATE}",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_TEMPLATE}))
     max_sessions_per_subscriber = forms.IntegerField(
         required=False, label="Concurrent play sessions per subscriber", help_text="Blank means unlimited.")
+    stream_base_url = forms.CharField(
+        required=False, label="Stream base URL",
+        help_text="Where players fetch the channels' streams: an http:// or https:// address.",
+        widget=forms.URLInput())
 
     # The service's error keys (API names) → the fields that show them.
     SERVICE_FIELDS = {
@@ -43,6 +58,8 @@ class PortalSettingsForm(forms.Form):
         "logo": "logo",
         "settings.autoCreateSubscribers": "auto_create_subscribers",
         "settings.maxSessionsPerSubscriber": "max_sessions_per_subscriber",
+        "settings.smsTemplate": "sms_template",
+        "settings.streamBaseUrl": "stream_base_url",
     }
 
     def __init__(self, *args, portal, read_only: bool = False, **kwargs):
@@ -54,9 +71,15 @@ class PortalSettingsForm(forms.Form):
             "logo_url": portal.logo_url,
             "auto_create_subscribers": settings["autoCreateSubscribers"],
             "max_sessions_per_subscriber": settings["maxSessionsPerSubscriber"],
+            "sms_template": settings["smsTemplate"] or "",
+            "stream_base_url": settings["streamBaseUrl"] or "",
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        # The default is a deployment setting: show it in the empty field and in the help.
+        stream_base_url = self.fields["stream_base_url"]
+        stream_base_url.widget.attrs["placeholder"] = django_settings.STREAM_BASE_URL
+        stream_base_url.help_text += f" Leave blank for the default: {django_settings.STREAM_BASE_URL}"
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
@@ -78,6 +101,9 @@ class PortalSettingsForm(forms.Form):
             "settings_values": {
                 "autoCreateSubscribers": data["auto_create_subscribers"],
                 "maxSessionsPerSubscriber": data["max_sessions_per_subscriber"],
+                # Blank (or only spaces) means the default, which the service stores as None.
+                "smsTemplate": data["sms_template"] if data["sms_template"].strip() else None,
+                "streamBaseUrl": data["stream_base_url"].strip() or None,
             },
             "logo_file": logo_file,
             "remove_logo": data["remove_logo"],

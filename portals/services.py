@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from catena_site import access_events
 from catena_site.errors import Conflict, Forbidden, Invalid, RateLimited
-from monitoring.operations import OperationType, changes, record
+from monitoring.operations import Actor, OperationType, changes, record
 
 from .auth import Caller, start_session
 from .models import DEFAULT_PORTAL_SETTINGS, LoginFailure, Manager, ManagerSession, Portal, new_api_key
@@ -279,7 +279,7 @@ def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
     _require(caller.can_manage, "isAdmin")
     clean = _clean_manager_fields(data, creating=False)
     with transaction.atomic():
-        manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
+        manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
         portal = manager.portal
         if manager.is_owner:
             raise Forbidden("The portal owner cannot be changed here; a system administrator changes owners.")
@@ -315,7 +315,7 @@ def delete_manager(manager: Manager, *, caller: Caller) -> None:
     """Delete a manager and end its sessions. Records ``deleteManager``."""
     _require(caller.can_manage, "isAdmin")
     with transaction.atomic():
-        manager = Manager.objects.select_for_update().select_related("portal").get(pk=manager.pk)
+        manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
         portal = manager.portal
         if manager.is_owner:
             raise Forbidden("The portal owner cannot be deleted here; a system administrator changes owners.")
@@ -324,6 +324,44 @@ def delete_manager(manager: Manager, *, caller: Caller) -> None:
         record(portal, OperationType.DELETE_MANAGER, actor=caller.actor,
                payload={"managerId": manager.public_id, "email": manager.email})
         manager.delete()  # sessions go with it (CASCADE)
+
+
+# --- System administration (Django admin) ------------------------------------------------------------
+
+
+def change_portal_owner(portal: Portal, new_owner: Manager, *, actor: Actor | None = None) -> Portal:
+    """Make ``new_owner`` — a manager of ``portal`` — its owner. Records ``updatePortal`` (ownerId old → new)."""
+    actor = actor or Actor.system()
+    with transaction.atomic():
+        portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        new_owner = Manager.objects.select_for_update().get(pk=new_owner.pk)
+        if new_owner.portal_id != portal.pk:
+            raise Invalid("The owner must be a manager of this portal.", {"owner": ["The owner must be a manager of this portal."]})
+        if portal.owner_id == new_owner.pk:
+            return portal
+        before = {"ownerId": portal.owner.public_id if portal.owner_id else None}
+        portal.owner = new_owner
+        portal.save(update_fields=["owner", "updated_at"])
+        record(portal, OperationType.UPDATE_PORTAL, actor=actor,
+               payload=changes(before, {"ownerId": new_owner.public_id}))
+    return portal
+
+
+def set_manager_password(manager: Manager, password: str, *, actor: Actor | None = None) -> Manager:
+    """Give a manager a new password (policy checked) and end all of their sessions. Records ``updateManager``."""
+    problems = password_problems(password)
+    if problems:
+        raise Invalid("password: " + " ".join(problems), {"password": problems})
+    actor = actor or Actor.system()
+    with transaction.atomic():
+        manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
+        manager.set_password(password)
+        manager.save(update_fields=["password", "updated_at"])
+        ManagerSession.objects.filter(manager=manager).delete()
+        record(manager.portal, OperationType.UPDATE_MANAGER, actor=actor,
+               payload={"managerId": manager.public_id, "email": manager.email, "changes": {},
+                        "passwordChanged": True})
+    return manager
 
 
 # --- Login ------------------------------------------------------------------------------------------------

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from content.models import Channel, Package, PackageChannel
+from content.models import Channel, FreePackage, Package, PackageChannel
 from portals.models import Portal
 
-from .models import Subscriber
+from .models import Subscriber, Subscription
+
+
+def _granting_packages(subscriber):
+    """Packages that give this subscriber access: explicitly subscribed, or free in its portal.
+
+    Written as two indexed semi-joins: an OR across joined subscriptions would multiply every package by
+    all of its subscribers before filtering (tens of milliseconds per check at 10k subscribers).
+    """
+    return Package.objects.filter(portal_id=subscriber.portal_id).filter(
+        Q(id__in=Subscription.objects.filter(subscriber_id=subscriber.id).values("package_id"))
+        | Q(id__in=FreePackage.objects.filter(portal_id=subscriber.portal_id).values("package_id"))
+    )
 
 
 def _granting_links(subscriber):
     """Channel-package links of packages that give this subscriber access."""
-    return PackageChannel.objects.filter(
-        Q(package__subscriptions__subscriber_id=subscriber.id)
-        | Q(package__free_link__isnull=False, package__portal_id=subscriber.portal_id)
-    )
+    return PackageChannel.objects.filter(package__in=_granting_packages(subscriber))
 
 
 def watchable_channels(subscriber):
@@ -55,11 +64,7 @@ def session_limit(portal_id: int) -> int | None:
 
 def granting_package_ids(subscriber) -> list[int]:
     """IDs of the packages that give the subscriber access: explicitly subscribed, or free in its portal."""
-    return list(
-        Package.objects.filter(portal_id=subscriber.portal_id)
-        .filter(Q(subscriptions__subscriber_id=subscriber.id) | Q(free_link__isnull=False))
-        .values_list("id", flat=True).distinct()
-    )
+    return list(_granting_packages(subscriber).values_list("id", flat=True))
 
 
 def watchable_channel_names(subscriber) -> dict[str, int]:

@@ -36,6 +36,103 @@ UNKNOWN_TOKEN_TTL = 60  # seconds
 _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 
 
+# --- The shared store ---------------------------------------------------------------------------------------------
+
+
+class _DjangoStore:
+    """The configured Django cache, as is (file-based in the embedded default)."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def get_many(self, keys: list[str]) -> dict:
+        return self.cache.get_many(keys) if keys else {}
+
+    def set(self, key: str, value, timeout: int | None) -> None:
+        self.cache.set(key, value, timeout=timeout)
+
+    def add(self, key: str, value, timeout: int | None) -> bool:
+        return self.cache.add(key, value, timeout=timeout)
+
+    def delete_many(self, keys: list[str]) -> None:
+        if keys:
+            self.cache.delete_many(keys)
+
+    def get_many_then_set(self, keys: list[str], pending: tuple | None) -> dict:
+        found = self.get_many(keys)
+        if pending is not None:
+            self.set(*pending)
+        return found
+
+
+class _RedisStore:
+    """Django's Redis cache, spoken to with one long-lived client per process.
+
+    Django's ``RedisCache`` builds a new ``redis.Redis`` object for every operation, which costs more than the
+    round trip itself on the auth hot path. Keys (``make_key``) and values (Django's ``RedisSerializer``) are
+    byte-for-byte those of the Django cache, so both can read and write the same entries.
+    """
+
+    def __init__(self, cache, url: str):
+        import redis
+        from django.core.cache.backends.redis import RedisSerializer
+
+        self.cache = cache
+        self.client = redis.Redis.from_url(url)  # its pool is fork-safe (gunicorn, Celery prefork)
+        self.serializer = RedisSerializer()
+
+    def get_many(self, keys: list[str]) -> dict:
+        if not keys:
+            return {}
+        values = self.client.mget([self.cache.make_key(k) for k in keys])
+        loads = self.serializer.loads
+        return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+
+    def set(self, key: str, value, timeout: int | None) -> None:
+        self.client.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
+
+    def add(self, key: str, value, timeout: int | None) -> bool:
+        return bool(self.client.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout, nx=True))
+
+    def delete_many(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete(*[self.cache.make_key(k) for k in keys])
+
+    def get_many_then_set(self, keys: list[str], pending: tuple | None) -> dict:
+        """``get_many`` and, in the same round trip (a pipeline), one ``set``."""
+        if pending is None:
+            return self.get_many(keys)
+        key, value, timeout = pending
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget([self.cache.make_key(k) for k in keys])
+        pipe.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
+        values = pipe.execute()[0]
+        loads = self.serializer.loads
+        return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+
+
+_stores: dict[tuple, object] = {}
+
+
+def store():
+    """The shared store of playback facts and session heartbeats (see ``catena_site.access_events.cache``)."""
+    alias = getattr(settings, "STREAMER_CACHE_ALIAS", "default")
+    config = settings.CACHES[alias]
+    signature = (alias, config["BACKEND"], str(config.get("LOCATION")), config.get("KEY_PREFIX", ""),
+                 config.get("VERSION", 1))
+    found = _stores.get(signature)
+    if found is None:
+        location = config.get("LOCATION")
+        url = location[0] if isinstance(location, list | tuple) else str(location or "").split(",")[0]
+        if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache" and url:
+            found = _RedisStore(keys.cache(), url)
+        else:
+            found = _DjangoStore(keys.cache())
+        _stores.clear()  # settings changed (tests): forget stores of older settings
+        _stores[signature] = found
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class PlaybackFacts:
     """What a playback decision needs to know about a token's subscriber."""
@@ -74,14 +171,14 @@ def _ttl() -> int:
 
 def _stamps(cache, stamp_keys: list[str]) -> dict[str, str]:
     """The current stamps under these keys, creating the missing ones."""
-    found = cache.get_many(stamp_keys) if stamp_keys else {}
+    found = cache.get_many(stamp_keys)
     for key in stamp_keys:
         if key not in found:
             fresh = secrets.token_hex(8)
-            if cache.add(key, fresh, timeout=None):
+            if cache.add(key, fresh, None):
                 found[key] = fresh
             else:  # another process created it meanwhile (or it was evicted at once: never matches then)
-                found[key] = cache.get(key) or secrets.token_hex(8)
+                found[key] = cache.get_many([key]).get(key) or secrets.token_hex(8)
     return found
 
 
@@ -111,23 +208,32 @@ def _facts(values: tuple | None) -> PlaybackFacts | None:
     return None if values is None else PlaybackFacts(*values)
 
 
-def lookup(token: str, *, also: tuple[str, ...] = ()) -> tuple[PlaybackFacts | None, dict]:
+def lookup(token: str, *, also: tuple[str, ...] = (), write=None) -> tuple[PlaybackFacts | None, dict]:
     """The facts for a playback token (None: no such token) and the cache values under ``also``.
 
-    ``also`` lets the caller read its own keys in the same round trip. A warm answer costs two cache
-    round trips and no database query; a cold one at most four indexed queries. Raises the database's
+    ``also`` lets the caller read its own keys in the same round trip. ``write(facts, found)`` may return a
+    ``(key, value, timeout)`` to store once the facts are known: it travels in the same round trip as their
+    validation (and is redone if they had to be recomputed), so a warm check with a write costs two round
+    trips and no database query. A cold one costs at most four indexed queries. Raises the database's
     errors (the caller answers 503); tolerates a failing cache by reading the database.
     """
-    cache = keys.cache()
     key = entry_key(token)
     try:
+        cache = store()
         found = cache.get_many([key, *also])
         entry = found.pop(key, None)
-        if entry is not None and _valid(cache, entry[0]):
-            return _facts(entry[1]), found
+        if entry is not None:
+            facts = _facts(entry[1])
+            pending = write(facts, found) if write is not None else None
+            if cache.get_many_then_set(list(entry[0]), pending) == entry[0]:
+                return facts, found
         stamps, values = _compute(cache, token)
-        cache.set(key, (stamps, values), timeout=_ttl() if values is not None else UNKNOWN_TOKEN_TTL)
-        return _facts(values), found
+        cache.set(key, (stamps, values), _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
+        facts = _facts(values)
+        pending = write(facts, found) if write is not None else None
+        if pending is not None:
+            cache.set(*pending)
+        return facts, found
     except _CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
         return _facts(_uncached(token)), {}
@@ -137,15 +243,15 @@ def channel_id(portal_id: int, name: str) -> int | None:
     """The ID of the portal's channel with this stream name (cached like the facts), or None."""
     if not valid_stream_name(name):
         return None
-    cache = keys.cache()
     key = channel_key(portal_id, name)
     try:
-        entry = cache.get(key)
+        cache = store()
+        entry = cache.get_many([key]).get(key)
         if entry is not None and _valid(cache, entry[0]):
             return entry[1] or None
         stamps = _stamps(cache, [keys.channels_stamp_key(portal_id)])
         found = access.channel_id_by_name(portal_id, name)
-        cache.set(key, (stamps, found or 0), timeout=_ttl())
+        cache.set(key, (stamps, found or 0), _ttl())
         return found
     except _CacheErrors as exc:
         log.warning("playback cache unavailable (%s); reading the channel from the database", exc)

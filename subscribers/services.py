@@ -78,7 +78,7 @@ def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscrib
     """Change name or phone (old → new in ``updateSubscriber``; never the token)."""
     _require(caller)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         values = clean_subscriber(data, subscriber=subscriber)
         if "full_phone" in values and values["full_phone"] != subscriber.full_phone and _phone_taken(
                 subscriber.portal, values["full_phone"], subscriber.pk):
@@ -102,7 +102,7 @@ def delete_subscriber(subscriber: Subscriber, *, caller) -> None:
     """
     _require(caller)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         for subscription in subscriber.subscriptions.select_related("package").order_by("id"):
             _record_subscription(OperationType.DELETE_PACKAGE_SUBSCRIBER, subscription, caller)
         record(subscriber.portal, OperationType.DELETE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
@@ -117,7 +117,7 @@ def set_disabled(subscriber: Subscriber, disabled: bool, *, caller) -> Subscribe
     """Block or unblock a subscriber (``disableSubscriber``/``enableSubscriber``); subscriptions are kept."""
     _require(caller)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         if subscriber.disabled != disabled:
             subscriber.disabled = disabled
             subscriber.save(update_fields=["disabled", "updated_at"])
@@ -133,7 +133,7 @@ def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
     """Issue a new playback token; the old one is refused from the moment this commits."""
     _require(caller)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().select_related("portal").get(pk=subscriber.pk)
+        subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         old_token = subscriber.playback_token
         subscriber.playback_token = new_playback_token()
         subscriber.save(update_fields=["playback_token", "updated_at"])
@@ -174,7 +174,7 @@ def unsubscribe(subscriber: Subscriber, package, *, caller) -> None:
     """End an explicit subscription; none (free packages included) is a 404."""
     _require(caller)
     with transaction.atomic():
-        subscription = (Subscription.objects.select_for_update().select_related("package", "subscriber")
+        subscription = (Subscription.objects.select_for_update(of=("self",)).select_related("package", "subscriber")
                         .filter(subscriber=subscriber, package=package).first())
         if subscription is None:
             raise NotFound(f"The subscriber is not subscribed to package '{package.name}'.")

@@ -167,3 +167,10 @@ def end_all_app_sessions(subscriber) -> int:
     """Log a subscriber out of every app ("log out everywhere")."""
     deleted, _ = AppSession.objects.filter(subscriber=subscriber).delete()
     return deleted
+
+
+def log_out_everywhere(subscriber, *, caller) -> int:
+    """A manager logs a subscriber out of every app; the number of app sessions ended."""
+    if not caller.can_manage_subscribers:
+        raise Forbidden("This action requires the isSubscriberAdmin permission.")
+    return end_all_app_sessions(subscriber)

@@ -17,6 +17,8 @@ urlpatterns = [
     path("subscribers/<str:subscriber_id>/block/", views.SubscriberBlockView.as_view(), name="block"),
     path("subscribers/<str:subscriber_id>/token/reset/", views.SubscriberTokenResetView.as_view(),
          name="token-reset"),
+    path("subscribers/<str:subscriber_id>/apps/logout/", views.SubscriberAppsLogoutView.as_view(),
+         name="apps-logout"),
     path("subscribers/<str:subscriber_id>/packages/add/", views.SubscriberPackageAddView.as_view(),
          name="package-add"),
     path("subscribers/<str:subscriber_id>/packages/<str:package_id>/remove/",

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -30,8 +31,9 @@ from content.views import CsvImportView, csv_download, filter_errors, portal_pac
 from monitoring.operations import Operation
 from monitoring.views import OPERATION_COLUMNS, OperationRow
 
-from . import services
+from . import services, sms_login
 from .access import watchable_channels
+from .app_models import AppSession
 from .filters import SubscriberFilter
 from .forms import SubscriberForm
 from .imports import import_subscribers
@@ -39,6 +41,8 @@ from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
 RECENT_OPERATIONS = 20
+APP_SESSIONS_SHOWN = 50
+APP_SESSION_COLUMNS = ["Device", "IP address", "Logged in", "Last seen", "Expires"]
 SUBSCRIBER_COLUMNS = ["Name", "Phone", "Packages", "Last activity", "Status", ""]
 FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone"}
 FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
@@ -214,8 +218,16 @@ class SubscriberEditView(SubscriberAdminMixin, SubscriberObjectMixin, Subscriber
         return services.update_subscriber(self.subscriber, caller=self.caller, data=form.service_data())
 
 
+def playlist_urls(request, subscriber) -> tuple[str, str]:
+    """The subscriber's M3U playlist address for players such as VLC, and the same masked like the token."""
+    start = request.build_absolute_uri("/tv/api/v1/playlist.m3u?token=")
+    token = subscriber.playback_token
+    return start + token, start + "••••••••••••••••" + token[-4:]
+
+
 class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
-    """Details, packages (subscribed and free), playback token, block, recent operations, play sessions."""
+    """Details, packages (subscribed and free), playback token and playlist, app sessions, block, recent
+    operations, play sessions."""
 
     template_name = "subscribers/subscriber_card.html"
     section = "subscribers"
@@ -240,8 +252,20 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
             operation_columns=OPERATION_COLUMNS,
             # Filled by the streaming work when the streaming server reports play sessions.
             play_sessions=None,
+            **self.app_sessions(subscriber),
         )
+        if self.caller.can_see_playback_tokens:
+            context["playlist_url"], context["playlist_url_masked"] = playlist_urls(self.request, subscriber)
         return context
+
+    @staticmethod
+    def app_sessions(subscriber) -> dict:
+        """The subscriber's app logins, last seen first (expired ones too, until they are cleaned up)."""
+        sessions = AppSession.objects.filter(subscriber=subscriber)
+        shown = list(sessions.order_by("-last_seen_at", "-id")[:APP_SESSIONS_SHOWN])
+        total = len(shown) if len(shown) < APP_SESSIONS_SHOWN else sessions.count()
+        return {"app_sessions": shown, "app_sessions_hidden": total - len(shown),
+                "app_session_columns": APP_SESSION_COLUMNS, "now": timezone.now()}
 
 
 class SubscriberDeleteView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
@@ -357,6 +381,27 @@ class SubscriberTokenResetView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
             return refusal(request, exc, self.card_url())
         messages.success(request, "A new playback token was issued. The previous token no longer works.")
         return redirect(self.card_url() + "#token")
+
+
+class SubscriberAppsLogoutView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
+    """Confirmation, then every app session of the subscriber ends: each app must log in by SMS again."""
+
+    template_name = "subscribers/apps_logout.html"
+    section = "subscribers"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "subscriber": self.subscriber,
+                "cancel_url": self.card_url() + "#apps"}
+
+    def post(self, request, subscriber_id):
+        url = self.card_url() + "#apps"
+        try:
+            ended = sms_login.log_out_everywhere(self.subscriber, caller=self.caller)
+        except ServiceError as exc:
+            return refusal(request, exc, url)
+        sessions = "1 app session" if ended == 1 else f"{ended} app sessions"
+        messages.success(request, f"{self.subscriber.name} was logged out of every app ({sessions} ended).")
+        return redirect(url)
 
 
 # --- Bulk import --------------------------------------------------------------------------------------------

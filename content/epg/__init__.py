@@ -4,7 +4,7 @@
 ``http``     downloads with redirects, a deadline and a size limit, yielding the body in chunks;
 ``decode``   decompresses gzip (detected by magic bytes) in bounded chunks with a running total;
 ``xmltv``    turns the byte stream into programmes (hardened expat, times in UTC, skips counted);
-``store``    stages the programmes (COPY on PostgreSQL) and merges them in one transaction;
+``store``    replaces the source's programmes in one transaction (``pgstore``: COPY on PostgreSQL);
 ``importer`` runs one fetch end to end and reports its figures.
 """
 

@@ -111,14 +111,14 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
                 store.write(parser.rows)
                 parser.rows.clear()
         except BaseException as exc:
-            store.abort_stage(exc)
+            store.abort(exc)
             raise
         finally:
             report.bytes_received = download.received
             report.fetch_seconds = download.network_seconds
             report.fetched_at = timezone.now()
-        deadline.remaining("staging the programmes")
-        store.finish_stage(parser.ranges)
+        deadline.remaining("storing the programmes")
+        store.finish(parser.ranges)
         report.found, report.channels, report.skipped = parser.found, parser.channel_count, parser.skipped
         retain_after = timezone.now() - dt.timedelta(days=retention_days)
         try:

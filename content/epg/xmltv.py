@@ -40,9 +40,23 @@ _MIN_YEAR, _MAX_YEAR = 1900, 2200
 class XmltvTimes:
     """XMLTV time strings to UTC Unix seconds, fast for the usual ``YYYYMMDDhhmmss +hhmm`` form."""
 
+    CACHE_SIZE = 50_000
+
     def __init__(self):
         self._days: dict[str, int] = {}
         self._offsets: dict[str, int] = {}
+        self._seen: dict[str, int | None] = {}  # guides repeat the same times across channels
+
+    def epoch(self, text: str) -> int | None:
+        """UTC seconds of an XMLTV time; a time without offset is UTC; None when it is not a valid time."""
+        try:
+            return self._seen[text]
+        except KeyError:
+            pass
+        if len(self._seen) >= self.CACHE_SIZE:
+            self._seen.clear()
+        value = self._seen[text] = self._convert(text)
+        return value
 
     def _day(self, text: str) -> int:
         year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
@@ -64,8 +78,7 @@ class XmltvTimes:
         self._offsets[text] = seconds
         return seconds
 
-    def epoch(self, text: str) -> int | None:
-        """UTC seconds of an XMLTV time; a time without offset is UTC; None when it is not a valid time."""
+    def _convert(self, text: str) -> int | None:
         try:
             if len(text) == 20 and text[14] == " " and text[:14].isdigit():
                 day = self._days.get(text[:8]) or self._day(text[:8])

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from django.utils import timezone
+
 from subscribers import playback_cache
 
 from .. import sessions
@@ -79,22 +81,37 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
     token = query.get("token") or ""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return Decision(UNKNOWN_TOKEN)
+    now = now or timezone.now()
+    name = query.get("name") or ""
     session_id = (query.get("session_id") or "")[:64]
     heartbeat_key = sessions.session_key(session_id) if session_id else None
-    facts, found = playback_cache.lookup(token, also=(heartbeat_key,) if heartbeat_key else ())
+    update = query.get("request_type") == "update_session"
+    request = play_request(query, session_id, name, token) if session_id else None
+    written = []
+
+    def heartbeat(facts, found):
+        """A warm update of a known session: its heartbeat rides along with the facts' validation."""
+        if not update or request is None or facts is None or facts.disabled:
+            return None
+        cached = found.get(heartbeat_key)
+        channel_id = facts.channels.get(name)
+        if cached is None or channel_id is None or cached[0] != facts.subscriber_id or cached[1] != channel_id:
+            return None
+        written.append(True)
+        return sessions.heartbeat_entry(cached, request, now)
+
+    facts, found = playback_cache.lookup(token, also=(heartbeat_key,) if heartbeat_key else (), write=heartbeat)
     if facts is None:
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
         return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
-    name = query.get("name") or ""
     channel_id = facts.channels.get(name)
     if channel_id is None:
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
-    if session_id:
-        request = play_request(query, session_id, name, token)
-        if query.get("request_type") == "update_session":
+    if request is not None and not written:
+        if update:
             sessions.refresh_session(facts, channel_id, request, found.get(heartbeat_key), now)
         elif not sessions.open_session(facts, channel_id, request, now):
             return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)

@@ -351,3 +351,17 @@ def test_a_source_deleted_during_its_fetch_ends_the_fetch_quietly(source, server
     monkeypatch.setattr(importer, "_begin_merge", delete_first)
     assert fetch_now(source) is not None
     assert not Program.objects.exists()
+
+
+def test_a_guide_in_reverse_order_with_duplicates_is_stored_once_and_reimports_unchanged(source, server,
+                                                                                          monkeypatch):
+    from content.epg import pgstore
+
+    monkeypatch.setattr(pgstore.BulkLoad, "LATE_BUFFER", 2)  # flush late rows (and reopen the COPY) often
+    items = [programme("one.tv", h, h + 1, f"P{h}") for h in range(10)]
+    items += [programme("two.tv", h, h + 1, f"Q{h}") for h in range(3)]
+    server.serve("/guide.xml", guide(*reversed(items), items[4], items[0]))
+    fetch = fetch_now(source)
+    assert figures(fetch) == ("success", 2, 15, 13, 0), fetch.message
+    assert [row[3] for row in stored(source)] == [f"P{h}" for h in range(10)] + [f"Q{h}" for h in range(3)]
+    assert figures(fetch_now(source)) == ("success", 2, 15, 0, 0)

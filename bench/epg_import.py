@@ -1,0 +1,303 @@
+"""Benchmark: XMLTV fetch + import against its floor, in the same run, on the same file.
+
+    python bench/epg_import.py [--scale 1] [--rounds 3] [--database-url postgres://…]
+
+The guide comes from ../shared/tools/gen_xmltv.py (500 channels × 14 days ≈ 180k rich programmes; --scale
+multiplies the channels), gzip-compressed and served by a local HTTP server in its own process. Each round
+runs, each in a fresh worker process:
+
+  (a) floor    the fastest parse available (expat with minimal handlers) of the same file, with a binary
+               COPY of the same rows into an empty, unindexed table;
+  (b) import   our full fetch + import of a new source: HTTP download, gzip, hardened parse, staging,
+               merge into the indexed programme table, fetch record (``run_fetch``, as the Celery task);
+  (c) reimport the same file again, which must write 0 programme rows (checked in pg_stat_user_tables).
+
+It prints programmes/s of each (median of the rounds), the ratio (b)/(a) of their times, the worker's peak
+RSS, and PASS/FAIL against the targets of ../shared/spec/performance.md. Shared machines are noisy: the
+rounds alternate, and the ratio is the figure to trust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import _django
+
+GENERATOR = _django.ROOT.parent / "shared" / "tools" / "gen_xmltv.py"
+BASE_CHANNELS, DAYS = 500, 14
+TARGETS = {"import": 20_000, "ratio": 2.0, "reimport": 30_000, "rss_mib": 256}
+CHUNK = 256 * 1024
+
+
+# --- The guide and its server ---------------------------------------------------------------------------
+
+
+def guide_file(scale: int, directory: Path) -> Path:
+    """The generated guide for this scale (cached: the generator is deterministic)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"guide-scale{scale}.xml.gz"
+    if not path.exists():
+        print(f"generating {path.name} ({BASE_CHANNELS * scale} channels × {DAYS} days)…", flush=True)
+        partial = path.with_suffix(".partial.gz")
+        subprocess.run([sys.executable, str(GENERATOR), "--channels", str(BASE_CHANNELS * scale), "--days", str(DAYS),
+                        "--out", str(partial)], check=True)
+        partial.rename(path)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, port
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise SystemExit("the HTTP server did not start")
+
+
+# --- Children: one measurement per fresh process, reporting JSON on stdout -----------------------------
+
+
+def peak_rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor_rows(path: Path):
+    """Programme rows of the file with the least work: expat, a dict per programme, fast time conversion."""
+    from pyexpat import ParserCreate
+
+    from content.epg.xmltv import XmltvTimes
+
+    times, rows = XmltvTimes(), []
+    state = {"attrs": None, "field": None, "values": None, "depth": 0}
+    fields = {"title", "desc", "category", "sub-title", "episode-num", "value"}
+
+    def start(name, attrs):
+        if name == "programme":
+            state.update(attrs=attrs, values={}, depth=1)
+        elif state["depth"]:
+            state["depth"] += 1
+            if name in fields:
+                state["field"] = name
+            elif name == "icon":
+                state["values"]["icon"] = attrs.get("src", "")
+
+    def data(text):
+        if state["field"]:
+            state["values"][state["field"]] = state["values"].get(state["field"], "") + text
+
+    def end(name):
+        state["field"] = None
+        if name == "programme":
+            a, v = state["attrs"], state["values"]
+            rows.append((a["channel"], times.epoch(a["start"]), times.epoch(a["stop"]), v.get("title", ""), "en",
+                         v.get("desc", ""), v.get("category", ""), v.get("value", ""), v.get("sub-title", ""),
+                         v.get("icon", ""), v.get("episode-num", "")))
+            state["depth"] = 0
+        elif state["depth"]:
+            state["depth"] -= 1
+
+    parser = ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = start, data, end
+    inflate = zlib.decompressobj(wbits=31)
+    with open(path, "rb") as raw:
+        while chunk := raw.read(CHUNK):
+            parser.Parse(inflate.decompress(chunk), False)
+            yield rows
+            rows.clear()
+    parser.Parse(b"", True)
+    yield rows
+
+
+def child_floor(args) -> dict:
+    import datetime as dt
+
+    import psycopg
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    with psycopg.connect(args.database_url.replace("postgres://", "postgresql://", 1)) as conn:
+        conn.execute("CREATE TEMP TABLE floor_programs (channel text, start timestamptz, stop timestamptz, "
+                     "title text, language text, description text, genre text, rating text, subtitle text, "
+                     "icon text, episode text)")
+        conn.commit()
+        started, count = time.perf_counter(), 0
+        with conn.cursor().copy("COPY floor_programs FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "timestamptz", "timestamptz"] + ["text"] * 8)
+            for rows in floor_rows(Path(args.file)):
+                for row in rows:
+                    copy.write_row((row[0], epoch + dt.timedelta(seconds=row[1]),
+                                    epoch + dt.timedelta(seconds=row[2])) + row[3:])
+                count += len(rows)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        stored = conn.execute("SELECT count(*) FROM floor_programs").fetchone()[0]
+    assert stored == count
+    return {"seconds": seconds, "rows": count, "rss_mib": peak_rss_mib()}
+
+
+def child_fetch(args) -> dict:
+    os.environ["EPG_ALLOW_PRIVATE_URLS"] = "true"  # the guide is served on 127.0.0.1
+    _django.setup(args.database_url)
+    from content import epg_services
+    from content.models import EpgFetch, EpgSource
+
+    source = EpgSource.objects.select_related("portal").get(pk=args.source_id)
+    # The fetch record the API or the dispatcher would create, without sending a job to a broker.
+    fetch = EpgFetch.objects.create(portal_id=source.portal_id, epg_source=source, job_id=f"bench-{time.time_ns()}")
+    started = time.perf_counter()
+    fetch = epg_services.run_fetch(fetch.id)
+    seconds = time.perf_counter() - started
+    assert fetch.status == "success", fetch.message
+    return {"seconds": seconds, "rows": fetch.found_programs, "imported": fetch.imported_programs,
+            "deleted": fetch.deleted_programs, "fetch_duration": fetch.fetch_duration,
+            "import_duration": fetch.import_duration, "rss_mib": peak_rss_mib(), "message": fetch.message}
+
+
+def run_child(kind: str, args, **extra) -> dict:
+    argv = [sys.executable, __file__, "--child", kind, "--database-url", args.database_url]
+    for key, value in extra.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{kind} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- The run ----------------------------------------------------------------------------------------------
+
+
+def table_writes(cursor) -> int:
+    cursor.execute("SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = 'content_program'")
+    return cursor.fetchone()[0]
+
+
+def quiesce(cursor) -> None:
+    """Start every measurement from the same state: dead rows vacuumed, dirty pages written."""
+    cursor.execute("VACUUM ANALYZE content_program")
+    try:
+        cursor.execute("CHECKPOINT")
+    except Exception:  # not a superuser: measurements are just noisier
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=1, help="multiply the 500 channels (1 ≈ 180k programmes)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a), (b), (c)")
+    parser.add_argument("--database-url", default=None, help=f"default: {_django.DEFAULT_DATABASE_URL}")
+    parser.add_argument("--work-dir", default=str(_django.ROOT / "var" / "bench"), help="where guides are cached")
+    parser.add_argument("--child", choices=["floor", "fetch"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--source-id", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.database_url = args.database_url or os.environ.get("DATABASE_URL") or _django.DEFAULT_DATABASE_URL
+    if args.child:
+        sys.path.insert(0, str(_django.ROOT))
+        result = child_floor(args) if args.child == "floor" else child_fetch(args)
+        print(json.dumps(result))
+        return
+
+    _django.setup(args.database_url)
+    from django.db import connection
+
+    from content import epg_services
+    from content.models import EpgSource, Program
+    from portals import services as portals
+    from portals.auth import Caller
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("this benchmark measures PostgreSQL (COPY); give --database-url postgres://…")
+    path = guide_file(args.scale, Path(args.work_dir))
+    server, port = start_server(path.parent)
+    name = f"bench-epg-{int(time.time())}"
+    portal = portals.create_portal(name=name, domain=f"{name}.bench", owner_email="bench@example.com",
+                                   owner_password="Bench-Pass-2024!")
+    caller = Caller(portal=portal)
+    results: dict[str, list[dict]] = {"floor": [], "import": [], "reimport": []}
+    reimport_writes: list[int] = []
+    try:
+        for round_number in range(1, args.rounds + 1):
+            with connection.cursor() as cursor:
+                quiesce(cursor)
+                results["floor"].append(run_child("floor", args, file=path))
+                source = epg_services.create_epg_source(portal, caller=caller, data={
+                    "name": f"round-{round_number}", "url": f"http://127.0.0.1:{port}/{path.name}"})
+                quiesce(cursor)
+                results["import"].append(run_child("fetch", args, source_id=source.id))
+                quiesce(cursor)
+                before = table_writes(cursor)
+                results["reimport"].append(run_child("fetch", args, source_id=source.id))
+                time.sleep(1.0)  # the child's statistics reach pg_stat when it exits; give them a moment
+                reimport_writes.append(table_writes(cursor) - before)
+                stored = Program.objects.filter(epg_source=source).count()
+                Program.objects.filter(epg_source=source).delete()
+                EpgSource.objects.filter(pk=source.pk).delete()
+            last = {kind: runs[-1] for kind, runs in results.items()}
+            print(f"round {round_number}: floor {last['floor']['seconds']:.2f} s, import {last['import']['seconds']:.2f} s "
+                  f"(download {last['import']['fetch_duration']:.2f} s), reimport {last['reimport']['seconds']:.2f} s; "
+                  f"{stored:,} stored, reimport wrote {reimport_writes[-1]} rows", flush=True)
+    finally:
+        server.terminate()
+        portal.delete()
+    report(args, path, results, reimport_writes, connection)
+
+
+def report(args, path: Path, results: dict, reimport_writes: list[int], connection) -> None:
+    rows = results["import"][0]["rows"]
+    median = {kind: statistics.median(r["seconds"] for r in runs) for kind, runs in results.items()}
+    ratio = statistics.median(b["seconds"] / a["seconds"] for a, b in zip(results["floor"], results["import"]))
+    rate = {kind: rows / seconds for kind, seconds in median.items()}
+    rss = max(r["rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    checks = {
+        "import": rate["import"] >= TARGETS["import"],
+        "ratio": ratio <= TARGETS["ratio"],
+        "reimport": rate["reimport"] >= TARGETS["reimport"] and not any(reimport_writes)
+        and all(r["imported"] == 0 and r["deleted"] == 0 for r in results["reimport"]),
+        "rss": rss <= TARGETS["rss_mib"],
+    }
+    verdict = {True: "PASS", False: "FAIL"}
+    print(f"\nmachine: {_django.machine()}; database: PostgreSQL {connection.pg_version // 10000}."
+          f"{connection.pg_version % 10000}; load average {os.getloadavg()[0]:.2f}")
+    print(f"guide: {path.name}, {path.stat().st_size / 2**20:.1f} MiB gzip, {rows:,} programmes, scale {args.scale}, "
+          f"{args.rounds} rounds (medians)")
+    print(f"(a) floor     {median['floor']:7.2f} s  {rate['floor']:>9,.0f} programmes/s   (parse + COPY into an empty table)")
+    print(f"(b) import    {median['import']:7.2f} s  {rate['import']:>9,.0f} programmes/s   target ≥ {TARGETS['import']:,}: "
+          f"{verdict[checks['import']]}")
+    print(f"    (b)/(a)   {ratio:7.2f}                           target ≤ {TARGETS['ratio']}: {verdict[checks['ratio']]}")
+    print(f"(c) reimport  {median['reimport']:7.2f} s  {rate['reimport']:>9,.0f} programmes/s   target ≥ "
+          f"{TARGETS['reimport']:,} and 0 rows written (wrote {max(reimport_writes)}): {verdict[checks['reimport']]}")
+    print(f"worker peak RSS {rss:.0f} MiB (floor {max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
+          f"                target ≤ {TARGETS['rss_mib']} MiB: {verdict[checks['rss']]}")
+    print(f"last import message: {results['import'][-1]['message']}")
+    if not all(checks.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

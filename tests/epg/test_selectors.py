@@ -1,0 +1,64 @@
+"""Reads for the screens: fetch history, programmes by day and channel, channel IDs, now/next, EPG today."""
+
+from __future__ import annotations
+
+import pytest
+
+from content import epg_selectors, services
+from content.models import Channel
+from portals.auth import Caller
+from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, programme
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source(portal, server):
+    source = make_source(portal, url=server.serve("/g.xml", guide(
+        programme("a.tv", 0, 2, "A0"), programme("a.tv", 2, 3, "A2"), programme("a.tv", 30, 31, "Tomorrow"),
+        programme("b.tv", 5, 6, "B5"))))
+    fetch_now(source)
+    return source
+
+
+def test_programmes_by_day_and_channel(source):
+    assert [p.title for p in epg_selectors.programs_of(source)] == ["A0", "A2", "B5", "Tomorrow"]
+    assert [p.title for p in epg_selectors.programs_of(source, day=BASE.date())] == ["A0", "A2", "B5"]
+    assert [p.title for p in epg_selectors.programs_of(source, day=BASE.date(), channel="a.tv")] == ["A0", "A2"]
+
+
+def test_the_epg_channel_ids_of_a_source(source):
+    assert epg_selectors.epg_channel_names(source) == ["a.tv", "b.tv"]
+
+
+def test_now_and_next(source):
+    current, upcoming = epg_selectors.now_and_next(source.id, "a.tv", at(1))
+    assert (current.title, upcoming.title) == ("A0", "A2")
+    current, upcoming = epg_selectors.now_and_next(source.id, "a.tv", at(2))
+    assert (current.title, upcoming.title) == ("A2", "Tomorrow")
+    current, upcoming = epg_selectors.now_and_next(source.id, "a.tv", at(10))  # a gap in the guide
+    assert (current, upcoming.title) == (None, "Tomorrow")
+    assert epg_selectors.now_and_next(source.id, "none.tv", at(1)) == (None, None)
+
+
+def test_has_epg_today_per_channel(portal, source):
+    caller = Caller(portal=portal)
+    for name, epg_channel in (("with-a", "a.tv"), ("with-b", "b.tv"), ("unknown", "zzz"), ("none", "")):
+        services.create_channel(portal, caller=caller, data={
+            "name": name, "title": name, "epgSourceName": source.name if epg_channel else None,
+            "epgChannelName": epg_channel})
+    channels = epg_selectors.with_epg_today(Channel.objects.for_portal(portal), day=BASE.date())
+    assert {c.name: c.has_epg_today for c in channels} == {"with-a": True, "with-b": True, "unknown": False,
+                                                           "none": False}
+    a = Channel.objects.get(name="with-a")
+    assert epg_selectors.program_on_air(a, at(0.5)).title == "A0"
+    assert epg_selectors.program_on_air(Channel.objects.get(name="none"), at(0.5)) is None
+
+
+def test_fetch_history_per_source(portal, source, server):
+    other = make_source(portal, "other", url=server.url("/g.xml"))
+    mine, theirs = fetch_now(source), fetch_now(other)
+    assert [f.id for f in epg_selectors.fetches_for(portal, source=source)][0] == mine.id
+    assert [f.id for f in epg_selectors.fetches_for(portal)][0] == theirs.id
+    assert epg_selectors.active_fetch(source) is None
+    assert [s.last_fetch.id for s in epg_selectors.epg_sources_for(portal)] == [mine.id, theirs.id]

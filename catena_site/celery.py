@@ -18,8 +18,12 @@ app.conf.beat_schedule = {
         "task": "portals.tasks.purge_expired_manager_sessions",
         "schedule": crontab(minute="*/15"),
     },
-    # Streaming: heartbeats cached by the auth check reach the database, dead sessions are closed, and (with
-    # STREAMER_API_URL) sessions the streaming server no longer has are closed too.
+    # Streaming: session starts and heartbeats buffered by the auth check reach the database, dead sessions are
+    # closed, and (with STREAMER_API_URL) sessions the streaming server no longer has are closed too.
+    "monitoring.write-opened-sessions": {
+        "task": "monitoring.tasks.write_opened_sessions",
+        "schedule": timedelta(seconds=5),
+    },
     "monitoring.flush-session-heartbeats": {
         "task": "monitoring.tasks.flush_session_heartbeats",
         "schedule": timedelta(seconds=30),

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from catena_site.errors import Conflict, Forbidden, Invalid
@@ -218,7 +218,9 @@ def request_fetch(source: EpgSource, *, caller=None, trigger: str = FetchTrigger
         source = EpgSource.objects.select_for_update().get(pk=source.pk)  # serializes requests per source
         active = source.fetches.filter(status__in=ACTIVE_STATUSES).first()
         if active is not None:
-            return active, False
+            if not stale_fetches().filter(pk=active.pk).exists():
+                return active, False
+            _abandon(active)  # its worker is gone: do not hand out a job that will never finish
         try:
             with transaction.atomic():
                 fetch = EpgFetch.objects.create(portal_id=source.portal_id, epg_source=source,
@@ -244,22 +246,27 @@ def retry_delay(failures: int, period_days: int) -> dt.timedelta:
     return min(dt.timedelta(seconds=seconds), dt.timedelta(days=period_days))
 
 
-def _finish(fetch: EpgFetch, status: str, message: str, report: ImportReport | None) -> None:
-    """Write a fetch's outcome and reschedule its source, in one transaction (or the caller's)."""
+def _finish(fetch: EpgFetch, status: str, message: str, report: ImportReport | None, *,
+            only_if_status: str | None = None) -> None:
+    """Write a fetch's outcome and reschedule its source, in one transaction (or the caller's);
+    with ``only_if_status``, only while the fetch still has that status."""
     with transaction.atomic():
-        _write_outcome(fetch, status, message, report or ImportReport())
+        _write_outcome(fetch, status, message, report or ImportReport(), only_if_status)
 
 
-def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport) -> None:
+def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport, only_if_status) -> None:
     now = timezone.now()
-    EpgFetch.objects.filter(pk=fetch.pk).update(
+    fetches = EpgFetch.objects.filter(pk=fetch.pk)
+    if only_if_status is not None:
+        fetches = fetches.filter(status=only_if_status)
+    written = fetches.update(
         status=status, message=message[:4000], channels=report.channels, found_programs=report.found,
         imported_programs=report.imported, deleted_programs=report.deleted,
         fetch_duration=round(report.fetch_seconds, 3),
         import_duration=round(report.import_seconds, 3) if status == FetchStatus.SUCCESS else None,
         fetched_at=report.fetched_at or now, finished_at=now)
     source = EpgSource.objects.filter(pk=fetch.epg_source_id).first()
-    if source is None:
+    if not written or source is None:
         return
     if status == FetchStatus.SUCCESS:
         source.failures, source.next_fetch_at = 0, fetch.created_at + source.period_delta
@@ -305,18 +312,24 @@ def run_fetch(fetch_id: int) -> EpgFetch | None:
     return fetch
 
 
-def abandon_stale_fetches(now: dt.datetime | None = None) -> int:
-    """Give up fetches whose worker never started or vanished, so their source can be fetched again."""
+def stale_fetches(now: dt.datetime | None = None):
+    """Fetches queued for longer than QUEUED_GRACE, or running past EPG_FETCH_TIMEOUT + RUNNING_GRACE."""
     now = now or timezone.now()
     running_limit = dt.timedelta(seconds=settings.EPG_FETCH_TIMEOUT) + RUNNING_GRACE
-    stale = list(
-        EpgFetch.objects.filter(status=FetchStatus.QUEUED, created_at__lt=now - QUEUED_GRACE)
-        | EpgFetch.objects.filter(status=FetchStatus.RUNNING, started_at__lt=now - running_limit))
+    return EpgFetch.objects.filter(Q(status=FetchStatus.QUEUED, created_at__lt=now - QUEUED_GRACE)
+                                   | Q(status=FetchStatus.RUNNING, started_at__lt=now - running_limit))
+
+
+def _abandon(fetch: EpgFetch) -> None:
+    waited = "no worker started it" if fetch.status == FetchStatus.QUEUED else "its worker stopped reporting"
+    _finish(fetch, FetchStatus.ERROR, f"Abandoned: {waited}.", None, only_if_status=fetch.status)
+
+
+def abandon_stale_fetches(now: dt.datetime | None = None) -> int:
+    """Give up fetches whose worker never started or vanished, so their source can be fetched again."""
+    stale = list(stale_fetches(now))
     for fetch in stale:
-        waited = "no worker started it" if fetch.status == FetchStatus.QUEUED else "its worker stopped reporting"
-        with transaction.atomic():
-            if EpgFetch.objects.filter(pk=fetch.pk, status=fetch.status).exists():
-                _finish(fetch, FetchStatus.ERROR, f"Abandoned: {waited}.", None)
+        _abandon(fetch)
     return len(stale)
 
 

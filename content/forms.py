@@ -127,3 +127,40 @@ class ImportForm(forms.Form):
         elif upload is None and not data.get("checked"):
             self.add_error("file", "Choose a CSV file.")
         return data
+
+
+class EpgSourceForm(forms.Form):
+    """An EPG source: its name, the URL of its XMLTV guide and the days between automatic fetches."""
+
+    name = forms.CharField(required=False,
+                           help_text="2–64 letters, digits, '.', '-' or '_'. Channels name their EPG source by it.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    url = forms.CharField(required=False, strip=False, label="URL",
+                          help_text="The http:// or https:// address of the XMLTV file (it may be gzipped).",
+                          widget=forms.URLInput(attrs={"autocomplete": "off", "spellcheck": "false",
+                                                       "placeholder": "https://epg.example.com/guide.xml"}))
+    period = forms.IntegerField(required=False, label="Period (days)",
+                                help_text="Days between automatic fetches; Update now fetches at any time.",
+                                widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
+
+    SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period"}
+
+    def __init__(self, *args, source=None, read_only: bool = False, **kwargs):
+        self.source = source
+        initial = {"period": 1} if source is None else {"name": source.name, "url": source.url,
+                                                        "period": source.period}
+        kwargs["initial"] = {**initial, **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        if source is None:
+            self.fields["name"].widget.attrs.update(autofocus=True)
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_data(self) -> dict:
+        """The fields under their API names; an empty period is left out (1 day on create, unchanged on edit)."""
+        data = self.cleaned_data
+        result = {"name": data["name"].strip(), "url": data["url"]}
+        if data["period"] is not None:
+            result["period"] = data["period"]
+        return result

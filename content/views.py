@@ -33,6 +33,7 @@ from subscribers.models import Subscription
 
 from . import selectors, services
 from .api.views import logo_response
+from .epg_selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
 from .forms import ChannelForm, ImportForm, PackageForm
 from .imports import import_channels
@@ -69,7 +70,7 @@ class ChannelListView(PortalMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET
-        filterset = ChannelFilter(query, queryset=selectors.channels_for(self.portal))
+        filterset = ChannelFilter(query, queryset=with_epg_today(selectors.channels_for(self.portal)))
         page, errors = None, []
         if filterset.is_valid():
             page = keyset_page(self.request, filterset.qs, ("title", "id"))

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -24,7 +24,6 @@ from django.utils import timezone
 from subscribers import playback_cache
 from subscribers.models import Subscriber
 from subscribers.playback_cache import store
-from subscribers.services import touch_activity
 
 from . import sharing
 from .epg import program_on_air
@@ -32,9 +31,10 @@ from .models import CloseReason, PlaySession
 
 log = logging.getLogger(__name__)
 
-ACTIVITY_TOUCH_SECONDS = 300  # lastActivityAt is written at most this often per subscriber
+ACTIVITY_TOUCH_SECONDS = 300  # lastActivityAt of a subscriber playing is written at most this often
 _SAFE_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+OPENING = "pb:opening"  # the buffer of session starts (Redis list), drained by write_opened_sessions
 
 
 @dataclass(frozen=True)
@@ -151,21 +151,49 @@ def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> N
     )
 
 
+def _relaxed_durability() -> None:
+    """Inside a transaction: on PostgreSQL, commit without waiting for the WAL flush.
+
+    A crash may lose the last fraction of a second of session starts; the streaming server's next
+    ``update_session`` recreates a missing session, so nothing a decision depends on is lost, and the auth
+    answer does not wait for a disk flush.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def buffered() -> bool:
+    """Whether session starts go through the Redis buffer (Redis cache and ``STREAMER_BUFFER_SESSIONS``)."""
+    return getattr(settings, "STREAMER_BUFFER_SESSIONS", True) and getattr(store(), "supports_lists", False)
+
+
 def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime | None = None) -> bool:
     """An allowed ``new_session``: create (or revive) the play session unless the limit forbids it.
 
     With ``maxSessionsPerSubscriber`` set, the subscriber's row is locked while counting, so two devices
     starting at once cannot both take the last place. The same session ID again is never refused.
     Returns False (nothing written) when the limit is reached.
+
+    Without a limit, and on Redis, the start is appended to a buffer together with its first heartbeat (one
+    round trip, no database query) and written in bulk by :func:`write_opened_sessions` within seconds.
     """
     now = now or timezone.now()
-    if facts.max_sessions:
-        with transaction.atomic():
+    if not facts.max_sessions and buffered():
+        opened = (request.session_id, facts.portal_id, facts.subscriber_id, channel_id, request.name,
+                  request.token[:64], now.timestamp(), request.ip[:45], request.user_agent[:500], request.device_id,
+                  request.proto[:16], request.dvr, max(request.bytes or 0, 0), request.duration)
+        first_beat = (session_key(request.session_id),
+                      (facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0), request.duration),
+                      _heartbeat_ttl())
+        store().push_and_set(OPENING, opened, first_beat)
+        return True
+    with transaction.atomic():
+        _relaxed_durability()
+        if facts.max_sessions:
             list(Subscriber.objects.select_for_update().filter(pk=facts.subscriber_id).values_list("id"))
             if _live_count(facts.subscriber_id, facts.portal_id, request.session_id, now) >= facts.max_sessions:
                 return False
-            _upsert(facts, channel_id, request, now)
-    else:
         _upsert(facts, channel_id, request, now)
     remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0), request.duration)
     _after_open(facts, request, now)
@@ -188,7 +216,9 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple 
     row = (PlaySession.objects.filter(streamer_session_id=request.session_id)
            .values_list("subscriber_id", "channel_id", "active", "close_reason", "bytes", "duration").first())
     if row is None:
-        _upsert(facts, channel_id, request, now)
+        with transaction.atomic():
+            _relaxed_durability()
+            _upsert(facts, channel_id, request, now)
         remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0),
                  request.duration)
         _after_open(facts, request, now)
@@ -205,14 +235,74 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple 
 
 
 def _after_open(facts, request: PlayRequest, now: dt.datetime) -> None:
-    """Side effects of a session start: lastActivityAt (throttled) and the token-sharing watch."""
-    try:
-        fresh = store().add(f"pb:act:{facts.subscriber_id}", 1, ACTIVITY_TOUCH_SECONDS)
-    except Exception:
-        fresh = False
-    if fresh:
-        touch_activity(facts.subscriber_id)
+    """Side effect of a session start: the token-sharing watch (a query only for an address new in the window).
+
+    ``lastActivityAt`` is not written here but by the heartbeat flush, in bulk, for everyone playing.
+    """
     sharing.note_address(facts.subscriber_id, facts.portal_id, request.token, request.ip, now)
+
+
+# --- Writing buffered session starts ---------------------------------------------------------------------------
+
+
+def write_opened_sessions(batch: int = 2000) -> int:
+    """Write the buffered ``new_session`` starts to the database; return how many were taken from the buffer.
+
+    One drainer at a time (a lock in Redis). Items leave the buffer only after their transaction committed;
+    writing one twice is harmless (a session that exists is left alone, or revived as below).
+    """
+    cache = store()
+    if not getattr(cache, "supports_lists", False):
+        return 0
+    lock = cache.lock(OPENING + ":lock", 120)
+    if lock is None:
+        return 0
+    taken = 0
+    try:
+        while True:
+            items = cache.list_head(OPENING, batch)
+            if not items:
+                return taken
+            opened = retry_on_conflict(lambda items=items: _write_opened(items))
+            cache.list_drop_head(OPENING, len(items))
+            taken += len(items)
+            sharing.note_addresses([(s.subscriber_id, s.portal_id, s.token, s.ip) for s in opened], timezone.now())
+    finally:
+        cache.unlock(OPENING + ":lock", lock)
+
+
+def _write_opened(items: list[tuple]) -> list[PlaySession]:
+    """Insert the buffered starts; revive a session we closed (stale, access, reconciliation) before the start."""
+    starts: dict[str, tuple] = {}
+    for item in items:
+        starts.setdefault(item[0], item)  # the first start of a session ID counts
+    created, changed = [], []
+    with transaction.atomic():
+        existing = {s.streamer_session_id: s for s in PlaySession.objects.select_for_update()
+                    .filter(streamer_session_id__in=list(starts)).order_by("streamer_session_id")}
+        for session_id in sorted(starts):
+            (_, portal_id, subscriber_id, channel_id, name, token, ts, ip, user_agent, device_id, proto, dvr,
+             bytes_, duration) = starts[session_id]
+            at = dt.datetime.fromtimestamp(ts, dt.UTC)
+            session = existing.get(session_id)
+            if session is None:
+                created.append(PlaySession(
+                    portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channel_id, channel_name=name,
+                    streamer_session_id=session_id, token=token, opened_at=at, updated_at=at, active=True,
+                    bytes=bytes_, duration=duration, ip=ip, user_agent=user_agent, device_id=device_id, proto=proto,
+                    dvr=dvr, program_id=None if dvr else program_on_air(channel_id, at)))
+            elif (not session.active and session.close_reason != CloseReason.STREAMER
+                  and (session.closed_at is None or session.closed_at <= at)):
+                session.active, session.closed_at, session.close_reason = True, None, ""
+                session.updated_at = max(session.updated_at, at)
+                session.ip, session.user_agent, session.token, session.device_id = ip, user_agent, token, device_id
+                changed.append(session)
+        if created:
+            PlaySession.objects.bulk_create(created)
+        if changed:
+            PlaySession.objects.bulk_update(changed, ["active", "closed_at", "close_reason", "updated_at", "ip",
+                                                      "user_agent", "token", "device_id"])
+    return created + changed
 
 
 # --- Flushing heartbeats ----------------------------------------------------------------------------------------
@@ -224,18 +314,35 @@ def flush_heartbeats(chunk: int = 1000) -> int:
     Monotonic: ``updated_at``, ``bytes`` and ``duration`` only grow (``GREATEST`` in SQL), so a concurrent
     event batch is never undone.
     """
+    write_opened_sessions()
     changed = 0
+    playing: set[int] = set()
     rows = (PlaySession.objects.filter(active=True)
-            .values_list("id", "streamer_session_id", "updated_at", "bytes", "duration").iterator(chunk_size=chunk))
+            .values_list("id", "streamer_session_id", "updated_at", "bytes", "duration", "subscriber_id")
+            .iterator(chunk_size=chunk))
     batch: list[tuple] = []
     for row in rows:
-        batch.append(row)
+        batch.append(row[:5])
+        playing.add(row[5])
         if len(batch) >= chunk:
             changed += _flush(batch)
             batch = []
     if batch:
         changed += _flush(batch)
+    mark_playing(playing)
     return changed
+
+
+def mark_playing(subscriber_ids: set[int], now: dt.datetime | None = None) -> int:
+    """``lastActivityAt = now`` for subscribers playing, at most every ``ACTIVITY_TOUCH_SECONDS`` each."""
+    now = now or timezone.now()
+    recent = now - dt.timedelta(seconds=ACTIVITY_TOUCH_SECONDS)
+    ids, touched = sorted(subscriber_ids), 0
+    for start in range(0, len(ids), 1000):
+        touched += (Subscriber.objects.filter(id__in=ids[start:start + 1000])
+                    .filter(Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=recent))
+                    .update(last_activity_at=now))
+    return touched
 
 
 def _flush(rows: list[tuple]) -> int:
@@ -269,6 +376,7 @@ def close_stale_sessions(now: dt.datetime | None = None, chunk: int = 1000) -> i
     Heartbeats still in the cache count: a session whose cached heartbeat is fresh gets it written instead
     of being closed, and a stale one is closed at its last heartbeat.
     """
+    write_opened_sessions()
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.SESSION_STALE_SECONDS)
     closed = 0
@@ -308,6 +416,7 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     playback cache, which the change has already invalidated). Returns the stream names of the closed
     sessions, for the streaming server's re-authorization.
     """
+    write_opened_sessions()  # sessions started just before the change are judged too
     scope = Q()
     if subscriber_ids:
         scope |= Q(subscriber_id__in=list(subscriber_ids))

@@ -46,6 +46,38 @@ def note_address(subscriber_id: int, portal_id: int, token: str, ip: str, now: d
     return check_token(subscriber_id, portal_id, token, now)
 
 
+def note_addresses(starts: list[tuple[int, int, str, str]], now: dt.datetime) -> list[int]:
+    """:func:`note_address` for many ``(subscriber_id, portal_id, token, ip)`` at once: one query in all.
+
+    Returns the subscribers found sharing.
+    """
+    fresh = {}
+    for subscriber_id, portal_id, token, ip in starts:
+        if not ip or not token or (subscriber_id, ip) in fresh:
+            continue
+        key = f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}"
+        try:
+            new_address = store().add(key, 1, settings.TOKEN_SHARING_WINDOW)
+        except Exception:
+            new_address = True
+        if new_address:
+            fresh[(subscriber_id, ip)] = (portal_id, token)
+    if not fresh:
+        return []
+    cutoff = now - _window()
+    by_token: dict[tuple[int, int, str], set[str]] = {}
+    candidates = {(s, p, t) for (s, _), (p, t) in fresh.items()}
+    rows = (PlaySession.objects.filter(subscriber_id__in={s for s, _, _ in candidates})
+            .filter(Q(updated_at__gte=cutoff) | Q(active=True)).exclude(ip="")
+            .values_list("subscriber_id", "portal_id", "token", "ip").distinct())
+    for subscriber_id, portal_id, token, ip in rows:
+        if (subscriber_id, portal_id, token) in candidates:
+            by_token.setdefault((subscriber_id, portal_id, token), set()).add(ip)
+    sharing = [key for key, ips in by_token.items() if len(ips) > settings.TOKEN_SHARING_IPS]
+    return [subscriber_id for subscriber_id, portal_id, token in sharing
+            if check_token(subscriber_id, portal_id, token, now)]
+
+
 def addresses_in_window(subscriber_id: int, portal_id: int, token: str, now: dt.datetime) -> list[str]:
     """Distinct addresses of the token's sessions alive within the window (indexed by subscriber)."""
     cutoff = now - _window()

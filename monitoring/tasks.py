@@ -23,6 +23,12 @@ def flush_session_heartbeats() -> int:
     return sessions.flush_heartbeats()
 
 
+@shared_task(name="monitoring.tasks.write_opened_sessions")
+def write_opened_sessions() -> int:
+    """Write session starts buffered in Redis by the auth check (``new_session``) to the database."""
+    return sessions.write_opened_sessions()
+
+
 @shared_task(name="monitoring.tasks.close_stale_sessions")
 def close_stale_sessions() -> int:
     """Close sessions with no sign of life for ``SESSION_STALE_SECONDS`` (``closedAt = updatedAt``)."""

@@ -42,6 +42,8 @@ _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 class _DjangoStore:
     """The configured Django cache, as is (file-based in the embedded default)."""
 
+    supports_lists = False
+
     def __init__(self, cache):
         self.cache = cache
 
@@ -72,6 +74,8 @@ class _RedisStore:
     round trip itself on the auth hot path. Keys (``make_key``) and values (Django's ``RedisSerializer``) are
     byte-for-byte those of the Django cache, so both can read and write the same entries.
     """
+
+    supports_lists = True  # an append-only list for writes buffered off the hot path (monitoring.sessions)
 
     def __init__(self, cache, url: str):
         import redis
@@ -109,6 +113,31 @@ class _RedisStore:
         values = pipe.execute()[0]
         loads = self.serializer.loads
         return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+
+    def push_and_set(self, list_key: str, item, pending: tuple) -> None:
+        """Append ``item`` to a list and do one ``set``, in one round trip."""
+        key, value, timeout = pending
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(self.cache.make_key(list_key), self.serializer.dumps(item))
+        pipe.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
+        pipe.execute()
+
+    def list_head(self, list_key: str, count: int) -> list:
+        loads = self.serializer.loads
+        return [loads(v) for v in self.client.lrange(self.cache.make_key(list_key), 0, count - 1)]
+
+    def list_drop_head(self, list_key: str, count: int) -> None:
+        self.client.ltrim(self.cache.make_key(list_key), count, -1)
+
+    def lock(self, key: str, timeout: int) -> str | None:
+        """A lock token if this process got the lock (expires after ``timeout``), else None."""
+        token = secrets.token_hex(8)
+        return token if self.client.set(self.cache.make_key(key), token, ex=timeout, nx=True) else None
+
+    def unlock(self, key: str, token: str) -> None:
+        full = self.cache.make_key(key)
+        if self.client.get(full) == token.encode():
+            self.client.delete(full)
 
 
 _stores: dict[tuple, object] = {}

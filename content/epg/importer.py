@@ -1,4 +1,4 @@
-"""One fetch end to end: download → decompress → parse → stage, then merge in one transaction.
+"""One fetch end to end: download → decompress → parse → store, then merge in one transaction.
 
 Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
 message of the fetch record come from :class:`ImportReport`.
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+
+from content.models import EpgSource
 
 from .decode import xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
@@ -76,8 +78,6 @@ def import_lock(source_id: int) -> Iterator[None]:
 def _begin_merge(source_id: int, deadline: Deadline) -> None:
     """Inside the merge transaction: lock the source row (a concurrent delete or rename waits for the merge;
     a source deleted meanwhile ends the fetch) and bound every statement by the fetch's deadline."""
-    from content.models import EpgSource
-
     if not EpgSource.objects.select_for_update().filter(pk=source_id).exists():
         raise FetchFailed("The EPG source was deleted during the fetch; nothing was imported.")
     if connection.vendor == "postgresql":
@@ -85,6 +85,22 @@ def _begin_merge(source_id: int, deadline: Deadline) -> None:
         with connection.cursor() as cursor:
             # JIT compilation costs more than it saves on these one-off bulk statements.
             cursor.execute(f"SET LOCAL statement_timeout = {milliseconds}; SET LOCAL jit = off")
+
+
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
+
+def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int) -> None:
+    """Stream the body through decompression and the parser into the store, chunk by chunk."""
+    with download:
+        for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
+            parser.feed(chunk)
+            if parser.rows:
+                store.write(parser.rows)
+                parser.rows.clear()
+        parser.close()
+        store.write(parser.rows)
+        parser.rows.clear()
 
 
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
@@ -101,15 +117,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
     with import_lock(source.id), open_store(connection, source.id, source.portal_id) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)
         try:
-            with download:
-                for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
-                    parser.feed(chunk)
-                    if parser.rows:
-                        store.write(parser.rows)
-                        parser.rows.clear()
-                parser.close()
-                store.write(parser.rows)
-                parser.rows.clear()
+            _read_guide(download, parser, store, max_bytes)
         except BaseException as exc:
             store.abort(exc)
             raise
@@ -130,7 +138,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
                 if on_success is not None:
                     on_success(report)
         except DatabaseError as exc:
-            if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+            if getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
                 raise FetchTimedOut(f"Timed out after {timeout:g} s (EPG_FETCH_TIMEOUT) while writing the "
                                     "programmes; nothing was changed.") from None
             raise

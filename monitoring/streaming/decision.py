@@ -91,6 +91,7 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
 
     def heartbeat(facts, found):
         """A warm update of a known session: its heartbeat rides along with the facts' validation."""
+        written.clear()  # called again after a recomputation: only the last call counts
         if not update or request is None or facts is None or facts.disabled:
             return None
         cached = found.get(heartbeat_key)

@@ -176,8 +176,7 @@ def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchRes
     if by_session:
         closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
         sessions.forget(closed)
-        for session in opened:
-            sharing.note_address(session.subscriber_id, session.portal_id, session.token, session.ip, received_at)
+        sharing.note_addresses([(s.subscriber_id, s.portal_id, s.token, s.ip) for s in opened], received_at)
     for counter, amount in result.skipped.items():
         metrics.count(counter, amount)
     metrics.count("events_applied", result.applied)
@@ -223,10 +222,20 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
             if not session.dvr:
                 session.program_id = program_on_air(session.channel_id, session.opened_at)
             opened.append(session)
-        if new:
-            new.sort(key=lambda session: session.streamer_session_id)
-            PlaySession.objects.bulk_create(new)
+        # One INSERT … ON CONFLICT (streamer_session_id) DO UPDATE for new and changed rows alike (the rows are
+        # locked and merged above; bulk_update's CASE expressions would cost far more). A changed row goes in
+        # under a fresh primary key that is never used: only the unique session ID can conflict.
+        rows = new + [_upsert_copy(session) for session in changed]
+        if rows:
+            rows.sort(key=lambda session: session.streamer_session_id)
+            PlaySession.objects.bulk_create(rows, update_conflicts=True, unique_fields=["streamer_session_id"],
+                                            update_fields=UPDATED_FIELDS)
             result.created = len(new)
-        if changed:
-            PlaySession.objects.bulk_update(changed, UPDATED_FIELDS, batch_size=200)
     return closed, opened
+
+
+def _upsert_copy(session: PlaySession) -> PlaySession:
+    """An unsaved copy of a merged row for the upsert (same session ID, a fresh and unused primary key)."""
+    copy = PlaySession(**{f.attname: getattr(session, f.attname) for f in PlaySession._meta.concrete_fields
+                          if not f.primary_key})
+    return copy

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +29,8 @@ class Route:
 class GuideServer:
     """An HTTP server on 127.0.0.1 (random port) in a thread, answering each path with its :class:`Route`."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
+        self.tls = tls
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
         server = self
@@ -56,6 +60,8 @@ class GuideServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -63,8 +69,8 @@ class GuideServer:
     def port(self) -> int:
         return self.httpd.server_address[1]
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def serve(self, path: str, body: bytes = b"", status: int = 200, **options) -> str:
         """Answer ``path`` with this body (and status, headers, trickle); returns its URL."""
@@ -82,6 +88,27 @@ class GuideServer:
 @pytest.fixture
 def server():
     guide_server = GuideServer()
+    yield guide_server
+    guide_server.close()
+
+
+@pytest.fixture
+def certificate(tmp_path) -> str:
+    """A self-signed certificate (and key) for ``localhost``, as one PEM file."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    pem = tmp_path / "localhost.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(pem), "-out", str(pem)],
+                   check=True, capture_output=True)
+    return str(pem)
+
+
+@pytest.fixture
+def tls_server(certificate):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    guide_server = GuideServer(tls=context)
     yield guide_server
     guide_server.close()
 

@@ -123,3 +123,16 @@ def test_an_unexpected_error_is_recorded_on_the_fetch(portal, server, monkeypatc
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == ("error", "Internal error while importing: ZeroDivisionError: boom")
     assert importer  # the real importer is untouched
+
+
+def test_a_manual_update_replaces_a_job_whose_worker_vanished(api, portal, sent, django_capture_on_commit_callbacks):
+    from tests.conftest import API
+
+    source = make_source(portal)
+    stuck, _ = epg_services.request_fetch(source)
+    EpgFetch.objects.filter(pk=stuck.pk).update(status="running", started_at=timezone.now() - dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"{API}/epg-sources/{source.public_id}/update")
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.message) == ("error", "Abandoned: its worker stopped reporting.")
+    assert response.status_code == 202 and response.json()["jobId"] != stuck.job_id and len(sent) == 1

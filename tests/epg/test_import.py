@@ -365,3 +365,62 @@ def test_a_guide_in_reverse_order_with_duplicates_is_stored_once_and_reimports_u
     assert figures(fetch) == ("success", 2, 15, 13, 0), fetch.message
     assert [row[3] for row in stored(source)] == [f"P{h}" for h in range(10)] + [f"Q{h}" for h in range(3)]
     assert figures(fetch_now(source)) == ("success", 2, 15, 0, 0)
+
+
+def test_an_empty_guide_succeeds_and_changes_nothing(source, server):
+    server.serve("/guide.xml", TWO_CHANNELS)
+    fetch_now(source)
+    server.serve("/guide.xml", guide())
+    assert figures(fetch_now(source)) == ("success", 0, 0, 0, 0)
+    assert len(stored(source)) == 3
+
+
+def test_https_checks_the_certificate_of_the_host_name(portal, tls_server):
+    tls_server.serve("/guide.xml", TWO_CHANNELS)
+    source = make_source(portal, url=tls_server.url("/guide.xml", host="localhost"))
+    fetch = fetch_now(source)
+    assert fetch.status == "error" and "CERTIFICATE_VERIFY_FAILED" in fetch.message, fetch.message
+
+
+def test_https_works_through_the_vetted_address(portal, tls_server, certificate, monkeypatch):
+    """The socket goes to the checked IP, yet TLS verifies the certificate for the URL's host name."""
+    import ssl
+
+    from content.epg import http
+
+    trusting = ssl.create_default_context(cafile=certificate)
+    monkeypatch.setattr(http.ssl, "create_default_context", lambda: trusting)
+    tls_server.serve("/guide.xml", TWO_CHANNELS)
+    source = make_source(portal, url=tls_server.url("/guide.xml", host="localhost"))
+    assert figures(fetch_now(source)) == ("success", 2, 3, 3, 0)
+    wrong_name = make_source(portal, "by-ip", url=tls_server.url("/guide.xml"))  # the certificate names localhost
+    fetch = fetch_now(wrong_name)
+    assert fetch.status == "error" and "IP address mismatch" in fetch.message, fetch.message
+
+
+def test_a_merge_that_outlives_the_deadline_is_a_timeout_and_changes_nothing(source, server, monkeypatch):
+    import time
+
+    from django.db import connection
+
+    from content.epg import importer
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout bounds the merge on PostgreSQL")
+    server.serve("/guide.xml", TWO_CHANNELS)
+    fetch_now(source)
+    before = stored(source)
+    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, "Changed")))
+    real_begin = importer._begin_merge
+
+    def slow_begin(source_id, deadline):
+        deadline.ends_at = time.monotonic() + 0.3  # what is left of EPG_FETCH_TIMEOUT for the merge
+        real_begin(source_id, deadline)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+
+    monkeypatch.setattr(importer, "_begin_merge", slow_begin)
+    fetch = fetch_now(source)
+    assert (fetch.status, fetch.message) == (
+        "timeout", "Timed out after 20 s (EPG_FETCH_TIMEOUT) while writing the programmes; nothing was changed.")
+    assert stored(source) == before

@@ -1,0 +1,250 @@
+"""Benchmark: ingestion of the streaming server's session events (performance.md, ``bench/events_ingest.py``).
+
+    python bench/events_ingest.py [--database-url postgres://…] [--redis-url redis://…/6] [--seconds 30]
+
+gunicorn (2 sync workers) on PostgreSQL and Redis receives Flussonic-style ``event_sink`` batches from ``wrk``
+(Debian: ``apt-get install -y wrk``): 50–100 events per POST, sessions opened, updated and closed, 5% of the
+events sent again later (duplicates and late, out-of-order arrivals), timestamps in milliseconds. Reports
+events/s and the acknowledgement latency; then how long a new session takes to show in ``GET /play-sessions``;
+then the floor: the same rows written with one ``COPY`` into an empty table of the same shape.
+
+Targets: ≥ 2,000 events/s, p99 acknowledgement ≤ 20 ms, sessions visible through the API ≤ 5 s later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import _django
+from auth_check import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, HERE, KEY, build_portal, free_port, wrk
+
+PORTAL = "bench-events"
+
+LUA = r"""
+local data_path, key, run = "%(data)s", "%(key)s", "%(run)s"
+local pool_size = %(pool)d
+local viewers, live, recent, counter, sent = {}, {}, {}, 0, 0
+statuses, events_sent, repeats = {}, 0, 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+local function new_session()
+  counter = counter + 1
+  local n = math.random(#viewers)
+  local v = viewers[n]
+  -- each viewer plays from its own address (so the token-sharing watch sees ordinary viewers)
+  return {id = run .. "-" .. tid .. "-" .. counter, token = v[1], media = v[2], opened = nil, bytes = 0,
+          ip = "10." .. math.floor(n / 62500) .. "." .. (math.floor(n / 250) %% 250) .. "." .. (n %% 250 + 1)}
+end
+
+function init(args)
+  for line in io.lines(data_path) do
+    local token, ok = line:match("^(%%S+) (%%S+) ")
+    table.insert(viewers, {token, ok})
+  end
+  math.randomseed(tid * 104729 + %(seed)d)
+  for i = 1, pool_size do live[i] = new_session() end
+end
+
+local function event(kind, s, now)
+  local closed = ""
+  if kind == "play_closed" then closed = ',"closed_at":' .. now end
+  return '{"event":"' .. kind .. '","event_id":"' .. run .. "-" .. sent .. '","id":"' .. s.id .. '","media":"' ..
+    s.media .. '","token":"' .. s.token .. '","ip":"' .. s.ip ..
+    '","user_agent":"BenchPlayer/1.0","proto":"hls","dvr":false,"bytes":' .. s.bytes .. ',"opened_at":' ..
+    s.opened .. ',"updated_at":' .. now .. closed .. ',"query_string":"device_id=bench"}'
+end
+
+function request()
+  local n = math.random(50, 100)
+  local parts = {}
+  local now = os.time() * 1000 + (sent %% 1000)
+  for j = 1, n do
+    if #recent > 0 and math.random() < 0.05 then
+      parts[j] = recent[math.random(#recent)]  -- sent again: a duplicate, and late (older than its successors)
+      repeats = repeats + 1
+    else
+      local i = math.random(pool_size)
+      local s = live[i]
+      local e
+      if s.opened == nil then
+        s.opened = now
+        e = event("play_opened", s, now)
+      elseif math.random() < 0.08 then
+        e = event("play_closed", s, now)
+        live[i] = new_session()
+      else
+        s.bytes = s.bytes + math.random(100000, 2000000)
+        e = event("play_updated", s, now)
+      end
+      parts[j] = e
+      sent = sent + 1
+      recent[(sent %% 2000) + 1] = e
+    end
+  end
+  events_sent = events_sent + n
+  return wrk.format("POST", "/streaming/flussonic/events?key=" .. key, {["Content-Type"] = "application/json"},
+                    "[" .. table.concat(parts, ",") .. "]")
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local codes, events, again = {}, 0, 0
+  for _, t in ipairs(threads) do
+    for k, n in pairs(t:get("statuses")) do codes[k] = (codes[k] or 0) + n end
+    events = events + t:get("events_sent")
+    again = again + t:get("repeats")
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("EVENTS %%d %%d\n", events, again))
+  for k, n in pairs(codes) do io.write(string.format("CODE %%d %%d\n", k, n)) end
+end
+"""
+
+COLUMNS = ["id", "portal_id", "subscriber_id", "channel_id", "channel_name", "program_id", "streamer_session_id",
+           "token", "opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
+           "user_agent", "device_id", "proto", "dvr", "country"]
+
+
+def copy_floor(portal) -> tuple[int, float]:
+    """Write the benchmark's session rows again with one COPY into an empty table of the same shape."""
+    from django.db import connection
+
+    columns = ", ".join(COLUMNS)
+    connection.ensure_connection()
+    raw = connection.connection  # the psycopg connection, for COPY
+    buffer = io.BytesIO()
+    with raw.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        cursor.execute("CREATE TABLE bench_copy_floor (LIKE monitoring_playsession INCLUDING ALL)")
+        with cursor.copy(f"COPY (SELECT {columns} FROM monitoring_playsession WHERE portal_id = {int(portal.id)}) "
+                         "TO STDOUT") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        raw.commit()
+        rows = buffer.getvalue().count(b"\n")
+        started = time.perf_counter()
+        with cursor.copy(f"COPY bench_copy_floor ({columns}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        raw.commit()
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_copy_floor")
+        raw.commit()
+    return rows, elapsed
+
+
+def visible_after(base: str, portal, token: str, channel: str) -> float:
+    """Seconds from posting a new session's ``play_opened`` until ``GET /play-sessions`` lists it."""
+    session_id = f"probe-{uuid.uuid4()}"
+    body = json.dumps([{"event": "play_opened", "id": session_id, "media": channel, "token": token,
+                        "opened_at": int(time.time() * 1000), "ip": "192.0.2.1"}]).encode()
+    started = time.perf_counter()
+    request = urllib.request.Request(f"{base}/streaming/flussonic/events?key={KEY}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    while time.perf_counter() - started < 30:
+        listing = urllib.request.Request(f"{base}/tv-management/api/v1/play-sessions?active=true&limit=50",
+                                         headers={"X-Auth-Token": portal.api_key})
+        sessions = json.loads(urllib.request.urlopen(listing, timeout=10).read())["sessions"]
+        if any(s["streamerSessionId"] == session_id for s in sessions):
+            return time.perf_counter() - started
+        time.sleep(0.05)
+    return float("inf")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="flushed at start: use a database of your own")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--sessions", type=int, default=3_000, help="sessions playing at once, per wrk thread")
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is required: apt-get install -y wrk")
+    env = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "DATABASE_POOL": "true",
+           "STREAMER_KEY": KEY, "DEBUG": "false", "SECRET_KEY": "benchmark", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "catena_site.settings",
+           "STATIC_ROOT": tempfile.mkdtemp(prefix="catena-bench-static-")}
+    os.environ.update(env)
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    _django.setup(args.database_url)
+    from django.db import connection
+
+    from monitoring.models import PlaySession
+
+    portal, rows = build_portal(args.subscribers, 300, 20, name=PORTAL)
+    tmp = Path(tempfile.mkdtemp(prefix="catena-events-bench-"))
+    data = tmp / "viewers.txt"
+    data.write_text("".join(f"{s.playback_token} {ok} {no}\n" for s, ok, no in rows))
+    run = uuid.uuid4().hex[:8]
+    script = tmp / "events.lua"
+    script.write_text(LUA % {"data": data, "key": KEY, "run": run, "pool": args.sessions, "seed": 5})
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
+         "--log-level", "warning", "auth_check:wsgi_app()"],
+        env={**os.environ, **env, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        wrk(base, script, 2, args.connections, args.threads)  # warm the workers
+        result = wrk(base, script, args.seconds, args.connections, args.threads)
+        visible = visible_after(base, portal, rows[0][0].playback_token, rows[0][1])
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    stored = PlaySession.objects.filter(portal=portal).count()
+    closed = PlaySession.objects.filter(portal=portal, active=False).count()
+    copied, copy_seconds = copy_floor(portal)
+    events, repeats = result["events"]
+    events_per_second = events / result["seconds"]
+    print(f"machine: {_django.machine()}; database: PostgreSQL {connection.pg_version // 10000}; cache: Redis; "
+          f"server: gunicorn 2 sync workers; load: wrk -t{args.threads} -c{args.connections} on the same machine")
+    print(f"ingest: {result['requests']:,} batches, {events:,} events ({repeats:,} sent again: duplicates/late) in "
+          f"{result['seconds']:.1f} s = {events_per_second:,.0f} events/s; acknowledgement p50 "
+          f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms; answers {result['codes']}")
+    print(f"stored: {stored:,} play sessions ({closed:,} closed)")
+    print(f"floor: COPY of the same {copied:,} rows into an empty table: {copy_seconds:.2f} s = "
+          f"{copied / copy_seconds:,.0f} rows/s; ours wrote them in {result['seconds']:.1f} s "
+          f"(ratio {result['seconds'] / copy_seconds:.1f}, ours also merges {events:,} events)")
+    print(f"visible in GET /play-sessions {visible * 1000:.0f} ms after the POST")
+    print(f"targets: ≥ 2,000 events/s {'PASS' if events_per_second >= 2000 else 'FAIL'}; "
+          f"p99 ≤ 20 ms {'PASS' if result['p99_ms'] <= 20 else 'FAIL'}; visible ≤ 5 s {'PASS' if visible <= 5 else 'FAIL'}")
+    PlaySession.objects.filter(portal=portal).delete()
+
+
+if __name__ == "__main__":
+    main()

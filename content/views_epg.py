@@ -1,0 +1,346 @@
+"""Screens of EPG: XMLTV sources, their fetches (live status, history, durations) and the programme browser.
+
+Everyone reads; ``can_manage_content`` creates, edits, deletes and updates sources. Every change goes through
+``content.epg_services``; a refusal is shown as the service phrased it. Reads come from ``content.epg_selectors``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+
+from django.contrib import messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+from rest_framework.exceptions import ValidationError as InvalidCursor
+
+from catena_site.api.pagination import Keyset
+from catena_site.errors import ServiceError
+from catena_site.web import (
+    SCREEN_PAGE_SIZE,
+    PortalMixin,
+    ScreenPage,
+    keyset_page,
+    service_error_page,
+    show_service_errors,
+)
+
+from . import epg_selectors, epg_services
+from .filters import EpgSourceFilter
+from .forms import EpgSourceForm
+from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
+from .views import ContentAdminMixin, filter_errors
+
+SOURCE_COLUMNS = ["Name", "URL", "Period", "Last update", "Status", "Programmes", ""]
+CHART_FETCHES = 20  # fetches the import-duration chart shows
+POLL_INTERVAL_MS = 2000  # how often the source page asks for the status of a queued or running fetch
+
+
+def sources_with_figures(portal):
+    """``epg_sources_for`` plus the stored programme count and the status of a queued or running fetch,
+    each one subquery per list (no N+1)."""
+    programs = (Program.objects.filter(epg_source=OuterRef("pk")).order_by()
+                .values("epg_source").annotate(n=Count("id")).values("n"))
+    active = (EpgFetch.objects.filter(epg_source=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+              .order_by().values("status"))
+    return epg_selectors.epg_sources_for(portal).annotate(
+        program_count=Coalesce(Subquery(programs, output_field=IntegerField()), Value(0)),
+        active_status=Subquery(active[:1]),
+    )
+
+
+def source_status(active: EpgFetch | None, last: EpgFetch | None) -> str:
+    """What a source's badge says: its fetch in progress, else its newest finished one, else ``never``."""
+    if active is not None:
+        return active.status
+    return last.status if last is not None else "never"
+
+
+def cursor_page(request, queryset, ordering: tuple[str, ...], param: str, anchor: str,
+                limit: int = SCREEN_PAGE_SIZE) -> ScreenPage:
+    """``keyset_page`` for a page with two lists: the cursor is ``?<param>=`` and the links end in ``#anchor``."""
+    cursor = request.GET.get(param) or None
+    try:
+        rows, next_cursor = Keyset(queryset.model, ordering).page(queryset, cursor, limit)
+    except InvalidCursor:
+        raise Http404 from None
+    params = request.GET.copy()
+    params.pop(param, None)
+    first_url = f"?{params.urlencode()}#{anchor}" if cursor else None
+    next_url = None
+    if next_cursor:
+        params[param] = next_cursor
+        next_url = f"?{params.urlencode()}#{anchor}"
+    return ScreenPage(rows=rows, next_url=next_url, first_url=first_url)
+
+
+# --- Sources ----------------------------------------------------------------------------------------------
+
+
+class EpgSourceListView(PortalMixin, TemplateView):
+    """Sources by name with their last update, status and programme count; ``?search=`` (EpgSourceFilter)."""
+
+    template_name = "content/epg_source_list.html"
+    section = "epg"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filterset = EpgSourceFilter(self.request.GET, queryset=sources_with_figures(self.portal))
+        page, errors = None, []
+        if filterset.is_valid():
+            page = keyset_page(self.request, filterset.qs, ("name", "id"))
+            for source in page.rows:
+                source.badge_status = source.active_status or source_status(None, source.last_fetch)
+        else:
+            errors = filter_errors(filterset, {"search": "Search"})
+        context.update(page=page, filter_errors=errors, columns=SOURCE_COLUMNS,
+                       search=self.request.GET.get("search", ""))
+        return context
+
+
+class EpgSourceObjectMixin:
+    @cached_property
+    def source(self) -> EpgSource:
+        return self.get_portal_object(EpgSource.objects.select_related("last_fetch"), self.kwargs["source_id"])
+
+
+class EpgSourceFormMixin:
+    """Create and edit: a service refusal goes on the form, with the API's status code."""
+
+    template_name = "content/epg_source_form.html"
+    section = "epg"
+    source = None
+
+    def get_context_data(self, form=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["form"] = form or EpgSourceForm(source=self.source)
+        context["source"] = self.source
+        return context
+
+    def save(self, form) -> EpgSource:
+        raise NotImplementedError
+
+    def submit(self, form, message: str):
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        try:
+            source = self.save(form)
+        except ServiceError as exc:
+            if exc.status == 403:
+                return service_error_page(self.request, exc)
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+        messages.success(self.request, message.format(name=source.name))
+        return redirect("content:epg-source-detail", source_id=source.public_id)
+
+
+class EpgSourceCreateView(ContentAdminMixin, EpgSourceFormMixin, TemplateView):
+    def post(self, request):
+        return self.submit(EpgSourceForm(request.POST),
+                           "EPG source {name} created. It is fetched within a few minutes; "
+                           "press Update now to fetch it at once.")
+
+    def save(self, form) -> EpgSource:
+        return epg_services.create_epg_source(self.portal, caller=self.caller, data=form.service_data())
+
+
+class EpgSourceEditView(ContentAdminMixin, EpgSourceObjectMixin, EpgSourceFormMixin, TemplateView):
+    def post(self, request, source_id):
+        return self.submit(EpgSourceForm(request.POST, source=self.source), "EPG source {name} saved.")
+
+    def save(self, form) -> EpgSource:
+        return epg_services.update_epg_source(self.source, caller=self.caller, data=form.service_data())
+
+
+class EpgSourceDeleteView(ContentAdminMixin, EpgSourceObjectMixin, TemplateView):
+    """Confirmation naming the channels whose EPG fields are cleared, then ``delete_epg_source``."""
+
+    template_name = "content/epg_source_delete.html"
+    section = "epg"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["source"] = self.source
+        context["channels"] = list(Channel.objects.filter(epg_source=self.source).order_by("title", "id")
+                                   .only("id", "name", "title"))
+        context["program_count"] = Program.objects.filter(epg_source=self.source).count()
+        return context
+
+    def post(self, request, source_id):
+        source = self.source
+        try:
+            cleared = epg_services.delete_epg_source(source, caller=self.caller)
+        except ServiceError as exc:
+            return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
+        text = f"EPG source {source.name} deleted."
+        if cleared:
+            count = len(cleared)
+            text += f" {count} channel{'s' if count != 1 else ''} lost {'their' if count != 1 else 'its'} EPG: " \
+                    f"{', '.join(cleared)}."
+        messages.success(request, text)
+        return redirect("content:epg-source-list")
+
+
+class EpgSourceUpdateView(ContentAdminMixin, EpgSourceObjectMixin, View):
+    """POST "Update now": queue a fetch, or point at the one already queued or running."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, source_id):
+        source = self.source
+        try:
+            fetch, created = epg_services.request_fetch(source, caller=self.caller)
+        except ServiceError as exc:
+            return service_error_page(request, exc)
+        if created:
+            messages.success(request, f"Update of {source.name} started (job {fetch.job_id}).")
+        else:
+            since = timezone.localtime(fetch.started_at or fetch.created_at, dt.UTC)
+            messages.warning(request, f"{source.name} is already being updated: job {fetch.job_id} is "
+                                      f"{fetch.status} since {since:%H:%M:%S} UTC. No other update was started.")
+        return redirect("content:epg-source-detail", source_id=source.public_id)
+
+
+# --- The source page ------------------------------------------------------------------------------------
+
+
+def live_status_context(source: EpgSource) -> dict:
+    """What the live status block shows: the fetch in progress, else the newest finished one."""
+    active = epg_selectors.active_fetch(source)
+    last = source.last_fetch
+    return {"source": source, "active": active, "last": last, "fetch": active or last,
+            "status": source_status(active, last)}
+
+
+def duration_chart(fetches: list[EpgFetch], width: int = 600, height: int = 140) -> dict | None:
+    """Bars of the import durations of ``fetches`` (oldest first) as SVG geometry, in viewBox units.
+
+    A fetch without an import duration (failed, or still in progress) is a short red mark on the baseline.
+    """
+    if not fetches:
+        return None
+    left, top, bottom = 48, 10, 20
+    plot_width, plot_height = width - left - 8, height - top - bottom
+    longest = max((f.import_duration for f in fetches if f.import_duration is not None), default=0.0)
+    scale = longest or 1.0
+    slot = plot_width / max(len(fetches), CHART_FETCHES // 2)
+    bars = []
+    for index, fetch in enumerate(fetches):
+        duration = fetch.import_duration
+        bar_height = max(1.0, duration / scale * plot_height) if duration is not None else 3.0
+        when = timezone.localtime(fetch.created_at, dt.UTC)
+        label = f"{when:%Y-%m-%d %H:%M} UTC · {fetch.status}"
+        label += f" · import {duration:.2f} s" if duration is not None else " · no import"
+        bars.append({"x": round(left + index * slot + slot * 0.15, 1), "width": round(slot * 0.7, 1),
+                     "y": round(top + plot_height - bar_height, 1), "height": round(bar_height, 1),
+                     "failed": duration is None, "label": label})
+    latest = next((f.import_duration for f in reversed(fetches) if f.import_duration is not None), None)
+    return {"width": width, "height": height, "bars": bars, "longest": longest, "latest": latest,
+            "left": left, "top": top, "baseline": top + plot_height, "right": width - 8, "count": len(fetches)}
+
+
+def parse_day(raw: str | None) -> dt.date | None:
+    """A ``YYYY-MM-DD`` day, today (UTC) when empty; None when malformed."""
+    if not raw:
+        return timezone.now().astimezone(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
+    """A source: details, live status, fetch history, import durations and the programme browser."""
+
+    template_name = "content/epg_source_detail.html"
+    section = "epg"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        source = self.source
+        query = self.request.GET
+        fetches = epg_selectors.fetches_for(self.portal, source=source)
+        recent = list(fetches.only("id", "status", "created_at", "import_duration")[:CHART_FETCHES])
+        context.update(live_status_context(source))
+        context.update(
+            program_count=Program.objects.filter(epg_source=source).count(),
+            channel_count=Channel.objects.filter(epg_source=source).count(),
+            history=cursor_page(self.request, fetches, ("-id",), "history", "history"),
+            chart=duration_chart(recent[::-1]),
+            poll_interval=POLL_INTERVAL_MS,
+        )
+        context.update(self.programme_browser(source, query))
+        return context
+
+    def programme_browser(self, source: EpgSource, query) -> dict:
+        """The programmes of one UTC day (``?date=``, today by default), of one EPG channel or all."""
+        day = parse_day(query.get("date"))
+        channel = query.get("channel", "")
+        names = epg_selectors.epg_channel_names(source)
+        result = {"channel_names": names, "channel": channel, "date": query.get("date", ""), "programs": None,
+                  "program_errors": []}
+        if day is None:
+            result["program_errors"] = ["Date: Enter a valid date (YYYY-MM-DD)."]
+            return result
+        programs = epg_selectors.programs_of(source, day=day, channel=channel or None).only(
+            "id", "epg_channel_name", "start", "end", "title", "description", "genre")
+        params = query.copy()
+        params.pop("programs", None)
+        params.pop("history", None)
+        links = {}
+        for key, other in (("previous_day", day - dt.timedelta(days=1)), ("next_day", day + dt.timedelta(days=1))):
+            params["date"] = other.isoformat()
+            links[key] = f"?{params.urlencode()}#programmes"
+        result.update(day=day, date=day.isoformat(), programs=cursor_page(
+            self.request, programs, ("start", "id"), "programs", "programmes"), **links)
+        return result
+
+
+class EpgSourceStatusView(PortalMixin, EpgSourceObjectMixin, View):
+    """JSON for the live status block: the status, the fetch it describes, and the block's HTML."""
+
+    def get(self, request, source_id):
+        context = live_status_context(self.source)
+        fetch = context["fetch"]
+        data = {
+            "epgSourceId": self.source.public_id,
+            "status": context["status"],
+            "active": context["active"] is not None,
+            "fetch": None if fetch is None else {
+                "epgFetchId": fetch.public_id,
+                "jobId": fetch.job_id,
+                "trigger": fetch.trigger,
+                "status": fetch.status,
+                "message": fetch.message,
+                "channels": fetch.channels,
+                "foundPrograms": fetch.found_programs,
+                "importedPrograms": fetch.imported_programs,
+                "deletedPrograms": fetch.deleted_programs,
+                "fetchDuration": fetch.fetch_duration,
+                "importDuration": fetch.import_duration,
+                "createdAt": fetch.created_at.isoformat(),
+                "startedAt": fetch.started_at.isoformat() if fetch.started_at else None,
+                "finishedAt": fetch.finished_at.isoformat() if fetch.finished_at else None,
+            },
+            "html": render_to_string("content/epg_live_status.html", context, request=request),
+        }
+        response = JsonResponse(data)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class EpgChannelNamesView(PortalMixin, View):
+    """JSON ``{"epgSourceName", "epgChannelNames"}`` of ``?source=<name>``: the channel form's suggestions."""
+
+    def get(self, request):
+        source = EpgSource.objects.for_portal(self.portal).filter(name=request.GET.get("source", "")).first()
+        if source is None:
+            raise Http404
+        return JsonResponse({"epgSourceName": source.name,
+                             "epgChannelNames": epg_selectors.epg_channel_names(source)})

@@ -1,0 +1,146 @@
+"""EPG screens in a real browser: a source on a local guide server, Update now, the live status, the
+programme browser, and the channel form's EPG channel suggestions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from content import epg_services
+from content.models import Channel, EpgFetch, EpgSource, FetchStatus
+from tests.epg.conftest import GuideServer
+from tests.epg.helpers import guide, programme
+from tests.factories import make_portal
+
+from .test_screens import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TODAY = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def xmltv(hours: float) -> str:
+    return (TODAY + dt.timedelta(hours=hours)).strftime("%Y%m%d%H%M%S +0000")
+
+
+GUIDE = guide(
+    programme("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
+    programme("news.example", xmltv(7), xmltv(8), "Weather"),
+    programme("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
+)
+
+
+@pytest.fixture
+def guide_url(settings):
+    settings.EPG_ALLOW_PRIVATE_URLS = True  # the guide server listens on 127.0.0.1
+    settings.EPG_FETCH_TIMEOUT = 20
+    server = GuideServer()
+    yield server.serve("/guide.xml", GUIDE)
+    server.close()
+
+
+@pytest.fixture
+def owner_page(page):
+    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
+    log_in(page, "owner@example.com")
+    page.wait_for_url(re.compile(r"/$"))
+    return page
+
+
+def add_source(page, url: str) -> None:
+    page.click("nav >> text=EPG")
+    page.wait_for_selector("text=No EPG sources yet")
+    page.click("text=Add EPG source")
+    page.fill("input[name=name]", "xmltv.main")
+    page.fill("input[name=url]", url)
+    page.fill("input[name=period]", "2")
+    page.click("button:has-text('Add EPG source')")
+    page.wait_for_selector("text=EPG source xmltv.main created.")
+    assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Never fetched"
+
+
+def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide_url, settings):
+    # No Celery worker here: the fetch runs inline, when "Update now" commits its queued fetch.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    page = owner_page
+    add_source(page, guide_url)
+
+    page.click("button:has-text('Update now')")
+    page.wait_for_selector("text=Update of xmltv.main started")
+    assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Success"
+    assert EpgFetch.objects.get().status == FetchStatus.SUCCESS
+    programmes = page.locator("[data-testid=programs]")
+    assert programmes.locator("tr", has_text="Morning News").locator("text=06:00–07:00").is_visible()
+    assert programmes.locator("text=Football").is_visible()
+    page.select_option("#program-channel", "sport.example")
+    page.click("button:has-text('Show')")
+    page.wait_for_url(re.compile(r"channel=sport\.example"))
+    assert page.locator("[data-testid=programs] >> text=Football").is_visible()
+    assert page.locator("[data-testid=programs] >> text=Morning News").count() == 0
+    assert page.locator("[data-testid=duration-chart] rect.chart-bar").count() == 1
+
+    # The list shows the outcome too.
+    page.click("nav >> text=EPG")
+    row = page.locator("[data-testid=epg-source-row]", has_text="xmltv.main")
+    assert row.locator("[data-testid=epg-status]").text_content() == "Success"
+    assert row.locator("[data-testid=program-count]").text_content() == "3"
+
+
+def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, guide_url, monkeypatch):
+    # The job is not sent anywhere: the test plays the worker once the page shows the queued fetch.
+    monkeypatch.setattr(epg_services, "_enqueue", lambda fetch: None)
+    page = owner_page
+    add_source(page, guide_url)
+    page.click("button:has-text('Update now')")
+    page.wait_for_selector("text=Update of xmltv.main started")
+    status = page.locator("[data-testid=live-status] [data-testid=epg-status]")
+    assert status.text_content() == "Queued"
+    assert page.locator("text=No fetches yet").count() == 0  # the queued fetch is in the history
+    page.evaluate("window.stillTheSamePage = true")
+
+    fetch = EpgFetch.objects.get()
+    epg_services.run_fetch(fetch.id)
+    page.wait_for_function("document.querySelector('[data-testid=live-status]').dataset.refreshed === 'true'",
+                           timeout=15_000)
+    assert status.text_content() == "Success"
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert page.locator("[data-testid=programs] >> text=Morning News").is_visible()
+    assert page.locator("[data-testid=program-count]").text_content() == "3"
+    assert page.locator("[data-testid=fetch-history] [data-testid=epg-status]").first.text_content() == "Success"
+
+
+def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page, guide_url, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    page = owner_page
+    add_source(page, guide_url)
+    page.click("button:has-text('Update now')")
+    page.wait_for_selector("text=Update of xmltv.main started")
+
+    page.click("nav >> text=Channels")
+    page.click("text=Add channel")
+    page.fill("input[name=name]", "news-24")
+    page.fill("input[name=title]", "News 24")
+    page.select_option("select[name=epg_source]", "xmltv.main")
+    page.wait_for_selector("#epg-channel-names[data-loaded='xmltv.main']", state="attached")
+    options = page.eval_on_selector_all("#epg-channel-names option", "options => options.map(o => o.value)")
+    assert options == ["news.example", "sport.example"]
+    assert page.get_attribute("input[name=epg_channel_name]", "list") == "epg-channel-names"
+    assert "2 EPG channel IDs in xmltv.main" in page.text_content("[data-testid=epg-names-hint]")
+    page.fill("input[name=epg_channel_name]", "news.example")
+    page.click("button:has-text('Add channel')")
+    page.wait_for_selector("text=Channel news-24 saved.")
+    row = page.locator("tr", has_text="News 24")
+    assert row.locator("[data-testid=epg-today]").is_visible()
+    channel = Channel.objects.get(name="news-24")
+    assert (channel.epg_source, channel.epg_channel_name) == (EpgSource.objects.get(), "news.example")
+
+    # No source: no suggestions.
+    page.click("text=Add channel")
+    page.select_option("select[name=epg_source]", "xmltv.main")
+    page.wait_for_selector("#epg-channel-names[data-loaded='xmltv.main']", state="attached")
+    page.select_option("select[name=epg_source]", "")
+    assert page.eval_on_selector_all("#epg-channel-names option", "options => options.length") == 0
+    assert page.is_hidden("[data-testid=epg-names-hint]")

@@ -1,0 +1,472 @@
+"""The EPG screens: the source list and form, the source page (live status, history, chart, programmes),
+the status endpoint, and what the channel screens show of EPG — for every persona, within the portal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from content import epg_services
+from content.models import Channel, EpgFetch, EpgSource, FetchStatus, Program
+from monitoring.operations import Operation, OperationType
+from portals.auth import Caller
+from tests.content.test_channels_api import make_channel
+from tests.epg.conftest import GuideServer
+from tests.epg.helpers import guide, programme
+
+from .conftest import PERSONAS, page, table
+
+CONTENT_WRITERS = ("owner", "content")
+CONTENT_READERS = ("admin", "subscribers", "viewer")
+TODAY = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def xmltv(hours: float) -> str:
+    """Today 00:00 UTC plus some hours, as an XMLTV time."""
+    return (TODAY + dt.timedelta(hours=hours)).strftime("%Y%m%d%H%M%S +0000")
+
+
+def todays_guide() -> bytes:
+    """Three programmes today on news.example, one on sport.example."""
+    return guide(
+        programme("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
+        programme("news.example", xmltv(7), xmltv(8), "Weather", desc="Sun and rain."),
+        programme("news.example", xmltv(8), xmltv(9), "Late Morning News"),
+        programme("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _guides_on_localhost(settings):
+    settings.EPG_ALLOW_PRIVATE_URLS = True  # the guide server listens on 127.0.0.1
+    settings.EPG_FETCH_TIMEOUT = 20
+
+
+@pytest.fixture
+def server():
+    guide_server = GuideServer()
+    yield guide_server
+    guide_server.close()
+
+
+def make_source(portal, name="xmltv.main", url="https://epg.example.com/guide.xml", **extra) -> EpgSource:
+    return epg_services.create_epg_source(portal, caller=Caller(portal=portal),
+                                          data={"name": name, "url": url, **extra})
+
+
+def fetch_now(source: EpgSource) -> EpgFetch:
+    fetch, _ = epg_services.request_fetch(source)
+    return epg_services.run_fetch(fetch.id)
+
+
+@pytest.fixture
+def source(portal):
+    return make_source(portal)
+
+
+@pytest.fixture
+def loaded(portal, server):
+    """A source fetched once from the guide server, and a channel using it."""
+    source = make_source(portal, url=server.serve("/guide.xml", todays_guide()))
+    assert fetch_now(source).status == FetchStatus.SUCCESS
+    make_channel(portal, "news", "News 24", epgSourceName=source.name, epgChannelName="news.example")
+    return source
+
+
+def programs_table(response) -> str:
+    """The programme browser's table (empty when it shows none)."""
+    found = re.search(r'data-testid="programs">(.*?)</table>', page(response), re.S)
+    return found.group(1) if found else ""
+
+
+def screens(source) -> list[str]:
+    return ["/epg-sources/", f"/epg-sources/{source.public_id}/"]
+
+
+def write_screens(source) -> list[str]:
+    return ["/epg-sources/new/", f"/epg-sources/{source.public_id}/edit/",
+            f"/epg-sources/{source.public_id}/delete/"]
+
+
+# --- Who sees what ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_every_manager_reads_the_epg_screens(persona, web, loaded):
+    client = web[persona]
+    for url in screens(loaded):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = page(response)
+        assert "xmltv.main" in html and '>EPG</a>' in html, url
+        assert 'aria-current="page">EPG<' in html, url
+    status = client.get(f"/epg-sources/{loaded.public_id}/status")
+    assert status.status_code == 200 and status.json()["status"] == "success"
+    names = client.get("/epg-sources/channel-names", {"source": "xmltv.main"})
+    assert names.json()["epgChannelNames"] == ["news.example", "sport.example"]
+
+
+@pytest.mark.parametrize("persona", CONTENT_WRITERS)
+def test_content_admins_see_and_open_the_write_screens(persona, web, source):
+    client = web[persona]
+    for url in write_screens(source):
+        assert client.get(url).status_code == 200, url
+    listing = page(client.get("/epg-sources/"))
+    assert "Add EPG source" in listing and "Update now" in listing
+    assert f"/epg-sources/{source.public_id}/edit/" in listing and f"/epg-sources/{source.public_id}/delete/" in listing
+    detail = page(client.get(f"/epg-sources/{source.public_id}/"))
+    assert "Update now" in detail and "/edit/" in detail and "/delete/" in detail
+
+
+@pytest.mark.parametrize("persona", CONTENT_READERS)
+def test_readers_see_no_write_buttons_and_get_403_on_write_screens(persona, web, source):
+    client = web[persona]
+    for html in (page(client.get("/epg-sources/")), page(client.get(f"/epg-sources/{source.public_id}/"))):
+        assert "Add EPG source" not in html and "Update now" not in html
+        assert "/edit/" not in html and "/delete/" not in html and "/update/" not in html
+    for url in write_screens(source):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "isContentAdmin" in page(response)
+
+
+@pytest.mark.parametrize("persona", CONTENT_READERS)
+def test_readers_get_403_on_every_epg_post(persona, web, source):
+    client = web[persona]
+    posts = [
+        ("/epg-sources/new/", {"name": "hacked", "url": "https://x.example.com/g.xml", "period": "1"}),
+        (f"/epg-sources/{source.public_id}/edit/", {"name": "hacked", "url": "https://x.example.com/g.xml"}),
+        (f"/epg-sources/{source.public_id}/delete/", {}),
+        (f"/epg-sources/{source.public_id}/update/", {}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+    assert list(EpgSource.objects.values_list("name", "url")) == [("xmltv.main", "https://epg.example.com/guide.xml")]
+    assert not EpgFetch.objects.exists()
+    assert not Operation.objects.filter(type__in=[OperationType.UPDATE_EPG_SOURCE,
+                                                  OperationType.DELETE_EPG_SOURCE]).exists()
+
+
+def test_sources_of_another_portal_are_not_found(web, source, other_portal):
+    theirs = make_source(other_portal, "their.guide")
+    client = web["owner"]
+    assert "their.guide" not in page(client.get("/epg-sources/"))
+    for url in [f"/epg-sources/{theirs.public_id}/", f"/epg-sources/{theirs.public_id}/edit/",
+                f"/epg-sources/{theirs.public_id}/delete/", f"/epg-sources/{theirs.public_id}/status"]:
+        assert client.get(url).status_code == 404, url
+    for url in [f"/epg-sources/{theirs.public_id}/edit/", f"/epg-sources/{theirs.public_id}/delete/",
+                f"/epg-sources/{theirs.public_id}/update/"]:
+        assert client.post(url, {"name": "stolen", "url": "https://x.example.com/g.xml"}).status_code == 404, url
+    assert client.get("/epg-sources/channel-names", {"source": "their.guide"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.name == "their.guide" and not EpgFetch.objects.filter(epg_source=theirs).exists()
+
+
+@pytest.mark.parametrize("bad_id", ["not-an-id", "AAAAAAAAAAAA"])
+def test_malformed_source_ids_are_not_found(bad_id, web):
+    assert web["owner"].get(f"/epg-sources/{bad_id}/").status_code == 404
+    assert web["owner"].get(f"/epg-sources/{bad_id}/status").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client, source):
+    response = client.get(f"/epg-sources/{source.public_id}/status")
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+
+
+# --- Create, edit, delete ---------------------------------------------------------------------------------
+
+
+def test_the_empty_list_explains_what_an_xmltv_source_is(web, portal):
+    html = page(web["viewer"].get("/epg-sources/"))
+    assert "No EPG sources yet" in html and "XMLTV" in html
+
+
+def test_creating_a_source_stores_and_logs_it(web, portal):
+    client = web["content"]
+    response = client.post("/epg-sources/new/", {"name": "xmltv.uk", "url": " https://epg.example.com/uk.xml.gz ",
+                                                 "period": "3"})
+    assert response.status_code == 302
+    source = EpgSource.objects.get(portal=portal, name="xmltv.uk")
+    assert response["Location"] == f"/epg-sources/{source.public_id}/"
+    assert (source.url, source.period) == ("https://epg.example.com/uk.xml.gz", 3)
+    operation = Operation.objects.get(type=OperationType.CREATE_EPG_SOURCE)
+    assert operation.actor_email == "content@example.com" and operation.payload["name"] == "xmltv.uk"
+    html = page(client.get(response["Location"]))
+    assert "EPG source xmltv.uk created." in html and "Never fetched" in html
+    rows = table(client.get("/epg-sources/"))
+    assert "xmltv.uk" in rows and "3 days" in rows and "Never fetched" in rows
+
+
+def test_an_empty_period_means_one_day(web, portal):
+    assert web["owner"].post("/epg-sources/new/", {"name": "daily", "url": "http://epg.example.com/g.xml",
+                                                   "period": ""}).status_code == 302
+    assert EpgSource.objects.get(name="daily").period == 1
+
+
+def test_a_duplicate_name_is_409_on_the_name_field(web, source):
+    response = web["owner"].post("/epg-sources/new/", {"name": "xmltv.main", "url": "https://b.example.com/g.xml",
+                                                       "period": "1"})
+    assert response.status_code == 409
+    assert re.search(r'class="form-field has-error">\s*<label for="id_name"', page(response))
+    assert "name must be unique" in page(response)
+    assert EpgSource.objects.count() == 1
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ftp://epg.example.com/guide.xml", "Only http:// and https:// URLs are supported."),
+    ("not a url", "Only http:// and https:// URLs are supported."),
+    ("https://", "Not a valid URL."),
+    ("", "This field is required."),
+])
+def test_a_bad_url_is_400_on_the_url_field(web, portal, url, message):
+    response = web["owner"].post("/epg-sources/new/", {"name": "ok-name", "url": url, "period": "1"})
+    assert response.status_code == 400
+    html = page(response)
+    assert re.search(r'class="form-field has-error">\s*<label for="id_url"', html)
+    assert message in html
+    assert not EpgSource.objects.exists()
+
+
+def test_a_bad_name_and_period_are_400_on_their_fields(web, portal):
+    response = web["owner"].post("/epg-sources/new/", {"name": "x", "url": "https://e.example.com/g.xml",
+                                                       "period": "0"})
+    assert response.status_code == 400
+    html = page(response)
+    assert "Must be 2–64 characters" in html and "Must be a whole number of days from 1 to 3650." in html
+    response = web["owner"].post("/epg-sources/new/", {"name": "fine", "url": "https://e.example.com/g.xml",
+                                                       "period": "weekly"})
+    assert response.status_code == 400 and "Enter a whole number." in page(response)
+    assert not EpgSource.objects.exists()
+
+
+def test_editing_a_source_changes_and_logs_it(web, source):
+    client = web["content"]
+    form = page(client.get(f"/epg-sources/{source.public_id}/edit/"))
+    assert 'value="xmltv.main"' in form and 'value="https://epg.example.com/guide.xml"' in form
+    response = client.post(f"/epg-sources/{source.public_id}/edit/", {
+        "name": "xmltv.renamed", "url": "https://epg.example.com/new.xml", "period": "7"})
+    assert response.status_code == 302 and response["Location"] == f"/epg-sources/{source.public_id}/"
+    source.refresh_from_db()
+    assert (source.name, source.url, source.period) == ("xmltv.renamed", "https://epg.example.com/new.xml", 7)
+    operation = Operation.objects.get(type=OperationType.UPDATE_EPG_SOURCE)
+    assert operation.actor_email == "content@example.com"
+    assert set(operation.payload["changes"]) == {"name", "url", "period"}
+    assert "EPG source xmltv.renamed saved." in page(client.get(response["Location"]))
+
+
+def test_editing_into_a_taken_name_is_409(web, portal, source):
+    other = make_source(portal, "other.guide")
+    response = web["owner"].post(f"/epg-sources/{other.public_id}/edit/", {
+        "name": "xmltv.main", "url": other.url, "period": "1"})
+    assert response.status_code == 409 and "name must be unique" in page(response)
+    other.refresh_from_db()
+    assert other.name == "other.guide"
+
+
+def test_delete_confirmation_names_the_channels_whose_epg_is_cleared(web, portal, source):
+    make_channel(portal, "news", "News 24", epgSourceName="xmltv.main", epgChannelName="news.example")
+    make_channel(portal, "sport", "Sport One", epgSourceName="xmltv.main", epgChannelName="sport.example")
+    make_channel(portal, "kids", "Kids")
+    client = web["content"]
+    html = page(client.get(f"/epg-sources/{source.public_id}/delete/"))
+    warning = re.search(r'data-testid="cleared-channels">(.*?)</div>', html, re.S).group(1)
+    assert "2 channels use it" in warning and "News 24" in warning and "Sport One" in warning
+    assert "Kids" not in warning
+    response = client.post(f"/epg-sources/{source.public_id}/delete/")
+    assert response.status_code == 302 and response["Location"] == "/epg-sources/"
+    assert not EpgSource.objects.exists()
+    assert set(Channel.objects.values_list("name", "epg_source", "epg_channel_name")) == {
+        ("news", None, ""), ("sport", None, ""), ("kids", None, "")}
+    operation = Operation.objects.get(type=OperationType.DELETE_EPG_SOURCE)
+    assert operation.actor_email == "content@example.com" and operation.payload["channels"] == ["news", "sport"]
+    assert "EPG source xmltv.main deleted. 2 channels lost their EPG: news, sport." in page(client.get("/epg-sources/"))
+
+
+def test_deleting_an_unused_source_says_so(web, source):
+    client = web["owner"]
+    assert "No channel uses it." in page(client.get(f"/epg-sources/{source.public_id}/delete/"))
+    client.post(f"/epg-sources/{source.public_id}/delete/")
+    assert "EPG source xmltv.main deleted.</li>" in page(client.get("/epg-sources/"))
+
+
+# --- Fetches ----------------------------------------------------------------------------------------------
+
+
+def test_update_now_queues_one_fetch_and_a_second_press_shows_it(web, source):
+    client = web["content"]
+    response = client.post(f"/epg-sources/{source.public_id}/update/")
+    assert response.status_code == 302 and response["Location"] == f"/epg-sources/{source.public_id}/"
+    fetch = EpgFetch.objects.get(epg_source=source)
+    assert (fetch.status, fetch.trigger) == (FetchStatus.QUEUED, "manual")
+    html = page(client.get(response["Location"]))
+    assert f"Update of xmltv.main started (job {fetch.job_id})." in html
+    assert 'data-active="true"' in html and 'data-status="queued"' in html and fetch.job_id in html
+    again = client.post(f"/epg-sources/{source.public_id}/update/")
+    assert again.status_code == 302
+    assert EpgFetch.objects.filter(epg_source=source).count() == 1
+    html = page(client.get(again["Location"]))
+    assert f"xmltv.main is already being updated: job {fetch.job_id} is queued" in html
+    rows = table(client.get("/epg-sources/"))
+    assert 'data-status="queued"' in rows
+
+
+def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
+    source = make_source(portal, url=server.serve("/guide.xml", todays_guide()))
+    client = web["content"]
+    client.post(f"/epg-sources/{source.public_id}/update/")
+    fetch = EpgFetch.objects.get(epg_source=source)
+    status_url = f"/epg-sources/{source.public_id}/status"
+    body = client.get(status_url).json()
+    assert (body["status"], body["active"], body["fetch"]["jobId"]) == ("queued", True, fetch.job_id)
+
+    # While a worker runs it.
+    EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.RUNNING, started_at=timezone.now())
+    body = client.get(status_url).json()
+    assert (body["status"], body["active"]) == ("running", True)
+    assert "Downloading and importing" in body["html"] and 'data-status="running"' in body["html"]
+    assert 'data-status="running"' in table(client.get("/epg-sources/"))
+
+    # The worker's run, here synchronously.
+    EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.QUEUED, started_at=None)
+    assert epg_services.run_fetch(fetch.id).status == FetchStatus.SUCCESS
+    body = client.get(status_url).json()
+    assert (body["status"], body["active"]) == ("success", False)
+    assert body["fetch"]["importedPrograms"] == 4 and body["fetch"]["finishedAt"]
+    assert 'data-status="success"' in body["html"] and "4</strong> imported" in body["html"]
+
+    rows = table(client.get("/epg-sources/"))
+    assert 'data-status="success"' in rows
+    assert re.search(r'data-testid="program-count">4<', rows)
+    html = page(client.get(f"/epg-sources/{source.public_id}/"))
+    assert 'data-active="false"' in html
+    history = re.search(r'data-testid="fetch-history">(.*?)</table>', html, re.S).group(1)
+    assert "Manual" in history and 'data-status="success"' in history
+    assert re.search(r'<td class="num">4</td>\s*<td class="num">4</td>\s*<td class="num">0</td>', history)
+    assert 'data-testid="duration-chart"' in html and html.count('class="chart-bar"') == 1
+    programmes = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
+    assert "06:00–07:00" in programmes and "Morning News" in programmes and "The news of the morning." in programmes
+    assert "News" in programmes and "Football" in programmes and "sport.example" in programmes
+    assert programmes.index("Morning News") < programmes.index("Weather") < programmes.index("Football")
+    select = re.search(r'<select id="program-channel".*?</select>', html, re.S).group(0)
+    assert '<option value="news.example">' in select and '<option value="sport.example">' in select
+
+
+def test_a_failed_fetch_shows_error_with_its_message(web, portal, server):
+    source = make_source(portal, url=server.serve("/broken.xml", b"gone", status=500))
+    assert fetch_now(source).status == FetchStatus.ERROR
+    client = web["viewer"]
+    assert 'data-status="error"' in table(client.get("/epg-sources/"))
+    html = page(client.get(f"/epg-sources/{source.public_id}/"))
+    assert 'data-testid="fetch-message"' in html and "500" in html
+    assert 'class="chart-bar chart-bar-failed"' in html
+
+
+def test_the_programme_browser_picks_a_day_and_a_channel(web, loaded):
+    client = web["viewer"]
+    url = f"/epg-sources/{loaded.public_id}/"
+    rows = programs_table(client.get(url, {"channel": "sport.example"}))
+    assert "Football" in rows and "Morning News" not in rows
+    assert "sport.example</code>" not in rows  # one channel: no channel column
+    html = page(client.get(url, {"date": (TODAY + dt.timedelta(days=1)).date().isoformat()}))
+    assert "No programmes" in html and 'data-testid="programs"' not in html
+    assert "Morning News" in programs_table(client.get(url, {"date": TODAY.date().isoformat()}))
+    bad = client.get(url, {"date": "yesterday"})
+    assert bad.status_code == 200 and "Date: Enter a valid date (YYYY-MM-DD)." in page(bad)
+
+
+def test_programmes_and_history_are_paged_separately(web, portal, source):
+    client = web["viewer"]
+    programmes = [Program(portal=portal, epg_source=source, epg_channel_name="news.example",
+                          start=TODAY + dt.timedelta(minutes=10 * n), end=TODAY + dt.timedelta(minutes=10 * n + 10),
+                          title=f"Show {n:02d}", content_hash=n) for n in range(60)]
+    Program.objects.bulk_create(programmes)
+    now = timezone.now()
+    EpgFetch.objects.bulk_create([
+        EpgFetch(portal=portal, epg_source=source, job_id=f"job-{n}", status=FetchStatus.SUCCESS, finished_at=now,
+                 import_duration=n / 10, fetch_duration=0.1, message=f"run {n:02d}") for n in range(55)])
+    url = f"/epg-sources/{source.public_id}/"
+    html = page(client.get(url))
+    assert "Show 49" in html and "Show 50" not in html
+    assert "run 54" in html and "run 04" not in html
+    assert html.count('class="chart-bar"') == 20  # the newest 20 fetches
+    next_programmes = re.search(r'href="(\?programs=[^"#]+#programmes)"', html).group(1)
+    more = page(client.get(url + next_programmes.split("#")[0].replace("&amp;", "&")))
+    assert "Show 50" in more and "Show 49" not in more and "run 54" in more  # history stays on its first page
+    next_history = re.search(r'href="(\?history=[^"#]+)#history"', html).group(1)
+    older = page(client.get(url + next_history))
+    assert "run 04" in older and "run 54" not in older and "Show 00" in older
+    assert client.get(url, {"programs": "garbage"}).status_code == 404
+
+
+# --- Channels ---------------------------------------------------------------------------------------------
+
+
+def test_the_channel_list_marks_channels_with_epg_today(web, portal, loaded):
+    make_channel(portal, "sport", "Sport One", epgSourceName="xmltv.main", epgChannelName="nothing.here")
+    make_channel(portal, "plain", "Plain")
+    html = table(web["viewer"].get("/channels/"))
+    rows = {name: row for name, row in re.findall(r"<code>(\w+)</code>(.*?)</tr>", html, re.S)}
+    assert 'data-testid="epg-today"' in rows["news"]
+    assert 'data-testid="epg-today-missing"' in rows["sport"]
+    assert "epg-today" not in rows["plain"]
+
+
+def test_the_channel_form_offers_the_epg_channel_names_of_the_chosen_source(web, portal, loaded):
+    client = web["content"]
+    html = page(client.get("/channels/new/"))
+    assert re.search(r'<datalist id="epg-channel-names" data-epg-names data-url="/epg-sources/channel-names"\s+'
+                     r'data-source-select="id_epg_source" data-channel-input="id_epg_channel_name">', html)
+    channel = Channel.objects.get(name="news")
+    assert 'data-epg-names' in page(client.get(f"/channels/{channel.public_id}/"))
+    assert 'data-epg-names' not in page(web["viewer"].get(f"/channels/{channel.public_id}/"))  # read-only form
+    body = client.get("/epg-sources/channel-names", {"source": "xmltv.main"}).json()
+    assert body == {"epgSourceName": "xmltv.main", "epgChannelNames": ["news.example", "sport.example"]}
+    empty = make_source(portal, "empty.guide")
+    assert client.get("/epg-sources/channel-names", {"source": empty.name}).json()["epgChannelNames"] == []
+    assert client.get("/epg-sources/channel-names", {"source": "nope"}).status_code == 404
+
+
+# --- Cost -------------------------------------------------------------------------------------------------
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_source_list_costs_the_same_queries_for_few_or_many_sources(web, portal, server,
+                                                                        django_assert_max_num_queries):
+    client = web["viewer"]
+    url = server.serve("/guide.xml", todays_guide())
+    fetch_now(make_source(portal, "first", url))
+    _queries(client, "/epg-sources/")  # warm up: the session's first touch is a write
+    few = _queries(client, "/epg-sources/")
+    for n in range(8):
+        source = make_source(portal, f"more-{n}", url)
+        if n % 2:
+            fetch_now(source)
+        if n % 3 == 0:
+            epg_services.request_fetch(source)
+    with django_assert_max_num_queries(few):
+        assert client.get("/epg-sources/").status_code == 200
+
+
+def test_the_source_page_costs_the_same_queries_for_few_or_many_fetches(web, portal, server,
+                                                                        django_assert_max_num_queries):
+    client = web["viewer"]
+    source = make_source(portal, url=server.serve("/guide.xml", todays_guide()))
+    fetch_now(source)
+    url = f"/epg-sources/{source.public_id}/"
+    _queries(client, url)
+    few = _queries(client, url)
+    for _ in range(4):
+        fetch_now(source)
+    epg_services.request_fetch(source)
+    with django_assert_max_num_queries(few):
+        assert client.get(url).status_code == 200

@@ -8,7 +8,8 @@ events sent again later (duplicates and late, out-of-order arrivals), timestamps
 events/s and the acknowledgement latency; then how long a new session takes to show in ``GET /play-sessions``;
 then the floor: the same rows written with one ``COPY`` into an empty table of the same shape.
 
-Targets: ≥ 2,000 events/s, p99 acknowledgement ≤ 20 ms, sessions visible through the API ≤ 5 s later.
+Targets: ≥ 2,000 events/s, p99 acknowledgement ≤ 20 ms (measured at saturation and, paced, at 2,000 events/s),
+sessions visible through the API ≤ 5 s later.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ function request()
         e = event("play_updated", s, now)
       end
       parts[j] = e
+      recent[(sent %% 2000) + 1] = e  -- fills 1, 2, … then wraps: no holes
       sent = sent + 1
-      recent[(sent %% 2000) + 1] = e
     end
   end
   events_sent = events_sent + n
@@ -154,17 +155,18 @@ def copy_floor(portal) -> tuple[int, float]:
     return rows, elapsed
 
 
-def visible_after(base: str, portal, token: str, channel: str) -> float:
+def visible_after(base: str, portal, subscriber, channel: str) -> float:
     """Seconds from posting a new session's ``play_opened`` until ``GET /play-sessions`` lists it."""
     session_id = f"probe-{uuid.uuid4()}"
-    body = json.dumps([{"event": "play_opened", "id": session_id, "media": channel, "token": token,
+    body = json.dumps([{"event": "play_opened", "id": session_id, "media": channel, "token": subscriber.playback_token,
                         "opened_at": int(time.time() * 1000), "ip": "192.0.2.1"}]).encode()
     started = time.perf_counter()
     request = urllib.request.Request(f"{base}/streaming/flussonic/events?key={KEY}", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=10).read()
     while time.perf_counter() - started < 30:
-        listing = urllib.request.Request(f"{base}/tv-management/api/v1/play-sessions?active=true&limit=50",
+        listing = urllib.request.Request(f"{base}/tv-management/api/v1/play-sessions?active=true&limit=1000"
+                                         f"&subscriberId={subscriber.public_id}",
                                          headers={"X-Auth-Token": portal.api_key})
         sessions = json.loads(urllib.request.urlopen(listing, timeout=10).read())["sessions"]
         if any(s["streamerSessionId"] == session_id for s in sessions):
@@ -180,6 +182,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=3_000, help="sessions playing at once, per wrk thread")
+    parser.add_argument("--rate", type=float, default=2000, help="events/s of the paced run (latency at target)")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -220,7 +223,20 @@ def main() -> None:
                 time.sleep(0.1)
         wrk(base, script, 2, args.connections, args.threads)  # warm the workers
         result = wrk(base, script, args.seconds, args.connections, args.threads)
-        visible = visible_after(base, portal, rows[0][0].playback_token, rows[0][1])
+        visible = visible_after(base, portal, rows[0][0], rows[0][1])
+        # The acknowledgement latency at the target rate (2,000 events/s), not at saturation: each connection
+        # waits between batches; the wait is calibrated with short runs.
+        target = args.rate / 75  # batches/s (75 events on average)
+        delay = max(0.1, 1000 * args.connections / target - result["mean_ms"])
+        for _ in range(6):
+            paced = tmp / "paced.lua"
+            paced.write_text(LUA % {"data": data, "key": KEY, "run": run + "p", "pool": args.sessions, "seed": 9}
+                             + f"\nfunction delay() return {delay:.3f} end\n")
+            probe = wrk(base, paced, 3, args.connections, args.threads)
+            if abs(probe["rps"] - target) <= target * 0.05:
+                break
+            delay = max(0.1, delay + 1000 * args.connections / probe["rps"] * (probe["rps"] / target - 1))
+        at_rate = wrk(base, paced, 10, args.connections, args.threads)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -236,13 +252,17 @@ def main() -> None:
     print(f"ingest: {result['requests']:,} batches, {events:,} events ({repeats:,} sent again: duplicates/late) in "
           f"{result['seconds']:.1f} s = {events_per_second:,.0f} events/s; acknowledgement p50 "
           f"{result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms; answers {result['codes']}")
+    paced_events = at_rate["events"][0] / at_rate["seconds"]
+    print(f"paced at {paced_events:,.0f} events/s ({at_rate['rps']:.1f} batches/s): acknowledgement p50 "
+          f"{at_rate['p50_ms']:.2f} ms, p99 {at_rate['p99_ms']:.2f} ms; answers {at_rate['codes']}")
     print(f"stored: {stored:,} play sessions ({closed:,} closed)")
     print(f"floor: COPY of the same {copied:,} rows into an empty table: {copy_seconds:.2f} s = "
           f"{copied / copy_seconds:,.0f} rows/s; ours wrote them in {result['seconds']:.1f} s "
           f"(ratio {result['seconds'] / copy_seconds:.1f}, ours also merges {events:,} events)")
     print(f"visible in GET /play-sessions {visible * 1000:.0f} ms after the POST")
     print(f"targets: ≥ 2,000 events/s {'PASS' if events_per_second >= 2000 else 'FAIL'}; "
-          f"p99 ≤ 20 ms {'PASS' if result['p99_ms'] <= 20 else 'FAIL'}; visible ≤ 5 s {'PASS' if visible <= 5 else 'FAIL'}")
+          f"p99 ≤ 20 ms at {paced_events:,.0f} events/s {'PASS' if at_rate['p99_ms'] <= 20 else 'FAIL'} "
+          f"(at saturation: {result['p99_ms']:.1f} ms); visible ≤ 5 s {'PASS' if visible <= 5 else 'FAIL'}")
     PlaySession.objects.filter(portal=portal).delete()
 
 

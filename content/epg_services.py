@@ -3,7 +3,7 @@
 Sources: one function per change, each checking the caller's permission and the invariants and writing the
 change with its operation row in one transaction. Fetches: :func:`request_fetch` queues one (or returns the
 one already queued or running), :func:`run_fetch` claims and runs it, :func:`dispatch_due_fetches` is what
-Celery beat calls every ``EPG_DISPATCH_INTERVAL`` seconds.
+Celery beat calls every minute (``content.dispatch-epg-fetches``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from catena_site.access_events import cache
+from subscribers.playback_cache import store
 
 log = logging.getLogger(__name__)
 
@@ -18,21 +18,24 @@ EVENT_COUNTERS = ("events_applied", "events_unknown_token", "events_unknown_stre
 
 def count(name: str, amount: int = 1) -> None:
     """Add ``amount`` to a counter; never fails the caller."""
-    if amount <= 0:
+    count_many({name: amount})
+
+
+def count_many(amounts: dict[str, int]) -> None:
+    """Add to several counters at once (one round trip on Redis); never fails the caller."""
+    amounts = {PREFIX + name: n for name, n in amounts.items() if n > 0}
+    if not amounts:
         return
-    key = PREFIX + name
     try:
-        store = cache()
-        if not store.add(key, amount, timeout=None):
-            store.incr(key, amount)
+        store().incr_many(amounts)
     except Exception:  # a counter is not worth a failed request
-        log.warning("could not count %s", name, exc_info=True)
+        log.warning("could not count %s", list(amounts), exc_info=True)
 
 
 def counters(names=EVENT_COUNTERS) -> dict[str, int]:
     """Current values of the named counters (0 when never counted)."""
     try:
-        found = cache().get_many([PREFIX + name for name in names])
+        found = store().get_many([PREFIX + name for name in names])
     except Exception:
         found = {}
     return {name: int(found.get(PREFIX + name, 0)) for name in names}

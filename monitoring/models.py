@@ -27,7 +27,8 @@ class PlaySession(PublicModel):
     Timestamps come from the streaming server; ``updated_at`` is the newest sign of life.
     """
 
-    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every index below starts with the portal.
+    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="+", db_index=False)
     subscriber_id = models.BigIntegerField()
     channel_id = models.BigIntegerField()
     channel_name = models.CharField(max_length=20)
@@ -51,19 +52,16 @@ class PlaySession(PublicModel):
     objects = PortalQuerySet.as_manager()
 
     class Meta:
-        # Lists are newest first by (opened_at, id); every filter has an index with that order after it.
+        # Lists are newest first by (opened_at, id); every filter has an index with that order after it. Few
+        # indexes on purpose: every event batch and heartbeat flush writes here. ``play_session_portal_live``
+        # is small (active sessions only) and also serves limits, access re-checks, flushing and cleanup;
+        # heartbeats change no indexed column, so their updates stay HOT in PostgreSQL.
         indexes = [
             models.Index(fields=["portal", "-opened_at", "-id"], name="play_session_portal_opened"),
             models.Index(fields=["portal", "subscriber_id", "-opened_at", "-id"], name="play_session_portal_subscr"),
             models.Index(fields=["portal", "channel_id", "-opened_at", "-id"], name="play_session_portal_channel"),
-            models.Index(fields=["portal", "active", "-opened_at", "-id"], name="play_session_portal_active"),
-            # Small partial indexes over the few active sessions: session limits, access changes, and (read
-            # whole) heartbeat flushing and stale cleanup. Heartbeats change no indexed column, so their
-            # updates stay HOT in PostgreSQL.
-            models.Index(fields=["subscriber_id"], condition=Q(active=True), name="play_session_live_subscr"),
-            models.Index(fields=["channel_id"], condition=Q(active=True), name="play_session_live_channel"),
-            # Dashboards: sessions that ended within a period.
-            models.Index(fields=["portal", "closed_at"], name="play_session_portal_closed"),
+            models.Index(fields=["portal", "-opened_at", "-id"], condition=Q(active=True),
+                         name="play_session_portal_live"),
         ]
 
     def __str__(self) -> str:

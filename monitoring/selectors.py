@@ -91,11 +91,16 @@ def top_channels(portal, limit: int = 10) -> list[ChannelViewers]:
 
 
 def viewers_per_hour(portal, now: dt.datetime, hours: int = 24) -> list[tuple[dt.datetime, int]]:
-    """For each of the last ``hours`` hours (the current one last): sessions open at some time in that hour."""
+    """For each of the last ``hours`` hours (the current one last): sessions open at some time in that hour.
+
+    Closed sessions longer than a day that ended within the period are not counted.
+    """
     current = now.replace(minute=0, second=0, microsecond=0)
     starts = [current - dt.timedelta(hours=hours - 1 - i) for i in range(hours)]
+    # Closed sessions that reach into the period: those opened up to a day before it (longer ones are rare and
+    # left out, so that the indexes on opened_at serve the query).
     sessions = PlaySession.objects.for_portal(portal).filter(opened_at__lt=now).filter(
-        Q(active=True) | Q(closed_at__gte=starts[0]))
+        Q(active=True) | Q(opened_at__gte=starts[0] - dt.timedelta(days=1), closed_at__gte=starts[0]))
     aggregates = {
         f"h{i}": Count("id", filter=Q(opened_at__lt=start + dt.timedelta(hours=1))
                        & (Q(active=True) | Q(closed_at__gte=start)))

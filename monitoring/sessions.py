@@ -1,9 +1,11 @@
 """Every change of play sessions: opening (auth ``new_session``), heartbeats, closing, limits and cleanup.
 
 Heartbeats (``update_session``) are the bulk of the streaming server's traffic; they are written to the
-shared cache (one key per session, no database query) and flushed to the database in bulk every
-``SESSION_FLUSH_SECONDS`` and before the stale-session cleanup. Readers that need the newest values of active
-sessions (the API, the cleanup) merge the cached heartbeat over the row.
+shared cache (one key per session, no database query) and flushed to the database in bulk every 30 seconds
+(beat) and before the stale-session cleanup. Readers that need the newest values of active sessions (the
+API, the cleanup) merge the cached heartbeat over the row. With Redis, session starts of portals without a
+session limit are buffered too (a Redis list) and written in bulk every 5 seconds; with a limit, or on the
+embedded file-based cache, a start is written at once.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from django.utils import timezone
 
 from subscribers import playback_cache
 from subscribers.models import Subscriber
-from subscribers.playback_cache import store
+from subscribers.playback_cache import Beat, BeatProbe, store
 
 from . import sharing
-from .epg import program_on_air
+from .epg import program_on_air, programs_on_air
 from .models import CloseReason, PlaySession
 
 log = logging.getLogger(__name__)
@@ -71,26 +73,25 @@ def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: 
              duration: int | None) -> None:
     """Store a session's newest heartbeat in the shared cache (what ``update_session`` does on a warm hit)."""
     try:
-        store().set(session_key(streamer_session_id), (subscriber_id, channel_id, at.timestamp(), bytes_, duration),
-                    _heartbeat_ttl())
+        store().set_heartbeat(session_key(streamer_session_id),
+                              Beat(subscriber_id, channel_id, at.timestamp(), bytes_, duration), _heartbeat_ttl())
     except Exception:
         log.warning("could not cache the heartbeat of %s", streamer_session_id, exc_info=True)
 
 
-def heartbeat_entry(cached: tuple, request: PlayRequest, now: dt.datetime) -> tuple[str, tuple, int]:
-    """The cache write of a warm ``update_session``: ``(key, value, timeout)``, monotonic in bytes and duration."""
-    subscriber_id, channel_id, _, old_bytes, old_duration = cached
-    new_bytes = max(old_bytes or 0, request.bytes or 0)
-    duration = max(d for d in (old_duration, request.duration, -1) if d is not None)
-    return (session_key(request.session_id),
-            (subscriber_id, channel_id, now.timestamp(), new_bytes, None if duration < 0 else duration),
-            _heartbeat_ttl())
+def probe(request: PlayRequest, update: bool, now: dt.datetime) -> BeatProbe:
+    """What the auth check asks of the session's heartbeat while it reads the token's facts."""
+    return BeatProbe(session_key(request.session_id), request.name, update, now.timestamp(), request.bytes,
+                     request.duration, _heartbeat_ttl())
 
 
-def heartbeat(cached: tuple, request: PlayRequest, now: dt.datetime) -> None:
-    """A warm ``update_session``: the newest values go to the cache (no database query)."""
+def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
+    """A warm ``update_session``: the newest values go to the cache, monotonic in bytes and duration."""
+    durations = [d for d in (cached.duration, request.duration) if d is not None]
+    beat = Beat(cached.subscriber_id, cached.channel_id, now.timestamp(), max(cached.bytes, request.bytes or 0),
+                max(durations) if durations else None)
     try:
-        store().set(*heartbeat_entry(cached, request, now))
+        store().set_heartbeat(session_key(request.session_id), beat, _heartbeat_ttl())
     except Exception:
         log.warning("could not cache the heartbeat of %s", request.session_id, exc_info=True)
 
@@ -111,15 +112,15 @@ def cached_heartbeats(streamer_session_ids: Iterable[str]) -> dict[str, tuple[dt
     if not ids:
         return {}
     try:
-        found = store().get_many([session_key(s) for s in ids])
+        found = store().get_heartbeats([session_key(s) for s in ids])
     except Exception:
         log.warning("could not read cached heartbeats", exc_info=True)
         return {}
     result = {}
     for sid in ids:
-        value = found.get(session_key(sid))
-        if value is not None:
-            result[sid] = (dt.datetime.fromtimestamp(value[2], dt.UTC), value[3] or 0, value[4])
+        beat = found.get(session_key(sid))
+        if beat is not None:
+            result[sid] = (dt.datetime.fromtimestamp(beat.at, dt.UTC), beat.bytes or 0, beat.duration)
     return result
 
 
@@ -151,12 +152,13 @@ def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> N
     )
 
 
-def _relaxed_durability() -> None:
-    """Inside a transaction: on PostgreSQL, commit without waiting for the WAL flush.
+def relaxed_durability() -> None:
+    """Inside a transaction: on PostgreSQL, commit without waiting for the WAL flush (``synchronous_commit``).
 
-    A crash may lose the last fraction of a second of session starts; the streaming server's next
-    ``update_session`` recreates a missing session, so nothing a decision depends on is lost, and the auth
-    answer does not wait for a disk flush.
+    Used for play-session writes only. A database crash may lose the last fraction of a second of them; the
+    streaming server's next ``update_session`` recreates a missing session and the stale cleanup closes one
+    whose close was lost, so nothing a playback decision depends on is at stake, and neither the auth answer
+    nor an event batch's acknowledgement waits for a disk flush.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -183,13 +185,16 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
         opened = (request.session_id, facts.portal_id, facts.subscriber_id, channel_id, request.name,
                   request.token[:64], now.timestamp(), request.ip[:45], request.user_agent[:500], request.device_id,
                   request.proto[:16], request.dvr, max(request.bytes or 0, 0), request.duration)
-        first_beat = (session_key(request.session_id),
-                      (facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0), request.duration),
-                      _heartbeat_ttl())
-        store().push_and_set(OPENING, opened, first_beat)
-        return True
+        first_beat = Beat(facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0),
+                          request.duration)
+        try:
+            store().push_and_set_heartbeat(OPENING, opened, session_key(request.session_id), first_beat,
+                                           _heartbeat_ttl())
+            return True
+        except playback_cache.CacheErrors:
+            log.warning("session buffer unavailable; writing the session start directly", exc_info=True)
     with transaction.atomic():
-        _relaxed_durability()
+        relaxed_durability()
         if facts.max_sessions:
             list(Subscriber.objects.select_for_update().filter(pk=facts.subscriber_id).values_list("id"))
             if _live_count(facts.subscriber_id, facts.portal_id, request.session_id, now) >= facts.max_sessions:
@@ -200,7 +205,7 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
     return True
 
 
-def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple | None,
+def refresh_session(facts, channel_id: int, request: PlayRequest, cached: Beat | None,
                     now: dt.datetime | None = None) -> None:
     """An allowed ``update_session``: a heartbeat in the cache when the session is known there (no query).
 
@@ -217,7 +222,7 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: tuple 
            .values_list("subscriber_id", "channel_id", "active", "close_reason", "bytes", "duration").first())
     if row is None:
         with transaction.atomic():
-            _relaxed_durability()
+            relaxed_durability()
             _upsert(facts, channel_id, request, now)
         remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0),
                  request.duration)
@@ -290,13 +295,16 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
                     portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channel_id, channel_name=name,
                     streamer_session_id=session_id, token=token, opened_at=at, updated_at=at, active=True,
                     bytes=bytes_, duration=duration, ip=ip, user_agent=user_agent, device_id=device_id, proto=proto,
-                    dvr=dvr, program_id=None if dvr else program_on_air(channel_id, at)))
+                    dvr=dvr))
             elif (not session.active and session.close_reason != CloseReason.STREAMER
                   and (session.closed_at is None or session.closed_at <= at)):
                 session.active, session.closed_at, session.close_reason = True, None, ""
                 session.updated_at = max(session.updated_at, at)
                 session.ip, session.user_agent, session.token, session.device_id = ip, user_agent, token, device_id
                 changed.append(session)
+        live = [session for session in created if not session.dvr]
+        for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
+            session.program_id = program_id
         if created:
             PlaySession.objects.bulk_create(created)
         if changed:
@@ -430,7 +438,7 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     denied, names = [], set()
     for pk, token, subscriber_id, channel_id, channel_name in rows:
         if token not in facts_by_token:
-            facts_by_token[token] = playback_cache.lookup(token)[0] if token else None
+            facts_by_token[token] = playback_cache.lookup(token).facts if token else None
         facts = facts_by_token[token]
         allowed = (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
                    and facts.channels.get(channel_name) == channel_id)

@@ -51,23 +51,25 @@ def note_addresses(starts: list[tuple[int, int, str, str]], now: dt.datetime) ->
 
     Returns the subscribers found sharing.
     """
-    fresh = {}
+    seen = {}
     for subscriber_id, portal_id, token, ip in starts:
-        if not ip or not token or (subscriber_id, ip) in fresh:
-            continue
-        key = f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}"
-        try:
-            new_address = store().add(key, 1, settings.TOKEN_SHARING_WINDOW)
-        except Exception:
-            new_address = True
-        if new_address:
-            fresh[(subscriber_id, ip)] = (portal_id, token)
+        if ip and token:
+            seen.setdefault((subscriber_id, ip), (portal_id, token))
+    if not seen:
+        return []
+    keys = [f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}" for subscriber_id, ip in seen]
+    try:
+        added = store().add_many(keys, 1, settings.TOKEN_SHARING_WINDOW)
+    except Exception:
+        added = [True] * len(keys)
+    fresh = {pair: owner for (pair, owner), new_address in zip(seen.items(), added) if new_address}
     if not fresh:
         return []
     cutoff = now - _window()
     by_token: dict[tuple[int, int, str], set[str]] = {}
     candidates = {(s, p, t) for (s, _), (p, t) in fresh.items()}
-    rows = (PlaySession.objects.filter(subscriber_id__in={s for s, _, _ in candidates})
+    rows = (PlaySession.objects.filter(portal_id__in={p for _, p, _ in candidates},
+                                       subscriber_id__in={s for s, _, _ in candidates})
             .filter(Q(updated_at__gte=cutoff) | Q(active=True)).exclude(ip="")
             .values_list("subscriber_id", "portal_id", "token", "ip").distinct())
     for subscriber_id, portal_id, token, ip in rows:

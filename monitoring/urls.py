@@ -1,4 +1,4 @@
-"""Screens of monitoring: the dashboard and the operations log (namespace ``monitoring``)."""
+"""Screens of monitoring: the dashboard, play sessions and the operations log (namespace ``monitoring``)."""
 
 from django.urls import path
 
@@ -7,5 +7,8 @@ from . import views
 app_name = "monitoring"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("play-sessions/", views.PlaySessionLiveView.as_view(), name="play-sessions"),
+    path("play-sessions/live", views.PlaySessionLiveDataView.as_view(), name="play-sessions-live"),
+    path("play-sessions/history/", views.PlaySessionHistoryView.as_view(), name="play-session-history"),
     path("operations/", views.OperationListView.as_view(), name="operation-list"),
 ]

@@ -1,4 +1,8 @@
-"""Screens of monitoring: the dashboard and the operations log."""
+"""Screens of monitoring: the dashboard, play sessions (live and history) and the operations log.
+
+Everyone reads them. Play sessions come from ``monitoring.selectors`` (the same FilterSet as the API's
+``GET /play-sessions``), with cached heartbeats merged so bytes and times are current.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,27 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.http import QueryDict
+from django.conf import settings
+from django.db.models import OuterRef, Q, Subquery
+from django.http import Http404, JsonResponse, QueryDict
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.views import View
 from django.views.generic import TemplateView
+from rest_framework.exceptions import ValidationError as InvalidCursor
 
-from catena_site.ids import encode_id
-from catena_site.web import PortalMixin, keyset_page
-from content.models import Channel, Package
+from catena_site.ids import InvalidId, decode_id, encode_id
+from catena_site.web import PortalMixin, ScreenPage, keyset_page
+from content.models import Channel, EpgSource, FetchStatus, Package, Program
 from portals.models import Manager, Portal
 from subscribers.models import Subscriber
 
+from . import selectors
+from .api.views import BoundedKeyset
 from .filters import OperationFilter
+from .models import CloseReason, PlaySession
 from .operations import Actor, Operation, OperationType
 
 RECENT_OPERATIONS = 10
@@ -46,7 +58,8 @@ def _operations_last_day(portal: Portal) -> int:
     return Operation.objects.for_portal(portal).filter(created_at__gte=since).count()
 
 
-# Later apps add their figures here (channels, packages, subscribers, active play sessions…).
+# Figures counted one query each. Play session figures come together from ``selectors.dashboard`` (the
+# "Watching now" block), so they are not listed here.
 DASHBOARD_COUNTS: list[DashboardCount] = [
     DashboardCount("Channels", lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
     DashboardCount("Packages", lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
@@ -62,7 +75,7 @@ DASHBOARD_COUNTS: list[DashboardCount] = [
 
 
 class DashboardView(PortalMixin, TemplateView):
-    """The portal at a glance: its counts and the most recent operations."""
+    """The portal at a glance: its counts, who is watching now, viewing charts, warnings and recent operations."""
 
     template_name = "monitoring/dashboard.html"
     section = "dashboard"
@@ -77,7 +90,385 @@ class DashboardView(PortalMixin, TemplateView):
         recent = Operation.objects.for_portal(self.portal).order_by("-id")[:RECENT_OPERATIONS]
         context["operations"] = [OperationRow(op) for op in recent]
         context["columns"] = OPERATION_COLUMNS
+        numbers = selectors.dashboard(self.portal)
+        context.update(
+            numbers=numbers,
+            top_channels=[TopChannelRow(row) for row in numbers.top_channels],
+            viewers_chart=viewers_per_hour_chart(numbers.viewers_per_hour),
+            sessions_chart=sessions_per_day_chart(numbers.sessions_per_day),
+            failing_sources=failing_epg_sources(self.portal),
+            sharing=[SharingRow(row) for row in numbers.suspected_sharing],
+            sharing_ips=settings.TOKEN_SHARING_IPS,
+            sharing_window=human_period(settings.TOKEN_SHARING_WINDOW),
+            sessions_today=numbers.sessions_per_day[-1][1] if numbers.sessions_per_day else 0,
+        )
         return context
+
+
+def human_period(seconds: int) -> str:
+    """``1 hour``, ``2 hours``, ``30 minutes``, ``90 seconds``."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' * (count != 1)}"
+    return f"{seconds} second{'s' * (seconds != 1)}"
+
+
+class TopChannelRow:
+    """A channel of "top channels now": its page (unless deleted), viewers, and its live sessions in history."""
+
+    def __init__(self, row: selectors.ChannelViewers):
+        self.public_id = encode_id(row.channel_id)
+        self.name = row.name
+        self.title = row.title
+        self.viewers = row.viewers
+        self.sessions_url = history_url(channelId=self.public_id, active="true")
+
+
+class SharingRow:
+    """A subscriber suspected of sharing their playback token, with the addresses it was used from."""
+
+    def __init__(self, row: dict):
+        self.public_id = encode_id(row["subscriber_id"])
+        self.name = row["name"]
+        self.ips = list(row["ips"] or [])
+        self.detected_at = row["detected_at"]
+        self.last_detected_at = row["last_detected_at"]
+        self.sessions_url = history_url(subscriberId=self.public_id)
+
+
+FAILING_SOURCES_SHOWN = 20
+
+
+def failing_epg_sources(portal) -> list[EpgSource]:
+    """The portal's EPG sources whose last fetches failed (``failures`` > 0, or the last one ended in error)."""
+    failed = [FetchStatus.ERROR, FetchStatus.TIMEOUT]
+    return list(EpgSource.objects.for_portal(portal).filter(Q(failures__gt=0) | Q(last_fetch__status__in=failed))
+                .select_related("last_fetch").order_by("name", "id")[:FAILING_SOURCES_SHOWN])
+
+
+# --- Charts (server-side inline SVG) ----------------------------------------------------------------------
+
+
+def _nice_step(raw: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50… that is at least ``raw``."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * magnitude >= raw:
+                return factor * magnitude
+        magnitude *= 10
+
+
+def chart(values: list[int], labels: list[str], tooltips: list[str], *, kind: str, label_every: int,
+          width: int = 600, height: int = 180) -> dict:
+    """SVG geometry (viewBox units) of a bar or line chart of whole numbers, with y ticks and x labels.
+
+    ``labels`` are the x-axis texts, shown every ``label_every`` points counting back from the newest, so
+    the current hour or day is always labelled; ``tooltips`` name each point in full.
+    """
+    left, right, top, bottom = 44, 8, 12, 26
+    plot_width, plot_height = width - left - right, height - top - bottom
+    baseline = top + plot_height
+    step = _nice_step(max(max(values, default=0), 1) / 4)
+    ceiling = step * max(1, -(-max(values, default=0) // step))
+    slot = plot_width / max(len(values), 1)
+    points = []
+    for index, (value, label, tooltip) in enumerate(zip(values, labels, tooltips, strict=True)):
+        bar_height = value / ceiling * plot_height
+        centre = left + index * slot + slot / 2
+        points.append({
+            "value": value, "tooltip": tooltip,
+            "x": round(left + index * slot + slot * 0.15, 1), "width": round(slot * 0.7, 1),
+            "y": round(baseline - bar_height, 1), "height": round(bar_height, 1), "cx": round(centre, 1),
+            "label": label if (len(values) - 1 - index) % label_every == 0 else "",
+        })
+    ticks = [{"value": v, "y": round(baseline - v / ceiling * plot_height, 1)} for v in range(0, ceiling + 1, step)]
+    return {
+        "kind": kind, "width": width, "height": height, "left": left, "top": top, "right": width - right,
+        "baseline": baseline, "label_y": baseline + 16, "points": points, "ticks": ticks,
+        "line": " ".join(f"{p['cx']},{p['y']}" for p in points), "total": sum(values),
+        "peak": max(values, default=0),
+    }
+
+
+def viewers_per_hour_chart(hours: list[tuple[dt.datetime, int]]) -> dict:
+    """Bars of concurrent viewers in each of the last 24 hours (UTC), the current hour last."""
+    return chart(
+        [count for _, count in hours],
+        [f"{start:%H}:00" for start, _ in hours],
+        [f"{start:%Y-%m-%d %H}:00–{start + dt.timedelta(hours=1):%H}:00 UTC: {count} viewer{'s' * (count != 1)}"
+         for start, count in hours],
+        kind="bars", label_every=3)
+
+
+def sessions_per_day_chart(days: list[tuple[dt.date, int]]) -> dict:
+    """A line of the play sessions opened on each of the last 30 days (UTC), today last."""
+    return chart(
+        [count for _, count in days],
+        [f"{day:%m-%d}" for day, _ in days],
+        [f"{day:%Y-%m-%d}: {count} session{'s' * (count != 1)} opened" for day, count in days],
+        kind="line", label_every=3, width=1100, height=200)  # drawn across the whole page
+
+
+# --- Play sessions ----------------------------------------------------------------------------------------
+
+LIVE_ROWS = 200  # active sessions the live view lists; the rest are counted and found in the history
+LIVE_POLL_MS = 5000  # how often the live view asks for fresh rows
+CARD_SESSIONS = 10  # sessions the subscriber card lists
+LIVE_COLUMNS = ["Subscriber", "Channel", "Programme now", "Since (UTC)", "Duration", "Data", "IP address",
+                "Player", "Device"]
+HISTORY_COLUMNS = ["Subscriber", "Channel", "Programme at start", "Opened (UTC)", "Ended (UTC)", "Duration",
+                   "Data", "IP address", "Player", "Device"]
+CARD_COLUMNS = [c for c in HISTORY_COLUMNS if c != "Subscriber"]
+CLOSE_REASONS = dict(CloseReason.choices)
+
+
+def history_url(**params) -> str:
+    """The play session history filtered by ``params`` (screen parameters: subscriberId, channelId, active…)."""
+    query = QueryDict(mutable=True)
+    query.update({name: value for name, value in params.items() if value})
+    return reverse("monitoring:play-session-history") + ("?" + query.urlencode() if query else "")
+
+
+def human_bytes(value: int | None) -> str:
+    """``0 bytes``, ``512 bytes``, ``1.5 KB``, ``117.7 MB``, ``2.3 GB`` (powers of 1024)."""
+    value = max(int(value or 0), 0)
+    if value < 1024:
+        return f"{value} byte{'s' * (value != 1)}"
+    amount = float(value)
+    for unit in ("KB", "MB", "GB", "TB"):
+        amount /= 1024
+        if amount < 1024 or unit == "TB":
+            return f"{amount:.1f} {unit}"
+    return f"{value} bytes"  # unreachable
+
+
+def human_duration(seconds: float | None) -> str:
+    """``45 s``, ``12 min 05 s``, ``2 h 03 min``, ``3 d 04 h``."""
+    seconds = max(int(seconds or 0), 0)
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours:02d} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def programmes_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
+    """``{channel id: title}`` of the programme on air at ``at`` on each channel's guide; one query in all."""
+    ids = set(channel_ids)
+    if not ids:
+        return {}
+    on_air = (Program.objects.filter(epg_source_id=OuterRef("epg_source_id"),
+                                     epg_channel_name=OuterRef("epg_channel_name"), start__lte=at, end__gt=at)
+              .order_by("-start").values("title")[:1])
+    return dict(Channel.objects.filter(pk__in=ids, epg_source__isnull=False).order_by()
+                .annotate(on_air=Subquery(on_air)).filter(on_air__isnull=False).values_list("id", "on_air"))
+
+
+class PlaySessionRow:
+    """A play session as the screens show it: names with links (while they exist), times, duration, data."""
+
+    def __init__(self, session: PlaySession, now: dt.datetime, programme_now: str | None = None):
+        self.session = session
+        self.public_id = session.public_id
+        self.subscriber_id = encode_id(session.subscriber_id)
+        self.subscriber_name = getattr(session, "subscriber_name", None)
+        self.channel_id = encode_id(session.channel_id)
+        self.channel_title = getattr(session, "channel_title", None)
+        self.channel_name = session.channel_name
+        self.programme = getattr(session, "program_title", None)
+        self.programme_now = programme_now
+        self.opened_at = session.opened_at
+        self.closed_at = session.closed_at
+        self.updated_at = session.updated_at
+        self.active = session.active
+        self.close_reason = CLOSE_REASONS.get(session.close_reason, session.close_reason)
+        self.opened_today = session.opened_at.astimezone(dt.UTC).date() == now.astimezone(dt.UTC).date()
+        end = now if session.active or session.closed_at is None else session.closed_at
+        self.duration = human_duration((end - session.opened_at).total_seconds())
+        self.bytes = session.bytes
+        self.bytes_label = human_bytes(session.bytes)
+        self.ip = session.ip
+        self.user_agent = session.user_agent
+        self.device_id = session.device_id
+        self.proto = session.proto
+        self.dvr = session.dvr
+
+
+def play_session_rows(sessions: list[PlaySession], now: dt.datetime, *, programmes_now: bool = False) -> list:
+    """Rows of ``sessions`` with their newest cached heartbeat (and the programme on air now, if asked)."""
+    sessions = selectors.with_fresh_heartbeats(list(sessions))
+    on_air = programmes_on_air((s.channel_id for s in sessions), now) if programmes_now else {}
+    return [PlaySessionRow(s, now, on_air.get(s.channel_id)) for s in sessions]
+
+
+def recent_play_sessions(portal, subscriber, limit: int = CARD_SESSIONS) -> list[PlaySessionRow]:
+    """The subscriber's most recent play sessions, newest first (for the subscriber card)."""
+    sessions = selectors.session_history(portal, {"subscriberId": subscriber.public_id}).qs[:limit]
+    return play_session_rows(sessions, timezone.now())
+
+
+def streaming_setup(request) -> dict:
+    """What the empty states say about connecting the streaming server (never the key itself)."""
+    return {
+        "auth_url": request.build_absolute_uri(reverse("streaming:flussonic-auth")),
+        "events_url": request.build_absolute_uri(reverse("streaming:flussonic-events")),
+        "streamer_key_set": bool(settings.STREAMER_KEY),
+    }
+
+
+def live_context(request, portal) -> dict:
+    """The live block: the active sessions (at most ``LIVE_ROWS``), how many there are, and when this was read."""
+    now = timezone.now()
+    sessions = selectors.active_sessions(portal)
+    shown = list(sessions[:LIVE_ROWS])
+    total = len(shown) if len(shown) < LIVE_ROWS else sessions.count()
+    return {
+        "rows": play_session_rows(shown, now, programmes_now=True),
+        "total": total,
+        "hidden": total - len(shown),
+        "subscribers_watching": len({row.subscriber_id for row in shown}) if total == len(shown) else None,
+        "updated_at": now,
+        "poll_seconds": LIVE_POLL_MS // 1000,
+        "columns": LIVE_COLUMNS,
+        "active_history_url": history_url(active="true"),
+        **streaming_setup(request),
+    }
+
+
+class PlaySessionLiveView(PortalMixin, TemplateView):
+    """Who is watching now; the block refreshes itself every few seconds from ``PlaySessionLiveDataView``."""
+
+    template_name = "monitoring/play_sessions_live.html"
+    section = "play-sessions"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(live_context(self.request, self.portal), tab="live", poll_interval=LIVE_POLL_MS)
+        return context
+
+
+class PlaySessionLiveDataView(PortalMixin, View):
+    """JSON for the live block: how many sessions are active, when it was read, and the block's HTML."""
+
+    def get(self, request):
+        context = live_context(request, self.portal)
+        response = JsonResponse({
+            "activeSessions": context["total"],
+            "updatedAt": context["updated_at"].isoformat(),
+            "sessionIds": [row.public_id for row in context["rows"]],
+            "html": render_to_string("monitoring/_live_sessions.html", context, request=request),
+        })
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# The screen's query parameters are the API's (subscriberId, channelId, active=true|false), except the date
+# range: ``from`` and ``to`` are UTC days picked in date inputs, ``to`` included.
+SESSION_FILTERS = ("subscriberId", "channelId", "active")
+SESSION_FILTER_LABELS = {"subscriberId": "Subscriber ID", "channelId": "Channel", "active": "Status",
+                         "opened_at_gte": "From", "opened_at_lt": "To"}
+
+
+def _midnight_unix(day: dt.date) -> str:
+    return str(int(dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC).timestamp()))
+
+
+def session_filter_data(query: QueryDict) -> tuple[QueryDict, list[str]]:
+    """The screen's query string as PlaySessionFilter parameters, and the errors of unreadable days."""
+    data, errors = QueryDict(mutable=True), []
+    for name in SESSION_FILTERS:
+        values = [value.strip() for value in query.getlist(name) if value.strip()]
+        if values:
+            data.setlist(name, values)
+    for name, label, key, days_after in (("from", "From", "opened_at_gte", 0), ("to", "To", "opened_at_lt", 1)):
+        raw = query.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            errors.append(f"{label}: Enter a valid date (YYYY-MM-DD).")
+        else:
+            data[key] = _midnight_unix(day + dt.timedelta(days=days_after))
+    return data, errors
+
+
+def bounded_keyset_page(request, queryset, ordering: tuple[str, ...], limit: int) -> ScreenPage:
+    """``keyset_page`` with the API's ``BoundedKeyset``: every page of a long history costs the same."""
+    cursor = request.GET.get("cursor") or None
+    try:
+        rows, next_cursor = BoundedKeyset(queryset.model, ordering).page(queryset, cursor, limit)
+    except InvalidCursor:
+        raise Http404 from None
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    first_url = "?" + params.urlencode() if cursor else None
+    next_url = None
+    if next_cursor:
+        params["cursor"] = next_cursor
+        next_url = "?" + params.urlencode()
+    return ScreenPage(rows=rows, next_url=next_url, first_url=first_url)
+
+
+HISTORY_PAGE_SIZE = 50
+
+
+class PlaySessionHistoryView(PortalMixin, TemplateView):
+    """Every play session, newest first, filtered by subscriber, channel, status and opening days."""
+
+    template_name = "monitoring/play_sessions_history.html"
+    section = "play-sessions"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET
+        data, errors = session_filter_data(query)
+        filterset = selectors.session_history(self.portal, data)
+        page = None
+        if not filterset.is_valid():
+            errors += [f"{SESSION_FILTER_LABELS.get(name, name)}: {' '.join(reasons)}"
+                       for name, reasons in filterset.errors.items()]
+        if not errors:
+            page = bounded_keyset_page(self.request, filterset.qs, selectors.LIST_ORDER, HISTORY_PAGE_SIZE)
+            page.rows = play_session_rows(page.rows, timezone.now())
+        selected = {name: query.get(name, "").strip() for name in (*SESSION_FILTERS, "from", "to")}
+        context.update(
+            tab="history",
+            page=page,
+            filter_errors=errors,
+            columns=HISTORY_COLUMNS,
+            selected=selected,
+            filtered=any(selected.values()),
+            channel_choices=self.channel_choices(selected["channelId"]),
+            filtered_subscriber=self.filtered_subscriber(selected["subscriberId"]),
+            **streaming_setup(self.request),
+        )
+        return context
+
+    def channel_choices(self, selected: str) -> list[tuple[str, str]]:
+        """The portal's channels for the filter; a deleted channel's ID from a link stays selectable."""
+        choices = [(encode_id(pk), f"{title} ({name})") for pk, title, name in
+                   Channel.objects.for_portal(self.portal).order_by("title", "id").values_list("id", "title", "name")]
+        if selected and selected not in {value for value, _ in choices}:
+            choices.append((selected, f"Channel {selected}"))
+        return choices
+
+    def filtered_subscriber(self, public_id: str) -> Subscriber | None:
+        """The subscriber the list is narrowed to, when it is one of this portal's."""
+        try:
+            pk = decode_id(public_id) if public_id else None
+        except InvalidId:
+            return None
+        return Subscriber.objects.for_portal(self.portal).filter(pk=pk).only("id", "name").first() if pk else None
 
 
 # --- Operations log ---------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ file-based cache in the embedded default — never per-process memory), so a war
 
 Exactness: each entry stores the *stamps* (see ``catena_site.access_events``) of the facts it was computed
 from — the token's, the subscriber's subscriptions', the portal's (free packages, settings) and one per
-granting package. A check compares them with the current stamps in one ``get_many``; a change deletes the
-stamp key after commit, so the next check recomputes. Stamps are read before the database, so a change
-committed while an entry is being computed leaves that entry invalid rather than stale.
+granting package. A check compares them with the current stamps (on Redis in the same round trip, by a
+small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
+read before the database, so a change committed while an entry is being computed leaves that entry invalid
+rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
+check refreshes one in the round trip that validates the facts.
 
 On a miss, every fact costs one indexed query (``subscribers.access``); an unknown token is remembered for a
 minute (tokens are 192-bit random strings: a new token can never have been looked up before).
@@ -39,6 +41,49 @@ _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 # --- The shared store ---------------------------------------------------------------------------------------------
 
 
+class Beat(NamedTuple):
+    """A play session's newest heartbeat, as the auth check caches it."""
+
+    subscriber_id: int
+    channel_id: int
+    at: float  # Unix time
+    bytes: int
+    duration: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BeatProbe:
+    """What an auth check wants done with a session's heartbeat while it reads the token's facts."""
+
+    key: str
+    name: str  # the stream name: the heartbeat is refreshed only if it matches the channel of that name
+    update: bool  # an ``update_session``: refresh the heartbeat when the facts allow the stream
+    at: float
+    bytes: int | None
+    duration: int | None
+    timeout: int
+
+
+class EntryRead(NamedTuple):
+    valid: bool  # the entry exists and all its stamps are current
+    values: tuple | None  # the facts (None: an unknown token) when valid
+    beat: Beat | None  # the heartbeat as it was before this read
+    written: bool  # the heartbeat was refreshed (valid facts allowing the stream, and a matching heartbeat)
+
+
+def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
+    """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
+    if probe is None or not probe.update or values is None or beat is None:
+        return None
+    subscriber_id, _, disabled, _, channels = values
+    channel_id = channels.get(probe.name)
+    if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
+        return None
+    durations = [d for d in (beat.duration, probe.duration) if d is not None]
+    return Beat(subscriber_id, channel_id, probe.at, max(beat.bytes, probe.bytes or 0),
+                max(durations) if durations else None)
+
+
 class _DjangoStore:
     """The configured Django cache, as is (file-based in the embedded default)."""
 
@@ -60,11 +105,68 @@ class _DjangoStore:
         if keys:
             self.cache.delete_many(keys)
 
-    def get_many_then_set(self, keys: list[str], pending: tuple | None) -> dict:
-        found = self.get_many(keys)
-        if pending is not None:
-            self.set(*pending)
-        return found
+    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
+        return [self.cache.add(key, value, timeout=timeout) for key in keys]
+
+    def incr_many(self, amounts: dict[str, int]) -> None:
+        for key, amount in amounts.items():
+            if not self.cache.add(key, amount, timeout=None):
+                self.cache.incr(key, amount)
+
+    def set_heartbeat(self, key: str, beat: Beat, timeout: int) -> None:
+        self.cache.set(key, tuple(beat), timeout=timeout)
+
+    def get_heartbeats(self, keys: list[str]) -> dict[str, Beat]:
+        return {k: Beat(*v) for k, v in self.get_many(keys).items()}
+
+    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
+        found = self.get_many([key] + ([probe.key] if probe else []))
+        beat = Beat(*found[probe.key]) if probe and probe.key in found else None
+        entry = found.get(key)
+        if entry is None or self.get_many(list(entry[0])) != entry[0]:
+            return EntryRead(False, None, beat, False)
+        refreshed = next_beat(entry[1], beat, probe)
+        if refreshed is not None:
+            self.set_heartbeat(probe.key, refreshed, probe.timeout)
+        return EntryRead(True, entry[1], beat, refreshed is not None)
+
+    def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
+        self.cache.set(key, (stamps, values), timeout=timeout)
+
+
+# The warm auth check in one round trip: validate the entry's stamps, read the heartbeat and, for an
+# update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``f``
+# the pickled facts, ``u`` the subscriber ID, ``s:<key>`` each stamp's stored bytes, ``c:<name>`` the ID of
+# each watchable channel. A heartbeat is a ``subscriber|channel|time|bytes|duration`` string. The stamp
+# keys are read from the entry, so this needs one Redis server (not a cluster), as Django's cache does.
+_CHECK = """
+local entry = redis.call('HGETALL', KEYS[1])
+local beat = redis.call('GET', KEYS[2])
+if #entry == 0 then return {0, false, beat} end
+local facts, user, channel, want = false, false, false, 'c:' .. ARGV[1]
+for i = 1, #entry, 2 do
+  local field = entry[i]
+  if string.sub(field, 1, 2) == 's:' then
+    if redis.call('GET', string.sub(field, 3)) ~= entry[i + 1] then return {0, false, beat} end
+  elseif field == 'f' then facts = entry[i + 1]
+  elseif field == 'u' then user = entry[i + 1]
+  elseif field == want then channel = entry[i + 1] end
+end
+if ARGV[2] == '1' and beat and user and channel then
+  local b_user, b_channel, b_at, b_bytes, b_duration =
+    string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if b_user == user and b_channel == channel then
+    local bytes = math.max(tonumber(b_bytes) or 0, tonumber(ARGV[4]) or 0)
+    local duration = math.max(tonumber(b_duration) or -1, tonumber(ARGV[5]) or -1)
+    local text = ''
+    if duration >= 0 then text = string.format('%.0f', duration) end
+    redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
+               '|' .. text, 'EX', ARGV[6])
+    return {2, facts, beat}
+  end
+end
+return {1, facts, beat}
+"""
 
 
 class _RedisStore:
@@ -84,6 +186,7 @@ class _RedisStore:
         self.cache = cache
         self.client = redis.Redis.from_url(url)  # its pool is fork-safe (gunicorn, Celery prefork)
         self.serializer = RedisSerializer()
+        self.check = self.client.register_script(_CHECK)
 
     def get_many(self, keys: list[str]) -> dict:
         if not keys:
@@ -102,24 +205,76 @@ class _RedisStore:
         if keys:
             self.client.delete(*[self.cache.make_key(k) for k in keys])
 
-    def get_many_then_set(self, keys: list[str], pending: tuple | None) -> dict:
-        """``get_many`` and, in the same round trip (a pipeline), one ``set``."""
-        if pending is None:
-            return self.get_many(keys)
-        key, value, timeout = pending
+    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
+        """``add`` of each key, in one round trip; which were added."""
+        if not keys:
+            return []
         pipe = self.client.pipeline(transaction=False)
-        pipe.mget([self.cache.make_key(k) for k in keys])
-        pipe.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
-        values = pipe.execute()[0]
-        loads = self.serializer.loads
-        return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+        raw = self.serializer.dumps(value)
+        for key in keys:
+            pipe.set(self.cache.make_key(key), raw, ex=timeout, nx=True)
+        return [bool(done) for done in pipe.execute()]
 
-    def push_and_set(self, list_key: str, item, pending: tuple) -> None:
-        """Append ``item`` to a list and do one ``set``, in one round trip."""
-        key, value, timeout = pending
+    def incr_many(self, amounts: dict[str, int]) -> None:
+        """Add to counters (created at 0), in one round trip. Stored as plain integers, like Django does."""
+        pipe = self.client.pipeline(transaction=False)
+        for key, amount in amounts.items():
+            pipe.incrby(self.cache.make_key(key), amount)
+        pipe.execute()
+
+    @staticmethod
+    def _beat_text(beat: Beat) -> str:
+        duration = "" if beat.duration is None else str(beat.duration)
+        return f"{beat.subscriber_id}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
+
+    @staticmethod
+    def _beat(raw: bytes | None) -> Beat | None:
+        if raw is None:
+            return None
+        subscriber_id, channel_id, at, bytes_, duration = raw.decode().split("|")
+        return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_), int(duration) if duration else None)
+
+    def set_heartbeat(self, key: str, beat: Beat, timeout: int) -> None:
+        self.client.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)
+
+    def get_heartbeats(self, keys: list[str]) -> dict[str, Beat]:
+        if not keys:
+            return {}
+        values = self.client.mget([self.cache.make_key(k) for k in keys])
+        return {k: self._beat(v) for k, v in zip(keys, values) if v is not None}
+
+    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
+        """One round trip (the ``_CHECK`` script)."""
+        if probe is not None:
+            args = [probe.name, "1" if probe.update else "0", repr(probe.at), probe.bytes or 0,
+                    "" if probe.duration is None else probe.duration, probe.timeout]
+            beat_key = self.cache.make_key(probe.key)
+        else:
+            args, beat_key = ["", "0", "0", 0, "", 1], self.cache.make_key(key + ":none")
+        status, facts, beat = self.check(keys=[self.cache.make_key(key), beat_key], args=args)
+        beat = self._beat(beat) if probe is not None else None
+        if not status:
+            return EntryRead(False, None, beat, False)
+        return EntryRead(True, self.serializer.loads(facts), beat, status == 2)
+
+    def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
+        full = self.cache.make_key(key)
+        fields = {"f": self.serializer.dumps(values)}
+        fields.update({f"s:{self.cache.make_key(k)}": self.serializer.dumps(v) for k, v in stamps.items()})
+        if values is not None:
+            fields["u"] = str(values[0])
+            fields.update({f"c:{name}": str(channel_id) for name, channel_id in values[4].items()})
+        pipe = self.client.pipeline(transaction=True)  # readers never see a half-written entry
+        pipe.delete(full)
+        pipe.hset(full, mapping=fields)
+        pipe.expire(full, timeout)
+        pipe.execute()
+
+    def push_and_set_heartbeat(self, list_key: str, item, key: str, beat: Beat, timeout: int) -> None:
+        """Append ``item`` to a list and store a heartbeat, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         pipe.rpush(self.cache.make_key(list_key), self.serializer.dumps(item))
-        pipe.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
+        pipe.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)
         pipe.execute()
 
     def list_head(self, list_key: str, count: int) -> list:
@@ -237,35 +392,31 @@ def _facts(values: tuple | None) -> PlaybackFacts | None:
     return None if values is None else PlaybackFacts(*values)
 
 
-def lookup(token: str, *, also: tuple[str, ...] = (), write=None) -> tuple[PlaybackFacts | None, dict]:
-    """The facts for a playback token (None: no such token) and the cache values under ``also``.
+class Lookup(NamedTuple):
+    facts: PlaybackFacts | None  # None: no such token
+    beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
+    written: bool  # the heartbeat was refreshed along the way
 
-    ``also`` lets the caller read its own keys in the same round trip. ``write(facts, found)`` may return a
-    ``(key, value, timeout)`` to store once the facts are known: it travels in the same round trip as their
-    validation (and is redone if they had to be recomputed), so a warm check with a write costs two round
-    trips and no database query. A cold one costs at most four indexed queries. Raises the database's
-    errors (the caller answers 503); tolerates a failing cache by reading the database.
+
+def lookup(token: str, *, probe: BeatProbe | None = None) -> Lookup:
+    """The facts for a playback token, and (with ``probe``) the session heartbeat read and refreshed with them.
+
+    A warm check is one round trip on Redis (a Lua script validating the stamps), a few file reads on the
+    file-based cache, and no database query. A cold one costs at most four indexed queries. Raises the
+    database's errors (the caller answers 503); tolerates a failing cache by reading the database.
     """
     key = entry_key(token)
     try:
         cache = store()
-        found = cache.get_many([key, *also])
-        entry = found.pop(key, None)
-        if entry is not None:
-            facts = _facts(entry[1])
-            pending = write(facts, found) if write is not None else None
-            if cache.get_many_then_set(list(entry[0]), pending) == entry[0]:
-                return facts, found
+        read = cache.read_entry(key, probe)
+        if read.valid:
+            return Lookup(_facts(read.values), read.beat, read.written)
         stamps, values = _compute(cache, token)
-        cache.set(key, (stamps, values), _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
-        facts = _facts(values)
-        pending = write(facts, found) if write is not None else None
-        if pending is not None:
-            cache.set(*pending)
-        return facts, found
+        cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
+        return Lookup(_facts(values), read.beat, False)
     except _CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return _facts(_uncached(token)), {}
+        return Lookup(_facts(_uncached(token)), None, False)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:
@@ -309,3 +460,4 @@ def _cache_errors() -> tuple[type[BaseException], ...]:
 
 
 _CacheErrors = _cache_errors()
+CacheErrors = _CacheErrors  # for callers that fall back to the database when the shared store fails

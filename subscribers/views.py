@@ -29,7 +29,7 @@ from catena_site.web import (
 from content.models import Package
 from content.views import CsvImportView, csv_download, filter_errors, portal_packages
 from monitoring.operations import Operation
-from monitoring.views import OPERATION_COLUMNS, OperationRow
+from monitoring.views import OPERATION_COLUMNS, OperationRow, recent_play_sessions
 
 from . import services, sms_login
 from .access import watchable_channels
@@ -250,8 +250,7 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
             watchable_count=watchable_channels(subscriber).count(),
             operations=[OperationRow(op) for op in operations],
             operation_columns=OPERATION_COLUMNS,
-            # Filled by the streaming work when the streaming server reports play sessions.
-            play_sessions=None,
+            play_sessions=recent_play_sessions(self.portal, subscriber),
             **self.app_sessions(subscriber),
         )
         if self.caller.can_see_playback_tokens:

@@ -1,7 +1,9 @@
 """The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → limit.
 
-The hot path: on a warm cache a decision reads two cache keys and writes one (the session heartbeat), with
-no database query. Only ``new_session`` writes the play session to the database.
+The hot path: on a warm cache a decision costs one round trip to Redis (a script validating the token's
+cached facts and refreshing the session's heartbeat) and no database query.
+A ``new_session`` is buffered the same way on Redis, or written to the database at once when the portal has
+a session limit (counted under a lock) or on the embedded file-based cache.
 """
 
 from __future__ import annotations
@@ -84,24 +86,10 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
     now = now or timezone.now()
     name = query.get("name") or ""
     session_id = (query.get("session_id") or "")[:64]
-    heartbeat_key = sessions.session_key(session_id) if session_id else None
     update = query.get("request_type") == "update_session"
     request = play_request(query, session_id, name, token) if session_id else None
-    written = []
-
-    def heartbeat(facts, found):
-        """A warm update of a known session: its heartbeat rides along with the facts' validation."""
-        written.clear()  # called again after a recomputation: only the last call counts
-        if not update or request is None or facts is None or facts.disabled:
-            return None
-        cached = found.get(heartbeat_key)
-        channel_id = facts.channels.get(name)
-        if cached is None or channel_id is None or cached[0] != facts.subscriber_id or cached[1] != channel_id:
-            return None
-        written.append(True)
-        return sessions.heartbeat_entry(cached, request, now)
-
-    facts, found = playback_cache.lookup(token, also=(heartbeat_key,) if heartbeat_key else (), write=heartbeat)
+    found = playback_cache.lookup(token, probe=sessions.probe(request, update, now) if request else None)
+    facts = found.facts
     if facts is None:
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
@@ -111,9 +99,9 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
-    if request is not None and not written:
+    if request is not None and not found.written:
         if update:
-            sessions.refresh_session(facts, channel_id, request, found.get(heartbeat_key), now)
+            sessions.refresh_session(facts, channel_id, request, found.beat, now)
         elif not sessions.open_session(facts, channel_id, request, now):
             return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)
     return Decision(None, facts.subscriber_id, facts.max_sessions)

@@ -15,14 +15,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 from django.utils import timezone
 
+from catena_site.ids import new_id
 from content.models import Channel
 from subscribers.models import Subscriber
 
 from .. import metrics, sessions, sharing
-from ..epg import program_on_air
+from ..epg import programs_on_air
 from ..models import CloseReason, PlaySession
 from .decision import device_id_from
 
@@ -110,8 +112,9 @@ def parse_event(raw, received_at: dt.datetime) -> Event:
     )
 
 
-def merge(session: PlaySession, event: Event) -> None:
-    """Fold one event into a session row (in memory), idempotently and monotonically."""
+def merge(session, event: Event) -> None:
+    """Fold one event into a session row (in memory: a model or a :class:`SessionState`), idempotently and
+    monotonically."""
     newest = session.updated_at is None or event.at >= session.updated_at
     if event.opened_at is not None and (session.opened_at is None or event.opened_at < session.opened_at):
         session.opened_at = event.opened_at
@@ -177,24 +180,40 @@ def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchRes
         closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
         sessions.forget(closed)
         sharing.note_addresses([(s.subscriber_id, s.portal_id, s.token, s.ip) for s in opened], received_at)
-    for counter, amount in result.skipped.items():
-        metrics.count(counter, amount)
-    metrics.count("events_applied", result.applied)
+    metrics.count_many({**result.skipped, "events_applied": result.applied})
     if result.skipped:
         log.info("streaming events: %d applied, skipped %s", result.applied, result.skipped)
     return result
+
+
+STATE_FIELDS = ("streamer_session_id", "portal_id", "subscriber_id", "channel_id", "channel_name", "program_id",
+                "token", "opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
+                "user_agent", "device_id", "proto", "dvr", "country")
+_SQL_TYPES = {"BigIntegerField": "bigint", "IntegerField": "integer", "CharField": "text", "DateTimeField": "timestamptz",
+              "BooleanField": "boolean", "ForeignKey": "bigint"}
+
+
+class SessionState:
+    """A play session's row while a batch is merged: plain attributes, cheaper than model instances."""
+
+    __slots__ = STATE_FIELDS
+
+    def __init__(self, **values):
+        for name in STATE_FIELDS:
+            setattr(self, name, values.get(name))
 
 
 def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, result: BatchResult):
     """One transaction: lock the touched sessions, merge, insert the new ones and update the changed ones."""
     result.applied = result.created = 0
     closed: list[str] = []
-    opened: list[PlaySession] = []
+    opened: list[SessionState] = []
     with transaction.atomic():
-        # Locks (and inserts, below) in session-ID order: two overlapping batches cannot deadlock.
-        existing = {s.streamer_session_id: s for s in
+        sessions.relaxed_durability()
+        # Locks (and writes, below) in session-ID order: two overlapping batches cannot deadlock.
+        existing = {row["streamer_session_id"]: SessionState(**row) for row in
                     PlaySession.objects.select_for_update().filter(streamer_session_id__in=list(by_session))
-                    .order_by("streamer_session_id")}
+                    .order_by("streamer_session_id").values(*STATE_FIELDS)}
         new, changed = [], []
         for session_id, session_events in by_session.items():
             session_events.sort(key=lambda e: (e.at, ORDER[e.kind]))
@@ -202,10 +221,10 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
             if session is None:
                 first = session_events[0]
                 subscriber_id, portal_id = owners[first.token]
-                session = PlaySession(
+                session = SessionState(
                     portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
                     channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
-                    opened_at=None, updated_at=None, bytes=0, dvr=first.dvr)
+                    bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
                 new.append(session)
             before = tuple(getattr(session, name) for name in UPDATED_FIELDS)
             was_active = session.active
@@ -218,24 +237,38 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
                 closed.append(session_id)
             if session_id in existing and tuple(getattr(session, name) for name in UPDATED_FIELDS) != before:
                 changed.append(session)
-        for session in new:
-            if not session.dvr:
-                session.program_id = program_on_air(session.channel_id, session.opened_at)
-            opened.append(session)
-        # One INSERT … ON CONFLICT (streamer_session_id) DO UPDATE for new and changed rows alike (the rows are
-        # locked and merged above; bulk_update's CASE expressions would cost far more). A changed row goes in
-        # under a fresh primary key that is never used: only the unique session ID can conflict.
-        rows = new + [_upsert_copy(session) for session in changed]
+        live = [session for session in new if not session.dvr]
+        for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
+            session.program_id = program_id
+        opened.extend(new)
+        rows = sorted(new + changed, key=lambda session: session.streamer_session_id)
         if rows:
-            rows.sort(key=lambda session: session.streamer_session_id)
-            PlaySession.objects.bulk_create(rows, update_conflicts=True, unique_fields=["streamer_session_id"],
-                                            update_fields=UPDATED_FIELDS)
+            _upsert(rows)
             result.created = len(new)
     return closed, opened
 
 
-def _upsert_copy(session: PlaySession) -> PlaySession:
-    """An unsaved copy of a merged row for the upsert (same session ID, a fresh and unused primary key)."""
-    copy = PlaySession(**{f.attname: getattr(session, f.attname) for f in PlaySession._meta.concrete_fields
-                          if not f.primary_key})
-    return copy
+def _upsert(rows: list[SessionState]) -> None:
+    """Write merged rows: ``INSERT … ON CONFLICT (streamer_session_id) DO UPDATE``, new and changed alike.
+
+    On PostgreSQL one statement over ``unnest`` of one array per column (no per-row ORM cost); elsewhere
+    ``bulk_create`` with the same conflict clause. A changed row is offered under a fresh primary key that is
+    never used: only the unique session ID can conflict.
+    """
+    if connection.vendor != "postgresql":
+        PlaySession.objects.bulk_create(
+            [PlaySession(id=new_id(), **{name: getattr(row, name) for name in STATE_FIELDS}) for row in rows],
+            update_conflicts=True, unique_fields=["streamer_session_id"], update_fields=UPDATED_FIELDS)
+        return
+    quote = connection.ops.quote_name
+    fields = [PlaySession._meta.get_field("id")] + [PlaySession._meta.get_field(name) for name in STATE_FIELDS]
+    columns = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{_SQL_TYPES[f.get_internal_type()]}[]" for f in fields)
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}"
+                        for c in (PlaySession._meta.get_field(name).column for name in UPDATED_FIELDS))
+    values = [[new_id() for _ in rows]] + [[getattr(row, name) for row in rows] for name in STATE_FIELDS]
+    connection.ensure_connection()
+    # Server-side parameters: Django's cursors would quote the 21 arrays into the SQL text, in Python.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"INSERT INTO {quote(PlaySession._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "
+                       f"ON CONFLICT ({quote('streamer_session_id')}) DO UPDATE SET {updates}", values)

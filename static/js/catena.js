@@ -255,6 +255,49 @@
     if (box.dataset.active === "true") { setTimeout(poll, interval); }
   }
 
+  // The live play sessions: ask for the block every few seconds and swap it in place (no page reload).
+  // While the tab is hidden no request is made; a failed request keeps the rows and says so.
+  function setUpLiveSessions(box) {
+    var url = box.dataset.liveUrl;
+    var interval = parseInt(box.dataset.pollInterval, 10) || 5000;
+    var failures = 0;
+    var timer = null;
+    function schedule(delay) {
+      clearTimeout(timer);
+      timer = setTimeout(poll, delay);
+    }
+    function sayStale() {
+      var state = box.querySelector("[data-live-state]");
+      if (state) { state.textContent = "not updated: connection problem, retrying"; }
+      box.dataset.stale = "true";
+    }
+    function poll() {
+      if (document.hidden) { return; }  // resumed by visibilitychange
+      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.json();  // a logged-out session gets the login page: not JSON, so a failure
+        })
+        .then(function (data) {
+          failures = 0;
+          box.innerHTML = data.html;
+          box.dataset.stale = "false";
+          box.dataset.activeSessions = data.activeSessions;
+          box.dataset.polls = (parseInt(box.dataset.polls, 10) || 0) + 1;
+          schedule(interval);
+        })
+        .catch(function () {
+          failures += 1;
+          sayStale();
+          schedule(Math.min(interval * Math.pow(2, failures), 60000));
+        });
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { schedule(0); }
+    });
+    schedule(interval);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("input[type=file][data-logo-preview]").forEach(setUpLogoPreview);
     document.querySelectorAll("[data-secret]").forEach(setUpSecret);
@@ -263,5 +306,6 @@
     document.querySelectorAll("form[data-bulk]").forEach(setUpBulk);
     document.querySelectorAll("datalist[data-epg-names]").forEach(setUpEpgChannelNames);
     document.querySelectorAll("[data-epg-status-url]").forEach(setUpLiveStatus);
+    document.querySelectorAll("[data-live-sessions]").forEach(setUpLiveSessions);
   });
 })();

@@ -187,7 +187,7 @@ def test_an_update_never_reopens_a_session_the_streamer_closed(client, world):
 
 
 class TestWarmCacheAnswersWithoutTheDatabase:
-    def test_update_session_and_every_refusal(self, client, world, django_assert_num_queries):
+    def test_update_session_and_every_refusal(self, client, world, cache_backend, django_assert_num_queries):
         token = world["alice"].playback_token
         session_id = str(uuid.uuid4())
         unknown = "u" * 32
@@ -206,7 +206,7 @@ class TestWarmCacheAnswersWithoutTheDatabase:
             assert reason(check(client, unknown, "news")) == "unknown_token"
             assert reason(check(client, "", "news")) == "unknown_token"
 
-    def test_a_disabled_subscriber_is_refused_from_the_cache(self, client, world, committed,
+    def test_a_disabled_subscriber_is_refused_from_the_cache(self, client, world, committed, cache_backend,
                                                              django_assert_num_queries):
         from subscribers import services
 
@@ -350,6 +350,18 @@ class TestBufferedStartsOnRedis:
         assert sessions.write_opened_sessions() == 0
         sessions.flush_heartbeats()
         assert PlaySession.objects.get().bytes == 99
+
+    def test_heartbeats_only_grow_and_follow_the_channel(self, client, world, on_redis):
+        from monitoring import sessions
+
+        token = world["alice"].playback_token
+        check(client, token, "news", session_id="beat-1", bytes=100, duration=10)
+        for sent in (500, 300):  # a smaller count never lowers what was seen
+            check(client, token, "news", session_id="beat-1", request_type="update_session", bytes=sent, duration=5)
+        assert sessions.cached_heartbeats(["beat-1"])["beat-1"][1:] == (500, 10)
+        sessions.write_opened_sessions()
+        sessions.flush_heartbeats()
+        assert (PlaySession.objects.get().bytes, PlaySession.objects.get().duration) == (500, 10)
 
     def test_a_buffered_start_revives_only_what_we_closed_before_it(self, client, world, on_redis):
         from monitoring import sessions

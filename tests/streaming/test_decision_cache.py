@@ -149,7 +149,7 @@ def test_a_change_committed_while_an_entry_is_computed_never_leaves_it_stale(cli
 def test_the_cache_is_shared_not_per_process(world, cache_backend, settings):
     backend = settings.CACHES["default"]["BACKEND"]
     assert "LocMem" not in backend and "Dummy" not in backend
-    facts, _ = playback_cache.lookup(world["alice"].playback_token)
+    facts = playback_cache.lookup(world["alice"].playback_token).facts
     assert facts.channels == {"news": world["news"].id}
 
 

@@ -17,6 +17,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # First: the streaming server's auth backend and events are the hot path (every viewer, every channel switch).
+    path("streaming/", include("monitoring.streaming.urls")),
     re_path(rf"^{API}schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
     path(API, include((api_patterns, "api"))),
     re_path(rf"^{API}", json_not_found),  # unknown API paths answer JSON, not an HTML page
@@ -24,7 +26,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
     re_path(r"^tv/api/", json_not_found),
-    path("streaming/", include("monitoring.streaming.urls")),  # the streaming server's auth backend and events
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),
     path("", include("portals.urls")),

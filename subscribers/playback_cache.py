@@ -231,8 +231,12 @@ class _RedisStore:
     def _beat(raw: bytes | None) -> Beat | None:
         if raw is None:
             return None
-        subscriber_id, channel_id, at, bytes_, duration = raw.decode().split("|")
-        return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_), int(duration) if duration else None)
+        try:
+            subscriber_id, channel_id, at, bytes_, duration = raw.decode().split("|")
+            return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_),
+                        int(duration) if duration else None)
+        except ValueError:  # not a heartbeat (a foreign or older value): as if there were none
+            return None
 
     def set_heartbeat(self, key: str, beat: Beat, timeout: int) -> None:
         self.client.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)

@@ -100,12 +100,12 @@ def _after_commit(keys: list[str], recheck: dict | None = None) -> None:
     transaction.on_commit(run, robust=True)
 
 
-def enqueue(task_name: str, **kwargs) -> None:
+def enqueue(task_name: str, *, countdown: float | None = None, **kwargs) -> None:
     """Send a Celery task by name (``monitoring`` registers it; the lower layers never import it)."""
     try:
         from catena_site.celery import app
 
-        app.signature(task_name, kwargs=kwargs).apply_async()
+        app.signature(task_name, kwargs=kwargs).apply_async(countdown=countdown)
     except Exception:  # broker down: stale-session cleanup and the next auth check still catch up
         log.exception("could not enqueue %s", task_name)
 

@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
     },
     # Streaming: session starts and heartbeats buffered by the auth check reach the database, dead sessions are
     # closed, and (with STREAMER_API_URL) sessions the streaming server no longer has are closed too.
+    "monitoring.apply-buffered-events": {  # a safety net: the events endpoint starts a drain itself
+        "task": "monitoring.tasks.apply_buffered_events",
+        "schedule": timedelta(seconds=30),
+    },
     "monitoring.write-opened-sessions": {
         "task": "monitoring.tasks.write_opened_sessions",
         "schedule": timedelta(seconds=5),

@@ -66,11 +66,10 @@ class SnowflakeGenerator:
                 now = self._last_ms
             if now == self._last_ms:
                 self._sequence = (self._sequence + 1) & MAX_SEQUENCE
-                if self._sequence == 0:  # 4096 IDs in one millisecond: wait for the next one
-                    while now <= self._last_ms:
-                        now = max(self._clock(), self._last_ms)
-                        if now == self._last_ms:
-                            time.sleep(0.0001)
+                if self._sequence == 0:
+                    # 4096 IDs in one millisecond: take the next millisecond now instead of waiting for it
+                    # (never blocks, even while the clock is behind the last ID); order and uniqueness hold.
+                    now = self._last_ms + 1
             else:
                 self._sequence = 0
             self._last_ms = now

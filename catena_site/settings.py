@@ -220,6 +220,8 @@ STREAMER_CACHE_TTL = env.int("STREAMER_CACHE_TTL", default=3600)
 SESSION_STALE_SECONDS = env.int("SESSION_STALE_SECONDS", default=600)
 # With Redis: session starts of portals without a session limit are buffered and written every few seconds.
 STREAMER_BUFFER_SESSIONS = env.bool("STREAMER_BUFFER_SESSIONS", default=True)
+# With Redis: event batches are acknowledged once buffered and applied in bulk by a worker within seconds.
+STREAMER_BUFFER_EVENTS = env.bool("STREAMER_BUFFER_EVENTS", default=True)
 TOKEN_SHARING_IPS = env.int("TOKEN_SHARING_IPS", default=3)
 TOKEN_SHARING_WINDOW = env.int("TOKEN_SHARING_WINDOW", default=3600)  # seconds
 if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from catena_site.access_events import RECHECK_TASK, enqueue
 
 from . import sessions
-from .streaming import client
+from .streaming import client, events
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,12 @@ def flush_session_heartbeats() -> int:
 def write_opened_sessions() -> int:
     """Write session starts buffered in Redis by the auth check (``new_session``) to the database."""
     return sessions.write_opened_sessions()
+
+
+@shared_task(name="monitoring.tasks.apply_buffered_events")
+def apply_buffered_events() -> int:
+    """Apply the session events the events endpoint buffered in Redis."""
+    return events.apply_buffered_events()
 
 
 @shared_task(name="monitoring.tasks.close_stale_sessions")

@@ -281,9 +281,16 @@ class _RedisStore:
         pipe.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)
         pipe.execute()
 
+    def push(self, list_key: str, item) -> int:
+        """Append ``item`` to a list; return the list's new length."""
+        return self.client.rpush(self.cache.make_key(list_key), self.serializer.dumps(item))
+
     def list_head(self, list_key: str, count: int) -> list:
         loads = self.serializer.loads
         return [loads(v) for v in self.client.lrange(self.cache.make_key(list_key), 0, count - 1)]
+
+    def list_length(self, list_key: str) -> int:
+        return self.client.llen(self.cache.make_key(list_key))
 
     def list_drop_head(self, list_key: str, count: int) -> None:
         self.client.ltrim(self.cache.make_key(list_key), count, -1)

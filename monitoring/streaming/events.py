@@ -12,16 +12,20 @@ agent come from the newest event, and a closed session is never reopened by an e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, field
 
 import psycopg
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from catena_site.access_events import enqueue
 from catena_site.ids import new_id
 from content.models import Channel
 from subscribers.models import Subscriber
+from subscribers.playback_cache import CacheErrors, store
 
 from .. import metrics, sessions, sharing
 from ..epg import programs_on_air
@@ -34,6 +38,9 @@ PLAY_OPENED, PLAY_STARTED, PLAY_UPDATED, PLAY_CLOSED = "play_opened", "play_star
 ORDER = {PLAY_OPENED: 0, PLAY_STARTED: 1, PLAY_UPDATED: 2, PLAY_CLOSED: 3}
 MILLISECONDS_ABOVE = 10**12  # the schema says milliseconds, its examples are seconds
 LATEST_TIMESTAMP = 32503680000  # year 3000, in seconds
+EVENTS_BUFFER = "pb:events"  # Redis list of validated event batches, drained by apply_buffered_events
+APPLY_TASK = "monitoring.tasks.apply_buffered_events"
+DRAIN_DELAY = 0.5  # seconds a drain waits for more batches to arrive (bigger transactions)
 UPDATED_FIELDS = ["opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
                   "user_agent", "proto", "country", "device_id"]
 
@@ -146,16 +153,100 @@ class BatchResult:
         self.skipped[counter] = self.skipped.get(counter, 0) + 1
 
 
-def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchResult:
-    """Validate, resolve and apply a batch of raw events; count what was skipped and why."""
-    received_at = received_at or timezone.now()
-    result = BatchResult()
+def parse_batch(items: list, received_at: dt.datetime, result: BatchResult) -> list[Event]:
+    """The valid events of a raw batch; the others are counted in ``result.skipped``."""
     events: list[Event] = []
     for raw in items:
         try:
             events.append(parse_event(raw, received_at))
         except Skip as skip:
             result.skip(skip.args[0])
+    return events
+
+
+def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchResult:
+    """Validate, resolve and apply a batch of raw events at once; count what was skipped and why."""
+    received_at = received_at or timezone.now()
+    result = BatchResult()
+    apply_events(parse_batch(items, received_at, result), received_at, result)
+    return result
+
+
+def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetime | None = None) -> BatchResult:
+    """What the events endpoint does with a batch: validate it, then apply it now or hand it to the buffer.
+
+    On Redis (and with ``STREAMER_BUFFER_EVENTS``) a batch with valid events is appended to a buffer as it
+    came (``raw``, the request body; one round trip) and applied in bulk by :func:`apply_buffered_events`
+    (a Celery task started when the buffer was empty, and a beat job as a safety net): the acknowledgement
+    does not wait for the database. Elsewhere the batch is applied in its own short transaction. Invalid
+    events are counted here, once.
+    """
+    received_at = received_at or timezone.now()
+    result = BatchResult()
+    events = parse_batch(items, received_at, result)
+    cache = store()
+    if events and getattr(settings, "STREAMER_BUFFER_EVENTS", True) and getattr(cache, "supports_lists", False):
+        try:
+            body = raw if raw is not None else json.dumps(items).encode()
+            if cache.push(EVENTS_BUFFER, (received_at.timestamp(), body)) == 1:  # it was empty: start a drain
+                enqueue(APPLY_TASK, countdown=DRAIN_DELAY)
+            metrics.count_many(result.skipped)
+            return result
+        except CacheErrors:
+            log.warning("event buffer unavailable; applying the batch directly", exc_info=True)
+    apply_events(events, received_at, result)
+    return result
+
+
+def _buffered_events(item: tuple) -> list[Event]:
+    """The valid events of a buffered batch (its invalid ones were counted when it was received)."""
+    received, body = item
+    items = json.loads(body)
+    return parse_batch(items if isinstance(items, list) else [items], dt.datetime.fromtimestamp(received, dt.UTC),
+                       BatchResult())
+
+
+def apply_buffered_events(chunk: int = 50) -> int:
+    """Apply the buffered event batches, ``chunk`` batches per transaction; return how many events were taken.
+
+    One drainer at a time (a lock in Redis); batches leave the buffer only after their transaction committed
+    (applying one twice is harmless: merging is idempotent). A batch the database refuses for its data is
+    applied alone and, failing again, logged and dropped, so it cannot block the buffer; a database that is
+    down stops the drain (the next one resumes).
+    """
+    cache = store()
+    if not getattr(cache, "supports_lists", False):
+        return 0
+    taken = 0
+    while True:
+        lock = cache.lock(EVENTS_BUFFER + ":lock", 300)
+        if lock is None:
+            return taken  # another drainer is at work; it looks again after releasing the lock
+        try:
+            while batches := cache.list_head(EVENTS_BUFFER, chunk):
+                taken += _apply_buffered(batches)
+                cache.list_drop_head(EVENTS_BUFFER, len(batches))
+        finally:
+            cache.unlock(EVENTS_BUFFER + ":lock", lock)
+        if not cache.list_length(EVENTS_BUFFER):  # nothing arrived while the lock was held
+            return taken
+
+
+def _apply_buffered(items: list[tuple]) -> int:
+    batches = [_buffered_events(item) for item in items]
+    try:
+        apply_events([event for batch in batches for event in batch], timezone.now(), BatchResult())
+    except (IntegrityError, DataError):
+        for batch in batches:
+            try:
+                apply_events(batch, timezone.now(), BatchResult())
+            except (IntegrityError, DataError):
+                log.exception("dropping a buffered batch of %d events the database refuses", len(batch))
+    return sum(len(batch) for batch in batches)
+
+
+def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
+    """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
     tokens = {e.token for e in events if e.token}
     owners = {token: (sid, pid) for token, sid, pid in
               Subscriber.objects.filter(playback_token__in=tokens).values_list("playback_token", "id", "portal_id")

@@ -24,7 +24,7 @@ from catena_site.http import client_ip
 from catena_site.ids import encode_id
 
 from .decision import BAD_KEY, TITLES, decide
-from .events import apply_batch
+from .events import receive_batch
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def auth(request):
 @csrf_exempt
 @require_POST
 def events(request):
-    """Flussonic's event sink: a JSON array of events (or one object); 204 once applied."""
+    """Flussonic's event sink: a JSON array of events (or one object); 204 once applied or buffered."""
     refused = _caller_refused(request, request.GET)
     if refused is not None:
         return refused
@@ -116,7 +116,7 @@ def events(request):
     if not isinstance(body, list):
         return error(400, "bad_json", "Send a JSON array of events, or one event object.")
     try:
-        apply_batch(body)
+        receive_batch(body, request.body)
     except DatabaseError:
         log.exception("events: database unavailable")
         return unavailable()

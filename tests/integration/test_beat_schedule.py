@@ -14,6 +14,10 @@ from catena_site.celery import app
 STABLE_NAME = re.compile(r"^[a-z_]+\.[a-z0-9]+(-[a-z0-9]+)*$")
 KNOWN_ENTRIES = {
     "portals.purge-expired-manager-sessions": "portals.tasks.purge_expired_manager_sessions",
+    "content.dispatch-epg-fetches": "content.tasks.dispatch_epg_fetches",
+    "monitoring.close-stale-sessions": "monitoring.tasks.close_stale_sessions",
+    "monitoring.write-opened-sessions": "monitoring.tasks.write_opened_sessions",
+    "monitoring.flush-session-heartbeats": "monitoring.tasks.flush_session_heartbeats",
 }
 
 

@@ -73,6 +73,15 @@ def cache_backend(request, settings):
 
 
 @pytest.fixture
+def on_redis(settings):
+    """The Redis cache of REDIS_URL (a key prefix of the test's own), or skip without one."""
+    if not redis_available():
+        pytest.skip("needs REDIS_URL")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": f"t{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture
 def committed(django_capture_on_commit_callbacks):
     """``committed(fn, *args, **kwargs)``: run a change, then what it scheduled for after its commit."""
 

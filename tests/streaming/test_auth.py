@@ -319,17 +319,6 @@ class TestIsolation:
 class TestBufferedStartsOnRedis:
     """With Redis, a warm ``new_session`` touches no database either: the start is buffered and written in bulk."""
 
-    @pytest.fixture
-    def on_redis(self, settings):
-        import os
-
-        from .conftest import redis_available
-
-        if not redis_available():
-            pytest.skip("needs REDIS_URL")
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                       "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": f"t{uuid.uuid4().hex}"}}
-
     def test_a_warm_new_session_is_buffered_then_written(self, client, world, on_redis, django_assert_num_queries,
                                                          time_machine):
         from monitoring import sessions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from unittest import mock
 
 import pytest
 
@@ -214,3 +215,36 @@ class TestProgramme:
         time_machine.move_to(at(T0 + 5), tick=False)
         check(client, world["alice"].playback_token, "news")
         assert PlaySession.objects.get().program_id == guide["on_air"].id
+
+
+class TestBufferedOnRedis:
+    """With Redis, a batch is acknowledged once buffered; a worker applies the buffer in bulk."""
+
+    def test_a_batch_is_acknowledged_buffered_and_applied_by_the_drain(self, client, world, on_redis, settings,
+                                                                        django_assert_num_queries):
+        from catena_site.celery import app
+        from monitoring.streaming import events
+
+        app.conf.task_always_eager = False  # no drain now: the batch must wait in the buffer
+        with mock.patch("monitoring.streaming.events.enqueue") as started:
+            with django_assert_num_queries(0):
+                response = post(client, [event(world, "play_opened", "b-1"), event(world, bytes=-5),
+                                         event(world, "play_updated", "b-1", updated_at=T0 + 60, bytes=10)])
+        assert response.status_code == 204 and started.call_count == 1  # the buffer was empty: a drain starts
+        assert not PlaySession.objects.exists() and metrics.counters()["events_invalid"] == 1
+        with mock.patch("monitoring.streaming.events.enqueue") as started:
+            post(client, [event(world, "play_closed", "b-1", closed_at=T0 + 90)])
+            post(client, [event(world, "play_updated", "b-1", updated_at=T0 + 70, bytes=5)])  # late
+        assert started.call_count == 0  # a drain is already due
+        assert events.apply_buffered_events() == 4
+        session = PlaySession.objects.get()
+        assert not session.active and session.closed_at == at(T0 + 90) and session.bytes == 10
+        assert events.apply_buffered_events() == 0
+
+    def test_with_eager_tasks_the_batch_is_visible_at_once(self, client, world, on_redis):
+        post(client, [event(world, "play_opened", "b-2")])
+        assert PlaySession.objects.filter(streamer_session_id="b-2").exists()
+
+    def test_unknown_tokens_are_counted_when_applied(self, client, world, on_redis):
+        post(client, [event(world, token="nobody")])
+        assert metrics.counters()["events_unknown_token"] == 1

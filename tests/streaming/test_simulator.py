@@ -41,7 +41,8 @@ def test_the_periodic_jobs_are_scheduled_under_stable_names():
     import monitoring.tasks  # noqa: F401
 
     beat = app.conf.beat_schedule
-    expected = {"monitoring.write-opened-sessions": "monitoring.tasks.write_opened_sessions",
+    expected = {"monitoring.apply-buffered-events": "monitoring.tasks.apply_buffered_events",
+                "monitoring.write-opened-sessions": "monitoring.tasks.write_opened_sessions",
                 "monitoring.flush-session-heartbeats": "monitoring.tasks.flush_session_heartbeats",
                 "monitoring.close-stale-sessions": "monitoring.tasks.close_stale_sessions",
                 "monitoring.reconcile-streamer-sessions": "monitoring.tasks.reconcile_streamer_sessions"}

@@ -78,3 +78,9 @@ def test_ids_are_unique_across_threads():
     assert len(everything) == len(set(everything)) == 40000
     for chunk in results:
         assert chunk == sorted(chunk)
+
+
+def test_more_than_4096_ids_in_one_millisecond_stay_unique_and_ordered_without_waiting():
+    generator = SnowflakeGenerator(worker_id=2, clock=lambda: EPOCH_MS + 50)  # a clock that never advances
+    values = [generator() for _ in range(10_000)]
+    assert values == sorted(values) and len(set(values)) == 10_000

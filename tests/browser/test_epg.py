@@ -50,6 +50,15 @@ def owner_page(page):
     return page
 
 
+def run_tasks_inline(settings, monkeypatch) -> None:
+    """No Celery worker here: tasks run inline. The Celery app may have read its configuration already in
+    this test run, so it is told directly as well as through the settings."""
+    from catena_site.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
 def add_source(page, url: str) -> None:
     page.click("nav >> text=EPG")
     page.wait_for_selector("text=No EPG sources yet")
@@ -62,9 +71,9 @@ def add_source(page, url: str) -> None:
     assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Never fetched"
 
 
-def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide_url, settings):
+def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide_url, settings, monkeypatch):
     # No Celery worker here: the fetch runs inline, when "Update now" commits its queued fetch.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    run_tasks_inline(settings, monkeypatch)
     page = owner_page
     add_source(page, guide_url)
 
@@ -112,8 +121,8 @@ def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, g
     assert page.locator("[data-testid=fetch-history] [data-testid=epg-status]").first.text_content() == "Success"
 
 
-def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page, guide_url, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page, guide_url, settings, monkeypatch):
+    run_tasks_inline(settings, monkeypatch)
     page = owner_page
     add_source(page, guide_url)
     page.click("button:has-text('Update now')")

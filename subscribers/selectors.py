@@ -6,7 +6,21 @@ from .models import Subscriber, Subscription
 
 
 def subscribers_for(portal):
-    """The portal's subscribers with their subscriptions' package IDs loaded in one extra query."""
-    return Subscriber.objects.for_portal(portal).prefetch_related(
+    """The portal's subscribers with their subscriptions' package IDs (one extra query) and any suspicion of
+    token sharing (declared by monitoring on its side) loaded."""
+    return Subscriber.objects.for_portal(portal).select_related("sharing_suspicion").prefetch_related(
         Prefetch("subscriptions", queryset=Subscription.objects.only("id", "subscriber_id", "package_id").order_by("id"))
     )
+
+
+def sharing_suspicion(subscriber):
+    """The suspicion that the subscriber's *current* playback token is shared, or None.
+
+    A suspicion recorded for an earlier token (before a reset) no longer counts.
+    """
+    from catena_site.access_events import token_digest
+
+    suspicion = getattr(subscriber, "sharing_suspicion", None)
+    if suspicion is None or suspicion.token_digest != token_digest(subscriber.playback_token):
+        return None
+    return suspicion

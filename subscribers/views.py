@@ -31,7 +31,7 @@ from content.views import CsvImportView, csv_download, filter_errors, portal_pac
 from monitoring.operations import Operation
 from monitoring.views import OPERATION_COLUMNS, OperationRow, recent_play_sessions
 
-from . import services, sms_login
+from . import selectors, services, sms_login
 from .access import watchable_channels
 from .app_models import AppSession
 from .filters import SubscriberFilter
@@ -251,6 +251,7 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
             operations=[OperationRow(op) for op in operations],
             operation_columns=OPERATION_COLUMNS,
             play_sessions=recent_play_sessions(self.portal, subscriber),
+            sharing=selectors.sharing_suspicion(subscriber),
             **self.app_sessions(subscriber),
         )
         if self.caller.can_see_playback_tokens:

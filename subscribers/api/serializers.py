@@ -5,6 +5,7 @@ from rest_framework import serializers
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
 from subscribers.models import Subscriber
+from subscribers.selectors import sharing_suspicion
 
 
 class SubscriberSerializer(serializers.ModelSerializer):
@@ -18,11 +19,20 @@ class SubscriberSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
     lastActivityAt = serializers.DateTimeField(source="last_activity_at", read_only=True)
+    suspectedSharing = serializers.SerializerMethodField()
+    sharingIps = serializers.SerializerMethodField()
 
     class Meta:
         model = Subscriber
         fields = ["subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
-                  "disabled", "createdAt", "updatedAt", "lastActivityAt"]
+                  "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps"]
+
+    def get_suspectedSharing(self, subscriber) -> bool:
+        return sharing_suspicion(subscriber) is not None
+
+    def get_sharingIps(self, subscriber) -> list[str]:
+        suspicion = sharing_suspicion(subscriber)
+        return list(suspicion.ips) if suspicion is not None else []
 
     def get_playback_token(self, subscriber) -> str | None:
         caller = self.context.get("caller")

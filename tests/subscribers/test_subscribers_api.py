@@ -8,7 +8,7 @@ from tests.conftest import API, api_client
 from tests.content.test_channels_api import make_package
 
 SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
-                   "disabled", "createdAt", "updatedAt", "lastActivityAt"}
+                   "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps"}
 ALICE = {"name": "Alice", "phoneCountryCode": "1", "phone": "2345678901"}
 
 
@@ -235,3 +235,23 @@ def test_subscriber_list_has_constant_queries(api, portal, django_assert_max_num
 def test_a_session_of_a_deleted_manager_is_refused(clients, managers):
     api_client(managers["admin"].portal.api_key).delete(f"{API}/managers/{managers['subscribers'].public_id}")
     assert clients["subscribers"].get(f"{API}/subscribers").status_code == 401
+
+
+def test_suspected_sharing_is_shown_with_the_ips_until_the_token_is_reset(api, portal):
+    from django.utils import timezone
+
+    from catena_site.access_events import token_digest
+    from monitoring.models import TokenSharingSuspicion
+
+    subscriber = make_subscriber(portal)
+    url = f"{API}/subscribers/{subscriber.public_id}"
+    assert (api.get(url).json()["suspectedSharing"], api.get(url).json()["sharingIps"]) == (False, [])
+    now = timezone.now()
+    TokenSharingSuspicion.objects.create(portal=portal, subscriber=subscriber, ips=["192.0.2.1", "192.0.2.2"],
+                                         token_digest=token_digest(subscriber.playback_token), detected_at=now,
+                                         last_detected_at=now)
+    body = api.get(url).json()
+    assert body["suspectedSharing"] is True and body["sharingIps"] == ["192.0.2.1", "192.0.2.2"]
+    assert api.get(f"{API}/subscribers").json()["subscribers"][0]["suspectedSharing"] is True
+    api.post(f"{url}/reset_playback_token")
+    assert api.get(url).json()["suspectedSharing"] is False

@@ -162,3 +162,21 @@ def test_the_card_shows_recent_operations_and_the_play_sessions_place(web, porta
     assert other.public_id not in operations
     assert f"/operations/?subscriberId={alice.public_id}" in html
     assert "Play sessions appear here when the streaming server reports them" in html
+
+
+def test_the_card_warns_about_suspected_token_sharing(web, portal):
+    from django.utils import timezone
+
+    from catena_site.access_events import token_digest
+    from monitoring.models import TokenSharingSuspicion
+    from tests.subscribers.test_subscribers_api import make_subscriber
+
+    subscriber = make_subscriber(portal, "Sharer", phone="7777777")
+    url = f"/subscribers/{subscriber.public_id}/"
+    assert "Suspected token sharing" not in web["viewer"].get(url).content.decode()
+    now = timezone.now()
+    TokenSharingSuspicion.objects.create(portal=portal, subscriber=subscriber, ips=["192.0.2.1", "192.0.2.9"],
+                                         token_digest=token_digest(subscriber.playback_token), detected_at=now,
+                                         last_detected_at=now)
+    page = web["viewer"].get(url).content.decode()
+    assert "Suspected token sharing" in page and "192.0.2.9" in page

@@ -69,6 +69,9 @@ def test_a_chosen_logo_is_previewed_before_upload(page, tmp_path):
     page.wait_for_function("document.getElementById('logo-preview').src.startsWith('data:image/png')")
     page.click("button:has-text('Save settings')")
     page.wait_for_selector("text=Portal settings saved.")
+    # The header image loads after the page: wait until the browser has decoded it, then check its size.
+    page.wait_for_function("() => { const img = document.querySelector('header img.brand-logo');"
+                           " return img !== null && img.complete && img.naturalWidth > 0; }")
     assert page.locator("header img.brand-logo").evaluate("img => img.naturalWidth") == 16
 
 

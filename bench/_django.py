@@ -44,3 +44,15 @@ def machine() -> str:
     import platform
 
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def server_environment(database_url: str, redis_url: str, streamer_key: str) -> None:
+    """Environment for benchmarks that run gunicorn against PostgreSQL and Redis (set before Django starts)."""
+    import tempfile
+
+    os.environ.update({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DATABASE_POOL": "true", "STREAMER_KEY": streamer_key,
+        "DEBUG": "false", "SECRET_KEY": "benchmark", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "catena_site.settings",
+        "STATIC_ROOT": tempfile.mkdtemp(prefix="catena-bench-static-"),
+    })

@@ -190,11 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk")
-    env = {"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "DATABASE_POOL": "true",
-           "STREAMER_KEY": KEY, "DEBUG": "false", "SECRET_KEY": "benchmark", "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "catena_site.settings",
-           "STATIC_ROOT": tempfile.mkdtemp(prefix="catena-bench-static-")}
-    os.environ.update(env)
+    _django.server_environment(args.database_url, args.redis_url, KEY)
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
@@ -214,13 +210,13 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
          "--log-level", "warning", "auth_check:wsgi_app()"],
-        env={**os.environ, **env, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+        env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
     base = f"http://127.0.0.1:{port}"
     # The Celery worker that applies buffered batches (as in production; on Redis the endpoint only buffers).
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "--concurrency=1",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
-        env={**os.environ, **env, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+        env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
     try:
         for _ in range(100):
             try:

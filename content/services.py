@@ -18,7 +18,6 @@ from monitoring.operations import OperationType, changes, record
 
 from .logos import NO_LOGO, prepare_logo
 from .models import (
-    EPG_SOURCE_NAME_PATTERN,
     TECHNICAL_NAME_PATTERN,
     Channel,
     EpgSource,
@@ -349,7 +348,3 @@ def remove_free_package(package: Package, *, caller) -> None:
         access_events.portal_changed(package.portal_id)
         access_events.recheck_sessions(package.portal_id,
                                        channel_ids=package.channel_links.values_list("channel_id", flat=True))
-
-
-def valid_epg_source_name(value) -> bool:
-    return isinstance(value, str) and re.fullmatch(EPG_SOURCE_NAME_PATTERN, value) is not None

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from catena_site.errors import Conflict, Forbidden, Invalid
 from monitoring.operations import OperationType, changes, record
+from portals.services import guide_language
 
 from .epg.errors import FetchFailed
 from .epg.guard import ALLOWED_SCHEMES
@@ -275,13 +276,6 @@ def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportRep
         source.next_fetch_at = now + retry_delay(source.failures, source.period)
     EpgSource.objects.filter(pk=source.pk).update(failures=source.failures, next_fetch_at=source.next_fetch_at,
                                                   last_fetch_id=fetch.pk)
-
-
-def guide_language(portal) -> str:
-    """The language whose titles and descriptions win when a guide offers several (portal setting
-    ``language``, e.g. ``"en"``; empty: the first one listed)."""
-    value = (portal.settings or {}).get("language")
-    return value.strip() if isinstance(value, str) else ""
 
 
 def run_fetch(fetch_id: int) -> EpgFetch | None:

@@ -22,6 +22,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from rest_framework.exceptions import ValidationError as InvalidCursor
 
+from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
 from catena_site.web import PortalMixin, ScreenPage, keyset_page
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
@@ -29,12 +30,12 @@ from portals.models import Manager, Portal
 from subscribers.models import Subscriber
 
 from . import selectors
-from .api.views import BoundedKeyset
 from .filters import OperationFilter
 from .models import CloseReason, PlaySession
 from .operations import Actor, Operation, OperationType
 
-RECENT_OPERATIONS = 10
+RECENT_OPERATIONS = 10  # operations the dashboard lists
+CARD_OPERATIONS = 20  # operations the subscriber card lists
 OPERATION_COLUMNS = ["Time (UTC)", "Type", "Actor", "Subscriber", "Package", "Details"]
 ACTOR_LABELS = {Actor.API_KEY: "API key", Actor.SYSTEM: "System", Actor.SUBSCRIBER: "Subscriber",
                 Actor.MANAGER: "Manager"}
@@ -518,6 +519,12 @@ class OperationRow:
         self.package_id = encode_id(operation.package_id) if operation.package_id else ""
         self.summary = summarize_payload(operation.payload)
         self.payload_json = json.dumps(operation.payload, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def recent_operations(portal, subscriber, limit: int = CARD_OPERATIONS) -> list[OperationRow]:
+    """The operations about the subscriber, newest first (for the subscriber card)."""
+    operations = Operation.objects.for_portal(portal).filter(subscriber_id=subscriber.id).order_by("-id")[:limit]
+    return [OperationRow(operation) for operation in operations]
 
 
 # The screen's query parameters are the API's, except the date range: ``from`` and ``to`` are days

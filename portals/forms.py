@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 
 from subscribers.sms_login import DEFAULT_TEMPLATE
 
+from .services import guide_language
 from .validators import MAX_LOGO_BYTES
 
 
@@ -49,6 +50,13 @@ class PortalSettingsForm(forms.Form):
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
         widget=forms.URLInput())
+    guide_language = forms.CharField(
+        required=False, label="Guide language",
+        help_text="When an EPG source's guide offers titles and descriptions in several languages, this one is "
+                  "imported: a language code such as en, ru or pt-BR. Blank: the first language the guide "
+                  "lists. Applies from each source's next fetch.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. en", "maxlength": 12, "autocomplete": "off",
+                                      "spellcheck": "false"}))
 
     # The service's error keys (API names) → the fields that show them.
     SERVICE_FIELDS = {
@@ -60,6 +68,7 @@ class PortalSettingsForm(forms.Form):
         "settings.maxSessionsPerSubscriber": "max_sessions_per_subscriber",
         "settings.smsTemplate": "sms_template",
         "settings.streamBaseUrl": "stream_base_url",
+        "guideLanguage": "guide_language",
     }
 
     def __init__(self, *args, portal, read_only: bool = False, **kwargs):
@@ -73,6 +82,7 @@ class PortalSettingsForm(forms.Form):
             "max_sessions_per_subscriber": settings["maxSessionsPerSubscriber"],
             "sms_template": settings["smsTemplate"] or "",
             "stream_base_url": settings["streamBaseUrl"] or "",
+            "guide_language": guide_language(portal),
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
@@ -107,6 +117,8 @@ class PortalSettingsForm(forms.Form):
             },
             "logo_file": logo_file,
             "remove_logo": data["remove_logo"],
+            # Not one of the API's settings (the Management API documents no such field): its own argument.
+            "guide_language_value": data["guide_language"],
         }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -60,6 +61,46 @@ def portal_branding(portal: Portal) -> dict:
     return {"logo": portal_logo_value(portal), "title": portal.title, "description": portal.description}
 
 
+def portal_settings(portal: Portal) -> dict:
+    """The settings as ``GET /portal`` shows them: every key the API knows, defaults filled in.
+
+    Screen-only settings stored beside them (the guide language) are left out, so the API's object stays the
+    documented one whatever an operator chose on the screens.
+    """
+    effective = portal.effective_settings
+    return {key: effective[key] for key in DEFAULT_PORTAL_SETTINGS}
+
+
+# The guide language is set on the portal settings screen only: the Management API's ``settings`` object
+# documents no such field. It is kept in ``Portal.settings`` under this key.
+GUIDE_LANGUAGE_KEY = "language"
+# A BCP 47 language tag reduced to what XMLTV guides use: a 2–8 letter language, optionally a region
+# (2 letters or 3 digits): ``en``, ``ru``, ``pt-BR``, ``es-419``.
+GUIDE_LANGUAGE_PATTERN = re.compile(r"([A-Za-z]{2,8})(?:-([A-Za-z]{2}|[0-9]{3}))?")
+
+
+def guide_language(portal: Portal) -> str:
+    """The language whose titles and descriptions win when an XMLTV guide offers several (e.g. ``"en"``);
+    empty when none is chosen, and the first one listed is kept."""
+    value = (portal.settings or {}).get(GUIDE_LANGUAGE_KEY)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def clean_guide_language(value) -> str:
+    """``value`` as a guide language in its usual spelling (``pt-br`` → ``pt-BR``), or ``""`` for none.
+
+    Raises ``Invalid`` (``guideLanguage``) for anything else.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    match = GUIDE_LANGUAGE_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        message = "Must be a language code such as en, ru or pt-BR (2–8 letters, optionally a region), or blank."
+        raise Invalid(f"guideLanguage: {message}", {"guideLanguage": [message]})
+    language, region = match.groups()
+    return language.lower() + (f"-{region.upper()}" if region else "")
+
+
 def portal_logo_value(portal: Portal) -> str | None:
     """The branding logo as the API shows it: the https URL, or the stored image as a data URI."""
     import base64
@@ -104,14 +145,18 @@ def update_portal(
     settings_values: dict | None = None,
     logo_file: bytes | None = None,
     remove_logo: bool = False,
+    guide_language_value: str | None = None,
 ) -> Portal:
-    """Change branding and settings; records ``updatePortal`` with old → new (the logo as a marker)."""
+    """Change branding and settings; records ``updatePortal`` with old → new (the logo as a marker).
+
+    ``guide_language_value`` (the settings screen only; ``""`` clears it) is the portal's guide language,
+    recorded as ``guideLanguage``.
+    """
     _require(caller.can_manage, "isAdmin")
     branding = branding or {}
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
-        before = {"title": portal.title, "description": portal.description, "logo": _logo_marker(portal),
-                  "settings": portal.effective_settings}
+        before = _portal_snapshot(portal)
         errors: dict[str, list[str]] = {}
         if "title" in branding:
             title = branding["title"]
@@ -145,17 +190,35 @@ def update_portal(
                     portal.settings = {**portal.effective_settings, **_validate_settings(settings_values)}
                 except Invalid as exc:
                     errors.update(exc.errors)
+        if guide_language_value is not None:
+            try:
+                _set_guide_language(portal, clean_guide_language(guide_language_value))
+            except Invalid as exc:
+                errors.update(exc.errors)
         if errors:
             raise Invalid("Invalid portal: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
-        after = {"title": portal.title, "description": portal.description, "logo": _logo_marker(portal),
-                 "settings": portal.effective_settings}
-        diff = changes(before, after)
+        diff = changes(before, _portal_snapshot(portal))
         if diff:
             portal.save()
             record(portal, OperationType.UPDATE_PORTAL, actor=caller.actor, payload=diff)
             if "settings" in diff:  # maxSessionsPerSubscriber is part of every cached playback decision
                 access_events.portal_changed(portal.id)
     return portal
+
+
+def _portal_snapshot(portal: Portal) -> dict:
+    """What ``updatePortal`` compares and records."""
+    return {"title": portal.title, "description": portal.description, "logo": _logo_marker(portal),
+            "settings": portal_settings(portal), "guideLanguage": guide_language(portal) or None}
+
+
+def _set_guide_language(portal: Portal, language: str) -> None:
+    settings_values = dict(portal.settings or {})
+    if language:
+        settings_values[GUIDE_LANGUAGE_KEY] = language
+    else:
+        settings_values.pop(GUIDE_LANGUAGE_KEY, None)  # unset stays absent, so the stored settings stay as before
+    portal.settings = settings_values
 
 
 def _logo_marker(portal: Portal) -> str | None:

@@ -28,8 +28,6 @@ from catena_site.web import (
 )
 from content.models import Package
 from content.views import CsvImportView, csv_download, filter_errors, portal_packages
-from monitoring.operations import Operation
-from monitoring.views import OPERATION_COLUMNS, OperationRow, recent_play_sessions
 
 from . import selectors, services, sms_login
 from .access import watchable_channels
@@ -40,7 +38,6 @@ from .imports import import_subscribers
 from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
-RECENT_OPERATIONS = 20
 APP_SESSIONS_SHOWN = 50
 APP_SESSION_COLUMNS = ["Device", "IP address", "Logged in", "Last seen", "Expires"]
 SUBSCRIBER_COLUMNS = ["Name", "Phone", "Packages", "Last activity", "Status", ""]
@@ -226,8 +223,11 @@ def playlist_urls(request, subscriber) -> tuple[str, str]:
 
 
 class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
-    """Details, packages (subscribed and free), playback token and playlist, app sessions, block, recent
-    operations, play sessions."""
+    """Details, packages (subscribed and free), playback token and playlist, app sessions, block.
+
+    The recent play sessions and operations below them are monitoring's: the template draws them with the
+    ``monitoring_blocks`` tags, so this domain app imports nothing of monitoring's screens.
+    """
 
     template_name = "subscribers/subscriber_card.html"
     section = "subscribers"
@@ -240,17 +240,12 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
         subscribed = {s.package_id for s in subscriptions}
         free = list(Package.objects.for_portal(self.portal).filter(free_link__isnull=False).order_by("name"))
         free_ids = {p.id for p in free}
-        operations = (Operation.objects.for_portal(self.portal).filter(subscriber_id=subscriber.id)
-                      .order_by("-id")[:RECENT_OPERATIONS])
         context.update(
             subscriber=subscriber,
             subscriptions=[(s, s.package_id in free_ids) for s in subscriptions],
             free_packages=[p for p in free if p.id not in subscribed],
             addable=[p for p in portal_packages(self.portal) if p.id not in subscribed and p.id not in free_ids],
             watchable_count=watchable_channels(subscriber).count(),
-            operations=[OperationRow(op) for op in operations],
-            operation_columns=OPERATION_COLUMNS,
-            play_sessions=recent_play_sessions(self.portal, subscriber),
             sharing=selectors.sharing_suspicion(subscriber),
             **self.app_sessions(subscriber),
         )

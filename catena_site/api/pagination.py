@@ -76,12 +76,27 @@ class Keyset:
         return rows, None
 
 
+class BoundedKeyset(Keyset):
+    """A keyset whose "after the cursor" condition also bounds the leading column on its own.
+
+    ``(a < x) OR (a = x AND id < y)`` alone makes PostgreSQL scan the index from the start of the portal's
+    range and filter; with ``a <= x`` beside it the scan starts at the cursor, so every page costs the same.
+    """
+
+    def after(self, queryset, cursor: str):
+        name, descending = self.fields[0]
+        first = self.decode(cursor)[0]
+        return super().after(queryset, cursor).filter(**{f"{name}__{'lte' if descending else 'gte'}": first})
+
+
 class KeysetPagination(BasePagination):
     """DRF pagination using the view's ``ordering`` (default oldest first) and ``list_key``."""
 
+    keyset_class = Keyset
+
     def paginate_queryset(self, queryset, request, view=None):
         self.list_key = getattr(view, "list_key", "results")
-        keyset = Keyset(queryset.model, tuple(getattr(view, "ordering", ("id",))))
+        keyset = self.keyset_class(queryset.model, tuple(getattr(view, "ordering", ("id",))))
         limit = parse_limit(request.query_params.get("limit"))
         rows, self.next_cursor = keyset.page(queryset, request.query_params.get("cursor"), limit)
         return rows
@@ -103,3 +118,9 @@ class KeysetPagination(BasePagination):
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         ]
+
+
+class BoundedKeysetPagination(KeysetPagination):
+    """``KeysetPagination`` with ``BoundedKeyset``, for large tables ordered by a column other than the ID."""
+
+    keyset_class = BoundedKeyset

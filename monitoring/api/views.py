@@ -2,7 +2,7 @@
 
 from rest_framework.response import Response
 
-from catena_site.api.pagination import Keyset, KeysetPagination, parse_limit
+from catena_site.api.pagination import BoundedKeysetPagination
 from catena_site.api.views import ListRetrieveMixin, PortalViewSet
 from monitoring import selectors
 from monitoring.filters import OperationFilter, PlaySessionFilter
@@ -20,28 +20,6 @@ class OperationViewSet(ListRetrieveMixin, PortalViewSet):
     filterset_class = OperationFilter
     list_key = "operations"
     ordering = ("-id",)
-
-
-class BoundedKeyset(Keyset):
-    """A keyset whose "after the cursor" condition also bounds the leading column on its own.
-
-    ``(a < x) OR (a = x AND id < y)`` alone makes PostgreSQL scan the index from the start of the portal's
-    range and filter; with ``a <= x`` beside it the scan starts at the cursor, so every page costs the same.
-    """
-
-    def after(self, queryset, cursor: str):
-        name, descending = self.fields[0]
-        first = self.decode(cursor)[0]
-        return super().after(queryset, cursor).filter(**{f"{name}__{'lte' if descending else 'gte'}": first})
-
-
-class BoundedKeysetPagination(KeysetPagination):
-    def paginate_queryset(self, queryset, request, view=None):
-        self.list_key = getattr(view, "list_key", "results")
-        keyset = BoundedKeyset(queryset.model, tuple(getattr(view, "ordering", ("id",))))
-        limit = parse_limit(request.query_params.get("limit"))
-        rows, self.next_cursor = keyset.page(queryset, request.query_params.get("cursor"), limit)
-        return rows
 
 
 class PlaySessionViewSet(ListRetrieveMixin, PortalViewSet):

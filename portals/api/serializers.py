@@ -7,7 +7,7 @@ from rest_framework import serializers
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
 from portals.models import Manager, Portal
-from portals.services import portal_branding
+from portals.services import portal_branding, portal_settings
 
 
 class BrandingSerializer(serializers.Serializer):
@@ -61,7 +61,7 @@ class PortalSerializer(serializers.Serializer):
         return self.context["caller"].flags
 
     def get_settings(self, portal) -> PortalSettingsSerializer:
-        return portal.effective_settings
+        return portal_settings(portal)
 
 
 class PortalUpdateSerializer(serializers.Serializer):

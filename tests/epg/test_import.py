@@ -7,7 +7,11 @@ import datetime as dt
 import pytest
 
 from content.models import EpgSource, Program
+from portals.auth import Caller
+from portals.services import update_portal
 from tests.epg.helpers import at, fetch_now, guide, gzipped, make_source, programme, stored
+from tests.web.conftest import logged_in_client
+from tests.web.test_portal_settings import settings_form
 
 pytestmark = pytest.mark.django_db
 
@@ -119,22 +123,40 @@ def test_duplicates_are_stored_once(source, server):
     assert "1 duplicate of the previous programme (same channel and start)" in fetch.message
 
 
+# Titles, descriptions and categories in several languages; German is listed first.
+MULTILINGUAL = guide(programme("one.tv", 0, 1, None, body=(
+    '<title lang="de">Nachrichten</title><title lang="en">News</title>'
+    '<desc lang="de">Die Nachrichten.</desc><desc lang="en-GB">The news.</desc>'
+    '<category lang="de">Nachrichten</category><category>News</category>')))
+
+
 def test_the_portal_language_picks_title_and_description(source, server, portal):
-    body = guide(programme("one.tv", 0, 1, None, body=(
-        '<title lang="de">Nachrichten</title><title lang="en">News</title>'
-        '<desc lang="de">Die Nachrichten.</desc><desc lang="en-GB">The news.</desc>'
-        '<category lang="de">Nachrichten</category><category>News</category>')))
-    server.serve("/guide.xml", body)
+    server.serve("/guide.xml", MULTILINGUAL)
     fetch_now(source)
     first = Program.objects.get()
     assert (first.title, first.language, first.description, first.genre) == (
         "Nachrichten", "de", "Die Nachrichten.", "Nachrichten")
-    portal.settings = {**portal.settings, "language": "en"}
-    portal.save()
+    update_portal(portal, caller=Caller(portal=portal), guide_language_value="en")
     Program.objects.all().delete()
     fetch_now(source)
     chosen = Program.objects.get()
     assert (chosen.title, chosen.language, chosen.description, chosen.genre) == ("News", "en", "The news.", "Nachrichten")
+
+
+def test_the_guide_language_chosen_on_the_settings_screen_picks_the_next_fetch_titles(source, server, portal,
+                                                                                       managers):
+    server.serve("/guide.xml", MULTILINGUAL)
+    owner = logged_in_client(managers["owner"])
+    response = owner.post("/portal/settings/", settings_form(portal, guide_language="en-gb"))
+    assert response.status_code == 302, response.content.decode()[:500]
+    fetch = fetch_now(source)
+    assert fetch.status == "success", fetch.message
+    chosen = Program.objects.get()
+    assert (chosen.title, chosen.language, chosen.description) == ("News", "en", "The news.")
+    # Blank again: the first language the guide lists.
+    owner.post("/portal/settings/", settings_form(portal, guide_language=""))
+    fetch_now(source)
+    assert Program.objects.get().title == "Nachrichten"
 
 
 def test_reimporting_the_same_guide_changes_nothing(source, server):

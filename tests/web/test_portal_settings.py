@@ -163,3 +163,74 @@ def test_generating_a_new_api_key_needs_confirmation_and_refuses_the_old_key(web
 def test_the_logo_of_another_portal_is_never_served(stranger_web, web, portal):
     web["owner"].post("/portal/settings/", {**settings_form(portal), "logo": SimpleUploadedFile("l.png", png())})
     assert stranger_web.get("/portal/logo").status_code == 404
+
+
+# --- Guide language (the screen only: the Management API documents no such setting) ------------------------
+
+
+def test_the_guide_language_is_saved_in_its_usual_spelling_shown_and_logged(web, portal):
+    client = web["admin"]
+    response = client.post("/portal/settings/", settings_form(portal, guide_language=" pt-br "))
+    assert response.status_code == 302
+    portal.refresh_from_db()
+    assert portal.settings["language"] == "pt-BR"
+    html = page(client.get("/portal/settings/"))
+    assert "Programme guide" in html
+    assert 'name="guide_language" value="pt-BR"' in html
+    assert 'name="guide_language" value="pt-BR"' in page(web["viewer"].get("/portal/settings/"))  # read-only
+    operation = Operation.objects.get(portal=portal, type=OperationType.UPDATE_PORTAL)
+    assert operation.payload == {"guideLanguage": {"old": None, "new": "pt-BR"}}
+    assert operation.actor_email == "admin@example.com"
+
+
+def test_a_blank_guide_language_clears_it_and_saving_it_unchanged_logs_nothing(web, portal):
+    client = web["owner"]
+    client.post("/portal/settings/", settings_form(portal, guide_language="ru"))
+    client.post("/portal/settings/", settings_form(portal, guide_language="ru"))
+    assert Operation.objects.filter(portal=portal, type=OperationType.UPDATE_PORTAL).count() == 1
+    client.post("/portal/settings/", settings_form(portal, guide_language=""))
+    portal.refresh_from_db()
+    assert "language" not in portal.settings
+    last = Operation.objects.filter(portal=portal, type=OperationType.UPDATE_PORTAL).latest("id")
+    assert last.payload == {"guideLanguage": {"old": "ru", "new": None}}
+    assert 'name="guide_language" value=' not in page(client.get("/portal/settings/"))
+
+
+@pytest.mark.parametrize("value", ["e", "english-language", "en_US", "en-", "pt-BRA", "fr-12", "ру", "en us", "12"])
+def test_a_guide_language_that_is_not_a_language_code_is_refused_on_its_field(web, portal, value):
+    web["owner"].post("/portal/settings/", settings_form(portal, guide_language="en"))
+    response = web["owner"].post("/portal/settings/", settings_form(portal, title="Not saved", guide_language=value))
+    assert response.status_code == 400
+    field = page(response).split('for="id_guide_language"', 1)[1].split('<div class="form-field', 1)[0]
+    assert "Must be a language code such as en, ru or pt-BR" in field
+    portal.refresh_from_db()
+    assert (portal.title, portal.settings["language"]) == ("Main TV", "en")  # nothing half-applied
+    assert Operation.objects.filter(portal=portal, type=OperationType.UPDATE_PORTAL).count() == 1
+
+
+@pytest.mark.parametrize("value", ["en", "ru", "pt-BR", "es-419", "fil", "zh-TW"])
+def test_language_codes_with_or_without_a_region_are_accepted(web, portal, value):
+    assert web["owner"].post("/portal/settings/", settings_form(portal, guide_language=value)).status_code == 302
+    portal.refresh_from_db()
+    assert portal.settings["language"] == value
+
+
+def test_readers_cannot_change_the_guide_language(web, portal):
+    response = web["viewer"].post("/portal/settings/", settings_form(portal, guide_language="ru"))
+    assert response.status_code == 403
+    portal.refresh_from_db()
+    assert "language" not in portal.settings
+
+
+def test_the_guide_language_stays_out_of_the_management_api(web, portal):
+    web["owner"].post("/portal/settings/", settings_form(portal, guide_language="ru"))
+    api = APIClient(HTTP_X_AUTH_TOKEN=portal.api_key)
+    body = api.get(API_PORTAL).json()
+    assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
+                                "smsTemplate": None, "streamBaseUrl": None}
+    # Sent back (or sent on purpose), it is an unknown field: ignored, and the screen's choice is kept.
+    response = api.put(API_PORTAL, {"settings": {**body["settings"], "language": "de", "guideLanguage": "de"}},
+                       format="json")
+    assert response.status_code == 200 and "language" not in response.json()["settings"]
+    portal.refresh_from_db()
+    assert portal.settings["language"] == "ru"

@@ -1,6 +1,6 @@
 """Benchmark: deep list pages of the Management API on big tables (performance.md, ``bench/lists.py``).
 
-    python bench/lists.py [--database-url postgres://…] [--reload] [--repeat 20]
+    python bench/lists.py [--database-url postgres://…] [--reload] [--repeat 20] [--no-freeze]
 
 Loads (once; ``--reload`` to redo) 1,000,000 play sessions, 1,000,000 operations and 100,000 subscribers into
 one portal of a PostgreSQL database with ``INSERT … SELECT generate_series`` (skewed on purpose so that
@@ -160,7 +160,7 @@ def cursor_at(portal, model, filterset_class, ordering, query: str, offset: int)
     """The ``next`` cursor the API would give after ``offset`` rows (computed once, with OFFSET)."""
     from django.http import QueryDict
 
-    from monitoring.api.views import BoundedKeyset
+    from catena_site.api.pagination import BoundedKeyset
 
     queryset = filterset_class(QueryDict(query), queryset=model.objects.filter(portal=portal)).qs.order_by(*ordering)
     row = queryset[offset - 1:offset].first()
@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--reload", action="store_true")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-freeze", action="store_true", help="skip the WSGI entry point's gc.freeze()")
     args = parser.parse_args()
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     _django.setup(args.database_url)
@@ -213,10 +214,15 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     portal = prepare(args.reload)
+    # Start up as a server process does: the WSGI entry point loads the URLconf and freezes the startup
+    # objects out of garbage collection (catena_site/wsgi.py); --no-freeze measures without that.
+    if not args.no_freeze:
+        import catena_site.wsgi  # noqa: F401
     client = APIClient()
     client.credentials(HTTP_X_AUTH_TOKEN=portal.api_key)
     print(f"machine: {_django.machine()}; database: PostgreSQL {connection.pg_version // 10000}; "
-          f"{args.repeat} reads per page, in-process through the full Django/DRF stack")
+          f"{args.repeat} reads per page, in-process through the full Django/DRF stack; startup objects "
+          f"{'not ' if args.no_freeze else ''}frozen (gc.freeze)")
     print(f"{'list':32} {'page':>5} {'p50 ms':>7} {'p95 ms':>7} {'floor p95':>10} {'queries':>8} {'COUNT':>6}")
     worst, failures = 0.0, []
     for name, path, query, (model, filterset_class, ordering) in cases(portal):

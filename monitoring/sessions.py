@@ -79,10 +79,10 @@ def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: 
         log.warning("could not cache the heartbeat of %s", streamer_session_id, exc_info=True)
 
 
-def probe(request: PlayRequest, update: bool, now: dt.datetime) -> BeatProbe:
+def probe(session_id: str, name: str, update: bool, now: dt.datetime, bytes_: int | None,
+          duration: int | None) -> BeatProbe:
     """What the auth check asks of the session's heartbeat while it reads the token's facts."""
-    return BeatProbe(session_key(request.session_id), request.name, update, now.timestamp(), request.bytes,
-                     request.duration, _heartbeat_ttl())
+    return BeatProbe(session_key(session_id), name, update, now.timestamp(), bytes_, duration, _heartbeat_ttl())
 
 
 def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:

@@ -19,13 +19,16 @@ minute (tokens are 192-bit random strings: a new token can never have been looke
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from catena_site import access_events as keys
 from content.models import TECHNICAL_NAME_PATTERN
@@ -69,6 +72,26 @@ class EntryRead(NamedTuple):
     values: tuple | None  # the facts (None: an unknown token) when valid
     beat: Beat | None  # the heartbeat as it was before this read
     written: bool  # the heartbeat was refreshed (valid facts allowing the stream, and a matching heartbeat)
+
+
+class Verdict(NamedTuple):
+    """What the auth check needs of a token's facts for one stream name (see :func:`check`)."""
+
+    subscriber_id: int | None  # None: no such token
+    portal_id: int | None
+    disabled: bool
+    max_sessions: int | None
+    channel_id: int | None  # the stream's channel, when the subscriber may watch it
+    beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
+    written: bool  # the heartbeat was refreshed along the way
+
+
+def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
+    """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
+    if values is None:
+        return Verdict(None, None, False, None, None, beat, written)
+    subscriber_id, portal_id, disabled, max_sessions, channels = values
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written)
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
@@ -130,29 +153,42 @@ class _DjangoStore:
             self.set_heartbeat(probe.key, refreshed, probe.timeout)
         return EntryRead(True, entry[1], beat, refreshed is not None)
 
+    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
+        read = self.read_entry(key, probe)
+        return (verdict(read.values, name, read.beat, read.written) if read.valid else None), read.beat
+
     def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
         self.cache.set(key, (stamps, values), timeout=timeout)
 
 
 # The warm auth check in one round trip: validate the entry's stamps, read the heartbeat and, for an
-# update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``f``
-# the pickled facts, ``u`` the subscriber ID, ``s:<key>`` each stamp's stored bytes, ``c:<name>`` the ID of
-# each watchable channel. A heartbeat is a ``subscriber|channel|time|bytes|duration`` string. The stamp
-# keys are read from the entry, so this needs one Redis server (not a cluster), as Django's cache does.
+# update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
+# the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
+# the decision needs as ``subscriber|portal|disabled|max sessions`` (absent for an unknown token), ``c:<name>``
+# the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
+# ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
+# one Redis server (not a cluster), as Django's cache does.
 _CHECK = """
-local entry = redis.call('HGETALL', KEYS[1])
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
-if #entry == 0 then return {0, false, beat} end
-local facts, user, channel, want = false, false, false, 'c:' .. ARGV[1]
-for i = 1, #entry, 2 do
-  local field = entry[i]
-  if string.sub(field, 1, 2) == 's:' then
-    if redis.call('GET', string.sub(field, 3)) ~= entry[i + 1] then return {0, false, beat} end
-  elseif field == 'f' then facts = entry[i + 1]
-  elseif field == 'u' then user = entry[i + 1]
-  elseif field == want then channel = entry[i + 1] end
+if not head[1] then return {0, false, false, beat, false} end
+local names, fields = {}, {}
+for name in string.gmatch(head[1], '[^\\n]+') do
+  names[#names + 1] = name
+  fields[#fields + 1] = 's:' .. name
 end
-if ARGV[2] == '1' and beat and user and channel then
+if #names > 0 then
+  local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+  local current = redis.call('MGET', unpack(names))
+  for i = 1, #names do
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false} end
+  end
+end
+local meta, channel, facts, status = head[2], head[3], false, 1
+if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
+if ARGV[2] == '1' and beat and meta and channel then
+  local user = string.match(meta, '^([^|]*)')
   local b_user, b_channel, b_at, b_bytes, b_duration =
     string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   if b_user == user and b_channel == channel then
@@ -162,11 +198,20 @@ if ARGV[2] == '1' and beat and user and channel then
     if duration >= 0 then text = string.format('%.0f', duration) end
     redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
                '|' .. text, 'EX', ARGV[6])
-    return {2, facts, beat}
+    status = 2
   end
 end
-return {1, facts, beat}
+return {status, meta, channel, beat, facts}
 """
+
+
+def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
+    """A Redis command in the protocol's wire format (RESP): ``head`` holds its first ``count`` parts, packed."""
+    chunks = [b"*%d\r\n" % (count + len(parts)), head]
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(chunks)
 
 
 class _RedisStore:
@@ -186,7 +231,19 @@ class _RedisStore:
         self.cache = cache
         self.client = redis.Redis.from_url(url)  # its pool is fork-safe (gunicorn, Celery prefork)
         self.serializer = RedisSerializer()
-        self.check = self.client.register_script(_CHECK)
+        # The auth check's script runs on a connection of this process's own, spoken to directly: redis-py's
+        # per-command machinery (pool checkout, retries, metrics) costs more than the script itself. store()
+        # builds a new store in a forked child, so this connection is never shared across processes.
+        self._connection = None
+        self._script_sha = hashlib.sha1(_CHECK.encode()).hexdigest()
+        self._evalsha_head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$1\r\n2\r\n" % self._script_sha.encode()
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._no_script = redis.exceptions.NoScriptError
+
+    def _drop(self, connection) -> None:
+        connection.disconnect()
+        if self._connection is connection:
+            self._connection = None
 
     def get_many(self, keys: list[str]) -> dict:
         if not keys:
@@ -247,27 +304,67 @@ class _RedisStore:
         values = self.client.mget([self.cache.make_key(k) for k in keys])
         return {k: self._beat(v) for k, v in zip(keys, values) if v is not None}
 
-    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
-        """One round trip (the ``_CHECK`` script)."""
+    def _check(self, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
+        """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
         if probe is not None:
-            args = [probe.name, "1" if probe.update else "0", repr(probe.at), probe.bytes or 0,
-                    "" if probe.duration is None else probe.duration, probe.timeout]
+            args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
+                    "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
             beat_key = self.cache.make_key(probe.key)
         else:
-            args, beat_key = ["", "0", "0", 0, "", 1], self.cache.make_key(key + ":none")
-        status, facts, beat = self.check(keys=[self.cache.make_key(key), beat_key], args=args)
+            args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), self.cache.make_key(key + ":none")
+        return self._evalsha(self.cache.make_key(key), beat_key, *args)
+
+    def _evalsha(self, *keys_and_args: str) -> list:
+        """``EVALSHA`` of ``_CHECK`` with two keys: loads the script when Redis lacks it (a restart), reconnects
+        when the connection dropped."""
+        for attempt in (1, 2, 3):
+            connection = self._connection
+            if connection is None:
+                connection = self._connection = self.client.connection_pool.make_connection()
+            try:
+                connection.send_packed_command([_pack(self._evalsha_head, 3, keys_and_args)], check_health=False)
+                return connection.read_response()
+            except self._no_script:
+                self.client.script_load(_CHECK)
+            except self._errors:
+                self._drop(connection)
+                if attempt == 3:
+                    raise
+            except BaseException:  # e.g. a worker timeout between sending and reading: an unread reply must
+                self._drop(connection)  # never be taken for the next check's
+                raise
+        raise RuntimeError("the auth check script could not be loaded")  # pragma: no cover
+
+    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
+        """All the facts, in one round trip (the ``_CHECK`` script)."""
+        status, _, _, beat, facts = self._check(key, probe.name if probe else "", probe, True)
         beat = self._beat(beat) if probe is not None else None
         if not status:
             return EntryRead(False, None, beat, False)
         return EntryRead(True, self.serializer.loads(facts), beat, status == 2)
 
+    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
+        """The facts for one stream name, in one round trip reading only what that needs (no unpickling)."""
+        status, meta, channel, beat, _ = self._check(key, name, probe, False)
+        beat = self._beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
+        if not status:
+            return None, beat
+        if meta is None:
+            return Verdict(None, None, False, None, None, beat, False), beat
+        subscriber_id, portal_id, disabled, max_sessions = meta.split(b"|")
+        return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
+                       int(max_sessions) if max_sessions else None, int(channel) if channel else None,
+                       beat, status == 2), beat
+
     def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
         full = self.cache.make_key(key)
-        fields = {"f": self.serializer.dumps(values)}
-        fields.update({f"s:{self.cache.make_key(k)}": self.serializer.dumps(v) for k, v in stamps.items()})
+        stamp_keys = [self.cache.make_key(k) for k in stamps]
+        fields = {"f": self.serializer.dumps(values), "k": "\n".join(stamp_keys)}
+        fields.update({f"s:{k}": self.serializer.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
         if values is not None:
-            fields["u"] = str(values[0])
-            fields.update({f"c:{name}": str(channel_id) for name, channel_id in values[4].items()})
+            subscriber_id, portal_id, disabled, max_sessions, channels = values
+            fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}"
+            fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
         pipe = self.client.pipeline(transaction=True)  # readers never see a half-written entry
         pipe.delete(full)
         pipe.hset(full, mapping=fields)
@@ -306,26 +403,34 @@ class _RedisStore:
             self.client.delete(full)
 
 
-_stores: dict[tuple, object] = {}
+_store = None  # the store of the current settings, in this process
 
 
 def store():
     """The shared store of playback facts and session heartbeats (see ``catena_site.access_events.cache``)."""
-    alias = getattr(settings, "STREAMER_CACHE_ALIAS", "default")
-    config = settings.CACHES[alias]
-    signature = (alias, config["BACKEND"], str(config.get("LOCATION")), config.get("KEY_PREFIX", ""),
-                 config.get("VERSION", 1))
-    found = _stores.get(signature)
+    global _store
+    found = _store
     if found is None:
+        config = settings.CACHES[getattr(settings, "STREAMER_CACHE_ALIAS", "default")]
         location = config.get("LOCATION")
         url = location[0] if isinstance(location, list | tuple) else str(location or "").split(",")[0]
         if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache" and url:
             found = _RedisStore(keys.cache(), url)
         else:
             found = _DjangoStore(keys.cache())
-        _stores.clear()  # settings changed (tests): forget stores of older settings
-        _stores[signature] = found
+        _store = found
     return found
+
+
+def _forget_store(**kwargs) -> None:
+    """A forked child builds its own store (never shares a connection); tests changing the caches get a new one."""
+    global _store
+    if kwargs.get("setting") in (None, "CACHES", "STREAMER_CACHE_ALIAS"):
+        _store = None
+
+
+os.register_at_fork(after_in_child=_forget_store)
+setting_changed.connect(_forget_store, dispatch_uid="playback_cache.forget_store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +533,26 @@ def lookup(token: str, *, probe: BeatProbe | None = None) -> Lookup:
     except _CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
         return Lookup(_facts(_uncached(token)), None, False)
+
+
+def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
+    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``.
+
+    A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
+    its cost does not depend on how many channels the subscriber may watch.
+    """
+    key = entry_key(token)
+    try:
+        cache = store()
+        found, beat = cache.check_entry(key, name, probe)
+        if found is not None:
+            return found
+        stamps, values = _compute(cache, token)
+        cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
+        return verdict(values, name, beat, False)
+    except _CacheErrors as exc:
+        log.warning("playback cache unavailable (%s); deciding from the database", exc)
+        return verdict(_uncached(token), name, None, False)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:

@@ -1,7 +1,7 @@
 """The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → limit.
 
 The hot path: on a warm cache a decision costs one round trip to Redis (a script validating the token's
-cached facts and refreshing the session's heartbeat) and no database query.
+cached facts, reading the one channel asked for and refreshing the session's heartbeat) and no database query.
 A ``new_session`` is buffered the same way on Redis, or written to the database at once when the portal has
 a session limit (counted under a lock) or on the embedded file-based cache.
 """
@@ -87,21 +87,22 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
     name = query.get("name") or ""
     session_id = (query.get("session_id") or "")[:64]
     update = query.get("request_type") == "update_session"
-    request = play_request(query, session_id, name, token) if session_id else None
-    found = playback_cache.lookup(token, probe=sessions.probe(request, update, now) if request else None)
-    facts = found.facts
-    if facts is None:
+    probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")), _int(query.get("duration")))
+             if session_id else None)
+    facts = playback_cache.check(token, name, probe=probe)
+    if facts.subscriber_id is None:
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
         return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
-    channel_id = facts.channels.get(name)
+    channel_id = facts.channel_id
     if channel_id is None:
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
-    if request is not None and not found.written:
+    if session_id and not facts.written:  # else a warm update_session, already recorded by the check
+        request = play_request(query, session_id, name, token)
         if update:
-            sessions.refresh_session(facts, channel_id, request, found.beat, now)
+            sessions.refresh_session(facts, channel_id, request, facts.beat, now)
         elif not sessions.open_session(facts, channel_id, request, now):
             return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)
     return Decision(None, facts.subscriber_id, facts.max_sessions)

@@ -153,7 +153,7 @@ def test_the_cache_is_shared_not_per_process(world, cache_backend, settings):
     assert facts.channels == {"news": world["news"].id}
 
 
-def test_a_failing_cache_falls_back_to_the_database(client, world, monkeypatch):
+def test_a_failing_cache_falls_back_to_the_database(client, world, monkeypatch, caplog):
     from catena_site import access_events
 
     class Broken:
@@ -163,8 +163,48 @@ def test_a_failing_cache_falls_back_to_the_database(client, world, monkeypatch):
             return fail
 
     monkeypatch.setattr(access_events, "cache", lambda: Broken())
-    assert check(client, world["alice"].playback_token, "news").status_code == 200
-    assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
+    monkeypatch.setattr(playback_cache, "_store", None)  # built again, on the broken cache
+    with caplog.at_level("WARNING", logger="subscribers.playback_cache"):
+        assert check(client, world["alice"].playback_token, "news").status_code == 200
+        assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
+    assert "playback cache unavailable (cache down); deciding from the database" in caplog.text
+
+
+def test_a_lost_script_or_connection_costs_no_answer(client, world, on_redis, django_assert_num_queries):
+    """Redis restarted (scripts gone) or the connection dropped: the next check reconnects, reloads, answers."""
+    token = world["alice"].playback_token
+    assert check(client, token, "news", session_id="a-1").status_code == 200  # warm
+    assert reason(check(client, token, "sport", session_id="a-2")) == "not_in_packages"
+    cache = playback_cache.store()
+    cache.client.script_flush()
+    with django_assert_num_queries(0):
+        assert check(client, token, "news", session_id="a-1", request_type="update_session").status_code == 200
+    connection = cache._connection
+    connection.send_command("CLIENT", "ID")
+    cache.client.client_kill_filter(_id=connection.read_response())
+    with django_assert_num_queries(0):
+        assert reason(check(client, token, "sport", session_id="a-2")) == "not_in_packages"
+        assert check(client, token, "news", session_id="a-1", request_type="update_session").status_code == 200
+    assert cache._connection is not connection  # a new one
+
+
+def test_a_forked_process_never_shares_the_connection(world, on_redis):
+    import os
+
+    parent = playback_cache.store()
+    parent.get_many(["warm-up"])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a store of its own, and it works
+        try:
+            child = playback_cache.store()
+            ok = child is not parent and child.check_entry("pb:e:none", "news", None) == (None, None)
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert playback_cache.store() is parent
 
 
 def test_unknown_token_answers_are_not_kept_for_new_tokens(client, world, committed):

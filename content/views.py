@@ -29,7 +29,6 @@ from catena_site.web import (
     service_error_page,
     show_service_errors,
 )
-from subscribers.models import Subscription
 
 from . import selectors, services
 from .api.views import logo_response
@@ -208,8 +207,10 @@ class ChannelDeleteView(ContentAdminMixin, TemplateView):
 
 def packages_with_usage(portal):
     """``packages_for`` plus a subscriber count, as one subquery per list (no join blow-up, no N+1)."""
-    subscribers = (Subscription.objects.filter(package=OuterRef("pk")).order_by()
-                   .values("package").annotate(n=Count("id")).values("n"))
+    # ``subscriptions`` is declared by the subscribers app, above content in the layers: counted through that
+    # reverse relation, from a correlated subquery on the package itself, never by importing Subscription.
+    subscribers = (Package.objects.filter(pk=OuterRef("pk")).order_by()
+                   .values("pk").annotate(n=Count("subscriptions")).values("n"))
     return (selectors.packages_for(portal)
             .prefetch_related(None)  # the list shows counts, not channel names
             .annotate(subscriber_count=Coalesce(Subquery(subscribers, output_field=IntegerField()), Value(0))))

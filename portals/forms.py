@@ -10,8 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings as django_settings
 
-from subscribers.sms_login import DEFAULT_TEMPLATE
-
+from .models import DEFAULT_SMS_TEMPLATE
 from .services import guide_language
 from .validators import MAX_LOGO_BYTES
 
@@ -42,8 +41,8 @@ class PortalSettingsForm(forms.Form):
         required=False, strip=False, label="SMS message template",
         help_text=f"The text of the login SMS. {{title}} is replaced by the portal title and {{code}} by the "
                   f"login code; it must contain {{code}}. At most 300 characters. Leave blank for the default: "
-                  f"{DEFAULT_TEMPLATE}",
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_TEMPLATE}))
+                  f"{DEFAULT_SMS_TEMPLATE}",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_SMS_TEMPLATE}))
     max_sessions_per_subscriber = forms.IntegerField(
         required=False, label="Concurrent play sessions per subscriber", help_text="Blank means unlimited.")
     stream_base_url = forms.CharField(

@@ -10,6 +10,8 @@ from django.db import models
 
 from catena_site.models import PortalQuerySet, PublicModel
 
+# The login SMS when a portal's ``smsTemplate`` setting is None: portals owns the setting, so its default too.
+DEFAULT_SMS_TEMPLATE = "Your {title} code: {code}"
 DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None, "smsTemplate": None,
                            "streamBaseUrl": None}
 

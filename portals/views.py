@@ -25,7 +25,6 @@ from catena_site.web import (
     service_error_page,
     show_service_errors,
 )
-from content.models import Package
 
 from . import services
 from .auth import end_session
@@ -176,10 +175,7 @@ class PortalSettingsView(PortalMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["form"] = form or PortalSettingsForm(portal=self.portal, read_only=not self.caller.can_manage)
         context["portal"] = self.portal
-        # Free packages: everyone reads the list; admins add (from the non-free ones) and remove.
-        packages = Package.objects.for_portal(self.portal).select_related("free_link").order_by("name")
-        context["free_packages"] = [p for p in packages if hasattr(p, "free_link")]
-        context["non_free_packages"] = [p for p in packages if not hasattr(p, "free_link")]
+        # The free packages block is content's: the template draws it with ``{% portal_free_packages %}``.
         return context
 
     def post(self, request):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from catena_site.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from monitoring.operations import Actor, OperationType, record
+from portals.models import DEFAULT_SMS_TEMPLATE
 
 from .app_models import AppSession, SmsCode, SmsRequest
 from .models import Subscriber
@@ -28,7 +29,6 @@ RESEND_SECONDS = 60
 PER_NUMBER_PER_HOUR = 5
 PER_IP_PER_HOUR = 30
 MAX_ATTEMPTS = 5
-DEFAULT_TEMPLATE = "Your {title} code: {code}"
 CODE_MISMATCH = "sms code doesn't match"
 
 
@@ -50,7 +50,7 @@ def _full_phone(country_code, phone) -> str:
 
 def sms_text(portal, code: str) -> str:
     """The portal's SMS template with its title and the code filled in."""
-    template = portal.effective_settings.get("smsTemplate") or DEFAULT_TEMPLATE
+    template = portal.effective_settings.get("smsTemplate") or DEFAULT_SMS_TEMPLATE
     return template.replace("{title}", portal.display_title).replace("{code}", code)
 
 

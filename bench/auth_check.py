@@ -123,7 +123,6 @@ def wsgi_app():
 
     django.setup()
     from django.conf import settings
-    from django.core.wsgi import get_wsgi_application
     from django.http import HttpResponse
     from django.urls import path
 
@@ -136,7 +135,9 @@ def wsgi_app():
     module.urlpatterns = [path("bench-floor", floor), *urls.urlpatterns]
     sys.modules["bench_auth_urls"] = module
     settings.ROOT_URLCONF = "bench_auth_urls"
-    return get_wsgi_application()
+    from catena_site.wsgi import application  # the production entry point (its start-up, gc.freeze included)
+
+    return application
 
 
 # --- Data --------------------------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def main() -> None:
     # The Celery worker that applies buffered batches (as in production; on Redis the endpoint only buffers).
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING", "--quiet"],
         env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
     try:
         for _ in range(100):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +47,35 @@ def machine() -> str:
     import platform
 
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 at this moment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(argv: list[str], port: int, **popen) -> subprocess.Popen:
+    """Start a server process and return once it accepts connections on ``port`` (killed if it never does)."""
+    server = subprocess.Popen(argv, **popen)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit(f"{' '.join(argv[1:3])} did not start on port {port}")
+
+
+def gunicorn(port: int, app: str, directory: Path) -> subprocess.Popen:
+    """The project under gunicorn (two workers, ``app`` found in ``directory``), accepting connections on ``port``."""
+    return serve([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                  "--chdir", str(directory), "--log-level", "warning", app],
+                 port, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
 
 
 def server_environment(database_url: str, redis_url: str, streamer_key: str) -> None:

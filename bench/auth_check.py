@@ -24,7 +24,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -235,12 +234,6 @@ def warm_up(portal, rows, playing: int, run: str) -> None:
 # --- Load ----------------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict:
     done = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "5s",
                            "-s", str(script), url], capture_output=True, text=True)
@@ -305,19 +298,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="catena-auth-bench-"))
     data = tmp / "viewers.txt"
     data.write_text("".join(f"{s.playback_token} {ok} {no}\n" for s, ok, no in rows))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
-         "--log-level", "warning", "auth_check:wsgi_app()"],
-        env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+    port = _django.free_port()
+    server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         ours_mix = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
                        warm=args.playing)
         floor_mix = lua(tmp, "floor.lua", data=data, path="/bench-floor", mode="mix", run=run, warm=args.playing)

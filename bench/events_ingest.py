@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import _django
-from auth_check import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, HERE, KEY, build_portal, free_port, wrk
+from auth_check import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, HERE, KEY, build_portal, wrk
 
 PORTAL = "bench-events"
 
@@ -206,24 +205,15 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
     script = tmp / "events.lua"
     script.write_text(LUA % {"data": data, "key": KEY, "run": run, "pool": args.sessions, "seed": 5})
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
-         "--log-level", "warning", "auth_check:wsgi_app()"],
-        env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
+    port = _django.free_port()
+    server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
     base = f"http://127.0.0.1:{port}"
     # The Celery worker that applies buffered batches (as in production; on Redis the endpoint only buffers).
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING", "--quiet"],
+        [sys.executable, "-m", "celery", "-A", "catena_site", "--quiet", "worker", "--pool=solo", "--concurrency=1",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
         env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         wrk(base, script, 2, args.connections, args.threads)  # warm the workers
         from monitoring.streaming.events import EVENTS_BUFFER
         from subscribers.playback_cache import store

@@ -1,9 +1,16 @@
-"""Reading uploaded CSV files for bulk imports."""
+"""Reading uploaded CSV files for bulk imports, the upload form, the report shape and example downloads."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
+
+from django import forms
+from django.http import HttpResponse
+
+# A CSV file of a bulk import is read whole; this is far above 10 000 channel lines.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def read_csv(content: bytes | str, *, required: list[str], header_hint: str, max_rows: int) -> tuple[list[dict], list[str]]:
@@ -25,3 +32,56 @@ def read_csv(content: bytes | str, *, required: list[str], header_hint: str, max
             return [], [f"The file has more than {max_rows} rows; split it."]
         rows.append({k: (v or "").strip() for k, v in row.items() if k})
     return rows, []
+
+
+def split_names(value: str) -> list[str]:
+    """The names of a ``a|b|c`` cell (such as a line's packages), stripped, blanks and repeats dropped."""
+    return list(dict.fromkeys(name.strip() for name in value.split("|") if name.strip()))
+
+
+@dataclass
+class ImportReport:
+    """What a bulk import did or would do: one result per line (each with ``errors``), the file's own errors."""
+
+    rows: list = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # problems with the file as a whole
+    applied: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(not row.errors for row in self.rows)
+
+    @property
+    def failed_rows(self) -> list:
+        return [row for row in self.rows if row.errors]
+
+    @property
+    def verdict(self) -> str:
+        """The last words of the command line's summary."""
+        if self.applied:
+            return "applied"
+        return "dry run: nothing changed" if self.ok else "errors: nothing changed"
+
+
+class ImportForm(forms.Form):
+    """A CSV upload, or the token of a file already checked (so that "Import" needs no second upload)."""
+
+    file = forms.FileField(required=False, label="CSV file",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}))
+    checked = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None and upload.size > MAX_IMPORT_BYTES:
+            self.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it.")
+        elif upload is None and not data.get("checked"):
+            self.add_error("file", "Choose a CSV file.")
+        return data
+
+
+def csv_download(content: str, filename: str) -> HttpResponse:
+    """``content`` as a CSV file the browser saves as ``filename``."""
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

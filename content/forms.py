@@ -1,4 +1,4 @@
-"""Screen forms of channels, packages and the bulk channel import.
+"""Screen forms of channels, packages and EPG sources.
 
 They only read the submitted values into Python types and hand them to ``content.services`` under the API's
 names; every rule (technical names, lengths, logo format, EPG source) stays in the services, whose refusals
@@ -106,27 +106,6 @@ class PackageForm(forms.Form):
     def service_data(self) -> dict:
         data = self.cleaned_data
         return {"name": data["name"].strip(), "description": data["description"]}
-
-
-# A CSV file of a bulk import is read whole; this is far above 10 000 channel lines.
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
-
-
-class ImportForm(forms.Form):
-    """A CSV upload, or the token of a file already checked (so that "Import" needs no second upload)."""
-
-    file = forms.FileField(required=False, label="CSV file",
-                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}))
-    checked = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def clean(self):
-        data = super().clean()
-        upload = data.get("file")
-        if upload is not None and upload.size > MAX_IMPORT_BYTES:
-            self.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it.")
-        elif upload is None and not data.get("checked"):
-            self.add_error("file", "Choose a CSV file.")
-        return data
 
 
 class EpgSourceForm(forms.Form):

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from catena_site.csvfiles import read_csv
+from catena_site.csvfiles import ImportReport as BaseImportReport
+from catena_site.csvfiles import read_csv, split_names
 from catena_site.errors import Forbidden, Invalid
 
 from . import services
 from .models import Channel, Package, PackageChannel
 
 MAX_ROWS = 10_000
+HEADER = "name,title,epgSourceName,epgChannelName,packages"
 
 
 @dataclass
@@ -28,15 +30,8 @@ class RowResult:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass
-class ImportReport:
-    rows: list[RowResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # problems with the file as a whole
-    applied: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and all(not row.errors for row in self.rows)
+class ImportReport(BaseImportReport):
+    """Each line's RowResult; a line without errors creates or updates its channel."""
 
     @property
     def created(self) -> int:
@@ -46,20 +41,12 @@ class ImportReport:
     def updated(self) -> int:
         return sum(1 for row in self.rows if row.action == "update")
 
-    @property
-    def failed_rows(self) -> list[RowResult]:
-        return [row for row in self.rows if row.errors]
-
-
-def _read(content: bytes | str) -> tuple[list[dict], list[str]]:
-    return read_csv(content, required=["name", "title"], header_hint="name,title,epgSourceName,epgChannelName,packages", max_rows=MAX_ROWS)
-
 
 def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
     """Validate every line; unless ``dry_run`` or any line fails, apply them all in one transaction."""
     if not caller.can_manage_content:
         raise Forbidden("This action requires the isContentAdmin permission.")
-    rows, file_errors = _read(content)
+    rows, file_errors = read_csv(content, required=["name", "title"], header_hint=HEADER, max_rows=MAX_ROWS)
     report = ImportReport(errors=file_errors)
     if file_errors:
         return report
@@ -82,7 +69,7 @@ def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = Tru
             services.clean_channel(portal, data, channel=existing.get(name))
         except Invalid as exc:
             result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
-        wanted = [p.strip() for p in row.get("packages", "").split("|") if p.strip()]
+        wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:
             result.errors.append(f"Unknown package: {', '.join(unknown)}.")
@@ -115,6 +102,6 @@ def format_report(report: ImportReport) -> str:
         else:
             extra = f" + packages {', '.join(row.packages)}" if row.packages else ""
             lines.append(f"line {row.line} ({row.name}): {row.action}{extra}")
-    verdict = "applied" if report.applied else ("dry run: nothing changed" if report.ok else "errors: nothing changed")
-    lines.append(f"{report.created} to create, {report.updated} to update, {len(report.failed_rows)} with errors; {verdict}.")
+    lines.append(f"{report.created} to create, {report.updated} to update, {len(report.failed_rows)} with errors; "
+                 f"{report.verdict}.")
     return "\n".join(lines)

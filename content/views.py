@@ -6,11 +6,9 @@ change goes through ``content.services``; a refusal is shown as the service phra
 
 from __future__ import annotations
 
-import secrets
 from functools import cached_property
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
@@ -20,22 +18,25 @@ from django.utils.http import quote_etag, urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
+from catena_site.csvfiles import csv_download
 from catena_site.errors import ServiceError
 from catena_site.web import (
+    CsvImportView,
     FlagRequiredMixin,
     PortalMixin,
+    action_refused,
+    filter_errors,
     forbidden,
+    form_refused,
     keyset_page,
-    service_error_page,
-    show_service_errors,
 )
 
 from . import selectors, services
 from .api.views import logo_response
 from .epg_selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
-from .forms import ChannelForm, ImportForm, PackageForm
-from .imports import import_channels
+from .forms import ChannelForm, PackageForm
+from .imports import HEADER, import_channels
 from .models import Channel, FreePackage, Package, PackageChannel
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
@@ -46,10 +47,6 @@ PACKAGE_COLUMNS = ["Name", "Description", "Channels", "Subscribers", ""]
 
 class ContentAdminMixin(FlagRequiredMixin):
     required_flag = "can_manage_content"
-
-
-def filter_errors(filterset, labels: dict[str, str]) -> list[str]:
-    return [f"{labels.get(name, name)}: {' '.join(reasons)}" for name, reasons in filterset.errors.items()]
 
 
 def portal_packages(portal):
@@ -117,22 +114,16 @@ class ChannelFormMixin:
     section = "channels"
     channel = None
 
-    def form_page(self, form, status: int = 200):
-        return self.render_to_response(self.get_context_data(form=form), status=status)
-
     def save(self, form) -> Channel:
         raise NotImplementedError
 
     def submit(self, form):
         if not form.is_valid():
-            return self.form_page(form, status=400)
+            return self.render_to_response(self.get_context_data(form=form), status=400)
         try:
             channel = self.save(form)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(self.request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.form_page(form, status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(self.request, f"Channel {channel.name} saved.")
         return redirect("content:channel-list")
 
@@ -249,10 +240,7 @@ class PackageCreateView(ContentAdminMixin, TemplateView):
         try:
             package = services.create_package(self.portal, caller=self.caller, data=form.service_data())
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(request, f"Package {package.name} created. Add its channels below.")
         return redirect("content:package-detail", package_id=package.public_id)
 
@@ -309,10 +297,7 @@ class PackageDetailView(PortalMixin, PackageObjectMixin, TemplateView):
         try:
             package = services.update_package(self.package, caller=self.caller, data=form.service_data())
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(request, f"Package {package.name} saved.")
         return redirect("content:package-detail", package_id=package.public_id)
 
@@ -327,6 +312,9 @@ class PackageChannelView(ContentAdminMixin, PackageObjectMixin, View):
         package = self.package
         channel = self.get_portal_object(Channel.objects.defer("logo", "logo_thumbnail"),
                                          channel_id or request.POST.get("channel", ""))
+        q = request.POST.get("q", "")
+        url = (reverse("content:package-detail", kwargs={"package_id": package.public_id})
+               + ("?" + urlencode({"q": q}) if q else "") + "#picker")
         try:
             if self.remove:
                 services.remove_channel_from_package(package, channel, caller=self.caller)
@@ -335,12 +323,8 @@ class PackageChannelView(ContentAdminMixin, PackageObjectMixin, View):
                 services.add_channel_to_package(package, channel, caller=self.caller)
                 messages.success(request, f"{channel.title} added to {package.name}.")
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            messages.error(request, exc.message)
-        url = reverse("content:package-detail", kwargs={"package_id": package.public_id})
-        q = request.POST.get("q", "")
-        return redirect(url + ("?" + urlencode({"q": q}) if q else "") + "#picker")
+            return action_refused(request, exc, url)
+        return redirect(url)
 
 
 class PackageDeleteView(ContentAdminMixin, PackageObjectMixin, TemplateView):
@@ -376,6 +360,11 @@ class PackageDeleteView(ContentAdminMixin, PackageObjectMixin, TemplateView):
 # --- Free packages (on the portal settings screen) ----------------------------------------------------------
 
 
+def free_packages_url() -> str:
+    """The free packages block of the portal settings screen, where its buttons lead back."""
+    return reverse("web:portal-settings") + "#free-packages"
+
+
 class FreePackageAddView(FlagRequiredMixin, View):
     """POST ``package``: make it free for every subscriber (``can_manage``)."""
 
@@ -386,12 +375,9 @@ class FreePackageAddView(FlagRequiredMixin, View):
         try:
             services.add_free_package(package, caller=self.caller)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Package {package.name} is now free for every subscriber.")
-        return redirect(reverse("web:portal-settings") + "#free-packages")
+            return action_refused(request, exc, free_packages_url())
+        messages.success(request, f"Package {package.name} is now free for every subscriber.")
+        return redirect(free_packages_url())
 
 
 class FreePackageRemoveView(FlagRequiredMixin, PackageObjectMixin, TemplateView):
@@ -413,88 +399,12 @@ class FreePackageRemoveView(FlagRequiredMixin, PackageObjectMixin, TemplateView)
         try:
             services.remove_free_package(package, caller=self.caller)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Package {package.name} is no longer free.")
-        return redirect(reverse("web:portal-settings") + "#free-packages")
+            return action_refused(request, exc, free_packages_url())
+        messages.success(request, f"Package {package.name} is no longer free.")
+        return redirect(free_packages_url())
 
 
 # --- Bulk import ------------------------------------------------------------------------------------------
-
-CHECKED_FILE_TTL = 3600  # seconds a checked file waits for "Import"
-MAX_REPORT_ROWS = 500  # lines a report page lists; the counts cover every line
-
-
-class CsvImportView(TemplateView):
-    """Upload a CSV; "Check" is a dry run listing every line, "Import" applies the file all or nothing.
-
-    A checked file is kept in the cache for an hour under a random token bound to the manager, so "Import"
-    after "Check" needs no second upload. Subclasses name the import function and the screens.
-    """
-
-    kind = ""
-    list_url_name = ""
-    example_url_name = ""
-    header = ""
-
-    def run(self, content: bytes, *, dry_run: bool):
-        raise NotImplementedError
-
-    def applied_message(self, report) -> str:
-        raise NotImplementedError
-
-    def counts(self, report) -> str:
-        """What the checked file would do, as a sentence part."""
-        raise NotImplementedError
-
-    def cache_key(self, token: str) -> str:
-        return f"catena:import:{self.kind}:{self.portal.id}:{self.caller.manager.id}:{token}"
-
-    def get_context_data(self, form=None, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(form=form or ImportForm(), header=self.header, example_url=reverse(self.example_url_name),
-                       list_url=reverse(self.list_url_name), max_rows=MAX_REPORT_ROWS)
-        return context
-
-    def post(self, request):
-        form = ImportForm(request.POST, request.FILES)
-        if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form), status=400)
-        upload, token = form.cleaned_data.get("file"), form.cleaned_data.get("checked")
-        if upload is not None:
-            content, token = upload.read(), ""
-        else:
-            content = cache.get(self.cache_key(token))
-            if content is None:
-                form.add_error("file", "The checked file is no longer available; choose it again.")
-                return self.render_to_response(self.get_context_data(form=form), status=400)
-        dry_run = request.POST.get("action") != "import"
-        try:
-            report = self.run(content, dry_run=dry_run)
-        except ServiceError as exc:
-            return service_error_page(request, exc)
-        if report.applied:
-            if token:
-                cache.delete(self.cache_key(token))
-            messages.success(request, self.applied_message(report))
-            return redirect(self.list_url_name)
-        if dry_run and report.ok:
-            token = token or secrets.token_urlsafe(16)
-            cache.set(self.cache_key(token), content, CHECKED_FILE_TTL)
-        shown = report.rows if report.ok else report.failed_rows
-        context = self.get_context_data(
-            form=ImportForm(),
-            report=report,
-            counts=self.counts(report),
-            dry_run=dry_run,
-            checked=token if dry_run and report.ok else "",
-            rows=shown[:MAX_REPORT_ROWS],
-            hidden_rows=max(0, len(shown) - MAX_REPORT_ROWS),
-            file_name=getattr(upload, "name", "") or request.POST.get("file_name", ""),
-        )
-        return self.render_to_response(context, status=200 if report.ok or dry_run else 400)
 
 
 class ChannelImportView(ContentAdminMixin, CsvImportView):
@@ -503,7 +413,7 @@ class ChannelImportView(ContentAdminMixin, CsvImportView):
     kind = "channels"
     list_url_name = "content:channel-list"
     example_url_name = "content:channel-import-example"
-    header = "name,title,epgSourceName,epgChannelName,packages"
+    header = HEADER
 
     def run(self, content, *, dry_run):
         return import_channels(self.portal, content, caller=self.caller, dry_run=dry_run)
@@ -516,16 +426,10 @@ class ChannelImportView(ContentAdminMixin, CsvImportView):
 
 
 EXAMPLE_CHANNELS_CSV = (
-    "name,title,epgSourceName,epgChannelName,packages\r\n"
+    f"{HEADER}\r\n"
     "news24,News 24,,,basic\r\n"
     "sport-1,Sport One,,,basic|sport\r\n"
 )
-
-
-def csv_download(content: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class ChannelImportExampleView(PortalMixin, View):

@@ -18,24 +18,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
-from rest_framework.exceptions import ValidationError as InvalidCursor
 
-from catena_site.api.pagination import Keyset
 from catena_site.errors import ServiceError
-from catena_site.web import (
-    SCREEN_PAGE_SIZE,
-    PortalMixin,
-    ScreenPage,
-    keyset_page,
-    service_error_page,
-    show_service_errors,
-)
+from catena_site.web import PortalMixin, filter_errors, form_refused, keyset_page, service_error_page
 
 from . import epg_selectors, epg_services
 from .filters import EpgSourceFilter
 from .forms import EpgSourceForm
 from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
-from .views import ContentAdminMixin, filter_errors
+from .views import ContentAdminMixin
 
 SOURCE_COLUMNS = ["Name", "URL", "Period", "Last update", "Status", "Programmes", ""]
 CHART_FETCHES = 20  # fetches the import-duration chart shows
@@ -60,24 +51,6 @@ def source_status(active: EpgFetch | None, last: EpgFetch | None) -> str:
     if active is not None:
         return active.status
     return last.status if last is not None else "never"
-
-
-def cursor_page(request, queryset, ordering: tuple[str, ...], param: str, anchor: str,
-                limit: int = SCREEN_PAGE_SIZE) -> ScreenPage:
-    """``keyset_page`` for a page with two lists: the cursor is ``?<param>=`` and the links end in ``#anchor``."""
-    cursor = request.GET.get(param) or None
-    try:
-        rows, next_cursor = Keyset(queryset.model, ordering).page(queryset, cursor, limit)
-    except InvalidCursor:
-        raise Http404 from None
-    params = request.GET.copy()
-    params.pop(param, None)
-    first_url = f"?{params.urlencode()}#{anchor}" if cursor else None
-    next_url = None
-    if next_cursor:
-        params[param] = next_cursor
-        next_url = f"?{params.urlencode()}#{anchor}"
-    return ScreenPage(rows=rows, next_url=next_url, first_url=first_url)
 
 
 # --- Sources ----------------------------------------------------------------------------------------------
@@ -132,10 +105,7 @@ class EpgSourceFormMixin:
         try:
             source = self.save(form)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(self.request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(self.request, message.format(name=source.name))
         return redirect("content:epg-source-detail", source_id=source.public_id)
 
@@ -271,7 +241,7 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         context.update(
             program_count=Program.objects.filter(epg_source=source).count(),
             channel_count=Channel.objects.filter(epg_source=source).count(),
-            history=cursor_page(self.request, fetches, ("-id",), "history", "history"),
+            history=keyset_page(self.request, fetches, ("-id",), param="history", anchor="history"),
             chart=duration_chart(recent[::-1]),
             poll_interval=POLL_INTERVAL_MS,
         )
@@ -297,8 +267,8 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         for key, other in (("previous_day", day - dt.timedelta(days=1)), ("next_day", day + dt.timedelta(days=1))):
             params["date"] = other.isoformat()
             links[key] = f"?{params.urlencode()}#programmes"
-        result.update(day=day, date=day.isoformat(), programs=cursor_page(
-            self.request, programs, ("start", "id"), "programs", "programmes"), **links)
+        result.update(day=day, date=day.isoformat(), programs=keyset_page(
+            self.request, programs, ("start", "id"), param="programs", anchor="programmes"), **links)
         return result
 
 

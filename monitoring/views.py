@@ -13,18 +13,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
-from django.http import Http404, JsonResponse, QueryDict
+from django.http import JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views import View
 from django.views.generic import TemplateView
-from rest_framework.exceptions import ValidationError as InvalidCursor
 
 from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
-from catena_site.web import PortalMixin, ScreenPage, keyset_page
+from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
 from portals.models import Manager, Portal
 from subscribers.models import Subscriber
@@ -383,11 +382,7 @@ def _midnight_unix(day: dt.date) -> str:
 
 def session_filter_data(query: QueryDict) -> tuple[QueryDict, list[str]]:
     """The screen's query string as PlaySessionFilter parameters, and the errors of unreadable days."""
-    data, errors = QueryDict(mutable=True), []
-    for name in SESSION_FILTERS:
-        values = [value.strip() for value in query.getlist(name) if value.strip()]
-        if values:
-            data.setlist(name, values)
+    data, errors = filter_params(query, SESSION_FILTERS), []
     for name, label, key, days_after in (("from", "From", "opened_at_gte", 0), ("to", "To", "opened_at_lt", 1)):
         raw = query.get(name, "").strip()
         if not raw:
@@ -401,23 +396,6 @@ def session_filter_data(query: QueryDict) -> tuple[QueryDict, list[str]]:
         else:
             data[key] = _midnight_unix(day + dt.timedelta(days=days_after))
     return data, errors
-
-
-def bounded_keyset_page(request, queryset, ordering: tuple[str, ...], limit: int) -> ScreenPage:
-    """``keyset_page`` with the API's ``BoundedKeyset``: every page of a long history costs the same."""
-    cursor = request.GET.get("cursor") or None
-    try:
-        rows, next_cursor = BoundedKeyset(queryset.model, ordering).page(queryset, cursor, limit)
-    except InvalidCursor:
-        raise Http404 from None
-    params = request.GET.copy()
-    params.pop("cursor", None)
-    first_url = "?" + params.urlencode() if cursor else None
-    next_url = None
-    if next_cursor:
-        params["cursor"] = next_cursor
-        next_url = "?" + params.urlencode()
-    return ScreenPage(rows=rows, next_url=next_url, first_url=first_url)
 
 
 HISTORY_PAGE_SIZE = 50
@@ -436,10 +414,11 @@ class PlaySessionHistoryView(PortalMixin, TemplateView):
         filterset = selectors.session_history(self.portal, data)
         page = None
         if not filterset.is_valid():
-            errors += [f"{SESSION_FILTER_LABELS.get(name, name)}: {' '.join(reasons)}"
-                       for name, reasons in filterset.errors.items()]
+            errors += filter_errors(filterset, SESSION_FILTER_LABELS)
         if not errors:
-            page = bounded_keyset_page(self.request, filterset.qs, selectors.LIST_ORDER, HISTORY_PAGE_SIZE)
+            # The API's BoundedKeyset: every page of a long history costs the same.
+            page = keyset_page(self.request, filterset.qs, selectors.LIST_ORDER, HISTORY_PAGE_SIZE,
+                               keyset=BoundedKeyset)
             page.rows = play_session_rows(page.rows, timezone.now())
         selected = {name: query.get(name, "").strip() for name in (*SESSION_FILTERS, "from", "to")}
         context.update(
@@ -536,9 +515,7 @@ FILTER_LABELS = {"type": "Type", "subscriberId": "Subscriber ID", "packageId": "
 
 def operation_filter_data(query: QueryDict) -> QueryDict:
     """The screen's query string as OperationFilter parameters."""
-    data = QueryDict(mutable=True)
-    for name in SCREEN_FILTERS:
-        data.setlist(name, [value.strip() for value in query.getlist(name) if value.strip()])
+    data = filter_params(query, SCREEN_FILTERS)
     if query.get("from", "").strip():
         data["created_at_gte"] = query["from"].strip()
     to = query.get("to", "").strip()
@@ -567,9 +544,7 @@ class OperationListView(PortalMixin, TemplateView):
             page.rows = [OperationRow(op) for op in page.rows]
             errors = []
         else:
-            page, errors = None, [
-                f"{FILTER_LABELS.get(name, name)}: {' '.join(reasons)}" for name, reasons in filterset.errors.items()
-            ]
+            page, errors = None, filter_errors(filterset, FILTER_LABELS)
         context.update(
             page=page,
             filter_errors=errors,

@@ -21,9 +21,9 @@ from catena_site.web import (
     FlagRequiredMixin,
     PortalMixin,
     forbidden,
+    form_refused,
     keyset_page,
     service_error_page,
-    show_service_errors,
 )
 
 from . import services
@@ -187,10 +187,7 @@ class PortalSettingsView(PortalMixin, TemplateView):
         try:
             services.update_portal(self.portal, caller=self.caller, **form.service_arguments())
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(request, "Portal settings saved.")
         return redirect("web:portal-settings")
 
@@ -245,10 +242,7 @@ class ManagerFormMixin(FlagRequiredMixin):
         try:
             manager = self.save(form)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(self.request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(self.request, f"Manager {manager.email} saved.")
         return redirect("web:manager-list")
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from django import forms
 
-from content.forms import ImportForm  # noqa: F401  (the same upload form for both bulk imports)
-
 # Browser-side hints of subscribers.validators.phone_errors (which stays the rule).
 COUNTRY_CODE_PATTERN = "[0-9]{1,4}"
 PHONE_PATTERN = "[0-9]{4,15}"

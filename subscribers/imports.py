@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from catena_site.csvfiles import read_csv
+from catena_site.csvfiles import ImportReport as BaseImportReport
+from catena_site.csvfiles import read_csv, split_names
 from catena_site.errors import Forbidden
 from catena_site.ids import encode_id, new_id
 from content.models import Package
@@ -22,6 +23,7 @@ from .models import Subscriber, Subscription, new_playback_token
 from .validators import name_errors, phone_errors
 
 REQUIRED_COLUMNS = ["name", "country_code", "phone"]
+HEADER = "name,country_code,phone,packages"
 MAX_ROWS = 100_000
 COLUMN_NAMES = {"phoneCountryCode": "country_code"}
 
@@ -35,15 +37,8 @@ class RowResult:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass
-class ImportReport:
-    rows: list[RowResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    applied: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and all(not row.errors for row in self.rows)
+class ImportReport(BaseImportReport):
+    """Each line's RowResult; every line without errors creates a subscriber and their subscriptions."""
 
     @property
     def created(self) -> int:
@@ -53,20 +48,12 @@ class ImportReport:
     def subscriptions(self) -> int:
         return sum(len(row.packages) for row in self.rows if not row.errors)
 
-    @property
-    def failed_rows(self) -> list[RowResult]:
-        return [row for row in self.rows if row.errors]
-
-
-def _read(content: bytes | str) -> tuple[list[dict], list[str]]:
-    return read_csv(content, required=REQUIRED_COLUMNS, header_hint="name,country_code,phone,packages", max_rows=MAX_ROWS)
-
 
 def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
     """Validate every line; unless ``dry_run`` or any line fails, create them all in one transaction."""
     if not caller.can_manage_subscribers:
         raise Forbidden("This action requires the isSubscriberAdmin permission.")
-    rows, file_errors = _read(content)
+    rows, file_errors = read_csv(content, required=REQUIRED_COLUMNS, header_hint=HEADER, max_rows=MAX_ROWS)
     report = ImportReport(errors=file_errors)
     if file_errors:
         return report
@@ -87,7 +74,7 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
                 result.errors.append(f"A subscriber with the phone +{full} already exists in this portal.")
             else:
                 seen[full] = index
-        wanted = list(dict.fromkeys(p.strip() for p in row.get("packages", "").split("|") if p.strip()))
+        wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:
             result.errors.append(f"Unknown package: {', '.join(unknown)}.")
@@ -134,7 +121,6 @@ def format_report(report: ImportReport, *, limit: int = 200) -> str:
         lines.append(f"line {row.line} ({row.name or '-'}, {row.phone}): " + "; ".join(row.errors))
     if len(failed) > limit:
         lines.append(f"… and {len(failed) - limit} more lines with errors.")
-    verdict = "applied" if report.applied else ("dry run: nothing changed" if report.ok else "errors: nothing changed")
     lines.append(f"{report.created} subscribers and {report.subscriptions} subscriptions"
-                 f"{' created' if report.applied else ' to create'}, {len(failed)} lines with errors; {verdict}.")
+                 f"{' created' if report.applied else ' to create'}, {len(failed)} lines with errors; {report.verdict}.")
     return "\n".join(lines)

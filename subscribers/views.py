@@ -16,25 +16,30 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from catena_site.csvfiles import csv_download
 from catena_site.errors import ServiceError
 from catena_site.ids import InvalidId, decode_id
 from catena_site.web import (
+    CsvImportView,
     FlagRequiredMixin,
     PortalMixin,
+    action_refused,
+    filter_errors,
+    filter_params,
     forbidden,
+    form_refused,
     keyset_page,
     service_error_page,
-    show_service_errors,
 )
 from content.models import Package
-from content.views import CsvImportView, csv_download, filter_errors, portal_packages
+from content.views import portal_packages
 
 from . import selectors, services, sms_login
 from .access import watchable_channels
 from .app_models import AppSession
 from .filters import SubscriberFilter
 from .forms import SubscriberForm
-from .imports import import_subscribers
+from .imports import HEADER, import_subscribers
 from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
@@ -60,12 +65,7 @@ class SubscriberObjectMixin:
 
 def filter_query(query: QueryDict) -> QueryDict:
     """Only the SubscriberFilter parameters of a query string, blanks dropped."""
-    data = QueryDict(mutable=True)
-    for name in FILTER_PARAMS:
-        values = [value.strip() for value in query.getlist(name) if value.strip()]
-        if values:
-            data.setlist(name, values)
-    return data
+    return filter_params(query, FILTER_PARAMS)
 
 
 # --- List and bulk actions ----------------------------------------------------------------------------------
@@ -197,10 +197,7 @@ class SubscriberFormView(TemplateView):
         try:
             subscriber = self.save(form)
         except ServiceError as exc:
-            if exc.status == 403:
-                return service_error_page(request, exc)
-            show_service_errors(form, exc, form.SERVICE_FIELDS)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.status)
+            return form_refused(self, form, exc)
         messages.success(request, f"Subscriber {subscriber.name} saved.")
         return redirect("subscribers:card", subscriber_id=subscriber.public_id)
 
@@ -286,14 +283,6 @@ class SubscriberDeleteView(SubscriberAdminMixin, SubscriberObjectMixin, Template
 # --- Card actions -------------------------------------------------------------------------------------------
 
 
-def refusal(request, exc: ServiceError, url: str):
-    """A refused card action: the 403 page, or the message back on the card."""
-    if exc.status == 403:
-        return service_error_page(request, exc)
-    messages.error(request, exc.message)
-    return redirect(url)
-
-
 class SubscriberPackageAddView(SubscriberAdminMixin, SubscriberObjectMixin, View):
     """POST ``package``: subscribe the subscriber to it."""
 
@@ -308,7 +297,7 @@ class SubscriberPackageAddView(SubscriberAdminMixin, SubscriberObjectMixin, View
         try:
             services.subscribe(self.subscriber, package, caller=self.caller)
         except ServiceError as exc:
-            return refusal(request, exc, url)
+            return action_refused(request, exc, url)
         messages.success(request, f"Package {package.name} added.")
         return redirect(url)
 
@@ -332,7 +321,7 @@ class SubscriberPackageRemoveView(SubscriberAdminMixin, SubscriberObjectMixin, T
         try:
             services.unsubscribe(self.subscriber, self.package, caller=self.caller)
         except ServiceError as exc:
-            return refusal(request, exc, url)
+            return action_refused(request, exc, url)
         messages.success(request, f"Package {self.package.name} removed.")
         return redirect(url)
 
@@ -347,7 +336,7 @@ class SubscriberBlockView(SubscriberAdminMixin, SubscriberObjectMixin, View):
         try:
             subscriber = services.set_disabled(self.subscriber, disabled, caller=self.caller)
         except ServiceError as exc:
-            return refusal(request, exc, self.card_url())
+            return action_refused(request, exc, self.card_url())
         state = "blocked: they can watch nothing until unblocked" if disabled else "active again"
         messages.success(request, f"{subscriber.name} is {state}.")
         return redirect(self.card_url())
@@ -373,7 +362,7 @@ class SubscriberTokenResetView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
         try:
             services.reset_playback_token(self.subscriber, caller=self.caller)
         except ServiceError as exc:
-            return refusal(request, exc, self.card_url())
+            return action_refused(request, exc, self.card_url())
         messages.success(request, "A new playback token was issued. The previous token no longer works.")
         return redirect(self.card_url() + "#token")
 
@@ -393,7 +382,7 @@ class SubscriberAppsLogoutView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
         try:
             ended = sms_login.log_out_everywhere(self.subscriber, caller=self.caller)
         except ServiceError as exc:
-            return refusal(request, exc, url)
+            return action_refused(request, exc, url)
         sessions = "1 app session" if ended == 1 else f"{ended} app sessions"
         messages.success(request, f"{self.subscriber.name} was logged out of every app ({sessions} ended).")
         return redirect(url)
@@ -408,7 +397,7 @@ class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
     kind = "subscribers"
     list_url_name = "subscribers:list"
     example_url_name = "subscribers:import-example"
-    header = "name,country_code,phone,packages"
+    header = HEADER
 
     def run(self, content, *, dry_run):
         return import_subscribers(self.portal, content, caller=self.caller, dry_run=dry_run)
@@ -421,7 +410,7 @@ class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
 
 
 EXAMPLE_SUBSCRIBERS_CSV = (
-    "name,country_code,phone,packages\r\n"
+    f"{HEADER}\r\n"
     "Alice Example,1,2025550143,basic\r\n"
     "Bob Example,44,7700900123,basic|sport\r\n"
 )

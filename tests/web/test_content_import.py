@@ -89,6 +89,17 @@ def test_import_applies_and_reports_counts(web, portal):
     assert PackageChannel.objects.filter(package=extra).count() == 1
 
 
+def test_a_package_named_twice_on_a_line_is_linked_once(web, portal):
+    basic = make_package(portal, "basic")
+    text = "name,title,epgSourceName,epgChannelName,packages\nnews,News 24,,,basic| basic\n"
+    client = web["content"]
+    checked = page(client.post("/channels/import/", {"action": "check", "file": csv_file(text)}))
+    assert "Check passed: 1 channels to create, 0 to update" in checked
+    response = client.post("/channels/import/", {"action": "import", "file": csv_file(text)})
+    assert response.status_code == 302
+    assert list(PackageChannel.objects.filter(package=basic).values_list("channel__name", flat=True)) == ["news"]
+
+
 def test_a_checked_file_is_imported_without_a_second_upload(web, portal, managers):
     make_package(portal, "basic")
     make_package(portal, "extra")

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from .models import Channel, EpgFetch, EpgSource, Program
+from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
 
 
 def epg_sources_for(portal) -> QuerySet[EpgSource]:
@@ -25,7 +25,13 @@ def fetches_for(portal, *, source: EpgSource | None = None) -> QuerySet[EpgFetch
 
 def active_fetch(source: EpgSource) -> EpgFetch | None:
     """The fetch of ``source`` that is queued or running now, if any."""
-    return source.fetches.filter(status__in=("queued", "running")).first()
+    return source.fetches.filter(status__in=ACTIVE_STATUSES).first()
+
+
+def starting_on(programs: QuerySet[Program], day: dt.date) -> QuerySet[Program]:
+    """Those of ``programs`` that start on the UTC ``day`` (the ``date`` of the API's programme)."""
+    first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return programs.filter(start__gte=first, start__lt=first + dt.timedelta(days=1))
 
 
 def programs_of(source: EpgSource, *, day: dt.date | None = None, channel: str | None = None) -> QuerySet[Program]:
@@ -34,8 +40,7 @@ def programs_of(source: EpgSource, *, day: dt.date | None = None, channel: str |
     if channel is not None:
         programs = programs.filter(epg_channel_name=channel)
     if day is not None:
-        first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        programs = programs.filter(start__gte=first, start__lt=first + dt.timedelta(days=1))
+        programs = starting_on(programs, day)
     return programs.order_by("start", "id")
 
 

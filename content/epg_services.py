@@ -19,13 +19,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from catena_site.errors import Conflict, Forbidden, Invalid
+from catena_site.errors import Invalid
 from monitoring.operations import OperationType, changes, record
 from portals.services import guide_language
 
 from .epg.errors import FetchFailed
 from .epg.guard import ALLOWED_SCHEMES
 from .epg.importer import ImportReport, import_guide
+from .epg_selectors import active_fetch
 from .models import (
     ACTIVE_STATUSES,
     EPG_SOURCE_NAME_PATTERN,
@@ -36,6 +37,7 @@ from .models import (
     FetchTrigger,
     Program,
 )
+from .services import duplicate_name
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,6 @@ MAX_URL_LENGTH = 2000
 # A queued fetch no worker picked up, or a running one whose worker vanished, is given up after this.
 QUEUED_GRACE = dt.timedelta(hours=1)
 RUNNING_GRACE = dt.timedelta(minutes=5)
-
-
-def _require(allowed: bool, permission: str) -> None:
-    if not allowed:
-        raise Forbidden(f"This action requires the {permission} permission.")
-
-
-def _duplicate_name() -> Conflict:
-    return Conflict("name must be unique", {"name": ["name must be unique"]})
 
 
 # --- Validation -------------------------------------------------------------------------------------------
@@ -129,16 +122,16 @@ def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
 
     Records ``createEpgSource``.
     """
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     values = clean_epg_source(data)
     with transaction.atomic():
         if _name_taken(portal, values["name"]):
-            raise _duplicate_name()
+            raise duplicate_name()
         try:
             with transaction.atomic():
                 source = EpgSource.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise _duplicate_name() from None
+            raise duplicate_name() from None
         record(portal, OperationType.CREATE_EPG_SOURCE, actor=caller.actor,
                payload={"epgSourceId": source.public_id, **source_snapshot(source)})
     return source
@@ -151,12 +144,12 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
     ``updated_at`` is touched so that readers polling for changes see them. A new period reschedules the
     next automatic fetch from the last successful one.
     """
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     values = clean_epg_source(data, source=source)
     with transaction.atomic():
         source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         if "name" in values and values["name"] != source.name and _name_taken(source.portal, values["name"], source.pk):
-            raise _duplicate_name()
+            raise duplicate_name()
         before = source_snapshot(source)
         for name, value in values.items():
             setattr(source, name, value)
@@ -171,7 +164,7 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
             with transaction.atomic():
                 source.save()
         except IntegrityError:
-            raise _duplicate_name() from None
+            raise duplicate_name() from None
         payload = {"epgSourceId": source.public_id, "name": source.name, "changes": diff}
         if "name" in diff:
             renamed = Channel.objects.filter(epg_source=source).update(updated_at=timezone.now())
@@ -185,7 +178,7 @@ def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
 
     Returns the names of those channels. Records ``deleteEpgSource``.
     """
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     with transaction.atomic():
         source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         channels = Channel.objects.filter(epg_source=source)
@@ -214,10 +207,10 @@ def request_fetch(source: EpgSource, *, caller=None, trigger: str = FetchTrigger
     The job is sent to the broker only when the transaction commits; the fetch's ``job_id`` is its id.
     """
     if caller is not None:
-        _require(caller.can_manage_content, "isContentAdmin")
+        caller.require("isContentAdmin")
     with transaction.atomic():
         source = EpgSource.objects.select_for_update().get(pk=source.pk)  # serializes requests per source
-        active = source.fetches.filter(status__in=ACTIVE_STATUSES).first()
+        active = active_fetch(source)
         if active is not None:
             if not stale_fetches().filter(pk=active.pk).exists():
                 return active, False

@@ -1,26 +1,21 @@
 """FilterSets for channels, packages and EPG, used by both the API and the screens."""
 
-import datetime as dt
-
-from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter
+from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter, SearchFilter
 
+from .epg_selectors import starting_on
 from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
 
 
 class ChannelFilter(filters.FilterSet):
     name = filters.CharFilter(field_name="name")
-    search = filters.CharFilter(method="filter_search", label="Name or title")
+    search = SearchFilter(fields=("name", "title"), label="Name or title")
     packageId = MultipleIdFilter(method="filter_package", label="Package")
 
     class Meta:
         model = Channel
         fields = []
-
-    def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(title__icontains=value)) if value else queryset
 
     def filter_package(self, queryset, name, value):
         if not value:
@@ -30,14 +25,11 @@ class ChannelFilter(filters.FilterSet):
 
 class PackageFilter(filters.FilterSet):
     name = filters.CharFilter(field_name="name")
-    search = filters.CharFilter(method="filter_search", label="Name or description")
+    search = SearchFilter(fields=("name", "description"), label="Name or description")
 
     class Meta:
         model = Package
         fields = []
-
-    def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value)) if value else queryset
 
 
 # --- EPG --------------------------------------------------------------------------------------------------
@@ -45,14 +37,11 @@ class PackageFilter(filters.FilterSet):
 
 class EpgSourceFilter(filters.FilterSet):
     name = filters.CharFilter(field_name="name")
-    search = filters.CharFilter(method="filter_search", label="Name or URL")
+    search = SearchFilter(fields=("name", "url"), label="Name or URL")
 
     class Meta:
         model = EpgSource
         fields = []
-
-    def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(url__icontains=value)) if value else queryset
 
 
 class EpgFetchFilter(filters.FilterSet):
@@ -73,7 +62,4 @@ class ProgramFilter(filters.FilterSet):
         fields = []
 
     def filter_date(self, queryset, name, value):
-        if not value:
-            return queryset
-        first = dt.datetime.combine(value, dt.time.min, tzinfo=dt.UTC)
-        return queryset.filter(start__gte=first, start__lt=first + dt.timedelta(days=1))
+        return starting_on(queryset, value) if value else queryset

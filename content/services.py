@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from catena_site import access_events
-from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
+from catena_site.errors import Conflict, Invalid, NotFound
 from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 
@@ -29,9 +29,9 @@ from .models import (
 NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 
 
-def _require(allowed: bool, permission: str) -> None:
-    if not allowed:
-        raise Forbidden(f"This action requires the {permission} permission.")
+def duplicate_name() -> Conflict:
+    """The documented 409 for a channel, package or EPG source name already taken in the portal."""
+    return Conflict("name must be unique", {"name": ["name must be unique"]})
 
 
 def _raise_if(errors: dict[str, list[str]], what: str) -> None:
@@ -123,16 +123,16 @@ def clean_channel(portal, data: dict, *, channel: Channel | None = None) -> dict
 
 def create_channel(portal, *, caller, data: dict) -> Channel:
     """Create a channel; a taken name is a 409. Records ``createChannel``."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     values = clean_channel(portal, data)
     with transaction.atomic():
         if Channel.objects.for_portal(portal).filter(name=values["name"]).exists():
-            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+            raise duplicate_name()
         try:
             with transaction.atomic():
                 channel = Channel.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise Conflict("name must be unique", {"name": ["name must be unique"]}) from None
+            raise duplicate_name() from None
         record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name,
                         "changes": changes({}, channel_snapshot(channel))})
@@ -142,7 +142,7 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
 
 def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
     """Change a channel's title, EPG fields or logo (never its name). Records ``updateChannel``."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     with transaction.atomic():
         channel = Channel.objects.select_for_update(of=("self",)).select_related("epg_source", "portal").get(pk=channel.pk)
         values = clean_channel(channel.portal, data, channel=channel)
@@ -159,7 +159,7 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
 
 def delete_channel(channel: Channel, *, caller) -> list[str]:
     """Delete a channel, which leaves every package it was in; return those packages' names."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel.pk)
         packages = list(channel.packages.order_by("id").values_list("name", flat=True))
@@ -199,16 +199,16 @@ def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
 
 def create_package(portal, *, caller, data: dict) -> Package:
     """Create a package; a taken name is a 409. Records ``createPackage``."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     values = clean_package(data)
     with transaction.atomic():
         if _name_taken(portal, values["name"]):
-            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+            raise duplicate_name()
         try:
             with transaction.atomic():
                 package = Package.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise Conflict("name must be unique", {"name": ["name must be unique"]}) from None
+            raise duplicate_name() from None
         record(portal, OperationType.CREATE_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"packageId": package.public_id, "packageName": package.name})
     return package
@@ -216,12 +216,12 @@ def create_package(portal, *, caller, data: dict) -> Package:
 
 def update_package(package: Package, *, caller, data: dict) -> Package:
     """Rename or describe a package. Records ``updatePackage`` with old → new."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     values = clean_package(data, package=package)
     with transaction.atomic():
         package = Package.objects.select_for_update(of=("self",)).select_related("portal").get(pk=package.pk)
         if "name" in values and values["name"] != package.name and _name_taken(package.portal, values["name"], package.pk):
-            raise Conflict("name must be unique", {"name": ["name must be unique"]})
+            raise duplicate_name()
         before = {"name": package.name, "description": package.description}
         for field, value in values.items():
             setattr(package, field, value)
@@ -233,16 +233,13 @@ def update_package(package: Package, *, caller, data: dict) -> Package:
     return package
 
 
-def package_subscriptions(package: Package):
-    """The package's explicit subscriptions (the relation is declared by the subscribers app)."""
-    return package.subscriptions.all() if hasattr(package, "subscriptions") else None
-
-
 def package_usage(package: Package) -> tuple[int, bool]:
-    """How many subscribers hold the package, and whether it is free."""
-    subscriptions = package_subscriptions(package)
-    count = subscriptions.count() if subscriptions is not None else 0
-    return count, FreePackage.objects.filter(package=package).exists()
+    """How many subscribers hold the package, and whether it is free.
+
+    Subscriptions are read through the reverse relation the subscribers app declares (``content`` does not
+    import ``subscribers``).
+    """
+    return package.subscriptions.count(), FreePackage.objects.filter(package=package).exists()
 
 
 def delete_package(package: Package, *, caller, force: bool = False) -> dict:
@@ -251,7 +248,7 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
     With ``force`` each subscription ends with its own ``deletePackageSubscriber`` operation and the
     package leaves the free list (``removeFreePackage``). Channels are kept. Returns what was ended.
     """
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     with transaction.atomic():
         package = Package.objects.select_for_update(of=("self",)).select_related("portal").get(pk=package.pk)
         portal = package.portal
@@ -265,7 +262,7 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
             raise Conflict(f"Package '{package.name}' cannot be deleted: {' and '.join(reasons)}. "
                            "Use force=true to delete it anyway.")
         if subscribers:
-            for subscription in package_subscriptions(package).order_by("id"):
+            for subscription in package.subscriptions.order_by("id"):
                 record(portal, OperationType.DELETE_PACKAGE_SUBSCRIBER, actor=caller.actor,
                        subscriber_id=subscription.subscriber_id, package_id=package.id,
                        payload={"packageId": package.public_id, "subscriberId": encode_id(subscription.subscriber_id),
@@ -288,7 +285,7 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
 
 def add_channel_to_package(package: Package, channel: Channel, *, caller) -> None:
     """Link a channel to a package of the same portal; an existing link is a 409."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     if package.portal_id != channel.portal_id:
         raise NotFound("Not found.")
     with transaction.atomic():
@@ -307,7 +304,7 @@ def add_channel_to_package(package: Package, channel: Channel, *, caller) -> Non
 
 def remove_channel_from_package(package: Package, channel: Channel, *, caller) -> None:
     """Unlink a channel from a package; a missing link is a 404."""
-    _require(caller.can_manage_content, "isContentAdmin")
+    caller.require("isContentAdmin")
     with transaction.atomic():
         deleted, _ = PackageChannel.objects.filter(package=package, channel=channel).delete()
         if not deleted:
@@ -322,7 +319,7 @@ def remove_channel_from_package(package: Package, channel: Channel, *, caller) -
 
 def add_free_package(package: Package, *, caller) -> None:
     """Make a package free for every subscriber of its portal; twice is a 409."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     with transaction.atomic():
         if FreePackage.objects.filter(package=package).exists():
             raise Conflict(f"Package '{package.name}' is already free.")
@@ -338,7 +335,7 @@ def add_free_package(package: Package, *, caller) -> None:
 
 def remove_free_package(package: Package, *, caller) -> None:
     """Stop giving a package for free; a package that is not free is a 404."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     with transaction.atomic():
         deleted, _ = FreePackage.objects.filter(package=package).delete()
         if not deleted:

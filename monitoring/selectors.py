@@ -10,11 +10,10 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from catena_site.access_events import token_digest
-from content.models import Channel
+from content.models import Channel, Program
 from subscribers.models import Subscriber
 
 from . import metrics
-from .epg import program_model
 from .filters import PlaySessionFilter
 from .models import PlaySession, TokenSharingSuspicion
 from .sessions import cached_heartbeats
@@ -38,15 +37,11 @@ def with_fresh_heartbeats(sessions: list[PlaySession]) -> list[PlaySession]:
 
 def _described(queryset):
     """Sessions with ``subscriber_name``, ``channel_title`` and ``program_title`` (None once deleted)."""
-    queryset = queryset.annotate(
+    return queryset.annotate(
         subscriber_name=Subquery(Subscriber.objects.filter(pk=OuterRef("subscriber_id")).values("name")[:1]),
         channel_title=Subquery(Channel.objects.filter(pk=OuterRef("channel_id")).values("title")[:1]),
+        program_title=Subquery(Program.objects.filter(pk=OuterRef("program_id")).values("title")[:1]),
     )
-    program = program_model()
-    if program is not None:
-        queryset = queryset.annotate(
-            program_title=Subquery(program.objects.filter(pk=OuterRef("program_id")).values("title")[:1]))
-    return queryset
 
 
 def active_sessions(portal):

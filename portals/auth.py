@@ -9,12 +9,21 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from catena_site.errors import Forbidden
 from monitoring.operations import Actor
 
 from .models import Manager, ManagerSession, Portal, hash_token
 
 # A session's last_seen_at is written at most this often, so that every request is not a write.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+# Each permission by the name the API gives it (a manager's flag, the name a refusal quotes) and the Caller
+# property that answers it: the one table both the API's permission classes and the services read.
+PERMISSIONS = {
+    "isAdmin": "can_manage",
+    "isContentAdmin": "can_manage_content",
+    "isSubscriberAdmin": "can_manage_subscribers",
+}
 
 
 @dataclass
@@ -63,6 +72,15 @@ class Caller:
             "canManageSubscribers": self.can_manage_subscribers,
             "canManageContent": self.can_manage_content,
         }
+
+    def holds(self, permission: str) -> bool:
+        """Whether the caller has ``permission`` (``"isAdmin"``, ``"isContentAdmin"``, ``"isSubscriberAdmin"``)."""
+        return getattr(self, PERMISSIONS[permission])
+
+    def require(self, permission: str) -> None:
+        """Raise ``Forbidden`` naming ``permission`` unless the caller has it (see :meth:`holds`)."""
+        if not self.holds(permission):
+            raise Forbidden(f"This action requires the {permission} permission.")
 
     @property
     def actor(self) -> Actor:

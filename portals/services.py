@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 import re
@@ -20,6 +21,7 @@ from monitoring.operations import Actor, OperationType, changes, record
 from .auth import Caller, start_session
 from .models import DEFAULT_PORTAL_SETTINGS, LoginFailure, Manager, ManagerSession, Portal, new_api_key
 from .validators import (
+    decode_logo,
     decode_logo_data_uri,
     normalize_email,
     password_problems,
@@ -28,11 +30,6 @@ from .validators import (
 
 FLAG_FIELDS = {"isAdmin": "is_admin", "isContentAdmin": "is_content_admin", "isSubscriberAdmin": "is_subscriber_admin"}
 GENERIC_LOGIN_FAILURE = "Invalid email or password."
-
-
-def _require(allowed: bool, permission: str) -> None:
-    if not allowed:
-        raise Forbidden(f"This action requires the {permission} permission.")
 
 
 # --- Portals ----------------------------------------------------------------------------------------------
@@ -103,8 +100,6 @@ def clean_guide_language(value) -> str:
 
 def portal_logo_value(portal: Portal) -> str | None:
     """The branding logo as the API shows it: the https URL, or the stored image as a data URI."""
-    import base64
-
     if portal.logo_image:
         return f"data:{portal.logo_content_type};base64,{base64.b64encode(bytes(portal.logo_image)).decode()}"
     return portal.logo_url or None
@@ -152,7 +147,7 @@ def update_portal(
     ``guide_language_value`` (the settings screen only; ``""`` clears it) is the portal's guide language,
     recorded as ``guideLanguage``.
     """
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     branding = branding or {}
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
@@ -174,8 +169,6 @@ def update_portal(
             _apply_logo(portal, branding["logo"], errors)
         if logo_file is not None:
             try:
-                from .validators import decode_logo
-
                 portal.logo_image, portal.logo_content_type = decode_logo(logo_file)
                 portal.logo_url = ""
             except ValidationError as exc:
@@ -250,7 +243,7 @@ def _apply_logo(portal: Portal, value, errors: dict) -> None:
 
 def reset_api_key(portal: Portal, *, caller: Caller) -> Portal:
     """Issue a new API key; the old one is refused from the moment this commits."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
         portal.api_key = new_api_key()
@@ -309,7 +302,7 @@ def _email_taken(portal: Portal, email: str, exclude: int | None = None) -> bool
 
 def create_manager(portal: Portal, *, caller: Caller, data: dict) -> Manager:
     """Create a manager of ``portal`` from API-named fields; records ``createManager``."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     clean = _clean_manager_fields(data, creating=True)
     with transaction.atomic():
         if _email_taken(portal, clean["email"]):
@@ -339,7 +332,7 @@ def _admins_left_without(portal: Portal, manager: Manager) -> bool:
 
 def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
     """Change a manager; a new password ends all of that manager's sessions. Records ``updateManager``."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     clean = _clean_manager_fields(data, creating=False)
     with transaction.atomic():
         manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
@@ -376,7 +369,7 @@ def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
 
 def delete_manager(manager: Manager, *, caller: Caller) -> None:
     """Delete a manager and end its sessions. Records ``deleteManager``."""
-    _require(caller.can_manage, "isAdmin")
+    caller.require("isAdmin")
     with transaction.atomic():
         manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
         portal = manager.portal

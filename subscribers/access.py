@@ -14,7 +14,7 @@ from portals.models import Portal
 from .models import Subscriber, Subscription
 
 
-def _granting_packages(subscriber):
+def granting_packages(subscriber):
     """Packages that give this subscriber access: explicitly subscribed, or free in its portal.
 
     Written as two indexed semi-joins: an OR across joined subscriptions would multiply every package by
@@ -26,9 +26,9 @@ def _granting_packages(subscriber):
     )
 
 
-def _granting_links(subscriber):
+def granting_links(subscriber):
     """Channel-package links of packages that give this subscriber access."""
-    return PackageChannel.objects.filter(package__in=_granting_packages(subscriber))
+    return PackageChannel.objects.filter(package__in=granting_packages(subscriber))
 
 
 def watchable_channels(subscriber):
@@ -36,14 +36,14 @@ def watchable_channels(subscriber):
     if subscriber.disabled:
         return Channel.objects.none()
     return Channel.objects.filter(portal_id=subscriber.portal_id,
-                                  id__in=_granting_links(subscriber).values("channel_id"))
+                                  id__in=granting_links(subscriber).values("channel_id"))
 
 
 def can_watch(subscriber, channel) -> bool:
     """The access rule for one channel, in one query."""
     if subscriber.disabled or channel.portal_id != subscriber.portal_id:
         return False
-    return _granting_links(subscriber).filter(channel_id=channel.id).exists()
+    return granting_links(subscriber).filter(channel_id=channel.id).exists()
 
 
 # --- Facts of a playback decision (streaming auth) ------------------------------------------------------------
@@ -64,7 +64,7 @@ def session_limit(portal_id: int) -> int | None:
 
 def granting_package_ids(subscriber) -> list[int]:
     """IDs of the packages that give the subscriber access: explicitly subscribed, or free in its portal."""
-    return list(_granting_packages(subscriber).values_list("id", flat=True))
+    return list(granting_packages(subscriber).values_list("id", flat=True))
 
 
 def watchable_channel_names(subscriber) -> dict[str, int]:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from catena_site import access_events
-from catena_site.errors import Conflict, Forbidden, Invalid, NotFound
+from catena_site.errors import Conflict, Invalid, NotFound
 from monitoring.operations import OperationType, changes, record
 
 from .models import Subscriber, Subscription, new_playback_token
 from .validators import name_errors, phone_errors
-
-
-def _require(caller) -> None:
-    if not caller.can_manage_subscribers:
-        raise Forbidden("This action requires the isSubscriberAdmin permission.")
 
 
 def _raise(errors: dict[str, list[str]]) -> None:
@@ -54,7 +50,7 @@ def clean_subscriber(data: dict, *, subscriber: Subscriber | None = None) -> dic
 
 def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
     """Create a subscriber with a fresh playback token. Records ``createSubscriber``."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     values = clean_subscriber(data)
     with transaction.atomic():
         if _phone_taken(portal, values["full_phone"]):
@@ -76,7 +72,7 @@ def _snapshot(subscriber: Subscriber) -> dict:
 
 def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscriber:
     """Change name or phone (old → new in ``updateSubscriber``; never the token)."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         values = clean_subscriber(data, subscriber=subscriber)
@@ -100,7 +96,7 @@ def delete_subscriber(subscriber: Subscriber, *, caller) -> None:
 
     Operations (and play-session history) name the subscriber by ID only, so they survive.
     """
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         for subscription in subscriber.subscriptions.select_related("package").order_by("id"):
@@ -115,7 +111,7 @@ def delete_subscriber(subscriber: Subscriber, *, caller) -> None:
 
 def set_disabled(subscriber: Subscriber, disabled: bool, *, caller) -> Subscriber:
     """Block or unblock a subscriber (``disableSubscriber``/``enableSubscriber``); subscriptions are kept."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         if subscriber.disabled != disabled:
@@ -131,7 +127,7 @@ def set_disabled(subscriber: Subscriber, disabled: bool, *, caller) -> Subscribe
 
 def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
     """Issue a new playback token; the old one is refused from the moment this commits."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         old_token = subscriber.playback_token
@@ -154,7 +150,7 @@ def _record_subscription(kind: str, subscription: Subscription, caller) -> None:
 
 def subscribe(subscriber: Subscriber, package, *, caller) -> Subscription:
     """Subscribe to a package of the same portal; an existing subscription is a 409."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     if package.portal_id != subscriber.portal_id:
         raise NotFound("Not found.")
     with transaction.atomic():
@@ -172,7 +168,7 @@ def subscribe(subscriber: Subscriber, package, *, caller) -> Subscription:
 
 def unsubscribe(subscriber: Subscriber, package, *, caller) -> None:
     """End an explicit subscription; none (free packages included) is a 404."""
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscription = (Subscription.objects.select_for_update(of=("self",)).select_related("package", "subscriber")
                         .filter(subscriber=subscriber, package=package).first())
@@ -194,8 +190,6 @@ def touch_activity(subscriber_id: int) -> None:
 
 def _bulk_targets(portal, subscribers, package):
     """The portal's subscribers among ``subscribers`` (IDs or a queryset), with the package's check."""
-    from django.db.models import QuerySet
-
     if package.portal_id != portal.id:
         raise NotFound("Not found.")
     queryset = Subscriber.objects.for_portal(portal)
@@ -222,7 +216,7 @@ def bulk_subscribe(portal, subscribers, package, *, caller) -> int:
     Each goes through :func:`subscribe` (its own operation); those already subscribed are skipped. Returns
     how many were subscribed.
     """
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         targets = list(bulk_subscribe_targets(portal, subscribers, package).select_for_update().order_by("id"))
         for subscriber in targets:
@@ -235,7 +229,7 @@ def bulk_unsubscribe(portal, subscribers, package, *, caller) -> int:
 
     Each goes through :func:`unsubscribe`; those without it are skipped. Returns how many were unsubscribed.
     """
-    _require(caller)
+    caller.require("isSubscriberAdmin")
     with transaction.atomic():
         targets = list(bulk_unsubscribe_targets(portal, subscribers, package).select_for_update().order_by("id"))
         for subscriber in targets:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from functools import reduce
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django_filters import rest_framework as filters
@@ -40,6 +43,19 @@ class MultipleIdFilter(filters.Filter):
 
     def filter(self, qs, value):
         return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
+
+
+class SearchFilter(filters.CharFilter):
+    """``?search=``: rows where any of ``fields`` contains the text, case-insensitively."""
+
+    def __init__(self, *, fields: tuple[str, ...], **kwargs):
+        self.search_fields = fields
+        super().__init__(**kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        return qs.filter(reduce(operator.or_, (Q(**{f"{name}__icontains": value}) for name in self.search_fields)))
 
 
 class MultipleValueField(forms.Field):

@@ -16,33 +16,34 @@ class IsPortalMember(BasePermission):
         return getattr(request.auth, "portal", None) is not None
 
 
-class _WritesNeedFlag(IsPortalMember):
-    flag: str = ""
-    flag_name: str = ""
+class _WritesNeedPermission(IsPortalMember):
+    """Writes need ``permission``, answered by the caller (``Caller.holds``, the same check the services make)."""
+
+    permission: str = ""
 
     @property
     def message(self) -> str:
-        return f"This action requires the {self.flag_name} permission."
+        return f"This action requires the {self.permission} permission."
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
-        return request.method in SAFE_METHODS or getattr(request.auth, self.flag)
+        return request.method in SAFE_METHODS or request.auth.holds(self.permission)
 
 
-class CanManage(_WritesNeedFlag):
+class CanManage(_WritesNeedPermission):
     """Portal settings, API key, free packages, managers."""
 
-    flag, flag_name = "can_manage", "isAdmin"
+    permission = "isAdmin"
 
 
-class CanManageContent(_WritesNeedFlag):
+class CanManageContent(_WritesNeedPermission):
     """Channels, logos, packages, channel-package links, EPG sources."""
 
-    flag, flag_name = "can_manage_content", "isContentAdmin"
+    permission = "isContentAdmin"
 
 
-class CanManageSubscribers(_WritesNeedFlag):
+class CanManageSubscribers(_WritesNeedPermission):
     """Subscribers, subscriptions, blocking, playback tokens."""
 
-    flag, flag_name = "can_manage_subscribers", "isSubscriberAdmin"
+    permission = "isSubscriberAdmin"

@@ -20,6 +20,16 @@ def decode_path_id(value: str) -> int:
         raise Http404 from None
 
 
+def portal_object(queryset_or_model, portal, pk: int, *, message: str = "Not found."):
+    """The object with primary key ``pk`` among ``portal``'s; a missing one or another portal's is a 404
+    with ``message``. Every API lookup of one object by ID goes through here."""
+    queryset = queryset_or_model.objects.all() if isinstance(queryset_or_model, type) else queryset_or_model
+    obj = queryset.for_portal(portal).filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(message)
+    return obj
+
+
 class PortalViewSet(viewsets.GenericViewSet):
     """A resource owned by the caller's portal.
 
@@ -40,11 +50,13 @@ class PortalViewSet(viewsets.GenericViewSet):
 
     def get_object(self):
         pk = decode_path_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
-        obj = self.get_queryset().filter(pk=pk).first()
-        if obj is None:
-            raise Http404
+        obj = portal_object(self.get_queryset(), self.caller.portal, pk)
         self.check_object_permissions(self.request, obj)
         return obj
+
+    def answer(self, obj, code: int = status.HTTP_200_OK) -> Response:
+        """``obj`` after a change, read again through ``get_queryset`` (so with what the list loads)."""
+        return Response(self.get_serializer(self.get_queryset().get(pk=obj.pk)).data, status=code)
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "caller": getattr(self.request, "auth", None)}
@@ -82,13 +94,8 @@ class LinkView(APIView):
         portal = request.auth.portal
         if "portalId" in data and data["portalId"] != portal.id:
             raise ValidationError({"portalId": ["Must be the caller's portal."]})
-        objects = []
-        for field, model, label in self.ends:
-            obj = model.objects.for_portal(portal).filter(pk=data[field]).first()
-            if obj is None:
-                raise NotFound(f"No such {label} in this portal.")
-            objects.append(obj)
-        return objects
+        return [portal_object(model, portal, data[field], message=f"No such {label} in this portal.")
+                for field, model, label in self.ends]
 
     def link_body(self, request, objects) -> dict:
         body = {field: obj.public_id for (field, _, _), obj in zip(self.ends, objects)}

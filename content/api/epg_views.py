@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catena_site.api.permissions import CanManageContent
-from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id, json_object
+from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id, json_object, portal_object
 from content import epg_selectors, epg_services
 from content.filters import EpgFetchFilter, EpgSourceFilter, ProgramFilter
 from content.models import EpgFetch, EpgSource, Program
@@ -37,19 +36,16 @@ class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return epg_selectors.epg_sources_for(self.caller.portal)
 
-    def _answer(self, source, code=status.HTTP_200_OK):
-        return Response(EpgSourceSerializer(self.get_queryset().get(pk=source.pk)).data, status=code)
-
     @extend_schema(request=EpgSourceWriteSerializer, responses={201: EpgSourceSerializer},
                    operation_id="createEpgSource")
     def create(self, request):
         source = epg_services.create_epg_source(self.caller.portal, caller=self.caller, data=json_object(request))
-        return self._answer(source, status.HTTP_201_CREATED)
+        return self.answer(source, status.HTTP_201_CREATED)
 
     @extend_schema(request=EpgSourceWriteSerializer, responses=EpgSourceSerializer, operation_id="updateEpgSource")
     def update(self, request, pk=None):
         source = epg_services.update_epg_source(self.get_object(), caller=self.caller, data=json_object(request))
-        return self._answer(source)
+        return self.answer(source)
 
     @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<epgSourceId>"}')},
                    operation_id="deleteEpgSource")
@@ -78,10 +74,7 @@ class EpgProgramViewSet(mixins.ListModelMixin, PortalViewSet):
     ordering = ("start", "id")
 
     def get_queryset(self):
-        source = EpgSource.objects.for_portal(self.caller.portal).filter(
-            pk=decode_path_id(self.kwargs["source_pk"])).first()
-        if source is None:
-            raise Http404
+        source = portal_object(EpgSource, self.caller.portal, decode_path_id(self.kwargs["source_pk"]))
         return Program.objects.filter(epg_source=source)
 
 

@@ -4,7 +4,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
-from content.models import Channel, Package
+from content.models import TECHNICAL_NAME_PATTERN, Channel, Package
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -34,7 +34,7 @@ class ChannelSerializer(serializers.ModelSerializer):
 class ChannelWriteSerializer(serializers.Serializer):
     """Input of ``POST``/``PUT /channels`` (documentation; the service validates every rule)."""
 
-    name = serializers.RegexField(r"^[a-zA-Z0-9_-]{2,20}$", help_text="Immutable after creation.")
+    name = serializers.RegexField(TECHNICAL_NAME_PATTERN, help_text="Immutable after creation.")
     title = serializers.CharField(max_length=200)
     epgSourceName = serializers.CharField(allow_null=True, required=False)
     epgChannelName = serializers.CharField(allow_blank=True, required=False, max_length=200)
@@ -56,7 +56,7 @@ class PackageSerializer(serializers.ModelSerializer):
 
 
 class PackageWriteSerializer(serializers.Serializer):
-    name = serializers.RegexField(r"^[a-zA-Z0-9_-]{2,20}$")
+    name = serializers.RegexField(TECHNICAL_NAME_PATTERN)
     description = serializers.CharField(allow_blank=True, required=False)
 
 

@@ -11,7 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catena_site.api.permissions import CanManage, CanManageContent
-from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, decode_path_id, json_object
+from catena_site.api.views import (
+    LinkView,
+    ListRetrieveMixin,
+    PortalViewSet,
+    decode_path_id,
+    json_object,
+    portal_object,
+)
 from catena_site.errors import NotFound
 from content import selectors, services
 from content.filters import ChannelFilter, PackageFilter
@@ -53,19 +60,15 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return selectors.channels_for(self.caller.portal)
 
-    def _answer(self, channel, code=status.HTTP_200_OK):
-        return Response(ChannelSerializer(selectors.channels_for(self.caller.portal).get(pk=channel.pk)).data,
-                        status=code)
-
     @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
     def create(self, request):
         channel = services.create_channel(self.caller.portal, caller=self.caller, data=json_object(request))
-        return self._answer(channel, status.HTTP_201_CREATED)
+        return self.answer(channel, status.HTTP_201_CREATED)
 
     @extend_schema(request=ChannelWriteSerializer, responses=ChannelSerializer)
     def update(self, request, pk=None):
         channel = services.update_channel(self.get_object(), caller=self.caller, data=json_object(request))
-        return self._answer(channel)
+        return self.answer(channel)
 
     @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<channelId>"}')})
     def destroy(self, request, pk=None):
@@ -76,9 +79,10 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
     @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The logo bytes"), 304: None, 404: None})
     @action(detail=True, methods=["get"], url_path="logo", url_name="logo")
     def logo(self, request, pk=None):
-        channel = Channel.objects.for_portal(self.caller.portal).filter(pk=decode_path_id(pk)).first()
-        if channel is None or not channel.logo_etag:
-            raise NotFound("This channel has no logo.")
+        no_logo = "This channel has no logo."
+        channel = portal_object(Channel, self.caller.portal, decode_path_id(pk), message=no_logo)
+        if not channel.logo_etag:
+            raise NotFound(no_logo)
         return logo_response(request, channel)
 
 
@@ -94,19 +98,15 @@ class PackageViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return selectors.packages_for(self.caller.portal)
 
-    def _answer(self, package, code=status.HTTP_200_OK):
-        return Response(PackageSerializer(selectors.packages_for(self.caller.portal).get(pk=package.pk)).data,
-                        status=code)
-
     @extend_schema(request=PackageWriteSerializer, responses={201: PackageSerializer})
     def create(self, request):
         package = services.create_package(self.caller.portal, caller=self.caller, data=json_object(request))
-        return self._answer(package, status.HTTP_201_CREATED)
+        return self.answer(package, status.HTTP_201_CREATED)
 
     @extend_schema(request=PackageWriteSerializer, responses=PackageSerializer)
     def update(self, request, pk=None):
         package = services.update_package(self.get_object(), caller=self.caller, data=json_object(request))
-        return self._answer(package)
+        return self.answer(package)
 
     @extend_schema(parameters=[OpenApiParameter("force", bool, description="Delete even with subscribers or free")],
                    responses={201: OpenApiResponse(description='{"deleted": "<packageId>"}'), 409: None})
@@ -145,10 +145,8 @@ class FreePackageView(APIView):
     permission_classes = [CanManage]
 
     def _package(self, request, package_id):
-        package = Package.objects.for_portal(request.auth.portal).filter(pk=decode_path_id(package_id)).first()
-        if package is None:
-            raise NotFound("No such package in this portal.")
-        return package
+        return portal_object(Package, request.auth.portal, decode_path_id(package_id),
+                             message="No such package in this portal.")
 
     def _portal(self, request, code):
         request.auth.portal.refresh_from_db()

@@ -79,9 +79,6 @@ class ManagerViewSet(ListRetrieveMixin, PortalViewSet):
     permission_classes = [CanManage]
     list_key = "managers"
 
-    def get_queryset(self):
-        return super().get_queryset().select_related("portal")
-
     @extend_schema(request=ManagerWriteSerializer, responses={201: ManagerSerializer})
     def create(self, request):
         manager = services.create_manager(request.auth.portal, caller=request.auth, data=json_object(request))

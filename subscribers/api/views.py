@@ -56,19 +56,15 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         packages = package_ids_by_subscriber(page)
         return self.get_paginated_response([subscriber_body(s, self.caller, packages[s.id]) for s in page])
 
-    def _answer(self, subscriber, code=status.HTTP_200_OK):
-        fresh = selectors.subscribers_for(self.caller.portal).get(pk=subscriber.pk)
-        return Response(SubscriberSerializer(fresh, context={"caller": self.caller}).data, status=code)
-
     @extend_schema(request=SubscriberWriteSerializer, responses={201: SubscriberSerializer})
     def create(self, request):
         subscriber = services.create_subscriber(self.caller.portal, caller=self.caller, data=json_object(request))
-        return self._answer(subscriber, status.HTTP_201_CREATED)
+        return self.answer(subscriber, status.HTTP_201_CREATED)
 
     @extend_schema(request=SubscriberWriteSerializer, responses=SubscriberSerializer)
     def update(self, request, pk=None):
         subscriber = services.update_subscriber(self.get_object(), caller=self.caller, data=json_object(request))
-        return self._answer(subscriber)
+        return self.answer(subscriber)
 
     @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<subscriberId>"}')})
     def destroy(self, request, pk=None):
@@ -79,17 +75,17 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
     @extend_schema(request=None, responses=SubscriberSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
-        return self._answer(services.set_disabled(self.get_object(), True, caller=self.caller))
+        return self.answer(services.set_disabled(self.get_object(), True, caller=self.caller))
 
     @extend_schema(request=None, responses=SubscriberSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
-        return self._answer(services.set_disabled(self.get_object(), False, caller=self.caller))
+        return self.answer(services.set_disabled(self.get_object(), False, caller=self.caller))
 
     @extend_schema(request=None, responses=SubscriberSerializer)
     @action(detail=True, methods=["post"], url_path="reset_playback_token")
     def reset_playback_token(self, request, pk=None):
-        return self._answer(services.reset_playback_token(self.get_object(), caller=self.caller))
+        return self.answer(services.reset_playback_token(self.get_object(), caller=self.caller))
 
 
 class SubscriptionView(LinkView):

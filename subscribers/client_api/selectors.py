@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Q
 from django.utils import timezone
 
-from content.models import FreePackage, Package, Program
-from subscribers.access import watchable_channels
+from content.models import FreePackage, Program
+from subscribers.access import granting_links, granting_packages, watchable_channels
 
 LOOKAHEAD = dt.timedelta(hours=12)
 
@@ -50,17 +49,13 @@ def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple
 def packages_of(subscriber) -> list[dict]:
     """The subscriber's explicit packages and the portal's free ones, each once, with ``free``."""
     free_ids = set(FreePackage.objects.filter(portal_id=subscriber.portal_id).values_list("package_id", flat=True))
-    packages = Package.objects.filter(portal_id=subscriber.portal_id).filter(
-        Q(subscriptions__subscriber_id=subscriber.id) | Q(id__in=free_ids)).distinct().order_by("name")
+    packages = granting_packages(subscriber).order_by("name")
     return [{"package": package, "free": package.id in free_ids} for package in packages]
 
 
 def group_titles(subscriber, channel_ids) -> dict[int, str]:
     """A group title per channel for playlists: the name of the first (by name) package that grants it."""
-    free_ids = set(FreePackage.objects.filter(portal_id=subscriber.portal_id).values_list("package_id", flat=True))
-    links = (Package.channels.through.objects
-             .filter(channel_id__in=channel_ids)
-             .filter(Q(package__subscriptions__subscriber_id=subscriber.id) | Q(package_id__in=free_ids))
+    links = (granting_links(subscriber).filter(channel_id__in=channel_ids)
              .order_by("package__name").values_list("channel_id", "package__name"))
     titles: dict[int, str] = {}
     for channel_id, name in links:

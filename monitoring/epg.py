@@ -1,44 +1,21 @@
 """The programme on air on a channel at a moment (a play session's ``programId``).
 
 Programmes are stored by the EPG import in ``content.Program`` (epg_source, epg_channel_name, start, end); a
-channel points at its guide with ``epg_source`` + ``epg_channel_name``. Until that model exists every lookup
-answers None without touching the database.
+channel points at its guide with ``epg_source`` + ``epg_channel_name``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from collections import defaultdict
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.db.models import Q
 
-from content.models import Channel
+from content.models import Channel, Program
 from subscribers.playback_cache import store
 
-log = logging.getLogger(__name__)
-
-
-def program_model():
-    """``content.Program`` once the EPG app defines it, else None."""
-    try:
-        return apps.get_model("content", "Program")
-    except LookupError:
-        return None
-
-
-def _field(model, *names: str) -> str | None:
-    """The first of ``names`` that the model has (the EPG model's names were still settling)."""
-    for name in names:
-        try:
-            model._meta.get_field(name)
-            return name
-        except FieldDoesNotExist:
-            continue
-    return None
-
-
 GUIDE_TTL = 300  # seconds a channel's guide (EPG source + channel name) is remembered for programme lookups
+STARTS_PER_QUERY = 100  # (guide, moment) conditions OR-ed into one query: well under SQLite's expression depth
 
 
 def _guides(channel_ids: set[int]) -> dict[int, tuple[int, str]]:
@@ -72,27 +49,26 @@ def program_on_air(channel_id: int, at: dt.datetime) -> int | None:
 
 
 def programs_on_air(starts: list[tuple[int, dt.datetime]]) -> list[int | None]:
-    """:func:`program_on_air` for many ``(channel_id, at)``: one cache read, a query per channel with a guide."""
-    program = program_model()
-    if program is None or not starts:
-        return [None] * len(starts)
-    source, end = _field(program, "epg_source", "source"), _field(program, "end", "stop")
-    if source is None or end is None:
-        log.error("content.Program has no source/end field; programId left empty")
-        return [None] * len(starts)
-    guides = _guides({channel_id for channel_id, _ in starts})
-    found = []
-    for channel_id, at in starts:
-        guide = guides.get(channel_id)
-        if guide is None:
-            found.append(None)
-            continue
-        try:
-            # The unique (source, channel, start) index: the last programme starting at or before ``at``.
-            found.append(program.objects.filter(**{f"{source}_id": guide[0], "epg_channel_name": guide[1],
-                                                   "start__lte": at, f"{end}__gt": at})
-                         .order_by("-start").values_list("id", flat=True).first())
-        except FieldError:  # the model's fields differ from the plan: no programme rather than a failed session
-            log.exception("content.Program has unexpected fields; programId left empty")
-            found.append(None)
-    return found
+    """:func:`program_on_air` for many ``(channel_id, at)``: one cache read, then one query per
+    ``STARTS_PER_QUERY`` distinct moments on channels with a guide (none for channels without one).
+
+    Of the programmes covering a moment, the one that started last is on air (the unique (source, channel,
+    start) index serves each condition).
+    """
+    guides = _guides({channel_id for channel_id, _ in starts}) if starts else {}
+    wanted = sorted({(guides[channel_id], at) for channel_id, at in starts if channel_id in guides})
+    on_air: dict[tuple[tuple[int, str], dt.datetime], tuple[dt.datetime, int]] = {}
+    for first in range(0, len(wanted), STARTS_PER_QUERY):
+        moments: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
+        condition = Q()
+        for guide, at in wanted[first:first + STARTS_PER_QUERY]:
+            moments[guide].append(at)
+            condition |= Q(epg_source_id=guide[0], epg_channel_name=guide[1], start__lte=at, end__gt=at)
+        rows = Program.objects.filter(condition).values_list("epg_source_id", "epg_channel_name", "start", "end", "id")
+        for source_id, name, start, end, program_id in rows:
+            for at in moments[(source_id, name)]:
+                found = on_air.get(((source_id, name), at))
+                if start <= at < end and (found is None or found[0] < start):
+                    on_air[((source_id, name), at)] = (start, program_id)
+    found = [on_air.get((guides.get(channel_id), at)) for channel_id, at in starts]
+    return [None if program is None else program[1] for program in found]

@@ -87,9 +87,7 @@ def probe(session_id: str, name: str, update: bool, now: dt.datetime, bytes_: in
 
 def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
     """A warm ``update_session``: the newest values go to the cache, monotonic in bytes and duration."""
-    durations = [d for d in (cached.duration, request.duration) if d is not None]
-    beat = Beat(cached.subscriber_id, cached.channel_id, now.timestamp(), max(cached.bytes, request.bytes or 0),
-                max(durations) if durations else None)
+    beat = cached.advanced(now.timestamp(), request.bytes, request.duration)
     try:
         store().set_heartbeat(session_key(request.session_id), beat, _heartbeat_ttl())
     except Exception:
@@ -215,7 +213,7 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: Beat |
     closed, and a missing one is created.
     """
     now = now or timezone.now()
-    if cached is not None and cached[0] == facts.subscriber_id and cached[1] == channel_id:
+    if cached is not None and cached.subscriber_id == facts.subscriber_id and cached.channel_id == channel_id:
         heartbeat(cached, request, now)
         return
     row = (PlaySession.objects.filter(streamer_session_id=request.session_id)
@@ -453,7 +451,7 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     denied, names = [], set()
     for pk, token, subscriber_id, channel_id, channel_name in rows:
         if token not in facts_by_token:
-            facts_by_token[token] = playback_cache.lookup(token).facts if token else None
+            facts_by_token[token] = playback_cache.lookup(token) if token else None
         facts = facts_by_token[token]
         allowed = (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
                    and facts.channels.get(channel_name) == channel_id)

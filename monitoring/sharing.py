@@ -29,6 +29,16 @@ def _window() -> dt.timedelta:
     return dt.timedelta(seconds=settings.TOKEN_SHARING_WINDOW)
 
 
+def _address_key(subscriber_id: int, ip: str) -> str:
+    """Cache key marking ``ip`` as already seen for the subscriber within the window."""
+    return f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}"
+
+
+def _alive_in_window(sessions, now: dt.datetime):
+    """Sessions with an address, active or heard of within the window."""
+    return sessions.filter(Q(updated_at__gte=now - _window()) | Q(active=True)).exclude(ip="")
+
+
 def note_address(subscriber_id: int, portal_id: int, token: str, ip: str, now: dt.datetime) -> bool:
     """A session of the token started from ``ip``; check the token only when the address is new in the window.
 
@@ -36,9 +46,8 @@ def note_address(subscriber_id: int, portal_id: int, token: str, ip: str, now: d
     """
     if not ip or not token:
         return False
-    key = f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}"
     try:
-        new_address = store().add(key, 1, settings.TOKEN_SHARING_WINDOW)
+        new_address = store().add(_address_key(subscriber_id, ip), 1, settings.TOKEN_SHARING_WINDOW)
     except Exception:
         new_address = True
     if not new_address:
@@ -57,7 +66,7 @@ def note_addresses(starts: list[tuple[int, int, str, str]], now: dt.datetime) ->
             seen.setdefault((subscriber_id, ip), (portal_id, token))
     if not seen:
         return []
-    keys = [f"pb:ip:{subscriber_id}:{hashlib.sha256(ip.encode()).hexdigest()[:16]}" for subscriber_id, ip in seen]
+    keys = [_address_key(subscriber_id, ip) for subscriber_id, ip in seen]
     try:
         added = store().add_many(keys, 1, settings.TOKEN_SHARING_WINDOW)
     except Exception:
@@ -65,12 +74,10 @@ def note_addresses(starts: list[tuple[int, int, str, str]], now: dt.datetime) ->
     fresh = {pair: owner for (pair, owner), new_address in zip(seen.items(), added) if new_address}
     if not fresh:
         return []
-    cutoff = now - _window()
     by_token: dict[tuple[int, int, str], set[str]] = {}
     candidates = {(s, p, t) for (s, _), (p, t) in fresh.items()}
-    rows = (PlaySession.objects.filter(portal_id__in={p for _, p, _ in candidates},
-                                       subscriber_id__in={s for s, _, _ in candidates})
-            .filter(Q(updated_at__gte=cutoff) | Q(active=True)).exclude(ip="")
+    rows = (_alive_in_window(PlaySession.objects.filter(portal_id__in={p for _, p, _ in candidates},
+                                                        subscriber_id__in={s for s, _, _ in candidates}), now)
             .values_list("subscriber_id", "portal_id", "token", "ip").distinct())
     for subscriber_id, portal_id, token, ip in rows:
         if (subscriber_id, portal_id, token) in candidates:
@@ -82,10 +89,8 @@ def note_addresses(starts: list[tuple[int, int, str, str]], now: dt.datetime) ->
 
 def addresses_in_window(subscriber_id: int, portal_id: int, token: str, now: dt.datetime) -> list[str]:
     """Distinct addresses of the token's sessions alive within the window (indexed by subscriber)."""
-    cutoff = now - _window()
     return sorted(set(
-        PlaySession.objects.filter(portal_id=portal_id, subscriber_id=subscriber_id, token=token)
-        .filter(Q(updated_at__gte=cutoff) | Q(active=True)).exclude(ip="")
+        _alive_in_window(PlaySession.objects.filter(portal_id=portal_id, subscriber_id=subscriber_id, token=token), now)
         .values_list("ip", flat=True).distinct()
     ))
 

@@ -53,6 +53,11 @@ class Beat(NamedTuple):
     bytes: int
     duration: int | None
 
+    def advanced(self, at: float, bytes_: int | None, duration: int | None) -> Beat:
+        """This heartbeat moved to ``at``; bytes and duration never go down (``_CHECK`` mirrors this in Lua)."""
+        durations = [d for d in (self.duration, duration) if d is not None]
+        return self._replace(at=at, bytes=max(self.bytes, bytes_ or 0), duration=max(durations) if durations else None)
+
 
 @dataclass(frozen=True, slots=True)
 class BeatProbe:
@@ -65,13 +70,6 @@ class BeatProbe:
     bytes: int | None
     duration: int | None
     timeout: int
-
-
-class EntryRead(NamedTuple):
-    valid: bool  # the entry exists and all its stamps are current
-    values: tuple | None  # the facts (None: an unknown token) when valid
-    beat: Beat | None  # the heartbeat as it was before this read
-    written: bool  # the heartbeat was refreshed (valid facts allowing the stream, and a matching heartbeat)
 
 
 class Verdict(NamedTuple):
@@ -102,9 +100,7 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
         return None
-    durations = [d for d in (beat.duration, probe.duration) if d is not None]
-    return Beat(subscriber_id, channel_id, probe.at, max(beat.bytes, probe.bytes or 0),
-                max(durations) if durations else None)
+    return beat.advanced(probe.at, probe.bytes, probe.duration)
 
 
 class _DjangoStore:
@@ -142,20 +138,24 @@ class _DjangoStore:
     def get_heartbeats(self, keys: list[str]) -> dict[str, Beat]:
         return {k: Beat(*v) for k, v in self.get_many(keys).items()}
 
-    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
+    def read_facts(self, key: str) -> tuple[bool, tuple | None]:
+        """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so."""
+        entry = self.get_many([key]).get(key)
+        if entry is None or not _valid(self, entry[0]):
+            return False, None
+        return True, entry[1]
+
+    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
+        """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says."""
         found = self.get_many([key] + ([probe.key] if probe else []))
         beat = Beat(*found[probe.key]) if probe and probe.key in found else None
         entry = found.get(key)
-        if entry is None or self.get_many(list(entry[0])) != entry[0]:
-            return EntryRead(False, None, beat, False)
+        if entry is None or not _valid(self, entry[0]):
+            return None, beat
         refreshed = next_beat(entry[1], beat, probe)
         if refreshed is not None:
             self.set_heartbeat(probe.key, refreshed, probe.timeout)
-        return EntryRead(True, entry[1], beat, refreshed is not None)
-
-    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
-        read = self.read_entry(key, probe)
-        return (verdict(read.values, name, read.beat, read.written) if read.valid else None), read.beat
+        return verdict(entry[1], name, beat, refreshed is not None), beat
 
     def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
         self.cache.set(key, (stamps, values), timeout=timeout)
@@ -335,13 +335,10 @@ class _RedisStore:
                 raise
         raise RuntimeError("the auth check script could not be loaded")  # pragma: no cover
 
-    def read_entry(self, key: str, probe: BeatProbe | None) -> EntryRead:
-        """All the facts, in one round trip (the ``_CHECK`` script)."""
-        status, _, _, beat, facts = self._check(key, probe.name if probe else "", probe, True)
-        beat = self._beat(beat) if probe is not None else None
-        if not status:
-            return EntryRead(False, None, beat, False)
-        return EntryRead(True, self.serializer.loads(facts), beat, status == 2)
+    def read_facts(self, key: str) -> tuple[bool, tuple | None]:
+        """``(valid, facts)`` with all the facts, in one round trip (the ``_CHECK`` script)."""
+        status, _, _, _, facts = self._check(key, "", None, True)
+        return (True, self.serializer.loads(facts)) if status else (False, None)
 
     def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
         """The facts for one stream name, in one round trip reading only what that needs (no unpickling)."""
@@ -508,38 +505,39 @@ def _facts(values: tuple | None) -> PlaybackFacts | None:
     return None if values is None else PlaybackFacts(*values)
 
 
-class Lookup(NamedTuple):
-    facts: PlaybackFacts | None  # None: no such token
-    beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
-    written: bool  # the heartbeat was refreshed along the way
+def _recompute(cache, key: str, token: str) -> tuple | None:
+    """Read the token's facts from the database and cache them; the facts tuple (None: an unknown token)."""
+    stamps, values = _compute(cache, token)
+    cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
+    return values
 
 
-def lookup(token: str, *, probe: BeatProbe | None = None) -> Lookup:
-    """The facts for a playback token, and (with ``probe``) the session heartbeat read and refreshed with them.
+def lookup(token: str) -> PlaybackFacts | None:
+    """All the facts for a playback token (every watchable channel), or None for an unknown token.
 
-    A warm check is one round trip on Redis (a Lua script validating the stamps), a few file reads on the
+    A warm lookup is one round trip on Redis (a Lua script validating the stamps), a few file reads on the
     file-based cache, and no database query. A cold one costs at most four indexed queries. Raises the
-    database's errors (the caller answers 503); tolerates a failing cache by reading the database.
+    database's errors; tolerates a failing cache by reading the database.
     """
     key = entry_key(token)
     try:
         cache = store()
-        read = cache.read_entry(key, probe)
-        if read.valid:
-            return Lookup(_facts(read.values), read.beat, read.written)
-        stamps, values = _compute(cache, token)
-        cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
-        return Lookup(_facts(values), read.beat, False)
-    except _CacheErrors as exc:
+        valid, values = cache.read_facts(key)
+        if not valid:
+            values = _recompute(cache, key, token)
+    except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return Lookup(_facts(_uncached(token)), None, False)
+        values = _uncached(token)
+    return _facts(values)
 
 
 def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
-    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``.
+    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``, and (with
+    ``probe``) the session's heartbeat, read and refreshed in the same round trip.
 
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
-    its cost does not depend on how many channels the subscriber may watch.
+    its cost does not depend on how many channels the subscriber may watch. Raises the database's errors (the
+    caller answers 503).
     """
     key = entry_key(token)
     try:
@@ -547,10 +545,8 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
         found, beat = cache.check_entry(key, name, probe)
         if found is not None:
             return found
-        stamps, values = _compute(cache, token)
-        cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
-        return verdict(values, name, beat, False)
-    except _CacheErrors as exc:
+        return verdict(_recompute(cache, key, token), name, beat, False)
+    except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
         return verdict(_uncached(token), name, None, False)
 
@@ -569,7 +565,7 @@ def channel_id(portal_id: int, name: str) -> int | None:
         found = access.channel_id_by_name(portal_id, name)
         cache.set(key, (stamps, found or 0), _ttl())
         return found
-    except _CacheErrors as exc:
+    except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); reading the channel from the database", exc)
         return access.channel_id_by_name(portal_id, name)
 
@@ -595,5 +591,4 @@ def _cache_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-_CacheErrors = _cache_errors()
-CacheErrors = _CacheErrors  # for callers that fall back to the database when the shared store fails
+CacheErrors = _cache_errors()  # also for callers that fall back to the database when the shared store fails

@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import make_manager, make_portal, session_token
+from tests.worker import celery_worker_process  # noqa: F401  (one real Celery worker for the whole session)
 
 API = "/tv-management/api/v1"
 PERSONAS = ("api_key", "owner", "admin", "content", "subscribers", "viewer")

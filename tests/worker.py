@@ -1,6 +1,7 @@
-"""A real Celery worker process for integration tests.
+"""A real Celery worker process for the worker tests (tests/integration, tests/epg/test_worker.py).
 
-``celery_worker_process`` starts ``celery -A catena_site worker --pool=solo`` once per test session, on the
+``celery_worker_process`` (made visible to every test by tests/conftest.py, so one worker serves the whole
+session) starts ``celery -A catena_site worker --pool=solo`` once per test session, on the
 test database and on Redis, consuming a queue of its own that this process's ``.delay()`` calls are routed
 to (so a developer's running worker, or a parallel test process, never takes the tests' tasks). Tests that
 use it must commit their data — ``@pytest.mark.django_db(transaction=True)`` — since the worker is another
@@ -61,6 +62,16 @@ def missing_prerequisite() -> str | None:
     except Exception as exc:  # any failure means "no usable Redis"
         return f"Redis at {settings.REDIS_URL} does not answer: {exc}"
     return None
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def worker_database_url() -> str:
@@ -132,6 +143,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": worker_database_url(),
         "CATENA_VAR_DIR": str(tmp_path_factory.mktemp("celery-worker-var")),
         "PYTHONUNBUFFERED": "1",
+        "EPG_ALLOW_PRIVATE_URLS": "true",  # the tests' guide servers listen on 127.0.0.1
     }
     argv = [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "-Q", queue,
             "-n", f"{queue}@%h", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]

@@ -46,9 +46,15 @@ def test_create_manager_stores_a_lowercase_email_and_a_slow_hash(clients, portal
     assert NEW["password"] not in str(operation.payload)
 
 
-def test_the_same_email_may_exist_in_another_portal(api, stranger):
+def test_the_same_email_may_exist_in_another_portal(api, stranger, portal, other_portal):
     assert api.post(f"{API}/managers", NEW, format="json").status_code == 201
-    assert stranger.post(f"{API}/managers", NEW, format="json").status_code == 201
+    other = {**NEW, "password": "An0ther-Passw0rd!"}
+    assert stranger.post(f"{API}/managers", other, format="json").status_code == 201
+    mine = Manager.objects.get(portal=portal, email="new.person@example.com")
+    theirs = Manager.objects.get(portal=other_portal, email="new.person@example.com")
+    assert mine.pk != theirs.pk  # one account per portal, each with its own password
+    assert mine.check_password(NEW["password"]) and not mine.check_password(other["password"])
+    assert theirs.check_password(other["password"]) and not theirs.check_password(NEW["password"])
 
 
 def test_duplicate_email_in_a_portal_is_409(api, managers, portal):

@@ -6,9 +6,12 @@ Skipped when Chromium is not installed, except on CI (``CI=true``), where a miss
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+
+from tests.factories import PASSWORD, make_portal
 
 # Playwright's sync API runs an event loop in this thread; Django must still allow its ORM calls here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -51,3 +54,21 @@ def page(browser, live_server):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+def log_in(page, email: str) -> None:
+    """Open the panel, get sent to the login form, and submit it with the test password."""
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login/\?next=/$"))
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+
+
+@pytest.fixture
+def owner_page(page):
+    """A tab logged in as the owner of ``main-portal`` ("Main TV", owner@example.com), on the dashboard."""
+    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
+    log_in(page, "owner@example.com")
+    page.wait_for_url(re.compile(r"/$"))
+    return page

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from PIL import Image
@@ -13,20 +12,9 @@ from portals.auth import Caller
 from portals.models import Portal
 from subscribers import services as subscriber_services
 from tests.content.test_channels_api import make_package
-from tests.factories import make_portal
 from tests.subscribers.test_subscribers_api import make_subscriber
 
-from .test_screens import log_in
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def owner_page(page):
-    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
-    return page
 
 
 def test_a_channel_with_a_logo_goes_into_a_free_package(owner_page, tmp_path):

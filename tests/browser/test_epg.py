@@ -13,9 +13,6 @@ from content import epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus
 from tests.epg.conftest import GuideServer
 from tests.epg.helpers import guide, programme
-from tests.factories import make_portal
-
-from .test_screens import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,14 +39,6 @@ def guide_url(settings):
     server.close()
 
 
-@pytest.fixture
-def owner_page(page):
-    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
-    return page
-
-
 def run_tasks_inline(settings, monkeypatch) -> None:
     """No Celery worker here: tasks run inline. The Celery app may have read its configuration already in
     this test run, so it is told directly as well as through the settings."""
@@ -71,14 +60,18 @@ def add_source(page, url: str) -> None:
     assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Never fetched"
 
 
+def update_now(page) -> None:
+    page.click("button:has-text('Update now')")
+    page.wait_for_selector("text=Update of xmltv.main started")
+
+
 def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide_url, settings, monkeypatch):
     # No Celery worker here: the fetch runs inline, when "Update now" commits its queued fetch.
     run_tasks_inline(settings, monkeypatch)
     page = owner_page
     add_source(page, guide_url)
 
-    page.click("button:has-text('Update now')")
-    page.wait_for_selector("text=Update of xmltv.main started")
+    update_now(page)
     assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Success"
     assert EpgFetch.objects.get().status == FetchStatus.SUCCESS
     programmes = page.locator("[data-testid=programs]")
@@ -103,8 +96,7 @@ def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, g
     monkeypatch.setattr(epg_services, "_enqueue", lambda fetch: None)
     page = owner_page
     add_source(page, guide_url)
-    page.click("button:has-text('Update now')")
-    page.wait_for_selector("text=Update of xmltv.main started")
+    update_now(page)
     status = page.locator("[data-testid=live-status] [data-testid=epg-status]")
     assert status.text_content() == "Queued"
     assert page.locator("text=No fetches yet").count() == 0  # the queued fetch is in the history
@@ -125,8 +117,7 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     run_tasks_inline(settings, monkeypatch)
     page = owner_page
     add_source(page, guide_url)
-    page.click("button:has-text('Update now')")
-    page.wait_for_selector("text=Update of xmltv.main started")
+    update_now(page)
 
     page.click("nav >> text=Channels")
     page.click("text=Add channel")

@@ -10,7 +10,6 @@ import urllib.request
 import pytest
 
 from portals.models import Portal
-from tests.factories import make_portal
 from tests.web.test_play_sessions_screens import (
     AUTH,
     KEY,
@@ -20,20 +19,14 @@ from tests.web.test_play_sessions_screens import (
     make_subscriber,
 )
 
-from .test_screens import log_in
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def owner_page(page, settings):
+@pytest.fixture(autouse=True)
+def _streamer(settings):
     settings.STREAMER_KEY = KEY
     settings.STREAMER_ALLOWED_IPS = []
     settings.STREAMER_API_URL = ""
-    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
-    return page
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from portals.models import Portal
-from tests.factories import PASSWORD, make_portal
+from tests.factories import make_portal
+
+from .conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,14 +26,6 @@ def api_status(base_url: str, token: str) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login/\?next=/$"))
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
 
 
 def test_choosing_a_portal_and_renaming_it_shows_the_new_title_in_the_header(page):
@@ -55,15 +49,13 @@ def test_choosing_a_portal_and_renaming_it_shows_the_new_title_in_the_header(pag
     assert Portal.objects.get(name="first-portal").title == "First TV"
 
 
-def test_a_chosen_logo_is_previewed_before_upload(page, tmp_path):
-    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
+def test_a_chosen_logo_is_previewed_before_upload(owner_page, tmp_path):
+    page = owner_page
     logo = tmp_path / "logo.png"
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), (10, 120, 200)).save(buffer, format="PNG")
     logo.write_bytes(buffer.getvalue())
 
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
     page.goto("/portal/settings/")
     page.set_input_files("input[name=logo]", str(logo))
     page.wait_for_function("document.getElementById('logo-preview').src.startsWith('data:image/png')")
@@ -75,13 +67,11 @@ def test_a_chosen_logo_is_previewed_before_upload(page, tmp_path):
     assert page.locator("header img.brand-logo").evaluate("img => img.naturalWidth") == 16
 
 
-def test_a_new_api_key_refuses_the_old_one_at_once(page, live_server):
-    portal = make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
-    old_key = portal.api_key
+def test_a_new_api_key_refuses_the_old_one_at_once(owner_page, live_server):
+    page = owner_page
+    old_key = Portal.objects.get(name="main-portal").api_key
     assert api_status(live_server.url, old_key) == 200
 
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
     page.goto("/portal/settings/")
     key = page.locator("[data-testid=api-key]")
     assert old_key not in key.text_content()

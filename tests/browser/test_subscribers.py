@@ -9,20 +9,9 @@ import pytest
 from portals.models import Portal
 from subscribers.models import Subscriber, Subscription
 from tests.content.test_channels_api import make_channel, make_package
-from tests.factories import make_portal
 from tests.subscribers.test_subscribers_api import make_subscriber
 
-from .test_screens import log_in
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def owner_page(page):
-    make_portal("main-portal", title="Main TV", owner_email="owner@example.com")
-    log_in(page, "owner@example.com")
-    page.wait_for_url(re.compile(r"/$"))
-    return page
 
 
 def test_create_a_subscriber_add_a_package_block_them_and_find_them(owner_page):

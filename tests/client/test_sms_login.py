@@ -85,7 +85,15 @@ def test_expired_code(app, portal, sms_file):
     assert response.status_code == 401 and response.json()["message"] == "code expired"
 
 
-def test_a_new_code_replaces_the_old_one(app, portal, sms_file):
+def test_a_new_code_replaces_the_old_one(app, portal, sms_file, monkeypatch):
+    import secrets
+    from types import SimpleNamespace
+
+    from subscribers import sms_login
+
+    drawn = iter([1234, 5678])  # two different codes, so the old one's refusal is always checked
+    monkeypatch.setattr(sms_login, "secrets", SimpleNamespace(randbelow=lambda n: next(drawn),
+                                                              token_urlsafe=secrets.token_urlsafe))
     make_subscriber(portal)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
@@ -93,8 +101,8 @@ def test_a_new_code_replaces_the_old_one(app, portal, sms_file):
         traveller.shift(dt.timedelta(seconds=61))
         app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
         second = last_code(sms_file)
-        if first != second:
-            assert app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": first}, format="json").status_code == 401
+        assert (first, second) == ("1234", "5678")
+        assert app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": first}, format="json").status_code == 401
         assert app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": second}, format="json").status_code == 200
 
 
@@ -187,6 +195,7 @@ def test_unknown_portal_is_404(sms_file, db):
     client = APIClient(HTTP_HOST="nowhere.example.com")
     assert client.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json").status_code == 404
     assert client.post(f"{CLIENT}/auth/sms/request?portalId=aKl9SW3AAAE.", NUMBER, format="json").status_code == 404
+    assert sent_messages(sms_file) == []  # no portal, no SMS
 
 
 def test_portal_id_selects_the_portal_when_one_host_serves_several(portal, other_portal, sms_file):

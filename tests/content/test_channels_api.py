@@ -71,8 +71,14 @@ def test_duplicate_channel_name_is_409(api, portal):
 
 
 def test_the_same_channel_name_may_exist_in_another_portal(api, stranger, portal, other_portal):
-    make_channel(other_portal, "news")
-    assert api.post(f"{API}/channels", {"name": "news", "title": "Mine"}, format="json").status_code == 201
+    theirs = make_channel(other_portal, "news")
+    response = api.post(f"{API}/channels", {"name": "news", "title": "Mine"}, format="json")
+    assert response.status_code == 201, response.json()
+    mine = Channel.objects.get(portal=portal, name="news")
+    assert mine.public_id == response.json()["channelId"] and mine.title == "Mine"
+    theirs.refresh_from_db()
+    assert theirs.title == "News 24"  # the other portal's channel is untouched
+    assert [c["title"] for c in stranger.get(f"{API}/channels").json()["channels"]] == ["News 24"]
 
 
 def test_channel_name_is_immutable_but_other_fields_change(api, portal, epg_source):
@@ -143,8 +149,18 @@ def test_only_content_admins_write_channels(clients, portal, persona):
     assert Channel.objects.get().title == "News 24"
 
 
-def test_content_admins_write_channels(clients, portal):
-    assert clients["content"].post(f"{API}/channels", {"name": "new", "title": "New"}, format="json").status_code == 201
+def test_content_admins_write_channels(clients, portal, managers):
+    client = clients["content"]
+    response = client.post(f"{API}/channels", {"name": "new", "title": "New"}, format="json")
+    assert response.status_code == 201, response.json()
+    url = f"{API}/channels/{response.json()['channelId']}"
+    assert client.put(url, {"title": "Newer"}, format="json").status_code == 200
+    assert Channel.objects.get(name="new").title == "Newer"
+    created = Operation.objects.get(type="createChannel")
+    assert created.actor_manager_id == managers["content"].id and created.payload["name"] == "new"
+    assert client.delete(url).status_code == 201
+    assert not Channel.objects.exists()
+    assert Operation.objects.get(type="deleteChannel").actor_manager_id == managers["content"].id
 
 
 def test_other_portals_channels_are_404(stranger, portal):
@@ -154,6 +170,9 @@ def test_other_portals_channels_are_404(stranger, portal):
     assert stranger.put(f"{API}/channels/{channel.public_id}", {"title": "X"}, format="json").status_code == 404
     assert stranger.get(f"{API}/channels/{channel.public_id}/logo").status_code == 404
     assert stranger.get(f"{API}/channels").json()["channels"] == []
+    channel.refresh_from_db()  # neither the refused delete nor the refused update touched it
+    assert channel.title == "News 24" and channel.has_logo
+    assert not Operation.objects.filter(type__in=["updateChannel", "deleteChannel"]).exists()
 
 
 # --- Logos ------------------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def test_command_imports_and_fails_on_errors(setup, tmp_path, capsys):
     with pytest.raises(CommandError):
         call_command("import_channels", str(path), "--portal", setup.name)
     assert "line 3" in capsys.readouterr().out
+    assert Channel.objects.count() == 3 and Operation.objects.filter(type="createChannel").count() == 3
 
 
 def test_viewers_cannot_import(setup, managers):
@@ -82,3 +83,5 @@ def test_viewers_cannot_import(setup, managers):
 
     with pytest.raises(Forbidden):
         import_channels(setup, GOOD, caller=Caller(portal=setup, manager=managers["viewer"]), dry_run=False)
+    assert not Channel.objects.exists() and not PackageChannel.objects.exists()
+    assert not Operation.objects.filter(type="createChannel").exists()

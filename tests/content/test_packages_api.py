@@ -35,6 +35,9 @@ def test_duplicate_package_name_is_409_also_on_rename(api, portal):
     assert api.put(f"{API}/packages/{other.public_id}", {"name": "basic"}, format="json").status_code == 409
     other.refresh_from_db()
     assert other.name == "premium"
+    assert Package.objects.count() == 2
+    assert not Operation.objects.filter(type="updatePackage").exists()
+    assert Operation.objects.filter(type="createPackage").count() == 2
 
 
 def test_update_package_logs_old_and_new(api, portal):
@@ -74,6 +77,8 @@ def test_free_package_cannot_be_deleted_without_force(api, portal):
 def test_unused_package_is_deleted(api, portal):
     package = make_package(portal, "basic")
     assert api.delete(f"{API}/packages/{package.public_id}").status_code == 201
+    assert not Package.objects.exists()
+    assert api.get(f"{API}/packages/{package.public_id}").status_code == 404
     assert Operation.objects.get(type="deletePackage").payload == {"packageId": package.public_id,
                                                                    "packageName": "basic"}
 
@@ -105,6 +110,8 @@ def test_add_and_remove_a_channel(api, portal):
     assert api.get(f"{API}/channels/{channel.public_id}").json()["packages"] == ["basic"]
     removed = api.delete(f"{API}/channels-packages", link, format="json")
     assert removed.status_code == 201
+    assert not PackageChannel.objects.exists()
+    assert api.get(f"{API}/channels/{channel.public_id}").json()["packages"] == []
     assert api.delete(f"{API}/channels-packages", link, format="json").status_code == 404
     types = list(Operation.objects.filter(package_id=package.id).order_by("id").values_list("type", flat=True))
     assert types == ["createPackage", "addChannelToPackage", "removeChannelFromPackage"]

@@ -12,9 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-# The real Celery worker of the integration tests, for the beat → worker test of this folder.
-from tests.integration.conftest import celery_worker_process  # noqa: F401
-
 
 @dataclass
 class Route:

@@ -69,3 +69,13 @@ def stored(source: EpgSource) -> list[tuple]:
     """The source's programmes as ``(channel, start, end, title)``, by channel and start."""
     return list(Program.objects.filter(epg_source=source).order_by("epg_channel_name", "start")
                 .values_list("epg_channel_name", "start", "end", "title"))
+
+
+def every_page(api, url: str, key: str, first: dict | None = None) -> list[dict]:
+    """The items of a keyset-paginated list: ``first`` (or the first page of ``url``), then each ``next``."""
+    page = first if first is not None else api.get(url).json()
+    items = list(page[key])
+    while page["next"]:
+        page = api.get(f"{url}{'&' if '?' in url else '?'}cursor={page['next']}").json()
+        items += page[key]
+    return items

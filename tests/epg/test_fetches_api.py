@@ -8,7 +8,7 @@ from content import epg_services
 from content.models import EpgFetch, Program
 from content.tasks import fetch_epg_source
 from tests.conftest import API
-from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, programme
+from tests.epg.helpers import BASE, at, every_page, fetch_now, guide, make_source, programme
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +46,10 @@ def test_after_a_fetch_finishes_a_new_update_starts_a_new_job(api, portal, serve
     done = fetch_now(source)
     response = api.post(f"{API}/epg-sources/{source.public_id}/update/")
     assert response.status_code == 202 and response.json()["jobId"] != done.job_id
+    new = EpgFetch.objects.get(job_id=response.json()["jobId"])
+    assert new.pk != done.pk and new.epg_source_id == source.pk
+    assert (new.status, new.trigger) == ("queued", "manual")
+    assert EpgFetch.objects.count() == 2
 
 
 def test_only_one_fetch_per_source_can_be_active(portal):
@@ -111,11 +115,9 @@ def test_the_fetch_list_paginates_with_constant_queries(api, portal, server, dja
     source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
     made = [fetch_now(source).public_id for _ in range(7)]
     with django_assert_max_num_queries(2):
-        page = api.get(f"{API}/epg-fetches?limit=3").json()
-    seen = [f["epgFetchId"] for f in page["epgFetches"]]
-    while page["next"]:
-        page = api.get(f"{API}/epg-fetches?limit=3&cursor={page['next']}").json()
-        seen += [f["epgFetchId"] for f in page["epgFetches"]]
+        first = api.get(f"{API}/epg-fetches?limit=3").json()
+    assert len(first["epgFetches"]) == 3
+    seen = [f["epgFetchId"] for f in every_page(api, f"{API}/epg-fetches?limit=3", "epgFetches", first)]
     assert seen == made[::-1]
 
 

@@ -9,7 +9,7 @@ from content.models import Channel, EpgFetch, EpgSource, Program
 from monitoring.operations import Operation
 from portals.auth import Caller
 from tests.conftest import API, PERSONAS
-from tests.epg.helpers import fetch_now, guide, make_source, programme
+from tests.epg.helpers import every_page, fetch_now, guide, make_source, programme
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +78,7 @@ def test_invalid_sources_are_400_and_nothing_is_stored(api, body, field):
 def test_malformed_json_is_400(api):
     response = api.generic("POST", f"{API}/epg-sources", "{not json", content_type="application/json")
     assert response.status_code == 400 and response.json()["message"]
+    assert not EpgSource.objects.exists() and not Operation.objects.exists()
 
 
 def test_duplicate_name_is_409_but_another_portal_may_use_it(api, portal, other_portal):
@@ -121,11 +122,9 @@ def test_list_has_constant_queries_and_paginates(api, portal, django_assert_max_
     for i in range(12):
         make_source(portal, f"src-{i:02d}")
     with django_assert_max_num_queries(3):
-        page = api.get(f"{API}/epg-sources?limit=5").json()
-    names = [s["name"] for s in page["epgSources"]]
-    while page["next"]:
-        page = api.get(f"{API}/epg-sources?limit=5&cursor={page['next']}").json()
-        names += [s["name"] for s in page["epgSources"]]
+        first = api.get(f"{API}/epg-sources?limit=5").json()
+    assert len(first["epgSources"]) == 5
+    names = [s["name"] for s in every_page(api, f"{API}/epg-sources?limit=5", "epgSources", first)]
     assert names == [f"src-{i:02d}" for i in range(12)]
     assert api.get(f"{API}/epg-sources?name=src-03").json()["epgSources"][0]["name"] == "src-03"
     assert api.get(f"{API}/epg-sources?cursor=garbage").status_code == 400
@@ -237,3 +236,7 @@ def test_everyone_reads_and_only_content_admins_write(clients, portal, persona):
     if not allowed:
         assert created.json()["message"] == "This action requires the isContentAdmin permission."
         assert EpgSource.objects.filter(pk=source.pk, period=1).exists() and not EpgFetch.objects.exists()
+        assert not EpgSource.objects.filter(name=f"by-{persona}").exists()
+    else:
+        assert EpgSource.objects.filter(name=f"by-{persona}").exists()
+        assert not EpgSource.objects.filter(pk=source.pk).exists()

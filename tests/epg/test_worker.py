@@ -1,46 +1,21 @@
 """The beat dispatcher queues a due source and a real Celery worker (Redis, PostgreSQL) fetches it.
 
-Runs only where the worker can share the database and broker (see tests/integration/conftest.py).
+Runs only where the worker can share the database and broker (see tests/worker.py).
 """
 
 from __future__ import annotations
-
-import os
-import time
 
 import pytest
 
 from content.models import EpgFetch, Program
 from content.tasks import dispatch_epg_fetches
 from tests.epg.helpers import guide, make_source, programme
+from tests.worker import wait_until
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="session")
-def epg_worker(request):
-    """The integration tests' worker, started with private URLs allowed (the guide is on 127.0.0.1)."""
-    previous = os.environ.get("EPG_ALLOW_PRIVATE_URLS")
-    os.environ["EPG_ALLOW_PRIVATE_URLS"] = "true"
-    try:
-        return request.getfixturevalue("celery_worker_process")
-    finally:
-        if previous is None:
-            os.environ.pop("EPG_ALLOW_PRIVATE_URLS", None)
-        else:
-            os.environ["EPG_ALLOW_PRIVATE_URLS"] = previous
-
-
-def wait_for(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def test_a_due_source_is_dispatched_and_fetched_by_a_worker(epg_worker, server):
+def test_a_due_source_is_dispatched_and_fetched_by_a_worker(celery_worker_process, server):
     from tests.factories import make_portal
 
     portal = make_portal("epg-worker-portal")
@@ -50,10 +25,10 @@ def test_a_due_source_is_dispatched_and_fetched_by_a_worker(epg_worker, server):
     assert dispatch_epg_fetches() == 1  # what beat runs every minute; the job goes to the worker's queue
 
     fetch = EpgFetch.objects.get(epg_source=source)
-    finished = wait_for(lambda: EpgFetch.objects.filter(pk=fetch.pk, status="success").exists())
+    finished = wait_until(lambda: EpgFetch.objects.filter(pk=fetch.pk, status="success").exists(), timeout=60)
     fetch.refresh_from_db()
-    assert finished, f"fetch is {fetch.status}: {fetch.message}\n{epg_worker.log_tail()}"
+    assert finished, f"fetch is {fetch.status}: {fetch.message}\n{celery_worker_process.log_tail()}"
     assert (fetch.trigger, fetch.imported_programs) == ("schedule", 2)
     assert sorted(Program.objects.filter(epg_source=source).values_list("title", flat=True)) == ["First", "Second"]
-    assert epg_worker.wait_for_log(f"Task content.tasks.fetch_epg_source[{fetch.job_id}] succeeded", timeout=10)
+    assert celery_worker_process.wait_for_log(f"Task content.tasks.fetch_epg_source[{fetch.job_id}] succeeded", timeout=10)
     assert dispatch_epg_fetches() == 0  # not due again before its period

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from django.conf import settings
@@ -12,19 +11,11 @@ from django.utils import timezone
 from portals.models import ManagerSession
 from portals.tasks import purge_expired_manager_sessions
 from tests.factories import make_portal, session_token
+from tests.worker import wait_until
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 TASK_TIMEOUT = 30.0
-
-
-def wait_until(condition, timeout: float = TASK_TIMEOUT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_worker_purges_expired_manager_sessions(celery_worker_process):
@@ -37,7 +28,7 @@ def test_worker_purges_expired_manager_sessions(celery_worker_process):
 
     result = purge_expired_manager_sessions.delay()
 
-    gone = wait_until(lambda: not ManagerSession.objects.filter(pk=expired.pk).exists())
+    gone = wait_until(lambda: not ManagerSession.objects.filter(pk=expired.pk).exists(), TASK_TIMEOUT)
     assert gone, (f"task {result.id} did not remove the expired session within {TASK_TIMEOUT:.0f}s; worker log:\n"
                   f"{celery_worker_process.log_tail()}")
     assert ManagerSession.objects.filter(pk=live.pk).exists()

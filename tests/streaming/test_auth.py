@@ -92,12 +92,15 @@ def test_a_missing_or_wrong_key_is_403_bad_key(client, world, key):
     params = auth_params(world["alice"].playback_token, "news", key=key)
     response = client.get(AUTH, params)
     assert response.status_code == 403 and reason(response) == "bad_key"
+    assert "X-UserId" not in response
+    assert not PlaySession.objects.exists()
 
 
 def test_without_a_configured_key_everything_is_refused(client, world, settings):
     settings.STREAMER_KEY = ""
     response = client.get(AUTH, auth_params(world["alice"].playback_token, "news", key=""))
     assert response.status_code == 403 and reason(response) == "bad_key"
+    assert not PlaySession.objects.exists()
 
 
 def test_only_allowed_addresses_may_call_when_configured(client, world, settings):
@@ -280,7 +283,10 @@ class TestSessionLimit:
         PlaySession.objects.update(active=False, close_reason="streamer")
         assert check(client, token, "news", session_id=str(uuid.uuid4())).status_code == 200
         time_machine.move_to("2026-01-10T10:11:00Z", tick=False)  # the second one is silent for 11 minutes
-        assert check(client, token, "news", session_id=str(uuid.uuid4())).status_code == 200
+        third = str(uuid.uuid4())
+        assert check(client, token, "news", session_id=third).status_code == 200
+        assert PlaySession.objects.count() == 3
+        assert PlaySession.objects.get(streamer_session_id=third).active
 
     def test_an_update_of_a_running_session_is_never_refused_by_the_limit(self, client, limited):
         token = limited["alice"].playback_token
@@ -288,6 +294,7 @@ class TestSessionLimit:
         check(client, token, "news", session_id=first)
         assert check(client, token, "news", session_id=str(uuid.uuid4()), request_type="update_session",
                      request_number=5).status_code == 200
+        assert PlaySession.objects.get(streamer_session_id=first).active  # the first one keeps playing too
 
 
 class TestIsolation:
@@ -312,7 +319,7 @@ class TestIsolation:
         news_c = make_channel(other, "news")
         bob = make_subscriber(other, "Bob", [make_package(other, "basic", [news_c])])
         response = check(client, bob.playback_token, "news")
-        assert response["X-UserId"] == encode_id(bob.id)
+        assert response.status_code == 200 and response["X-UserId"] == encode_id(bob.id)
         assert PlaySession.objects.get().channel_id == news_c.id
 
 

@@ -79,9 +79,16 @@ def test_sessions_per_day_over_30_days(history):
 
 
 def test_live_sessions_carry_subscriber_channel_and_programme(history):
+    from content.models import EpgSource, Program
+
+    source = EpgSource.objects.create(portal=history["portal"], name="guide", url="https://epg.example.com/g.xml")
+    on_air = Program.objects.create(portal=history["portal"], epg_source=source, epg_channel_name="news.nl",
+                                    start=at(1), end=at(-1), title="Evening news", content_hash=1)
+    history["rows"]["alice_news"].program_id = on_air.id
+    history["rows"]["alice_news"].save(update_fields=["program_id"])
     live = list(selectors.active_sessions(history["portal"]))
-    assert [(s.subscriber_name, s.channel_title) for s in live] == [("Alice", "Sport"), ("Alice", "News"), ("Bob", "News")]
-    assert all(getattr(s, "program_title", None) is None for s in live)
+    assert [(s.subscriber_name, s.channel_title, s.program_title) for s in live] == [
+        ("Alice", "Sport", None), ("Alice", "News", "Evening news"), ("Bob", "News", None)]
 
 
 def test_history_uses_the_api_filters(history):

@@ -98,7 +98,8 @@ def test_filters(api, data, query, expected):
                                    "opened_at_lt=1.5", "opened_at_gte=-1", "cursor=garbage", "limit=0", "limit=1001"])
 def test_invalid_filters_are_400(api, data, query):
     response = api.get(f"{API}/play-sessions?{query}")
-    assert response.status_code == 400 and "message" in response.json()
+    assert response.status_code == 400 and response.json()["message"]
+    assert query.split("=")[0] in response.json()["errors"], response.json()
 
 
 def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(api, data):
@@ -128,7 +129,10 @@ def test_sessions_opened_in_the_same_second_page_by_id(api, data):
 @pytest.mark.parametrize("persona", ["api_key", "owner", "subscribers"])
 def test_the_token_is_shown_to_those_who_may_see_tokens(clients, data, persona):
     sessions = clients[persona].get(f"{API}/play-sessions").json()["sessions"]
-    assert all(s["token"] for s in sessions)
+    assert [s["token"] for s in sessions] == [r.token for r in reversed(data["rows"])]
+    assert {s["token"] for s in sessions} == {data["alice"].playback_token, data["bob"].playback_token}
+    one = clients[persona].get(f"{API}/play-sessions/{data['rows'][1].public_id}").json()
+    assert one["token"] == data["alice"].playback_token
 
 
 @pytest.mark.parametrize("persona", ["admin", "content", "viewer"])

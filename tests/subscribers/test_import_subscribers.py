@@ -64,8 +64,11 @@ def test_header_is_checked(setup):
 
 
 def test_only_subscriber_admins_import(setup, managers):
-    with pytest.raises(Forbidden):
-        import_subscribers(setup, GOOD, caller=Caller(portal=setup, manager=managers["content"]), dry_run=True)
+    for dry_run in (True, False):
+        with pytest.raises(Forbidden):
+            import_subscribers(setup, GOOD, caller=Caller(portal=setup, manager=managers["content"]), dry_run=dry_run)
+    assert not Subscriber.objects.exists()
+    assert not Operation.objects.filter(type__in=["createSubscriber", "createPackageSubscriber"]).exists()
 
 
 def test_command(setup, tmp_path, capsys):
@@ -79,5 +82,6 @@ def test_command(setup, tmp_path, capsys):
     with pytest.raises(CommandError):
         call_command("import_subscribers", str(path), "--portal", setup.name)  # every phone now exists
     assert "already exists" in capsys.readouterr().out
+    assert Subscriber.objects.count() == 3 and Operation.objects.filter(type="createSubscriber").count() == 3
     with pytest.raises(CommandError):
         call_command("import_subscribers", str(path), "--portal", "no-such-portal")

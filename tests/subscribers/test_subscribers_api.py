@@ -59,6 +59,7 @@ def test_duplicate_full_number_is_409(api, portal):
     assert api.post(f"{API}/subscribers", {**ALICE, "phoneCountryCode": "12", "phone": "345678901"},
                     format="json").status_code == 409
     assert Subscriber.objects.count() == 1
+    assert Operation.objects.filter(type="createSubscriber").count() == 1
 
 
 def test_playback_token_is_shown_only_to_those_allowed(clients, portal):
@@ -109,6 +110,7 @@ def test_phone_change_to_a_taken_number_is_409(api, portal):
     assert api.put(f"{API}/subscribers/{alice.public_id}", {"phone": "5555555"}, format="json").status_code == 409
     alice.refresh_from_db()
     assert alice.phone == "2345678901"
+    assert not Operation.objects.filter(type="updateSubscriber").exists()
 
 
 def test_filters(api, portal):
@@ -160,18 +162,25 @@ def test_subscriptions(api, portal):
     assert api.post(f"{API}/packages-subscribers", link, format="json").status_code == 409
     assert api.get(f"{API}/subscribers/{subscriber.public_id}").json()["packages"] == [package.public_id]
     assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 201
+    assert not Subscription.objects.exists()
+    assert api.get(f"{API}/subscribers/{subscriber.public_id}").json()["packages"] == []
     assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 404
     operation = Operation.objects.get(type="createPackageSubscriber")
     assert operation.payload == {"packageId": package.public_id, "subscriberId": subscriber.public_id,
                                  "packageName": "basic"}
     assert (operation.subscriber_id, operation.package_id) == (subscriber.id, package.id)
+    ended = Operation.objects.get(type="deletePackageSubscriber")  # once: the refused second delete logs nothing
+    assert ended.payload == operation.payload
+    assert (ended.subscriber_id, ended.package_id) == (subscriber.id, package.id)
 
 
 def test_a_free_package_never_given_explicitly_is_not_subscribed(api, portal):
     subscriber, package = make_subscriber(portal), make_package(portal)
-    api.post(f"{API}/portal/free-packages/{package.public_id}")
+    assert api.post(f"{API}/portal/free-packages/{package.public_id}").status_code == 201
     link = {"subscriberId": subscriber.public_id, "packageId": package.public_id}
     assert api.delete(f"{API}/packages-subscribers", link, format="json").status_code == 404
+    assert api.get(f"{API}/portal").json()["freePackages"] == [package.public_id]  # still free for everyone
+    assert not Operation.objects.filter(type="deletePackageSubscriber").exists()
 
 
 def test_subscriptions_across_portals_are_404(api, portal, other_portal):
@@ -233,7 +242,8 @@ def test_subscriber_list_has_constant_queries(api, portal, django_assert_max_num
 
 
 def test_a_session_of_a_deleted_manager_is_refused(clients, managers):
-    api_client(managers["admin"].portal.api_key).delete(f"{API}/managers/{managers['subscribers'].public_id}")
+    deleted = api_client(managers["admin"].portal.api_key).delete(f"{API}/managers/{managers['subscribers'].public_id}")
+    assert deleted.status_code == 201, deleted.content
     assert clients["subscribers"].get(f"{API}/subscribers").status_code == 401
 
 

@@ -26,11 +26,6 @@ from catena_site.errors import ServiceError
 from catena_site.ids import InvalidId, decode_id
 
 # The flag a Caller must have, and the permission name the spec and the API messages use for it.
-PERMISSION_NAMES = {
-    "can_manage": "isAdmin",
-    "can_manage_content": "isContentAdmin",
-    "can_manage_subscribers": "isSubscriberAdmin",
-}
 SCREEN_PAGE_SIZE = 50
 
 
@@ -161,15 +156,14 @@ class PortalMixin(LoginRequiredMixin):
 
 
 class FlagRequiredMixin(PortalMixin):
-    """A screen only for callers with ``required_flag`` (a Caller property); others get the 403 page."""
+    """A screen only for callers holding ``required_permission`` (``Caller.holds``); others get the 403 page."""
 
-    required_flag = "can_manage"
+    required_permission = "isAdmin"
 
     def dispatch(self, request, *args, **kwargs):
         caller = getattr(request, "caller", None)
-        if caller is not None and not getattr(caller, self.required_flag):
-            permission = PERMISSION_NAMES.get(self.required_flag, self.required_flag)
-            return forbidden(request, f"This page requires the {permission} permission.")
+        if caller is not None and not caller.holds(self.required_permission):
+            return forbidden(request, f"This page requires the {self.required_permission} permission.")
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from catena_site.csvfiles import ImportReport as BaseImportReport
 from catena_site.csvfiles import read_csv, split_names
-from catena_site.errors import Forbidden, Invalid
+from catena_site.errors import Invalid
 
 from . import services
 from .models import Channel, Package, PackageChannel
@@ -44,8 +44,7 @@ class ImportReport(BaseImportReport):
 
 def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
     """Validate every line; unless ``dry_run`` or any line fails, apply them all in one transaction."""
-    if not caller.can_manage_content:
-        raise Forbidden("This action requires the isContentAdmin permission.")
+    caller.require("isContentAdmin")
     rows, file_errors = read_csv(content, required=["name", "title"], header_hint=HEADER, max_rows=MAX_ROWS)
     report = ImportReport(errors=file_errors)
     if file_errors:

@@ -46,7 +46,7 @@ PACKAGE_COLUMNS = ["Name", "Description", "Channels", "Subscribers", ""]
 
 
 class ContentAdminMixin(FlagRequiredMixin):
-    required_flag = "can_manage_content"
+    required_permission = "isContentAdmin"
 
 
 def portal_packages(portal):

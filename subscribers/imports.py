@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from catena_site.csvfiles import ImportReport as BaseImportReport
 from catena_site.csvfiles import read_csv, split_names
-from catena_site.errors import Forbidden
 from catena_site.ids import encode_id, new_id
 from content.models import Package
 from monitoring.operations import OperationType, build, record_many
@@ -51,8 +50,7 @@ class ImportReport(BaseImportReport):
 
 def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
     """Validate every line; unless ``dry_run`` or any line fails, create them all in one transaction."""
-    if not caller.can_manage_subscribers:
-        raise Forbidden("This action requires the isSubscriberAdmin permission.")
+    caller.require("isSubscriberAdmin")
     rows, file_errors = read_csv(content, required=REQUIRED_COLUMNS, header_hint=HEADER, max_rows=MAX_ROWS)
     report = ImportReport(errors=file_errors)
     if file_errors:

@@ -44,7 +44,7 @@ def _token_hash(token: str) -> str:
 def _full_phone(country_code, phone) -> str:
     errors = phone_errors(country_code, phone)
     if errors:
-        raise Invalid("Invalid phone number: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        raise Invalid.of("phone number", errors)
     return country_code + phone
 
 
@@ -171,6 +171,5 @@ def end_all_app_sessions(subscriber) -> int:
 
 def log_out_everywhere(subscriber, *, caller) -> int:
     """A manager logs a subscriber out of every app; the number of app sessions ended."""
-    if not caller.can_manage_subscribers:
-        raise Forbidden("This action requires the isSubscriberAdmin permission.")
+    caller.require("isSubscriberAdmin")
     return end_all_app_sessions(subscriber)

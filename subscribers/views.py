@@ -51,7 +51,7 @@ FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
 
 
 class SubscriberAdminMixin(FlagRequiredMixin):
-    required_flag = "can_manage_subscribers"
+    required_permission = "isSubscriberAdmin"
 
 
 class SubscriberObjectMixin:

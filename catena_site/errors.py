@@ -23,6 +23,11 @@ class Invalid(ServiceError):
     def field(cls, field: str, reason: str) -> Invalid:
         return cls(f"{field}: {reason}", {field: [reason]})
 
+    @classmethod
+    def of(cls, what: str, errors: dict[str, list[str]]) -> Invalid:
+        """Every broken rule of ``what`` at once: ``Invalid <what>: field: reason; …`` and the per-field reasons."""
+        return cls(f"Invalid {what}: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+
 
 class Forbidden(ServiceError):
     """The caller may not do this: 403, the message names the permission."""

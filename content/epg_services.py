@@ -102,7 +102,7 @@ def clean_epg_source(data: dict, *, source: EpgSource | None = None) -> dict:
         else:
             values["period"] = period
     if errors:
-        raise Invalid("Invalid EPG source: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        raise Invalid.of("EPG source", errors)
     return values
 
 

@@ -36,7 +36,7 @@ def duplicate_name() -> Conflict:
 
 def _raise_if(errors: dict[str, list[str]], what: str) -> None:
     if errors:
-        raise Invalid(f"Invalid {what}: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        raise Invalid.of(what, errors)
 
 
 def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool = False) -> str | None:

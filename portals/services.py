@@ -189,7 +189,7 @@ def update_portal(
             except Invalid as exc:
                 errors.update(exc.errors)
         if errors:
-            raise Invalid("Invalid portal: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+            raise Invalid.of("portal", errors)
         diff = changes(before, _portal_snapshot(portal))
         if diff:
             portal.save()
@@ -292,7 +292,7 @@ def _clean_manager_fields(data: dict, *, creating: bool) -> dict:
             else:
                 clean["password"] = password
     if errors:
-        raise Invalid("Invalid manager: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        raise Invalid.of("manager", errors)
     return clean
 
 

@@ -16,7 +16,7 @@ from .validators import name_errors, phone_errors
 
 def _raise(errors: dict[str, list[str]]) -> None:
     if errors:
-        raise Invalid("Invalid subscriber: " + "; ".join(f"{k}: {v[0]}" for k, v in errors.items()), errors)
+        raise Invalid.of("subscriber", errors)
 
 
 def _phone_taken(portal, full_phone: str, exclude: int | None = None) -> bool:

@@ -23,3 +23,8 @@ def packages_for(portal):
         .annotate(channel_count=Count("channel_links", distinct=True))
         .prefetch_related(Prefetch("channels", queryset=Channel.objects.only("id", "name").order_by("id")))
     )
+
+
+def package_choices(portal):
+    """The portal's packages for a select (filters, "add package"), by name: IDs and names only."""
+    return Package.objects.for_portal(portal).order_by("name").only("id", "name")

@@ -49,11 +49,6 @@ class ContentAdminMixin(FlagRequiredMixin):
     required_permission = "isContentAdmin"
 
 
-def portal_packages(portal):
-    """The portal's packages for a select, by name."""
-    return Package.objects.for_portal(portal).order_by("name").only("id", "name")
-
-
 # --- Channels ---------------------------------------------------------------------------------------------
 
 
@@ -76,7 +71,7 @@ class ChannelListView(PortalMixin, TemplateView):
             page=page,
             filter_errors=errors,
             columns=CHANNEL_COLUMNS,
-            packages=portal_packages(self.portal),
+            packages=selectors.package_choices(self.portal),
             search=query.get("search", ""),
             package_id=query.get("packageId", ""),
             filtered=bool(query.get("search") or query.get("packageId")),

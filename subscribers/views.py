@@ -31,8 +31,8 @@ from catena_site.web import (
     keyset_page,
     service_error_page,
 )
+from content import selectors as content_selectors
 from content.models import Package
-from content.views import portal_packages
 
 from . import selectors, services, sms_login
 from .access import watchable_channels
@@ -93,7 +93,7 @@ class SubscriberListView(PortalMixin, TemplateView):
             filter_errors=errors,
             matching=matching,
             columns=SUBSCRIBER_COLUMNS,
-            packages=list(portal_packages(self.portal)),
+            packages=list(content_selectors.package_choices(self.portal)),
             selected={name: self.request.GET.get(name, "") for name in FILTER_PARAMS},
             filtered=bool(query),
             query=query.urlencode(),
@@ -241,7 +241,7 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
             subscriber=subscriber,
             subscriptions=[(s, s.package_id in free_ids) for s in subscriptions],
             free_packages=[p for p in free if p.id not in subscribed],
-            addable=[p for p in portal_packages(self.portal) if p.id not in subscribed and p.id not in free_ids],
+            addable=[p for p in content_selectors.package_choices(self.portal) if p.id not in subscribed and p.id not in free_ids],
             watchable_count=watchable_channels(subscriber).count(),
             sharing=selectors.sharing_suspicion(subscriber),
             **self.app_sessions(subscriber),

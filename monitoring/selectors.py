@@ -9,9 +9,9 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from catena_site.access_events import token_digest
 from content.models import Channel, Program
 from subscribers.models import Subscriber
+from subscribers.selectors import suspicion_holds
 
 from . import metrics
 from .filters import PlaySessionFilter
@@ -123,7 +123,7 @@ def suspected_sharing(portal) -> list[dict]:
     return [
         {"subscriber_id": row.subscriber_id, "name": row.subscriber.name, "ips": row.ips,
          "detected_at": row.detected_at, "last_detected_at": row.last_detected_at}
-        for row in rows if row.token_digest == token_digest(row.subscriber.playback_token)
+        for row in rows if suspicion_holds(row, row.subscriber)
     ]
 
 

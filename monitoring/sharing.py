@@ -18,6 +18,7 @@ from django.db.models import Q
 from catena_site.access_events import token_digest
 from portals.models import Portal
 from subscribers.playback_cache import store
+from subscribers.selectors import suspicion_holds
 
 from .models import PlaySession, TokenSharingSuspicion
 from .operations import Actor, OperationType, record
@@ -125,5 +126,4 @@ def check_token(subscriber_id: int, portal_id: int, token: str, now: dt.datetime
 
 def is_suspected(subscriber) -> bool:
     """``suspectedSharing`` of a subscriber: a suspicion about its current token."""
-    suspicion = TokenSharingSuspicion.objects.filter(subscriber_id=subscriber.id).first()
-    return suspicion is not None and suspicion.token_digest == token_digest(subscriber.playback_token)
+    return suspicion_holds(TokenSharingSuspicion.objects.filter(subscriber_id=subscriber.id).first(), subscriber)

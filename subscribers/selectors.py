@@ -2,6 +2,8 @@
 
 from django.db.models import Prefetch
 
+from catena_site.access_events import token_digest
+
 from .models import Subscriber, Subscription
 
 
@@ -13,14 +15,19 @@ def subscribers_for(portal):
     )
 
 
+def suspicion_holds(suspicion, subscriber) -> bool:
+    """Whether a token-sharing ``suspicion`` (monitoring's row, or None) still holds for ``subscriber``: it does
+    while its ``token_digest`` is the digest of the subscriber's *current* playback token (a reset ends it).
+
+    The one statement of the rule; monitoring, which declares the suspicion's table, asks it here.
+    """
+    return suspicion is not None and suspicion.token_digest == token_digest(subscriber.playback_token)
+
+
 def sharing_suspicion(subscriber):
     """The suspicion that the subscriber's *current* playback token is shared, or None.
 
     A suspicion recorded for an earlier token (before a reset) no longer counts.
     """
-    from catena_site.access_events import token_digest
-
     suspicion = getattr(subscriber, "sharing_suspicion", None)
-    if suspicion is None or suspicion.token_digest != token_digest(subscriber.playback_token):
-        return None
-    return suspicion
+    return suspicion if suspicion_holds(suspicion, subscriber) else None

@@ -6,10 +6,10 @@ Each function runs a constant number of queries whatever the number of channels.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 from django.utils import timezone
 
+from content.epg_selectors import now_and_next_of_guides
 from content.models import FreePackage, Program
 from subscribers.access import granting_links, granting_packages, watchable_channels
 
@@ -22,28 +22,15 @@ def channels_of(subscriber):
 
 
 def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:
-    """``{channel id: (on air at ``at``, the following programme)}`` for many channels in one query."""
+    """``{channel id: (on air at ``at``, the following programme)}`` for many channels in one query.
+
+    ``content.epg_selectors``' rule (covering the moment, latest start wins); the next programme is looked
+    for within ``LOOKAHEAD``.
+    """
     at = at or timezone.now()
-    guides = {(c.epg_source_id, c.epg_channel_name): c.id for c in channels if c.epg_source_id and c.epg_channel_name}
-    result: dict[int, tuple[Program | None, Program | None]] = {c.id: (None, None) for c in channels}
-    if not guides:
-        return result
-    rows = Program.objects.filter(
-        epg_source_id__in={source for source, _ in guides},
-        epg_channel_name__in={name for _, name in guides},
-        end__gt=at, start__lt=at + LOOKAHEAD,
-    ).order_by("start")
-    upcoming: dict[int, list[Program]] = defaultdict(list)
-    for program in rows:
-        channel_id = guides.get((program.epg_source_id, program.epg_channel_name))
-        if channel_id is not None and len(upcoming[channel_id]) < 2:
-            upcoming[channel_id].append(program)
-    for channel_id, programs in upcoming.items():
-        if programs[0].start <= at:
-            result[channel_id] = (programs[0], programs[1] if len(programs) > 1 else None)
-        else:
-            result[channel_id] = (None, programs[0])
-    return result
+    guides = {c.id: (c.epg_source_id, c.epg_channel_name) for c in channels if c.epg_source_id and c.epg_channel_name}
+    on_air = now_and_next_of_guides(guides.values(), at, lookahead=LOOKAHEAD)
+    return {c.id: on_air[guides[c.id]] if c.id in guides else (None, None) for c in channels}
 
 
 def packages_of(subscriber) -> list[dict]:

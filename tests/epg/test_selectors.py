@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from content import epg_selectors, services
-from content.models import Channel
+from content.models import Channel, EpgSource, Program
 from portals.auth import Caller
 from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, programme
 
@@ -39,6 +39,29 @@ def test_now_and_next(source):
     current, upcoming = epg_selectors.now_and_next(source.id, "a.tv", at(10))  # a gap in the guide
     assert (current, upcoming.title) == (None, "Tomorrow")
     assert epg_selectors.now_and_next(source.id, "none.tv", at(1)) == (None, None)
+
+
+def test_overlapping_programmes_one_rule_everywhere(portal):
+    """A guide may overlap: of the programmes covering a moment the one that started last is on air, for the
+    screens, the client app's channel list and a play session's programme alike."""
+    from monitoring import epg as monitoring_epg
+    from subscribers.client_api.selectors import now_and_next_for
+
+    source = EpgSource.objects.create(portal=portal, name="overlap", url="https://epg.example.com/o.xml")
+    for start, end, title in ((0, 4, "Long"), (1, 2, "Short"), (5, 6, "Later")):
+        Program.objects.create(portal=portal, epg_source=source, epg_channel_name="o.tv", start=at(start),
+                               end=at(end), title=title, content_hash=0)
+    services.create_channel(portal, caller=Caller(portal=portal), data={
+        "name": "overlap", "title": "Overlap", "epgSourceName": "overlap", "epgChannelName": "o.tv"})
+    channel = Channel.objects.get(name="overlap")
+    expected = {0.5: ("Long", "Short"), 1.5: ("Short", "Later"), 3: ("Long", "Later"), 4.5: (None, "Later")}
+    for hours, (now, upcoming) in expected.items():
+        moment = at(hours)
+        titles = tuple(p and p.title for p in epg_selectors.now_and_next(source.id, "o.tv", moment))
+        assert titles == (now, upcoming), hours
+        assert tuple(p and p.title for p in now_and_next_for([channel], moment)[channel.id]) == (now, upcoming)
+        on_air = monitoring_epg.programs_on_air([(channel.id, moment)])[0]
+        assert (on_air and Program.objects.get(pk=on_air).title) == now, hours
 
 
 def test_has_epg_today_per_channel(portal, source):

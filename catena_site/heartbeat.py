@@ -62,6 +62,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     ``INTERVAL`` seconds from start until the worker stops."""
 
     label = "Catena heartbeat"
+    requires = {"celery.worker.components:Pool"}  # the thread starts after the pool forked its processes
 
     def __init__(self, parent, **kwargs):
         super().__init__(parent, **kwargs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Catena on a development machine, with nothing but Python 3.11+ (standard library only).
 
-    python3 dev.py run  [--host 127.0.0.1] [--port 8000]   web + Celery worker + beat until Ctrl-C
+    python3 dev.py run  [--host 127.0.0.1] [--port 8000]   web, Celery worker and beat until Ctrl-C; one that
+                                                            exits is restarted (with backoff)
     python3 dev.py test [pytest arguments]                  the test suite; exits with pytest's code
     python3 dev.py install                                  only the bootstrap (.venv + dependencies)
 
@@ -88,51 +89,104 @@ def manage(*args: str, check: bool = True) -> int:
 # --- run ------------------------------------------------------------------------------------------------
 
 
-class Children:
-    """Child processes, each in its own process group so that one signal reaches all of its own children."""
+class Child:
+    """One supervised program: its command line, its current process (in a process group of its own, so that one
+    signal reaches runserver's autoreloader child and Celery's pool too) and its restart backoff."""
 
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+    def __init__(self, name: str, argv: list[str]) -> None:
+        self.name = name
+        self.argv = argv
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+        self.backoff = 0.0
 
-    def start(self, name: str, argv: list[str], cwd: Path) -> None:
-        kwargs: dict = {"cwd": cwd}
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the child's whole process group (what is left of it, even after the leader exited)."""
+        if self.proc is None:
+            return
+        try:
+            if os.name == "nt":
+                if self.proc.poll() is None:
+                    self.proc.terminate()
+            else:
+                os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Supervisor:
+    """Runs web, worker and beat; restarts one that exits, after a backoff that doubles from ``backoff`` to
+    ``max_backoff`` and starts again at ``backoff`` once the child ran ``healthy_after`` seconds; ``stop()``
+    stops them all (SIGINT like Ctrl-C, SIGKILL after ``timeout``)."""
+
+    def __init__(self, children: list[Child], cwd: Path, *, env: dict | None = None, backoff: float = 2.0,
+                 max_backoff: float = 60.0, healthy_after: float = 60.0) -> None:
+        self.children = children
+        self.cwd = cwd
+        self.env = env
+        self.min_backoff = backoff
+        self.max_backoff = max_backoff
+        self.healthy_after = healthy_after
+
+    def start(self, child: Child) -> None:
+        kwargs: dict = {"cwd": self.cwd, "env": self.env}
         if os.name == "nt":
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True  # Ctrl-C in the terminal reaches dev.py only; it stops them
-        self.procs.append((name, subprocess.Popen(argv, **kwargs)))
-        say(f"started {name} (pid {self.procs[-1][1].pid})")
+        child.proc = subprocess.Popen(child.argv, **kwargs)
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        say(f"started {child.name} (pid {child.proc.pid})")
 
-    def exited(self) -> tuple[str, int] | None:
-        for name, proc in self.procs:
-            code = proc.poll()
-            if code is not None:
-                return name, code
-        return None
+    def start_all(self) -> None:
+        for child in self.children:
+            child.backoff = self.min_backoff
+            self.start(child)
 
-    def _signal(self, proc: subprocess.Popen, sig: int) -> None:
-        if proc.poll() is not None:
-            return
-        try:
-            if os.name == "nt":
-                proc.terminate()
-            else:
-                os.killpg(proc.pid, sig)  # the group: runserver's autoreloader child, Celery's pool
-        except ProcessLookupError:
-            pass
+    def check(self) -> None:
+        """Notice children that exited (say so, schedule their restart) and restart those whose time came."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self.start(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)  # what it left behind (pool…)
+            if now - child.started_at >= self.healthy_after:
+                child.backoff = self.min_backoff
+            say(f"{child.name} exited with code {code}; restarting in {child.backoff:g} s")
+            child.restart_at = now + child.backoff
+            child.backoff = min(child.backoff * 2, self.max_backoff)
 
     def stop(self, timeout: float = 15.0) -> None:
-        for _name, proc in self.procs:
-            self._signal(proc, signal.SIGINT if os.name != "nt" else signal.SIGTERM)  # like Ctrl-C
+        running = [child for child in self.children if child.proc is not None and child.restart_at is None]
+        for child in running:
+            child.signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)  # like Ctrl-C
         deadline = time.monotonic() + timeout
-        for name, proc in self.procs:
+        for child in running:
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"{name} did not stop within {timeout:.0f}s; killing it")
-                self._signal(proc, signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
-                proc.wait()
+                say(f"{child.name} did not stop within {timeout:.0f}s; killing it")
+        for child in running:  # the group too: a pool process or reloader child must not outlive us
+            child.signal(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
+            child.proc.wait()
         say("all processes stopped")
+
+
+def children_for(host: str, port: int, concurrency: int) -> list[Child]:
+    """Web, worker and beat as three processes: a worker that dies cannot take beat with it."""
+    celery = str(BIN / ("celery.exe" if os.name == "nt" else "celery"))
+    return [
+        Child("web", [str(PYTHON), "manage.py", "runserver", f"{host}:{port}"]),
+        Child("worker", [celery, "-A", "catena_site", "worker", "--loglevel=info", f"--concurrency={concurrency}"]),
+        Child("beat", [celery, "-A", "catena_site", "beat", "--loglevel=info"]),
+    ]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -152,27 +206,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    children = Children()
-    celery = str(BIN / ("celery.exe" if os.name == "nt" else "celery"))
-    children.start("web", [str(PYTHON), "manage.py", "runserver", f"{args.host}:{args.port}"], ROOT)
-    children.start("worker+beat", [celery, "-A", "catena_site", "worker", "-B", "--loglevel=info",
-                                   f"--concurrency={args.concurrency}"], ROOT)
-    say(f"Catena is running at {url} — press Ctrl-C to stop")
-    code = 0
+    supervisor = Supervisor(children_for(args.host, args.port, args.concurrency), ROOT)
     try:
+        supervisor.start_all()
+        say(f"Catena is running at {url} — press Ctrl-C to stop")
         while not stopping:
-            dead = children.exited()
-            if dead:
-                name, code = dead
-                say(f"{name} exited with code {code}; stopping the others")
-                code = code or 1
-                break
+            supervisor.check()
             time.sleep(0.5)
     finally:
         say("stopping")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave orphans behind
-        children.stop()
-    return code
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        supervisor.stop()
+    return 0
 
 
 # --- test -----------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -308,7 +309,10 @@ def main() -> None:
         wrk(base, floor_mix, 3, args.connections, args.threads)  # warm the workers (imports, pools)
         counter = redis.Redis.from_url(args.redis_url)
         before = int(counter.get(QUERIES) or 0)
-        urllib.request.urlopen(f"{base}/healthz", timeout=10).read()  # one query at least: the counter works
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=10).read()  # one query at least: the counter works
+        except urllib.error.HTTPError as exc:  # 503: no Celery worker runs here; the database was still asked
+            exc.read()
         if int(counter.get(QUERIES) or 0) <= before:
             raise RuntimeError("the server's query counter saw no query of /healthz")
         wrk(base, ours_mix, 3, args.connections, args.threads)

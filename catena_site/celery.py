@@ -12,6 +12,11 @@ app = Celery("catena")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Heartbeats that /healthz and the dashboard read (catena_site/heartbeat.py): the worker's from a bootstep,
+# beat's from its scheduler's tick.
+app.steps["worker"].add("catena_site.heartbeat:WorkerHeartbeat")
+app.conf.beat_scheduler = "catena_site.heartbeat:HeartbeatScheduler"
+
 # Stable names: beat keeps its state by these keys.
 app.conf.beat_schedule = {
     "portals.purge-expired-manager-sessions": {

@@ -13,6 +13,8 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CATENA_VAR_DIR", default=str(BASE_DIR / "var")))
+# In every configuration: beat keeps its schedule file here even with Redis, and dies at start without it.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -89,7 +91,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    # Redelivery of a message whose worker vanished: longer than any task's time limit (see "Celery task
+    # options" below), or a task still running would be delivered a second time.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 else:
     # Shared by every process on this machine (web, worker, beat), unlike per-process memory.
     CACHES = {
@@ -111,11 +115,18 @@ else:
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Celery task options ----------------------------------------------------------------------------------
+# Every task is acknowledged after it ran and handed back to the queue when its worker process dies, so each
+# must be safe to run twice (tests/unit/test_task_options.py lists why each one is). The hard time limit
+# (prefork pool only) stays below the Redis visibility timeout; tasks that need longer set their own.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)  # seconds
 
 # --- Auth -------------------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -14,22 +14,26 @@ from .streaming import client, events
 
 log = logging.getLogger(__name__)
 
+# Time limits of the buffer drains stay below the TTL of the Redis lock they hold (120 s for session starts,
+# 300 s for events): a drain still running when its lock expired would run beside the next one. The soft limit
+# raises inside the transaction, which rolls back, and the drain's ``finally`` releases the lock.
+
 REAUTH_TASK = "monitoring.tasks.reauth_stream"
 
 
-@shared_task(name="monitoring.tasks.flush_session_heartbeats")
+@shared_task(name="monitoring.tasks.flush_session_heartbeats", soft_time_limit=240, time_limit=280)
 def flush_session_heartbeats() -> int:
     """Write cached ``update_session`` heartbeats of active sessions to the database."""
     return sessions.flush_heartbeats()
 
 
-@shared_task(name="monitoring.tasks.write_opened_sessions")
+@shared_task(name="monitoring.tasks.write_opened_sessions", soft_time_limit=90, time_limit=110)
 def write_opened_sessions() -> int:
     """Write session starts buffered in Redis by the auth check (``new_session``) to the database."""
     return sessions.write_opened_sessions()
 
 
-@shared_task(name="monitoring.tasks.apply_buffered_events")
+@shared_task(name="monitoring.tasks.apply_buffered_events", soft_time_limit=240, time_limit=280)
 def apply_buffered_events() -> int:
     """Apply the session events the events endpoint buffered in Redis."""
     return events.apply_buffered_events()

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_date
 from django.views import View
 from django.views.generic import TemplateView
 
+from catena_site import heartbeat
 from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
 from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page
@@ -101,6 +102,7 @@ class DashboardView(PortalMixin, TemplateView):
             sharing_ips=settings.TOKEN_SHARING_IPS,
             sharing_window=human_period(settings.TOKEN_SHARING_WINDOW),
             sessions_today=numbers.sessions_per_day[-1][1] if numbers.sessions_per_day else 0,
+            background_jobs_stopped=not heartbeat.worker_alive(),
         )
         return context
 

@@ -9,8 +9,13 @@ import urllib.request
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 log = logging.getLogger("catena.sms")
+
+
+SENT_KEY = "sms:sent:{task_id}"
+SENT_KEEP = 24 * 3600  # seconds a delivered task's id is remembered; redeliveries come within the hour
 
 
 class SmsGatewayError(Exception):
@@ -19,14 +24,24 @@ class SmsGatewayError(Exception):
 
 @shared_task(
     name="subscribers.tasks.send_sms_http",
+    bind=True,
     autoretry_for=(SmsGatewayError,),
     retry_backoff=5,
     retry_backoff_max=300,
     retry_jitter=True,
     max_retries=6,
 )
-def send_sms_http(to: str, text: str, portal_id: str) -> None:
-    """Deliver one SMS through the HTTP gateway; a failure is logged and retried with backoff."""
+def send_sms_http(self, to: str, text: str, portal_id: str) -> None:
+    """Deliver one SMS through the HTTP gateway; a failure is logged and retried with backoff.
+
+    Safe to run twice: a message redelivered after its worker died (``acks_late``) is not sent again once the
+    gateway accepted it under the same task id.
+    """
+    sent_key = SENT_KEY.format(task_id=self.request.id) if self.request.id else None
+    if sent_key and cache.get(sent_key):
+        log.info("SMS to %s (portal %s) already accepted by the gateway (task %s); not sent again",
+                 to, portal_id, self.request.id)
+        return
     request = urllib.request.Request(
         settings.SMS_HTTP_URL,
         data=json.dumps({"to": to, "text": text}).encode(),
@@ -47,4 +62,6 @@ def send_sms_http(to: str, text: str, portal_id: str) -> None:
     if not 200 <= status < 300:
         log.warning("SMS to %s (portal %s) refused by the gateway with HTTP %s; will retry", to, portal_id, status)
         raise SmsGatewayError(f"HTTP {status}")
+    if sent_key:
+        cache.set(sent_key, True, SENT_KEEP)
     log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)

@@ -7,6 +7,11 @@ stamp and recomputes. Deleting a key is exact (only decisions that used that fac
 knowledge of which decisions exist, and is safe against a check that computes concurrently with the change
 (it read the stamp *before* reading the database, so it stored the old stamp).
 
+Both halves are durable: the keys to delete and the scope to re-check are written as rows
+(``catena_site.models``) in the change's own transaction. A delete the cache could not take is retried from
+its row within seconds (:func:`drain_pending_invalidations`); re-checks of one portal are merged into one job
+(:func:`recheck_sessions`).
+
 This module lives in the infrastructure layer so that ``content`` and ``subscribers`` can call it without
 importing ``monitoring``; the re-check of active play sessions is a Celery task that ``monitoring``
 registers under :data:`RECHECK_TASK`, enqueued by name.
@@ -39,6 +44,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.signals import request_started
 from django.db import transaction
+from django.utils import timezone
+
+from .models import PendingInvalidation, PendingRecheck
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +105,6 @@ def _after_commit(keys: list[str]) -> None:
     """
     if not keys:
         return
-    from .models import PendingInvalidation
-
     row = PendingInvalidation.objects.create(keys="\n".join(keys))
     transaction.on_commit(lambda: _deliver([row.pk], keys), robust=True)
 
@@ -106,8 +112,6 @@ def _after_commit(keys: list[str]) -> None:
 def _deliver(row_ids: list[int], keys: list[str]) -> bool:
     """Delete ``keys`` from the cache, then their pending rows; False (rows kept, retry flagged) if the cache failed."""
     global _retry_due
-    from .models import PendingInvalidation
-
     try:
         cache().delete_many(keys)
     except Exception as exc:  # the cache is unreachable: the pending rows are retried within seconds
@@ -124,8 +128,6 @@ def drain_pending_invalidations(batch: int = 500) -> int:
     Safe to run anywhere and concurrently: deleting a stamp key twice only makes the next check recompute.
     Stops at the first cache failure (the rows stay for the next attempt).
     """
-    from .models import PendingInvalidation
-
     delivered = 0
     while True:
         rows = list(PendingInvalidation.objects.order_by("id").values_list("id", "keys")[:batch])
@@ -229,8 +231,6 @@ def recheck_sessions(portal_id: int, *, subscriber_ids: Iterable[int] = (), chan
     merged with every other re-check of the portal waiting meanwhile; the next auth check refuses them
     anyway, since the stamps above are already gone.
     """
-    from .models import PendingRecheck
-
     rows = [PendingRecheck(portal_id=portal_id, subscriber_id=s) for s in sorted(set(subscriber_ids))]
     rows += [PendingRecheck(portal_id=portal_id, channel_id=c) for c in sorted(set(channel_ids))]
     if rows:
@@ -261,8 +261,6 @@ def _release(key: str) -> None:
 
 def take_recheck_scope(portal_id: int, batch: int = 10_000) -> tuple[list[int], list[int]]:
     """Take (and delete) the waiting scope of the portal's re-check: ``(subscriber IDs, channel IDs)``."""
-    from .models import PendingRecheck
-
     with transaction.atomic():
         rows = list(PendingRecheck.objects.select_for_update(skip_locked=True).filter(portal_id=portal_id)
                     .order_by("id").values_list("id", "subscriber_id", "channel_id")[:batch])
@@ -276,8 +274,6 @@ def take_recheck_scope(portal_id: int, batch: int = 10_000) -> tuple[list[int], 
 def finish_recheck(portal_id: int) -> bool:
     """The job found nothing left: let go of the flag. True when scope arrived meanwhile and this job took the
     flag again (it must run once more); False when it is done, or another job has the flag now."""
-    from .models import PendingRecheck
-
     key = recheck_flag_key(portal_id)
     _release(key)
     if not PendingRecheck.objects.filter(portal_id=portal_id).exists():
@@ -297,10 +293,6 @@ def continue_recheck(portal_id: int) -> None:
 def requeue_forgotten_rechecks(older_than: float = 60.0) -> int:
     """Safety net (beat): enqueue the re-check of portals whose scope waited ``older_than`` seconds (a job lost
     with its worker, or the broker down when it was asked for). Portals with a job under way are left alone."""
-    from django.utils import timezone
-
-    from .models import PendingRecheck
-
     cutoff = timezone.now() - dt.timedelta(seconds=older_than)
     portals = set(PendingRecheck.objects.filter(created_at__lt=cutoff).values_list("portal_id", flat=True)[:1000])
     return sum(request_recheck(portal_id) for portal_id in sorted(portals))

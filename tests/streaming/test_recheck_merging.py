@@ -139,6 +139,35 @@ def test_changes_made_while_the_job_runs_are_taken_by_the_same_job(crowd, commit
     assert active(crowd["sessions"][4:]) == set(crowd["sessions"][4:])
 
 
+def test_a_steady_stream_of_changes_hands_over_to_one_successor_job(crowd, committed, queue, monkeypatch):
+    """Changes keep arriving while the job works: after its rounds it queues one successor (so other jobs get a
+    turn) instead of running forever, and the successor takes the rest."""
+    from monitoring import sessions
+
+    who = caller(crowd["portal"])
+    real = sessions.recheck_sessions
+    late = iter(crowd["people"][1:7])
+
+    def recheck_while_changes_arrive(*args, **kwargs):
+        person = next(late, None)
+        if person is not None:
+            committed(subscribers.unsubscribe, person, crowd["basic"], caller=who)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sessions, "recheck_sessions", recheck_while_changes_arrive)
+    committed(subscribers.unsubscribe, crowd["people"][0], crowd["basic"], caller=who)
+    first = queue()
+    assert len(rechecks(first)) == 1
+    run(first)
+    assert access_events.RECHECK_ROUNDS < 7  # so the first job cannot have taken all seven changes
+    successor = queue()
+    assert rechecks(successor) == [{"portal_id": crowd["portal"].id}]
+    run(successor)
+    assert rechecks(queue()) == []
+    assert active(crowd["sessions"][:7]) == set()
+    assert active(crowd["sessions"][7:]) == set(crowd["sessions"][7:])
+
+
 def test_a_job_lost_with_its_worker_is_queued_again_by_the_safety_net(crowd, committed, queue, time_machine):
     import datetime as dt
 

@@ -19,6 +19,12 @@ app.conf.beat_scheduler = "catena_site.heartbeat:HeartbeatScheduler"
 
 # Stable names: beat keeps its state by these keys.
 app.conf.beat_schedule = {
+    # Access changes whose cache invalidation failed after commit (the cache was unreachable) are retried from
+    # their pending rows within seconds, not after STREAMER_CACHE_TTL; lost session re-checks are queued again.
+    "catena_site.drain-pending-invalidations": {
+        "task": "catena_site.tasks.drain_pending_invalidations",
+        "schedule": timedelta(seconds=5),
+    },
     "portals.purge-expired-manager-sessions": {
         "task": "portals.tasks.purge_expired_manager_sessions",
         "schedule": crontab(minute="*/15"),

@@ -255,3 +255,8 @@ SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
 SMS_CODE_TTL = env.int("SMS_CODE_TTL", default=300)  # seconds
 APP_SESSION_TTL = env.int("APP_SESSION_TTL", default=90 * 24 * 3600)  # seconds
 STREAM_BASE_URL = env.str("STREAM_BASE_URL", default="http://127.0.0.1:8080")
+
+# --- Access changes whose cache invalidation failed (catena_site.access_events) ------------------------------
+# They are kept as pending rows and retried by the worker's beat job every 5 s and by the writing process's next
+# request, at most once per this many seconds while the cache stays unreachable.
+ACCESS_RETRY_SECONDS = env.float("ACCESS_RETRY_SECONDS", default=2.0)

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from catena_site import access_events
 from catena_site.access_events import RECHECK_TASK, enqueue
 
 from . import sessions
@@ -51,12 +52,29 @@ def close_stale_sessions() -> int:
 @shared_task(name=RECHECK_TASK)
 def recheck_sessions(portal_id: int, subscriber_ids: list[int] | None = None,
                      channel_ids: list[int] | None = None) -> list[str]:
-    """After an access change: close the sessions no longer allowed, then have the streamer re-ask."""
-    names = sessions.recheck_sessions(portal_id, subscriber_ids or (), channel_ids or ())
+    """After access changes: close the sessions no longer allowed, then have the streamer re-ask.
+
+    One job per portal at a time takes the scope every change of the portal left meanwhile (see
+    ``catena_site.access_events``), merged, and runs again while more arrives. ``subscriber_ids`` and
+    ``channel_ids`` are the scope of a job queued by an older version, which named it in the message.
+    """
+    names = set(sessions.recheck_sessions(portal_id, subscriber_ids, channel_ids)) if subscriber_ids or channel_ids \
+        else set()
+    rounds = 0
+    while True:
+        subscribers, channels = access_events.take_recheck_scope(portal_id)
+        if subscribers or channels:
+            names.update(sessions.recheck_sessions(portal_id, subscribers, channels))
+            rounds += 1
+            if rounds >= access_events.RECHECK_ROUNDS:  # a steady stream of changes: let other jobs run too
+                access_events.continue_recheck(portal_id)
+                break
+        elif not access_events.finish_recheck(portal_id):
+            break
     if names and client.configured():
-        for name in names:
+        for name in sorted(names):
             enqueue(REAUTH_TASK, stream_name=name)
-    return names
+    return sorted(names)
 
 
 @shared_task(name=REAUTH_TASK, bind=True, autoretry_for=(client.StreamerUnavailable,), retry_backoff=2,

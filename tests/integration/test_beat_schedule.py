@@ -13,6 +13,7 @@ from catena_site.celery import app
 # "<app label>.<what-it-does>": beat keeps its state under these keys, so they must not change by accident.
 STABLE_NAME = re.compile(r"^[a-z_]+\.[a-z0-9]+(-[a-z0-9]+)*$")
 KNOWN_ENTRIES = {
+    "catena_site.drain-pending-invalidations": "catena_site.tasks.drain_pending_invalidations",
     "portals.purge-expired-manager-sessions": "portals.tasks.purge_expired_manager_sessions",
     "content.dispatch-epg-fetches": "content.tasks.dispatch_epg_fetches",
     "monitoring.close-stale-sessions": "monitoring.tasks.close_stale_sessions",

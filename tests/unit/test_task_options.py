@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Why running each task twice (a redelivery after its worker died) does no harm.
 SAFE_TO_RUN_TWICE = {
+    "catena_site.tasks.drain_pending_invalidations": "deletes cache keys and then their pending rows; deleting a "
+                                                     "key twice is harmless, a requeued re-check merges into the "
+                                                     "portal's one job",
     "content.tasks.fetch_epg_source": "claims the fetch with a conditional UPDATE queued→running; a second run "
                                       "finds it taken and does nothing",
     "content.tasks.dispatch_epg_fetches": "one active fetch per source (a row lock and a unique constraint)",
@@ -27,7 +30,8 @@ SAFE_TO_RUN_TWICE = {
                                               "an existing session is left alone",
     "monitoring.tasks.apply_buffered_events": "one drainer (Redis lock); merging an event twice changes nothing",
     "monitoring.tasks.close_stale_sessions": "closes only sessions still active and stale",
-    "monitoring.tasks.recheck_sessions": "closes only active sessions the rule refuses; a second reauth is harmless",
+    "monitoring.tasks.recheck_sessions": "takes its portal's scope rows in one transaction; closes only active "
+                                         "sessions the rule refuses; a second reauth is harmless",
     "monitoring.tasks.reauth_stream": "asking the streamer to re-authorize twice is harmless",
     "monitoring.tasks.reconcile_streamer_sessions": "closes only active sessions the streamer no longer lists",
     "portals.tasks.purge_expired_manager_sessions": "deletes what is expired; nothing left the second time",

@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from content import services as content
 from content.models import Channel
-from monitoring import tasks
+from monitoring import sessions, tasks
 from monitoring.models import PlaySession
 from monitoring.operations import Operation
 from portals import services as portals
@@ -85,6 +85,7 @@ class TestTheAuthCheckIsScopedToTheKeysServer:
             assert check(client, bob.playback_token, "news", key="edge-2-key").status_code == 200
             assert reason(check(client, bob.playback_token, "news")) == "unknown_token"
             assert reason(check(client, alice.playback_token, "news", key="edge-2-key")) == "unknown_token"
+        sessions.write_opened_sessions()  # the starts buffered on Redis
         rows = set(PlaySession.objects.values_list("portal_id", "channel_id"))
         assert rows == {(two_servers["portal"].id, two_servers["news"].id),
                         (two_servers["far"].id, two_servers["far_news"].id)}
@@ -256,7 +257,7 @@ class TestTheDefaultServer:
         assert (config.key, config.api_url, config.allowed_ips) == (KEY, "http://flussonic:80/api", ("10.0.0.0/8",))
 
     def test_its_own_fields_win_and_other_servers_never_fall_back(self, settings):
-        default = StreamingServer.objects.get(name=DEFAULT_SERVER_NAME)
+        default = streaming_servers.default_server()
         default.key, default.api_url = "own-default-key", "http://own:80/api"
         portals.save_streaming_server(default)
         other = make_streaming_server("edge-9")
@@ -287,3 +288,29 @@ class TestTheDefaultServer:
         call_command("create_portal", "--name", "cmd-portal-2", "--domain", "cmd2.example.com", "--owner-email",
                      "o@example.com", "--owner-password", "Strong-Pass-77", stdout=out)
         assert Portal.objects.get(name="cmd-portal-2").streaming_server.name == DEFAULT_SERVER_NAME
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_binds_existing_portals_to_the_default_server_even_with_shared_names():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("portals", "0001_initial")], [("portals", "0004_portal_streaming_server_required")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "portals"]
+    old = executor.loader.project_state(others + before).apps
+    OldPortal, OldChannel = old.get_model("portals", "Portal"), old.get_model("content", "Channel")
+    portal_ids = []
+    for number, name in enumerate(["old-a", "old-b"]):
+        portal = OldPortal.objects.create(id=1000 + number, name=name, domain=f"{name}.example.com",
+                                          api_key=f"key-{name}", settings={})
+        OldChannel.objects.create(id=2000 + number, portal=portal, name="news", title="News")  # shared
+        portal_ids.append(portal.id)
+    executor = MigrationExecutor(connection)  # reload the graph, as a new ``migrate`` would
+    executor.migrate(after)
+    bound = dict(Portal.objects.filter(id__in=portal_ids).values_list("id", "streaming_server__name"))
+    assert bound == {1000: DEFAULT_SERVER_NAME, 1001: DEFAULT_SERVER_NAME}
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check", stdout=out, stderr=err)
+    assert "each have a channel named 'news'" in out.getvalue() + err.getvalue()

@@ -80,7 +80,7 @@ def _caller(request, params) -> tuple[JsonResponse | None, ServerConfig | None]:
     server = streaming_servers.by_key(params.get("key", ""))
     if server is None:
         return deny(BAD_KEY), None
-    if not server.allows_address(client_ip(request)):
+    if server.allowed_ips and not server.allows_address(client_ip(request)):
         return error(403, BAD_KEY, "This address may not call the streaming endpoints."), None
     return None, server
 

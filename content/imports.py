@@ -51,6 +51,9 @@ def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = Tru
         return report
     existing = {c.name: c for c in Channel.objects.for_portal(portal).select_related("epg_source")}
     packages = {p.name: p for p in Package.objects.for_portal(portal)}
+    # Stream names another portal on the same streaming server uses (the real run checks again, under a lock).
+    taken = services.stream_names_taken(portal, portal.streaming_server_id,
+                                        {row.get("name", "") for row in rows} - set(existing))
     seen: dict[str, int] = {}
     for index, row in enumerate(rows, start=2):
         name = row.get("name", "")
@@ -68,6 +71,8 @@ def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = Tru
             services.clean_channel(portal, data, channel=existing.get(name))
         except Invalid as exc:
             result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
+        if name in taken:
+            result.errors.append(f"name: {services.name_taken_on_server_message(name)}")
         wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:

@@ -15,6 +15,7 @@ from catena_site import access_events
 from catena_site.errors import Conflict, Invalid, NotFound
 from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
+from portals.models import Portal, StreamingServer
 
 from .logos import NO_LOGO, prepare_logo
 from .models import (
@@ -32,6 +33,35 @@ NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 def duplicate_name() -> Conflict:
     """The documented 409 for a channel, package or EPG source name already taken in the portal."""
     return Conflict("name must be unique", {"name": ["name must be unique"]})
+
+
+def name_taken_on_server_message(name: str) -> str:
+    return f"A channel named {name} already exists on this streaming server."
+
+
+def name_taken_on_server(name: str) -> Conflict:
+    """The 409 for a stream name another portal on the same streaming server uses (that portal unnamed)."""
+    message = name_taken_on_server_message(name)
+    return Conflict(message, {"name": [message]})
+
+
+def lock_streaming_server(portal) -> int:
+    """Lock the portal's row, then its streaming server's row, until the transaction ends; the server's ID.
+
+    Every change that adds a stream name to a server (a channel created, a portal moved) takes these locks
+    in this order, so two of them cannot both find a name free on the same server (on SQLite, every
+    transaction takes the database's write lock at its start: the same effect).
+    """
+    server_id = Portal.objects.select_for_update().filter(pk=portal.pk).values_list("streaming_server_id",
+                                                                                   flat=True).get()
+    StreamingServer.objects.select_for_update().filter(pk=server_id).values_list("id", flat=True).get()
+    return server_id
+
+
+def stream_names_taken(portal, server_id: int, names) -> set[str]:
+    """Which of ``names`` a channel of another portal on streaming server ``server_id`` already uses."""
+    return set(Channel.objects.filter(portal__streaming_server_id=server_id, name__in=list(names))
+               .exclude(portal_id=portal.pk).values_list("name", flat=True))
 
 
 def _raise_if(errors: dict[str, list[str]], what: str) -> None:
@@ -122,12 +152,16 @@ def clean_channel(portal, data: dict, *, channel: Channel | None = None) -> dict
 
 
 def create_channel(portal, *, caller, data: dict) -> Channel:
-    """Create a channel; a taken name is a 409. Records ``createChannel``."""
+    """Create a channel; a name taken in the portal, or by another portal on the same streaming server (the
+    stream names the server asks about), is a 409. Records ``createChannel``."""
     caller.require("isContentAdmin")
     values = clean_channel(portal, data)
     with transaction.atomic():
+        server_id = lock_streaming_server(portal)
         if Channel.objects.for_portal(portal).filter(name=values["name"]).exists():
             raise duplicate_name()
+        if stream_names_taken(portal, server_id, [values["name"]]):
+            raise name_taken_on_server(values["name"])
         try:
             with transaction.atomic():
                 channel = Channel.objects.create(portal=portal, **values)

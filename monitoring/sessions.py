@@ -462,15 +462,20 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     return sorted(names)
 
 
-def reconcile(streamer_session_ids: set[str], listed_at: dt.datetime, grace_seconds: int = 60) -> int:
-    """Close our active sessions the streaming server no longer has (it listed its sessions at ``listed_at``).
+def reconcile(streamer_session_ids: set[str], listed_at: dt.datetime, grace_seconds: int = 60, *,
+              server_id: int | None = None) -> int:
+    """Close our active sessions the streaming server no longer has (it listed its sessions at ``listed_at``);
+    with ``server_id``, only sessions of the portals bound to that server (the others are not on its list).
 
     Sessions opened shortly before the listing are left alone: the list may have been taken before them.
     Closed with ``closedAt = updatedAt`` (the last sign of life), after flushing cached heartbeats.
     """
     flush_heartbeats()
     cutoff = listed_at - dt.timedelta(seconds=grace_seconds)
-    rows = list(PlaySession.objects.filter(active=True, opened_at__lt=cutoff).values_list("id", "streamer_session_id"))
+    active = PlaySession.objects.filter(active=True, opened_at__lt=cutoff)
+    if server_id is not None:
+        active = active.filter(portal__streaming_server_id=server_id)
+    rows = list(active.values_list("id", "streamer_session_id"))
     gone = [(pk, sid) for pk, sid in rows if sid not in streamer_session_ids]
     if not gone:
         return 0

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from catena_site import access_events
 from catena_site.access_events import RECHECK_TASK, enqueue
+from portals import streaming_servers
+from portals.models import Portal
 
 from . import sessions
 from .streaming import client, events
@@ -71,33 +73,40 @@ def recheck_sessions(portal_id: int, subscriber_ids: list[int] | None = None,
                 break
         elif not access_events.finish_recheck(portal_id):
             break
-    if names and client.configured():
-        for name in sorted(names):
-            enqueue(REAUTH_TASK, stream_name=name)
+    if names:
+        server_id = Portal.objects.filter(pk=portal_id).values_list("streaming_server_id", flat=True).first()
+        if client.configured(streaming_servers.by_id(server_id) if server_id else None):
+            for name in sorted(names):
+                enqueue(REAUTH_TASK, stream_name=name, server_id=server_id)
     return sorted(names)
 
 
 @shared_task(name=REAUTH_TASK, bind=True, autoretry_for=(client.StreamerUnavailable,), retry_backoff=2,
              retry_backoff_max=300, retry_jitter=True, max_retries=8)
-def reauth_stream(self, stream_name: str) -> bool:
-    """``POST {STREAMER_API_URL}/sessions/reauth?name=…``: Flussonic re-asks now and gets 403 at once."""
-    if not client.configured():
+def reauth_stream(self, stream_name: str, server_id: int | None = None) -> bool:
+    """``POST {API URL}/sessions/reauth?name=…`` on the streaming server ``server_id`` (None, from a task queued
+    before servers existed: the default one): it re-asks now and gets 403 at once."""
+    server = streaming_servers.by_id(server_id)
+    if not client.configured(server):
         return False
-    return client.reauth(stream_name)
+    return client.reauth(server, stream_name)
 
 
 @shared_task(name="monitoring.tasks.reconcile_streamer_sessions")
 def reconcile_streamer_sessions() -> int:
-    """Close our active sessions the streaming server no longer has (only with ``STREAMER_API_URL``)."""
-    if not client.configured():
-        return 0
-    listed_at = timezone.now()
-    try:
-        ids = client.session_ids()
-    except (client.StreamerUnavailable, client.StreamerError) as exc:
-        log.warning("reconciliation skipped: %s", exc)
-        return 0
-    closed = sessions.reconcile(ids, listed_at)
-    if closed:
-        log.info("reconciliation closed %d play sessions the streamer no longer has", closed)
+    """For each streaming server with an API: close our active sessions of its portals that it no longer has."""
+    closed = 0
+    for server in streaming_servers.all_servers():
+        if not client.configured(server):
+            continue
+        listed_at = timezone.now()
+        try:
+            ids = client.session_ids(server)
+        except (client.StreamerUnavailable, client.StreamerError) as exc:
+            log.warning("reconciliation with streaming server %s skipped: %s", server.name, exc)
+            continue
+        count = sessions.reconcile(ids, listed_at, server_id=server.id)
+        if count:
+            log.info("reconciliation closed %d play sessions streaming server %s no longer has", count, server.name)
+        closed += count
     return closed

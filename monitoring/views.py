@@ -26,6 +26,7 @@ from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
 from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
+from portals import streaming_servers
 from portals.models import Manager, Portal
 from subscribers.models import Subscriber
 
@@ -316,12 +317,13 @@ def recent_play_sessions(portal, subscriber, limit: int = CARD_SESSIONS) -> list
     return play_session_rows(sessions, timezone.now())
 
 
-def streaming_setup(request) -> dict:
-    """What the empty states say about connecting the streaming server (never the key itself)."""
+def streaming_setup(request, portal) -> dict:
+    """What the empty states say about connecting the portal's streaming server (never the key itself)."""
+    server = streaming_servers.by_id(portal.streaming_server_id)
     return {
         "auth_url": request.build_absolute_uri(reverse("streaming:flussonic-auth")),
         "events_url": request.build_absolute_uri(reverse("streaming:flussonic-events")),
-        "streamer_key_set": bool(settings.STREAMER_KEY),
+        "streamer_key_set": bool(server is not None and server.key),
     }
 
 
@@ -340,7 +342,7 @@ def live_context(request, portal) -> dict:
         "poll_seconds": LIVE_POLL_MS // 1000,
         "columns": LIVE_COLUMNS,
         "active_history_url": history_url(active="true"),
-        **streaming_setup(request),
+        **streaming_setup(request, portal),
     }
 
 
@@ -432,7 +434,7 @@ class PlaySessionHistoryView(PortalMixin, TemplateView):
             filtered=any(selected.values()),
             channel_choices=self.channel_choices(selected["channelId"]),
             filtered_subscriber=self.filtered_subscriber(selected["subscriberId"]),
-            **streaming_setup(self.request),
+            **streaming_setup(self.request, self.portal),
         )
         return context
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template import engines
@@ -16,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from catena_site.errors import ServiceError
 
 from . import services
-from .models import Manager, Portal
+from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .validators import normalize_email, password_problems
 
 # --- Changes made from the admin (system actor) -----------------------------------------------------------
@@ -27,7 +29,9 @@ from .validators import normalize_email, password_problems
 
 
 class PortalCreationForm(forms.ModelForm):
-    """A new portal with its owner; saving calls :func:`portals.services.create_portal`."""
+    """A new portal with its owner; saving calls :func:`portals.services.create_portal`.
+
+    The streaming server starts as the default one."""
 
     owner_email = forms.EmailField(label="Owner email")
     owner_password = forms.CharField(label="Owner password", strip=False, widget=forms.PasswordInput,
@@ -36,7 +40,17 @@ class PortalCreationForm(forms.ModelForm):
 
     class Meta:
         model = Portal
-        fields = ["name", "domain", "title"]
+        fields = ["name", "domain", "title", "streaming_server"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["streaming_server"]
+        field.queryset = StreamingServer.objects.order_by("name")
+        field.required = False
+        field.help_text = "Empty: the default server."
+        default = StreamingServer.objects.filter(name=DEFAULT_SERVER_NAME).first()
+        if default is not None:
+            field.initial = default.pk
 
     def clean_owner_email(self):
         return normalize_email(self.cleaned_data["owner_email"])
@@ -56,6 +70,7 @@ class PortalCreationForm(forms.ModelForm):
                 owner_email=self.cleaned_data["owner_email"],
                 owner_password=self.cleaned_data["owner_password"],
                 title=self.cleaned_data.get("title") or "",
+                streaming_server=self.cleaned_data.get("streaming_server"),
             )
         except ServiceError as exc:  # a concurrent create took the name between validation and save
             raise ValidationError(exc.message) from None
@@ -65,11 +80,12 @@ class PortalCreationForm(forms.ModelForm):
 
 
 class PortalOwnerForm(forms.ModelForm):
-    """The change form: only the owner, chosen among the portal's own managers."""
+    """The change form: the owner, chosen among the portal's own managers, and the streaming server (refused
+    while one of the portal's channel names is used by another portal on that server)."""
 
     class Meta:
         model = Portal
-        fields = ["owner"]
+        fields = ["owner", "streaming_server"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,6 +93,11 @@ class PortalOwnerForm(forms.ModelForm):
         field.queryset = Manager.objects.for_portal(self.instance).order_by("email")
         field.required = True
         field.help_text = "One of this portal's managers."
+        field = self.fields["streaming_server"]
+        field.queryset = StreamingServer.objects.order_by("name")
+        field.required = False
+        field.help_text = ("Empty: unchanged. A portal cannot move to a server where another portal has a channel "
+                           "of the same name.")
 
     def clean_owner(self):
         owner = self.cleaned_data["owner"]
@@ -84,8 +105,22 @@ class PortalOwnerForm(forms.ModelForm):
             raise ValidationError("The owner must be a manager of this portal.")
         return owner
 
+    def clean_streaming_server(self):
+        server = self.cleaned_data["streaming_server"] or self.instance.streaming_server
+        taken = services.colliding_stream_names(self.instance, server)
+        if taken:
+            raise ValidationError(f"Channels named {', '.join(taken)} already exist on streaming server "
+                                  f"{server.name}: delete them in one of the portals first.")
+        return server
+
     def save(self, commit=True):
-        return services.change_portal_owner(self.instance, self.cleaned_data["owner"])
+        try:
+            # The server first: a refusal (a channel created since validation) leaves the owner unchanged too.
+            with transaction.atomic():
+                services.move_portal_to_server(self.instance, self.cleaned_data["streaming_server"])
+                return services.change_portal_owner(self.instance, self.cleaned_data["owner"])
+        except ServiceError as exc:
+            raise ValidationError(exc.message) from None
 
 
 class ManagerPasswordForm(forms.Form):
@@ -123,16 +158,19 @@ PASSWORD_PAGE = """{% extends "admin/base_site.html" %}
 
 @admin.register(Portal)
 class PortalAdmin(admin.ModelAdmin):
-    list_display = ["name", "domain", "title", "owner_email", "created_at"]
+    list_display = ["name", "domain", "title", "owner_email", "streaming_server", "created_at"]
+    list_filter = ["streaming_server"]
     search_fields = ["name", "domain", "title", "owner__email"]
     ordering = ["name"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "streaming_server"]
     readonly_fields = ["public_id", "name", "domain", "title", "description", "api_key", "created_at", "updated_at",
                        "manager_links"]
-    add_fieldsets = [(None, {"fields": ["name", "domain", "title", "owner_email", "owner_password"]})]
+    add_fieldsets = [(None, {"fields": ["name", "domain", "title", "streaming_server", "owner_email",
+                                        "owner_password"]})]
     fieldsets = [
         (None, {"fields": ["public_id", "name", "domain", "title", "description", "created_at", "updated_at"]}),
         ("Owner", {"fields": ["owner", "manager_links"]}),
+        ("Streaming", {"fields": ["streaming_server"]}),
         ("API", {"fields": ["api_key"]}),
     ]
 
@@ -234,3 +272,106 @@ class ManagerAdmin(admin.ModelAdmin):
             "original": manager,
         }
         return HttpResponse(engines["django"].from_string(PASSWORD_PAGE).render(context, request))
+
+
+class StreamingServerForm(forms.ModelForm):
+    """A streaming server. The API password and token are never shown again: an empty field keeps the stored
+    value, "Clear the API credentials" empties both (the default server then uses ``STREAMER_API_*``)."""
+
+    api_password = forms.CharField(label="API password", required=False, strip=False,
+                                   widget=forms.PasswordInput(render_value=False),
+                                   help_text="Leave empty to keep the current password.")
+    api_token = forms.CharField(label="API token", required=False, widget=forms.PasswordInput(render_value=False),
+                                help_text="Bearer token, instead of user and password. Leave empty to keep the "
+                                          "current token.")
+    clear_credentials = forms.BooleanField(label="Clear the API password and token", required=False)
+
+    class Meta:
+        model = StreamingServer
+        fields = ["name", "key", "allowed_ips", "api_url", "api_user", "api_password", "api_token"]
+        widgets = {"allowed_ips": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored = (self.instance.api_password, self.instance.api_token)
+        if self.instance.pk and self.instance.is_default:
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = ("New portals get this server; its empty fields are the STREAMER_* "
+                                             "settings. It cannot be renamed.")
+
+    def clean_allowed_ips(self):
+        from .streaming_servers import address_problems
+
+        value = self.cleaned_data["allowed_ips"]
+        problems = address_problems(value)
+        if problems:
+            raise ValidationError(problems)
+        return value
+
+    def clean_api_url(self):
+        value = self.cleaned_data["api_url"].strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValidationError("Must be an http:// or https:// URL.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        name = cleaned.get("name")
+        if name and name != DEFAULT_SERVER_NAME and not cleaned.get("key"):
+            self.add_error("key", "Every server but the default one needs its own key.")
+        elif name and not self.errors:
+            candidate = StreamingServer(pk=self.instance.pk, name=name, key=cleaned.get("key") or "")
+            if services.streaming_server_key_taken(candidate):
+                self.add_error("key", "Another streaming server uses this key.")
+        if cleaned.get("clear_credentials"):
+            cleaned["api_password"] = cleaned["api_token"] = ""
+        else:  # an empty password or token field keeps the stored secret
+            cleaned["api_password"] = cleaned.get("api_password") or self._stored[0]
+            cleaned["api_token"] = cleaned.get("api_token") or self._stored[1]
+        return cleaned
+
+
+@admin.register(StreamingServer)
+class StreamingServerAdmin(admin.ModelAdmin):
+    """Streaming servers. Secrets (key, API password and token) never appear in the list."""
+
+    form = StreamingServerForm
+    list_display = ["name", "api_url", "allowed_ips_display", "portal_count"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "key", "allowed_ips"]}),
+        ("API (re-authorization and reconciliation)", {"fields": ["api_url", "api_user", "api_password",
+                                                                   "api_token", "clear_credentials"]}),
+    ]
+
+    @admin.display(description="Allowed IPs")
+    def allowed_ips_display(self, server):
+        from .streaming_servers import split_addresses
+
+        return ", ".join(split_addresses(server.allowed_ips)) or "any"
+
+    @admin.display(description="Portals", ordering="portal_count")
+    def portal_count(self, server):
+        return server.portal_count
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(portal_count=Count("portals"))
+
+    def has_delete_permission(self, request, obj=None):
+        # Portals point at their server (PROTECT); the default one is where new portals go.
+        return obj is not None and not obj.is_default and not obj.portals.exists()
+
+    def save_model(self, request, obj, form, change):
+        obj.api_password = form.cleaned_data["api_password"]
+        obj.api_token = form.cleaned_data["api_token"]
+        try:
+            services.save_streaming_server(obj)
+        except ServiceError as exc:
+            raise ValidationError(exc.message) from None
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        from .streaming_servers import changed
+
+        changed()

@@ -26,6 +26,48 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+DEFAULT_SERVER_NAME = "default"
+
+
+class StreamingServer(models.Model):
+    """A streaming server (Flussonic) that asks Catena who may play; every portal is bound to one.
+
+    System-level (Django admin only). Stream names are unique among the portals of one server. The server
+    named ``default`` (created by the migration; new portals get it) takes each empty field from the
+    ``STREAMER_*`` settings, so a deployment configured by environment variables keeps working unchanged;
+    the other servers use their own fields only (see ``portals.streaming_servers``).
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    key = models.CharField(max_length=128, blank=True,
+                           help_text="The ?key= of the auth and events URLs this server calls. Empty: no key "
+                                     "(the default server uses STREAMER_KEY).")
+    allowed_ips = models.TextField(blank=True, help_text="Addresses or CIDRs the server calls from, one per line "
+                                                         "or comma-separated. Empty: any address (the default "
+                                                         "server uses STREAMER_ALLOWED_IPS).")
+    api_url = models.CharField(max_length=500, blank=True, verbose_name="API URL",
+                               help_text="e.g. http://flussonic:80/streamer/api/v3 (re-authorization and "
+                                         "reconciliation). Empty: none (the default server uses STREAMER_API_URL).")
+    api_user = models.CharField(max_length=200, blank=True, verbose_name="API user")
+    api_password = models.CharField(max_length=200, blank=True, verbose_name="API password")
+    api_token = models.CharField(max_length=500, blank=True, verbose_name="API token",
+                                 help_text="Bearer token, instead of user and password.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["key"], condition=~models.Q(key=""),
+                                               name="streaming_server_key_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_SERVER_NAME
+
+
 class Portal(PublicModel):
     """A branded TV service of one operator: the tenant that owns every other object."""
 
@@ -41,6 +83,8 @@ class Portal(PublicModel):
         "portals.Manager", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_portal"
     )
     settings = models.JSONField(default=dict, blank=True)
+    streaming_server = models.ForeignKey(StreamingServer, on_delete=models.PROTECT, related_name="portals",
+                                         help_text="The streaming server that serves this portal's channels.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

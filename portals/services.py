@@ -18,8 +18,17 @@ from catena_site import access_events
 from catena_site.errors import Conflict, Forbidden, Invalid, RateLimited
 from monitoring.operations import Actor, OperationType, changes, record
 
+from . import streaming_servers
 from .auth import Caller, start_session
-from .models import DEFAULT_PORTAL_SETTINGS, LoginFailure, Manager, ManagerSession, Portal, new_api_key
+from .models import (
+    DEFAULT_PORTAL_SETTINGS,
+    LoginFailure,
+    Manager,
+    ManagerSession,
+    Portal,
+    StreamingServer,
+    new_api_key,
+)
 from .validators import (
     decode_logo,
     decode_logo_data_uri,
@@ -35,8 +44,10 @@ GENERIC_LOGIN_FAILURE = "Invalid email or password."
 # --- Portals ----------------------------------------------------------------------------------------------
 
 
-def create_portal(*, name: str, domain: str, owner_email: str, owner_password: str, title: str = "") -> Portal:
-    """Create a portal and its owner (infrastructure level: the create_portal command and the admin)."""
+def create_portal(*, name: str, domain: str, owner_email: str, owner_password: str, title: str = "",
+                  streaming_server: StreamingServer | None = None) -> Portal:
+    """Create a portal and its owner (infrastructure level: the create_portal command and the admin), bound to
+    ``streaming_server`` (default: the server named ``default``)."""
     problems = password_problems(owner_password)
     if problems:
         raise Invalid("owner password: " + " ".join(problems), {"password": problems})
@@ -44,7 +55,9 @@ def create_portal(*, name: str, domain: str, owner_email: str, owner_password: s
     with transaction.atomic():
         if Portal.objects.filter(Q(name=name) | Q(domain=domain)).exists():
             raise Conflict("A portal with this name or domain already exists.")
-        portal = Portal.objects.create(name=name, domain=domain, title=title or name, settings=dict(DEFAULT_PORTAL_SETTINGS))
+        server = streaming_server or streaming_servers.default_server()
+        portal = Portal.objects.create(name=name, domain=domain, title=title or name, settings=dict(DEFAULT_PORTAL_SETTINGS),
+                                       streaming_server=server)
         owner = Manager(portal=portal, email=email, name="Owner", is_admin=True, is_content_admin=True,
                         is_subscriber_admin=True)
         owner.set_password(owner_password)
@@ -400,6 +413,67 @@ def change_portal_owner(portal: Portal, new_owner: Manager, *, actor: Actor | No
         portal.save(update_fields=["owner", "updated_at"])
         record(portal, OperationType.UPDATE_PORTAL, actor=actor,
                payload=changes(before, {"ownerId": new_owner.public_id}))
+    return portal
+
+
+def streaming_server_key_taken(server: StreamingServer, *, lock: bool = False) -> bool:
+    """Whether another server's effective key (``STREAMER_KEY`` for an empty one of the default server) is this
+    server's effective key: the auth check could not tell them apart."""
+    def effective_key(row: StreamingServer) -> str:
+        return streaming_servers.config_of({f: getattr(row, f) for f in streaming_servers.FIELDS}).key
+
+    mine = effective_key(server)
+    others = StreamingServer.objects.exclude(pk=server.pk)
+    return bool(mine) and any(effective_key(other) == mine for other in (others.select_for_update() if lock else others))
+
+
+def save_streaming_server(server: StreamingServer) -> StreamingServer:
+    """Create or change a streaming server (the Django admin); every process reads the servers again after
+    commit. Its key must differ from every other server's effective key (the auth check finds a server by it)."""
+    with transaction.atomic():
+        problems = streaming_servers.address_problems(server.allowed_ips)
+        if problems:
+            raise Invalid("allowed IPs: " + " ".join(problems), {"allowed_ips": problems})
+        if streaming_server_key_taken(server, lock=True):
+            raise Conflict("Another streaming server uses this key.", {"key": ["Another streaming server uses this key."]})
+        try:
+            with transaction.atomic():
+                server.save()
+        except IntegrityError:
+            raise Conflict("A streaming server with this name or key already exists.") from None
+        streaming_servers.changed()
+    return server
+
+
+def colliding_stream_names(portal: Portal, server: StreamingServer) -> list[str]:
+    """The portal's channel names that another portal on ``server`` also uses (sorted)."""
+    others = Portal.objects.filter(streaming_server=server).exclude(pk=portal.pk).values("channels__name")
+    return sorted(portal.channels.filter(name__in=others).values_list("name", flat=True))
+
+
+def move_portal_to_server(portal: Portal, server: StreamingServer, *, actor: Actor | None = None) -> Portal:
+    """Bind the portal to another streaming server; refused (409, naming the channels) while one of its channel
+    names is used by another portal on that server. Records ``updatePortal``; the portal's cached playback
+    facts are invalidated after commit (a token of this portal is then only accepted from the new server).
+
+    Locks the portal's row, then the server's, like every creation of a channel (``content.services``).
+    """
+    actor = actor or Actor.system()
+    with transaction.atomic():
+        portal = Portal.objects.select_for_update().select_related("streaming_server").get(pk=portal.pk)
+        server = StreamingServer.objects.select_for_update().get(pk=server.pk)
+        if portal.streaming_server_id == server.pk:
+            return portal
+        taken = colliding_stream_names(portal, server)
+        if taken:
+            message = (f"Channels named {', '.join(taken)} already exist on streaming server {server.name}: "
+                       f"delete them in one of the portals first.")
+            raise Conflict(message, {"streaming_server": [message]})
+        before = {"streamingServer": portal.streaming_server.name}
+        portal.streaming_server = server
+        portal.save(update_fields=["streaming_server", "updated_at"])
+        record(portal, OperationType.UPDATE_PORTAL, actor=actor, payload=changes(before, {"streamingServer": server.name}))
+        access_events.portal_changed(portal.pk)
     return portal
 
 

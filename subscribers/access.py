@@ -56,10 +56,12 @@ def subscriber_for_token(token: str) -> tuple[int, int, bool] | None:
     return Subscriber.objects.filter(playback_token=token).values_list("id", "portal_id", "disabled").first()
 
 
-def session_limit(portal_id: int) -> int | None:
-    """The portal's ``maxSessionsPerSubscriber`` (None: unlimited), by primary key."""
-    portal = Portal.objects.filter(pk=portal_id).only("id", "settings").first()
-    return portal.effective_settings.get("maxSessionsPerSubscriber") if portal is not None else None
+def portal_facts(portal_id: int) -> tuple[int | None, int | None]:
+    """The portal's ``maxSessionsPerSubscriber`` (None: unlimited) and its streaming server's ID, by primary key."""
+    portal = Portal.objects.filter(pk=portal_id).only("id", "settings", "streaming_server_id").first()
+    if portal is None:
+        return None, None
+    return portal.effective_settings.get("maxSessionsPerSubscriber"), portal.streaming_server_id
 
 
 def granting_package_ids(subscriber) -> list[int]:

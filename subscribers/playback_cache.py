@@ -82,21 +82,22 @@ class Verdict(NamedTuple):
     channel_id: int | None  # the stream's channel, when the subscriber may watch it
     beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
     written: bool  # the heartbeat was refreshed along the way
+    server_id: int | None = None  # the streaming server of the subscriber's portal
 
 
 def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
     """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
-    subscriber_id, portal_id, disabled, max_sessions, channels = values
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written)
+    subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id)
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
-    subscriber_id, _, disabled, _, channels = values
+    subscriber_id, _, disabled, _, channels, _ = values
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
         return None
@@ -164,8 +165,8 @@ class _DjangoStore:
 # The warm auth check in one round trip: validate the entry's stamps, read the heartbeat and, for an
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
-# the decision needs as ``subscriber|portal|disabled|max sessions`` (absent for an unknown token), ``c:<name>``
-# the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
+# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does.
@@ -348,10 +349,10 @@ class _RedisStore:
             return None, beat
         if meta is None:
             return Verdict(None, None, False, None, None, beat, False), beat
-        subscriber_id, portal_id, disabled, max_sessions = meta.split(b"|")
+        subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
         return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                        int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                       beat, status == 2), beat
+                       beat, status == 2, int(server_id) if server_id else None), beat
 
     def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
         full = self.cache.make_key(key)
@@ -359,8 +360,8 @@ class _RedisStore:
         fields = {"f": self.serializer.dumps(values), "k": "\n".join(stamp_keys)}
         fields.update({f"s:{k}": self.serializer.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
         if values is not None:
-            subscriber_id, portal_id, disabled, max_sessions, channels = values
-            fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}"
+            subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+            fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
             fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
         pipe = self.client.pipeline(transaction=True)  # readers never see a half-written entry
         pipe.delete(full)
@@ -439,6 +440,7 @@ class PlaybackFacts:
     disabled: bool
     max_sessions: int | None
     channels: dict[str, int]  # name → ID of every channel the subscriber may watch (empty when disabled)
+    server_id: int | None  # the streaming server of the portal: only its key may ask about this token
 
 
 class _SubscriberRef(NamedTuple):
@@ -450,7 +452,8 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    return f"pb:e:{keys.token_digest(token)}"
+    # "e2": the facts gained the portal's streaming server; entries of the older shape are never read.
+    return f"pb:e2:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -491,14 +494,14 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
         return stamps, None
     subscriber = _SubscriberRef(*row)
     stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
-    limit = access.session_limit(subscriber.portal_id)
+    limit, server_id = access.portal_facts(subscriber.portal_id)
     channels: dict[str, int] = {}
     if not subscriber.disabled:
         packages = access.granting_package_ids(subscriber)
         stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
         if packages:
             channels = access.watchable_channel_names(subscriber)
-    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels)
+    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id)
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -576,7 +579,8 @@ def _uncached(token: str) -> tuple | None:
         return None
     subscriber = _SubscriberRef(*row)
     channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
-    return subscriber.id, subscriber.portal_id, subscriber.disabled, access.session_limit(subscriber.portal_id), channels
+    limit, server_id = access.portal_facts(subscriber.portal_id)
+    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
 
 
 def _cache_errors() -> tuple[type[BaseException], ...]:

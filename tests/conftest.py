@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import make_manager, make_portal, session_token
+from tests.factories import make_manager, make_portal, make_streaming_server, session_token
 from tests.worker import celery_worker_process  # noqa: F401  (one real Celery worker for the whole session)
 
 API = "/tv-management/api/v1"
@@ -43,7 +43,9 @@ def portal(db):
 
 @pytest.fixture
 def other_portal(db):
-    return make_portal("other-portal", title="Other TV")
+    # On a streaming server of its own: tests give it channels named like the main portal's, which two portals
+    # may only have on different servers (a stream name is unique per server).
+    return make_portal("other-portal", title="Other TV", streaming_server=make_streaming_server("other-server"))
 
 
 @pytest.fixture

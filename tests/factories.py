@@ -6,13 +6,14 @@ import itertools
 
 from portals import services
 from portals.auth import Caller, start_session
-from portals.models import Manager, Portal
+from portals.models import Manager, Portal, StreamingServer
 
 PASSWORD = "Correct-Horse-9"
 _counter = itertools.count(1)
 
 
-def make_portal(name: str | None = None, *, owner_email: str | None = None, title: str = "") -> Portal:
+def make_portal(name: str | None = None, *, owner_email: str | None = None, title: str = "",
+                streaming_server: StreamingServer | None = None) -> Portal:
     n = next(_counter)
     name = name or f"portal-{n}"
     return services.create_portal(
@@ -21,7 +22,14 @@ def make_portal(name: str | None = None, *, owner_email: str | None = None, titl
         owner_email=owner_email or f"owner-{n}@example.com",
         owner_password=PASSWORD,
         title=title or name.title(),
+        streaming_server=streaming_server,
     )
+
+
+def make_streaming_server(name: str, *, key: str | None = None, **fields) -> StreamingServer:
+    """A streaming server besides the default one (its own key: ``<name>-key`` unless given)."""
+    return services.save_streaming_server(StreamingServer(name=name, key=f"{name}-key" if key is None else key,
+                                                          **fields))
 
 
 def make_manager(portal: Portal, email: str | None = None, *, password: str = PASSWORD, name: str = "",

@@ -1,7 +1,9 @@
 """A small client of the streaming server's HTTP API (Flussonic ``/streamer/api/v3``), standard library only.
 
 Used from Celery tasks: ``POST /sessions/reauth?name=…`` after access changes, and ``GET /sessions`` for
-reconciliation. Credentials: ``STREAMER_API_TOKEN`` (Bearer) or ``STREAMER_API_USER``/``_PASSWORD`` (Basic).
+reconciliation, each against one streaming server's API (``portals.streaming_servers.ServerConfig``: its API
+URL and credentials, a token (Bearer) or a user and password (Basic); the default server's empty fields are
+the ``STREAMER_API_*`` settings).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import urllib.request
 
 from django.conf import settings
 
+from portals.streaming_servers import ServerConfig
+
 
 class StreamerUnavailable(Exception):
     """A transient failure worth retrying: network error, timeout, 429 or 5xx."""
@@ -23,20 +27,20 @@ class StreamerError(Exception):
     """A definite refusal (4xx other than 404/429): retrying will not help."""
 
 
-def configured() -> bool:
-    return bool(settings.STREAMER_API_URL)
+def configured(server: ServerConfig | None) -> bool:
+    return server is not None and server.api_configured
 
 
-def _request(method: str, path: str, query: dict | None = None) -> tuple[int, bytes]:
-    url = settings.STREAMER_API_URL.rstrip("/") + path
+def _request(server: ServerConfig, method: str, path: str, query: dict | None = None) -> tuple[int, bytes]:
+    url = server.api_url.rstrip("/") + path
     if query:
         url += "?" + urllib.parse.urlencode(query)
     request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     request.add_header("Accept", "application/json")
-    if settings.STREAMER_API_TOKEN:
-        request.add_header("Authorization", f"Bearer {settings.STREAMER_API_TOKEN}")
-    elif settings.STREAMER_API_USER:
-        pair = f"{settings.STREAMER_API_USER}:{settings.STREAMER_API_PASSWORD}".encode()
+    if server.api_token:
+        request.add_header("Authorization", f"Bearer {server.api_token}")
+    elif server.api_user:
+        pair = f"{server.api_user}:{server.api_password}".encode()
         request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
     try:
         with urllib.request.urlopen(request, timeout=settings.STREAMER_API_TIMEOUT) as response:
@@ -49,9 +53,9 @@ def _request(method: str, path: str, query: dict | None = None) -> tuple[int, by
         raise StreamerUnavailable(f"{method} {path}: {exc}") from exc
 
 
-def reauth(stream_name: str) -> bool:
+def reauth(server: ServerConfig, stream_name: str) -> bool:
     """Ask the streaming server to re-authorize every session of a stream now. False if it has no such stream."""
-    status, body = _request("POST", "/sessions/reauth", {"name": stream_name})
+    status, body = _request(server, "POST", "/sessions/reauth", {"name": stream_name})
     if status == 404:
         return False
     if status >= 400:
@@ -59,13 +63,13 @@ def reauth(stream_name: str) -> bool:
     return True
 
 
-def session_ids(page_limit: int = 1000, max_pages: int = 1000) -> set[str]:
+def session_ids(server: ServerConfig, page_limit: int = 1000, max_pages: int = 1000) -> set[str]:
     """IDs of every play session the streaming server has open (``GET /sessions``, following ``next``)."""
     ids: set[str] = set()
     cursor = None
     for _ in range(max_pages):
         query = {"limit": page_limit, **({"cursor": cursor} if cursor else {})}
-        status, body = _request("GET", "/sessions", query)
+        status, body = _request(server, "GET", "/sessions", query)
         if status >= 400:
             raise StreamerError(f"list sessions: HTTP {status} {body[:200]!r}")
         try:

@@ -78,8 +78,12 @@ def play_request(query: Mapping[str, str], session_id: str, name: str, token: st
     )
 
 
-def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision:
-    """Answer one auth request given its query parameters. Database errors propagate (the view says 503)."""
+def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_id: int | None = None) -> Decision:
+    """Answer one auth request given its query parameters. Database errors propagate (the view says 503).
+
+    ``server_id``: the streaming server that asks (found by its key); a token of a portal bound to another
+    server is unknown to it. None only where no server is involved (tests of the rule itself).
+    """
     token = query.get("token") or ""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return Decision(UNKNOWN_TOKEN)
@@ -90,7 +94,7 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None) -> Decision
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")), _int(query.get("duration")))
              if session_id else None)
     facts = playback_cache.check(token, name, probe=probe)
-    if facts.subscriber_id is None:
+    if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
         return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)

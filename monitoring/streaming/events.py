@@ -67,6 +67,7 @@ class Event:
     country: str | None = None
     dvr: bool = False
     device_id: str | None = None
+    server_id: int | None = None  # the streaming server that sent it: only its portals' sessions are touched
 
 
 def _timestamp(value) -> dt.datetime | None:
@@ -153,12 +154,16 @@ class BatchResult:
         self.skipped[counter] = self.skipped.get(counter, 0) + 1
 
 
-def parse_batch(items: list, received_at: dt.datetime, result: BatchResult) -> list[Event]:
-    """The valid events of a raw batch; the others are counted in ``result.skipped``."""
+def parse_batch(items: list, received_at: dt.datetime, result: BatchResult,
+                server_id: int | None = None) -> list[Event]:
+    """The valid events of a raw batch (sent by streaming server ``server_id``); the others are counted in
+    ``result.skipped``."""
     events: list[Event] = []
     for raw in items:
         try:
-            events.append(parse_event(raw, received_at))
+            event = parse_event(raw, received_at)
+            event.server_id = server_id
+            events.append(event)
         except Skip as skip:
             result.skip(skip.args[0])
     return events
@@ -172,7 +177,8 @@ def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchRes
     return result
 
 
-def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetime | None = None) -> BatchResult:
+def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetime | None = None, *,
+                  server_id: int | None = None) -> BatchResult:
     """What the events endpoint does with a batch: validate it, then apply it now or hand it to the buffer.
 
     On Redis (and with ``STREAMER_BUFFER_EVENTS``) a batch with valid events is appended to a buffer as it
@@ -183,12 +189,12 @@ def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetim
     """
     received_at = received_at or timezone.now()
     result = BatchResult()
-    events = parse_batch(items, received_at, result)
+    events = parse_batch(items, received_at, result, server_id)
     cache = store()
     if events and getattr(settings, "STREAMER_BUFFER_EVENTS", True) and getattr(cache, "supports_lists", False):
         try:
             body = raw if raw is not None else json.dumps(items).encode()
-            if cache.push(EVENTS_BUFFER, (received_at.timestamp(), body)) == 1:  # it was empty: start a drain
+            if cache.push(EVENTS_BUFFER, (received_at.timestamp(), body, server_id)) == 1:  # it was empty: start a drain
                 enqueue(APPLY_TASK, countdown=DRAIN_DELAY)
             metrics.count_many(result.skipped)
             return result
@@ -200,10 +206,10 @@ def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetim
 
 def _buffered_events(item: tuple) -> list[Event]:
     """The valid events of a buffered batch (its invalid ones were counted when it was received)."""
-    received, body = item
+    received, body, server_id = item if len(item) == 3 else (*item, None)  # buffered before servers: no check
     items = json.loads(body)
     return parse_batch(items if isinstance(items, list) else [items], dt.datetime.fromtimestamp(received, dt.UTC),
-                       BatchResult())
+                       BatchResult(), server_id)
 
 
 def apply_buffered_events(chunk: int = 50) -> int:
@@ -248,9 +254,18 @@ def _apply_buffered(items: list[tuple]) -> int:
 def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
     """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
     tokens = {e.token for e in events if e.token}
-    owners = {token: (sid, pid) for token, sid, pid in
-              Subscriber.objects.filter(playback_token__in=tokens).values_list("playback_token", "id", "portal_id")
-              } if tokens else {}
+    found = list(Subscriber.objects.filter(playback_token__in=tokens).values_list(
+        "playback_token", "id", "portal_id", "portal__streaming_server_id")) if tokens else []
+    # A token of a portal on another streaming server is unknown to the server that sent the event.
+    owners = {token: (sid, pid) for token, sid, pid, _ in found}
+    servers = {token: server_id for token, _, _, server_id in found}
+    mine = []
+    for event in events:
+        if event.server_id is not None and event.token in servers and servers[event.token] != event.server_id:
+            result.skip("events_unknown_token")
+        else:
+            mine.append(event)
+    events = mine
     wanted = {(owners[e.token][1], e.media) for e in events if e.token in owners and e.media}
     channels = {}
     if wanted:

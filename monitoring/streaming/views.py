@@ -6,9 +6,6 @@ DRF's request and renderer machinery would cost more than the check itself (perf
 
 from __future__ import annotations
 
-import functools
-import hmac
-import ipaddress
 import json
 import logging
 from urllib.parse import unquote_plus
@@ -22,6 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from catena_site.http import client_ip
 from catena_site.ids import encode_id
+from portals import streaming_servers
+from portals.streaming_servers import ServerConfig
 
 from .decision import BAD_KEY, TITLES, decide
 from .events import receive_batch
@@ -45,11 +44,6 @@ def deny(reason: str) -> JsonResponse:
 def unavailable() -> JsonResponse:
     """503: the database is unreachable. Never a wrong answer; Flussonic's own failure policy applies."""
     return error(503, "unavailable", "The authorization database is unreachable; try again.")
-
-
-@functools.lru_cache(maxsize=8)
-def _networks(allowed: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in allowed if entry.strip())
 
 
 MAX_QUERY_FIELDS = 200
@@ -80,20 +74,15 @@ def query_parameters(request) -> dict[str, str]:
     return params
 
 
-def _caller_refused(request, params: dict[str, str]) -> JsonResponse | None:
-    """403 ``bad_key`` for a wrong or missing key (constant-time comparison) or an address not allowed."""
-    expected = settings.STREAMER_KEY
-    provided = params.get("key", "")
-    if not expected or not hmac.compare_digest(provided.encode("utf-8", "surrogatepass"), expected.encode()):
-        return deny(BAD_KEY)
-    if settings.STREAMER_ALLOWED_IPS:
-        try:
-            address = ipaddress.ip_address(client_ip(request) or "")
-        except ValueError:
-            address = None
-        if address is None or not any(address in net for net in _networks(tuple(settings.STREAMER_ALLOWED_IPS))):
-            return error(403, BAD_KEY, "This address may not call the streaming endpoints.")
-    return None
+def _caller(request, params) -> tuple[JsonResponse | None, ServerConfig | None]:
+    """The streaming server calling, found by its key (each server's own, compared in constant time), or 403
+    ``bad_key`` for a key no server has or an address outside that server's allow-list."""
+    server = streaming_servers.by_key(params.get("key", ""))
+    if server is None:
+        return deny(BAD_KEY), None
+    if server.allowed_ips and not server.allows_address(client_ip(request)):
+        return error(403, BAD_KEY, "This address may not call the streaming endpoints."), None
+    return None, server
 
 
 @require_GET
@@ -103,11 +92,11 @@ def auth(request):
         params = query_parameters(request)
     except ValueError:
         return error(400, "bad_request", "Too many query parameters.")
-    refused = _caller_refused(request, params)
-    if refused is not None:
-        return refused
     try:
-        decision = decide(params)
+        refused, server = _caller(request, params)
+        if refused is not None:
+            return refused
+        decision = decide(params, server_id=server.id)
     except DatabaseError:
         log.exception("auth check: database unavailable")
         return unavailable()
@@ -125,7 +114,11 @@ def auth(request):
 @require_POST
 def events(request):
     """Flussonic's event sink: a JSON array of events (or one object); 204 once applied or buffered."""
-    refused = _caller_refused(request, request.GET)
+    try:
+        refused, server = _caller(request, request.GET)
+    except DatabaseError:
+        log.exception("events: database unavailable")
+        return unavailable()
     if refused is not None:
         return refused
     try:
@@ -139,7 +132,7 @@ def events(request):
     if not isinstance(body, list):
         return error(400, "bad_json", "Send a JSON array of events, or one event object.")
     try:
-        receive_batch(body, request.body)
+        receive_batch(body, request.body, server_id=server.id)
     except DatabaseError:
         log.exception("events: database unavailable")
         return unavailable()

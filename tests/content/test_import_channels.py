@@ -85,3 +85,18 @@ def test_viewers_cannot_import(setup, managers):
         import_channels(setup, GOOD, caller=Caller(portal=setup, manager=managers["viewer"]), dry_run=False)
     assert not Channel.objects.exists() and not PackageChannel.objects.exists()
     assert not Operation.objects.filter(type="createChannel").exists()
+
+
+def test_a_name_another_portal_uses_on_the_same_streaming_server_is_a_line_error_and_nothing_is_imported(setup):
+    from tests.factories import make_portal
+
+    neighbour = make_portal("neighbour")  # the same (default) streaming server
+    make_channel(neighbour, "sport", "Their sport")
+    for dry_run in (True, False):
+        report = import_channels(setup, GOOD, caller=Caller(portal=setup), dry_run=dry_run)
+        assert not report.ok and not report.applied
+        assert {row.line: row.errors for row in report.failed_rows} == {
+            3: ["name: A channel named sport already exists on this streaming server."]}
+    assert not Channel.objects.filter(portal=setup).exists() and not PackageChannel.objects.exists()
+    assert not Operation.objects.filter(portal=setup, type="createChannel").exists()
+    assert "neighbour" not in str(report.failed_rows)

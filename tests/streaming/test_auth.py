@@ -11,7 +11,7 @@ from django.db import OperationalError
 from catena_site.ids import encode_id
 from monitoring.models import PlaySession
 from portals import services as portals
-from tests.factories import make_portal
+from tests.factories import make_portal, make_streaming_server
 
 from .conftest import (
     AUTH,
@@ -219,8 +219,9 @@ class TestWarmCacheAnswersWithoutTheDatabase:
             assert reason(check(client, world["alice"].playback_token, "news")) == "subscriber_disabled"
 
     def test_a_cold_decision_reads_each_fact_with_one_query(self, client, world, django_assert_num_queries):
-        # subscriber by token, portal settings, granting packages, their channels; then the name's channel.
-        with django_assert_num_queries(5):
+        # the streaming servers (kept in the shared cache after that), subscriber by token, portal settings and
+        # server, granting packages, their channels; then the name's channel.
+        with django_assert_num_queries(6):
             assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
 
     def test_a_new_session_adds_only_its_own_writes(self, client, world):
@@ -298,8 +299,9 @@ class TestSessionLimit:
 
 
 class TestIsolation:
+    # Portals sharing channel names are on different streaming servers (one server, one portal per name).
     def test_a_token_of_one_portal_never_plays_a_same_named_channel_of_another(self, client, world):
-        other = make_portal("isolated-b")
+        other = make_portal("isolated-b", streaming_server=make_streaming_server("edge-b"))
         make_package(other, "basic", [make_channel(other, "sport")])
         own_news_b = make_channel(other, "news")
         free_b = make_package(other, "free", [own_news_b])
@@ -315,10 +317,10 @@ class TestIsolation:
         assert PlaySession.objects.get().channel_id == world["news"].id
 
     def test_a_subscriber_of_the_other_portal_gets_its_own_channel(self, client, world):
-        other = make_portal("isolated-c")
+        other = make_portal("isolated-c", streaming_server=make_streaming_server("edge-c"))
         news_c = make_channel(other, "news")
         bob = make_subscriber(other, "Bob", [make_package(other, "basic", [news_c])])
-        response = check(client, bob.playback_token, "news")
+        response = check(client, bob.playback_token, "news", key="edge-c-key")
         assert response.status_code == 200 and response["X-UserId"] == encode_id(bob.id)
         assert PlaySession.objects.get().channel_id == news_c.id
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from monitoring import selectors
-from tests.factories import make_portal
+from tests.factories import make_portal, make_streaming_server
 
 from .conftest import make_channel, make_subscriber
 from .test_play_sessions_api import make_session
@@ -42,7 +42,7 @@ def history(world):
         "day29": session(bob, world["news"], NOW - dt.timedelta(days=29), NOW - dt.timedelta(days=29, hours=-1)),
         "day40": session(bob, world["news"], NOW - dt.timedelta(days=40), NOW - dt.timedelta(days=40, hours=-1)),
     }
-    other = make_portal("dashboard-other")
+    other = make_portal("dashboard-other", streaming_server=make_streaming_server("dashboard-edge"))
     stranger = make_subscriber(other, "Eve")
     make_session(other, stranger, make_channel(other, "news"), 0, opened_at=at(0.2), updated_at=NOW)
     return {**world, "bob": bob, "rows": rows}

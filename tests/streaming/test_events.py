@@ -223,8 +223,10 @@ class TestBufferedOnRedis:
                                                                         django_assert_num_queries):
         from catena_site.celery import app
         from monitoring.streaming import events
+        from portals import streaming_servers
 
         app.conf.task_always_eager = False  # no drain now: the batch must wait in the buffer
+        streaming_servers.all_servers()  # read once per process (then kept in the shared cache)
         with mock.patch("monitoring.streaming.events.enqueue") as started:
             with django_assert_num_queries(0):
                 response = post(client, [event(world, "play_opened", "b-1"), event(world, bytes=-5),

@@ -18,7 +18,7 @@ from monitoring import tasks
 from monitoring.models import PlaySession
 from subscribers import services as subscribers
 
-from .conftest import caller, check, make_channel, make_package, make_subscriber
+from .conftest import KEY, caller, check, make_channel, make_package, make_subscriber
 
 
 @pytest.fixture
@@ -54,8 +54,10 @@ def run(jobs: list[tuple[str, dict]]) -> None:
 
 
 def play(client, subscriber, name) -> str:
+    """Start a session with the key of the subscriber's own streaming server (``other_portal`` has its own)."""
     session_id = str(uuid.uuid4())
-    assert check(client, subscriber.playback_token, name, session_id=session_id).status_code == 200
+    key = subscriber.portal.streaming_server.key or KEY
+    assert check(client, subscriber.playback_token, name, session_id=session_id, key=key).status_code == 200
     return session_id
 
 

@@ -7,7 +7,7 @@ from portals.auth import Caller
 from subscribers import services
 from subscribers.access import can_watch, watchable_channels
 from tests.content.test_channels_api import make_channel, make_package
-from tests.factories import make_portal
+from tests.factories import make_portal, make_streaming_server
 from tests.subscribers.test_subscribers_api import make_subscriber
 
 
@@ -61,7 +61,7 @@ def channel_removed_from_package(w):
 
 
 def other_portals_package(w):
-    other = make_portal("elsewhere")
+    other = make_portal("elsewhere", streaming_server=make_streaming_server("elsewhere-server"))
     foreign = make_package(other, "premium", [make_channel(other, "sport", "Foreign sport")])
     content.add_free_package(foreign, caller=Caller(portal=other))
 

@@ -136,3 +136,105 @@ def test_owner_password_can_be_set_too(admin_client):
     assert admin_client.post(url, {"password1": "Back-In-2024!", "password2": "Back-In-2024!"}).status_code == 302
     portal.owner.refresh_from_db()
     assert portal.owner.check_password("Back-In-2024!")
+
+
+# --- Streaming servers ---------------------------------------------------------------------------------------
+
+
+def test_streaming_server_pages_render_and_the_list_shows_no_secret(admin_client, portal):
+    from portals.models import StreamingServer
+    from tests.factories import make_streaming_server
+
+    server = make_streaming_server("edge-1", key="very-secret-key", api_url="http://edge-1:80/streamer/api/v3",
+                                   api_user="admin", api_password="api-secret-pw", api_token="api-secret-token",
+                                   allowed_ips="198.51.100.0/24")
+    listing = admin_client.get(reverse("admin:portals_streamingserver_changelist"))
+    assert listing.status_code == 200
+    body = listing.content.decode()
+    assert "edge-1" in body and "http://edge-1:80/streamer/api/v3" in body and "198.51.100.0/24" in body
+    for secret in ("very-secret-key", "api-secret-pw", "api-secret-token"):
+        assert secret not in body
+    change = admin_client.get(reverse("admin:portals_streamingserver_change", args=[server.pk]))
+    assert change.status_code == 200
+    assert "api-secret-pw" not in change.content.decode() and "api-secret-token" not in change.content.decode()
+    assert admin_client.get(reverse("admin:portals_streamingserver_add")).status_code == 200
+    default = StreamingServer.objects.get(name="default")
+    assert admin_client.get(reverse("admin:portals_streamingserver_change", args=[default.pk])).status_code == 200
+
+
+def test_add_a_streaming_server_and_keep_its_secrets_on_change(admin_client):
+    from portals.models import StreamingServer
+
+    url = reverse("admin:portals_streamingserver_add")
+    response = admin_client.post(url, {"name": "edge-2", "key": "edge-2-key", "allowed_ips": "10.0.0.0/8, 192.0.2.7",
+                                       "api_url": "http://edge-2/api", "api_user": "u", "api_password": "pw",
+                                       "api_token": ""})
+    assert response.status_code == 302, response.content.decode()
+    server = StreamingServer.objects.get(name="edge-2")
+    assert (server.key, server.api_password) == ("edge-2-key", "pw")
+    change = reverse("admin:portals_streamingserver_change", args=[server.pk])
+    response = admin_client.post(change, {"name": "edge-2", "key": "edge-2-key", "allowed_ips": "",
+                                          "api_url": "http://edge-2/api", "api_user": "u", "api_password": "",
+                                          "api_token": ""})
+    assert response.status_code == 302, response.content.decode()
+    server.refresh_from_db()
+    assert server.api_password == "pw" and server.allowed_ips == ""
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"name": "edge-3", "key": ""}, "key"),  # only the default server may go without a key
+    ({"name": "edge-3", "key": "k", "allowed_ips": "not-an-address"}, "allowed_ips"),
+    ({"name": "edge-3", "key": "k", "api_url": "ftp://edge"}, "api_url"),
+])
+def test_a_bad_streaming_server_is_refused_on_its_field(admin_client, fields, field):
+    from portals.models import StreamingServer
+
+    data = {"name": "", "key": "", "allowed_ips": "", "api_url": "", "api_user": "", "api_password": "",
+            "api_token": "", **fields}
+    response = admin_client.post(reverse("admin:portals_streamingserver_add"), data)
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not StreamingServer.objects.filter(name="edge-3").exists()
+
+
+def test_a_key_of_another_server_is_refused(admin_client, settings):
+    from portals.models import StreamingServer
+    from tests.factories import make_streaming_server
+
+    settings.STREAMER_KEY = "the-default-key"
+    make_streaming_server("edge-4", key="taken-key")
+    for key in ("taken-key", "the-default-key"):
+        response = admin_client.post(reverse("admin:portals_streamingserver_add"), {
+            "name": "edge-5", "key": key, "allowed_ips": "", "api_url": "", "api_user": "", "api_password": "",
+            "api_token": ""})
+        assert response.status_code == 200
+        assert "Another streaming server uses this key." in response.context["adminform"].form.errors["key"]
+    assert not StreamingServer.objects.filter(name="edge-5").exists()
+
+
+def test_moving_a_portal_to_another_server_in_the_admin(admin_client, portal, other_portal):
+    from content import services as content
+    from portals.auth import Caller
+
+    content.create_channel(portal, caller=Caller(portal=portal), data={"name": "news", "title": "News"})
+    content.create_channel(other_portal, caller=Caller(portal=other_portal), data={"name": "news", "title": "News"})
+    url = reverse("admin:portals_portal_change", args=[other_portal.pk])
+    assert 'name="streaming_server"' in admin_client.get(url).content.decode()
+    refused = admin_client.post(url, {"owner": other_portal.owner_id, "streaming_server": portal.streaming_server_id})
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["streaming_server"] == [
+        "Channels named news already exist on streaming server default: delete them in one of the portals first."]
+    other_portal.refresh_from_db()
+    assert other_portal.streaming_server.name == "other-server"
+    content.delete_channel(other_portal.channels.get(), caller=Caller(portal=other_portal))
+    moved = admin_client.post(url, {"owner": other_portal.owner_id, "streaming_server": portal.streaming_server_id})
+    assert moved.status_code == 302, moved.content.decode()
+    other_portal.refresh_from_db()
+    assert other_portal.streaming_server_id == portal.streaming_server_id
+
+
+def test_a_new_portal_from_the_admin_gets_the_default_server(admin_client):
+    admin_client.post(reverse("admin:portals_portal_add"), {
+        "name": "admin-default", "domain": "admin-default.example.com", "title": "", "owner_email": "o@example.com",
+        "owner_password": "Strong-Pass-77"})
+    assert Portal.objects.get(name="admin-default").streaming_server.name == "default"

@@ -157,3 +157,17 @@ def test_the_list_is_by_title_and_pages(web, portal):
     next_url = re.search(r'href="(\?cursor=[^"]+)" rel="next"', page(client.get("/channels/"))).group(1)
     second = table(client.get("/channels/" + next_url.replace("&amp;", "&")))
     assert "Channel 50" in second and "Channel 54" in second and "Channel 49" not in second
+
+
+def test_a_name_another_portal_uses_on_the_same_streaming_server_is_409_on_the_field(web, portal):
+    from tests.factories import make_portal
+
+    neighbour = make_portal("neighbour", title="Neighbour TV")  # the same (default) streaming server
+    make_channel(neighbour, "bbc-1", "Theirs")
+    response = web["owner"].post("/channels/new/", channel_form())
+    assert response.status_code == 409
+    html = page(response)
+    assert "A channel named bbc-1 already exists on this streaming server." in html
+    assert "neighbour" not in html.lower()
+    assert not Channel.objects.filter(portal=portal).exists()
+    assert not Operation.objects.filter(portal=portal, type=OperationType.CREATE_CHANNEL).exists()

@@ -23,7 +23,9 @@ from content.models import Channel, Program
 from monitoring import sessions
 from monitoring.models import PlaySession
 from monitoring.views import human_bytes, human_duration
+from portals import streaming_servers
 from portals.auth import Caller
+from portals.models import DEFAULT_SERVER_NAME
 from subscribers import services as subscribers
 
 from .conftest import PERSONAS, page
@@ -68,6 +70,9 @@ def auth_query(token: str, name: str, *, session_id: str | None = None, ip: str 
 def start(subscriber, channel_name: str, **kwargs) -> PlaySession:
     """A viewer starts playing: an allowed auth ``new_session``; returns the play session it wrote."""
     query = auth_query(subscriber.playback_token, channel_name, **kwargs)
+    server = streaming_servers.by_id(subscriber.portal.streaming_server_id)
+    if server.name != DEFAULT_SERVER_NAME:  # another portal's own streaming server asks with its own key
+        query["key"] = server.key
     response = Client().get(AUTH, query)
     assert response.status_code == 200, response.content
     sessions.write_opened_sessions()  # the starts buffered in Redis, when the cache is Redis

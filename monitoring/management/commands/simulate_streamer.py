@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.streaming.simulator import ClientTransport, HttpTransport, StreamerSimulator
+from portals import streaming_servers
 from portals.models import Portal
 from subscribers.access import watchable_channels
 from subscribers.models import Subscriber
@@ -21,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--ticks", type=int, default=10, help="rounds of update_session per viewer")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Catena's base URL")
-        parser.add_argument("--key", default=None, help="STREAMER_KEY (default: this installation's)")
+        parser.add_argument("--key", default=None,
+                            help="the streaming server's key (default: that of the portal's server)")
         parser.add_argument("--in-process", action="store_true", help="call the views directly, no server needed")
         parser.add_argument("--seed", type=int, default=1)
 
@@ -29,9 +30,11 @@ class Command(BaseCommand):
         portal = Portal.objects.filter(name=options["portal"]).first()
         if portal is None:
             raise CommandError(f"No portal named {options['portal']!r}.")
-        key = options["key"] if options["key"] is not None else settings.STREAMER_KEY
+        server = streaming_servers.by_id(portal.streaming_server_id)
+        key = options["key"] if options["key"] is not None else (server.key if server is not None else "")
         if not key:
-            raise CommandError("Set STREAMER_KEY (or pass --key): the endpoints refuse every request without it.")
+            raise CommandError("The portal's streaming server has no key (the default server's is STREAMER_KEY); "
+                               "set one, or pass --key: the endpoints refuse every request without it.")
         viewers = []
         for subscriber in Subscriber.objects.for_portal(portal).filter(disabled=False).order_by("id")[:options["viewers"]]:
             names = list(watchable_channels(subscriber).values_list("name", flat=True)[:20])

@@ -1,4 +1,5 @@
-"""``python manage.py create_portal --name N --domain D --owner-email E --owner-password P [--title T] --json``."""
+"""``python manage.py create_portal --name N --domain D --owner-email E --owner-password P [--title T]
+[--streaming-server S] --json``."""
 
 import json
 
@@ -6,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catena_site.errors import ServiceError
 from portals import services
+from portals.models import StreamingServer
 
 
 class Command(BaseCommand):
@@ -17,9 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--owner-password", required=True)
         parser.add_argument("--title", default="")
+        parser.add_argument("--streaming-server", default="",
+                            help="name of the streaming server serving the portal (default: the server 'default')")
         parser.add_argument("--json", action="store_true", help="print {portalId, apiKey, ownerId} as JSON")
 
     def handle(self, *args, **options):
+        server = None
+        if options["streaming_server"]:
+            server = StreamingServer.objects.filter(name=options["streaming_server"]).first()
+            if server is None:
+                raise CommandError(f"No streaming server named '{options['streaming_server']}'.")
         try:
             portal = services.create_portal(
                 name=options["name"],
@@ -27,6 +36,7 @@ class Command(BaseCommand):
                 owner_email=options["owner_email"],
                 owner_password=options["owner_password"],
                 title=options["title"],
+                streaming_server=server,
             )
         except ServiceError as exc:
             raise CommandError(exc.message) from None

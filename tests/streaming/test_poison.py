@@ -318,3 +318,19 @@ def test_uuid_session_ids_are_untouched(client, world):
     session_id = str(uuid.uuid4())
     assert check(client, world["alice"].playback_token, "news", session_id=session_id).status_code == 200
     assert PlaySession.objects.get().streamer_session_id == session_id
+
+
+def test_the_operator_lists_and_clears_dead_letters_with_a_command(world, cache_backend):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    dead_letters.record(sessions.OPENING, ("poisoned", "VLC" + SURROGATE), UnicodeEncodeError(
+        "utf-8", "VLC" + SURROGATE, 3, 4, "surrogates not allowed"))
+    out, err = StringIO(), StringIO()
+    call_command("streaming_dead_letters", "--clear", stdout=out, stderr=err)
+    [line] = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert (line["buffer"], line["item"]) == ("pb:opening", "('poisoned', 'VLC\\ud800')")
+    assert line["reason"].startswith("UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800'")
+    assert "1 dead letter(s), cleared" in err.getvalue()
+    assert dead_letters.entries() == []

@@ -41,4 +41,6 @@ def clean(value, limit: int) -> str:
 
 def is_clean(value: str, limit: int) -> bool:
     """Whether ``value`` is its own cleaned form: an identifier (a token) that is not is refused, not cleaned."""
+    if value.isascii() and value.isprintable():  # the auth check's token, every time: no copy, no call
+        return len(value) <= limit
     return clean(value, limit) == value

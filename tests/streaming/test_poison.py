@@ -17,16 +17,20 @@ import copy
 import datetime as dt
 import json
 import socket
+import unicodedata
 import uuid
 from urllib.parse import urlencode
 
 import pytest
 from django.db import connections
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from monitoring import dead_letters, metrics, sessions
 from monitoring.models import PlaySession
 from monitoring.streaming import events as streaming_events
-from monitoring.streaming.values import MAX_BYTES, MAX_DURATION
+from monitoring.streaming.values import MAX_BYTES, MAX_DURATION, clean, is_clean
 from portals import services as portals
 from subscribers.playback_cache import store
 
@@ -334,3 +338,14 @@ def test_the_operator_lists_and_clears_dead_letters_with_a_command(world, cache_
     assert line["reason"].startswith("UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800'")
     assert "1 dead letter(s), cleared" in err.getvalue()
     assert dead_letters.entries() == []
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=())), st.integers(min_value=0, max_value=600))
+def test_a_cleaned_value_is_storable_and_cleaning_it_again_changes_nothing(value, limit):
+    cleaned = clean(value, limit)
+    cleaned.encode("utf-8")  # no lone surrogate: every database encodes it
+    assert len(cleaned) <= limit
+    assert not any(unicodedata.category(character) in ("Cc", "Cs") for character in cleaned)
+    assert clean(cleaned, limit) == cleaned and is_clean(cleaned, limit)
+    assert is_clean(value, limit) == (cleaned == value)

@@ -27,7 +27,7 @@ from subscribers import playback_cache
 from subscribers.models import Subscriber
 from subscribers.playback_cache import Beat, BeatProbe, store
 
-from . import sharing
+from . import dead_letters, sharing
 from .epg import program_on_air, programs_on_air
 from .models import CloseReason, PlaySession
 
@@ -37,6 +37,7 @@ ACTIVITY_TOUCH_SECONDS = 300  # lastActivityAt of a subscriber playing is writte
 _SAFE_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
 OPENING = "pb:opening"  # the buffer of session starts (Redis list), drained by write_opened_sessions
+HEARTBEATS = "pb:hb"  # the cached heartbeats (one key per session), flushed by flush_heartbeats
 
 
 @dataclass(frozen=True)
@@ -251,8 +252,10 @@ def _after_open(facts, request: PlayRequest, now: dt.datetime) -> None:
 def write_opened_sessions(batch: int = 2000) -> int:
     """Write the buffered ``new_session`` starts to the database; return how many were taken from the buffer.
 
-    One drainer at a time (a lock in Redis). Items leave the buffer only after their transaction committed;
-    writing one twice is harmless (a session that exists is left alone, or revived as below).
+    One drainer at a time (a lock in Redis). Items leave the buffer only after their transaction committed
+    or, when the database refuses an item's data, after it was moved to the dead-letter list
+    (``monitoring.dead_letters``); writing one twice is harmless (a session that exists is left alone, or
+    revived as below).
     """
     cache = store()
     if not getattr(cache, "supports_lists", False):
@@ -266,7 +269,10 @@ def write_opened_sessions(batch: int = 2000) -> int:
             items = cache.list_head(OPENING, batch)
             if not items:
                 return taken
-            opened = retry_on_conflict(lambda items=items: _write_opened(items))
+            # A start the database refuses (a value it cannot store) goes to the dead-letter list, so it can
+            # never hold up the starts behind it; an outage propagates and the next drain resumes here.
+            opened = dead_letters.write_each(items, lambda chunk: retry_on_conflict(lambda: _write_opened(chunk)),
+                                             OPENING)
             cache.list_drop_head(OPENING, len(items))
             taken += len(items)
             sharing.note_addresses([(s.subscriber_id, s.portal_id, s.token, s.ip) for s in opened], timezone.now())
@@ -331,12 +337,19 @@ def flush_heartbeats(chunk: int = 1000) -> int:
         batch.append(row[:5])
         playing.add(row[5])
         if len(batch) >= chunk:
-            changed += _flush(batch)
+            changed += _flush_each(batch)
             batch = []
     if batch:
-        changed += _flush(batch)
+        changed += _flush_each(batch)
     mark_playing(playing)
     return changed
+
+
+def _flush_each(rows: list[tuple]) -> int:
+    """:func:`_flush` of these rows; when the database refuses a cached heartbeat's values, row by row: each
+    refused heartbeat goes to the dead-letter list and leaves the cache, the others are written."""
+    return sum(dead_letters.write_each(rows, lambda chunk: [_flush(chunk)], HEARTBEATS,
+                                       discard=lambda row: forget([row[1]])))
 
 
 def mark_playing(subscriber_ids: set[int], now: dt.datetime | None = None) -> int:
@@ -408,7 +421,7 @@ def close_stale_sessions(now: dt.datetime | None = None, chunk: int = 1000) -> i
         if not rows:
             return closed
         last_id = rows[-1][0]
-        _flush(rows)  # fresh heartbeats move updated_at past the cutoff; old ones still count for closedAt
+        _flush_each(rows)  # fresh heartbeats move updated_at past the cutoff; old ones still count for closedAt
         stale = list(PlaySession.objects.filter(id__in=[row[0] for row in rows], active=True, updated_at__lt=cutoff)
                      .values_list("id", "streamer_session_id"))
         if stale:

@@ -18,6 +18,17 @@ from django.utils import timezone
 from subscribers import playback_cache
 
 from .. import sessions
+from .values import (
+    DEVICE_ID_LENGTH,
+    IP_LENGTH,
+    MAX_BYTES,
+    MAX_DURATION,
+    PROTO_LENGTH,
+    SESSION_ID_LENGTH,
+    USER_AGENT_LENGTH,
+    clean,
+    is_clean,
+)
 
 UNKNOWN_TOKEN = "unknown_token"
 SUBSCRIBER_DISABLED = "subscriber_disabled"
@@ -51,28 +62,29 @@ class Decision:
         return self.reason is None
 
 
-def _int(value: str | None) -> int | None:
+def _int(value: str | None, limit: int = MAX_BYTES) -> int | None:
+    """A count from the query string, capped at ``limit`` (None when absent, not a number or negative)."""
     try:
         number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
-    return number if number is not None and 0 <= number < 2**63 else None
+    return min(number, limit) if number is not None and 0 <= number < 2**63 else None
 
 
 def device_id_from(query_string: str | None) -> str | None:
-    """``device_id`` from the client's original query string, when the app sends one."""
+    """``device_id`` from the client's original query string, when the app sends one (cleaned)."""
     if not query_string:
         return None
     values = parse_qs(query_string.lstrip("?")).get("device_id")
-    return values[0][:200] if values and values[0] else None
+    return (clean(values[0], DEVICE_ID_LENGTH) or None) if values else None
 
 
 def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
     return sessions.PlayRequest(
         session_id=session_id, name=name, token=token,
-        ip=(query.get("ip") or "")[:45], proto=(query.get("proto") or "")[:16],
-        user_agent=(query.get("user_agent") or "")[:500],
-        bytes=_int(query.get("bytes")), duration=_int(query.get("duration")),
+        ip=clean(query.get("ip"), IP_LENGTH), proto=clean(query.get("proto"), PROTO_LENGTH),
+        user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH),
+        bytes=_int(query.get("bytes")), duration=_int(query.get("duration"), MAX_DURATION),
         dvr=(query.get("dvr") or "").lower() in ("true", "1", "yes"),
         device_id=device_id_from(query.get("qs")),
     )
@@ -83,15 +95,18 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
 
     ``server_id``: the streaming server that asks (found by its key); a token of a portal bound to another
     server is unknown to it. None only where no server is involved (tests of the rule itself).
+    A token with a control character or a lone surrogate is no token we issued: refused without a lookup.
+    Every value that may be stored is cleaned first (``values.clean``).
     """
     token = query.get("token") or ""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if not token or not is_clean(token, MAX_TOKEN_LENGTH):
         return Decision(UNKNOWN_TOKEN)
     now = now or timezone.now()
     name = query.get("name") or ""
-    session_id = (query.get("session_id") or "")[:64]
+    session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     update = query.get("request_type") == "update_session"
-    probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")), _int(query.get("duration")))
+    probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
+                            _int(query.get("duration"), MAX_DURATION))
              if session_id else None)
     facts = playback_cache.check(token, name, probe=probe)
     if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catena_site.access_events import enqueue
@@ -27,10 +27,22 @@ from content.models import Channel
 from subscribers.models import Subscriber
 from subscribers.playback_cache import CacheErrors, store
 
-from .. import metrics, sessions, sharing
+from .. import dead_letters, metrics, sessions, sharing
 from ..epg import programs_on_air
 from ..models import CloseReason, PlaySession
 from .decision import device_id_from
+from .values import (
+    COUNTRY_LENGTH,
+    IP_LENGTH,
+    MAX_BYTES,
+    MAX_DURATION,
+    PROTO_LENGTH,
+    SESSION_ID_LENGTH,
+    TOKEN_LENGTH,
+    USER_AGENT_LENGTH,
+    clean,
+    is_clean,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +93,24 @@ def _timestamp(value) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def _count(value) -> int | None:
+def _count(value, limit: int = MAX_BYTES) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise Skip("events_invalid")
-    return value
+    return min(value, limit)
 
 
 def _text(value, limit: int) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    """A text field, cleaned (``values.clean``); None when absent, not a string or empty once cleaned."""
+    return (clean(value, limit) or None) if isinstance(value, str) and value else None
+
+
+def _identifier(value, limit: int) -> str | None:
+    """A token or stream name: as sent when it is a clean string, else None (it cannot match anything of ours)."""
+    return value if isinstance(value, str) and is_clean(value, limit) else None
 
 
 def parse_event(raw, received_at: dt.datetime) -> Event:
@@ -103,19 +121,22 @@ def parse_event(raw, received_at: dt.datetime) -> Event:
     if kind not in ORDER:
         raise Skip("events_unsupported")
     session_id = raw.get("id")
-    if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= SESSION_ID_LENGTH:
+        raise Skip("events_invalid")
+    session_id = clean(session_id, SESSION_ID_LENGTH)
+    if not session_id:
         raise Skip("events_invalid")
     opened_at, updated_at, closed_at = (_timestamp(raw.get(k)) for k in ("opened_at", "updated_at", "closed_at"))
-    media, token = raw.get("media"), raw.get("token")
     return Event(
-        kind=kind, session_id=session_id, media=media if isinstance(media, str) else None,
-        token=token if isinstance(token, str) else None,
+        kind=kind, session_id=session_id, media=_identifier(raw.get("media"), 64),
+        token=_identifier(raw.get("token"), TOKEN_LENGTH),
         at=(closed_at if kind == PLAY_CLOSED and closed_at else None) or updated_at or opened_at or closed_at
         or received_at,
         opened_at=opened_at, updated_at=updated_at, closed_at=closed_at,
-        bytes=_count(raw.get("bytes")), duration=_count(raw.get("duration")),
-        ip=_text(raw.get("ip"), 45), user_agent=_text(raw.get("user_agent"), 500), proto=_text(raw.get("proto"), 16),
-        country=_text(raw.get("country"), 8), dvr=raw.get("dvr") is True,
+        bytes=_count(raw.get("bytes")), duration=_count(raw.get("duration"), MAX_DURATION),
+        ip=_text(raw.get("ip"), IP_LENGTH), user_agent=_text(raw.get("user_agent"), USER_AGENT_LENGTH),
+        proto=_text(raw.get("proto"), PROTO_LENGTH), country=_text(raw.get("country"), COUNTRY_LENGTH),
+        dvr=raw.get("dvr") is True,
         device_id=device_id_from(_text(raw.get("query_string") or raw.get("qs"), 4000)),
     )
 
@@ -150,8 +171,15 @@ class BatchResult:
     created: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
-    def skip(self, counter: str) -> None:
-        self.skipped[counter] = self.skipped.get(counter, 0) + 1
+    def skip(self, counter: str, amount: int = 1) -> None:
+        self.skipped[counter] = self.skipped.get(counter, 0) + amount
+
+    def add(self, other: BatchResult) -> None:
+        """Count ``other``'s events here too."""
+        self.applied += other.applied
+        self.created += other.created
+        for counter, amount in other.skipped.items():
+            self.skip(counter, amount)
 
 
 def parse_batch(items: list, received_at: dt.datetime, result: BatchResult,
@@ -184,28 +212,41 @@ def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetim
     On Redis (and with ``STREAMER_BUFFER_EVENTS``) a batch with valid events is appended to a buffer as it
     came (``raw``, the request body; one round trip) and applied in bulk by :func:`apply_buffered_events`
     (a Celery task started when the buffer was empty, and a beat job as a safety net): the acknowledgement
-    does not wait for the database. Elsewhere the batch is applied in its own short transaction. Invalid
-    events are counted here, once.
+    does not wait for the database. Elsewhere the batch is applied in its own short transaction (an event
+    the database refuses goes to the dead-letter list, the others are applied). Invalid events are counted
+    here, once.
     """
     received_at = received_at or timezone.now()
     result = BatchResult()
     events = parse_batch(items, received_at, result, server_id)
+    metrics.count_many(result.skipped)
     cache = store()
     if events and getattr(settings, "STREAMER_BUFFER_EVENTS", True) and getattr(cache, "supports_lists", False):
         try:
             body = raw if raw is not None else json.dumps(items).encode()
             if cache.push(EVENTS_BUFFER, (received_at.timestamp(), body, server_id)) == 1:  # it was empty: start a drain
                 enqueue(APPLY_TASK, countdown=DRAIN_DELAY)
-            metrics.count_many(result.skipped)
             return result
         except CacheErrors:
             log.warning("event buffer unavailable; applying the batch directly", exc_info=True)
-    apply_events(events, received_at, result)
+    if events:
+        result.add(apply_each(events, received_at))
+    return result
+
+
+def apply_each(events: list[Event], received_at: dt.datetime) -> BatchResult:
+    """:func:`apply_events` in one transaction; if the database refuses the events' data, one event at a time,
+    each refused one moved to the dead-letter list (``monitoring.dead_letters``). An outage propagates."""
+    result = BatchResult()
+    for part in dead_letters.write_each(events, lambda chunk: [apply_events(chunk, received_at, BatchResult())],
+                                        EVENTS_BUFFER):
+        result.add(part)
     return result
 
 
 def _buffered_events(item: tuple) -> list[Event]:
-    """The valid events of a buffered batch (its invalid ones were counted when it was received)."""
+    """The valid events of a buffered batch (its invalid ones were counted when it was received); raises
+    ``ValueError``/``TypeError``/``RecursionError`` for an item that is no batch."""
     received, body, server_id = item if len(item) == 3 else (*item, None)  # buffered before servers: no check
     items = json.loads(body)
     return parse_batch(items if isinstance(items, list) else [items], dt.datetime.fromtimestamp(received, dt.UTC),
@@ -216,9 +257,10 @@ def apply_buffered_events(chunk: int = 50) -> int:
     """Apply the buffered event batches, ``chunk`` batches per transaction; return how many events were taken.
 
     One drainer at a time (a lock in Redis); batches leave the buffer only after their transaction committed
-    (applying one twice is harmless: merging is idempotent). A batch the database refuses for its data is
-    applied alone and, failing again, logged and dropped, so it cannot block the buffer; a database that is
-    down stops the drain (the next one resumes).
+    (applying one twice is harmless: merging is idempotent). When the database refuses the data of a chunk,
+    each batch is applied alone and a refused batch event by event: each refused event (or an item that is no
+    batch at all) goes to the dead-letter list, so it cannot block the buffer and the good events around it
+    are applied; a database that is down stops the drain (the next one resumes).
     """
     cache = store()
     if not getattr(cache, "supports_lists", False):
@@ -239,15 +281,20 @@ def apply_buffered_events(chunk: int = 50) -> int:
 
 
 def _apply_buffered(items: list[tuple]) -> int:
-    batches = [_buffered_events(item) for item in items]
+    batches = []
+    for item in items:
+        try:
+            batches.append(_buffered_events(item))
+        except (*dead_letters.POISON, RecursionError) as exc:
+            dead_letters.record(EVENTS_BUFFER, item, exc)
     try:
-        apply_events([event for batch in batches for event in batch], timezone.now(), BatchResult())
-    except (IntegrityError, DataError):
+        dead_letters.attempt(apply_events, [event for batch in batches for event in batch], timezone.now(),
+                             BatchResult())
+    except dead_letters.POISON:
+        log.warning("the database refused a chunk of %d buffered batches; applying them one by one", len(batches),
+                    exc_info=True)
         for batch in batches:
-            try:
-                apply_events(batch, timezone.now(), BatchResult())
-            except (IntegrityError, DataError):
-                log.exception("dropping a buffered batch of %d events the database refuses", len(batch))
+            apply_each(batch, timezone.now())
     return sum(len(batch) for batch in batches)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError, InterfaceError, OperationalError
 from django.db import Error as DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +23,7 @@ from catena_site.ids import encode_id
 from portals import streaming_servers
 from portals.streaming_servers import ServerConfig
 
-from .decision import BAD_KEY, TITLES, decide
+from .decision import BAD_KEY, TITLES, UNKNOWN_TOKEN, decide
 from .events import receive_batch
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,15 @@ def auth(request):
         if refused is not None:
             return refused
         decision = decide(params, server_id=server.id)
-    except DatabaseError:
+    except (OperationalError, InterfaceError):  # unreachable, connection lost: Flussonic's failure policy applies
         log.exception("auth check: database unavailable")
         return unavailable()
+    except DatabaseError as exc:
+        # Not an outage: the database refused something of this request (values.clean should leave no value it
+        # refuses). A refusal, never 503, which a streamer set to allow on failure would take for "play it".
+        log.log(logging.WARNING if isinstance(exc, DataError) else logging.ERROR,
+                "auth check: the database refused the request; refused", exc_info=True)
+        return deny(UNKNOWN_TOKEN)
     if not decision.allowed:
         return deny(decision.reason)
     response = HttpResponse(status=200, content_type="text/plain")
@@ -127,6 +134,8 @@ def events(request):
         return error(413, "too_large", "The batch is too large.")
     except (ValueError, UnicodeDecodeError):
         return error(400, "bad_json", "The body is not JSON.")
+    except RecursionError:  # nested deeper than the parser goes; events are flat objects
+        return error(400, "bad_json", "The body is nested too deeply.")
     if isinstance(body, dict):
         body = [body]
     if not isinstance(body, list):

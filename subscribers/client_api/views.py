@@ -143,9 +143,18 @@ class LogoView(PublicView):
         return logo_response(request, channel)
 
 
+MAX_PLAYBACK_TOKEN_LENGTH = Subscriber._meta.get_field("playback_token").max_length
+
+
 def subscriber_for_playback_token(token: str | None) -> Subscriber:
-    """The subscriber of a playback token given in a player URL: unknown or revoked → 401, blocked → 403."""
-    subscriber = Subscriber.objects.select_related("portal").filter(playback_token=token).first() if token else None
+    """The subscriber of a playback token given in a player URL: unknown or revoked → 401, blocked → 403.
+
+    A token with a control character (``token=%00``) or longer than any token is unknown without a lookup:
+    PostgreSQL refuses a NUL in a query, which would otherwise answer 500.
+    """
+    if not token or len(token) > MAX_PLAYBACK_TOKEN_LENGTH or not token.isprintable():
+        raise Unauthorized("Unknown or revoked token.")
+    subscriber = Subscriber.objects.select_related("portal").filter(playback_token=token).first()
     if subscriber is None:
         raise Unauthorized("Unknown or revoked token.")
     if subscriber.disabled:

@@ -219,3 +219,14 @@ def test_guide_is_gzip_xmltv_of_exactly_those_channels_and_round_trips_through_o
     original = {("news" if p.epg_channel_name == "news.id" else "sport", p.title, p.start, p.end, p.description)
                 for p in Program.objects.filter(epg_source=world["source"])}
     assert imported == original
+
+
+@pytest.mark.parametrize("token", ["%00", "abc%00", "%00" * 40, "%01%1b", "x" * 65])
+@pytest.mark.parametrize("path", ["playlist.m3u", "epg.xml.gz"])
+def test_a_token_with_a_nul_or_too_long_is_401_like_an_unknown_one_never_500(app, world, path, token):
+    """PostgreSQL refuses a NUL in a query: this answered 500 there."""
+    unknown = app.get(f"{CLIENT}/{path}?token=nosuchtoken")
+    response = app.get(f"{CLIENT}/{path}?token={token}")
+    assert response.status_code == unknown.status_code == 401
+    assert response.json() == unknown.json()
+    assert app.get(f"{CLIENT}/{path}?token={world['subscriber'].playback_token}%00").status_code == 401

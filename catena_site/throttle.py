@@ -58,10 +58,7 @@ def _cache():
 
 @contextmanager
 def _exclusive(cache):
-    """Make a read-modify-write of the cache atomic where the backend's own operations are not."""
-    if isinstance(cache, (RedisCache, LocMemCache)):  # INCR is atomic; LocMem locks itself
-        yield
-        return
+    """Make a read-modify-write of the cache atomic (one process or many on this machine)."""
     if isinstance(cache, FileBasedCache):
         directory = cache._dir
     else:  # any other backend: a lock file of this machine's var/ directory
@@ -75,6 +72,27 @@ def _exclusive(cache):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _change(key: str, delta: int, timeout: int) -> int:
+    """Add ``delta`` to a bucket atomically; its new value. A bucket's key names its time, so its expiry
+    only cleans up."""
+    cache = _cache()
+    if isinstance(cache, (RedisCache, LocMemCache)):  # INCR/DECR keep the expiry and are atomic
+        if delta > 0:
+            cache.add(key, 0, timeout)
+        try:
+            return cache.incr(key, delta)
+        except ValueError:  # expired in between
+            if delta < 0:
+                return 0
+            cache.set(key, delta, timeout)
+            return delta
+    # Django's generic incr is a get and a set, and the set would also reset the expiry to the default.
+    with _exclusive(cache):
+        value = max(0, int(cache.get(key) or 0) + delta)
+        cache.set(key, value, timeout)
+    return value
 
 
 @dataclass
@@ -125,33 +143,18 @@ class Counter:
         now = time.time() if now is None else now
         keys = self._bucket_keys(now)
         current_key = keys[-1][1]
-        cache = _cache()
-        timeout = self.limit.window + self.limit.bucket_seconds
-        with _exclusive(cache):
-            cache.add(current_key, 0, timeout)
-            try:
-                current = cache.incr(current_key)
-            except ValueError:  # expired between add and incr
-                cache.set(current_key, 1, timeout)
-                current = 1
+        current = _change(current_key, +1, self.limit.window + self.limit.bucket_seconds)
         self._added.append(current_key)
-        older = cache.get_many([key for _, key in keys[:-1]])
+        older = _cache().get_many([key for _, key in keys[:-1]])
         return current + sum(int(value or 0) for value in older.values())
 
-    def undo(self) -> None:
-        """Take back the events this counter added (a login that succeeded, a request that was refused)."""
-        cache = _cache()
-        with _exclusive(cache):
-            for key in self._added:
-                try:
-                    cache.decr(key)
-                except ValueError:  # already expired
-                    pass
-        self._added.clear()
-
-    def reset(self) -> None:
-        """Forget every event of this key."""
-        _cache().delete_many([key for _, key in self._bucket_keys(time.time())])
+    def undo(self, *, last_only: bool = False) -> None:
+        """Take back the events this counter added, or only the last one (a login that succeeded, a refused
+        request)."""
+        taken = self._added[-1:] if last_only else list(self._added)
+        for key in taken:
+            _change(key, -1, self.limit.window + self.limit.bucket_seconds)
+        del self._added[len(self._added) - len(taken):]
 
 
 def take(*counters: Counter, keep_refused: bool = False) -> list[Counter]:
@@ -167,7 +170,7 @@ def take(*counters: Counter, keep_refused: bool = False) -> list[Counter]:
     if over is not None:
         if not keep_refused:
             for counter in counters:
-                counter.undo()
+                counter.undo(last_only=True)
         raise RateLimited(over.limit.message, over.retry_after())
     return list(counters)
 

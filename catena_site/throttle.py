@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import math
 import os
 import threading
@@ -30,6 +31,8 @@ from catena_site.errors import RateLimited
 
 BUCKETS_PER_WINDOW = 15
 CACHE_ALIAS = "default"
+
+logger = logging.getLogger(__name__)
 
 _thread_lock = threading.Lock()
 
@@ -75,8 +78,25 @@ def _exclusive(cache):
 
 
 def _change(key: str, delta: int, timeout: int) -> int:
-    """Add ``delta`` to a bucket atomically; its new value. A bucket's key names its time, so its expiry
+    """Add ``delta`` to a bucket atomically; its new value (0 when the cache cannot be reached: logins and
+    SMS keep working unthrottled, and the outage is logged). A bucket's key names its time, so its expiry
     only cleans up."""
+    try:
+        return _change_in_cache(key, delta, timeout)
+    except Exception:
+        logger.exception("Throttling is off: the shared cache cannot be reached")
+        return 0
+
+
+def _get_many(keys: list[str]) -> dict:
+    try:
+        return _cache().get_many(keys)
+    except Exception:
+        logger.exception("Throttling is off: the shared cache cannot be reached")
+        return {}
+
+
+def _change_in_cache(key: str, delta: int, timeout: int) -> int:
     cache = _cache()
     if isinstance(cache, (RedisCache, LocMemCache)):  # INCR/DECR keep the expiry and are atomic
         if delta > 0:
@@ -117,7 +137,7 @@ class Counter:
     def _buckets(self, now: float) -> list[tuple[int, int]]:
         """(bucket index, events) for the buckets inside the window, oldest first."""
         keys = self._bucket_keys(now)
-        values = _cache().get_many([key for _, key in keys])
+        values = _get_many([key for _, key in keys])
         return [(index, int(values.get(key) or 0)) for index, key in keys]
 
     def count(self, now: float | None = None) -> int:
@@ -145,7 +165,7 @@ class Counter:
         current_key = keys[-1][1]
         current = _change(current_key, +1, self.limit.window + self.limit.bucket_seconds)
         self._added.append(current_key)
-        older = _cache().get_many([key for _, key in keys[:-1]])
+        older = _get_many([key for _, key in keys[:-1]])
         return current + sum(int(value or 0) for value in older.values())
 
     def undo(self, *, last_only: bool = False) -> None:
@@ -217,7 +237,7 @@ class LoginAttempt:
             if total <= counter.limit.limit:
                 continue
             if counter is self.by_account:
-                known = _cache().get(self._known_key) if known is None else known
+                known = bool(_get_many([self._known_key])) if known is None else known
                 if known:
                     continue
             raise RateLimited(counter.limit.message, counter.retry_after())
@@ -227,4 +247,7 @@ class LoginAttempt:
         for counter in self.counters:
             counter.undo()
         if self.ip:
-            _cache().set(self._known_key, True, KNOWN_ADDRESS_SECONDS)
+            try:
+                _cache().set(self._known_key, True, KNOWN_ADDRESS_SECONDS)
+            except Exception:
+                logger.exception("Could not remember a known login address: the shared cache cannot be reached")

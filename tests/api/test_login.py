@@ -180,3 +180,17 @@ def test_thirty_concurrent_wrong_logins_count_thirty_and_exactly_ten_are_answere
     assert sorted(statuses) == [401] * 10 + [429] * 20
     attempt = LoginAttempt("manager", "alice@example.com", "192.0.2.50")
     assert attempt.pair.count() == 30 and attempt.by_ip.count() == 30 and attempt.by_account.count() == 30
+
+
+def test_login_still_answers_when_the_shared_cache_is_down(anonymous, three_portals, settings):
+    """Throttling counts in the cache; a cache outage turns throttling off (logged), never login."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{port}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.5}}}
+    assert _fail(anonymous).status_code == 401
+    assert _right(anonymous).status_code == 200

@@ -34,6 +34,7 @@ def test_the_whole_sms_flow(app, portal, sms_file):
     assert message["text"].startswith("Your Main TV code: ") and message["text"][-4:].isdigit()
     verified = app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": message["text"][-4:]}, format="json")
     assert verified.status_code == 200
+    assert verified["Cache-Control"] == "no-store"  # the session token and the playback token
     body = verified.json()
     assert set(body) == {"token", "subscriberId", "playback_token", "expiresAt"}
     assert body["subscriberId"] == subscriber.public_id and body["playback_token"] == subscriber.playback_token

@@ -77,6 +77,12 @@ def _exclusive(cache):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _key(name: str, *parts) -> str:
+    """A cache key for ``parts`` (hashed: no email, phone number or address in key names; always valid)."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"throttle:{name}:{digest[:40]}"
+
+
 def _change(key: str, delta: int, timeout: int) -> int:
     """Add ``delta`` to a bucket atomically; its new value (0 when the cache cannot be reached: logins and
     SMS keep working unthrottled, and the outage is logged). A bucket's key names its time, so its expiry
@@ -125,9 +131,7 @@ class Counter:
 
     @classmethod
     def of(cls, limit: Limit, *parts) -> Counter:
-        # Hashed: no email, phone number or address in cache key names, and always a valid key.
-        digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()
-        return cls(limit, f"throttle:{limit.name}:{digest[:40]}")
+        return cls(limit, _key(limit.name, *parts))
 
     def _bucket_keys(self, now: float) -> list[tuple[int, str]]:
         size = self.limit.bucket_seconds
@@ -177,20 +181,16 @@ class Counter:
         del self._added[len(self._added) - len(taken):]
 
 
-def take(*counters: Counter, keep_refused: bool = False) -> list[Counter]:
-    """Count one event on every counter; ``RateLimited`` if any of them is now past its limit.
-
-    With ``keep_refused`` a refused event still counts (failed logins: a blocked guesser stays blocked);
-    without, it is taken back (SMS requests: only the codes actually sent count).
-    """
+def take(*counters: Counter) -> list[Counter]:
+    """Count one event on every counter; ``RateLimited`` (and the event taken back everywhere) if any of them
+    is now past its limit, so that only accepted events count (SMS requests: the codes actually sent)."""
     over = None
     for counter in counters:
         if counter.add() > counter.limit.limit and over is None:
             over = counter
     if over is not None:
-        if not keep_refused:
-            for counter in counters:
-                counter.undo(last_only=True)
+        for counter in counters:
+            counter.undo(last_only=True)
         raise RateLimited(over.limit.message, over.retry_after())
     return list(counters)
 
@@ -223,7 +223,7 @@ class LoginAttempt:
         self.by_ip = Counter.of(Limit("login-ip", settings.LOGIN_FAILURES_PER_IP, window, LOGIN_REFUSED), self.ip)
         self.by_account = Counter.of(Limit("login-account", settings.LOGIN_FAILURES_PER_EMAIL, window, LOGIN_REFUSED),
                                      realm, account)
-        self._known_key = Counter.of(Limit("login-known", 1, KNOWN_ADDRESS_SECONDS), realm, account, self.ip).key
+        self._known_key = _key("login-known", realm, account, self.ip)
 
     @property
     def counters(self) -> list[Counter]:

@@ -57,7 +57,7 @@ class PortalCreationForm(forms.ModelForm):
 
     def clean_owner_password(self):
         password = self.cleaned_data["owner_password"]
-        problems = password_problems(password)
+        problems = password_problems(password, [self.data.get("owner_email", ""), self.data.get("name", "")])
         if problems:
             raise ValidationError(problems)
         return password
@@ -127,9 +127,13 @@ class ManagerPasswordForm(forms.Form):
     password1 = forms.CharField(label="New password", strip=False, widget=forms.PasswordInput)
     password2 = forms.CharField(label="New password (again)", strip=False, widget=forms.PasswordInput)
 
+    def __init__(self, *args, manager: Manager | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.manager = manager
+
     def clean_password1(self):
         password = self.cleaned_data["password1"]
-        problems = password_problems(password)
+        problems = password_problems(password, [self.manager.email, self.manager.name] if self.manager else [])
         if problems:
             raise ValidationError(problems)
         return password
@@ -257,7 +261,7 @@ class ManagerAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         manager = get_object_or_404(Manager.objects.select_related("portal"), pk=manager_id)
-        form = ManagerPasswordForm(request.POST or None)
+        form = ManagerPasswordForm(request.POST or None, manager=manager)
         if request.method == "POST" and form.is_valid():
             services.set_manager_password(manager, form.cleaned_data["password1"])
             self.log_change(request, manager, "Set a new password.")

@@ -154,20 +154,3 @@ class ManagerSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.manager_id}"
-
-
-class LoginFailure(models.Model):
-    """A failed login, kept for the throttling window (per email and per client IP)."""
-
-    email = models.CharField(max_length=254)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["email", "created_at"], name="login_failure_email"),
-            models.Index(fields=["ip", "created_at"], name="login_failure_ip"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.email} from {self.ip}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import math
 import re
 
 from django.conf import settings
@@ -15,14 +14,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catena_site import access_events
-from catena_site.errors import Conflict, Forbidden, Invalid, RateLimited
+from catena_site.errors import Conflict, Forbidden, Invalid
+from catena_site.throttle import LoginAttempt
 from monitoring.operations import Actor, OperationType, changes, record
 
 from . import streaming_servers
 from .auth import Caller, start_session
 from .models import (
     DEFAULT_PORTAL_SETTINGS,
-    LoginFailure,
     Manager,
     ManagerSession,
     Portal,
@@ -48,7 +47,7 @@ def create_portal(*, name: str, domain: str, owner_email: str, owner_password: s
                   streaming_server: StreamingServer | None = None) -> Portal:
     """Create a portal and its owner (infrastructure level: the create_portal command and the admin), bound to
     ``streaming_server`` (default: the server named ``default``)."""
-    problems = password_problems(owner_password)
+    problems = password_problems(owner_password, [owner_email, name, domain, title])
     if problems:
         raise Invalid("owner password: " + " ".join(problems), {"password": problems})
     email = normalize_email(owner_email)
@@ -273,7 +272,7 @@ def _manager_snapshot(manager: Manager) -> dict:
             "isContentAdmin": manager.is_content_admin, "isSubscriberAdmin": manager.is_subscriber_admin}
 
 
-def _clean_manager_fields(data: dict, *, creating: bool) -> dict:
+def _clean_manager_fields(data: dict, *, creating: bool, current: Manager | None = None) -> dict:
     """Validate the writable manager fields present in ``data`` (API names); raise Invalid with all errors."""
     errors: dict[str, list[str]] = {}
     clean: dict = {}
@@ -299,7 +298,8 @@ def _clean_manager_fields(data: dict, *, creating: bool) -> dict:
         if not isinstance(password, str) or not password:
             errors["password"] = ["This field is required."]
         else:
-            problems = password_problems(password)
+            known = [data.get("email"), data.get("name"), current and current.email, current and current.name]
+            problems = password_problems(password, [str(word) for word in known if isinstance(word, str)])
             if problems:
                 errors["password"] = problems
             else:
@@ -346,7 +346,7 @@ def _admins_left_without(portal: Portal, manager: Manager) -> bool:
 def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
     """Change a manager; a new password ends all of that manager's sessions. Records ``updateManager``."""
     caller.require("isAdmin")
-    clean = _clean_manager_fields(data, creating=False)
+    clean = _clean_manager_fields(data, creating=False, current=manager)
     with transaction.atomic():
         manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
         portal = manager.portal
@@ -479,7 +479,7 @@ def move_portal_to_server(portal: Portal, server: StreamingServer, *, actor: Act
 
 def set_manager_password(manager: Manager, password: str, *, actor: Actor | None = None) -> Manager:
     """Give a manager a new password (policy checked) and end all of their sessions. Records ``updateManager``."""
-    problems = password_problems(password)
+    problems = password_problems(password, [manager.email, manager.name])
     if problems:
         raise Invalid("password: " + " ".join(problems), {"password": problems})
     actor = actor or Actor.system()
@@ -499,33 +499,17 @@ def set_manager_password(manager: Manager, password: str, *, actor: Actor | None
 _DUMMY_HASH = None
 
 
-def _window_start() -> dt.datetime:
-    return timezone.now() - dt.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW)
-
-
-def _check_throttle(email: str, ip: str | None) -> None:
-    since = _window_start()
-    limit = settings.LOGIN_FAILURE_LIMIT
-    for condition in (Q(email=email), Q(ip=ip) if ip else None):
-        if condition is None:
-            continue
-        recent = LoginFailure.objects.filter(condition, created_at__gte=since).order_by("-created_at")
-        times = list(recent.values_list("created_at", flat=True)[:limit])
-        if len(times) >= limit:
-            # Free again when the oldest of the last `limit` failures leaves the window.
-            wait = (times[-1] - since).total_seconds()
-            raise RateLimited("Too many failed login attempts. Try again later.", math.ceil(max(wait, 1)))
-
-
 def login(email: str, password: str, *, ip: str | None = None, user_agent: str = "") -> list[tuple[Manager, str]]:
     """Managers with this email and password, each with a new session token.
 
-    An empty list means no match (the caller answers one generic 401); each failure is recorded, and
-    ``RateLimited`` is raised once an email or a client IP has too many failures within the window.
+    An empty list means no match (the caller answers one generic 401); each failure is counted, and
+    ``RateLimited`` is raised as ``catena_site.throttle.LoginAttempt`` says (per email and IP pair, per IP,
+    per email from new addresses).
     """
     global _DUMMY_HASH
     email = (email or "").strip().lower()
-    _check_throttle(email, ip)
+    attempt = LoginAttempt("manager", email, ip)
+    attempt.begin()
     candidates = list(Manager.objects.select_related("portal").filter(email=email).order_by("id"))
     if not candidates:
         # Spend the same time as a real check, so timing does not tell which emails exist.
@@ -533,8 +517,8 @@ def login(email: str, password: str, *, ip: str | None = None, user_agent: str =
         check_password(password or "", _DUMMY_HASH)
     matched = [m for m in candidates if m.check_password(password or "")]
     if not matched:
-        LoginFailure.objects.create(email=email[:254], ip=ip, created_at=timezone.now())
         return []
+    attempt.succeeded()
     now = timezone.now()
     result = []
     with transaction.atomic():
@@ -546,9 +530,8 @@ def login(email: str, password: str, *, ip: str | None = None, user_agent: str =
 
 
 def purge_expired_sessions() -> int:
-    """Delete manager sessions idle past the TTL and login failures past the window; return the count."""
+    """Delete manager sessions idle past the TTL; return the count."""
     idle_since = timezone.now() - dt.timedelta(seconds=settings.MANAGER_SESSION_TTL)
     deleted, _ = ManagerSession.objects.filter(last_seen_at__lt=idle_since).delete()
-    LoginFailure.objects.filter(created_at__lt=_window_start()).delete()
     return deleted
 

@@ -17,7 +17,31 @@ LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 _DATA_URI = re.compile(r"^data:image/[a-zA-Z0-9.+-]+;base64,(?P<data>.*)$", re.DOTALL)
 
 
-def password_problems(password: str) -> list[str]:
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 0 too guessable … 3 safely unguessable (~10^10 guesses) … 4 very unguessable
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters decide
+
+
+def password_strength_problem(password: str, user_inputs: list[str] | tuple = ()) -> str | None:
+    """Why ``password`` is too easy to guess (zxcvbn below ``MIN_PASSWORD_SCORE``), in plain words; else None.
+
+    ``user_inputs`` (the manager's email, name, the portal's name) count as known words: a password built
+    from them is weak.
+    """
+    from zxcvbn import zxcvbn
+
+    words = [str(w) for w in user_inputs if w]
+    for value in list(words):  # "alice@example.com" also gives "alice" and "example"
+        words.extend(part for part in re.split(r"[^A-Za-z0-9]+", value) if len(part) > 2)
+    result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=words)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result.get("feedback") or {}
+    reason = (feedback.get("warning") or "").rstrip(".")
+    advice = " ".join(feedback.get("suggestions") or []) or "Add another word or two; uncommon words are better."
+    return f"Password is too easy to guess{' (' + reason.lower() + ')' if reason else ''}. {advice}"
+
+
+def password_problems(password: str, user_inputs: list[str] | tuple = ()) -> list[str]:
     """Every rule of the password policy that ``password`` breaks (empty when it is acceptable)."""
     problems = []
     if len(password) < 8:
@@ -34,6 +58,10 @@ def password_problems(password: str) -> list[str]:
         CommonPasswordValidator().validate(password)
     except ValidationError:
         problems.append("Password is too common.")
+    if not problems:
+        weak = password_strength_problem(password, user_inputs)
+        if weak:
+            problems.append(weak)
     return problems
 
 
@@ -41,6 +69,20 @@ def validate_password(password: str) -> None:
     problems = password_problems(password)
     if problems:
         raise ValidationError(problems)
+
+
+class PasswordStrengthValidator:
+    """Django password validator (``AUTH_PASSWORD_VALIDATORS``): zxcvbn score of at least 3, the user's
+    username, email and names counting as known words (Django admin accounts, ``createsuperuser``)."""
+
+    def validate(self, password, user=None):
+        inputs = [getattr(user, name, "") for name in ("username", "email", "first_name", "last_name")] if user else []
+        problem = password_strength_problem(password, inputs)
+        if problem:
+            raise ValidationError(problem, code="password_too_weak")
+
+    def get_help_text(self):
+        return "Your password must not be easy to guess (a few uncommon words, not a common password)."
 
 
 def normalize_email(email: str) -> str:

@@ -23,25 +23,6 @@ class SmsCode(models.Model):
         return f"code for +{self.full_phone}"
 
 
-class SmsRequest(models.Model):
-    """One accepted code request, kept an hour for the per-number and per-IP limits."""
-
-    portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="+")
-    full_phone = models.CharField(max_length=19)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        app_label = "subscribers"
-        indexes = [
-            models.Index(fields=["portal", "full_phone", "created_at"], name="sms_request_number"),
-            models.Index(fields=["ip", "created_at"], name="sms_request_ip"),
-        ]
-
-    def __str__(self) -> str:
-        return f"request for +{self.full_phone}"
-
-
 class AppSession(models.Model):
     """A subscriber's login in a TV app (``Authorization: Bearer``). Only the token's hash is stored.
 

@@ -1,7 +1,8 @@
 """SMS login of subscribers and their app sessions.
 
-No enumeration: a known and an unknown number get the same answer and the same limits; a code is only
-sent to a subscriber's number, or to any number when the portal allows self-registration.
+No enumeration: a known and an unknown number get the same answer and the same limits (counted per number
+across every portal, in the shared cache: ``catena_site.throttle``); a code is only sent to a subscriber's
+number, or to any number when the portal allows self-registration; an expired code is refused like a wrong one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import math
 import re
 import secrets
 
@@ -17,17 +17,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catena_site.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from catena_site.errors import Forbidden, Invalid, Unauthorized
+from catena_site.throttle import Counter, Limit, take
 from monitoring.operations import Actor, OperationType, record
 from portals.models import DEFAULT_SMS_TEMPLATE
 
-from .app_models import AppSession, SmsCode, SmsRequest
+from .app_models import AppSession, SmsCode
 from .models import Subscriber
 from .validators import phone_errors
 
 RESEND_SECONDS = 60
 PER_NUMBER_PER_HOUR = 5
 PER_IP_PER_HOUR = 30
+RESEND_LIMIT = Limit("sms-resend", 1, RESEND_SECONDS, "A code was sent to this number less than a minute ago.")
+NUMBER_LIMIT = Limit("sms-number", PER_NUMBER_PER_HOUR, 3600, "Too many codes for this number; try again later.")
+IP_LIMIT = Limit("sms-ip", PER_IP_PER_HOUR, 3600, "Too many code requests from this address; try again later.")
 MAX_ATTEMPTS = 5
 CODE_MISMATCH = "sms code doesn't match"
 
@@ -54,33 +58,32 @@ def sms_text(portal, code: str) -> str:
     return template.replace("{title}", portal.display_title).replace("{code}", code)
 
 
-def _check_limits(portal, full_phone: str, ip: str | None, now: dt.datetime) -> None:
-    hour_ago = now - dt.timedelta(hours=1)
-    by_number = list(SmsRequest.objects.filter(portal=portal, full_phone=full_phone, created_at__gte=hour_ago)
-                     .order_by("-created_at").values_list("created_at", flat=True)[:PER_NUMBER_PER_HOUR])
-    if by_number and (now - by_number[0]).total_seconds() < RESEND_SECONDS:
-        wait = RESEND_SECONDS - (now - by_number[0]).total_seconds()
-        raise RateLimited("A code was sent to this number less than a minute ago.", math.ceil(wait))
-    if len(by_number) >= PER_NUMBER_PER_HOUR:
-        wait = (by_number[-1] + dt.timedelta(hours=1) - now).total_seconds()
-        raise RateLimited("Too many codes for this number; try again later.", math.ceil(wait))
+def _limits(full_phone: str, ip: str | None) -> list[Counter]:
+    """The counters of a code request: per number (across every portal: one phone, one inbox) and per IP."""
+    counters = [Counter.of(RESEND_LIMIT, full_phone), Counter.of(NUMBER_LIMIT, full_phone)]
     if ip:
-        by_ip = list(SmsRequest.objects.filter(ip=ip, created_at__gte=hour_ago).order_by("-created_at")
-                     .values_list("created_at", flat=True)[:PER_IP_PER_HOUR])
-        if len(by_ip) >= PER_IP_PER_HOUR:
-            wait = (by_ip[-1] + dt.timedelta(hours=1) - now).total_seconds()
-            raise RateLimited("Too many code requests from this address; try again later.", math.ceil(wait))
+        counters.append(Counter.of(IP_LIMIT, ip))
+    return counters
 
 
 def request_code(portal, country_code, phone, *, ip: str | None = None) -> dict:
     """Send a fresh 4-digit code when the number may log in; the answer never tells whether it may."""
-    from .sms import get_backend
-
     full_phone = _full_phone(country_code, phone)
     now = timezone.now()
+    counted = take(*_limits(full_phone, ip))  # RateLimited; a refused request is not counted
+    try:
+        _store_and_send(portal, full_phone, now)
+    except Exception:
+        for counter in counted:  # nothing was sent: the request does not count
+            counter.undo()
+        raise
+    return {"ttl": settings.SMS_CODE_TTL, "retryAfter": RESEND_SECONDS}
+
+
+def _store_and_send(portal, full_phone: str, now: dt.datetime) -> None:
+    from .sms import get_backend
+
     with transaction.atomic():
-        _check_limits(portal, full_phone, ip, now)
-        SmsRequest.objects.create(portal=portal, full_phone=full_phone, ip=ip, created_at=now)
         known = Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).exists()
         if known or portal.effective_settings.get("autoCreateSubscribers"):
             code = f"{secrets.randbelow(10_000):04d}"
@@ -91,7 +94,6 @@ def request_code(portal, country_code, phone, *, ip: str | None = None) -> dict:
             )
             text = sms_text(portal, code)
             transaction.on_commit(lambda: get_backend().send(f"+{full_phone}", text, portal.public_id))
-    return {"ttl": settings.SMS_CODE_TTL, "retryAfter": RESEND_SECONDS}
 
 
 def _spend_code(portal, full_phone: str, code: str, now: dt.datetime) -> str | None:
@@ -101,8 +103,10 @@ def _spend_code(portal, full_phone: str, code: str, now: dt.datetime) -> str | N
         if stored is None or stored.attempts >= MAX_ATTEMPTS:
             return CODE_MISMATCH
         if stored.expires_at <= now:
+            # The same answer as for a number that never had a code: "code expired" would tell a
+            # subscriber's number (a code was stored) from an unknown one.
             stored.delete()
-            return "code expired"
+            return CODE_MISMATCH
         if not hmac.compare_digest(stored.code_hash, _hash(portal.id, full_phone, code)):
             stored.attempts += 1
             stored.save(update_fields=["attempts"])

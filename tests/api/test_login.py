@@ -54,25 +54,64 @@ def _fail(client, email="alice@example.com", ip="10.0.0.1"):
     return client.post(LOGIN, {"email": email, "password": "Wrong-Pass-1"}, format="json", REMOTE_ADDR=ip)
 
 
-def test_eleventh_failure_for_an_email_within_15_minutes_is_429(anonymous, three_portals):
-    for attempt in range(10):
-        assert _fail(anonymous, ip=f"10.0.0.{attempt + 1}").status_code == 401
-    blocked = _fail(anonymous, ip="10.0.1.1")
+def _right(client, email="alice@example.com", ip="10.0.0.1"):
+    return client.post(LOGIN, {"email": email, "password": PASSWORD}, format="json", REMOTE_ADDR=ip)
+
+
+def test_the_eleventh_failure_of_one_email_from_one_address_is_429_for_that_pair_only(anonymous, three_portals):
+    for _ in range(10):
+        assert _fail(anonymous).status_code == 401
+    blocked = _fail(anonymous)
     assert blocked.status_code == 429
     assert 1 <= int(blocked["Retry-After"]) <= 15 * 60
-    # Even the right password is refused while blocked, and no session is created.
-    right = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json",
-                           REMOTE_ADDR="10.0.2.1")
-    assert right.status_code == 429
-    # Another email from another address is unaffected.
-    assert _fail(anonymous, email="bob@example.com", ip="10.0.3.1").status_code == 401
+    # Even the right password is refused from that address, and no session is created.
+    assert _right(anonymous).status_code == 429
+    assert not Manager.objects.filter(last_login_at__isnull=False).exists()
+    # The same email from another address, and another email from the same address, still get answers.
+    assert _right(anonymous, ip="10.0.2.1").status_code == 200
+    assert _fail(anonymous, email="bob@example.com").status_code == 401
 
 
-def test_failures_from_one_ip_across_emails_are_limited_too(anonymous, three_portals):
-    for attempt in range(10):
+def test_a_stranger_failing_with_made_up_emails_does_not_lock_the_owner_out(anonymous, three_portals):
+    for attempt in range(12):
+        assert _fail(anonymous, email=f"made-up-{attempt}@example.com", ip="192.0.2.7").status_code == 401
+    assert _right(anonymous, ip="192.0.2.7").status_code == 200
+
+
+def test_password_spraying_from_one_address_is_refused_for_every_email(anonymous, three_portals, settings):
+    assert settings.LOGIN_FAILURES_PER_IP == 50
+    for attempt in range(50):
         assert _fail(anonymous, email=f"user{attempt}@example.com", ip="192.0.2.7").status_code == 401
-    assert _fail(anonymous, email="fresh@example.com", ip="192.0.2.7").status_code == 429
+    sprayed = _fail(anonymous, email="fresh@example.com", ip="192.0.2.7")
+    assert sprayed.status_code == 429 and int(sprayed["Retry-After"]) >= 1
+    assert _right(anonymous, ip="192.0.2.7").status_code == 429
     assert _fail(anonymous, email="fresh@example.com", ip="192.0.2.8").status_code == 401
+
+
+def test_many_failures_for_one_email_refuse_new_addresses_but_not_a_known_one(anonymous, three_portals, settings):
+    assert settings.LOGIN_FAILURES_PER_EMAIL == 50
+    assert _right(anonymous, ip="198.51.100.1").status_code == 200  # the owner's usual address
+    for attempt in range(50):
+        assert _fail(anonymous, ip=f"10.1.{attempt // 200}.{attempt % 200 + 1}").status_code == 401
+    from_new_address = _right(anonymous, ip="10.9.9.9")
+    assert from_new_address.status_code == 429 and int(from_new_address["Retry-After"]) >= 1
+    assert _right(anonymous, ip="198.51.100.1").status_code == 200
+
+
+def test_rotating_the_forwarded_for_hop_a_client_writes_does_not_escape_the_limits(anonymous, three_portals,
+                                                                                  settings):
+    """Behind a trusted proxy the client is the hop the proxy appended; what the client wrote is ignored."""
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    for attempt in range(10):
+        response = anonymous.post(LOGIN, {"email": "alice@example.com", "password": "Wrong-Pass-1"}, format="json",
+                                  REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}, 198.51.100.9")
+        assert response.status_code == 401
+    blocked = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json",
+                             REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.77, 198.51.100.9")
+    assert blocked.status_code == 429
+    other_client = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json",
+                                  REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.10")
+    assert other_client.status_code == 200
 
 
 def test_the_block_lifts_when_the_window_passes(anonymous, three_portals):
@@ -81,7 +120,8 @@ def test_the_block_lifts_when_the_window_passes(anonymous, three_portals):
             _fail(anonymous)
         assert _fail(anonymous).status_code == 429
         traveller.shift(dt.timedelta(minutes=15, seconds=1))
-        ok = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json")
+        ok = anonymous.post(LOGIN, {"email": "alice@example.com", "password": PASSWORD}, format="json",
+                            REMOTE_ADDR="10.0.0.1")
         assert ok.status_code == 200
 
 
@@ -109,3 +149,48 @@ def test_a_session_expires_after_inactivity_and_activity_keeps_it(anonymous, thr
             assert client.get(f"{API}/portal").status_code == 200
         traveller.shift(dt.timedelta(minutes=61))
         assert client.get(f"{API}/portal").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_concurrent_wrong_logins_count_thirty_and_exactly_ten_are_answered():
+    """Counted atomically in the shared (file) cache: no lost update lets an 11th guess through."""
+    import threading
+
+    from django.db import connection
+
+    from catena_site.throttle import LoginAttempt
+
+    make_manager(make_portal("race"), "alice@example.com")
+    start = threading.Barrier(30)
+    statuses = []
+
+    def guess():
+        client = api_client()
+        start.wait()
+        try:
+            statuses.append(_fail(client, ip="192.0.2.50").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 10 + [429] * 20
+    attempt = LoginAttempt("manager", "alice@example.com", "192.0.2.50")
+    assert attempt.pair.count() == 30 and attempt.by_ip.count() == 30 and attempt.by_account.count() == 30
+
+
+def test_login_still_answers_when_the_shared_cache_is_down(anonymous, three_portals, settings):
+    """Throttling counts in the cache; a cache outage turns throttling off (logged), never login."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{port}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.5}}}
+    assert _fail(anonymous).status_code == 401
+    assert _right(anonymous).status_code == 200

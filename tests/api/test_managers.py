@@ -72,6 +72,10 @@ def test_duplicate_email_in_a_portal_is_409(api, managers, portal):
         ({"password": "NoDigitsHere!"}, "password", "digit"),
         ({"password": "NoSpecial123"}, "password", "special"),
         ({"password": "P@ssw0rd"}, "password", "too common"),
+        ({"password": "Passw0rd!"}, "password", "too easy to guess"),
+        ({"password": "Qwerty123!"}, "password", "too easy to guess"),
+        ({"password": "Welcome1!"}, "password", "too easy to guess"),
+        ({"email": "kzorbaflux@example.com", "password": "Kzorbaflux-2!"}, "password", "too easy to guess"),
         ({"password": None}, "password", "required"),
         ({"isAdmin": "yes"}, "isAdmin", "true or false"),
     ],
@@ -207,3 +211,13 @@ def test_paths_work_with_and_without_trailing_slash(api, managers):
     assert api.get(f"{API}/managers/").status_code == 200
     assert api.get(f"{API}/managers/{target}/").status_code == 200
     assert api.get(f"{API}/managers/{target}").status_code == 200
+
+
+def test_a_password_built_from_a_managers_own_email_is_refused_on_change_too(api, managers):
+    target = managers["viewer"]
+    response = api.put(f"{API}/managers/{target.public_id}", {"email": "kzorbaflux@example.com",
+                                                                 "password": "Kzorbaflux-2!"}, format="json")
+    assert response.status_code == 400
+    assert any("too easy to guess" in reason for reason in response.json()["errors"]["password"])
+    target.refresh_from_db()
+    assert target.email == "viewer@example.com" and target.check_password(PASSWORD)

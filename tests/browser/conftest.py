@@ -52,8 +52,23 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     tab = context.new_page()
+    refused = []  # the pages run under their real Content-Security-Policy: nothing of ours may be refused
+    tab.on("console", lambda message: refused.append(message.text)
+           if "Content Security Policy" in message.text else None)
     yield tab
     context.close()
+    assert refused == [], refused
+
+
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JavaScript expression until it is true. (Playwright's ``wait_for_function`` re-evaluates its
+    predicate with ``eval``, which the pages' Content-Security-Policy rightly refuses.)"""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(100)
 
 
 def log_in(page, email: str) -> None:

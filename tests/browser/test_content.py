@@ -14,6 +14,8 @@ from subscribers import services as subscriber_services
 from tests.content.test_channels_api import make_package
 from tests.subscribers.test_subscribers_api import make_subscriber
 
+from .conftest import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -30,11 +32,11 @@ def test_a_channel_with_a_logo_goes_into_a_free_package(owner_page, tmp_path):
     page.fill("input[name=name]", "news-24")
     page.fill("input[name=title]", "News 24")
     page.set_input_files("input[name=logo]", str(logo))
-    page.wait_for_function("document.getElementById('logo-preview').src.startsWith('data:image/png')")
+    wait_until(page, "document.getElementById('logo-preview').src.startsWith('data:image/png')")
     page.click("button:has-text('Add channel')")
     page.wait_for_selector("text=Channel news-24 saved.")
     thumb = page.locator("[data-testid=channel-thumb]")
-    page.wait_for_function("document.querySelector('[data-testid=channel-thumb]').complete")
+    wait_until(page, "document.querySelector('[data-testid=channel-thumb]').complete")
     assert thumb.evaluate("img => img.naturalWidth") == 64  # the 64-pixel thumbnail of a 120×60 logo
     assert Channel.objects.get(name="news-24").has_logo
 

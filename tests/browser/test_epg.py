@@ -14,6 +14,8 @@ from content.models import Channel, EpgFetch, EpgSource, FetchStatus
 from tests.epg.conftest import GuideServer
 from tests.epg.helpers import guide, programme
 
+from .conftest import wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TODAY = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -104,8 +106,8 @@ def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, g
 
     fetch = EpgFetch.objects.get()
     epg_services.run_fetch(fetch.id)
-    page.wait_for_function("document.querySelector('[data-testid=live-status]').dataset.refreshed === 'true'",
-                           timeout=15_000)
+    wait_until(page, "document.querySelector('[data-testid=live-status]').dataset.refreshed === 'true'",
+               timeout=15)
     assert status.text_content() == "Success"
     assert page.evaluate("window.stillTheSamePage") is True
     assert page.locator("[data-testid=programs] >> text=Morning News").is_visible()

@@ -13,7 +13,7 @@ from PIL import Image
 from portals.models import Portal
 from tests.factories import make_portal
 
-from .conftest import log_in
+from .conftest import log_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,12 +58,12 @@ def test_a_chosen_logo_is_previewed_before_upload(owner_page, tmp_path):
 
     page.goto("/portal/settings/")
     page.set_input_files("input[name=logo]", str(logo))
-    page.wait_for_function("document.getElementById('logo-preview').src.startsWith('data:image/png')")
+    wait_until(page, "document.getElementById('logo-preview').src.startsWith('data:image/png')")
     page.click("button:has-text('Save settings')")
     page.wait_for_selector("text=Portal settings saved.")
     # The header image loads after the page: wait until the browser has decoded it, then check its size.
-    page.wait_for_function("() => { const img = document.querySelector('header img.brand-logo');"
-                           " return img !== null && img.complete && img.naturalWidth > 0; }")
+    wait_until(page, "(() => { const img = document.querySelector('header img.brand-logo');"
+                     " return img !== null && img.complete && img.naturalWidth > 0; })()")
     assert page.locator("header img.brand-logo").evaluate("img => img.naturalWidth") == 16
 
 

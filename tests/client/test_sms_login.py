@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
 
 from monitoring.operations import Operation
@@ -33,6 +34,7 @@ def test_the_whole_sms_flow(app, portal, sms_file):
     assert message["text"].startswith("Your Main TV code: ") and message["text"][-4:].isdigit()
     verified = app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": message["text"][-4:]}, format="json")
     assert verified.status_code == 200
+    assert verified["Cache-Control"] == "no-store"  # the session token and the playback token
     body = verified.json()
     assert set(body) == {"token", "subscriberId", "playback_token", "expiresAt"}
     assert body["subscriberId"] == subscriber.public_id and body["playback_token"] == subscriber.playback_token
@@ -76,13 +78,20 @@ def test_wrong_code_and_the_sixth_try(app, portal, sms_file):
     assert not AppSession.objects.exists()
 
 
-def test_expired_code(app, portal, sms_file):
+def test_an_expired_code_gets_the_answer_a_number_without_a_code_gets(app, portal, sms_file):
+    """M5: "code expired" would tell a subscriber's number (a code was stored) from an unknown one."""
     make_subscriber(portal)
+    unknown = {"phoneCountryCode": "1", "phone": "9999999"}
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
+        assert app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json").status_code == 200
+        assert app.post(f"{CLIENT}/auth/sms/request", unknown, format="json").status_code == 200
+        code = last_code(sms_file)
         traveller.shift(dt.timedelta(seconds=301))
-        response = app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": last_code(sms_file)}, format="json")
-    assert response.status_code == 401 and response.json()["message"] == "code expired"
+        expired = app.post(f"{CLIENT}/auth/sms/verify", {**NUMBER, "code": code}, format="json")
+        never_sent = app.post(f"{CLIENT}/auth/sms/verify", {**unknown, "code": code}, format="json")
+    assert expired.status_code == never_sent.status_code == 401
+    assert expired.json() == never_sent.json() == {"message": "sms code doesn't match"}
+    assert not AppSession.objects.exists()
 
 
 def test_a_new_code_replaces_the_old_one(app, portal, sms_file, monkeypatch):
@@ -132,6 +141,41 @@ def test_rate_limit_per_ip(app, portal, sms_file):
         other_ip = app.post(f"{CLIENT}/auth/sms/request", {"phoneCountryCode": "1", "phone": "55599999"},
                             format="json", REMOTE_ADDR="203.0.113.10")
         assert other_ip.status_code == 200
+
+
+def test_the_per_number_limits_count_across_portals(app, portal, other_portal, sms_file):
+    """One phone gets at most one code a minute and five an hour, however many portals are asked."""
+    from rest_framework.test import APIClient
+
+    make_subscriber(portal)
+    make_subscriber(other_portal)
+    other_app = APIClient(HTTP_HOST=other_portal.domain)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        assert app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json").status_code == 200
+        again = other_app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
+        assert again.status_code == 429 and 1 <= int(again["Retry-After"]) <= 60
+        for attempt in range(4):
+            traveller.shift(dt.timedelta(seconds=61))
+            client = other_app if attempt % 2 == 0 else app
+            assert client.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json").status_code == 200
+        traveller.shift(dt.timedelta(seconds=61))
+        sixth = other_app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
+        assert sixth.status_code == 429 and int(sixth["Retry-After"]) > 60
+    assert len(sent_messages(sms_file)) == 5
+
+
+def test_rotating_the_forwarded_for_hop_a_client_writes_does_not_escape_the_ip_limit(app, portal, sms_file,
+                                                                                     settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    with time_machine.travel(timezone.now(), tick=False):
+        for i in range(30):
+            response = app.post(f"{CLIENT}/auth/sms/request", {"phoneCountryCode": "1", "phone": f"55500{i:03d}"},
+                                format="json", REMOTE_ADDR="10.0.0.2",
+                                HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, 203.0.113.9")
+            assert response.status_code == 200
+        extra = app.post(f"{CLIENT}/auth/sms/request", {"phoneCountryCode": "1", "phone": "55599999"},
+                         format="json", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.200, 203.0.113.9")
+        assert extra.status_code == 429
 
 
 def test_unknown_numbers_get_the_same_answer_and_no_sms(app, portal, sms_file):
@@ -214,9 +258,7 @@ def test_app_sessions_end_on_logout_phone_change_disable_delete_and_expiry(app, 
 
     def fresh_token():
         AppSession.objects.all().delete()
-        from subscribers.models import SmsRequest
-
-        SmsRequest.objects.all().delete()  # not testing limits here
+        cache.clear()  # not testing limits here (they are counted in the shared cache)
         return {"HTTP_AUTHORIZATION": "Bearer " + login(app, sms_file, {
             "phoneCountryCode": subscriber.phone_country_code, "phone": subscriber.phone}).json()["token"]}
 

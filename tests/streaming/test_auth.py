@@ -391,3 +391,16 @@ class TestBufferedStartsOnRedis:
         committed(services.unsubscribe, world["alice"], world["basic"], caller=caller(world["portal"]))
         session = PlaySession.objects.get(streamer_session_id="buf-4")
         assert not session.active and session.close_reason == "access"
+
+
+def test_the_allow_list_never_reads_a_forwarded_for_the_caller_wrote(client, world, settings):
+    """M3: ``X-Forwarded-For: <allowed>, <attacker>`` from an untrusted peer, or through a proxy, is refused."""
+    settings.STREAMER_ALLOWED_IPS = ["192.0.2.7"]
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    token = world["alice"].playback_token
+    params = auth_params(token, "news")
+    assert reason(client.get(AUTH, params, REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="192.0.2.7")) == "bad_key"
+    assert reason(client.get(AUTH, params, REMOTE_ADDR="10.0.0.2",
+                             HTTP_X_FORWARDED_FOR="192.0.2.7, 203.0.113.5")) == "bad_key"
+    through_proxy = client.get(AUTH, params, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.5, 192.0.2.7")
+    assert through_proxy.status_code == 200

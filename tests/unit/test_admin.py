@@ -238,3 +238,33 @@ def test_a_new_portal_from_the_admin_gets_the_default_server(admin_client):
         "name": "admin-default", "domain": "admin-default.example.com", "title": "", "owner_email": "o@example.com",
         "owner_password": "Strong-Pass-77"})
     assert Portal.objects.get(name="admin-default").streaming_server.name == "default"
+
+
+def test_admin_login_is_throttled_per_account_and_address(client, settings):
+    """M4: /admin/ login had no limit; now the eleventh wrong password from one address is 429."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", "root@example.com", "Root-Horse-Battery-9")
+    url = reverse("admin:login")
+    for _ in range(10):
+        response = client.post(url, {"username": "root", "password": "Wrong-Horse-9"}, REMOTE_ADDR="192.0.2.9")
+        assert response.status_code == 200 and "_auth_user_id" not in client.session
+    blocked = client.post(url, {"username": "root", "password": "Wrong-Horse-9"}, REMOTE_ADDR="192.0.2.9")
+    assert blocked.status_code == 429 and 1 <= int(blocked["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW
+    right_but_blocked = client.post(url, {"username": "root", "password": "Root-Horse-Battery-9"},
+                                    REMOTE_ADDR="192.0.2.9")
+    assert right_but_blocked.status_code == 429 and "_auth_user_id" not in client.session
+    elsewhere = client.post(url, {"username": "root", "password": "Root-Horse-Battery-9"}, REMOTE_ADDR="192.0.2.10")
+    assert elsewhere.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_createsuperuser_style_validation_refuses_a_guessable_password(db):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = get_user_model()(username="kzorbaflux", email="kzorbaflux@example.com")
+    with pytest.raises(ValidationError) as refused:
+        validate_password("Kzorbaflux-2!", user)
+    assert any("too easy to guess" in message for message in refused.value.messages)
+    validate_password("Root-Horse-Battery-9", user)

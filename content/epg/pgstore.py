@@ -29,8 +29,10 @@ from .store import (
     Store,
     content_hash,
 )
+from .xmltv import DEFAULT_MAX_CHANNELS
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_KNOWN_KEYS = 4_000_000
 _UNCHANGED = (None,) * 9  # staged columns "stop" … "episode" of a programme that is stored as it is
 STAGE_TYPES = ["int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
 PROGRAM_TYPES = ["int8", "int8", "int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
@@ -48,14 +50,22 @@ class Datetimes(dict):
 
 class StoredKeys:
     """The source's stored programmes as (start, content hash) per channel: two sorted arrays of 8-byte ints
-    per channel, so even millions of programmes take little memory; lookups bisect."""
+    per channel, so even millions of programmes take little memory; lookups bisect.
+
+    Read through a server-side cursor (streamed, never a whole result in memory) and bounded: at most
+    ``max_channels`` channels and :data:`MAX_KNOWN_KEYS` programmes (16 bytes each, 64 MiB) are kept. What
+    is not kept is merely "not known": its rows are staged in full, which is slower but just as correct.
+    """
 
     def __init__(self):
         self._channels: dict[str, tuple[array, array]] = {}
+        self.complete = True  # False when the bound stopped the loading early
 
     @classmethod
-    def load(cls, connection, source_id: int) -> StoredKeys:
+    def load(cls, connection, source_id: int, *, max_channels: int = DEFAULT_MAX_CHANNELS,
+             max_keys: int | None = None) -> StoredKeys:
         keys = cls()
+        budget = MAX_KNOWN_KEYS if max_keys is None else max_keys
         channel, starts, digests = None, None, None
         with connection.chunked_cursor() as cursor:
             # The unique index's order: grouped by channel, by start within a channel.
@@ -65,10 +75,17 @@ class StoredKeys:
             while batch := cursor.fetchmany(10_000):
                 for name, start, digest in batch:
                     if name != channel:
+                        if len(keys._channels) >= max_channels:
+                            keys.complete = False
+                            return keys
                         channel, starts, digests = name, array("q"), array("q")
                         keys._channels[name] = (starts, digests)
                     starts.append(start)
                     digests.append(digest)
+                budget -= len(batch)
+                if budget <= 0:
+                    keys.complete = False
+                    return keys
         return keys
 
     def __bool__(self) -> bool:
@@ -281,9 +298,10 @@ class BulkLoad(Store):
         self._transaction.__exit__(exc_type, exc, traceback)  # commit, or roll everything back
 
 
-def open_postgres_store(connection, source_id: int, portal_id: int) -> Store:
+def open_postgres_store(connection, source_id: int, portal_id: int, *,
+                        max_channels: int = DEFAULT_MAX_CHANNELS) -> Store:
     """:class:`BulkLoad` for a source without programmes, else :class:`StagedMerge` with its stored keys."""
-    known = StoredKeys.load(connection, source_id)
+    known = StoredKeys.load(connection, source_id, max_channels=max_channels)
     if known:
         return StagedMerge(connection, source_id, portal_id, known)
     return BulkLoad(connection, source_id, portal_id)

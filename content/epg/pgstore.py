@@ -7,12 +7,15 @@ Two strategies, chosen by :func:`open_postgres_store` from what the source alrea
 * :class:`StagedMerge` — every later import: rows are copied into a temporary table outside any transaction
   (a long download holds no locks), then merged in a few statements. The keys of the stored programmes are
   loaded first (one int per programme), so a programme stored unchanged is staged as its key alone and an
-  unchanged guide sends a few bytes per programme instead of the programme.
+  unchanged guide sends a few bytes per programme instead of the programme. Those keys are spooled to a
+  temporary file (:class:`StoredKeys`), not held in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from array import array
 from bisect import bisect_left
 
@@ -32,7 +35,7 @@ from .store import (
 from .xmltv import DEFAULT_MAX_CHANNELS
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-MAX_KNOWN_KEYS = 4_000_000
+MAX_BLOCK = 262_144  # programmes of one channel read into memory at once (4 MiB); more are searched on disk
 _UNCHANGED = (None,) * 9  # staged columns "stop" … "episode" of a programme that is stored as it is
 STAGE_TYPES = ["int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
 PROGRAM_TYPES = ["int8", "int8", "int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
@@ -49,24 +52,31 @@ class Datetimes(dict):
 
 
 class StoredKeys:
-    """The source's stored programmes as (start, content hash) per channel: two sorted arrays of 8-byte ints
-    per channel, so even millions of programmes take little memory; lookups bisect.
+    """The source's stored programmes as (start, content hash) per channel, kept off the heap.
 
-    Read through a server-side cursor (streamed, never a whole result in memory) and bounded: at most
-    ``max_channels`` channels and :data:`MAX_KNOWN_KEYS` programmes (16 bytes each, 64 MiB) are kept. What
-    is not kept is merely "not known": its rows are staged in full, which is slower but just as correct.
+    They stream in from a server-side cursor, ordered by channel and start, and are spooled to an unnamed
+    temporary file as 16-byte records; memory holds only ``channel -> (first record, count)`` (at most
+    ``max_channels`` channels: a source holding more is loaded that far, and the rest is merely "not known",
+    staged in full — slower, just as correct) and the keys of the channel looked up last, so a guide listed
+    channel by channel reads each channel's block once. A channel of more than :data:`MAX_BLOCK` programmes is
+    searched on disk instead. Lookups bisect.
     """
 
+    RECORD = 16  # start, content hash: two int64
+
     def __init__(self):
-        self._channels: dict[str, tuple[array, array]] = {}
-        self.complete = True  # False when the bound stopped the loading early
+        self._file = tempfile.TemporaryFile(prefix="catena-epg-keys-")
+        self._index: dict[str, tuple[int, int]] = {}
+        self._channel: str | None = None  # whose keys are in _starts/_digests
+        self._starts = self._digests = array("q")
+        self.complete = True  # False when max_channels stopped the loading early
+        self.size = 0  # programmes spooled
 
     @classmethod
-    def load(cls, connection, source_id: int, *, max_channels: int = DEFAULT_MAX_CHANNELS,
-             max_keys: int | None = None) -> StoredKeys:
+    def load(cls, connection, source_id: int, *, max_channels: int = DEFAULT_MAX_CHANNELS) -> StoredKeys:
         keys = cls()
-        budget = MAX_KNOWN_KEYS if max_keys is None else max_keys
-        channel, starts, digests = None, None, None
+        index, pending = keys._index, array("q")
+        channel, first, position = None, 0, 0
         with connection.chunked_cursor() as cursor:
             # The unique index's order: grouped by channel, by start within a channel.
             cursor.execute(f"SELECT epg_channel_name, extract(epoch FROM start)::int8, content_hash "
@@ -75,30 +85,64 @@ class StoredKeys:
             while batch := cursor.fetchmany(10_000):
                 for name, start, digest in batch:
                     if name != channel:
-                        if len(keys._channels) >= max_channels:
-                            keys.complete = False
-                            return keys
-                        channel, starts, digests = name, array("q"), array("q")
-                        keys._channels[name] = (starts, digests)
-                    starts.append(start)
-                    digests.append(digest)
-                budget -= len(batch)
-                if budget <= 0:
-                    keys.complete = False
-                    return keys
+                        if channel is not None:
+                            index[channel] = (first, position - first)
+                        if len(index) >= max_channels:
+                            keys.complete, channel = False, None
+                            break
+                        channel, first = name, position
+                    pending.append(start)
+                    pending.append(digest)
+                    position += 1
+                pending.tofile(keys._file)
+                del pending[:]
+                if not keys.complete:
+                    break
+        if channel is not None:
+            index[channel] = (first, position - first)
+        keys._file.flush()
+        keys.size = position
         return keys
 
+    def close(self) -> None:
+        self._file.close()
+
     def __bool__(self) -> bool:
-        return bool(self._channels)
+        return bool(self._index)
+
+    def _read(self, first: int, count: int) -> array:
+        records = array("q")
+        records.frombytes(os.pread(self._file.fileno(), count * self.RECORD, first * self.RECORD))
+        return records
 
     def __contains__(self, key: tuple[str, int, int]) -> bool:
         """Whether ``(channel, start, content hash)`` is stored exactly so."""
-        entry = self._channels.get(key[0])
-        if entry is None:
+        channel, start, digest = key
+        if channel != self._channel:
+            entry = self._index.get(channel)
+            if entry is None:
+                return False
+            first, count = entry
+            if count > MAX_BLOCK:
+                return self._search_on_disk(first, count, start, digest)
+            records = self._read(first, count)
+            self._channel, self._starts, self._digests = channel, records[0::2], records[1::2]
+        starts = self._starts
+        index = bisect_left(starts, start)
+        return index < len(starts) and starts[index] == start and self._digests[index] == digest
+
+    def _search_on_disk(self, first: int, count: int, start: int, digest: int) -> bool:
+        low, high = 0, count
+        while low < high:
+            middle = (low + high) // 2
+            if self._read(first + middle, 1)[0] < start:
+                low = middle + 1
+            else:
+                high = middle
+        if low == count:
             return False
-        starts, digests = entry
-        index = bisect_left(starts, key[1])
-        return index < len(starts) and starts[index] == key[1] and digests[index] == key[2]
+        found_start, found_digest = self._read(first + low, 1)
+        return found_start == start and found_digest == digest
 
 
 class _Copy:
@@ -214,6 +258,7 @@ class StagedMerge(Store):
         return MergeResult(imported=imported, deleted=deleted)
 
     def end(self, exc_type, exc, traceback) -> None:
+        self._known.close()
         if self._copy is not None:
             self.abort(exc or RuntimeError("import abandoned"))
         with self.connection.cursor() as cursor:
@@ -304,4 +349,5 @@ def open_postgres_store(connection, source_id: int, portal_id: int, *,
     known = StoredKeys.load(connection, source_id, max_channels=max_channels)
     if known:
         return StagedMerge(connection, source_id, portal_id, known)
+    known.close()
     return BulkLoad(connection, source_id, portal_id)

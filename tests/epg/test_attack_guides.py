@@ -102,20 +102,34 @@ def test_a_single_byte_encoding_is_still_read(portal, server):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the stored keys are PostgreSQL's (pgstore)")
-def test_stored_keys_are_bounded_and_a_bounded_reimport_is_still_exact(portal, server, monkeypatch):
+@pytest.mark.parametrize("max_block", [262_144, 2])  # channels read as a block, or searched on disk
+def test_stored_keys_are_spooled_off_the_heap_and_answer_exactly(portal, server, monkeypatch, max_block):
     from content.epg import pgstore
 
-    source = make_source(portal, url=server.serve("/g.xml", guide(
-        *(programme(f"{name}.tv", hour, hour + 1, f"{name}{hour}") for name in "abc" for hour in range(3)))))
+    monkeypatch.setattr(pgstore, "MAX_BLOCK", max_block)
+    rows = [(f"{name}.tv", hour, hour + 1, f"{name}{hour}") for name in "abc" for hour in range(3)]
+    source = make_source(portal, url=server.serve("/g.xml", guide(*(programme(*row) for row in rows))))
     fetch_now(source)
-    assert not pgstore.StoredKeys.load(connection, source.id, max_keys=4).complete
-    assert not pgstore.StoredKeys.load(connection, source.id, max_channels=2).complete
-    assert pgstore.StoredKeys.load(connection, source.id).complete
+    keys = pgstore.StoredKeys.load(connection, source.id)
+    try:
+        assert (keys.complete, keys.size, keys._file.seek(0, io.SEEK_END)) == (True, 9, 9 * 16)  # on disk
+        stored_keys = {(r.epg_channel_name, int(r.start.timestamp()), r.content_hash)
+                       for r in Program.objects.filter(epg_source=source)}
+        # Interleaved lookups (channel after channel and back), absent channels, starts and changed hashes.
+        for channel, start, digest in sorted(stored_keys, key=lambda key: (key[1], key[0])):
+            assert (channel, start, digest) in keys
+            assert (channel, start, digest + 1) not in keys
+            assert (channel, start + 1, digest) not in keys
+            assert ("z.tv", start, digest) not in keys
+        assert ("a.tv", int(at(-5).timestamp()), 0) not in keys and ("c.tv", int(at(50).timestamp()), 0) not in keys
+    finally:
+        keys.close()
+    bounded = pgstore.StoredKeys.load(connection, source.id, max_channels=2)
+    assert (bounded.complete, bounded.size, "c.tv" in bounded._index) == (False, 6, False)
+    bounded.close()
 
-    monkeypatch.setattr(pgstore, "MAX_KNOWN_KEYS", 2)  # most stored programmes are now "not known"
-    changed = guide(*(programme(f"{name}.tv", hour, hour + 1, f"{name}{hour}" + ("!" if name == "c" else ""))
-                      for name in "abc" for hour in range(3)))
-    server.serve("/g.xml", changed)
+    changed = [row[:3] + (row[3] + "!",) if row[0] != "a.tv" else row for row in rows]
+    server.serve("/g.xml", guide(*(programme(*row) for row in changed)))
     fetch = fetch_now(source)
-    assert (fetch.status, fetch.imported_programs, fetch.deleted_programs) == ("success", 3, 0), fetch.message
-    assert [row[3] for row in stored(source)] == ["a0", "a1", "a2", "b0", "b1", "b2", "c0!", "c1!", "c2!"]
+    assert (fetch.status, fetch.imported_programs, fetch.deleted_programs) == ("success", 6, 0), fetch.message
+    assert [row[3] for row in stored(source)] == [row[3] for row in changed]

@@ -36,6 +36,7 @@ from .xmltv import DEFAULT_MAX_CHANNELS
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_BLOCK = 262_144  # programmes of one channel read into memory at once (4 MiB); more are searched on disk
+CACHED_KEYS = 2_000_000  # programmes' keys held in memory at most (32 MiB)
 _UNCHANGED = (None,) * 9  # staged columns "stop" … "episode" of a programme that is stored as it is
 STAGE_TYPES = ["int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
 PROGRAM_TYPES = ["int8", "int8", "int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
@@ -57,9 +58,10 @@ class StoredKeys:
     They stream in from a server-side cursor, ordered by channel and start, and are spooled to an unnamed
     temporary file as 16-byte records; memory holds only ``channel -> (first record, count)`` (at most
     ``max_channels`` channels: a source holding more is loaded that far, and the rest is merely "not known",
-    staged in full — slower, just as correct) and the keys of the channel looked up last, so a guide listed
-    channel by channel reads each channel's block once. A channel of more than :data:`MAX_BLOCK` programmes is
-    searched on disk instead. Lookups bisect.
+    staged in full — slower, just as correct) and the keys of the channels looked up lately, at most
+    :data:`CACHED_KEYS` of them (32 MiB; beyond, the cache starts afresh), so each channel's block is usually
+    read once whatever the order of the guide. A channel of more than :data:`MAX_BLOCK` programmes is searched
+    on disk instead. Lookups bisect.
     """
 
     RECORD = 16  # start, content hash: two int64
@@ -67,8 +69,8 @@ class StoredKeys:
     def __init__(self):
         self._file = tempfile.TemporaryFile(prefix="catena-epg-keys-")
         self._index: dict[str, tuple[int, int]] = {}
-        self._channel: str | None = None  # whose keys are in _starts/_digests
-        self._starts = self._digests = array("q")
+        self._blocks: dict[str, tuple[array, array]] = {}  # channel -> its starts and digests, read from the file
+        self._cached = 0
         self.complete = True  # False when max_channels stopped the loading early
         self.size = 0  # programmes spooled
 
@@ -118,18 +120,23 @@ class StoredKeys:
     def __contains__(self, key: tuple[str, int, int]) -> bool:
         """Whether ``(channel, start, content hash)`` is stored exactly so."""
         channel, start, digest = key
-        if channel != self._channel:
+        block = self._blocks.get(channel)
+        if block is None:
             entry = self._index.get(channel)
             if entry is None:
                 return False
             first, count = entry
             if count > MAX_BLOCK:
                 return self._search_on_disk(first, count, start, digest)
+            if self._cached + count > CACHED_KEYS:
+                self._blocks.clear()
+                self._cached = 0
             records = self._read(first, count)
-            self._channel, self._starts, self._digests = channel, records[0::2], records[1::2]
-        starts = self._starts
+            block = self._blocks[channel] = (records[0::2], records[1::2])
+            self._cached += count
+        starts, digests = block
         index = bisect_left(starts, start)
-        return index < len(starts) and starts[index] == start and self._digests[index] == digest
+        return index < len(starts) and starts[index] == start and digests[index] == digest
 
     def _search_on_disk(self, first: int, count: int, start: int, digest: int) -> bool:
         low, high = 0, count

@@ -102,11 +102,13 @@ def test_a_single_byte_encoding_is_still_read(portal, server):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the stored keys are PostgreSQL's (pgstore)")
-@pytest.mark.parametrize("max_block", [262_144, 2])  # channels read as a block, or searched on disk
-def test_stored_keys_are_spooled_off_the_heap_and_answer_exactly(portal, server, monkeypatch, max_block):
+@pytest.mark.parametrize(("max_block", "cached"), [(262_144, 2_000_000), (262_144, 4), (2, 2_000_000)])
+def test_stored_keys_are_spooled_off_the_heap_and_answer_exactly(portal, server, monkeypatch, max_block, cached):
+    """Blocks read and cached, blocks read with a cache smaller than the guide, or searched on disk."""
     from content.epg import pgstore
 
     monkeypatch.setattr(pgstore, "MAX_BLOCK", max_block)
+    monkeypatch.setattr(pgstore, "CACHED_KEYS", cached)
     rows = [(f"{name}.tv", hour, hour + 1, f"{name}{hour}") for name in "abc" for hour in range(3)]
     source = make_source(portal, url=server.serve("/g.xml", guide(*(programme(*row) for row in rows))))
     fetch_now(source)

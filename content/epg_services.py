@@ -268,18 +268,22 @@ def retry_delay(failures: int, period_days: int) -> dt.timedelta:
 
 
 def _finish(fetch: EpgFetch, status: str, message: str, report: ImportReport | None, *,
-            only_if_status: str | None = None) -> None:
+            only_if_status: str | None = None, only_if_lease: bool = False) -> None:
     """Write a fetch's outcome and reschedule its source, in one transaction (or the caller's);
-    with ``only_if_status``, only while the fetch still has that status."""
+    with ``only_if_status``, only while the fetch still has that status (and with ``only_if_lease``, while
+    its lease is still the one ``fetch`` holds: a worker that renewed it meanwhile is alive)."""
     with transaction.atomic():
-        _write_outcome(fetch, status, message, report or ImportReport(), only_if_status)
+        _write_outcome(fetch, status, message, report or ImportReport(), only_if_status, only_if_lease)
 
 
-def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport, only_if_status) -> None:
+def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport, only_if_status,
+                   only_if_lease: bool = False) -> None:
     now = timezone.now()
     fetches = EpgFetch.objects.filter(pk=fetch.pk)
     if only_if_status is not None:
         fetches = fetches.filter(status=only_if_status)
+    if only_if_lease:
+        fetches = fetches.filter(lease_until=fetch.lease_until)
     written = fetches.update(
         status=status, message=message[:4000], channels=report.channels, found_programs=report.found,
         imported_programs=report.imported, deleted_programs=report.deleted,
@@ -380,7 +384,7 @@ def _abandon(fetch: EpgFetch, now: dt.datetime | None = None) -> None:
                    "left as they were and the source is retried.")
     else:
         message = "Abandoned: its worker stopped reporting."
-    _finish(fetch, FetchStatus.ERROR, message, None, only_if_status=fetch.status)
+    _finish(fetch, FetchStatus.ERROR, message, None, only_if_status=fetch.status, only_if_lease=True)
 
 
 def abandon_stale_fetches(now: dt.datetime | None = None) -> int:

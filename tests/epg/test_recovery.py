@@ -125,3 +125,15 @@ def test_the_dispatcher_during_a_broker_outage_records_one_failure_and_stops(por
     fetches = list(EpgFetch.objects.all())
     assert len(fetches) == 1 and fetches[0].epg_source_id in (first.id, second.id)
     _assert_recorded_as_not_queued(fetches[0].epg_source)
+
+
+def test_a_lease_renewed_after_the_dispatcher_looked_keeps_the_fetch_running(portal, settings):
+    settings.EPG_FETCH_LEASE = 60
+    fetch, _ = epg_services.request_fetch(make_source(portal))
+    claimed = epg_services._claim(fetch.id)
+    dead = claimed.lease_until + dt.timedelta(seconds=1)
+    [seen] = epg_services.stale_fetches(dead)  # what the dispatcher read …
+    EpgFetch.objects.filter(pk=fetch.pk).update(lease_until=dead + dt.timedelta(seconds=60))  # … then the worker renewed
+    epg_services._abandon(seen, dead)
+    assert EpgFetch.objects.get(pk=fetch.pk).status == "running"
+    assert EpgSource.objects.get(pk=fetch.epg_source_id).failures == 0

@@ -273,6 +273,9 @@ EPG_FETCH_TIMEOUT = env.float("EPG_FETCH_TIMEOUT", default=600.0)  # seconds for
 EPG_ALLOW_PRIVATE_URLS = env.bool("EPG_ALLOW_PRIVATE_URLS", default=False)
 EPG_RETENTION_DAYS = env.int("EPG_RETENTION_DAYS", default=14)  # programmes that ended earlier are deleted
 EPG_RETRY_BACKOFF = env.int("EPG_RETRY_BACKOFF", default=300)  # seconds after a first failure, doubling per failure
+EPG_MAX_CHANNELS = env.int("EPG_MAX_CHANNELS", default=20_000)  # per guide; programmes of further channels are skipped
+EPG_FETCH_LEASE = env.float("EPG_FETCH_LEASE", default=60.0)  # seconds without a sign of life before a running
+# fetch's worker is taken for dead (the lease is renewed every third of it) and the fetch is given up
 
 # --- Subscriber apps (client API) -----------------------------------------------------------------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")  # console | file | http | dotted.path.Backend

@@ -30,6 +30,17 @@ def active_fetch(source: EpgSource) -> EpgFetch | None:
     return source.fetches.filter(status__in=ACTIVE_STATUSES).first()
 
 
+# The days a programme listing may be asked for: the years the importer accepts (content.epg.xmltv), which also
+# keeps "the next day" of a listing a valid date (9999-12-31 has none).
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+DAY_RULE = f"Must be a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (YYYY-MM-DD)."
+
+
+def day_error(day: dt.date) -> str | None:
+    """Why programmes cannot be listed for ``day``, or None."""
+    return None if FIRST_DAY <= day <= LAST_DAY else DAY_RULE
+
+
 def starting_on(programs: QuerySet[Program], day: dt.date) -> QuerySet[Program]:
     """Those of ``programs`` that start on the UTC ``day`` (the ``date`` of the API's programme)."""
     first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)

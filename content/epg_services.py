@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from catena_site.errors import Invalid
+from catena_site.errors import Invalid, ServiceError
 from monitoring.operations import OperationType, changes, record
 from portals.services import guide_language
 
@@ -47,6 +48,14 @@ MAX_URL_LENGTH = 2000
 # A queued fetch no worker picked up, or a running one whose worker vanished, is given up after this.
 QUEUED_GRACE = dt.timedelta(hours=1)
 RUNNING_GRACE = dt.timedelta(minutes=5)
+WORKER_STOPPED = "The worker stopped during the import"
+NOT_QUEUED = "Could not queue the job: broker unreachable"
+
+
+class BrokerUnavailable(ServiceError):
+    """The job could not be handed to the broker: 503, nothing was started."""
+
+    status = 503
 
 
 # --- Validation -------------------------------------------------------------------------------------------
@@ -195,16 +204,28 @@ def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
 
 
 def _enqueue(fetch: EpgFetch) -> None:
+    """Send the fetch's job; when the broker cannot take it, the fetch ends ``error`` at once (it would
+    otherwise block its source as ``queued`` for QUEUED_GRACE) and BrokerUnavailable (503) is raised."""
+    from kombu.exceptions import OperationalError
+
     from .tasks import fetch_epg_source
 
-    fetch_epg_source.apply_async(args=[fetch.id], task_id=fetch.job_id)
+    try:
+        fetch_epg_source.apply_async(args=[fetch.id], task_id=fetch.job_id)
+    except (OperationalError, OSError) as exc:
+        log.error("EPG fetch %s of source %s could not be queued: %s", fetch.job_id, fetch.epg_source_id, exc)
+        _finish(fetch, FetchStatus.ERROR, f"{NOT_QUEUED} ({type(exc).__name__}: {exc}). Nothing was fetched; "
+                                          "the source is retried later.", None, only_if_status=FetchStatus.QUEUED)
+        raise BrokerUnavailable("Could not queue the job: the broker (the background job queue) is unreachable. "
+                                "Nothing was started; try again once background jobs are running.") from None
 
 
 def request_fetch(source: EpgSource, *, caller=None, trigger: str = FetchTrigger.MANUAL) -> tuple[EpgFetch, bool]:
     """Queue a fetch of ``source`` and return ``(fetch, True)``; while one is queued or running, return
     ``(that fetch, False)`` instead. ``caller`` (None for the scheduler) needs ``isContentAdmin``.
 
-    The job is sent to the broker only when the transaction commits; the fetch's ``job_id`` is its id.
+    The job is sent to the broker only when the transaction commits; the fetch's ``job_id`` is its id. When the
+    broker cannot take it, the fetch is recorded as failed and BrokerUnavailable (503) is raised then.
     """
     if caller is not None:
         caller.require("isContentAdmin")
@@ -225,10 +246,16 @@ def request_fetch(source: EpgSource, *, caller=None, trigger: str = FetchTrigger
     return fetch, True
 
 
+def lease_length() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.EPG_FETCH_LEASE)
+
+
 def _claim(fetch_id: int) -> EpgFetch | None:
-    """Mark a queued fetch running; None if it is gone or another worker claimed it already."""
+    """Mark a queued fetch running, with a fresh lease; None if it is gone or another worker claimed it
+    already (so a job delivered twice runs once)."""
+    now = timezone.now()
     claimed = EpgFetch.objects.filter(pk=fetch_id, status=FetchStatus.QUEUED).update(
-        status=FetchStatus.RUNNING, started_at=timezone.now())
+        status=FetchStatus.RUNNING, started_at=now, lease_until=now + lease_length())
     if claimed != 1:
         return None
     return EpgFetch.objects.select_related("epg_source", "epg_source__portal").filter(pk=fetch_id).first()
@@ -241,18 +268,22 @@ def retry_delay(failures: int, period_days: int) -> dt.timedelta:
 
 
 def _finish(fetch: EpgFetch, status: str, message: str, report: ImportReport | None, *,
-            only_if_status: str | None = None) -> None:
+            only_if_status: str | None = None, only_if_lease: bool = False) -> None:
     """Write a fetch's outcome and reschedule its source, in one transaction (or the caller's);
-    with ``only_if_status``, only while the fetch still has that status."""
+    with ``only_if_status``, only while the fetch still has that status (and with ``only_if_lease``, while
+    its lease is still the one ``fetch`` holds: a worker that renewed it meanwhile is alive)."""
     with transaction.atomic():
-        _write_outcome(fetch, status, message, report or ImportReport(), only_if_status)
+        _write_outcome(fetch, status, message, report or ImportReport(), only_if_status, only_if_lease)
 
 
-def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport, only_if_status) -> None:
+def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportReport, only_if_status,
+                   only_if_lease: bool = False) -> None:
     now = timezone.now()
     fetches = EpgFetch.objects.filter(pk=fetch.pk)
     if only_if_status is not None:
         fetches = fetches.filter(status=only_if_status)
+    if only_if_lease:
+        fetches = fetches.filter(lease_until=fetch.lease_until)
     written = fetches.update(
         status=status, message=message[:4000], channels=report.channels, found_programs=report.found,
         imported_programs=report.imported, deleted_programs=report.deleted,
@@ -271,6 +302,37 @@ def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportRep
                                                   last_fetch_id=fetch.pk)
 
 
+class Lease:
+    """Renews a running fetch's lease from a thread of the importing worker, every third of EPG_FETCH_LEASE,
+    until the import ends. A worker that is killed stops renewing: once ``lease_until`` has passed, the
+    dispatcher gives the fetch up (:func:`abandon_stale_fetches`)."""
+
+    def __init__(self, fetch_id: int):
+        self.fetch_id = fetch_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"epg-lease-{fetch_id}", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = max(settings.EPG_FETCH_LEASE / 3, 0.1)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    EpgFetch.objects.filter(pk=self.fetch_id, status=FetchStatus.RUNNING).update(
+                        lease_until=timezone.now() + lease_length())
+                except DatabaseError as exc:  # the next renewal may succeed; the lease has margin
+                    log.warning("EPG fetch %s: could not renew its lease: %s", self.fetch_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
 def run_fetch(fetch_id: int) -> EpgFetch | None:
     """Claim a queued fetch and run it to its end: success, error or timeout. Returns the finished fetch,
     or None when there was nothing to do (gone, or claimed by another worker).
@@ -286,9 +348,11 @@ def run_fetch(fetch_id: int) -> EpgFetch | None:
         _finish(fetch, FetchStatus.SUCCESS, report.message(), report)
 
     try:
-        import_guide(source, timeout=settings.EPG_FETCH_TIMEOUT, max_bytes=settings.EPG_MAX_BYTES,
-                     allow_private=settings.EPG_ALLOW_PRIVATE_URLS, retention_days=settings.EPG_RETENTION_DAYS,
-                     language=guide_language(source.portal), on_success=succeeded)
+        with Lease(fetch.id):
+            import_guide(source, timeout=settings.EPG_FETCH_TIMEOUT, max_bytes=settings.EPG_MAX_BYTES,
+                         allow_private=settings.EPG_ALLOW_PRIVATE_URLS, retention_days=settings.EPG_RETENTION_DAYS,
+                         language=guide_language(source.portal), max_channels=settings.EPG_MAX_CHANNELS,
+                         on_success=succeeded)
     except FetchFailed as exc:
         log.info("EPG fetch %s of source %s: %s: %s", fetch.job_id, source.pk, exc.status, exc)
         _finish(fetch, exc.status, str(exc), None)
@@ -300,23 +364,34 @@ def run_fetch(fetch_id: int) -> EpgFetch | None:
 
 
 def stale_fetches(now: dt.datetime | None = None):
-    """Fetches queued for longer than QUEUED_GRACE, or running past EPG_FETCH_TIMEOUT + RUNNING_GRACE."""
+    """Fetches queued for longer than QUEUED_GRACE, running with an expired lease (their worker died), or
+    running past EPG_FETCH_TIMEOUT + RUNNING_GRACE (a worker alive but stuck)."""
     now = now or timezone.now()
     running_limit = dt.timedelta(seconds=settings.EPG_FETCH_TIMEOUT) + RUNNING_GRACE
     return EpgFetch.objects.filter(Q(status=FetchStatus.QUEUED, created_at__lt=now - QUEUED_GRACE)
+                                   | Q(status=FetchStatus.RUNNING, lease_until__lt=now)
                                    | Q(status=FetchStatus.RUNNING, started_at__lt=now - running_limit))
 
 
-def _abandon(fetch: EpgFetch) -> None:
-    waited = "no worker started it" if fetch.status == FetchStatus.QUEUED else "its worker stopped reporting"
-    _finish(fetch, FetchStatus.ERROR, f"Abandoned: {waited}.", None, only_if_status=fetch.status)
+def _abandon(fetch: EpgFetch, now: dt.datetime | None = None) -> None:
+    now = now or timezone.now()
+    running_limit = dt.timedelta(seconds=settings.EPG_FETCH_TIMEOUT) + RUNNING_GRACE
+    if fetch.status == FetchStatus.QUEUED:
+        message = "Abandoned: no worker started it."
+    elif fetch.lease_until is not None and fetch.lease_until < now and fetch.started_at >= now - running_limit:
+        seen = timezone.localtime(fetch.lease_until - lease_length(), dt.UTC)
+        message = (f"{WORKER_STOPPED} (no sign of life since {seen:%Y-%m-%d %H:%M:%S} UTC); the programmes were "
+                   "left as they were and the source is retried.")
+    else:
+        message = "Abandoned: its worker stopped reporting."
+    _finish(fetch, FetchStatus.ERROR, message, None, only_if_status=fetch.status, only_if_lease=True)
 
 
 def abandon_stale_fetches(now: dt.datetime | None = None) -> int:
     """Give up fetches whose worker never started or vanished, so their source can be fetched again."""
     stale = list(stale_fetches(now))
     for fetch in stale:
-        _abandon(fetch)
+        _abandon(fetch, now)
     return len(stale)
 
 
@@ -332,6 +407,9 @@ def dispatch_due_fetches(now: dt.datetime | None = None, limit: int = 500) -> in
     abandon_stale_fetches(now)
     queued = 0
     for source in due_sources(now)[:limit]:
-        _, created = request_fetch(source, trigger=FetchTrigger.SCHEDULE)
+        try:
+            _, created = request_fetch(source, trigger=FetchTrigger.SCHEDULE)
+        except BrokerUnavailable:  # recorded on that fetch; the other sources wait for the next dispatch
+            break
         queued += created
     return queued

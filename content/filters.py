@@ -1,10 +1,11 @@
 """FilterSets for channels, packages and EPG, used by both the API and the screens."""
 
+from django.core.exceptions import ValidationError
 from django_filters import rest_framework as filters
 
 from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter, SearchFilter
 
-from .epg_selectors import starting_on
+from .epg_selectors import day_error, starting_on
 from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
 
 
@@ -53,8 +54,14 @@ class EpgFetchFilter(filters.FilterSet):
         fields = []
 
 
+def validate_programme_day(value) -> None:
+    if value is not None and (problem := day_error(value)):
+        raise ValidationError(problem)
+
+
 class ProgramFilter(filters.FilterSet):
-    date = filters.DateFilter(method="filter_date", label="UTC day of the start (YYYY-MM-DD)")
+    date = filters.DateFilter(method="filter_date", label="UTC day of the start (YYYY-MM-DD)",
+                              validators=[validate_programme_day])
     epgChannelName = filters.CharFilter(field_name="epg_channel_name", label="EPG channel")
 
     class Meta:

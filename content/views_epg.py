@@ -215,14 +215,16 @@ def duration_chart(fetches: list[EpgFetch], width: int = 600, height: int = 140)
             "left": left, "top": top, "baseline": top + plot_height, "right": width - 8, "count": len(fetches)}
 
 
-def parse_day(raw: str | None) -> dt.date | None:
-    """A ``YYYY-MM-DD`` day, today (UTC) when empty; None when malformed."""
+def parse_day(raw: str | None) -> tuple[dt.date | None, str]:
+    """A ``YYYY-MM-DD`` day (today, UTC, when empty) and ``""``; or None and why it is refused."""
     if not raw:
-        return timezone.now().astimezone(dt.UTC).date()
+        return timezone.now().astimezone(dt.UTC).date(), ""
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
-        return None
+        return None, "Enter a valid date (YYYY-MM-DD)."
+    problem = epg_selectors.day_error(day)
+    return (None, problem) if problem else (day, "")
 
 
 class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
@@ -250,13 +252,13 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
 
     def programme_browser(self, source: EpgSource, query) -> dict:
         """The programmes of one UTC day (``?date=``, today by default), of one EPG channel or all."""
-        day = parse_day(query.get("date"))
+        day, problem = parse_day(query.get("date"))
         channel = query.get("channel", "")
         names = epg_selectors.epg_channel_names(source)
         result = {"channel_names": names, "channel": channel, "date": query.get("date", ""), "programs": None,
                   "program_errors": []}
         if day is None:
-            result["program_errors"] = ["Date: Enter a valid date (YYYY-MM-DD)."]
+            result["program_errors"] = [f"Date: {problem}"]
             return result
         programs = epg_selectors.programs_of(source, day=day, channel=channel or None).only(
             "id", "epg_channel_name", "start", "end", "title", "description", "genre")

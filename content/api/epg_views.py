@@ -54,9 +54,13 @@ class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
         epg_services.delete_epg_source(source, caller=self.caller)
         return self.deleted(source.pk)
 
-    @extend_schema(request=None, responses={202: JobSerializer}, operation_id="updateEpg",
+    @extend_schema(request=None, operation_id="updateEpg",
+                   responses={202: JobSerializer, 503: OpenApiResponse(
+                       description='The broker is unreachable: {"message": …}; the fetch is recorded as failed.')},
                    description="Fetch the source now, in the background. While a fetch of this source is queued "
-                               "or running, answers with that fetch's job id instead of starting another.")
+                               "or running, answers with that fetch's job id instead of starting another. When the "
+                               "job cannot be queued (broker unreachable), answers 503 and records the fetch as "
+                               "failed, so the source is not blocked.")
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def start_update(self, request, pk=None):
         fetch, _ = epg_services.request_fetch(self.get_object(), caller=self.caller)

@@ -22,7 +22,7 @@ from .decode import xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
 from .http import Download
 from .store import open_store
-from .xmltv import XmltvParser
+from .xmltv import DEFAULT_MAX_CHANNELS, XmltvParser
 
 
 @dataclass
@@ -90,10 +90,12 @@ def _begin_merge(source_id: int, deadline: Deadline) -> None:
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
-def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int) -> None:
-    """Stream the body through decompression and the parser into the store, chunk by chunk."""
+def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int, deadline: Deadline) -> None:
+    """Stream the body through decompression and the parser into the store, chunk by chunk; the deadline is
+    checked for every chunk (a small download can decompress into a long parse)."""
     with download:
         for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
+            deadline.remaining("parsing the guide")
             parser.feed(chunk)
             if parser.rows:
                 store.write(parser.rows)
@@ -104,20 +106,22 @@ def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int) 
 
 
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
-                 language: str = "", on_success: Callable[[ImportReport], None] | None = None) -> ImportReport:
+                 language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS,
+                 on_success: Callable[[ImportReport], None] | None = None, clock=None) -> ImportReport:
     """Fetch ``source.url`` and replace the source's programmes with the guide's.
 
     ``on_success(report)`` runs inside the merge transaction, so the fetch record and the programmes commit
     together. Raises FetchFailed (or FetchTimedOut) with the operator's message; programmes are then unchanged.
     """
     started = time.perf_counter()
-    deadline = Deadline(timeout)
+    deadline = Deadline(timeout, clock)
     report = ImportReport(url=source.url)
-    parser = XmltvParser(language=language)
-    with import_lock(source.id), open_store(connection, source.id, source.portal_id) as store:
+    parser = XmltvParser(language=language, max_channels=max_channels)
+    with import_lock(source.id), open_store(connection, source.id, source.portal_id,
+                                                        max_channels=max_channels) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)
         try:
-            _read_guide(download, parser, store, max_bytes)
+            _read_guide(download, parser, store, max_bytes, deadline)
         except BaseException as exc:
             store.abort(exc)
             raise

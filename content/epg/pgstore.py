@@ -7,12 +7,15 @@ Two strategies, chosen by :func:`open_postgres_store` from what the source alrea
 * :class:`StagedMerge` — every later import: rows are copied into a temporary table outside any transaction
   (a long download holds no locks), then merged in a few statements. The keys of the stored programmes are
   loaded first (one int per programme), so a programme stored unchanged is staged as its key alone and an
-  unchanged guide sends a few bytes per programme instead of the programme.
+  unchanged guide sends a few bytes per programme instead of the programme. Those keys are spooled to a
+  temporary file (:class:`StoredKeys`), not held in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from array import array
 from bisect import bisect_left
 
@@ -29,8 +32,11 @@ from .store import (
     Store,
     content_hash,
 )
+from .xmltv import DEFAULT_MAX_CHANNELS
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_BLOCK = 262_144  # programmes of one channel read into memory at once (4 MiB); more are searched on disk
+CACHED_KEYS = 2_000_000  # programmes' keys held in memory at most (32 MiB)
 _UNCHANGED = (None,) * 9  # staged columns "stop" … "episode" of a programme that is stored as it is
 STAGE_TYPES = ["int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
 PROGRAM_TYPES = ["int8", "int8", "int8", "text", "timestamptz", "timestamptz"] + ["text"] * 8 + ["int8"]
@@ -47,16 +53,32 @@ class Datetimes(dict):
 
 
 class StoredKeys:
-    """The source's stored programmes as (start, content hash) per channel: two sorted arrays of 8-byte ints
-    per channel, so even millions of programmes take little memory; lookups bisect."""
+    """The source's stored programmes as (start, content hash) per channel, kept off the heap.
+
+    They stream in from a server-side cursor, ordered by channel and start, and are spooled to an unnamed
+    temporary file as 16-byte records; memory holds only ``channel -> (first record, count)`` (at most
+    ``max_channels`` channels: a source holding more is loaded that far, and the rest is merely "not known",
+    staged in full — slower, just as correct) and the keys of the channels looked up lately, at most
+    :data:`CACHED_KEYS` of them (32 MiB; beyond, the cache starts afresh), so each channel's block is usually
+    read once whatever the order of the guide. A channel of more than :data:`MAX_BLOCK` programmes is searched
+    on disk instead. Lookups bisect.
+    """
+
+    RECORD = 16  # start, content hash: two int64
 
     def __init__(self):
-        self._channels: dict[str, tuple[array, array]] = {}
+        self._file = tempfile.TemporaryFile(prefix="catena-epg-keys-")
+        self._index: dict[str, tuple[int, int]] = {}
+        self._blocks: dict[str, tuple[array, array]] = {}  # channel -> its starts and digests, read from the file
+        self._cached = 0
+        self.complete = True  # False when max_channels stopped the loading early
+        self.size = 0  # programmes spooled
 
     @classmethod
-    def load(cls, connection, source_id: int) -> StoredKeys:
+    def load(cls, connection, source_id: int, *, max_channels: int = DEFAULT_MAX_CHANNELS) -> StoredKeys:
         keys = cls()
-        channel, starts, digests = None, None, None
+        index, pending = keys._index, array("q")
+        channel, first, position = None, 0, 0
         with connection.chunked_cursor() as cursor:
             # The unique index's order: grouped by channel, by start within a channel.
             cursor.execute(f"SELECT epg_channel_name, extract(epoch FROM start)::int8, content_hash "
@@ -65,23 +87,69 @@ class StoredKeys:
             while batch := cursor.fetchmany(10_000):
                 for name, start, digest in batch:
                     if name != channel:
-                        channel, starts, digests = name, array("q"), array("q")
-                        keys._channels[name] = (starts, digests)
-                    starts.append(start)
-                    digests.append(digest)
+                        if channel is not None:
+                            index[channel] = (first, position - first)
+                        if len(index) >= max_channels:
+                            keys.complete, channel = False, None
+                            break
+                        channel, first = name, position
+                    pending.append(start)
+                    pending.append(digest)
+                    position += 1
+                pending.tofile(keys._file)
+                del pending[:]
+                if not keys.complete:
+                    break
+        if channel is not None:
+            index[channel] = (first, position - first)
+        keys._file.flush()
+        keys.size = position
         return keys
 
+    def close(self) -> None:
+        self._file.close()
+
     def __bool__(self) -> bool:
-        return bool(self._channels)
+        return bool(self._index)
+
+    def _read(self, first: int, count: int) -> array:
+        records = array("q")
+        records.frombytes(os.pread(self._file.fileno(), count * self.RECORD, first * self.RECORD))
+        return records
 
     def __contains__(self, key: tuple[str, int, int]) -> bool:
         """Whether ``(channel, start, content hash)`` is stored exactly so."""
-        entry = self._channels.get(key[0])
-        if entry is None:
+        channel, start, digest = key
+        block = self._blocks.get(channel)
+        if block is None:
+            entry = self._index.get(channel)
+            if entry is None:
+                return False
+            first, count = entry
+            if count > MAX_BLOCK:
+                return self._search_on_disk(first, count, start, digest)
+            if self._cached + count > CACHED_KEYS:
+                self._blocks.clear()
+                self._cached = 0
+            records = self._read(first, count)
+            block = self._blocks[channel] = (records[0::2], records[1::2])
+            self._cached += count
+        starts, digests = block
+        index = bisect_left(starts, start)
+        return index < len(starts) and starts[index] == start and digests[index] == digest
+
+    def _search_on_disk(self, first: int, count: int, start: int, digest: int) -> bool:
+        low, high = 0, count
+        while low < high:
+            middle = (low + high) // 2
+            if self._read(first + middle, 1)[0] < start:
+                low = middle + 1
+            else:
+                high = middle
+        if low == count:
             return False
-        starts, digests = entry
-        index = bisect_left(starts, key[1])
-        return index < len(starts) and starts[index] == key[1] and digests[index] == key[2]
+        found_start, found_digest = self._read(first + low, 1)
+        return found_start == start and found_digest == digest
 
 
 class _Copy:
@@ -197,6 +265,7 @@ class StagedMerge(Store):
         return MergeResult(imported=imported, deleted=deleted)
 
     def end(self, exc_type, exc, traceback) -> None:
+        self._known.close()
         if self._copy is not None:
             self.abort(exc or RuntimeError("import abandoned"))
         with self.connection.cursor() as cursor:
@@ -281,9 +350,11 @@ class BulkLoad(Store):
         self._transaction.__exit__(exc_type, exc, traceback)  # commit, or roll everything back
 
 
-def open_postgres_store(connection, source_id: int, portal_id: int) -> Store:
+def open_postgres_store(connection, source_id: int, portal_id: int, *,
+                        max_channels: int = DEFAULT_MAX_CHANNELS) -> Store:
     """:class:`BulkLoad` for a source without programmes, else :class:`StagedMerge` with its stored keys."""
-    known = StoredKeys.load(connection, source_id)
+    known = StoredKeys.load(connection, source_id, max_channels=max_channels)
     if known:
         return StagedMerge(connection, source_id, portal_id, known)
+    known.close()
     return BulkLoad(connection, source_id, portal_id)

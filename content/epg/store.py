@@ -154,10 +154,10 @@ class BatchStore(Store):
         cursor.execute("DROP TABLE IF EXISTS epg_ranges")
 
 
-def open_store(connection, source_id: int, portal_id: int) -> Store:
+def open_store(connection, source_id: int, portal_id: int, **options) -> Store:
     """The store for this database and source (see :func:`.pgstore.open_postgres_store`)."""
     if connection.vendor == "postgresql":
         from .pgstore import open_postgres_store
 
-        return open_postgres_store(connection, source_id, portal_id)
+        return open_postgres_store(connection, source_id, portal_id, **options)
     return BatchStore(connection, source_id, portal_id)

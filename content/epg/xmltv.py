@@ -9,6 +9,13 @@ A programme row is the tuple ``(channel, start, stop, title, language, descripti
 subtitle, icon, episode)``; ``start``/``stop`` are UTC Unix seconds. A programme without ``stop`` ends at
 the next programme's start on its channel (file order); invalid programmes are skipped and counted by
 reason in :attr:`XmltvParser.skipped`.
+
+Bounded whatever the guide (a hostile guide must not exhaust the worker): every text field keeps at most
+its :data:`FIELD_LIMITS` characters (the rest is dropped, never buffered), a channel id longer than
+:data:`MAX_CHANNEL_ID` characters skips the programme, at most ``max_channels`` channels are kept per guide
+(programmes of further channels are skipped and counted, so per-channel state stays bounded), and a single
+tag, attribute, comment or processing instruction longer than :data:`MAX_TOKEN_BYTES` refuses the guide
+(expat buffers a token whole).
 """
 
 from __future__ import annotations
@@ -28,6 +35,18 @@ BAD_STOP = "invalid stop time"
 NOT_AFTER_START = "stop not after start"
 NO_STOP = "no stop time and no later programme on the channel"
 DUPLICATE = "duplicate of the previous programme (same channel and start)"
+LONG_CHANNEL = "channel id too long"
+TOO_MANY_CHANNELS = "on a channel beyond EPG_MAX_CHANNELS"
+
+# Characters kept of each field (the first ones); what follows is dropped while parsing.
+FIELD_LIMITS = {"title": 1000, "sub-title": 1000, "desc": 10_000, "category": 200, "episode-num": 200,
+                "rating": 100}
+MAX_ICON_URL = 2000  # a longer icon URL is dropped (a cut URL would point elsewhere)
+MAX_CHANNEL_ID = 255
+MAX_LANGUAGE = 35
+MAX_TOKEN_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_CHANNELS = 20_000
+_DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{0,64})""")
 
 TEXT_FIELDS = frozenset({"title", "desc", "category", "sub-title", "episode-num"})
 LANGUAGE_FIELDS = frozenset({"title", "desc", "category", "sub-title"})
@@ -113,7 +132,7 @@ class XmltvParser:
     elements, the one in that language; without it (or without a match) the first one is kept.
     """
 
-    def __init__(self, *, language: str = ""):
+    def __init__(self, *, language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS):
         self.rows: list[tuple] = []
         self.found = 0
         self.skipped: Counter[str] = Counter()
@@ -121,17 +140,28 @@ class XmltvParser:
         self._language = (language or "").strip().lower()
         self._times = XmltvTimes()
         self._channels: dict[str, list] = {}  # channel -> [last start, pending row without stop or None]
+        self._max_channels = max_channels
         self._root_seen = False
+        self._fed = 0  # bytes given to expat so far
+        self._head = b""  # the document's first bytes, for the encoding named in its XML declaration
         self._parser = self._make_parser()
 
     # --- public API -------------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Parse the next piece of the document; FetchFailed for bad or refused XML."""
+        if len(self._head) < 256:
+            self._head += data[:256]
+        self._fed += len(data)
         try:
             self._parser.Parse(data, False)
         except ExpatError as exc:
             raise self._xml_error(exc) from None
+        except (ValueError, LookupError) as exc:  # pyexpat: an encoding it cannot decode
+            raise self._encoding_error(exc) from None
+        if self._fed - self._parser.CurrentByteIndex > MAX_TOKEN_BYTES:
+            raise FetchFailed(f"Refused the guide: a single tag, attribute, comment or processing instruction "
+                              f"is longer than {MAX_TOKEN_BYTES // 2**20} MiB at {self.position()}.")
 
     def close(self) -> None:
         """End of document: check it is complete, and skip programmes still waiting for a stop time."""
@@ -139,6 +169,8 @@ class XmltvParser:
             self._parser.Parse(b"", True)
         except ExpatError as exc:
             raise self._xml_error(exc) from None
+        except (ValueError, LookupError) as exc:
+            raise self._encoding_error(exc) from None
         if not self._root_seen:
             raise FetchFailed("The document has no <tv> element.")
         for state in self._channels.values():
@@ -170,6 +202,14 @@ class XmltvParser:
         return FetchFailed(f"The guide is not well-formed XML: {ErrorString(exc.code)} at line {exc.lineno}, "
                            f"column {exc.offset + 1}.")
 
+    def _encoding_error(self, exc: Exception) -> FetchFailed:
+        match = _DECLARED_ENCODING.match(self._head)
+        name = match.group(1).decode("ascii", "replace").strip().lower() if match else ""
+        if not name:
+            return FetchFailed(f"The guide's encoding cannot be read: {exc}.")
+        return FetchFailed(f"Unsupported encoding {name} declared by the guide; use UTF-8 (or UTF-16, ISO-8859-1, "
+                           "US-ASCII or another single-byte encoding).")
+
     # --- parsing ----------------------------------------------------------------------------------------
 
     def _make_parser(self):
@@ -195,12 +235,14 @@ class XmltvParser:
         capture = None  # the field whose text is being collected, and at which depth
         capture_depth = 0
         capture_language = ""
+        capture_limit = 0
+        limits = FIELD_LIMITS
         in_rating = False
         text = ""
 
         def start(name, attrs):
             nonlocal depth, attributes, values, chosen_language, capture, capture_depth, capture_language
-            nonlocal in_rating, text
+            nonlocal capture_limit, in_rating, text
             if depth == 0:
                 if name == "programme":
                     depth, attributes, values, chosen_language, in_rating = 1, attrs, {}, {}, False
@@ -214,19 +256,23 @@ class XmltvParser:
                 return
             if depth == 2:
                 if name in text_fields:
-                    capture, capture_depth, text = name, 2, ""
+                    capture, capture_depth, text, capture_limit = name, 2, "", limits[name]
                     capture_language = attrs.get("lang", "") if name != "episode-num" else attrs.get("system", "")
+                    if len(capture_language) > MAX_LANGUAGE:
+                        capture_language = ""
                 elif name == "icon":
                     if "icon" not in values:
-                        values["icon"] = attrs.get("src", "")
+                        src = attrs.get("src", "")
+                        values["icon"] = src if len(src) <= MAX_ICON_URL else ""
                 elif name == "rating":
                     in_rating = "rating" not in values
             elif depth == 3 and in_rating and name == "value":
                 capture, capture_depth, text, capture_language = "rating", 3, "", ""
+                capture_limit = limits["rating"]
 
         def data(chunk):
             nonlocal text
-            if capture is not None:
+            if capture is not None and len(text) <= capture_limit:  # beyond the limit, text is dropped
                 text += chunk
 
         def end(name):
@@ -234,7 +280,7 @@ class XmltvParser:
             if depth == 0:
                 return
             if capture is not None and depth == capture_depth:
-                value = text.strip()
+                value = (text[:capture_limit] if len(text) > capture_limit else text).strip()
                 if capture not in values:
                     values[capture], chosen_language[capture] = value, capture_language
                 elif capture == "episode-num":
@@ -261,12 +307,18 @@ class XmltvParser:
         if not channel:
             self.skipped[NO_CHANNEL] += 1
             return
+        if len(channel) > MAX_CHANNEL_ID:
+            self.skipped[LONG_CHANNEL] += 1
+            return
         start = self._times.epoch(attributes.get("start", ""))
         if start is None:
             self.skipped[BAD_START] += 1
             return
         state = self._channels.get(channel)
         if state is None:
+            if len(self._channels) >= self._max_channels:
+                self.skipped[f"{TOO_MANY_CHANNELS} ({self._max_channels:,})"] += 1
+                return
             state = self._channels[channel] = [None, None]
         elif state[0] == start:
             self.skipped[DUPLICATE] += 1

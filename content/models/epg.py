@@ -84,6 +84,9 @@ class EpgFetch(PublicModel):
     import_duration = models.FloatField(null=True, blank=True, help_text="Seconds spent parsing and writing.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While running: renewed by the importing worker; once passed, the "
+                                         "worker is taken for dead and the dispatcher gives the fetch up.")
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the download ended.")
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -18,6 +18,7 @@ from catena_site.errors import Forbidden, Invalid, NotFound, Unauthorized
 from catena_site.http import client_ip
 from content.api.epg_serializers import ProgramSerializer
 from content.api.views import logo_response
+from content.epg_selectors import day_error
 from content.models import Channel, Program
 from subscribers import sms_login
 from subscribers.models import Subscriber
@@ -123,6 +124,8 @@ class ChannelProgramsView(AppView):
             day = dt.date.fromisoformat(raw_date) if raw_date else timezone.now().astimezone(dt.UTC).date()
         except ValueError:
             raise Invalid("date: Use YYYY-MM-DD.", {"date": ["Use YYYY-MM-DD."]}) from None
+        if problem := day_error(day):
+            raise Invalid.field("date", problem)
         if not channel.epg_source_id or not channel.epg_channel_name:
             return Response({"programs": []})
         first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)

@@ -15,12 +15,14 @@ import pytest
 
 @dataclass
 class Route:
-    """A canned answer: status, headers, body; ``trickle`` sends the body a byte at a time with pauses."""
+    """A canned answer: status, headers, body; ``trickle`` sends the body a byte at a time with pauses;
+    ``pause_at`` sends that many bytes, sets the server's ``paused`` event and waits for ``resume``."""
 
     body: bytes = b""
     status: int = 200
     headers: dict = field(default_factory=dict)
     trickle: float | None = None
+    pause_at: int | None = None
 
 
 class GuideServer:
@@ -30,6 +32,8 @@ class GuideServer:
         self.tls = tls
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
+        self.paused = threading.Event()
+        self.resume = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +49,13 @@ class GuideServer:
                 self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
                 try:
+                    if route.pause_at is not None:
+                        self.wfile.write(route.body[:route.pause_at])
+                        self.wfile.flush()
+                        server.paused.set()
+                        server.resume.wait()
+                        self.wfile.write(route.body[route.pause_at:])
+                        return
                     if route.trickle is None:
                         self.wfile.write(route.body)
                         return
@@ -78,6 +89,7 @@ class GuideServer:
         return self.serve(path, b"", status, headers={"Location": location})
 
     def close(self) -> None:
+        self.resume.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -20,7 +20,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from kombu import Connection
 
+import catena_site.broker  # noqa: F401  (registers catena-filesystem:// with kombu)
 from tests.worker import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +159,21 @@ def test_unreadable_message_files_are_set_aside_and_the_worker_keeps_consuming(b
     assert embedded_worker.proc.poll() is None, embedded_worker.log_tail()
     for name in bad:
         assert f"message file {name} is not a valid message" in embedded_worker.log
+
+
+def test_the_transport_creates_its_folders_and_delivers_a_message(tmp_path):
+    broker = tmp_path / "var" / "broker"  # nothing of it exists yet
+    url = "filesystem://" if os.environ.get("CATENA_STOCK_BROKER") == "1" else "catena-filesystem://"
+    options = {"data_folder_in": str(broker / "queue"), "data_folder_out": str(broker / "queue"),
+               "processed_folder": str(broker / "processed"), "control_folder": str(broker / "control"),
+               "rejected_folder": str(broker / "rejected")}
+    with Connection(url, transport_options=options) as connection:
+        queue = connection.SimpleQueue("folders")
+        queue.put({"hello": "world"})
+        message = queue.get(timeout=5)
+        message.ack()
+        queue.close()
+
+    assert message.payload == {"hello": "world"}
+    assert sorted(os.listdir(broker)) == ["control", "processed", "queue", "rejected"]
+    assert os.listdir(broker / "queue") == []

@@ -104,14 +104,25 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
+    # The embedded broker: files under var/broker/, written then renamed into place (catena_site/broker.py says
+    # why kombu's own "filesystem://" is not safe). CATENA_STOCK_BROKER=1 selects kombu's transport on the same
+    # folders, polling as often as it must to keep up — only to show the failure the stress test guards against
+    # (tests/integration/test_broker_stress.py); never in production.
+    import catena_site.broker  # noqa: F401  (registers the "catena-filesystem" transport with kombu)
+
+    _stock_broker = env.bool("CATENA_STOCK_BROKER", default=False)
+    CELERY_BROKER_URL = "filesystem://" if _stock_broker else "catena-filesystem://"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        "rejected_folder": str(_broker_dir / "rejected"),
         "store_processed": False,
+        # Seconds. Ours: the longest sleep between empty polls (5 ms after a delivery, doubling). kombu's: every
+        # sleep (default 1 s, which caps a worker near 6 jobs/s).
+        "polling_interval": 0.01 if _stock_broker else 0.2,
     }
     for _folder in ("queue", "processed", "control"):  # kombu expects them to exist
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)

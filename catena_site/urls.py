@@ -32,3 +32,5 @@ urlpatterns = [
     path("", include("content.urls")),
     path("", include("subscribers.urls")),
 ]
+
+handler500 = "catena_site.api.errors.server_error"  # JSON under /tv-management/api/ and /tv/api/

@@ -118,10 +118,11 @@ class KeysetPagination(BasePagination):
         return Response({self.list_key: data, "next": self.next_cursor})
 
     def get_paginated_response_schema(self, schema):
+        list_key = getattr(self, "list_key", "results")
         return {
             "type": "object",
-            "properties": {self.list_key if hasattr(self, "list_key") else "results": schema,
-                           "next": {"type": "string", "nullable": True}},
+            "properties": {list_key: schema, "next": {"type": "string", "nullable": True}},
+            "required": [list_key, "next"],
         }
 
     def get_schema_operation_parameters(self, view):

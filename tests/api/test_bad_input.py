@@ -10,6 +10,7 @@ Run on SQLite and on PostgreSQL: NUL and lone surrogates fail differently on eac
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from functools import cache
 
@@ -19,9 +20,12 @@ from drf_spectacular.generators import SchemaGenerator
 
 from content import epg_services
 from content import services as content_services
+from content.models import Channel
 from monitoring.operations import Operation
 from portals.auth import Caller
+from portals.models import Manager
 from subscribers import services as subscriber_services
+from subscribers.models import Subscriber
 from tests.conftest import API, api_client
 from tests.factories import PASSWORD, make_manager
 
@@ -359,3 +363,95 @@ def test_a_forged_cursor_is_a_400_naming_it(path, api, targets):
         if response.status_code != 400 or response.json().get("errors") != {"cursor": ["Invalid cursor."]}:
             failures.append(f"{poison}: {response.status_code} {response.content[:200]!r}")
     assert not failures, "\n".join(failures)
+
+
+# --- the findings of the attack run, one by one ---------------------------------------------------------------
+
+
+def test_a_percent_in_a_filter_value_is_a_400_naming_it(api):
+    """django-filter formats each error message with ``%``: a value repeated in one was a 500."""
+    response = api.get(f"{API}/operations?type=%25")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"type": ["Unknown value: %."]}
+    response = api.get(f"{API}/channels?packageId=100%25")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["packageId"]
+
+
+def test_a_percent_or_underscore_in_a_search_matches_only_itself(api, portal):
+    caller = Caller(portal=portal)
+    for name, title in (("sport", "100% Sport"), ("news", "News 24"), ("kids", "Kids_TV")):
+        content_services.create_channel(portal, caller=caller, data={"name": name, "title": title})
+
+    def found(search):
+        return [c["name"] for c in api.get(f"{API}/channels", {"search": search}).json()["channels"]]
+
+    assert found("%") == ["sport"]
+    assert found("_") == ["kids"]
+    assert found("\\") == []
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+@pytest.mark.parametrize("parameter", ["created_at_gte", "created_at_lt"])
+def test_a_time_outside_the_calendar_once_in_utc_is_a_400_naming_the_filter(parameter, value, api):
+    response = api.get(f"{API}/operations", {parameter: value})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {parameter: ["Out of range: use a time between years 1 and 9999 (UTC)."]}
+
+
+def test_an_offset_postgresql_refuses_is_read_as_the_same_moment_in_utc(api, portal, managers):
+    """Python allows offsets up to ±23:59, PostgreSQL ±15:59: the filter compares the moment in UTC."""
+    created = Operation.objects.for_portal(portal).latest("id").created_at
+    just_after = (created + dt.timedelta(seconds=1)).astimezone(dt.timezone(dt.timedelta(hours=20)))
+    response = api.get(f"{API}/operations", {"created_at_gte": just_after.isoformat(), "type": "createManager"})
+    assert response.status_code == 200 and response.json()["operations"] == []
+    response = api.get(f"{API}/operations", {"created_at_lt": just_after.isoformat(), "type": "createManager"})
+    assert len(response.json()["operations"]) == 4  # the four managers of the fixture
+
+
+def test_a_body_nested_ten_thousand_deep_is_a_400_naming_the_field_and_stores_nothing(api):
+    response = api.post(f"{API}/channels", '{"name": "deep", "title": ' + DEEP + "}", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"title": ["Nested deeper than 32 levels."]}
+    response = api.post(f"{API}/channels", DEEP, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"non_field_errors": ["Nested deeper than 32 levels."]}
+    response = api.put(f"{API}/portal", '{"branding": {"title": ' + "[" * 40 + "]" * 40 + "}}",
+                       content_type="application/json")
+    assert response.status_code == 400 and response.json()["errors"] == {"branding": ["Nested deeper than 32 levels."]}
+    assert not Channel.objects.exists()
+
+
+def test_nul_and_lone_surrogates_are_refused_in_every_string_naming_the_field(api, portal):
+    response = api.post(f"{API}/channels", '{"name": "news", "title": "News\\u0000"}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"message": "Invalid input. title: Null characters are not allowed.",
+                               "errors": {"title": ["Null characters are not allowed."]}}
+    response = api.put(f"{API}/portal", '{"branding": {"title": "TV \\udc00"}}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"branding.title": ["Surrogate characters are not allowed: U+DC00."]}
+    response = api.post(f"{API}/subscribers", '{"name": "Ann", "phoneCountryCode": "1", "phone": "5550001", '
+                        '"na\\u0000me": "x"}', content_type="application/json")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["na\ufffdme"]
+    portal.refresh_from_db()
+    assert not Channel.objects.exists() and not Subscriber.objects.exists() and portal.title == "Main TV"
+
+
+@pytest.mark.parametrize("email", [5, ["owner@example.com"], {"a": 1}, True])
+def test_a_non_string_email_is_a_400_on_login_and_on_manager_create(email, anonymous, api, portal):
+    response = anonymous.post(f"{API}/login", {"email": email, "password": PASSWORD}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["email"]
+    managers_before = Manager.objects.count()
+    response = api.post(f"{API}/managers", {"email": email, "password": "Str0ng-Pass-2024!"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["email"]
+    assert Manager.objects.count() == managers_before
+
+
+def test_the_client_api_reads_bodies_with_the_same_rules(anonymous, portal):
+    url = f"/tv/api/v1/auth/sms/request?portalId={portal.public_id}"
+    response = anonymous.post(url, DEEP, content_type="application/json")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    response = anonymous.post(url, '{"phoneCountryCode": "1", "phone": "555\\u0000"}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"phone": ["Null characters are not allowed."]}

@@ -33,4 +33,6 @@ urlpatterns = [
     path("", include("subscribers.urls")),
 ]
 
-handler500 = "catena_site.api.errors.server_error"  # JSON under /tv-management/api/ and /tv/api/
+# JSON under /tv-management/api/ and /tv/api/, the HTML pages elsewhere
+handler400 = "catena_site.api.errors.bad_request"
+handler500 = "catena_site.api.errors.server_error"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -81,6 +82,10 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = "X-Auth-Token"
             exc.status_code = status.HTTP_401_UNAUTHORIZED
         return Response(error_body(str(exc.detail)), status=exc.status_code, headers=headers)
+    if isinstance(exc, (SuspiciousOperation, BadRequest)):  # what Django itself answers with a 400
+        if isinstance(exc, SuspiciousOperation):
+            logging.getLogger(f"django.security.{exc.__class__.__name__}").error(str(exc))
+        return Response(error_body("Bad request."), status=status.HTTP_400_BAD_REQUEST)
     return _internal_error(exc, context.get("request"))
 
 
@@ -104,3 +109,11 @@ def server_error(request, *args, **kwargs):
     if request.path.startswith(API_PREFIXES):
         return JsonResponse(error_body(INTERNAL_ERROR), status=500)
     return defaults.server_error(request, *args, **kwargs)
+
+
+def bad_request(request, exception, *args, **kwargs):
+    """``handler400``: a request Django refuses before any view (a ``Host`` not in ``ALLOWED_HOSTS``, …),
+    JSON under the API prefixes, else the page."""
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse(error_body("Bad request."), status=400)
+    return defaults.bad_request(request, exception, *args, **kwargs)

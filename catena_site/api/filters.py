@@ -14,9 +14,6 @@ from django_filters import rest_framework as filters
 
 from catena_site.ids import InvalidId, decode_id
 
-# Error messages that repeat the value pass it as a parameter: django-filter formats every message with
-# ``message % params``, so a ``%`` written into the message itself was a 500 (``?type=%``).
-
 
 class _MultipleValueWidget(forms.TextInput):
     """Reads every value of a repeated query parameter (``?id=a&id=b``)."""
@@ -36,6 +33,8 @@ class MultipleIdField(forms.Field):
         try:
             return [decode_id(v) for v in values]
         except InvalidId as exc:
+            # A message that repeats the value takes it as a parameter: django-filter formats every message
+            # with ``message % params``, so a ``%`` written into the message itself was a 500 (``?packageId=%``).
             raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from None
 
 

@@ -130,3 +130,26 @@ def test_every_list_answer_matches_its_documented_schema(api, portal, managers):
         assert set(page["properties"]) == set(answer), path  # the documented list key, and "next"
         assert answer[path.strip("/").replace("epg-sources", "epgSources")], path  # the page is not empty
         jsonschema.validate(answer, {**root, **documented})
+
+
+@pytest.mark.parametrize("path", [f"{API}/portal", "/tv/api/v1/me"])
+def test_a_request_django_refuses_before_any_view_answers_json_under_the_api_prefixes(path, api, settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    api.raise_request_exception = False
+    response = api.get(path, HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Bad request."}
+
+
+def test_a_suspicious_request_inside_an_api_view_is_a_json_400_not_a_500(anonymous, portal, settings):
+    """``request.get_host()`` in the client API's portal lookup refuses a Host not in ``ALLOWED_HOSTS``."""
+    from django.middleware.common import CommonMiddleware
+
+    settings.ALLOWED_HOSTS = ["testserver", ".example.com"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != f"{CommonMiddleware.__module__}.CommonMiddleware"]
+    anonymous.raise_request_exception = False
+    response = anonymous.post("/tv/api/v1/auth/sms/request", {"phoneCountryCode": "1", "phone": "5550001"},
+                              format="json", HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    assert response.json() == {"message": "Bad request."}

@@ -68,9 +68,9 @@ WRITES = {
                          "branding": {"title": "T", "description": "D", "logo": None},
                          "settings": {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 3,
                                       "smsTemplate": "Code {{code}}", "streamBaseUrl": "https://tv.example.com"}},
-    ("post", "/managers"): {"email": "new@example.com", "name": "New", "password": "Str0ng-Pass-2024!",
+    ("post", "/managers"): {"email": "new@example.com", "name": "New", "password": "Vq7#mLp2-Xr9!tZk",
                             "isAdmin": False, "isContentAdmin": True, "isSubscriberAdmin": False},
-    ("put", "/managers/{manager}"): {"email": "viewer2@example.com", "name": "Viewer", "password": "Str0ng-Pass-2024!",
+    ("put", "/managers/{manager}"): {"email": "viewer2@example.com", "name": "Viewer", "password": "Vq7#mLp2-Xr9!tZk",
                                      "isAdmin": False, "isContentAdmin": True, "isSubscriberAdmin": False},
     ("post", "/channels"): {"name": "sport", "title": "Sport", "epgSourceName": "main-epg",
                             "epgChannelName": "sport.tv", "logo": None},
@@ -442,7 +442,7 @@ def test_a_non_string_email_is_a_400_on_login_and_on_manager_create(email, anony
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["email"]
     managers_before = Manager.objects.count()
-    response = api.post(f"{API}/managers", {"email": email, "password": "Str0ng-Pass-2024!"}, format="json")
+    response = api.post(f"{API}/managers", {"email": email, "password": "Vq7#mLp2-Xr9!tZk"}, format="json")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["email"]
     assert Manager.objects.count() == managers_before

@@ -25,7 +25,7 @@ NUL_ERROR = "Null characters are not allowed."
 def test_the_manager_form_refuses_a_nul_and_stores_nothing(web, portal):
     before = Manager.objects.count(), Operation.objects.count()
     response = web["owner"].post("/managers/new/", {"email": "new@example.com", "name": "New\x00",
-                                                    "password": "Str0ng-Pass-2024!"})
+                                                    "password": "Vq7#mLp2-Xr9!tZk"})
     assert response.status_code == 400 and NUL_ERROR in page(response)
     assert (Manager.objects.count(), Operation.objects.count()) == before
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from django import forms
 from django.http import HttpResponse
 
+from catena_site.text import UNSTORABLE, text_problem
+
 # A CSV file of a bulk import is read whole; this is far above 10 000 channel lines.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -20,6 +22,10 @@ def read_csv(content: bytes | str, *, required: list[str], header_hint: str, max
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError:
             return [], ["The file is not UTF-8 text."]
+    bad = UNSTORABLE.search(content)
+    if bad is not None:  # csv reads NUL as an ordinary character; PostgreSQL would refuse it at the end
+        line = content.count("\n", 0, bad.start()) + 1
+        return [], [f"Line {line}: {text_problem(bad.group())}"]
     reader = csv.DictReader(io.StringIO(content))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]

@@ -34,3 +34,7 @@ urlpatterns = [
     path("", include("content.urls")),
     path("", include("subscribers.urls")),
 ]
+
+# JSON under /tv-management/api/ and /tv/api/, the HTML pages elsewhere
+handler400 = "catena_site.api.errors.bad_request"
+handler500 = "catena_site.api.errors.server_error"

@@ -311,7 +311,10 @@ class EpgChannelNamesView(PortalMixin, View):
     """JSON ``{"epgSourceName", "epgChannelNames"}`` of ``?source=<name>``: the channel form's suggestions."""
 
     def get(self, request):
-        source = EpgSource.objects.for_portal(self.portal).filter(name=request.GET.get("source", "")).first()
+        name = request.GET.get("source", "")
+        # A name no source can have (``%00`` among them: PostgreSQL refuses NUL in a query) is not looked up.
+        source = EpgSource.objects.for_portal(self.portal).filter(name=name).first() \
+            if epg_services.valid_epg_source_name(name) else None
         if source is None:
             raise Http404
         return JsonResponse({"epgSourceName": source.name,

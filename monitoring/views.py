@@ -397,6 +397,8 @@ def session_filter_data(query: QueryDict) -> tuple[QueryDict, list[str]]:
             day = None
         if day is None:
             errors.append(f"{label}: Enter a valid date (YYYY-MM-DD).")
+        elif days_after and day == dt.date.max:
+            continue  # "to 9999-12-31" has no day after it: no upper bound (was a 500)
         else:
             data[key] = _midnight_unix(day + dt.timedelta(days=days_after))
     return data, errors
@@ -528,8 +530,12 @@ def operation_filter_data(query: QueryDict) -> QueryDict:
             day = parse_date(to)
         except ValueError:
             day = None
-        # An unreadable day goes through as typed, so that the filter reports it like the API does.
-        data["created_at_lt"] = (day + dt.timedelta(days=1)).isoformat() if day else to
+        # An unreadable day goes through as typed, so that the filter reports it like the API does;
+        # "to 9999-12-31" has no day after it: no upper bound (was a 500).
+        if day is None:
+            data["created_at_lt"] = to
+        elif day < dt.date.max:
+            data["created_at_lt"] = (day + dt.timedelta(days=1)).isoformat()
     return data
 
 

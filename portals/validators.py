@@ -86,8 +86,12 @@ class PasswordStrengthValidator:
 
 
 def normalize_email(email: str) -> str:
-    """Emails are stored and compared lower-case."""
-    email = (email or "").strip().lower()
+    """Emails are stored and compared lower-case; anything but text (a number, a list) is refused."""
+    if email is None:
+        email = ""
+    if not isinstance(email, str):
+        raise ValidationError("Must be text (an email address).")
+    email = email.strip().lower()
     if len(email) > 254:
         raise ValidationError("Email must be at most 254 characters.")
     EmailValidator(message="Enter a valid email address.")(email)

@@ -24,3 +24,14 @@ class IdField(serializers.Field):
             return decode_id(data)
         except InvalidId:
             self.fail("invalid")
+
+
+class StrictCharField(serializers.CharField):
+    """A ``CharField`` that takes only a JSON string: DRF's own turns ``5`` into ``"5"``."""
+
+    default_error_messages = {"invalid": "Must be text."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

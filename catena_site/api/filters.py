@@ -33,7 +33,9 @@ class MultipleIdField(forms.Field):
         try:
             return [decode_id(v) for v in values]
         except InvalidId as exc:
-            raise forms.ValidationError(str(exc)) from None
+            # A message that repeats the value takes it as a parameter: django-filter formats every message
+            # with ``message % params``, so a ``%`` written into the message itself was a 500 (``?packageId=%``).
+            raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from None
 
 
 class MultipleIdFilter(filters.Filter):
@@ -70,7 +72,7 @@ class MultipleValueField(forms.Field):
         if self.allowed is not None:
             bad = [v for v in values if v not in self.allowed]
             if bad:
-                raise forms.ValidationError(f"Unknown value: {', '.join(bad)}.")
+                raise forms.ValidationError("Unknown value: %(values)s.", params={"values": ", ".join(bad)})
         return values
 
 
@@ -103,7 +105,17 @@ class DateOrDateTimeField(forms.Field):
             raise forms.ValidationError("Use YYYY-MM-DD or an ISO 8601 date-time.")
         if timezone.is_naive(parsed):
             parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed
+        return utc_in_range(parsed)
+
+
+# Python allows offsets up to ±23:59 and years 1–9999; PostgreSQL refuses offsets beyond ±15:59, and a time
+# near either end of the calendar leaves Python's range once moved to UTC (OverflowError): both were a 500.
+def utc_in_range(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC; a time that has no UTC equivalent within years 1–9999 is a ``ValidationError``."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise forms.ValidationError("Out of range: use a time between years 1 and 9999 (UTC).") from None
 
 
 class DateOrDateTimeFilter(filters.Filter):

@@ -8,6 +8,7 @@ never counts rows.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from functools import reduce
 
@@ -16,6 +17,8 @@ from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
+
+from catena_site.api.parsers import loads
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -33,6 +36,16 @@ def parse_limit(raw: str | None) -> int:
     return limit
 
 
+def _storable(value):
+    """A cursor value the database accepts: integers within 64 bits, times in UTC (PostgreSQL refuses offsets
+    beyond ±15:59, which Python allows, and a far date may leave Python's range when moved to UTC)."""
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("out of range")
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC)
+    return value
+
+
 class Keyset:
     """An ordering such as ``("-id",)`` or ``("start", "id")`` and its cursors."""
 
@@ -48,11 +61,11 @@ class Keyset:
     def decode(self, cursor: str) -> list:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            values = json.loads(raw)
+            values = loads(raw)  # a crafted cursor may be nested 10,000 deep or hold a NUL
             if not isinstance(values, list) or len(values) != len(self.fields):
                 raise ValueError
-            return [self.model._meta.get_field(name).to_python(v) for (name, _), v in zip(self.fields, values)]
-        except (ValueError, TypeError, DjangoValidationError, UnicodeDecodeError):
+            return [_storable(self.model._meta.get_field(name).to_python(v)) for (name, _), v in zip(self.fields, values)]
+        except (ValueError, TypeError, DjangoValidationError, ValidationError, OverflowError):
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 
     def after(self, queryset, cursor: str):
@@ -105,10 +118,11 @@ class KeysetPagination(BasePagination):
         return Response({self.list_key: data, "next": self.next_cursor})
 
     def get_paginated_response_schema(self, schema):
+        list_key = getattr(self, "list_key", "results")
         return {
             "type": "object",
-            "properties": {self.list_key if hasattr(self, "list_key") else "results": schema,
-                           "next": {"type": "string", "nullable": True}},
+            "properties": {list_key: schema, "next": {"type": "string", "nullable": True}},
+            "required": [list_key, "next"],
         }
 
     def get_schema_operation_parameters(self, view):

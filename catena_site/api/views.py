@@ -41,6 +41,14 @@ class PortalViewSet(viewsets.GenericViewSet):
     ordering: tuple[str, ...] = ("id",)
     lookup_value_regex = r"[^/]+"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The schema generator builds a paginator without a view, so the page's documented key comes from the
+        # class: each list gets a paginator subclass that knows its ``list_key`` (else the schema says "results").
+        base = cls.pagination_class
+        if base is not None and getattr(base, "list_key", None) != cls.list_key:
+            cls.pagination_class = type(base.__name__, (base,), {"list_key": cls.list_key})
+
     @property
     def caller(self):
         return self.request.auth

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from catena_site.api.fields import IdField
+from catena_site.api.fields import IdField, StrictCharField
 from catena_site.ids import encode_id
 from portals.models import Manager, Portal
 from portals.services import portal_branding, portal_settings
@@ -93,7 +93,7 @@ class ManagerSerializer(serializers.ModelSerializer):
     isSubscriberAdmin = serializers.BooleanField(source="is_subscriber_admin", required=False)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
-    lastLoginAt = serializers.DateTimeField(source="last_login_at", read_only=True)
+    lastLoginAt = serializers.DateTimeField(source="last_login_at", read_only=True, allow_null=True)
 
     class Meta:
         model = Manager
@@ -113,8 +113,8 @@ class ManagerWriteSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=1024, trim_whitespace=False)
 
 
 class LoginPortalSerializer(serializers.Serializer):

@@ -59,7 +59,7 @@ class SubscriberSerializer(serializers.ModelSerializer):
     packages = serializers.ListField(child=serializers.CharField(), read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
-    lastActivityAt = serializers.DateTimeField(source="last_activity_at", read_only=True)
+    lastActivityAt = serializers.DateTimeField(source="last_activity_at", read_only=True, allow_null=True)
     suspectedSharing = serializers.BooleanField(read_only=True)
     sharingIps = serializers.ListField(child=serializers.CharField(), read_only=True)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -82,6 +83,9 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = "X-Auth-Token"
             exc.status_code = status.HTTP_401_UNAUTHORIZED
         return Response(error_body(str(exc.detail)), status=exc.status_code, headers=headers)
+    if isinstance(exc, RequestDataTooBig):  # Django read the body first (it caps what it reads itself)
+        return Response(error_body(f"Request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (SuspiciousOperation, BadRequest)):  # what Django itself answers with a 400
         if isinstance(exc, SuspiciousOperation):
             logging.getLogger(f"django.security.{exc.__class__.__name__}").error(str(exc))

@@ -13,8 +13,8 @@ import math
 import re
 
 from django.conf import settings
-from rest_framework import parsers
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 
 from catena_site.text import UNSTORABLE, text_problem
 
@@ -103,6 +103,22 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH):
     return data
 
 
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "body_too_large"
+
+
+def read_bounded(stream, limit: int) -> bytes:
+    """The whole body, or ``BodyTooLarge`` past ``limit`` bytes (DRF reads the raw stream, which bypasses
+    Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``; without this a client could make a process hold any amount)."""
+    if stream is None:
+        return b""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BodyTooLarge(f"Request body larger than {limit} bytes.")
+    return data
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with the rules of ``loads``; the parser of every API view (``DEFAULT_PARSER_CLASSES``)."""
 
@@ -110,7 +126,7 @@ class JSONParser(parsers.JSONParser):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return loads(stream.read().decode(encoding) if stream is not None else "")
+            return loads(read_bounded(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE).decode(encoding))
         except ValidationError:
             raise
         except ValueError as exc:

@@ -54,6 +54,16 @@ def test_a_body_that_is_not_an_object_is_400(api):
     assert response.json()["errors"]
 
 
+def test_a_body_over_the_upload_limit_is_413_and_creates_nothing(api, portal, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"name": "big", "title": "Big", "padding": "x" * 2000}
+    response = api.post(f"{API}/channels", body, format="json")
+    assert response.status_code == 413
+    assert response.json()["message"] == "Request body larger than 1000 bytes."
+    assert not portal.channels.filter(name="big").exists()
+    assert api.post(f"{API}/channels", {"name": "small", "title": "Small"}, format="json").status_code == 201
+
+
 def test_an_unexpected_error_answers_json_500_and_logs_the_traceback(api, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in a service")

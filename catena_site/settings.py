@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "portals.web_auth.ManagerSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Live blocks: ``request.htmx`` tells a block refresh (HX-Request) from a page load.
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "catena_site.urls"

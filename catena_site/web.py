@@ -17,7 +17,9 @@ from django.core.cache import cache
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.generic import TemplateView
+from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.exceptions import ValidationError as InvalidCursor
 
 from catena_site.api.pagination import Keyset
@@ -136,6 +138,9 @@ class LoginRequiredMixin:
 
     def dispatch(self, request, *args, **kwargs):
         if getattr(request, "caller", None) is None:
+            if request.htmx:  # a live block of a page whose session ended: the whole page goes to the login
+                page = request.htmx.current_url_abs_path or request.get_full_path()
+                return HttpResponseClientRedirect(redirect_to_login(page, resolve_url(settings.LOGIN_URL)).url)
             return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
         return super().dispatch(request, *args, **kwargs)
 
@@ -153,6 +158,15 @@ class PortalMixin(LoginRequiredMixin):
 
     def get_portal_object(self, model, public_id: str):
         return get_for_portal(model, self.portal, public_id)
+
+
+def live_block_response(request, response):
+    """The answer of a page with a live block (htmx, ``hx-get`` of the page itself): an htmx request got the
+    block only, so caches must tell the two apart, and a block is never stored."""
+    patch_vary_headers(response, ("HX-Request",))
+    if request.htmx:
+        add_never_cache_headers(response)
+    return response
 
 
 class FlagRequiredMixin(PortalMixin):

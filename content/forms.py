@@ -67,6 +67,8 @@ class ChannelForm(forms.Form):
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
+        else:  # the EPG channel IDs of the chosen source are offered while typing (channel_form.html)
+            self.fields["epg_channel_name"].widget.attrs.update(list="epg-channel-names", autocomplete="off")
 
     def service_data(self) -> dict:
         """The channel fields under their API names; the logo only when it changes."""

@@ -25,10 +25,8 @@ urlpatterns = [
          name="free-package-remove"),
     path("epg-sources/", views_epg.EpgSourceListView.as_view(), name="epg-source-list"),
     path("epg-sources/new/", views_epg.EpgSourceCreateView.as_view(), name="epg-source-create"),
-    path("epg-sources/channel-names", views_epg.EpgChannelNamesView.as_view(), name="epg-channel-names"),
     path("epg-sources/<str:source_id>/", views_epg.EpgSourceDetailView.as_view(), name="epg-source-detail"),
     path("epg-sources/<str:source_id>/edit/", views_epg.EpgSourceEditView.as_view(), name="epg-source-edit"),
     path("epg-sources/<str:source_id>/delete/", views_epg.EpgSourceDeleteView.as_view(), name="epg-source-delete"),
     path("epg-sources/<str:source_id>/update/", views_epg.EpgSourceUpdateView.as_view(), name="epg-source-update"),
-    path("epg-sources/<str:source_id>/status", views_epg.EpgSourceStatusView.as_view(), name="epg-source-status"),
 ]

@@ -13,6 +13,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import quote_etag, urlencode
 from django.views import View
@@ -29,15 +30,16 @@ from catena_site.web import (
     forbidden,
     form_refused,
     keyset_page,
+    live_block_response,
 )
 
-from . import selectors, services
+from . import epg_selectors, epg_services, selectors, services
 from .api.views import logo_response
 from .epg_selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
 from .forms import ChannelForm, PackageForm
 from .imports import HEADER, import_channels
-from .models import Channel, FreePackage, Package, PackageChannel
+from .models import Channel, EpgSource, FreePackage, Package, PackageChannel
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
 PICKER_LIMIT = 50  # channels offered at once by a package's picker; the search narrows them
@@ -102,12 +104,58 @@ class ChannelLogoView(PortalMixin, View):
         return response
 
 
+EPG_NAME_SUGGESTIONS = 100  # EPG channel IDs the channel form offers at once; typing narrows them
+
+
+def epg_name_suggestions(portal, source_name: str, typed: str) -> dict:
+    """The EPG channel IDs of the portal's source ``source_name`` that contain ``typed`` (any case), at most
+    ``EPG_NAME_SUGGESTIONS``, and the hint the form shows under the field."""
+    # A name no source can have (``%00`` among them: PostgreSQL refuses NUL in a query) is not looked up.
+    source = EpgSource.objects.for_portal(portal).filter(name=source_name).first() \
+        if source_name and epg_services.valid_epg_source_name(source_name) else None
+    if source is None:
+        return {"source": "", "names": [], "hint": ""}
+    names = epg_selectors.epg_channel_names(source)
+    needle = typed.strip().lower()
+    found = [name for name in names if needle in name.lower()] if needle else names
+    count = f"{len(names)} EPG channel ID{pluralize(len(names))} in {source.name}"
+    if not names:
+        hint = f"{source.name} has no programmes yet, so no EPG channel IDs to suggest."
+    elif not needle:
+        hint = f"{count}: type to search them."
+    else:
+        hint = f"{len(found)} of {count} contain “{typed.strip()}”."
+    if len(found) > EPG_NAME_SUGGESTIONS:
+        hint += f" The first {EPG_NAME_SUGGESTIONS} are offered; type more to narrow them."
+    return {"source": source.name, "names": found[:EPG_NAME_SUGGESTIONS], "hint": hint}
+
+
 class ChannelFormMixin:
-    """Create and edit: a service refusal goes on the form, with the API's status code."""
+    """Create and edit: a service refusal goes on the form, with the API's status code.
+
+    The EPG channel name field offers the IDs found in the chosen EPG source: an htmx request of this page
+    (``?epg_source=&epg_channel_name=``, sent when the source changes and while typing) gets only that block,
+    ``content/epg_channel_names.html``.
+    """
 
     template_name = "content/channel_form.html"
+    suggestions_template_name = "content/epg_channel_names.html"
     section = "channels"
     channel = None
+
+    def get(self, request, *args, **kwargs):
+        if request.htmx:
+            suggestions = epg_name_suggestions(self.portal, request.GET.get("epg_source", ""),
+                                               request.GET.get("epg_channel_name", ""))
+            return live_block_response(request, self.response_class(
+                request, [self.suggestions_template_name], {"epg_names": suggestions}, using=self.template_engine))
+        return live_block_response(request, super().get(request, *args, **kwargs))
+
+    def render_to_response(self, context, **response_kwargs):
+        form = context["form"]
+        context["epg_names"] = epg_name_suggestions(self.portal, form["epg_source"].value() or "",
+                                                    form["epg_channel_name"].value() or "")
+        return super().render_to_response(context, **response_kwargs)
 
     def save(self, form) -> Channel:
         raise NotImplementedError

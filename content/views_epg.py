@@ -12,15 +12,20 @@ from functools import cached_property
 from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
 from catena_site.errors import ServiceError
-from catena_site.web import PortalMixin, filter_errors, form_refused, keyset_page, service_error_page
+from catena_site.web import (
+    PortalMixin,
+    filter_errors,
+    form_refused,
+    keyset_page,
+    live_block_response,
+    service_error_page,
+)
 
 from . import epg_selectors, epg_services
 from .filters import EpgSourceFilter
@@ -30,7 +35,7 @@ from .views import ContentAdminMixin
 
 SOURCE_COLUMNS = ["Name", "URL", "Period", "Last update", "Status", "Programmes", ""]
 CHART_FETCHES = 20  # fetches the import-duration chart shows
-POLL_INTERVAL_MS = 2000  # how often the source page asks for the status of a queued or running fetch
+POLL_SECONDS = 2  # how often the source page asks for the status of a queued or running fetch
 
 
 def sources_with_figures(portal):
@@ -185,7 +190,7 @@ def live_status_context(source: EpgSource) -> dict:
     active = epg_selectors.active_fetch(source)
     last = source.last_fetch
     return {"source": source, "active": active, "last": last, "fetch": active or last,
-            "status": source_status(active, last)}
+            "status": source_status(active, last), "poll_seconds": POLL_SECONDS}
 
 
 def duration_chart(fetches: list[EpgFetch], width: int = 600, height: int = 140) -> dict | None:
@@ -228,10 +233,25 @@ def parse_day(raw: str | None) -> tuple[dt.date | None, str]:
 
 
 class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
-    """A source: details, live status, fetch history, import durations and the programme browser."""
+    """A source: details, live status, fetch history, import durations and the programme browser.
+
+    While a fetch is queued or running, the status block asks this page again every couple of seconds (htmx):
+    such a request gets the block alone (``content/epg_live_status.html``). Once the fetch is over, it gets the
+    whole page, from which the block takes its final state (without ``hx-trigger``: the polling stops) and the
+    figures, history, chart and programmes their new content (``hx-select-oob``).
+    """
 
     template_name = "content/epg_source_detail.html"
+    block_template_name = "content/epg_live_status.html"
     section = "epg"
+
+    def get(self, request, *args, **kwargs):
+        if request.htmx:
+            context = live_status_context(self.source)
+            if context["active"] is not None:
+                return live_block_response(request, self.response_class(
+                    request, [self.block_template_name], context, using=self.template_engine))
+        return live_block_response(request, super().get(request, *args, **kwargs))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -245,7 +265,6 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
             channel_count=Channel.objects.filter(epg_source=source).count(),
             history=keyset_page(self.request, fetches, ("-id",), param="history", anchor="history"),
             chart=duration_chart(recent[::-1]),
-            poll_interval=POLL_INTERVAL_MS,
         )
         context.update(self.programme_browser(source, query))
         return context
@@ -272,50 +291,3 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         result.update(day=day, date=day.isoformat(), programs=keyset_page(
             self.request, programs, ("start", "id"), param="programs", anchor="programmes"), **links)
         return result
-
-
-class EpgSourceStatusView(PortalMixin, EpgSourceObjectMixin, View):
-    """JSON for the live status block: the status, the fetch it describes, and the block's HTML."""
-
-    def get(self, request, source_id):
-        context = live_status_context(self.source)
-        fetch = context["fetch"]
-        data = {
-            "epgSourceId": self.source.public_id,
-            "status": context["status"],
-            "active": context["active"] is not None,
-            "fetch": None if fetch is None else {
-                "epgFetchId": fetch.public_id,
-                "jobId": fetch.job_id,
-                "trigger": fetch.trigger,
-                "status": fetch.status,
-                "message": fetch.message,
-                "channels": fetch.channels,
-                "foundPrograms": fetch.found_programs,
-                "importedPrograms": fetch.imported_programs,
-                "deletedPrograms": fetch.deleted_programs,
-                "fetchDuration": fetch.fetch_duration,
-                "importDuration": fetch.import_duration,
-                "createdAt": fetch.created_at.isoformat(),
-                "startedAt": fetch.started_at.isoformat() if fetch.started_at else None,
-                "finishedAt": fetch.finished_at.isoformat() if fetch.finished_at else None,
-            },
-            "html": render_to_string("content/epg_live_status.html", context, request=request),
-        }
-        response = JsonResponse(data)
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-class EpgChannelNamesView(PortalMixin, View):
-    """JSON ``{"epgSourceName", "epgChannelNames"}`` of ``?source=<name>``: the channel form's suggestions."""
-
-    def get(self, request):
-        name = request.GET.get("source", "")
-        # A name no source can have (``%00`` among them: PostgreSQL refuses NUL in a query) is not looked up.
-        source = EpgSource.objects.for_portal(self.portal).filter(name=name).first() \
-            if epg_services.valid_epg_source_name(name) else None
-        if source is None:
-            raise Http404
-        return JsonResponse({"epgSourceName": source.name,
-                             "epgChannelNames": epg_selectors.epg_channel_names(source)})

@@ -8,7 +8,6 @@ app_name = "monitoring"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("play-sessions/", views.PlaySessionLiveView.as_view(), name="play-sessions"),
-    path("play-sessions/live", views.PlaySessionLiveDataView.as_view(), name="play-sessions-live"),
     path("play-sessions/history/", views.PlaySessionHistoryView.as_view(), name="play-session-history"),
     path("operations/", views.OperationListView.as_view(), name="operation-list"),
 ]

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
-from django.http import JsonResponse, QueryDict
-from django.template.loader import render_to_string
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.views import View
 from django.views.generic import TemplateView
 
 from catena_site import heartbeat
 from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
-from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page
+from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page, live_block_response
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
 from portals import streaming_servers
 from portals.models import Manager, Portal
@@ -347,30 +345,23 @@ def live_context(request, portal) -> dict:
 
 
 class PlaySessionLiveView(PortalMixin, TemplateView):
-    """Who is watching now; the block refreshes itself every few seconds from ``PlaySessionLiveDataView``."""
+    """Who is watching now. The block polls this same page with htmx every few seconds; an htmx request
+    (``HX-Request``) gets only the block (``monitoring/_live_sessions.html``), anyone else the whole page."""
 
     template_name = "monitoring/play_sessions_live.html"
+    block_template_name = "monitoring/_live_sessions.html"
     section = "play-sessions"
+
+    def get_template_names(self):
+        return [self.block_template_name if self.request.htmx else self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(live_context(self.request, self.portal), tab="live", poll_interval=LIVE_POLL_MS)
+        context.update(live_context(self.request, self.portal), tab="live")
         return context
 
-
-class PlaySessionLiveDataView(PortalMixin, View):
-    """JSON for the live block: how many sessions are active, when it was read, and the block's HTML."""
-
-    def get(self, request):
-        context = live_context(request, self.portal)
-        response = JsonResponse({
-            "activeSessions": context["total"],
-            "updatedAt": context["updated_at"].isoformat(),
-            "sessionIds": [row.public_id for row in context["rows"]],
-            "html": render_to_string("monitoring/_live_sessions.html", context, request=request),
-        })
-        response["Cache-Control"] = "no-store"
-        return response
+    def render_to_response(self, context, **response_kwargs):
+        return live_block_response(self.request, super().render_to_response(context, **response_kwargs))
 
 
 # The screen's query parameters are the API's (subscriberId, channelId, active=true|false), except the date

@@ -156,146 +156,36 @@
     update();
   }
 
-  // The channel form: the EPG channel IDs found in the chosen EPG source, offered while typing (a datalist).
-  function setUpEpgChannelNames(list) {
-    var select = document.getElementById(list.dataset.sourceSelect);
-    var input = document.getElementById(list.dataset.channelInput);
-    var hint = document.getElementById(list.id + "-hint");
-    if (!select || !input) { return; }
-    input.setAttribute("list", list.id);
-    input.setAttribute("autocomplete", "off");
-    var field = input.closest(".form-field");
-    if (hint && field) { field.appendChild(hint); }
-    var known = {};
-    function say(text) {
-      if (!hint) { return; }
-      hint.textContent = text;
-      hint.hidden = !text;
+  // Live blocks refresh themselves with htmx (``hx-get`` of their own page, ``hx-trigger="every …"``; see
+  // templates/monitoring/play_sessions_live.html and templates/content/epg_live_status.html). Here only what htmx
+  // leaves to the page: a block ([data-live-block]) asks nothing while the tab is hidden and asks at once when it
+  // shows again ("catena:visible", in its hx-trigger); a failed request keeps the rows and says so.
+  function setUpLiveBlocks() {
+    function blockOf(event) {
+      return event.target instanceof Element ? event.target.closest("[data-live-block]") : null;
     }
-    function names(source) {
-      if (known[source]) { return Promise.resolve(known[source]); }
-      var url = list.dataset.url + "?source=" + encodeURIComponent(source);
-      return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : { epgChannelNames: [] }; })
-        .then(function (data) {
-          known[source] = data.epgChannelNames || [];
-          return known[source];
-        });
-    }
-    function load() {
-      var source = select.value;
-      list.innerHTML = "";
-      list.dataset.source = source;
-      if (!source) { say(""); return; }
-      names(source).then(function (found) {
-        if (select.value !== source) { return; }  // another source was chosen meanwhile
-        var fragment = document.createDocumentFragment();
-        found.forEach(function (name) {
-          var option = document.createElement("option");
-          option.value = name;
-          fragment.appendChild(option);
-        });
-        list.appendChild(fragment);
-        list.dataset.loaded = source;
-        say(found.length
-          ? found.length + " EPG channel ID" + (found.length === 1 ? "" : "s") + " in " + source + ": type to search them."
-          : source + " has no programmes yet, so no EPG channel IDs to suggest.");
-      }, function () { say(""); });
-    }
-    select.addEventListener("change", load);
-    load();
-  }
-
-  // The live status of an EPG source: while a fetch is queued or running, ask for it every couple of
-  // seconds; when it ends, refresh the page's figures, history and programmes in place.
-  function setUpLiveStatus(box) {
-    var url = box.dataset.epgStatusUrl;
-    var interval = parseInt(box.dataset.pollInterval, 10) || 2000;
-    var failures = 0;
-    function refreshSections() {
-      return fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error("HTTP " + response.status); }
-          return response.text();
-        })
-        .then(function (html) {
-          var fresh = new DOMParser().parseFromString(html, "text/html");
-          document.querySelectorAll("[data-epg-refresh]").forEach(function (old) {
-            var replacement = fresh.getElementById(old.id);
-            if (replacement) { old.replaceWith(document.importNode(replacement, true)); }
-          });
-        });
-    }
-    function finished() {
-      box.dataset.active = "false";
-      refreshSections().then(function () { box.dataset.refreshed = "true"; },
-                             function () { box.dataset.refreshed = "failed"; });
-    }
-    function poll() {
-      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error("HTTP " + response.status); }
-          return response.json();
-        })
-        .then(function (data) {
-          failures = 0;
-          box.innerHTML = data.html;
-          box.dataset.status = data.status;
-          if (data.active) {
-            setTimeout(poll, interval);
-          } else {
-            finished();
-          }
-        })
-        .catch(function () {
-          failures += 1;  // a network hiccup: try a few more times, more slowly; a logged-out session stops
-          if (failures < 5) { setTimeout(poll, interval * 2); }
-        });
-    }
-    if (box.dataset.active === "true") { setTimeout(poll, interval); }
-  }
-
-  // The live play sessions: ask for the block every few seconds and swap it in place (no page reload).
-  // While the tab is hidden no request is made; a failed request keeps the rows and says so.
-  function setUpLiveSessions(box) {
-    var url = box.dataset.liveUrl;
-    var interval = parseInt(box.dataset.pollInterval, 10) || 5000;
-    var failures = 0;
-    var timer = null;
-    function schedule(delay) {
-      clearTimeout(timer);
-      timer = setTimeout(poll, delay);
-    }
-    function sayStale() {
-      var state = box.querySelector("[data-live-state]");
-      if (state) { state.textContent = "not updated: connection problem, retrying"; }
-      box.dataset.stale = "true";
-    }
-    function poll() {
-      if (document.hidden) { return; }  // resumed by visibilitychange
-      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error("HTTP " + response.status); }
-          return response.json();  // a logged-out session gets the login page: not JSON, so a failure
-        })
-        .then(function (data) {
-          failures = 0;
-          box.innerHTML = data.html;
-          box.dataset.stale = "false";
-          box.dataset.activeSessions = data.activeSessions;
-          box.dataset.polls = (parseInt(box.dataset.polls, 10) || 0) + 1;
-          schedule(interval);
-        })
-        .catch(function () {
-          failures += 1;
-          sayStale();
-          schedule(Math.min(interval * Math.pow(2, failures), 60000));
-        });
-    }
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { schedule(0); }
+    document.body.addEventListener("htmx:confirm", function (event) {
+      if (document.hidden && blockOf(event)) { event.preventDefault(); }
     });
-    schedule(interval);
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden || !window.htmx) { return; }
+      document.querySelectorAll("[data-live-block]").forEach(function (block) {
+        window.htmx.trigger(block, "catena:visible");
+      });
+    });
+    function failed(event) {
+      var block = blockOf(event);
+      if (!block) { return; }
+      block.dataset.stale = "true";
+      var state = block.querySelector("[data-live-state]");
+      if (state) { state.textContent = "not updated: connection problem, retrying"; }
+    }
+    document.body.addEventListener("htmx:responseError", failed);
+    document.body.addEventListener("htmx:sendError", failed);
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      var block = blockOf(event);
+      if (block) { block.dataset.stale = "false"; }
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -304,8 +194,6 @@
     document.querySelectorAll("input[data-filter-list]").forEach(setUpListFilter);
     document.querySelectorAll("form[data-live-validate]").forEach(setUpLiveValidation);
     document.querySelectorAll("form[data-bulk]").forEach(setUpBulk);
-    document.querySelectorAll("datalist[data-epg-names]").forEach(setUpEpgChannelNames);
-    document.querySelectorAll("[data-epg-status-url]").forEach(setUpLiveStatus);
-    document.querySelectorAll("[data-live-sessions]").forEach(setUpLiveSessions);
+    setUpLiveBlocks();
   });
 })();

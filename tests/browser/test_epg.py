@@ -104,15 +104,31 @@ def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, g
     assert page.locator("text=No fetches yet").count() == 0  # the queued fetch is in the history
     page.evaluate("window.stillTheSamePage = true")
 
+    assert page.get_attribute("#epg-live-status", "hx-trigger") == "every 2s, catena:visible"  # htmx polls
+    polls = []  # the block's requests (htmx sends HX-Request)
+    page.on("request", lambda request: polls.append(request.url) if request.headers.get("hx-request") else None)
+    for _ in range(100):  # the block asks at least once while the fetch is still queued
+        if polls:
+            break
+        page.wait_for_timeout(100)
+    assert polls and status.text_content() == "Queued"
+
     fetch = EpgFetch.objects.get()
     epg_services.run_fetch(fetch.id)
-    wait_until(page, "document.querySelector('[data-testid=live-status]').dataset.refreshed === 'true'",
-               timeout=15)
-    assert status.text_content() == "Success"
-    assert page.evaluate("window.stillTheSamePage") is True
+    wait_until(page, "document.querySelector('[data-testid=live-status] [data-testid=epg-status]')"
+                     ".textContent === 'Success'", timeout=15)
+    assert page.evaluate("window.stillTheSamePage") is True  # swapped in place, not reloaded
+    assert polls and all(url.endswith(f"/epg-sources/{fetch.epg_source.public_id}/") for url in polls)
+    # The final block has no hx-trigger: the polling stops; the figures, history and programmes followed.
+    assert page.get_attribute("#epg-live-status", "hx-trigger") is None
+    assert page.get_attribute("#epg-live-status", "data-active") == "false"
     assert page.locator("[data-testid=programs] >> text=Morning News").is_visible()
     assert page.locator("[data-testid=program-count]").text_content() == "3"
     assert page.locator("[data-testid=fetch-history] [data-testid=epg-status]").first.text_content() == "Success"
+    assert page.locator("[data-testid=duration-chart] rect.chart-bar").count() == 1
+    asked = len(polls)
+    page.wait_for_timeout(4500)  # more than two polling periods
+    assert len(polls) == asked
 
 
 def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page, guide_url, settings, monkeypatch):
@@ -126,12 +142,19 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     page.fill("input[name=name]", "news-24")
     page.fill("input[name=title]", "News 24")
     page.select_option("select[name=epg_source]", "xmltv.main")
-    page.wait_for_selector("#epg-channel-names[data-loaded='xmltv.main']", state="attached")
-    options = page.eval_on_selector_all("#epg-channel-names option", "options => options.map(o => o.value)")
-    assert options == ["news.example", "sport.example"]
+    page.wait_for_selector("#epg-names[data-source='xmltv.main']", state="attached")
+    assert suggested(page) == ["news.example", "sport.example"]
     assert page.get_attribute("input[name=epg_channel_name]", "list") == "epg-channel-names"
     assert "2 EPG channel IDs in xmltv.main" in page.text_content("[data-testid=epg-names-hint]")
+    # Typing narrows the suggestions (the page answers htmx with the block).
+    page.type("input[name=epg_channel_name]", "spo", delay=50)
+    wait_until(page, "document.querySelectorAll('#epg-channel-names option').length === 1")
+    assert suggested(page) == ["sport.example"]
+    assert page.text_content("[data-testid=epg-names-hint]") == "1 of 2 EPG channel IDs in xmltv.main contain “spo”."
+    assert page.input_value("input[name=epg_channel_name]") == "spo"  # the swap leaves the typing alone
     page.fill("input[name=epg_channel_name]", "news.example")
+    wait_until(page, "document.querySelector('#epg-channel-names option') !== null && "
+                     "document.querySelector('#epg-channel-names option').value === 'news.example'")
     page.click("button:has-text('Add channel')")
     page.wait_for_selector("text=Channel news-24 saved.")
     row = page.locator("tr", has_text="News 24")
@@ -142,7 +165,12 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     # No source: no suggestions.
     page.click("text=Add channel")
     page.select_option("select[name=epg_source]", "xmltv.main")
-    page.wait_for_selector("#epg-channel-names[data-loaded='xmltv.main']", state="attached")
+    page.wait_for_selector("#epg-names[data-source='xmltv.main']", state="attached")
     page.select_option("select[name=epg_source]", "")
-    assert page.eval_on_selector_all("#epg-channel-names option", "options => options.length") == 0
+    page.wait_for_selector("#epg-names[data-source='']", state="attached")
+    assert suggested(page) == []
     assert page.is_hidden("[data-testid=epg-names-hint]")
+
+
+def suggested(page) -> list[str]:
+    return page.eval_on_selector_all("#epg-channel-names option", "options => options.map(o => o.value)")

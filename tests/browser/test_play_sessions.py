@@ -95,3 +95,34 @@ def test_the_history_filters_by_channel_and_the_dashboard_counts_viewers(owner_p
     page.wait_for_url(re.compile(r"channelId="))
     assert page.locator("table tbody tr").count() == 1
     assert "Sport One" in page.text_content("table tbody")
+
+
+def set_hidden(page, hidden: bool) -> None:
+    """The tab goes to the background (or comes back), as far as the page can tell."""
+    page.evaluate("hidden => { Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});"
+                  " document.dispatchEvent(new Event('visibilitychange')); }", hidden)
+
+
+def test_the_live_view_asks_nothing_while_the_tab_is_hidden_and_catches_up_when_shown(owner_page, world,
+                                                                                       live_server):
+    page = owner_page
+    page.goto("/play-sessions/")
+    assert page.get_attribute("#live-sessions", "hx-trigger") == "every 5s, catena:visible"
+    polls = []  # the live block's requests (htmx sends HX-Request)
+    page.on("request", lambda request: polls.append(request.url) if request.headers.get("hx-request") else None)
+    for _ in range(100):
+        if polls:
+            break
+        page.wait_for_timeout(100)
+    assert polls and all(url == f"{live_server.url}/play-sessions/" for url in polls)
+
+    set_hidden(page, True)
+    asked = len(polls)
+    start_viewer(live_server.url, world["alice"], "news")
+    page.wait_for_timeout(6_000)  # more than one polling period
+    assert len(polls) == asked
+    assert page.text_content("[data-testid=active-count]") == "0"
+
+    set_hidden(page, False)  # shown again: asked at once, not at the next period
+    page.wait_for_selector("[data-testid=live-table] tr:has-text('Alice Smith')", timeout=2_500)
+    assert asked < len(polls) <= asked + 2

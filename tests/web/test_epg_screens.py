@@ -1,5 +1,6 @@
 """The EPG screens: the source list and form, the source page (live status, history, chart, programmes),
-the status endpoint, and what the channel screens show of EPG — for every persona, within the portal."""
+the live status block (the source page asked by htmx), and what the channel screens show of EPG (the EPG
+channel name suggestions, the channel form asked by htmx) — for every persona, within the portal."""
 
 from __future__ import annotations
 
@@ -78,6 +79,39 @@ def loaded(portal, server):
     return source
 
 
+HTMX = {"HX-Request": "true"}  # what htmx sends with every request
+
+
+def htmx_get(client, url: str, data=None) -> str:
+    """``url`` as htmx asks for it: never stored, and told apart from the page by caches."""
+    response = client.get(url, data, headers=HTMX)
+    assert response.status_code == 200, url
+    assert "no-store" in response["Cache-Control"] and "HX-Request" in response["Vary"]
+    return response.content.decode()
+
+
+def status_section(html: str) -> str:
+    """The opening tag of the live status block (its htmx attributes)."""
+    return re.search(r'<section class="card live-status" id="epg-live-status".*?>', html, re.S).group(0)
+
+
+def suggestions(client, url: str, source: str, typed: str = "") -> tuple[list[str], str]:
+    """The EPG channel IDs a channel form page offers for ``source`` and ``typed``, and its hint."""
+    block = htmx_get(client, url, {"epg_source": source, "epg_channel_name": typed})
+    assert block.lstrip().startswith('<div class="epg-names" id="epg-names"') and "<form" not in block
+    return epg_options(block), epg_hint(block)
+
+
+def epg_options(html: str) -> list[str]:
+    datalist = re.search(r'<datalist id="epg-channel-names">(.*?)</datalist>', html, re.S).group(1)
+    return re.findall(r'<option value="([^"]*)">', datalist)
+
+
+def epg_hint(html: str) -> str:
+    found = re.search(r'<p class="help epg-names-hint"[^>]*data-testid="epg-names-hint"( hidden)?>(.*?)</p>', html, re.S)
+    return "" if found.group(1) else found.group(2)
+
+
 def programs_table(response) -> str:
     """The programme browser's table (empty when it shows none)."""
     found = re.search(r'data-testid="programs">(.*?)</table>', page(response), re.S)
@@ -105,10 +139,13 @@ def test_every_manager_reads_the_epg_screens(persona, web, loaded):
         html = page(response)
         assert "xmltv.main" in html and '>EPG</a>' in html, url
         assert 'aria-current="page">EPG<' in html, url
-    status = client.get(f"/epg-sources/{loaded.public_id}/status")
-    assert status.status_code == 200 and status.json()["status"] == "success"
-    names = client.get("/epg-sources/channel-names", {"source": "xmltv.main"})
-    assert names.json()["epgChannelNames"] == ["news.example", "sport.example"]
+    # The live block asks the page while a fetch runs; none runs: the whole page, its block polls no more.
+    answer = htmx_get(client, f"/epg-sources/{loaded.public_id}/")
+    assert "<html" in answer and 'data-status="success"' in status_section(answer)
+    assert "hx-trigger" not in status_section(answer)
+    channel = Channel.objects.get(name="news")
+    assert suggestions(client, f"/channels/{channel.public_id}/", "xmltv.main")[0] == ["news.example",
+                                                                                       "sport.example"]
 
 
 @pytest.mark.parametrize("persona", CONTENT_WRITERS)
@@ -157,12 +194,13 @@ def test_sources_of_another_portal_are_not_found(web, source, other_portal):
     client = web["owner"]
     assert "their.guide" not in page(client.get("/epg-sources/"))
     for url in [f"/epg-sources/{theirs.public_id}/", f"/epg-sources/{theirs.public_id}/edit/",
-                f"/epg-sources/{theirs.public_id}/delete/", f"/epg-sources/{theirs.public_id}/status"]:
+                f"/epg-sources/{theirs.public_id}/delete/"]:
         assert client.get(url).status_code == 404, url
+        assert client.get(url, headers=HTMX).status_code == 404, url
     for url in [f"/epg-sources/{theirs.public_id}/edit/", f"/epg-sources/{theirs.public_id}/delete/",
                 f"/epg-sources/{theirs.public_id}/update/"]:
         assert client.post(url, {"name": "stolen", "url": "https://x.example.com/g.xml"}).status_code == 404, url
-    assert client.get("/epg-sources/channel-names", {"source": "their.guide"}).status_code == 404
+    assert suggestions(client, "/channels/new/", "their.guide") == ([], "")  # nothing of theirs is offered
     theirs.refresh_from_db()
     assert theirs.name == "their.guide" and not EpgFetch.objects.filter(epg_source=theirs).exists()
 
@@ -170,12 +208,19 @@ def test_sources_of_another_portal_are_not_found(web, source, other_portal):
 @pytest.mark.parametrize("bad_id", ["not-an-id", "AAAAAAAAAAAA"])
 def test_malformed_source_ids_are_not_found(bad_id, web):
     assert web["owner"].get(f"/epg-sources/{bad_id}/").status_code == 404
-    assert web["owner"].get(f"/epg-sources/{bad_id}/status").status_code == 404
+    assert web["owner"].get(f"/epg-sources/{bad_id}/", headers=HTMX).status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_the_login(client, source):
-    response = client.get(f"/epg-sources/{source.public_id}/status")
-    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    url = f"/epg-sources/{source.public_id}/"
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == f"/login/?next={url}"
+    # The live block of a page whose login ended: htmx is told to send the whole page to the login form.
+    response = client.get(url, headers={**HTMX, "HX-Current-URL": f"http://testserver{url}?date=2026-01-02"})
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/login/?next={url}%3Fdate%3D2026-01-02"
+    response = client.get("/channels/new/", {"epg_source": "xmltv.main"}, headers=HTMX)
+    assert response.status_code == 200 and response["HX-Redirect"].startswith("/login/?next=")
+    assert b"epg-channel-names" not in response.content
 
 
 # --- Create, edit, delete ---------------------------------------------------------------------------------
@@ -306,6 +351,8 @@ def test_update_now_queues_one_fetch_and_a_second_press_shows_it(web, source):
     html = page(client.get(response["Location"]))
     assert f"Update of xmltv.main started (job {fetch.job_id})." in html
     assert 'data-active="true"' in html and 'data-status="queued"' in html and fetch.job_id in html
+    assert f'hx-get="/epg-sources/{source.public_id}/"' in status_section(html)
+    assert 'hx-trigger="every 2s, catena:visible"' in status_section(html)
     again = client.post(f"/epg-sources/{source.public_id}/update/")
     assert again.status_code == 302
     assert EpgFetch.objects.filter(epg_source=source).count() == 1
@@ -320,24 +367,31 @@ def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     client = web["content"]
     client.post(f"/epg-sources/{source.public_id}/update/")
     fetch = EpgFetch.objects.get(epg_source=source)
-    status_url = f"/epg-sources/{source.public_id}/status"
-    body = client.get(status_url).json()
-    assert (body["status"], body["active"], body["fetch"]["jobId"]) == ("queued", True, fetch.job_id)
+    page_url = f"/epg-sources/{source.public_id}/"
+    # Queued: the block alone (no page around it), still polling.
+    block = htmx_get(client, page_url)
+    assert block.lstrip().startswith('<section class="card live-status" id="epg-live-status"')
+    assert block.rstrip().endswith("</section>") and "<html" not in block and 'id="history"' not in block
+    assert 'data-status="queued"' in status_section(block) and fetch.job_id in block
+    assert 'hx-trigger="every 2s, catena:visible"' in status_section(block)
 
     # While a worker runs it.
     EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.RUNNING, started_at=timezone.now())
-    body = client.get(status_url).json()
-    assert (body["status"], body["active"]) == ("running", True)
-    assert "Downloading and importing" in body["html"] and 'data-status="running"' in body["html"]
+    block = htmx_get(client, page_url)
+    assert "<html" not in block and 'data-status="running"' in status_section(block)
+    assert "Downloading and importing" in block and "hx-trigger" in status_section(block)
     assert 'data-status="running"' in table(client.get("/epg-sources/"))
 
-    # The worker's run, here synchronously.
+    # The worker's run, here synchronously. The next poll gets the whole page: the block's final state
+    # (no hx-trigger: the polling stops) and the sections it refreshes (hx-select-oob).
     EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.QUEUED, started_at=None)
     assert epg_services.run_fetch(fetch.id).status == FetchStatus.SUCCESS
-    body = client.get(status_url).json()
-    assert (body["status"], body["active"]) == ("success", False)
-    assert body["fetch"]["importedPrograms"] == 4 and body["fetch"]["finishedAt"]
-    assert 'data-status="success"' in body["html"] and "4</strong> imported" in body["html"]
+    final = htmx_get(client, page_url)
+    assert "<html" in final and 'data-status="success"' in status_section(final)
+    assert "hx-trigger" not in status_section(final) and "4</strong> imported" in final
+    for section in ("epg-figures", "epg-details", "epg-chart", "history", "programmes"):
+        assert f'id="{section}"' in final, section
+    assert re.search(r'data-testid="program-count">4<', final)
 
     rows = table(client.get("/epg-sources/"))
     assert 'data-status="success"' in rows
@@ -419,16 +473,45 @@ def test_the_channel_list_marks_channels_with_epg_today(web, portal, loaded):
 def test_the_channel_form_offers_the_epg_channel_names_of_the_chosen_source(web, portal, loaded):
     client = web["content"]
     html = page(client.get("/channels/new/"))
-    assert re.search(r'<datalist id="epg-channel-names" data-epg-names data-url="/epg-sources/channel-names"\s+'
-                     r'data-source-select="id_epg_source" data-channel-input="id_epg_channel_name">', html)
-    channel = Channel.objects.get(name="news")
-    assert 'data-epg-names' in page(client.get(f"/channels/{channel.public_id}/"))
-    assert 'data-epg-names' not in page(web["viewer"].get(f"/channels/{channel.public_id}/"))  # read-only form
-    body = client.get("/epg-sources/channel-names", {"source": "xmltv.main"}).json()
-    assert body == {"epgSourceName": "xmltv.main", "epgChannelNames": ["news.example", "sport.example"]}
+    assert re.search(r'<div class="epg-names" id="epg-names" data-testid="epg-names" data-source=""\s+'
+                     r'hx-get="/channels/new/" hx-include="#id_epg_source, #id_epg_channel_name"', html)
+    assert 'hx-trigger="change from:#id_epg_source, input changed delay:250ms from:#id_epg_channel_name"' in html
+    assert re.search(r'<input type="text" name="epg_channel_name"[^>]* list="epg-channel-names"', html)
+    assert epg_options(html) == [] and epg_hint(html) == ""  # no source chosen yet
+
+    # Choosing the source, then typing: the page answers htmx with the block alone.
+    assert suggestions(client, "/channels/new/", "xmltv.main") == (
+        ["news.example", "sport.example"], "2 EPG channel IDs in xmltv.main: type to search them.")
+    assert suggestions(client, "/channels/new/", "xmltv.main", "SPO") == (
+        ["sport.example"], "1 of 2 EPG channel IDs in xmltv.main contain “SPO”.")
+    assert suggestions(client, "/channels/new/", "xmltv.main", "tv.") == (
+        [], "0 of 2 EPG channel IDs in xmltv.main contain “tv.”.")
     empty = make_source(portal, "empty.guide")
-    assert client.get("/epg-sources/channel-names", {"source": empty.name}).json()["epgChannelNames"] == []
-    assert client.get("/epg-sources/channel-names", {"source": "nope"}).status_code == 404
+    assert suggestions(client, "/channels/new/", empty.name) == (
+        [], "empty.guide has no programmes yet, so no EPG channel IDs to suggest.")
+    assert suggestions(client, "/channels/new/", "nope") == ([], "")
+    assert suggestions(client, "/channels/new/", "") == ([], "")
+
+    # The channel page offers its source's IDs at once, and answers htmx the same way.
+    channel = Channel.objects.get(name="news")
+    html = page(client.get(f"/channels/{channel.public_id}/"))
+    assert epg_options(html) == ["news.example"]  # the field holds news.example already
+    assert 'data-source="xmltv.main"' in html and f'hx-get="/channels/{channel.public_id}/"' in html
+    assert suggestions(client, f"/channels/{channel.public_id}/", "xmltv.main", "s")[0] == ["news.example",
+                                                                                           "sport.example"]
+    viewer_page = page(web["viewer"].get(f"/channels/{channel.public_id}/"))
+    assert 'id="epg-names"' not in viewer_page and 'list="epg-channel-names"' not in viewer_page  # read-only form
+    # The create page is the Content permission's, its block too.
+    assert web["viewer"].get("/channels/new/", {"epg_source": "xmltv.main"}, headers=HTMX).status_code == 403
+
+
+def test_a_long_guide_offers_the_first_suggestions_and_says_how_to_narrow_them(web, loaded, monkeypatch):
+    from content import views
+
+    monkeypatch.setattr(views, "EPG_NAME_SUGGESTIONS", 1)
+    assert suggestions(web["content"], "/channels/new/", "xmltv.main", ".example") == (
+        ["news.example"], "2 of 2 EPG channel IDs in xmltv.main contain “.example”. "
+                          "The first 1 are offered; type more to narrow them.")
 
 
 # --- Cost -------------------------------------------------------------------------------------------------

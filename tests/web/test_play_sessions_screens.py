@@ -1,4 +1,4 @@
-"""The play session screens: the live view and its JSON endpoint, the history with filters and pages, the
+"""The play session screens: the live view and its live block (the same page asked by htmx), the history with filters and pages, the
 subscriber card's recent sessions and the channel page's link — for every persona, within the portal.
 
 Sessions are started through the streaming server's real auth endpoint (``new_session``), or written directly
@@ -32,7 +32,8 @@ from .conftest import PERSONAS, page
 
 KEY = "screens-streamer-key"
 AUTH = "/streaming/flussonic/auth"
-LIVE, LIVE_DATA, HISTORY = "/play-sessions/", "/play-sessions/live", "/play-sessions/history/"
+LIVE, HISTORY = "/play-sessions/", "/play-sessions/history/"
+HTMX = {"HX-Request": "true"}  # what htmx sends with every request of a live block
 _phones = iter(range(3000000000, 3999999999))
 
 
@@ -122,11 +123,19 @@ def session_ids(html: str) -> list[str]:
     return re.findall(r'<tr data-session-id="([^"]+)">', html)
 
 
-def live_data(client) -> dict:
-    response = client.get(LIVE_DATA)
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/json" and response["Cache-Control"] == "no-store"
-    return response.json()
+def live_block(client) -> str:
+    """The live block as htmx asks for it: the live page with ``HX-Request``, answered with the block alone."""
+    response = client.get(LIVE, headers=HTMX)
+    assert response.status_code == 200 and response["Content-Type"] == "text/html; charset=utf-8"
+    assert "no-store" in response["Cache-Control"] and "HX-Request" in response["Vary"]
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="live-head">')  # the block: no page, no nav, no wrapper
+    assert "<html" not in html and "<nav" not in html and 'id="live-sessions"' not in html
+    return html
+
+
+def active_count(html: str) -> int:
+    return int(re.search(r'data-testid="active-count">(\d+)<', html).group(1))
 
 
 # --- Every persona reads ------------------------------------------------------------------------------------
@@ -141,13 +150,21 @@ def test_every_persona_sees_the_live_view_and_the_history(web, world, persona):
     assert "Alice Smith" in live and len(rows(live)) == 1
     history = page(client.get(HISTORY))
     assert "Alice Smith" in history and len(rows(history)) == 1
-    assert live_data(client)["activeSessions"] == 1
+    block = live_block(client)
+    assert active_count(block) == 1 and "Alice Smith" in block and len(rows(block)) == 1
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(db):
-    for url in (LIVE, LIVE_DATA, HISTORY):
+    for url in (LIVE, HISTORY):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+
+
+def test_a_live_block_whose_login_ended_sends_the_whole_page_to_the_login(db):
+    """htmx would follow a 302 and swap the login form into the block: it gets ``HX-Redirect`` instead."""
+    response = Client().get(LIVE, headers={**HTMX, "HX-Current-URL": "http://testserver/play-sessions/"})
+    assert response.status_code == 200 and response.content == b""
+    assert response["HX-Redirect"] == "/login/?next=/play-sessions/"
 
 
 def test_the_nav_links_the_play_sessions(web, world):
@@ -172,21 +189,24 @@ def test_the_live_view_shows_who_watches_what_since_when_and_how_much(web, world
     assert "203.0.113.5" in row and "Kodi/20.2 (Linux)" in row and "tv-livingroom" in row
     assert re.search(r'data-testid="active-count">1<', html)
     assert re.search(r'data-testid="live-updated" datetime="[^"]+">\d\d:\d\d:\d\d<', html)
-    assert 'data-live-url="/play-sessions/live"' in html and 'data-poll-interval="5000"' in html
+    # The block asks the same page again every 5 s (htmx), paused while the tab is hidden (catena.js).
+    assert re.search(r'<section class="live-sessions" id="live-sessions" data-testid="live-sessions" data-live-block\s+'
+                     r'hx-get="/play-sessions/" hx-trigger="every 5s, catena:visible"\s+hx-swap="innerHTML">', html)
+    assert "HX-Request" in web["viewer"].get(LIVE)["Vary"]
     assert "Bob Jones" not in html
 
 
-def test_the_live_endpoint_returns_a_session_right_after_its_auth_new_session(web, world):
+def test_the_live_block_returns_a_session_right_after_its_auth_new_session(web, world):
     client = web["viewer"]
-    before = live_data(client)
-    assert before["activeSessions"] == 0 and before["sessionIds"] == []
-    assert "Nobody is watching right now" in before["html"]
+    before = live_block(client)
+    assert active_count(before) == 0 and session_ids(before) == []
+    assert "Nobody is watching right now" in before
     session = start(world["carol"], "kids")
-    after = live_data(client)
-    assert after["activeSessions"] == 1 and after["sessionIds"] == [session.public_id]
-    assert "Carol White" in after["html"] and "Kids" in after["html"]
-    assert "Nobody is watching" not in after["html"]
-    updated = dt.datetime.fromisoformat(after["updatedAt"])
+    after = live_block(client)
+    assert active_count(after) == 1 and session_ids(after) == [session.public_id]
+    assert "Carol White" in after and "Kids" in after
+    assert "Nobody is watching" not in after
+    updated = dt.datetime.fromisoformat(re.search(r'data-testid="live-updated" datetime="([^"]+)"', after).group(1))
     assert abs((timezone.now() - updated).total_seconds()) < 60
 
 
@@ -198,7 +218,7 @@ def test_the_live_view_shows_fresh_heartbeats_from_the_cache(web, world):
                                    "bytes": 3 * 1024 ** 3})
     assert response.status_code == 200
     assert PlaySession.objects.get(pk=session.pk).bytes == 0  # not flushed to the database yet
-    assert "3.0 GB" in live_data(web["viewer"])["html"]
+    assert "3.0 GB" in live_block(web["viewer"])
 
 
 def test_the_live_view_shows_the_programme_on_air_now(web, world, portal):
@@ -212,7 +232,7 @@ def test_the_live_view_shows_the_programme_on_air_now(web, world, portal):
                                end=end_at, title=title, content_hash=hash(title))
     start(world["alice"], "news")
     start(world["bob"], "sport")  # no guide
-    html = live_data(web["viewer"])["html"]
+    html = live_block(web["viewer"])
     news_row, sport_row = sorted(rows(html), key=lambda row: "Sport" in row)
     assert "Evening News" in news_row and "Earlier News" not in html
     assert "Evening News" not in sport_row
@@ -232,24 +252,24 @@ def test_the_live_view_explains_how_sessions_appear_when_nobody_watches(web, wor
 def test_the_live_view_never_shows_another_portals_sessions(web, stranger_web, world):
     start(world["alice"], "news")
     start(world["eve"], "news")
-    data = live_data(web["viewer"])
-    assert data["activeSessions"] == 1 and "Eve Stranger" not in data["html"] and "Alice Smith" in data["html"]
-    theirs = live_data(stranger_web)
-    assert theirs["activeSessions"] == 1 and "Eve Stranger" in theirs["html"] and "Alice" not in theirs["html"]
+    ours = live_block(web["viewer"])
+    assert active_count(ours) == 1 and "Eve Stranger" not in ours and "Alice Smith" in ours
+    theirs = live_block(stranger_web)
+    assert active_count(theirs) == 1 and "Eve Stranger" in theirs and "Alice" not in theirs
 
 
-def test_the_live_endpoint_costs_the_same_queries_for_2_or_12_sessions(web, world):
+def test_the_live_block_costs_the_same_queries_for_2_or_12_sessions(web, world):
     client = web["viewer"]
     people = [world["alice"], world["bob"], world["carol"]]
     for n in range(2):
         start(people[n], "news")
-    client.get(LIVE_DATA)  # warm the login session
+    client.get(LIVE, headers=HTMX)  # warm the login session
     with CaptureQueriesContext(connection) as few:
-        live_data(client)
+        live_block(client)
     for n in range(10):
         start(people[n % 3], ["news", "sport"][n % 2])
     with CaptureQueriesContext(connection) as many:
-        assert live_data(client)["activeSessions"] == 12
+        assert active_count(live_block(client)) == 12
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
     with CaptureQueriesContext(connection) as screen:
         client.get(LIVE)

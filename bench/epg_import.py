@@ -31,7 +31,11 @@ from pathlib import Path
 
 import _django
 
-GENERATOR = _django.ROOT.parent / "shared" / "tools" / "gen_xmltv.py"
+# ../shared/tools from the main checkout; from a worktree (/work/wt/<name>) give --generator or CATENA_SHARED_TOOLS.
+_TOOLS = [Path(os.environ["CATENA_SHARED_TOOLS"])] if os.environ.get("CATENA_SHARED_TOOLS") else []
+GENERATOR = next((tools / "gen_xmltv.py" for tools in _TOOLS + [_django.ROOT.parent / "shared" / "tools",
+                                                                 _django.ROOT.parent.parent / "shared" / "tools"]
+                  if (tools / "gen_xmltv.py").exists()), _django.ROOT.parent / "shared" / "tools" / "gen_xmltv.py")
 BASE_CHANNELS, DAYS = 500, 14
 TARGETS = {"import": 20_000, "ratio": 2.0, "reimport": 30_000, "rss_mib": 256}
 CHUNK = 256 * 1024
@@ -40,14 +44,14 @@ CHUNK = 256 * 1024
 # --- The guide and its server ---------------------------------------------------------------------------
 
 
-def guide_file(scale: int, directory: Path) -> Path:
+def guide_file(scale: int, directory: Path, generator: Path = GENERATOR) -> Path:
     """The generated guide for this scale (cached: the generator is deterministic)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"guide-scale{scale}.xml.gz"
     if not path.exists():
         print(f"generating {path.name} ({BASE_CHANNELS * scale} channels × {DAYS} days)…", flush=True)
         partial = path.with_suffix(".partial.gz")
-        subprocess.run([sys.executable, str(GENERATOR), "--channels", str(BASE_CHANNELS * scale), "--days", str(DAYS),
+        subprocess.run([sys.executable, str(generator), "--channels", str(BASE_CHANNELS * scale), "--days", str(DAYS),
                         "--out", str(partial)], check=True)
         partial.rename(path)
     return path
@@ -198,6 +202,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of (a), (b), (c)")
     parser.add_argument("--database-url", default=None, help=f"default: {_django.DEFAULT_DATABASE_URL}")
     parser.add_argument("--work-dir", default=str(_django.ROOT / "var" / "bench"), help="where guides are cached")
+    parser.add_argument("--generator", type=Path, default=GENERATOR, help="the guide generator (gen_xmltv.py); "
+                        f"default: {GENERATOR}")
     parser.add_argument("--child", choices=["floor", "fetch"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--source-id", type=int, help=argparse.SUPPRESS)
@@ -219,7 +225,7 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         raise SystemExit("this benchmark measures PostgreSQL (COPY); give --database-url postgres://…")
-    path = guide_file(args.scale, Path(args.work_dir))
+    path = guide_file(args.scale, Path(args.work_dir), args.generator)
     server, port = start_server(path.parent)
     name = f"bench-epg-{int(time.time())}"
     portal = portals.create_portal(name=name, domain=f"{name}.bench", owner_email="bench@example.com",

@@ -103,8 +103,3 @@ def decode_id(text: str) -> int:
     if value > MAX_ID or encode_id(value) != text:
         raise InvalidId(f"{text!r} is not a valid ID")
     return value
-
-
-def id_timestamp_ms(value: int) -> int:
-    """Unix milliseconds at which an ID was generated."""
-    return (value >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS

@@ -18,7 +18,6 @@ from django.db.models import Q
 from catena_site.access_events import token_digest
 from portals.models import Portal
 from subscribers.playback_cache import store
-from subscribers.selectors import suspicion_holds
 
 from .models import PlaySession, TokenSharingSuspicion
 from .operations import Actor, OperationType, record
@@ -122,8 +121,3 @@ def check_token(subscriber_id: int, portal_id: int, token: str, now: dt.datetime
         log.info("subscriber %s vanished while checking token sharing", subscriber_id)
         return False
     return True
-
-
-def is_suspected(subscriber) -> bool:
-    """``suspectedSharing`` of a subscriber: a suspicion about its current token."""
-    return suspicion_holds(TokenSharingSuspicion.objects.filter(subscriber_id=subscriber.id).first(), subscriber)

@@ -21,10 +21,6 @@ from . import services
 from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .validators import normalize_email, password_problems
 
-# --- Changes made from the admin (system actor) -----------------------------------------------------------
-# TODO(lead): these two belong in portals/services.py (one transaction each, each records its operation).
-
-
 # --- Forms ------------------------------------------------------------------------------------------------
 
 

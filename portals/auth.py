@@ -38,10 +38,6 @@ class Caller:
     is_authenticated = True  # lets DRF and templates treat a Caller like a logged-in user
 
     @property
-    def is_api_key(self) -> bool:
-        return self.manager is None
-
-    @property
     def is_owner(self) -> bool:
         return self.manager is None or self.manager.id == self.portal.owner_id
 

@@ -65,12 +65,6 @@ def password_problems(password: str, user_inputs: list[str] | tuple = ()) -> lis
     return problems
 
 
-def validate_password(password: str) -> None:
-    problems = password_problems(password)
-    if problems:
-        raise ValidationError(problems)
-
-
 class PasswordStrengthValidator:
     """Django password validator (``AUTH_PASSWORD_VALIDATORS``): zxcvbn score of at least 3, the user's
     username, email and names counting as known words (Django admin accounts, ``createsuperuser``)."""

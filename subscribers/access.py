@@ -39,13 +39,6 @@ def watchable_channels(subscriber):
                                   id__in=granting_links(subscriber).values("channel_id"))
 
 
-def can_watch(subscriber, channel) -> bool:
-    """The access rule for one channel, in one query."""
-    if subscriber.disabled or channel.portal_id != subscriber.portal_id:
-        return False
-    return granting_links(subscriber).filter(channel_id=channel.id).exists()
-
-
 # --- Facts of a playback decision (streaming auth) ------------------------------------------------------------
 # The streaming server asks "may this token play this stream name?". The answer is the rule above, applied to
 # facts that subscribers.playback_cache caches; each function below reads one fact with one indexed query.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from catena_site import access_events
 from catena_site.errors import Conflict, Invalid, NotFound
@@ -178,11 +177,6 @@ def unsubscribe(subscriber: Subscriber, package, *, caller) -> None:
         subscription.delete()
         access_events.subscriber_changed(subscriber.id)
         access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
-
-
-def touch_activity(subscriber_id: int) -> None:
-    """Mark a subscriber active now (login, playback)."""
-    Subscriber.objects.filter(pk=subscriber_id).update(last_activity_at=timezone.now())
 
 
 # --- Bulk subscriptions (the subscriber list's bulk actions) -------------------------------------------------

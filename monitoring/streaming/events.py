@@ -197,14 +197,6 @@ def parse_batch(items: list, received_at: dt.datetime, result: BatchResult,
     return events
 
 
-def apply_batch(items: list, received_at: dt.datetime | None = None) -> BatchResult:
-    """Validate, resolve and apply a batch of raw events at once; count what was skipped and why."""
-    received_at = received_at or timezone.now()
-    result = BatchResult()
-    apply_events(parse_batch(items, received_at, result), received_at, result)
-    return result
-
-
 def receive_batch(items: list, raw: bytes | None = None, received_at: dt.datetime | None = None, *,
                   server_id: int | None = None) -> BatchResult:
     """What the events endpoint does with a batch: validate it, then apply it now or hand it to the buffer.

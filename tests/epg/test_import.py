@@ -277,6 +277,57 @@ def test_a_plain_doctype_is_accepted_and_never_fetched(source, server):
     assert server.requests == ["/guide.xml"]
 
 
+# The same attacks, each pointing at the test's own HTTP server, which records whether it was contacted.
+def _remote_entity(url: str) -> bytes:
+    return (f'<?xml version="1.0"?>\n<!DOCTYPE tv [<!ENTITY secret SYSTEM "{url}">]>\n'
+            '<tv><programme start="20300101000000" stop="20300101010000" channel="a"><title>&secret;</title>'
+            '</programme></tv>').encode()
+
+
+def _remote_parameter_entity(url: str) -> bytes:
+    return f'<?xml version="1.0"?>\n<!DOCTYPE tv [<!ENTITY % remote SYSTEM "{url}"> %remote;]>\n<tv/>'.encode()
+
+
+def _unparsed_entity(url: str) -> bytes:
+    return (f'<?xml version="1.0"?>\n<!DOCTYPE tv [<!NOTATION gif SYSTEM "image/gif">'
+            f'<!ENTITY logo SYSTEM "{url}" NDATA gif>]>\n<tv/>').encode()
+
+
+def _xinclude(url: str) -> bytes:
+    return (f'<?xml version="1.0"?>\n<tv>\n<programme start="20300101000000" stop="20300101010000" channel="a">'
+            f'<title>Show</title></programme>\n<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{url}"/>'
+            '</tv>').encode()
+
+
+@pytest.mark.parametrize(("build", "expected"), [
+    (_remote_entity, "Refused the guide: it declares the entity 'secret' at line 2, column 67 "
+                     "(entity declarations are not allowed)."),
+    (_remote_parameter_entity, "Refused the guide: it declares the entity 'remote' at line 2, column 69 "
+                               "(entity declarations are not allowed)."),
+    (_unparsed_entity, "Refused the guide: it declares the unparsed entity 'logo' at line 2, column 106 "
+                       "(entity declarations are not allowed)."),
+    (_xinclude, "Refused the guide: it declares the XInclude namespace at line 4, column 1 "
+                "(XInclude is not supported; included documents are never fetched)."),
+], ids=["external entity", "external DTD through a parameter entity", "unparsed entity", "XInclude"])
+def test_attacks_on_our_own_server_are_refused_without_contacting_it(source, server, build, expected):
+    server.serve("/evil", b'<!ENTITY leak "stolen">')
+    server.serve("/guide.xml", build(server.url("/evil")))
+    fetch = fetch_now(source)
+    assert (fetch.status, fetch.message) == ("error", expected)
+    assert fetch.found_programs == 0 and not Program.objects.exists()
+    assert server.requests == ["/guide.xml"]  # the referenced document was never asked for
+
+
+def test_an_external_dtd_is_never_fetched_and_its_entities_are_not_read(source, server):
+    server.serve("/evil.dtd", b'<!ENTITY leak "stolen">')
+    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, body="<desc>Story &leak;</desc>")).replace(
+        b'SYSTEM "xmltv.dtd"', f'SYSTEM "{server.url("/evil.dtd")}"'.encode()))
+    fetch = fetch_now(source)
+    assert fetch.status == "success" and fetch.imported_programs == 1, fetch.message
+    assert Program.objects.get().description == "Story"  # the entity was not expanded: its DTD was never read
+    assert server.requests == ["/guide.xml"]
+
+
 def test_a_404_is_an_error_naming_the_status(source, server):
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == ("error", f"The server answered HTTP 404 Not Found for {source.url}.")

@@ -130,3 +130,12 @@ def test_an_internal_subset_without_entities_is_accepted():
     data = guide(programme("a.tv", 0, 1)).replace(b'<!DOCTYPE tv SYSTEM "xmltv.dtd">',
                                                   b'<!DOCTYPE tv [<!ELEMENT tv ANY>]>')
     assert len(parse(data).rows) == 1
+
+
+def test_elements_of_other_namespaces_are_ignored_and_xinclude_is_refused_in_any_chunking():
+    extra = '<x:extra xmlns:x="urn:example:extra">1</x:extra>'
+    assert [row[3] for row in parse(guide(programme("a.tv", 0, 1, body=extra))).rows] == ["Show"]
+    data = guide(programme("a.tv", 0, 1, body='<include xmlns="http://www.w3.org/2001/XInclude" href="/etc/passwd"/>'))
+    for chunk in (None, 7):
+        with pytest.raises(FetchFailed, match="it declares the XInclude namespace at line 4, column 115 "):
+            parse(data, chunk=chunk)

@@ -387,7 +387,8 @@ def test_every_persona_reads_and_exports_the_lists(persona, web, portal):
     make_subscriber(portal, "Alice")
     for screen in SCREENS.values():
         assert web[persona].get(screen.url).status_code == 200
-        assert web[persona].get(screen.url, {"format": "csv"}).status_code == 200
+        response = web[persona].get(screen.url, {"format": "csv"})
+        assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
 
 
 # --- Filters by name ----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Reads of channels and packages shared by the API and the screens (no N+1, no logo blobs in lists)."""
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 
 from .models import Channel, Package
 
@@ -28,3 +28,15 @@ def packages_for(portal):
 def package_choices(portal):
     """The portal's packages for a select (filters, "add package"), by name: IDs and names only."""
     return Package.objects.for_portal(portal).order_by("name").only("id", "name")
+
+
+def packages_named(portal, text: str) -> list[int]:
+    """The portal's packages named ``text`` (any case): what a package filter typed as a name stands for."""
+    return list(Package.objects.for_portal(portal).filter(name__iexact=text.strip()).values_list("id", flat=True))
+
+
+def channels_named(portal, text: str) -> list[int]:
+    """The portal's channels whose technical name or title is ``text`` (any case)."""
+    text = text.strip()
+    return list(Channel.objects.for_portal(portal).filter(Q(name__iexact=text) | Q(title__iexact=text))
+                .values_list("id", flat=True))

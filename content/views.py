@@ -21,15 +21,14 @@ from django.views.generic import TemplateView
 
 from catena_site.csvfiles import csv_download
 from catena_site.errors import ServiceError
+from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     CsvImportView,
     FlagRequiredMixin,
     PortalMixin,
     action_refused,
-    filter_errors,
     forbidden,
     form_refused,
-    keyset_page,
     live_block_response,
 )
 
@@ -43,8 +42,6 @@ from .models import Channel, EpgSource, FreePackage, Package, PackageChannel
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
 PICKER_LIMIT = 50  # channels offered at once by a package's picker; the search narrows them
-CHANNEL_COLUMNS = ["", "Title", "Technical name", "Packages", "EPG source", "EPG channel", ""]
-PACKAGE_COLUMNS = ["Name", "Description", "Channels", "Subscribers", ""]
 
 
 class ContentAdminMixin(FlagRequiredMixin):
@@ -54,25 +51,40 @@ class ContentAdminMixin(FlagRequiredMixin):
 # --- Channels ---------------------------------------------------------------------------------------------
 
 
-class ChannelListView(PortalMixin, TemplateView):
-    """Channels by title with logo thumbnails and packages; ``?search=`` and ``?packageId=`` (ChannelFilter)."""
+def _names(items) -> str:
+    return ", ".join(item.name for item in items)
+
+
+class ChannelListView(PortalListView):
+    """Channels by title with logo thumbnails and packages; ``?search=`` and ``?packageId=`` (ChannelFilter,
+    the package by ID or name)."""
 
     template_name = "content/channel_list.html"
     section = "channels"
+    filterset_class = ChannelFilter
+    filter_names = ("search", "packageId")
+    filter_labels = {"packageId": "Package", "search": "Search"}
+    name_filters = {"packageId": (selectors.packages_named, "a package name or ID")}
+    columns = [
+        Column(""),
+        Column("Title", sort="title", csv=lambda row: row.title),
+        Column("Technical name", sort="name", csv=lambda row: row.name),
+        Column("Packages", csv=lambda row: _names(row.packages.all())),
+        Column("EPG source", csv=lambda row: row.epg_source.name if row.epg_source else ""),
+        Column("EPG channel", sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
+        Column(""),
+    ]
+    default_sort = "title"
+    row_template = "content/_channel_row.html"
+    csv_filename = "channels.csv"
+
+    def get_queryset(self):
+        return with_epg_today(selectors.channels_for(self.portal))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET
-        filterset = ChannelFilter(query, queryset=with_epg_today(selectors.channels_for(self.portal)))
-        page, errors = None, []
-        if filterset.is_valid():
-            page = keyset_page(self.request, filterset.qs, ("title", "id"))
-        else:
-            errors = filter_errors(filterset, {"packageId": "Package", "search": "Search"})
         context.update(
-            page=page,
-            filter_errors=errors,
-            columns=CHANNEL_COLUMNS,
             packages=selectors.package_choices(self.portal),
             search=query.get("search", ""),
             package_id=query.get("packageId", ""),
@@ -250,23 +262,29 @@ def packages_with_usage(portal):
             .annotate(subscriber_count=Coalesce(Subquery(subscribers, output_field=IntegerField()), Value(0))))
 
 
-class PackageListView(PortalMixin, TemplateView):
+class PackageListView(PortalListView):
     """Packages by name with channel and subscriber counts and the free badge; ``?search=`` (PackageFilter)."""
 
     template_name = "content/package_list.html"
     section = "packages"
+    filterset_class = PackageFilter
+    filter_names = ("search", "name")
+    columns = [
+        Column("Name", sort="name", csv=lambda row: row.name),
+        Column("Description", csv=lambda row: row.description),
+        Column("Channels", csv=lambda row: row.channel_count),
+        Column("Subscribers", csv=lambda row: row.subscriber_count),
+        Column(""),
+    ]
+    default_sort = "name"
+    row_template = "content/_package_row.html"
+    csv_filename = "packages.csv"
+
+    def get_queryset(self):
+        return packages_with_usage(self.portal)
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset = PackageFilter(self.request.GET, queryset=packages_with_usage(self.portal))
-        page, errors = None, []
-        if filterset.is_valid():
-            page = keyset_page(self.request, filterset.qs, ("name", "id"))
-        else:
-            errors = filter_errors(filterset, {})
-        search = self.request.GET.get("search", "")
-        context.update(page=page, filter_errors=errors, columns=PACKAGE_COLUMNS, search=search)
-        return context
+        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", "")}
 
 
 class PackageCreateView(ContentAdminMixin, TemplateView):

@@ -18,9 +18,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from catena_site.errors import ServiceError
+from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     PortalMixin,
-    filter_errors,
     form_refused,
     keyset_page,
     live_block_response,
@@ -33,7 +33,6 @@ from .forms import EpgSourceForm
 from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
 from .views import ContentAdminMixin
 
-SOURCE_COLUMNS = ["Name", "URL", "Period", "Last update", "Status", "Programmes", ""]
 CHART_FETCHES = 20  # fetches the import-duration chart shows
 POLL_SECONDS = 2  # how often the source page asks for the status of a queued or running fetch
 
@@ -61,25 +60,38 @@ def source_status(active: EpgFetch | None, last: EpgFetch | None) -> str:
 # --- Sources ----------------------------------------------------------------------------------------------
 
 
-class EpgSourceListView(PortalMixin, TemplateView):
+class EpgSourceListView(PortalListView):
     """Sources by name with their last update, status and programme count; ``?search=`` (EpgSourceFilter)."""
 
     template_name = "content/epg_source_list.html"
     section = "epg"
+    filterset_class = EpgSourceFilter
+    filter_names = ("search", "name")
+    filter_labels = {"search": "Search"}
+    columns = [
+        Column("Name", sort="name", csv=lambda row: row.name),
+        Column("URL", sort="url", csv=lambda row: row.url),
+        Column("Period", sort="period", csv=lambda row: row.period),
+        Column("Last update", csv=lambda row: row.last_fetch.finished_at.isoformat()
+               if row.last_fetch and row.last_fetch.finished_at else ""),
+        Column("Status", csv=lambda row: row.badge_status),
+        Column("Programmes", csv=lambda row: row.program_count),
+        Column(""),
+    ]
+    default_sort = "name"
+    row_template = "content/epg_source_row.html"
+    csv_filename = "epg-sources.csv"
+
+    def get_queryset(self):
+        return sources_with_figures(self.portal)
+
+    def decorate_rows(self, rows: list) -> list:
+        for source in rows:
+            source.badge_status = source.active_status or source_status(None, source.last_fetch)
+        return rows
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset = EpgSourceFilter(self.request.GET, queryset=sources_with_figures(self.portal))
-        page, errors = None, []
-        if filterset.is_valid():
-            page = keyset_page(self.request, filterset.qs, ("name", "id"))
-            for source in page.rows:
-                source.badge_status = source.active_status or source_status(None, source.last_fetch)
-        else:
-            errors = filter_errors(filterset, {"search": "Search"})
-        context.update(page=page, filter_errors=errors, columns=SOURCE_COLUMNS,
-                       search=self.request.GET.get("search", ""))
-        return context
+        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", "")}
 
 
 class EpgSourceObjectMixin:

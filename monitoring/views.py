@@ -22,20 +22,24 @@ from django.views.generic import TemplateView
 from catena_site import heartbeat
 from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
-from catena_site.web import PortalMixin, filter_errors, filter_params, keyset_page, live_block_response
+from catena_site.lists import Column, PortalListView
+from catena_site.web import PortalMixin, filter_params, live_block_response
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
+from content.selectors import channels_named, packages_named
 from portals import streaming_servers
 from portals.models import Manager, Portal
 from subscribers.models import Subscriber
+from subscribers.selectors import subscribers_named
 
 from . import selectors
-from .filters import OperationFilter
+from .filters import OperationFilter, PlaySessionFilter
 from .models import CloseReason, PlaySession
 from .operations import Actor, Operation, OperationType
 
 RECENT_OPERATIONS = 10  # operations the dashboard lists
 CARD_OPERATIONS = 20  # operations the subscriber card lists
 OPERATION_COLUMNS = ["Time (UTC)", "Type", "Actor", "Subscriber", "Package", "Details"]
+SUBSCRIBER_ACCEPTED = "a subscriber's name, phone number or ID"
 ACTOR_LABELS = {Actor.API_KEY: "API key", Actor.SYSTEM: "System", Actor.SUBSCRIBER: "Subscriber",
                 Actor.MANAGER: "Manager"}
 TYPE_LABELS = dict(OperationType.choices)
@@ -88,7 +92,7 @@ class DashboardView(PortalMixin, TemplateView):
             for item in DASHBOARD_COUNTS
         ]
         recent = Operation.objects.for_portal(self.portal).order_by("-id")[:RECENT_OPERATIONS]
-        context["operations"] = [OperationRow(op) for op in recent]
+        context["operations"] = operation_rows(self.portal, recent)
         context["columns"] = OPERATION_COLUMNS
         numbers = selectors.dashboard(self.portal)
         context.update(
@@ -221,7 +225,6 @@ LIVE_COLUMNS = ["Subscriber", "Channel", "Programme now", "Since (UTC)", "Durati
                 "Player", "Device"]
 HISTORY_COLUMNS = ["Subscriber", "Channel", "Programme at start", "Opened (UTC)", "Ended (UTC)", "Duration",
                    "Data", "IP address", "Player", "Device"]
-CARD_COLUMNS = [c for c in HISTORY_COLUMNS if c != "Subscriber"]
 CLOSE_REASONS = dict(CloseReason.choices)
 
 
@@ -367,7 +370,7 @@ class PlaySessionLiveView(PortalMixin, TemplateView):
 # The screen's query parameters are the API's (subscriberId, channelId, active=true|false), except the date
 # range: ``from`` and ``to`` are UTC days picked in date inputs, ``to`` included.
 SESSION_FILTERS = ("subscriberId", "channelId", "active")
-SESSION_FILTER_LABELS = {"subscriberId": "Subscriber ID", "channelId": "Channel", "active": "Status",
+SESSION_FILTER_LABELS = {"subscriberId": "Subscriber", "channelId": "Channel", "active": "Status",
                          "opened_at_gte": "From", "opened_at_lt": "To"}
 
 
@@ -395,34 +398,52 @@ def session_filter_data(query: QueryDict) -> tuple[QueryDict, list[str]]:
     return data, errors
 
 
-HISTORY_PAGE_SIZE = 50
 
 
-class PlaySessionHistoryView(PortalMixin, TemplateView):
-    """Every play session, newest first, filtered by subscriber, channel, status and opening days."""
+class PlaySessionHistoryView(PortalListView):
+    """Every play session, newest first, filtered by subscriber (ID, name or phone), channel (ID, technical name
+    or title), status and opening days."""
 
     template_name = "monitoring/play_sessions_history.html"
     section = "play-sessions"
+    filterset_class = PlaySessionFilter
+    filter_labels = SESSION_FILTER_LABELS
+    name_filters = {"subscriberId": (subscribers_named, SUBSCRIBER_ACCEPTED),
+                    "channelId": (channels_named, "a channel's technical name, title or ID")}
+    # The API's BoundedKeyset: every page of a long history costs the same. Only the opening time sorts: it is
+    # the column every index of PlaySession ends in.
+    keyset_class = BoundedKeyset
+    columns = [
+        Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
+        Column("Channel", csv=lambda row: row.channel_name),
+        Column("Programme at start", csv=lambda row: row.programme),
+        Column("Opened (UTC)", sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
+        Column("Ended (UTC)", csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
+        Column("Duration", csv=lambda row: row.duration),
+        Column("Data", csv=lambda row: row.bytes),
+        Column("IP address", csv=lambda row: row.ip),
+        Column("Player", csv=lambda row: row.user_agent),
+        Column("Device", csv=lambda row: row.device_id),
+    ]
+    default_sort = "-opened_at"
+    row_template = "monitoring/_play_session_row.html"
+    csv_filename = "play-sessions.csv"
+
+    def get_queryset(self):
+        return selectors.session_history(self.portal).queryset
+
+    def filter_data(self):
+        return session_filter_data(self.request.GET)
+
+    def decorate_rows(self, rows: list) -> list:
+        return play_session_rows(rows, timezone.now())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET
-        data, errors = session_filter_data(query)
-        filterset = selectors.session_history(self.portal, data)
-        page = None
-        if not filterset.is_valid():
-            errors += filter_errors(filterset, SESSION_FILTER_LABELS)
-        if not errors:
-            # The API's BoundedKeyset: every page of a long history costs the same.
-            page = keyset_page(self.request, filterset.qs, selectors.LIST_ORDER, HISTORY_PAGE_SIZE,
-                               keyset=BoundedKeyset)
-            page.rows = play_session_rows(page.rows, timezone.now())
         selected = {name: query.get(name, "").strip() for name in (*SESSION_FILTERS, "from", "to")}
         context.update(
             tab="history",
-            page=page,
-            filter_errors=errors,
-            columns=HISTORY_COLUMNS,
             selected=selected,
             filtered=any(selected.values()),
             channel_choices=self.channel_choices(selected["channelId"]),
@@ -482,9 +503,10 @@ def summarize_payload(payload: dict, limit: int = 160) -> str:
 
 
 class OperationRow:
-    """An operation as a table row shows it."""
+    """An operation as a table row shows it: the subscriber's and package's names (None once deleted)."""
 
-    def __init__(self, operation: Operation):
+    def __init__(self, operation: Operation, subscriber_names: dict[int, str] | None = None,
+                 package_names: dict[int, str] | None = None):
         self.operation = operation
         self.created_at = operation.created_at
         self.type = operation.type
@@ -493,20 +515,35 @@ class OperationRow:
         self.actor_label = ACTOR_LABELS.get(operation.actor_type, operation.actor_type)
         self.subscriber_id = encode_id(operation.subscriber_id) if operation.subscriber_id else ""
         self.package_id = encode_id(operation.package_id) if operation.package_id else ""
+        self.subscriber_name = (subscriber_names or {}).get(operation.subscriber_id)
+        self.package_name = (package_names or {}).get(operation.package_id)
         self.summary = summarize_payload(operation.payload)
         self.payload_json = json.dumps(operation.payload, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def operation_rows(portal, operations) -> list[OperationRow]:
+    """Rows of ``operations`` with the names of the subscribers and packages they name: one query each for
+    the whole page (an operation stores only IDs; a deleted subscriber or package has no name)."""
+    operations = list(operations)
+    subscriber_ids = {op.subscriber_id for op in operations if op.subscriber_id}
+    package_ids = {op.package_id for op in operations if op.package_id}
+    subscribers = dict(Subscriber.objects.for_portal(portal).filter(pk__in=subscriber_ids)
+                       .values_list("id", "name")) if subscriber_ids else {}
+    packages = dict(Package.objects.for_portal(portal).filter(pk__in=package_ids)
+                    .values_list("id", "name")) if package_ids else {}
+    return [OperationRow(operation, subscribers, packages) for operation in operations]
 
 
 def recent_operations(portal, subscriber, limit: int = CARD_OPERATIONS) -> list[OperationRow]:
     """The operations about the subscriber, newest first (for the subscriber card)."""
     operations = Operation.objects.for_portal(portal).filter(subscriber_id=subscriber.id).order_by("-id")[:limit]
-    return [OperationRow(operation) for operation in operations]
+    return operation_rows(portal, operations)
 
 
 # The screen's query parameters are the API's, except the date range: ``from`` and ``to`` are days
 # picked in date inputs, ``to`` included.
 SCREEN_FILTERS = ("type", "subscriberId", "packageId", "actorId")
-FILTER_LABELS = {"type": "Type", "subscriberId": "Subscriber ID", "packageId": "Package ID",
+FILTER_LABELS = {"type": "Type", "subscriberId": "Subscriber", "packageId": "Package",
                  "actorId": "Actor", "created_at_gte": "From", "created_at_lt": "To"}
 
 
@@ -530,36 +567,48 @@ def operation_filter_data(query: QueryDict) -> QueryDict:
     return data
 
 
-class OperationListView(PortalMixin, TemplateView):
-    """The operations log, newest first, filtered by type, subscriber, package, actor and days."""
+def _actor(row: OperationRow) -> str:
+    return f"{row.actor_email} ({row.actor_label})" if row.actor_email else row.actor_label
+
+
+class OperationListView(PortalListView):
+    """The operations log, newest first, filtered by type, subscriber and package (ID, name or phone), actor
+    and days."""
 
     template_name = "monitoring/operation_list.html"
     section = "operations"
+    filterset_class = OperationFilter
+    filter_labels = FILTER_LABELS
+    name_filters = {"subscriberId": (subscribers_named, SUBSCRIBER_ACCEPTED),
+                    "packageId": (packages_named, "a package name or ID")}
+    columns = [
+        Column("Time (UTC)", sort="id", csv=lambda row: row.created_at.isoformat()),
+        Column("Type", csv=lambda row: row.type),
+        Column("Actor", csv=_actor),
+        Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
+        Column("Package", csv=lambda row: row.package_name or row.package_id),
+        Column("Details", csv=lambda row: json.dumps(row.operation.payload, ensure_ascii=False, sort_keys=True)),
+    ]
+    default_sort = "-id"
+    row_template = "monitoring/_operation_row.html"
+    csv_filename = "operations.csv"
+
+    def get_queryset(self):
+        return Operation.objects.for_portal(self.portal)
+
+    def filter_data(self):
+        return operation_filter_data(self.request.GET), []
+
+    def decorate_rows(self, rows: list) -> list:
+        return operation_rows(self.portal, rows)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET
-        filterset = OperationFilter(operation_filter_data(query), queryset=Operation.objects.for_portal(self.portal))
-        if filterset.is_valid():
-            page = keyset_page(self.request, filterset.qs, ("-id",))
-            page.rows = [OperationRow(op) for op in page.rows]
-            errors = []
-        else:
-            page, errors = None, filter_errors(filterset, FILTER_LABELS)
         context.update(
-            page=page,
-            filter_errors=errors,
-            columns=OPERATION_COLUMNS,
             type_choices=OperationType.choices,
             actor_choices=[(m.public_id, m.email) for m in Manager.objects.for_portal(self.portal).order_by("email")],
-            selected={
-                "type": query.get("type", ""),
-                "subscriberId": query.get("subscriberId", ""),
-                "packageId": query.get("packageId", ""),
-                "actorId": query.get("actorId", ""),
-                "from": query.get("from", ""),
-                "to": query.get("to", ""),
-            },
+            selected={name: query.get(name, "") for name in (*SCREEN_FILTERS, "from", "to")},
             filtered=any(query.get(name) for name in (*SCREEN_FILTERS, "from", "to")),
         )
         return context

@@ -17,12 +17,12 @@ from django.views.generic import FormView, TemplateView
 
 from catena_site.errors import RateLimited, ServiceError
 from catena_site.http import client_ip
+from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     FlagRequiredMixin,
     PortalMixin,
     forbidden,
     form_refused,
-    keyset_page,
     service_error_page,
 )
 
@@ -210,22 +210,36 @@ class ResetApiKeyView(FlagRequiredMixin, TemplateView):
 # --- Managers ---------------------------------------------------------------------------------------------
 
 
-class ManagerListView(PortalMixin, TemplateView):
+def _permission_names(manager) -> str:
+    flags = [("isAdmin", manager.is_admin), ("isContentAdmin", manager.is_content_admin),
+             ("isSubscriberAdmin", manager.is_subscriber_admin)]
+    return " ".join(name for name, held in flags if held)
+
+
+class ManagerListView(PortalListView):
     """The portal's managers, oldest first, with ``?search=`` (the API's ManagerFilter)."""
 
     template_name = "portals/manager_list.html"
     section = "managers"
+    filterset_class = ManagerFilter
+    filter_names = ("search",)
+    filter_labels = {"search": "Search"}
+    columns = [
+        Column("Email", sort="email", csv=lambda row: row.email),
+        Column("Name", sort="name", csv=lambda row: row.name),
+        Column("Permissions", csv=_permission_names),
+        Column("Last login", csv=lambda row: row.last_login_at.isoformat() if row.last_login_at else ""),
+        Column(""),
+    ]
+    default_sort = "id"
+    row_template = "portals/_manager_row.html"
+    csv_filename = "managers.csv"
+
+    def get_queryset(self):
+        return Manager.objects.for_portal(self.portal)
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        filterset = ManagerFilter(self.request.GET, queryset=Manager.objects.for_portal(self.portal))
-        queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-        context.update(
-            page=keyset_page(self.request, queryset, ("id",)),
-            search=self.request.GET.get("search", ""),
-            columns=["Email", "Name", "Permissions", "Last login", ""],
-        )
-        return context
+        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", "")}
 
 
 class ManagerFormMixin(FlagRequiredMixin):

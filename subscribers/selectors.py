@@ -1,6 +1,6 @@
 """Reads of subscribers shared by the API and the screens."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from catena_site.access_events import token_digest
 
@@ -31,3 +31,14 @@ def sharing_suspicion(subscriber):
     """
     suspicion = getattr(subscriber, "sharing_suspicion", None)
     return suspicion if suspicion_holds(suspicion, subscriber) else None
+
+
+def subscribers_named(portal, text: str) -> list[int]:
+    """The portal's subscribers a filter typed as text stands for: the name (any case), or the phone number
+    (its digits, with or without the country code)."""
+    text = text.strip()
+    condition = Q(name__iexact=text)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits and len(digits) == len(text.lstrip("+").replace(" ", "").replace("-", "")):
+        condition |= Q(full_phone=digits) | Q(phone=digits)
+    return list(Subscriber.objects.for_portal(portal).filter(condition).values_list("id", flat=True)[:100])

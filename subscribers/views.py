@@ -19,16 +19,15 @@ from django.views.generic import TemplateView
 from catena_site.csvfiles import csv_download
 from catena_site.errors import ServiceError
 from catena_site.ids import InvalidId, decode_id
+from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     CsvImportView,
     FlagRequiredMixin,
     PortalMixin,
     action_refused,
-    filter_errors,
     filter_params,
     forbidden,
     form_refused,
-    keyset_page,
     service_error_page,
 )
 from content import selectors as content_selectors
@@ -45,7 +44,6 @@ from .selectors import subscribers_for
 
 APP_SESSIONS_SHOWN = 50
 APP_SESSION_COLUMNS = ["Device", "IP address", "Logged in", "Last seen", "Expires"]
-SUBSCRIBER_COLUMNS = ["Name", "Phone", "Packages", "Last activity", "Status", ""]
 FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone"}
 FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
 
@@ -71,32 +69,42 @@ def filter_query(query: QueryDict) -> QueryDict:
 # --- List and bulk actions ----------------------------------------------------------------------------------
 
 
-class SubscriberListView(PortalMixin, TemplateView):
-    """Newest first; search by name or phone, filter by package and status (SubscriberFilter)."""
+class SubscriberListView(PortalListView):
+    """Newest first; search by name or phone, filter by package (ID or name) and status (SubscriberFilter)."""
 
     template_name = "subscribers/subscriber_list.html"
     section = "subscribers"
+    filterset_class = SubscriberFilter
+    filter_names = FILTER_PARAMS
+    filter_labels = FILTER_LABELS
+    name_filters = {"packageId": (content_selectors.packages_named, "a package name or ID")}
+    columns = [
+        Column("Name", sort="name", csv=lambda row: row.name),
+        Column("Phone", sort="full_phone", csv=lambda row: f"+{row.phone_country_code} {row.phone}"),
+        Column("Packages", csv=lambda row: len(row.subscriptions.all())),
+        Column("Last activity", csv=lambda row: row.last_activity_at.isoformat() if row.last_activity_at else ""),
+        Column("Status", csv=lambda row: "blocked" if row.disabled else "active"),
+        Column(""),
+    ]
+    default_sort = "-id"
+    row_template = "subscribers/_subscriber_row.html"
+    csv_filename = "subscribers.csv"
+
+    def get_queryset(self):
+        return subscribers_for(self.portal)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = filter_query(self.request.GET)
-        filterset = SubscriberFilter(query, queryset=subscribers_for(self.portal))
-        page, errors, matching = None, [], None
-        if filterset.is_valid():
-            page = keyset_page(self.request, filterset.qs, ("-id",))
-            if self.caller.can_manage_subscribers:
-                matching = filterset.qs.count()  # for "all N matching the current filter"
-        else:
-            errors = filter_errors(filterset, FILTER_LABELS)
+        total = context["total"]
         context.update(
-            page=page,
-            filter_errors=errors,
-            matching=matching,
-            columns=SUBSCRIBER_COLUMNS,
+            # "all N matching the current filter" for the bulk actions, which read the same (resolved) filter
+            matching=total.value if total and self.caller.can_manage_subscribers else None,
+            matching_exact=bool(total and total.exact),
             packages=list(content_selectors.package_choices(self.portal)),
             selected={name: self.request.GET.get(name, "") for name in FILTER_PARAMS},
             filtered=bool(query),
-            query=query.urlencode(),
+            query=self.resolve_names(query)[0].urlencode(),
         )
         return context
 

@@ -102,7 +102,7 @@ def test_the_log_filters_by_days_including_the_last_day(web, portal, managers):
     assert "Before" not in html and "After" not in html
 
 
-@pytest.mark.parametrize("query, message", [({"subscriberId": "nope"}, "Subscriber ID"),
+@pytest.mark.parametrize("query, message", [({"subscriberId": "nope"}, "Subscriber"),
                                             ({"to": "yesterday"}, "To"),
                                             ({"type": "noSuchType"}, "Type")])
 def test_an_invalid_filter_is_explained(query, message, web, portal):

@@ -349,7 +349,7 @@ def test_the_history_filter_form_keeps_the_choices_and_names_the_subscriber(web,
 
 def test_unreadable_filters_are_reported(web, history):
     html = page(web["viewer"].get(HISTORY, {"subscriberId": "nope", "from": "2026-13-45"}))
-    assert "From: Enter a valid date (YYYY-MM-DD)." in html and "Subscriber ID:" in html
+    assert "From: Enter a valid date (YYYY-MM-DD)." in html and "Subscriber:" in html
     assert rows(html) == []
 
 

@@ -525,6 +525,14 @@ class _KwargsProbe:
 None_world = _KwargsProbe()
 
 
+def refused(route: Route, method: str, persona: str) -> bool:
+    """Whether ``persona`` lacks the permission (or reaches another portal's object): nothing may change."""
+    if (method, persona) in route.answers:
+        return False
+    permission, ok = route.methods[method]
+    return permission != PUBLIC and expected(route, method, persona)[0] != ok
+
+
 def _client(world, persona) -> Client:
     client = Client()
     if persona.web:
@@ -570,11 +578,19 @@ def test_every_persona_gets_the_documented_status(route, world, db):
                 want = _health_status(world)
                 assert want in (200, 503)
             with transaction.atomic():
+                operations = Operation.objects.count()
                 response = _request(world, route, method, world.personas[name])
+                recorded = Operation.objects.count() - operations
                 transaction.set_rollback(True)
             cache.clear()  # throttles and cached decisions start afresh too
             got = response.status_code
             if got != want or (location and not response.get("Location", "").startswith(location)):
                 wrong.append(f"{method} as {name}: expected {want}{' → ' + location if location else ''}, "
                              f"got {got} {response.get('Location', '')}".rstrip())
+            elif refused(route, method, name) and recorded:
+                wrong.append(f"{method} as {name}: refused with {got} but recorded {recorded} operation(s)")
+            elif got == 403 and isinstance(route.methods[method][0], Flag):
+                flag = route.methods[method][0].name
+                if flag not in response.content.decode():
+                    wrong.append(f"{method} as {name}: the 403 does not name the {flag} permission")
     assert not wrong, f"{route.name}:\n  " + "\n  ".join(wrong)

@@ -599,3 +599,27 @@ def test_every_persona_gets_the_documented_status(route, world, db):
                 if flag not in response.content.decode():
                     wrong.append(f"{method} as {name}: the 403 does not name the {flag} permission")
     assert not wrong, f"{route.name}:\n  " + "\n  ".join(wrong)
+
+
+# Who holds every permission of a kind: the persona that asks about methods the row does not list.
+FULL_HOLDER = {PUBLIC: ANONYMOUS, ANY_MANAGER: OWNER, SCREEN: OWNER, BEARER: SUBSCRIBER, PLAYBACK_TOKEN: SUBSCRIBER,
+               STREAMER_KEY: STREAMER}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Django's admin and the catch-alls answer every method themselves (their rows list the ones that matter).
+OWN_METHODS = [route for route in ROUTES if route.path is None and not route.name.startswith(("admin", "api-docs"))]
+
+
+@pytest.mark.parametrize("route", OWN_METHODS, ids=[route.name for route in OWN_METHODS])
+def test_a_method_without_a_row_is_not_allowed(route, world, db):
+    """The rows list every method a route answers: any other gets 405 even from a caller holding every flag."""
+    permission = next(iter(route.methods.values()))[0]
+    persona = world.personas[OWNER if isinstance(permission, Flag) else FULL_HOLDER[permission]]
+    answered = {}
+    for method in METHODS:
+        if method in route.methods:
+            continue
+        with transaction.atomic():
+            answered[method] = _request(world, route, method, persona).status_code
+            transaction.set_rollback(True)
+        cache.clear()
+    assert answered == dict.fromkeys(answered, 405)

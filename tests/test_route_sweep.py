@@ -43,12 +43,13 @@ from content import services as content
 from content.models import EpgFetch, EpgSource, Program
 from monitoring.models import PlaySession
 from monitoring.operations import Operation
+from portals import services as portal_services
 from portals.auth import Caller
 from portals.web_auth import SESSION_KEY
 from subscribers import services as subscribers
 from subscribers.models import AppSession
 from subscribers.sms_login import _token_hash
-from tests.content.helpers import image_bytes
+from tests.content.helpers import data_uri, image_bytes
 from tests.factories import make_manager, make_portal, make_streaming_server, session_token
 
 # --- Personas ---------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ ROUTES: list[Route] = [
     Route("monitoring:operation-list", {"GET": (SCREEN, 200)}),
     # --- Screens: portal and managers ---------------------------------------------------------------------------
     Route("web:portal-settings", {"GET": (SCREEN, 200), "POST": (screen(IS_ADMIN), 302)}),  # every field optional
-    Route("web:portal-logo", {"GET": (SCREEN, 404)}),  # the portal has no logo: 404 after the login check
+    Route("web:portal-logo", {"GET": (SCREEN, 200)}),  # the caller's own portal's logo
     Route("web:reset-api-key", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 302)}),
     Route("web:manager-list", {"GET": (SCREEN, 200)}),
     Route("web:manager-create", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 400)}),
@@ -388,8 +389,10 @@ def _app_token(subscriber, name: str) -> str:
 
 
 def _portal_content(portal, name: str):
-    """A channel with a logo in a package, a subscriber of it, an EPG source with a fetch and a programme."""
+    """A portal logo; a channel with a logo in a package, a subscriber of it, an EPG source with a fetch and a
+    programme; a free package; a play session."""
     caller = Caller(portal=portal)
+    portal_services.update_portal(portal, caller=caller, branding={"logo": data_uri(image_bytes())})
     source = EpgSource.objects.create(portal=portal, name=f"{name}.epg", url="https://epg.example.com/guide.xml")
     channel = content.create_channel(portal, caller=caller, data={
         "name": f"{name}-news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,

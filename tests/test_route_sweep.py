@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from types import SimpleNamespace
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -528,6 +528,13 @@ class _KwargsProbe:
 None_world = _KwargsProbe()
 
 
+def _login_redirect(response, login_path: str) -> bool:
+    """Whether ``response`` sends the caller to ``login_path`` with ``?next=`` back to the requested URL."""
+    target = urlsplit(response.get("Location", ""))
+    requested = response.wsgi_request.get_full_path()
+    return target.path == login_path and parse_qs(target.query).get("next") == [requested]
+
+
 def _written() -> int:
     """Operations (every change records one) and EPG fetch requests (which record none)."""
     return Operation.objects.count() + EpgFetch.objects.count()
@@ -592,7 +599,7 @@ def test_every_persona_gets_the_documented_status(route, world, db):
                 transaction.set_rollback(True)
             cache.clear()  # throttles and cached decisions start afresh too
             got = response.status_code
-            if got != want or (location and not response.get("Location", "").startswith(location)):
+            if got != want or (location and not _login_redirect(response, location)):
                 wrong.append(f"{method} as {name}: expected {want}{' → ' + location if location else ''}, "
                              f"got {got} {response.get('Location', '')}".rstrip())
             elif refused(route, method, name) and recorded:

@@ -13,6 +13,7 @@ import logging
 
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.http import require_safe
 
 from catena_site import heartbeat
 
@@ -57,6 +58,7 @@ def _worker_check(age: int | None) -> str:
     return "ok"
 
 
+@require_safe  # GET and HEAD: a probe, never a change
 def healthz(request):
     broker_ok, queue_length = _broker()
     worker_age = heartbeat.age(heartbeat.WORKER)

@@ -248,6 +248,7 @@ class ManagerFormMixin(FlagRequiredMixin):
     template_name = "portals/manager_form.html"
     section = "managers"
     form_class = ManagerForm
+    http_method_names = ["get", "post", "head", "options"]  # not FormView's PUT, which would post the form
 
     def save(self, form) -> Manager:
         raise NotImplementedError

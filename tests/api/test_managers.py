@@ -90,17 +90,6 @@ def test_invalid_manager_is_400_naming_the_rule(api, portal, changes, field, rea
     assert Operation.objects.filter(portal=portal).count() == 0
 
 
-@pytest.mark.parametrize("persona", ["content", "subscribers", "viewer"])
-def test_only_admins_write_managers(clients, managers, portal, persona):
-    assert clients[persona].post(f"{API}/managers", NEW, format="json").status_code == 403
-    target = managers["viewer"].public_id
-    response = clients[persona].put(f"{API}/managers/{target}", {"name": "X"}, format="json")
-    assert response.status_code == 403
-    assert "isAdmin" in response.json()["message"]
-    assert clients[persona].delete(f"{API}/managers/{target}").status_code == 403
-    assert Manager.objects.filter(portal=portal).count() == 5
-
-
 def test_managers_of_another_portal_are_404(stranger, managers):
     target = managers["viewer"].public_id
     assert stranger.get(f"{API}/managers/{target}").status_code == 404

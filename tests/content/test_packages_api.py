@@ -83,20 +83,6 @@ def test_unused_package_is_deleted(api, portal):
                                                                    "packageName": "basic"}
 
 
-@pytest.mark.parametrize("persona", ["admin", "subscribers", "viewer"])
-def test_only_content_admins_write_packages(clients, portal, persona):
-    package = make_package(portal, "basic")
-    channel = make_channel(portal)
-    client = clients[persona]
-    assert client.get(f"{API}/packages").status_code == 200
-    assert client.post(f"{API}/packages", {"name": "new"}, format="json").status_code == 403
-    assert client.put(f"{API}/packages/{package.public_id}", {"name": "x1"}, format="json").status_code == 403
-    assert client.delete(f"{API}/packages/{package.public_id}").status_code == 403
-    link = {"channelId": channel.public_id, "packageId": package.public_id}
-    assert client.post(f"{API}/channels-packages", link, format="json").status_code == 403
-    assert Package.objects.get().name == "basic" and not PackageChannel.objects.exists()
-
-
 # --- Composition ------------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 from django.test import Client
 
@@ -13,9 +11,6 @@ from tests.factories import PASSWORD, make_manager, make_portal
 
 from .conftest import logged_in_client, page
 
-SCREENS = ["/", "/managers/", "/managers/new/", "/operations/", "/portal/settings/", "/portal/logo",
-           "/portal/api-key/reset/"]
-
 
 @pytest.mark.django_db
 def test_login_page_has_email_password_and_csrf():
@@ -23,16 +18,6 @@ def test_login_page_has_email_password_and_csrf():
     assert response.status_code == 200
     html = page(response)
     assert 'name="email"' in html and 'name="password"' in html and "csrfmiddlewaretoken" in html
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("url", SCREENS)
-def test_every_screen_sends_an_anonymous_visitor_to_login_with_next(url, portal):
-    response = Client().get(url)
-    assert response.status_code == 302
-    location = urlsplit(response["Location"])
-    assert location.path == "/login/"
-    assert parse_qs(location.query)["next"] == [url]
 
 
 def test_login_with_one_portal_opens_the_dashboard_of_that_portal(portal, managers):

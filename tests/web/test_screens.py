@@ -12,12 +12,6 @@ from .conftest import PERSONAS, READERS, WRITERS, page
 READ_SCREENS = ["/", "/managers/", "/operations/", "/portal/settings/"]
 
 
-def admin_screens(managers) -> list[str]:
-    target = managers["viewer"].public_id
-    return ["/managers/new/", f"/managers/{target}/edit/", f"/managers/{target}/delete/",
-            "/portal/api-key/reset/"]
-
-
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("url", READ_SCREENS)
 def test_every_manager_sees_every_read_screen_with_the_portal_header(url, persona, web, managers):
@@ -28,20 +22,6 @@ def test_every_manager_sees_every_read_screen_with_the_portal_header(url, person
     assert managers[persona].email in html
     for section in ("Dashboard", "Managers", "Operations log", "Portal settings"):
         assert section in html
-
-
-@pytest.mark.parametrize("persona", WRITERS)
-def test_admins_open_every_admin_screen(persona, web, managers):
-    for url in admin_screens(managers):
-        assert web[persona].get(url).status_code == 200, url
-
-
-@pytest.mark.parametrize("persona", READERS)
-def test_managers_without_admin_get_403_on_admin_screens(persona, web, managers):
-    for url in admin_screens(managers):
-        response = web[persona].get(url)
-        assert response.status_code == 403, url
-        assert "isAdmin" in page(response)
 
 
 @pytest.mark.parametrize("persona", READERS)
@@ -63,27 +43,6 @@ def test_admins_see_the_write_buttons(persona, web, portal):
     settings_page = page(web[persona].get("/portal/settings/"))
     assert "Save settings" in settings_page and "Generate new API key" in settings_page
     assert portal.api_key in settings_page
-
-
-@pytest.mark.parametrize("persona", READERS)
-def test_read_only_managers_get_403_on_every_post(persona, web, managers, portal):
-    client = web[persona]
-    target = managers["viewer"] if persona != "viewer" else managers["content"]
-    old_key = portal.api_key
-    posts = [
-        ("/portal/settings/", {"title": "Hacked"}),
-        ("/portal/api-key/reset/", {}),
-        ("/managers/new/", {"email": "new@example.com", "password": "Brand-New-Pass-1"}),
-        (f"/managers/{target.public_id}/edit/", {"email": target.email, "name": "Hacked", "is_admin": "on"}),
-        (f"/managers/{target.public_id}/delete/", {}),
-    ]
-    for url, data in posts:
-        assert client.post(url, data).status_code == 403, url
-    portal.refresh_from_db()
-    target.refresh_from_db()
-    assert portal.title == "Main TV" and portal.api_key == old_key
-    assert target.name != "Hacked" and not target.is_admin
-    assert not Manager.objects.filter(email="new@example.com").exists()
 
 
 @pytest.mark.parametrize("action", ["edit", "delete"])

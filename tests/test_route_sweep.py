@@ -239,7 +239,6 @@ ROUTES: list[Route] = [
     Route("web:logout", {"POST": (PUBLIC, 302)}),
     Route("monitoring:dashboard", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-sessions", {"GET": (SCREEN, 200)}),
-    Route("monitoring:play-sessions-live", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-session-history", {"GET": (SCREEN, 200)}),
     Route("monitoring:operation-list", {"GET": (SCREEN, 200)}),
     # --- Screens: portal and managers ---------------------------------------------------------------------------
@@ -280,8 +279,6 @@ ROUTES: list[Route] = [
     Route("content:epg-source-list", {"GET": (SCREEN, 200)}),
     Route("content:epg-source-create", {"GET": (screen(IS_CONTENT_ADMIN), 200),
                                         "POST": (screen(IS_CONTENT_ADMIN), 400)}),
-    Route("content:epg-channel-names", {"GET": (SCREEN, 200)}, query=lambda w, persona: {"source": w.epg_source_name},
-          portal_object=True),
     Route("content:epg-source-detail", {"GET": (SCREEN, 200)}, lambda w: {"source_id": w.epg_source}),
     Route("content:epg-source-edit", {"GET": (screen(IS_CONTENT_ADMIN), 200),
                                       "POST": (screen(IS_CONTENT_ADMIN), 400)}, lambda w: {"source_id": w.epg_source}),
@@ -289,7 +286,6 @@ ROUTES: list[Route] = [
                                         "POST": (screen(IS_CONTENT_ADMIN), 302)}, lambda w: {"source_id": w.epg_source}),
     Route("content:epg-source-update", {"POST": (screen(IS_CONTENT_ADMIN), 302)},
           lambda w: {"source_id": w.epg_source}),
-    Route("content:epg-source-status", {"GET": (SCREEN, 200)}, lambda w: {"source_id": w.epg_source}),
     # --- Screens: subscribers --------------------------------------------------------------------------------
     Route("subscribers:list", {"GET": (SCREEN, 200)}),
     Route("subscribers:create", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),

@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from catena_site.access_events import token_digest
+from catena_site.shared_store import store
 from portals.models import Portal
-from subscribers.playback_cache import store
 from subscribers.selectors import suspicion_holds
 
 from .models import PlaySession, TokenSharingSuspicion

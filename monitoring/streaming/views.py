@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import unquote_plus
+import os
+from urllib.parse import parse_qsl, unquote_plus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -48,6 +49,7 @@ def unavailable() -> JsonResponse:
 
 
 MAX_QUERY_FIELDS = 200
+_PARSE_QSL = os.environ.get("CATENA_STREAMER_QUERY_PARSER", "own") == "parse_qsl"
 
 
 def query_parameters(request) -> dict[str, str]:
@@ -57,6 +59,8 @@ def query_parameters(request) -> dict[str, str]:
     server's values rarely are). More than ``MAX_QUERY_FIELDS`` fields raise ``ValueError``.
     """
     raw = request.META.get("QUERY_STRING", "")
+    if _PARSE_QSL:
+        return dict(parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS))
     params: dict[str, str] = {}
     if not raw:
         return params

@@ -42,12 +42,6 @@ KEY = "bench-streamer-key"
 QUERIES = "bench:server-queries"
 PORTAL = "bench-auth"
 
-# Alternatives measured against ours (the defaults) in the same run, each on a gunicorn of its own.
-VARIANTS = {
-    "register_script": {"CATENA_REDIS_SCRIPT": "register_script"},  # redis-py's Script instead of the packed EVALSHA
-    "parse_qsl": {"CATENA_STREAMER_QUERY_PARSER": "parse_qsl"},  # urllib's parse_qsl instead of our parser
-}
-
 LUA = r"""
 local data_path, path_prefix, key, mode, run = "%(data)s", "%(path)s", "%(key)s", "%(mode)s", "%(run)s"
 local warm = %(warm)d
@@ -308,11 +302,6 @@ def main() -> None:
     port = _django.free_port()
     server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
     base = f"http://127.0.0.1:{port}"
-    others = {}  # the alternatives, each on a server of its own started with its switch
-    for variant, env in VARIANTS.items():
-        other_port = _django.free_port()
-        others[variant] = (_django.gunicorn(other_port, "auth_check:wsgi_app()", HERE, env),
-                           f"http://127.0.0.1:{other_port}")
     try:
         ours_mix = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
                        warm=args.playing)
@@ -327,17 +316,11 @@ def main() -> None:
         if int(counter.get(QUERIES) or 0) <= before:
             raise RuntimeError("the server's query counter saw no query of /healthz")
         wrk(base, ours_mix, 3, args.connections, args.threads)
-        for _, other_base in others.values():
-            wrk(other_base, ours_mix, 3, args.connections, args.threads)
         per_round = args.seconds / args.rounds
         floor_runs, ours_runs = [], []
-        variant_runs: dict[str, list] = {variant: [] for variant in others}
-        sides = [("floor", base), ("ours", base), *((v, b) for v, (_, b) in others.items())]
-        for n in range(args.rounds):  # the order turns each round: no side always follows the same one
-            for side, side_base in sides[n % len(sides):] + sides[:n % len(sides)]:
-                result = wrk(side_base, floor_mix if side == "floor" else ours_mix, per_round, args.connections,
-                             args.threads)
-                (floor_runs if side == "floor" else ours_runs if side == "ours" else variant_runs[side]).append(result)
+        for _ in range(args.rounds):
+            floor_runs.append(wrk(base, floor_mix, per_round, args.connections, args.threads))
+            ours_runs.append(wrk(base, ours_mix, per_round, args.connections, args.threads))
 
         def total(runs):
             requests = sum(r["requests"] for r in runs)
@@ -373,9 +356,8 @@ def main() -> None:
             delay = max(0.1, delay + per_request * (probe["rps"] / target - 1))
         half = wrk(base, script, 10, args.connections, args.threads)
     finally:
-        for process in [server, *(p for p, _ in others.values())]:
-            process.terminate()
-            process.wait(timeout=20)
+        server.terminate()
+        server.wait(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
 
     from django.db import connection as conn
@@ -408,14 +390,6 @@ def main() -> None:
     print(f"warm update_session only: {warm_run['rps']:,.0f} checks/s, p99 {warm_run['p99_ms']:.2f} ms; "
           f"database queries per check: {per_check:.4f} "
           f"(target 0: {'PASS' if per_check == 0 else 'FAIL'}) codes {warm_run['codes']}")
-    for variant, runs in variant_runs.items():
-        rps, codes, p50, p99 = total(runs)
-        rounds = sorted(o["rps"] / v["rps"] for o, v in zip(ours_runs, runs))
-        median = rounds[len(rounds) // 2]
-        print(f"variant {variant} ({' '.join(f'{k}={v}' for k, v in VARIANTS[variant].items())}): {rps:8,.0f} checks/s "
-              f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  floor/variant {floor_rps / rps:.2f}; ours/variant "
-              f"{ours_rps / rps:.3f} overall, {median:.3f} median (each {', '.join(f'{r:.3f}' for r in rounds)}) "
-              f"-> {'ours (default) faster' if ours_rps > rps and median > 1 else 'variant faster' if ours_rps < rps and median < 1 else 'within noise'}; codes {codes}")
     print(f"afterwards (the periodic jobs' work, in this process): {written:,} buffered session starts written in "
           f"{drain:.2f} s; {flushed:,} sessions' heartbeats flushed in {flush:.2f} s")
 

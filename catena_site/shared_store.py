@@ -90,9 +90,10 @@ class RedisStore:
         self.make_key = cache.make_key  # the key Redis stores for a store key
         self.dumps = self.serializer.dumps
         self.loads = self.serializer.loads
-        self._scripts: dict[str, object] = {}
-        # The hand-packed alternative (CATENA_REDIS_SCRIPT=packed): its own connection, spoken to directly.
-        self._packed = os.environ.get("CATENA_REDIS_SCRIPT", "packed") == "packed"
+        # Scripts run on a connection of this process's own, spoken to directly: redis-py's per-command
+        # machinery (pool checkout, retries, metrics) costs more than the auth check's script itself (measured
+        # against register_script() in the README). store() builds a new store in a forked child, so this
+        # connection is never shared across processes.
         self._connection = None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._no_script = redis.exceptions.NoScriptError
@@ -184,13 +185,7 @@ class RedisStore:
     def run(self, script: Script, keys: list[str], args: tuple[str, ...]):
         """Run ``script`` with these store keys (``make_key`` applied) and arguments, in one round trip; loads
         it when Redis lacks it (a restart) and reconnects when the connection dropped."""
-        full = [self.make_key(k) for k in keys]
-        if self._packed:
-            return self._evalsha(script, full, args)
-        registered = self._scripts.get(script.sha)
-        if registered is None:
-            registered = self._scripts[script.sha] = self.client.register_script(script.source)
-        return registered(keys=full, args=args)
+        return self._evalsha(script, [self.make_key(k) for k in keys], args)
 
     def _drop(self, connection) -> None:
         connection.disconnect()
@@ -198,6 +193,7 @@ class RedisStore:
             self._connection = None
 
     def _evalsha(self, script: Script, keys: list[str], args: tuple[str, ...]):
+        """``EVALSHA``, packed by hand (RESP) and sent on this process's own connection."""
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
         packed = _pack(head, 3, (*keys, *args))
         for attempt in (1, 2, 3):

@@ -39,7 +39,7 @@ UNKNOWN_TOKEN_TTL = 60  # seconds
 _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 
 
-# --- Heartbeats and verdicts ---------------------------------------------------------------------------------------------
+# --- Heartbeats and verdicts -------------------------------------------------------------------------------------
 
 
 class Beat(NamedTuple):

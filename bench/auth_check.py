@@ -310,7 +310,7 @@ def main() -> None:
         counter = redis.Redis.from_url(args.redis_url)
         before = int(counter.get(QUERIES) or 0)
         try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=10).read()  # one query at least: the counter works
+            urllib.request.urlopen(f"{base}/healthz", timeout=30).read()  # one query at least: the counter works
         except urllib.error.HTTPError as exc:  # 503: no Celery worker runs here; the database was still asked
             exc.read()
         if int(counter.get(QUERIES) or 0) <= before:

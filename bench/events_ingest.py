@@ -215,8 +215,8 @@ def main() -> None:
         env={**os.environ, "PYTHONPATH": str(_django.ROOT)}, cwd=str(_django.ROOT))
     try:
         wrk(base, script, 2, args.connections, args.threads)  # warm the workers
+        from catena_site.shared_store import store
         from monitoring.streaming.events import EVENTS_BUFFER
-        from subscribers.playback_cache import store
 
         def drain(limit: float = 600) -> float:
             """Seconds until the worker has applied everything buffered."""

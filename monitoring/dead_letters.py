@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 import psycopg
 from django.db import DataError, IntegrityError, connection, transaction
 
-from subscribers.playback_cache import CacheErrors, store
+from catena_site.shared_store import CacheErrors, store
 
 from . import metrics
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from catena_site.shared_store import store
 from content import epg_selectors
 from content.models import Channel, Program
-from subscribers.playback_cache import store
 
 GUIDE_TTL = 300  # seconds a channel's guide (EPG source + channel name) is remembered for programme lookups
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from subscribers.playback_cache import store
+from catena_site.shared_store import store
 
 log = logging.getLogger(__name__)
 

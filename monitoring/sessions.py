@@ -23,9 +23,10 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from catena_site.shared_store import CacheErrors, store
 from subscribers import playback_cache
 from subscribers.models import Subscriber
-from subscribers.playback_cache import Beat, BeatProbe, store
+from subscribers.playback_cache import Beat, BeatProbe
 
 from . import dead_letters, sharing
 from .epg import program_on_air, programs_on_air
@@ -74,8 +75,8 @@ def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: 
              duration: int | None) -> None:
     """Store a session's newest heartbeat in the shared cache (what ``update_session`` does on a warm hit)."""
     try:
-        store().set_heartbeat(session_key(streamer_session_id),
-                              Beat(subscriber_id, channel_id, at.timestamp(), bytes_, duration), _heartbeat_ttl())
+        playback_cache.set_heartbeat(session_key(streamer_session_id),
+                                     Beat(subscriber_id, channel_id, at.timestamp(), bytes_, duration), _heartbeat_ttl())
     except Exception:
         log.warning("could not cache the heartbeat of %s", streamer_session_id, exc_info=True)
 
@@ -90,7 +91,7 @@ def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
     """A warm ``update_session``: the newest values go to the cache, monotonic in bytes and duration."""
     beat = cached.advanced(now.timestamp(), request.bytes, request.duration)
     try:
-        store().set_heartbeat(session_key(request.session_id), beat, _heartbeat_ttl())
+        playback_cache.set_heartbeat(session_key(request.session_id), beat, _heartbeat_ttl())
     except Exception:
         log.warning("could not cache the heartbeat of %s", request.session_id, exc_info=True)
 
@@ -111,7 +112,7 @@ def cached_heartbeats(streamer_session_ids: Iterable[str]) -> dict[str, tuple[dt
     if not ids:
         return {}
     try:
-        found = store().get_heartbeats([session_key(s) for s in ids])
+        found = playback_cache.get_heartbeats([session_key(s) for s in ids])
     except Exception:
         log.warning("could not read cached heartbeats", exc_info=True)
         return {}
@@ -187,10 +188,10 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
         first_beat = Beat(facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0),
                           request.duration)
         try:
-            store().push_and_set_heartbeat(OPENING, opened, session_key(request.session_id), first_beat,
-                                           _heartbeat_ttl())
+            playback_cache.push_and_set_heartbeat(OPENING, opened, session_key(request.session_id), first_beat,
+                                                  _heartbeat_ttl())
             return True
-        except playback_cache.CacheErrors:
+        except CacheErrors:
             log.warning("session buffer unavailable; writing the session start directly", exc_info=True)
     with transaction.atomic():
         relaxed_durability()

@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from catena_site.access_events import token_digest
+from catena_site.shared_store import store
 from portals.models import Portal
-from subscribers.playback_cache import store
 
 from .models import PlaySession, TokenSharingSuspicion
 from .operations import Actor, OperationType, record

@@ -19,18 +19,16 @@ minute (tokens are 192-bit random strings: a new token can never have been looke
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
-from django.core.signals import setting_changed
 
 from catena_site import access_events as keys
+from catena_site.shared_store import CacheErrors, Script, store
 from content.models import TECHNICAL_NAME_PATTERN
 
 from . import access
@@ -41,7 +39,7 @@ UNKNOWN_TOKEN_TTL = 60  # seconds
 _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 
 
-# --- The shared store ---------------------------------------------------------------------------------------------
+# --- Heartbeats and verdicts -------------------------------------------------------------------------------------
 
 
 class Beat(NamedTuple):
@@ -104,64 +102,6 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
 
-class _DjangoStore:
-    """The configured Django cache, as is (file-based in the embedded default)."""
-
-    supports_lists = False
-
-    def __init__(self, cache):
-        self.cache = cache
-
-    def get_many(self, keys: list[str]) -> dict:
-        return self.cache.get_many(keys) if keys else {}
-
-    def set(self, key: str, value, timeout: int | None) -> None:
-        self.cache.set(key, value, timeout=timeout)
-
-    def add(self, key: str, value, timeout: int | None) -> bool:
-        return self.cache.add(key, value, timeout=timeout)
-
-    def delete_many(self, keys: list[str]) -> None:
-        if keys:
-            self.cache.delete_many(keys)
-
-    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
-        return [self.cache.add(key, value, timeout=timeout) for key in keys]
-
-    def incr_many(self, amounts: dict[str, int]) -> None:
-        for key, amount in amounts.items():
-            if not self.cache.add(key, amount, timeout=None):
-                self.cache.incr(key, amount)
-
-    def set_heartbeat(self, key: str, beat: Beat, timeout: int) -> None:
-        self.cache.set(key, tuple(beat), timeout=timeout)
-
-    def get_heartbeats(self, keys: list[str]) -> dict[str, Beat]:
-        return {k: Beat(*v) for k, v in self.get_many(keys).items()}
-
-    def read_facts(self, key: str) -> tuple[bool, tuple | None]:
-        """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so."""
-        entry = self.get_many([key]).get(key)
-        if entry is None or not _valid(self, entry[0]):
-            return False, None
-        return True, entry[1]
-
-    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
-        """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says."""
-        found = self.get_many([key] + ([probe.key] if probe else []))
-        beat = Beat(*found[probe.key]) if probe and probe.key in found else None
-        entry = found.get(key)
-        if entry is None or not _valid(self, entry[0]):
-            return None, beat
-        refreshed = next_beat(entry[1], beat, probe)
-        if refreshed is not None:
-            self.set_heartbeat(probe.key, refreshed, probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None), beat
-
-    def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
-        self.cache.set(key, (stamps, values), timeout=timeout)
-
-
 # The warm auth check in one round trip: validate the entry's stamps, read the heartbeat and, for an
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
@@ -206,229 +146,106 @@ return {status, meta, channel, beat, facts}
 """
 
 
-def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
-    """A Redis command in the protocol's wire format (RESP): ``head`` holds its first ``count`` parts, packed."""
-    chunks = [b"*%d\r\n" % (count + len(parts)), head]
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass")
-        chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(chunks)
+CHECK = Script(_CHECK)
 
 
-class _RedisStore:
-    """Django's Redis cache, spoken to with one long-lived client per process.
+# --- Heartbeats: a ``subscriber|channel|time|bytes|duration`` text, which _CHECK reads and refreshes ---------------
 
-    Django's ``RedisCache`` builds a new ``redis.Redis`` object for every operation, which costs more than the
-    round trip itself on the auth hot path. Keys (``make_key``) and values (Django's ``RedisSerializer``) are
-    byte-for-byte those of the Django cache, so both can read and write the same entries.
-    """
 
-    supports_lists = True  # an append-only list for writes buffered off the hot path (monitoring.sessions)
+def _beat_text(beat: Beat) -> str:
+    duration = "" if beat.duration is None else str(beat.duration)
+    return f"{beat.subscriber_id}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
 
-    def __init__(self, cache, url: str):
-        import redis
-        from django.core.cache.backends.redis import RedisSerializer
 
-        self.cache = cache
-        self.client = redis.Redis.from_url(url)  # its pool is fork-safe (gunicorn, Celery prefork)
-        self.serializer = RedisSerializer()
-        # The auth check's script runs on a connection of this process's own, spoken to directly: redis-py's
-        # per-command machinery (pool checkout, retries, metrics) costs more than the script itself. store()
-        # builds a new store in a forked child, so this connection is never shared across processes.
-        self._connection = None
-        self._script_sha = hashlib.sha1(_CHECK.encode()).hexdigest()
-        self._evalsha_head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$1\r\n2\r\n" % self._script_sha.encode()
-        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-        self._no_script = redis.exceptions.NoScriptError
+def _beat(raw) -> Beat | None:
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if not isinstance(raw, str):
+        return None
+    try:
+        subscriber_id, channel_id, at, bytes_, duration = raw.split("|")
+        return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_), int(duration) if duration else None)
+    except ValueError:  # not a heartbeat (a foreign or older value): as if there were none
+        return None
 
-    def _drop(self, connection) -> None:
-        connection.disconnect()
-        if self._connection is connection:
-            self._connection = None
 
-    def get_many(self, keys: list[str]) -> dict:
-        if not keys:
-            return {}
-        values = self.client.mget([self.cache.make_key(k) for k in keys])
-        loads = self.serializer.loads
-        return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+def set_heartbeat(key: str, beat: Beat, timeout: int) -> None:
+    store().set_text(key, _beat_text(beat), timeout)
 
-    def set(self, key: str, value, timeout: int | None) -> None:
-        self.client.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout)
 
-    def add(self, key: str, value, timeout: int | None) -> bool:
-        return bool(self.client.set(self.cache.make_key(key), self.serializer.dumps(value), ex=timeout, nx=True))
+def get_heartbeats(beat_keys: list[str]) -> dict[str, Beat]:
+    found = {k: _beat(v) for k, v in store().get_texts(beat_keys).items()}
+    return {k: beat for k, beat in found.items() if beat is not None}
 
-    def delete_many(self, keys: list[str]) -> None:
-        if keys:
-            self.client.delete(*[self.cache.make_key(k) for k in keys])
 
-    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
-        """``add`` of each key, in one round trip; which were added."""
-        if not keys:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        raw = self.serializer.dumps(value)
-        for key in keys:
-            pipe.set(self.cache.make_key(key), raw, ex=timeout, nx=True)
-        return [bool(done) for done in pipe.execute()]
+def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: int) -> None:
+    """Append ``item`` to a list of the shared store and store a heartbeat, in one round trip (Redis only)."""
+    store().push_and_set_text(list_key, item, key, _beat_text(beat), timeout)
 
-    def incr_many(self, amounts: dict[str, int]) -> None:
-        """Add to counters (created at 0), in one round trip. Stored as plain integers, like Django does."""
-        pipe = self.client.pipeline(transaction=False)
-        for key, amount in amounts.items():
-            pipe.incrby(self.cache.make_key(key), amount)
-        pipe.execute()
 
-    @staticmethod
-    def _beat_text(beat: Beat) -> str:
-        duration = "" if beat.duration is None else str(beat.duration)
-        return f"{beat.subscriber_id}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
+# --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
 
-    @staticmethod
-    def _beat(raw: bytes | None) -> Beat | None:
-        if raw is None:
-            return None
-        try:
-            subscriber_id, channel_id, at, bytes_, duration = raw.decode().split("|")
-            return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_),
-                        int(duration) if duration else None)
-        except ValueError:  # not a heartbeat (a foreign or older value): as if there were none
-            return None
 
-    def set_heartbeat(self, key: str, beat: Beat, timeout: int) -> None:
-        self.client.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)
+def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
+    if probe is not None:
+        args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
+                "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
+        beat_key = probe.key
+    else:
+        args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), key + ":none"
+    return cache.run(CHECK, [key, beat_key], args)
 
-    def get_heartbeats(self, keys: list[str]) -> dict[str, Beat]:
-        if not keys:
-            return {}
-        values = self.client.mget([self.cache.make_key(k) for k in keys])
-        return {k: self._beat(v) for k, v in zip(keys, values) if v is not None}
 
-    def _check(self, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-        """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
-        if probe is not None:
-            args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
-                    "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
-            beat_key = self.cache.make_key(probe.key)
-        else:
-            args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), self.cache.make_key(key + ":none")
-        return self._evalsha(self.cache.make_key(key), beat_key, *args)
+def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
+    """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so (on Redis
+    in one round trip)."""
+    if cache.supports_scripts:
+        status, _, _, _, facts = _run_check(cache, key, "", None, True)
+        return (True, cache.loads(facts)) if status else (False, None)
+    entry = cache.get_many([key]).get(key)
+    if entry is None or not _valid(cache, entry[0]):
+        return False, None
+    return True, entry[1]
 
-    def _evalsha(self, *keys_and_args: str) -> list:
-        """``EVALSHA`` of ``_CHECK`` with two keys: loads the script when Redis lacks it (a restart), reconnects
-        when the connection dropped."""
-        for attempt in (1, 2, 3):
-            connection = self._connection
-            if connection is None:
-                connection = self._connection = self.client.connection_pool.make_connection()
-            try:
-                connection.send_packed_command([_pack(self._evalsha_head, 3, keys_and_args)], check_health=False)
-                return connection.read_response()
-            except self._no_script:
-                self.client.script_load(_CHECK)
-            except self._errors:
-                self._drop(connection)
-                if attempt == 3:
-                    raise
-            except BaseException:  # e.g. a worker timeout between sending and reading: an unread reply must
-                self._drop(connection)  # never be taken for the next check's
-                raise
-        raise RuntimeError("the auth check script could not be loaded")  # pragma: no cover
 
-    def read_facts(self, key: str) -> tuple[bool, tuple | None]:
-        """``(valid, facts)`` with all the facts, in one round trip (the ``_CHECK`` script)."""
-        status, _, _, _, facts = self._check(key, "", None, True)
-        return (True, self.serializer.loads(facts)) if status else (False, None)
-
-    def check_entry(self, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
-        """The facts for one stream name, in one round trip reading only what that needs (no unpickling)."""
-        status, meta, channel, beat, _ = self._check(key, name, probe, False)
-        beat = self._beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
-        if not status:
+def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
+    """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says. On
+    Redis in one round trip reading only what that needs (no unpickling)."""
+    if not cache.supports_scripts:
+        found = cache.get_many([key])
+        beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
+        entry = found.get(key)
+        if entry is None or not _valid(cache, entry[0]):
             return None, beat
-        if meta is None:
-            return Verdict(None, None, False, None, None, beat, False), beat
-        subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
-        return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
-                       int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                       beat, status == 2, int(server_id) if server_id else None), beat
-
-    def write_entry(self, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
-        full = self.cache.make_key(key)
-        stamp_keys = [self.cache.make_key(k) for k in stamps]
-        fields = {"f": self.serializer.dumps(values), "k": "\n".join(stamp_keys)}
-        fields.update({f"s:{k}": self.serializer.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
-        if values is not None:
-            subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
-            fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
-            fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
-        pipe = self.client.pipeline(transaction=True)  # readers never see a half-written entry
-        pipe.delete(full)
-        pipe.hset(full, mapping=fields)
-        pipe.expire(full, timeout)
-        pipe.execute()
-
-    def push_and_set_heartbeat(self, list_key: str, item, key: str, beat: Beat, timeout: int) -> None:
-        """Append ``item`` to a list and store a heartbeat, in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(self.cache.make_key(list_key), self.serializer.dumps(item))
-        pipe.set(self.cache.make_key(key), self._beat_text(beat), ex=timeout)
-        pipe.execute()
-
-    def push(self, list_key: str, item) -> int:
-        """Append ``item`` to a list; return the list's new length."""
-        return self.client.rpush(self.cache.make_key(list_key), self.serializer.dumps(item))
-
-    def list_head(self, list_key: str, count: int) -> list:
-        loads = self.serializer.loads
-        return [loads(v) for v in self.client.lrange(self.cache.make_key(list_key), 0, count - 1)]
-
-    def list_length(self, list_key: str) -> int:
-        return self.client.llen(self.cache.make_key(list_key))
-
-    def list_drop_head(self, list_key: str, count: int) -> None:
-        self.client.ltrim(self.cache.make_key(list_key), count, -1)
-
-    def lock(self, key: str, timeout: int) -> str | None:
-        """A lock token if this process got the lock (expires after ``timeout``), else None."""
-        token = secrets.token_hex(8)
-        return token if self.client.set(self.cache.make_key(key), token, ex=timeout, nx=True) else None
-
-    def unlock(self, key: str, token: str) -> None:
-        full = self.cache.make_key(key)
-        if self.client.get(full) == token.encode():
-            self.client.delete(full)
+        refreshed = next_beat(entry[1], beat, probe)
+        if refreshed is not None:
+            cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
+        return verdict(entry[1], name, beat, refreshed is not None), beat
+    status, meta, channel, beat, _ = _run_check(cache, key, name, probe, False)
+    beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
+    if not status:
+        return None, beat
+    if meta is None:
+        return Verdict(None, None, False, None, None, beat, False), beat
+    subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
+    return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
+                   int(max_sessions) if max_sessions else None, int(channel) if channel else None,
+                   beat, status == 2, int(server_id) if server_id else None), beat
 
 
-_store = None  # the store of the current settings, in this process
-
-
-def store():
-    """The shared store of playback facts and session heartbeats (see ``catena_site.access_events.cache``)."""
-    global _store
-    found = _store
-    if found is None:
-        config = settings.CACHES[getattr(settings, "STREAMER_CACHE_ALIAS", "default")]
-        location = config.get("LOCATION")
-        url = location[0] if isinstance(location, list | tuple) else str(location or "").split(",")[0]
-        if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache" and url:
-            found = _RedisStore(keys.cache(), url)
-        else:
-            found = _DjangoStore(keys.cache())
-        _store = found
-    return found
-
-
-def _forget_store(**kwargs) -> None:
-    """A forked child builds its own store (never shares a connection); tests changing the caches get a new one."""
-    global _store
-    if kwargs.get("setting") in (None, "CACHES", "STREAMER_CACHE_ALIAS"):
-        _store = None
-
-
-os.register_at_fork(after_in_child=_forget_store)
-setting_changed.connect(_forget_store, dispatch_uid="playback_cache.forget_store")
+def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
+    if not cache.supports_scripts:
+        cache.set(key, (stamps, values), timeout)
+        return
+    stamp_keys = [cache.make_key(k) for k in stamps]
+    fields = {"f": cache.dumps(values), "k": "\n".join(stamp_keys)}
+    fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
+    if values is not None:
+        subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+        fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
+        fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
+    cache.replace_hash(key, fields, timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,7 +328,7 @@ def _facts(values: tuple | None) -> PlaybackFacts | None:
 def _recompute(cache, key: str, token: str) -> tuple | None:
     """Read the token's facts from the database and cache them; the facts tuple (None: an unknown token)."""
     stamps, values = _compute(cache, token)
-    cache.write_entry(key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
+    write_entry(cache, key, stamps, values, _ttl() if values is not None else UNKNOWN_TOKEN_TTL)
     return values
 
 
@@ -525,7 +342,7 @@ def lookup(token: str) -> PlaybackFacts | None:
     key = entry_key(token)
     try:
         cache = store()
-        valid, values = cache.read_facts(key)
+        valid, values = read_facts(cache, key)
         if not valid:
             values = _recompute(cache, key, token)
     except CacheErrors as exc:
@@ -545,7 +362,7 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
     key = entry_key(token)
     try:
         cache = store()
-        found, beat = cache.check_entry(key, name, probe)
+        found, beat = check_entry(cache, key, name, probe)
         if found is not None:
             return found
         return verdict(_recompute(cache, key, token), name, beat, False)
@@ -581,18 +398,3 @@ def _uncached(token: str) -> tuple | None:
     channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
     limit, server_id = access.portal_facts(subscriber.portal_id)
     return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
-
-
-def _cache_errors() -> tuple[type[BaseException], ...]:
-    """Errors a cache backend raises when its server is unreachable (Redis), or its files are (file-based)."""
-    errors: list[type[BaseException]] = [OSError]
-    try:
-        import redis
-
-        errors.append(redis.exceptions.RedisError)
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
-    return tuple(errors)
-
-
-CacheErrors = _cache_errors()  # also for callers that fall back to the database when the shared store fails

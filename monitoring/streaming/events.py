@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from catena_site.access_events import enqueue
 from catena_site.ids import new_id
+from catena_site.shared_store import CacheErrors, store
 from content.models import Channel
 from subscribers.models import Subscriber
-from subscribers.playback_cache import CacheErrors, store
 
 from .. import dead_letters, metrics, sessions, sharing
 from ..epg import programs_on_air

@@ -96,6 +96,22 @@ def test_a_missing_or_wrong_key_is_403_bad_key(client, world, key):
     assert not PlaySession.objects.exists()
 
 
+def test_a_query_of_too_many_fields_is_400_and_plays_nothing(client, world):
+    from urllib.parse import urlencode
+
+    from monitoring.streaming.views import MAX_QUERY_FIELDS
+
+    params = auth_params(world["alice"].playback_token, "news")
+    padding = {f"x{i}": "1" for i in range(MAX_QUERY_FIELDS - len(params) + 1)}
+    response = client.get(f"{AUTH}?{urlencode({**params, **padding})}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {"status": "400", "code": "bad_request",
+                                            "title": "Too many query parameters."}
+    assert not PlaySession.objects.exists()
+    padding.popitem()  # exactly the limit: answered
+    assert client.get(f"{AUTH}?{urlencode({**params, **padding})}").status_code == 200
+
+
 def test_without_a_configured_key_everything_is_refused(client, world, settings):
     settings.STREAMER_KEY = ""
     response = client.get(AUTH, auth_params(world["alice"].playback_token, "news", key=""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from catena_site import shared_store
 from content import services as content
 from portals import services as portals
 from subscribers import playback_cache
@@ -164,7 +165,7 @@ def test_a_failing_cache_falls_back_to_the_database(client, world, monkeypatch, 
             return fail
 
     monkeypatch.setattr(access_events, "cache", lambda: Broken())
-    monkeypatch.setattr(playback_cache, "_store", None)  # built again, on the broken cache
+    monkeypatch.setattr(shared_store, "_store", None)  # built again, on the broken cache
     with caplog.at_level("WARNING", logger="subscribers.playback_cache"):
         assert check(client, world["alice"].playback_token, "news").status_code == 200
         assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
@@ -176,7 +177,7 @@ def test_a_lost_script_or_connection_costs_no_answer(client, world, on_redis, dj
     token = world["alice"].playback_token
     assert check(client, token, "news", session_id="a-1").status_code == 200  # warm
     assert reason(check(client, token, "sport", session_id="a-2")) == "not_in_packages"
-    cache = playback_cache.store()
+    cache = shared_store.store()
     cache.client.script_flush()
     with django_assert_num_queries(0):
         assert check(client, token, "news", session_id="a-1", request_type="update_session").status_code == 200
@@ -192,20 +193,20 @@ def test_a_lost_script_or_connection_costs_no_answer(client, world, on_redis, dj
 def test_a_forked_process_never_shares_the_connection(world, on_redis):
     import os
 
-    parent = playback_cache.store()
+    parent = shared_store.store()
     parent.get_many(["warm-up"])
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: a store of its own, and it works
         try:
-            child = playback_cache.store()
-            ok = child is not parent and child.check_entry("pb:e:none", "news", None) == (None, None)
+            child = shared_store.store()
+            ok = child is not parent and playback_cache.check_entry(child, "pb:e:none", "news", None) == (None, None)
             os.write(write, b"1" if ok else b"0")
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
-    assert playback_cache.store() is parent
+    assert shared_store.store() is parent
 
 
 def test_unknown_token_answers_are_not_kept_for_new_tokens(client, world, committed):

@@ -27,12 +27,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from catena_site.shared_store import store
 from monitoring import dead_letters, metrics, sessions
 from monitoring.models import PlaySession
 from monitoring.streaming import events as streaming_events
 from monitoring.streaming.values import MAX_BYTES, MAX_DURATION, clean, is_clean
 from portals import services as portals
-from subscribers.playback_cache import store
 
 from .conftest import AUTH, EVENTS, KEY, auth_params, caller, check, reason
 

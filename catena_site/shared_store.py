@@ -1,0 +1,269 @@
+"""The shared store: the cache every process shares, spoken to the cheap way.
+
+Redis in production, Django's configured cache (file-based in the embedded default) otherwise — never
+per-process memory. :func:`store` gives this process's store of the current settings. It holds what the hot
+paths share between processes: the playback facts and session heartbeats (``subscribers.playback_cache``),
+the buffers the streaming endpoints append to and the workers drain (``monitoring.sessions``,
+``monitoring.streaming.events``), counters, locks and short-lived marks.
+
+Both stores offer the same key-value operations; the Redis store adds lists (``supports_lists``), hashes and
+Lua scripts (``supports_scripts``). Keys (``make_key``) and values (Django's ``RedisSerializer``) are
+byte-for-byte those of the Django cache, so both can read and write the same entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+from . import access_events
+
+
+class Script:
+    """A Lua script the Redis store runs (:meth:`RedisStore.run`); define it once, at module level."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+
+class DjangoStore:
+    """The configured Django cache, as is (file-based in the embedded default)."""
+
+    supports_lists = False
+    supports_scripts = False
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    def get_many(self, keys: list[str]) -> dict:
+        return self.cache.get_many(keys) if keys else {}
+
+    def set(self, key: str, value, timeout: int | None) -> None:
+        self.cache.set(key, value, timeout=timeout)
+
+    def add(self, key: str, value, timeout: int | None) -> bool:
+        return self.cache.add(key, value, timeout=timeout)
+
+    def delete_many(self, keys: list[str]) -> None:
+        if keys:
+            self.cache.delete_many(keys)
+
+    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
+        return [self.cache.add(key, value, timeout=timeout) for key in keys]
+
+    def incr_many(self, amounts: dict[str, int]) -> None:
+        for key, amount in amounts.items():
+            if not self.cache.add(key, amount, timeout=None):
+                self.cache.incr(key, amount)
+
+    def set_text(self, key: str, text: str, timeout: int | None) -> None:
+        """Store a short text as is (a Lua script on Redis can read it)."""
+        self.cache.set(key, text, timeout=timeout)
+
+    def get_texts(self, keys: list[str]) -> dict[str, str | bytes]:
+        """The texts stored by :meth:`set_text` (bytes on Redis, str here); anything else stored there as is."""
+        return self.get_many(keys)
+
+
+class RedisStore:
+    """Django's Redis cache, spoken to with one long-lived client per process.
+
+    Django's ``RedisCache`` builds a new ``redis.Redis`` object for every operation, which costs more than the
+    round trip itself on the auth hot path.
+    """
+
+    supports_lists = True  # an append-only list for writes buffered off the hot path (monitoring.sessions)
+    supports_scripts = True
+
+    def __init__(self, cache, url: str):
+        import redis
+        from django.core.cache.backends.redis import RedisSerializer
+
+        self.cache = cache
+        self.client = redis.Redis.from_url(url)  # its pool is fork-safe (gunicorn, Celery prefork)
+        self.serializer = RedisSerializer()
+        self.make_key = cache.make_key  # the key Redis stores for a store key
+        self.dumps = self.serializer.dumps
+        self.loads = self.serializer.loads
+        # Scripts run on a connection of this process's own, spoken to directly: redis-py's per-command
+        # machinery (pool checkout, retries, metrics) costs more than the auth check's script itself (measured
+        # against register_script() in the README). store() builds a new store in a forked child, so this
+        # connection is never shared across processes.
+        self._connection = None
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._no_script = redis.exceptions.NoScriptError
+
+    def get_many(self, keys: list[str]) -> dict:
+        if not keys:
+            return {}
+        values = self.client.mget([self.make_key(k) for k in keys])
+        loads = self.loads
+        return {k: loads(v) for k, v in zip(keys, values) if v is not None}
+
+    def set(self, key: str, value, timeout: int | None) -> None:
+        self.client.set(self.make_key(key), self.dumps(value), ex=timeout)
+
+    def add(self, key: str, value, timeout: int | None) -> bool:
+        return bool(self.client.set(self.make_key(key), self.dumps(value), ex=timeout, nx=True))
+
+    def delete_many(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete(*[self.make_key(k) for k in keys])
+
+    def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
+        """``add`` of each key, in one round trip; which were added."""
+        if not keys:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        raw = self.dumps(value)
+        for key in keys:
+            pipe.set(self.make_key(key), raw, ex=timeout, nx=True)
+        return [bool(done) for done in pipe.execute()]
+
+    def incr_many(self, amounts: dict[str, int]) -> None:
+        """Add to counters (created at 0), in one round trip. Stored as plain integers, like Django does."""
+        pipe = self.client.pipeline(transaction=False)
+        for key, amount in amounts.items():
+            pipe.incrby(self.make_key(key), amount)
+        pipe.execute()
+
+    def set_text(self, key: str, text: str, timeout: int | None) -> None:
+        """Store a short text as is (not serialized: a Lua script can read it)."""
+        self.client.set(self.make_key(key), text, ex=timeout)
+
+    def get_texts(self, keys: list[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        values = self.client.mget([self.make_key(k) for k in keys])
+        return {k: v for k, v in zip(keys, values) if v is not None}
+
+    def push_and_set_text(self, list_key: str, item, key: str, text: str, timeout: int) -> None:
+        """Append ``item`` to a list and store a text (:meth:`set_text`), in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(self.make_key(list_key), self.dumps(item))
+        pipe.set(self.make_key(key), text, ex=timeout)
+        pipe.execute()
+
+    def replace_hash(self, key: str, fields: dict[str, str | bytes], timeout: int) -> None:
+        """Replace a hash with ``fields``, expiring after ``timeout``; readers never see it half-written."""
+        full = self.make_key(key)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(full)
+        pipe.hset(full, mapping=fields)
+        pipe.expire(full, timeout)
+        pipe.execute()
+
+    def push(self, list_key: str, item) -> int:
+        """Append ``item`` to a list; return the list's new length."""
+        return self.client.rpush(self.make_key(list_key), self.dumps(item))
+
+    def list_head(self, list_key: str, count: int) -> list:
+        loads = self.loads
+        return [loads(v) for v in self.client.lrange(self.make_key(list_key), 0, count - 1)]
+
+    def list_length(self, list_key: str) -> int:
+        return self.client.llen(self.make_key(list_key))
+
+    def list_drop_head(self, list_key: str, count: int) -> None:
+        self.client.ltrim(self.make_key(list_key), count, -1)
+
+    def lock(self, key: str, timeout: int) -> str | None:
+        """A lock token if this process got the lock (expires after ``timeout``), else None."""
+        token = secrets.token_hex(8)
+        return token if self.client.set(self.make_key(key), token, ex=timeout, nx=True) else None
+
+    def unlock(self, key: str, token: str) -> None:
+        full = self.make_key(key)
+        if self.client.get(full) == token.encode():
+            self.client.delete(full)
+
+    def run(self, script: Script, keys: list[str], args: tuple[str, ...]):
+        """Run ``script`` with these store keys (``make_key`` applied) and arguments, in one round trip; loads
+        it when Redis lacks it (a restart) and reconnects when the connection dropped."""
+        return self._evalsha(script, [self.make_key(k) for k in keys], args)
+
+    def _drop(self, connection) -> None:
+        connection.disconnect()
+        if self._connection is connection:
+            self._connection = None
+
+    def _evalsha(self, script: Script, keys: list[str], args: tuple[str, ...]):
+        """``EVALSHA``, packed by hand (RESP) and sent on this process's own connection."""
+        head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
+        packed = _pack(head, 3, (*keys, *args))
+        for attempt in (1, 2, 3):
+            connection = self._connection
+            if connection is None:
+                connection = self._connection = self.client.connection_pool.make_connection()
+            try:
+                connection.send_packed_command([packed], check_health=False)
+                return connection.read_response()
+            except self._no_script:
+                self.client.script_load(script.source)
+            except self._errors:
+                self._drop(connection)
+                if attempt == 3:
+                    raise
+            except BaseException:  # e.g. a worker timeout between sending and reading: an unread reply must
+                self._drop(connection)  # never be taken for the next call's
+                raise
+        raise RuntimeError("the script could not be loaded")  # pragma: no cover
+
+
+def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
+    """A Redis command in the protocol's wire format (RESP): ``head`` holds its first ``count`` parts, packed."""
+    chunks = [b"*%d\r\n" % (count + len(parts)), head]
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(chunks)
+
+
+_store = None  # the store of the current settings, in this process
+
+
+def store() -> DjangoStore | RedisStore:
+    """This process's shared store, on the cache ``STREAMER_CACHE_ALIAS`` names (see ``access_events.cache``)."""
+    global _store
+    found = _store
+    if found is None:
+        config = settings.CACHES[getattr(settings, "STREAMER_CACHE_ALIAS", "default")]
+        location = config.get("LOCATION")
+        url = location[0] if isinstance(location, list | tuple) else str(location or "").split(",")[0]
+        if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache" and url:
+            found = RedisStore(access_events.cache(), url)
+        else:
+            found = DjangoStore(access_events.cache())
+        _store = found
+    return found
+
+
+def _forget_store(**kwargs) -> None:
+    """A forked child builds its own store (never shares a connection); tests changing the caches get a new one."""
+    global _store
+    if kwargs.get("setting") in (None, "CACHES", "STREAMER_CACHE_ALIAS"):
+        _store = None
+
+
+os.register_at_fork(after_in_child=_forget_store)
+setting_changed.connect(_forget_store, dispatch_uid="shared_store.forget_store")
+
+
+def _cache_errors() -> tuple[type[BaseException], ...]:
+    """Errors a cache backend raises when its server is unreachable (Redis), or its files are (file-based)."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        import redis
+
+        errors.append(redis.exceptions.RedisError)
+    except ImportError:  # pragma: no cover - redis is a dependency
+        pass
+    return tuple(errors)
+
+
+CacheErrors = _cache_errors()  # for callers that fall back to the database when the shared store fails

@@ -64,6 +64,20 @@ def missing_prerequisite() -> str | None:
     return None
 
 
+def redis_available() -> bool:
+    """Whether ``REDIS_URL`` is set and its Redis answers (tests that need a real Redis skip otherwise)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return True
+    except Exception:
+        return False
+
+
 def wait_until(condition, timeout: float = 30.0) -> bool:
     """Poll ``condition`` until it is true (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ from catena_site.celery import app as celery_app
 from content import services as content
 from portals.auth import Caller
 from subscribers import services as subscribers
+from tests.worker import redis_available
 
 KEY = "streamer-test-key"
 AUTH = "/streaming/flussonic/auth"
@@ -42,19 +43,6 @@ def _eager_celery():
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = True, False
     yield
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
-
-
-def redis_available() -> bool:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return False
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        return True
-    except Exception:
-        return False
 
 
 CACHE_BACKENDS = ["file"] + (["redis"] if redis_available() else [])

@@ -10,19 +10,7 @@ import time_machine
 
 from catena_site.errors import RateLimited
 from catena_site.throttle import Counter, Limit, take
-
-
-def redis_available() -> bool:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return False
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        return True
-    except Exception:
-        return False
+from tests.worker import redis_available
 
 
 @pytest.fixture(params=["file"] + (["redis"] if redis_available() else []))

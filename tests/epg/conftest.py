@@ -95,6 +95,16 @@ class GuideServer:
 
 
 @pytest.fixture
+def sent(monkeypatch):
+    """Job ids of EPG fetches sent to the broker (recorded instead of sent)."""
+    from content import tasks
+
+    jobs = []
+    monkeypatch.setattr(tasks.fetch_epg_source, "apply_async", lambda args, task_id: jobs.append(task_id))
+    return jobs
+
+
+@pytest.fixture
 def server():
     guide_server = GuideServer()
     yield guide_server

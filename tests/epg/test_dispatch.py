@@ -15,14 +15,6 @@ from tests.epg.helpers import fetch_now, guide, make_source, programme
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Job ids sent to the broker (instead of a broker)."""
-    jobs = []
-    monkeypatch.setattr(tasks.fetch_epg_source, "apply_async", lambda args, task_id: jobs.append(task_id))
-    return jobs
-
-
 def test_the_beat_schedule_runs_the_dispatcher_every_minute():
     entry = app.conf.beat_schedule["content.dispatch-epg-fetches"]
     assert entry["task"] == "content.tasks.dispatch_epg_fetches" == tasks.dispatch_epg_fetches.name

@@ -20,13 +20,6 @@ from tests.web.conftest import web  # noqa: F401  (screens logged in per persona
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    jobs = []
-    monkeypatch.setattr(tasks.fetch_epg_source, "apply_async", lambda args, task_id: jobs.append(task_id))
-    return jobs
-
-
 def test_a_running_fetch_whose_lease_expired_is_given_up_and_retried(portal, settings, sent):
     settings.EPG_RETRY_BACKOFF, settings.EPG_FETCH_LEASE = 300, 60
     source = make_source(portal)

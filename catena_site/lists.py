@@ -24,6 +24,7 @@ from rest_framework.exceptions import ValidationError as InvalidCursor
 
 from catena_site.api.pagination import Keyset
 from catena_site.ids import InvalidId, decode_id, encode_id
+from catena_site.text import text_problem
 from catena_site.web import SCREEN_PAGE_SIZE, PortalMixin, ScreenPage, filter_errors, filter_params
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -189,9 +190,13 @@ class PortalListView(PortalMixin, TemplateView):
                 try:
                     decode_id(value)
                 except InvalidId:
+                    label = self.filter_labels.get(name, name)
+                    problem = text_problem(value)
+                    if problem:  # no name can hold it, and PostgreSQL refuses NUL in a query
+                        errors.append(f"{label}: {problem}")
+                        continue
                     found = [encode_id(pk) for pk in resolve(self.portal, value)[:NAME_MATCHES]]
                     if not found:
-                        label = self.filter_labels.get(name, name)
                         errors.append(f"{label}: nothing matches “{value}”; enter {accepted}.")
                     resolved.extend(found)
                 else:

@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 
 from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter, SearchFilter
 
-from .epg_selectors import day_error, starting_on
+from .epg.selectors import day_error, starting_on
 from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
 
 

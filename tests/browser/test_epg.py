@@ -9,7 +9,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus
 from tests.epg.conftest import GuideServer
 from tests.epg.helpers import guide, programme

@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import EpgSource, FetchTrigger, Program
 from portals.auth import Caller
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from catena_site.celery import app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
 from tests.epg.helpers import fetch_now, guide, make_source, programme
 

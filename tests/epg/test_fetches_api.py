@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import EpgFetch, Program
 from content.tasks import fetch_epg_source
 from tests.conftest import API

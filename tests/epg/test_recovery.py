@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from catena_site.celery import app as celery_app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
 from tests.conftest import API
 from tests.epg.helpers import make_source

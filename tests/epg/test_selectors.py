@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from content import epg_selectors, services
+from content import services
+from content.epg import selectors as epg_selectors
 from content.models import Channel, EpgSource, Program
 from portals.auth import Caller
 from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, programme
@@ -44,7 +45,7 @@ def test_now_and_next(source):
 def test_overlapping_programmes_one_rule_everywhere(portal):
     """A guide may overlap: of the programmes covering a moment the one that started last is on air, for the
     screens, the client app's channel list and a play session's programme alike."""
-    from monitoring import epg as monitoring_epg
+    from monitoring import on_air
     from subscribers.client_api.selectors import now_and_next_for
 
     source = EpgSource.objects.create(portal=portal, name="overlap", url="https://epg.example.com/o.xml")
@@ -60,8 +61,8 @@ def test_overlapping_programmes_one_rule_everywhere(portal):
         titles = tuple(p and p.title for p in epg_selectors.now_and_next(source.id, "o.tv", moment))
         assert titles == (now, upcoming), hours
         assert tuple(p and p.title for p in now_and_next_for([channel], moment)[channel.id]) == (now, upcoming)
-        on_air = monitoring_epg.programs_on_air([(channel.id, moment)])[0]
-        assert (on_air and Program.objects.get(pk=on_air).title) == now, hours
+        playing = on_air.programs_on_air([(channel.id, moment)])[0]
+        assert (playing and Program.objects.get(pk=playing).title) == now, hours
 
 
 def test_has_epg_today_per_channel(portal, source):

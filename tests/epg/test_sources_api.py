@@ -110,7 +110,7 @@ def test_get_and_list_show_the_newest_finished_fetch(api, portal, server):
 
 
 def test_a_queued_fetch_does_not_hide_the_last_finished_one(api, portal, server):
-    from content import epg_services
+    from content.epg import services as epg_services
 
     source = make_source(portal, url=server.serve("/g.xml", guide(programme("one.tv", 0, 1))))
     done = fetch_now(source)

@@ -19,7 +19,8 @@ import uuid
 import pytest
 
 from catena_site.celery import app as celery_app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
 from tests.epg.helpers import fetch_now, guide, make_source, programme, stored
 from tests.worker import (

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus, Program
 from monitoring.operations import Operation, OperationType
 from portals.auth import Caller

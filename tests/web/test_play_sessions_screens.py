@@ -17,8 +17,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from content import epg_services
 from content import services as content
+from content.epg import services as epg_services
 from content.models import Channel, Program
 from monitoring import sessions
 from monitoring.models import PlaySession

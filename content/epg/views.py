@@ -1,7 +1,7 @@
 """Screens of EPG: XMLTV sources, their fetches (live status, history, durations) and the programme browser.
 
 Everyone reads; ``can_manage_content`` creates, edits, deletes and updates sources. Every change goes through
-``content.epg_services``; a refusal is shown as the service phrased it. Reads come from ``content.epg_selectors``.
+``content.epg.services``; a refusal is shown as the service phrased it. Reads come from ``content.epg.selectors``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from catena_site.web import (
     service_error_page,
 )
 
-from . import epg_selectors, epg_services
-from .filters import EpgSourceFilter
-from .forms import EpgSourceForm
-from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
-from .views import ContentAdminMixin
+from ..filters import EpgSourceFilter
+from ..forms import EpgSourceForm
+from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
+from ..views import ContentAdminMixin
+from . import selectors as epg_selectors
+from . import services as epg_services
 
 CHART_FETCHES = 20  # fetches the import-duration chart shows
 POLL_SECONDS = 2  # how often the source page asks for the status of a queued or running fetch

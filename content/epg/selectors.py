@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
+from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
 
 
 def epg_sources_for(portal) -> QuerySet[EpgSource]:

@@ -279,10 +279,10 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
             history=keyset_page(self.request, fetches, ("-id",), param="history", anchor="history"),
             chart=duration_chart(recent[::-1]),
         )
-        context.update(self.programme_browser(source, query))
+        context.update(self.program_browser(source, query))
         return context
 
-    def programme_browser(self, source: EpgSource, query) -> dict:
+    def program_browser(self, source: EpgSource, query) -> dict:
         """The programmes of one UTC day (``?date=``, today by default), of one EPG channel or all."""
         day, problem = parse_day(query.get("date"))
         channel = query.get("channel", "")
@@ -300,7 +300,7 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         links = {}
         for key, other in (("previous_day", day - dt.timedelta(days=1)), ("next_day", day + dt.timedelta(days=1))):
             params["date"] = other.isoformat()
-            links[key] = f"?{params.urlencode()}#programmes"
+            links[key] = f"?{params.urlencode()}#programs"
         result.update(day=day, date=day.isoformat(), programs=keyset_page(
-            self.request, programs, ("start", "id"), param="programs", anchor="programmes"), **links)
+            self.request, programs, ("start", "id"), param="programs", anchor="programs"), **links)
         return result

@@ -114,7 +114,8 @@ from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from portals import services as portals
 from portals.auth import Caller
-from content import services as content, epg_services
+from content import services as content
+from content.epg import services as epg_services
 from subscribers import services as subscribers
 portal = portals.create_portal(name="burst", domain="burst.example.com", owner_email="owner@example.com",
                                owner_password="Burst-Bench-Password-9", title="Burst")

@@ -74,7 +74,7 @@ def vm_hwm_mib() -> float | None:
 def child_fetch(args) -> dict:
     os.environ["EPG_ALLOW_PRIVATE_URLS"] = "true"  # the guide is served on 127.0.0.1
     _django.setup(args.database_url)
-    from content import epg_services
+    from content.epg import services as epg_services
     from content.models import EpgFetch, EpgSource, Program
 
     source = EpgSource.objects.select_related("portal").get(pk=args.source_id)
@@ -124,7 +124,7 @@ def main() -> None:
     _django.setup(args.database_url)
     from django.conf import settings
 
-    from content import epg_services
+    from content.epg import services as epg_services
     from portals import services as portals
     from portals.auth import Caller
 

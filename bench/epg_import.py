@@ -154,7 +154,7 @@ def child_floor(args) -> dict:
 def child_fetch(args) -> dict:
     os.environ["EPG_ALLOW_PRIVATE_URLS"] = "true"  # the guide is served on 127.0.0.1
     _django.setup(args.database_url)
-    from content import epg_services
+    from content.epg import services as epg_services
     from content.models import EpgFetch, EpgSource
 
     source = EpgSource.objects.select_related("portal").get(pk=args.source_id)
@@ -218,7 +218,7 @@ def main() -> None:
     _django.setup(args.database_url)
     from django.db import connection
 
-    from content import epg_services
+    from content.epg import services as epg_services
     from content.models import EpgSource, Program
     from portals import services as portals
     from portals.auth import Caller

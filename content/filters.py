@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 
 from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter, SearchFilter
 
-from .epg_selectors import day_error, starting_on
+from .epg.selectors import day_error, starting_on
 from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
 
 
@@ -54,14 +54,14 @@ class EpgFetchFilter(filters.FilterSet):
         fields = []
 
 
-def validate_programme_day(value) -> None:
+def validate_program_day(value) -> None:
     if value is not None and (problem := day_error(value)):
         raise ValidationError(problem)
 
 
 class ProgramFilter(filters.FilterSet):
     date = filters.DateFilter(method="filter_date", label="UTC day of the start (YYYY-MM-DD)",
-                              validators=[validate_programme_day])
+                              validators=[validate_program_day])
     epgChannelName = filters.CharFilter(field_name="epg_channel_name", label="EPG channel")
 
     class Meta:

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import epg_services
+from .epg import services as epg_services
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import views, views_epg
+from . import views
+from .epg import views as views_epg
 
 app_name = "content"
 urlpatterns = [

@@ -32,9 +32,11 @@ from catena_site.web import (
     live_block_response,
 )
 
-from . import epg_selectors, epg_services, selectors, services
+from . import selectors, services
 from .api.views import logo_response
-from .epg_selectors import with_epg_today
+from .epg import selectors as epg_selectors
+from .epg import services as epg_services
+from .epg.selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
 from .forms import ChannelForm, PackageForm
 from .imports import HEADER, import_channels

@@ -29,8 +29,8 @@ from subscribers.models import Subscriber
 from subscribers.playback_cache import Beat, BeatProbe
 
 from . import dead_letters, sharing
-from .epg import program_on_air, programs_on_air
 from .models import CloseReason, PlaySession
+from .on_air import program_on_air, programs_on_air
 
 log = logging.getLogger(__name__)
 

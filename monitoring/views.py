@@ -263,7 +263,7 @@ def human_duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def programmes_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
+def program_titles_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
     """``{channel id: title}`` of the programme on air at ``at`` on each channel's guide; one query in all."""
     ids = set(channel_ids)
     if not ids:
@@ -278,7 +278,7 @@ def programmes_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
 class PlaySessionRow:
     """A play session as the screens show it: names with links (while they exist), times, duration, data."""
 
-    def __init__(self, session: PlaySession, now: dt.datetime, programme_now: str | None = None):
+    def __init__(self, session: PlaySession, now: dt.datetime, program_now: str | None = None):
         self.session = session
         self.public_id = session.public_id
         self.subscriber_id = encode_id(session.subscriber_id)
@@ -286,8 +286,8 @@ class PlaySessionRow:
         self.channel_id = encode_id(session.channel_id)
         self.channel_title = getattr(session, "channel_title", None)
         self.channel_name = session.channel_name
-        self.programme = getattr(session, "program_title", None)
-        self.programme_now = programme_now
+        self.program = getattr(session, "program_title", None)
+        self.program_now = program_now
         self.opened_at = session.opened_at
         self.closed_at = session.closed_at
         self.updated_at = session.updated_at
@@ -305,10 +305,10 @@ class PlaySessionRow:
         self.dvr = session.dvr
 
 
-def play_session_rows(sessions: list[PlaySession], now: dt.datetime, *, programmes_now: bool = False) -> list:
+def play_session_rows(sessions: list[PlaySession], now: dt.datetime, *, programs_now: bool = False) -> list:
     """Rows of ``sessions`` with their newest cached heartbeat (and the programme on air now, if asked)."""
     sessions = selectors.with_fresh_heartbeats(list(sessions))
-    on_air = programmes_on_air((s.channel_id for s in sessions), now) if programmes_now else {}
+    on_air = program_titles_on_air((s.channel_id for s in sessions), now) if programs_now else {}
     return [PlaySessionRow(s, now, on_air.get(s.channel_id)) for s in sessions]
 
 
@@ -335,7 +335,7 @@ def live_context(request, portal) -> dict:
     shown = list(sessions[:LIVE_ROWS])
     total = len(shown) if len(shown) < LIVE_ROWS else sessions.count()
     return {
-        "rows": play_session_rows(shown, now, programmes_now=True),
+        "rows": play_session_rows(shown, now, programs_now=True),
         "total": total,
         "hidden": total - len(shown),
         "subscribers_watching": len({row.subscriber_id for row in shown}) if total == len(shown) else None,
@@ -416,7 +416,7 @@ class PlaySessionHistoryView(PortalListView):
     columns = [
         Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
         Column("Channel", csv=lambda row: row.channel_name),
-        Column("Programme at start", csv=lambda row: row.programme),
+        Column("Programme at start", csv=lambda row: row.program),
         Column("Opened (UTC)", sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
         Column("Ended (UTC)", csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
         Column("Duration", csv=lambda row: row.duration),

@@ -63,6 +63,6 @@ class Subscription(models.Model):
         return f"{self.subscriber_id} → {self.package_id}"
 
 
-from .app_models import AppSession, SmsCode  # noqa: E402  (models of the client API)
+from .client_sessions import AppSession, SmsCode  # noqa: E402  (models of the client API)
 
 __all__ = ["Subscriber", "Subscription", "AppSession", "SmsCode", "new_playback_token"]

@@ -22,7 +22,7 @@ from catena_site.throttle import Counter, Limit, take
 from monitoring.operations import Actor, OperationType, record
 from portals.models import DEFAULT_SMS_TEMPLATE
 
-from .app_models import AppSession, SmsCode
+from .client_sessions import AppSession, SmsCode
 from .models import Subscriber
 from .validators import phone_errors
 

@@ -35,7 +35,7 @@ from content.models import Package
 
 from . import selectors, services, sms_login
 from .access import watchable_channels
-from .app_models import AppSession
+from .client_sessions import AppSession
 from .filters import SubscriberFilter
 from .forms import SubscriberForm
 from .imports import HEADER, import_subscribers

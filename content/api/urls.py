@@ -1,8 +1,9 @@
 from django.urls import re_path
 
 from catena_site.api.routers import OptionalSlashRouter
+from content.epg.api import views as epg_views
 
-from . import epg_views, views
+from . import views
 
 router = OptionalSlashRouter()
 router.register("channels", views.ChannelViewSet, basename="channel")

@@ -251,7 +251,7 @@ class XmltvParser:
         """Closures over local state: the fastest way to run expat callbacks in CPython."""
         language = self._language
         text_fields, language_fields = TEXT_FIELDS, LANGUAGE_FIELDS
-        finish = self._finish_programme
+        finish = self._finish_program
         depth = 0  # 0 outside a programme, 1 on <programme>, 2 on its children, …
         attributes: dict = {}
         values: dict = {}
@@ -325,7 +325,7 @@ class XmltvParser:
         parser.CharacterDataHandler = data
         parser.EndElementHandler = end
 
-    def _finish_programme(self, attributes: dict, values: dict, language: str) -> None:
+    def _finish_program(self, attributes: dict, values: dict, language: str) -> None:
         self.found += 1
         channel = attributes.get("channel", "").strip()
         if not channel:

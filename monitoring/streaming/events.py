@@ -28,8 +28,8 @@ from content.models import Channel
 from subscribers.models import Subscriber
 
 from .. import dead_letters, metrics, sessions, sharing
-from ..epg import programs_on_air
 from ..models import CloseReason, PlaySession
+from ..on_air import programs_on_air
 from .decision import device_id_from
 from .values import (
     COUNTRY_LENGTH,

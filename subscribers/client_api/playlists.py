@@ -33,7 +33,7 @@ def _xmltv_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S +0000")
 
 
-def _programme(channel_id: str, program: Program) -> str:
+def _program_element(channel_id: str, program: Program) -> str:
     lang = f" lang={quoteattr(program.language)}" if program.language else ""
     parts = [f"<programme start=\"{_xmltv_time(program.start)}\" stop=\"{_xmltv_time(program.end)}\" "
              f"channel={quoteattr(channel_id)}>", f"<title{lang}>{escape(program.title)}</title>"]
@@ -71,7 +71,7 @@ def xmltv(channels, start: dt.datetime, stop: dt.datetime, *, logo: Callable) ->
                     .iterator(chunk_size=2000))
         for program in programs:
             for channel_id in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
-                yield _programme(channel_id, program)
+                yield _program_element(channel_id, program)
     yield "</tv>\n"
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from content.epg_selectors import now_and_next_of_guides
+from content.epg.selectors import now_and_next_of_guides
 from content.models import FreePackage, Program
 from subscribers.access import granting_links, granting_packages, watchable_channels
 
@@ -24,7 +24,7 @@ def channels_of(subscriber):
 def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:
     """``{channel id: (on air at ``at``, the following programme)}`` for many channels in one query.
 
-    ``content.epg_selectors``' rule (covering the moment, latest start wins); the next programme is looked
+    ``content.epg.selectors``' rule (covering the moment, latest start wins); the next programme is looked
     for within ``LOOKAHEAD``.
     """
     at = at or timezone.now()

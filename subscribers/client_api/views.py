@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from catena_site.api.views import decode_path_id, json_object
 from catena_site.errors import Forbidden, Invalid, NotFound, Unauthorized
 from catena_site.http import client_ip
-from content.api.epg_serializers import ProgramSerializer
 from content.api.views import logo_response
-from content.epg_selectors import day_error
+from content.epg.api.serializers import ProgramSerializer
+from content.epg.selectors import day_error
 from content.models import Channel, Program
 from subscribers import sms_login
 from subscribers.models import Subscriber

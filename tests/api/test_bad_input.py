@@ -18,8 +18,8 @@ import pytest
 from django.apps import apps
 from drf_spectacular.generators import SchemaGenerator
 
-from content import epg_services
 from content import services as content_services
+from content.epg import services as epg_services
 from content.models import Channel
 from monitoring.operations import Operation
 from portals.auth import Caller

@@ -9,10 +9,10 @@ import re
 import pytest
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus
 from tests.epg.conftest import GuideServer
-from tests.epg.helpers import guide, programme
+from tests.epg.helpers import guide, program
 
 from .conftest import wait_until
 
@@ -26,9 +26,9 @@ def xmltv(hours: float) -> str:
 
 
 GUIDE = guide(
-    programme("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
-    programme("news.example", xmltv(7), xmltv(8), "Weather"),
-    programme("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
+    program("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
+    program("news.example", xmltv(7), xmltv(8), "Weather"),
+    program("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
 )
 
 
@@ -67,7 +67,7 @@ def update_now(page) -> None:
     page.wait_for_selector("text=Update of xmltv.main started")
 
 
-def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide_url, settings, monkeypatch):
+def test_update_now_fetches_the_guide_and_shows_its_programs(owner_page, guide_url, settings, monkeypatch):
     # No Celery worker here: the fetch runs inline, when "Update now" commits its queued fetch.
     run_tasks_inline(settings, monkeypatch)
     page = owner_page
@@ -76,9 +76,9 @@ def test_update_now_fetches_the_guide_and_shows_its_programmes(owner_page, guide
     update_now(page)
     assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Success"
     assert EpgFetch.objects.get().status == FetchStatus.SUCCESS
-    programmes = page.locator("[data-testid=programs]")
-    assert programmes.locator("tr", has_text="Morning News").locator("text=06:00–07:00").is_visible()
-    assert programmes.locator("text=Football").is_visible()
+    programs = page.locator("[data-testid=programs]")
+    assert programs.locator("tr", has_text="Morning News").locator("text=06:00–07:00").is_visible()
+    assert programs.locator("text=Football").is_visible()
     page.select_option("#program-channel", "sport.example")
     page.click("button:has-text('Show')")
     page.wait_for_url(re.compile(r"channel=sport\.example"))

@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import EpgSource, FetchTrigger, Program
 from portals.auth import Caller
 
@@ -29,7 +29,7 @@ def xmltv_time(hours: float, offset_minutes: int = 0) -> str:
     return local.strftime("%Y%m%d%H%M%S") + f" {sign}{hh:02d}{mm:02d}"
 
 
-def programme(channel: str, start: float | str, stop: float | str | None = None, title: str | None = "Show",
+def program(channel: str, start: float | str, stop: float | str | None = None, title: str | None = "Show",
               *, offset: int = 0, body: str = "", **fields) -> str:
     """One ``<programme>``; ``start``/``stop`` are hours after BASE (or literal XMLTV times)."""
     attrs = f"start={quoteattr(start if isinstance(start, str) else xmltv_time(start, offset))}"
@@ -41,14 +41,14 @@ def programme(channel: str, start: float | str, stop: float | str | None = None,
     return f"  <programme {attrs} channel={quoteattr(channel)}>{inner}{body}</programme>\n"
 
 
-def guide(*programmes: str, doctype: bool = True, channels: tuple[str, ...] = ()) -> bytes:
+def guide(*programs: str, doctype: bool = True, channels: tuple[str, ...] = ()) -> bytes:
     """A complete XMLTV document."""
     head = '<?xml version="1.0" encoding="UTF-8"?>\n'
     if doctype:
         head += '<!DOCTYPE tv SYSTEM "xmltv.dtd">\n'
     listed = "".join(f'  <channel id={quoteattr(c)}><display-name>{escape(c)}</display-name></channel>\n'
                      for c in channels)
-    return (head + '<tv generator-info-name="catena-tests">\n' + listed + "".join(programmes) + "</tv>\n").encode()
+    return (head + '<tv generator-info-name="catena-tests">\n' + listed + "".join(programs) + "</tv>\n").encode()
 
 
 def gzipped(data: bytes) -> bytes:

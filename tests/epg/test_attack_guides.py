@@ -15,7 +15,7 @@ from content.epg.importer import import_guide
 from content.epg.xmltv import FIELD_LIMITS, MAX_TOKEN_BYTES
 from content.models import Program
 from tests.epg.attack_guides import huge_title_guide, many_channels_guide
-from tests.epg.helpers import BASE, at, fetch_now, guide, gzipped, make_source, programme, stored
+from tests.epg.helpers import BASE, at, fetch_now, guide, gzipped, make_source, program, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_a_huge_title_is_cut_to_its_limit(portal, server):
 def test_every_text_field_keeps_its_first_characters(portal, server):
     long = "0123456789" * 3000  # 30,000 characters
     source = make_source(portal, url=server.serve("/g.xml", guide(
-        programme("a.tv", 0, 1, long, desc=long, category=long, sub_title=long, episode_num=long,
+        program("a.tv", 0, 1, long, desc=long, category=long, sub_title=long, episode_num=long,
                   body=f"<rating><value>{long}</value></rating>"))))
     assert fetch_now(source).status == "success"
     row = Program.objects.get(epg_source=source)
@@ -58,9 +58,9 @@ def test_channels_beyond_the_limit_are_skipped_and_counted(portal, server, setti
 
 
 def test_a_giant_tag_refuses_the_guide_and_changes_nothing(portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1, "Kept"))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1, "Kept"))))
     fetch_now(source)
-    giant = guide(programme("x" * (MAX_TOKEN_BYTES + 2**20), 0, 1, "Giant"))
+    giant = guide(program("x" * (MAX_TOKEN_BYTES + 2**20), 0, 1, "Giant"))
     server.serve("/g.xml", gzipped(giant))
     fetch = fetch_now(source)
     assert fetch.status == "error"
@@ -84,9 +84,9 @@ def test_the_time_limit_holds_while_parsing_a_small_download(portal, server):
 @pytest.mark.parametrize(("declared", "named"), [("UTF-7", "utf-7"), ("x-klingon", "x-klingon"),
                                                   ("Shift_JIS", "shift_jis")])
 def test_an_unsupported_encoding_is_named_on_the_fetch(portal, server, declared, named):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1, "Kept"))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1, "Kept"))))
     fetch_now(source)
-    document = guide(programme("a.tv", 0, 1, "New")).replace(b'encoding="UTF-8"', f'encoding="{declared}"'.encode())
+    document = guide(program("a.tv", 0, 1, "New")).replace(b'encoding="UTF-8"', f'encoding="{declared}"'.encode())
     server.serve("/g.xml", document)
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == ("error", f"Unsupported encoding {named} declared by the guide; use UTF-8 "
@@ -95,7 +95,7 @@ def test_an_unsupported_encoding_is_named_on_the_fetch(portal, server, declared,
 
 
 def test_a_single_byte_encoding_is_still_read(portal, server):
-    document = guide(programme("a.tv", 0, 1, "Caf\u00e9")).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
+    document = guide(program("a.tv", 0, 1, "Caf\u00e9")).replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
     source = make_source(portal, url=server.serve("/g.xml", document.decode().encode("latin-1")))
     assert fetch_now(source).status == "success"
     assert stored(source)[0][3] == "Caf\u00e9"
@@ -110,7 +110,7 @@ def test_stored_keys_are_spooled_off_the_heap_and_answer_exactly(portal, server,
     monkeypatch.setattr(pgstore, "MAX_BLOCK", max_block)
     monkeypatch.setattr(pgstore, "CACHED_KEYS", cached)
     rows = [(f"{name}.tv", hour, hour + 1, f"{name}{hour}") for name in "abc" for hour in range(3)]
-    source = make_source(portal, url=server.serve("/g.xml", guide(*(programme(*row) for row in rows))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(*(program(*row) for row in rows))))
     fetch_now(source)
     keys = pgstore.StoredKeys.load(connection, source.id)
     try:
@@ -131,7 +131,7 @@ def test_stored_keys_are_spooled_off_the_heap_and_answer_exactly(portal, server,
     bounded.close()
 
     changed = [row[:3] + (row[3] + "!",) if row[0] != "a.tv" else row for row in rows]
-    server.serve("/g.xml", guide(*(programme(*row) for row in changed)))
+    server.serve("/g.xml", guide(*(program(*row) for row in changed)))
     fetch = fetch_now(source)
     assert (fetch.status, fetch.imported_programs, fetch.deleted_programs) == ("success", 6, 0), fetch.message
     assert [row[3] for row in stored(source)] == [row[3] for row in changed]

@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from catena_site.celery import app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
-from tests.epg.helpers import fetch_now, guide, make_source, programme
+from tests.epg.helpers import fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_a_new_source_is_due_and_queued_once(portal, sent, django_capture_on_com
 
 
 def test_after_a_success_the_next_fetch_is_due_one_period_later(portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))), period=2)
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))), period=2)
     fetch = fetch_now(source)
     source.refresh_from_db()
     assert source.next_fetch_at == fetch.created_at + dt.timedelta(days=2)
@@ -55,14 +56,14 @@ def test_failures_are_retried_with_growing_backoff_capped_at_the_period(portal, 
     assert delays[:5] == [300, 600, 1200, 2400, 4800]
     assert delays[-1] == 86400  # never later than the period
     assert list(epg_services.due_sources()) == []
-    server.serve("/missing.xml", guide(programme("a.tv", 0, 1)))
+    server.serve("/missing.xml", guide(program("a.tv", 0, 1)))
     assert fetch_now(source).status == "success"
     source.refresh_from_db()
     assert source.failures == 0
 
 
 def test_a_new_period_reschedules_from_the_last_success(api, portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     fetch = fetch_now(source)
     epg_services.update_epg_source(source, caller=_owner(portal), data={"period": 7})
     source.refresh_from_db()
@@ -96,7 +97,7 @@ def test_lost_jobs_are_given_up_so_the_source_is_fetched_again(portal, settings,
 
 
 def test_the_fetch_task_runs_a_queued_fetch(portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     fetch, _ = epg_services.request_fetch(source)
     assert tasks.fetch_epg_source(fetch.id) == "success"
     assert tasks.fetch_epg_source(fetch.id) is None
@@ -105,7 +106,7 @@ def test_the_fetch_task_runs_a_queued_fetch(portal, server):
 def test_an_unexpected_error_is_recorded_on_the_fetch(portal, server, monkeypatch):
     from content.epg import importer
 
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import EpgFetch, Program
 from content.tasks import fetch_epg_source
 from tests.conftest import API
-from tests.epg.helpers import BASE, at, every_page, fetch_now, guide, make_source, programme
+from tests.epg.helpers import BASE, at, every_page, fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_update_queues_one_job_and_returns_it_while_queued_or_running(api, porta
 
 
 def test_after_a_fetch_finishes_a_new_update_starts_a_new_job(api, portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     done = fetch_now(source)
     response = api.post(f"{API}/epg-sources/{source.public_id}/update/")
     assert response.status_code == 202 and response.json()["jobId"] != done.job_id
@@ -62,7 +62,7 @@ def test_only_one_fetch_per_source_can_be_active(portal):
 
 
 def test_a_fetch_is_claimed_once(portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     fetch, _ = epg_services.request_fetch(source)
     assert epg_services.run_fetch(fetch.id).status == "success"
     assert epg_services.run_fetch(fetch.id) is None  # a redelivered job finds nothing to do
@@ -70,7 +70,7 @@ def test_a_fetch_is_claimed_once(portal, server):
 
 
 def test_the_fetch_list_is_newest_first_with_the_documented_keys(api, portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     first, second = fetch_now(source), fetch_now(source)
     body = api.get(f"{API}/epg-fetches").json()
     assert set(body) == {"epgFetches", "next"} and body["next"] is None
@@ -86,7 +86,7 @@ def test_the_fetch_list_is_newest_first_with_the_documented_keys(api, portal, se
 
 
 def test_the_fetch_list_filters_by_sources_and_status(api, portal, server, stranger, other_portal):
-    server.serve("/g.xml", guide(programme("a.tv", 0, 1)))
+    server.serve("/g.xml", guide(program("a.tv", 0, 1)))
     a, b, c = (make_source(portal, name, url=server.url("/g.xml")) for name in ("a-src", "b-src", "c-src"))
     fa, fb = fetch_now(a), fetch_now(b)
     broken = make_source(portal, "broken", url=server.url("/missing.xml"))
@@ -112,7 +112,7 @@ def test_the_fetch_list_filters_by_sources_and_status(api, portal, server, stran
 
 
 def test_the_fetch_list_paginates_with_constant_queries(api, portal, server, django_assert_max_num_queries):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     made = [fetch_now(source).public_id for _ in range(7)]
     with django_assert_max_num_queries(2):
         first = api.get(f"{API}/epg-fetches?limit=3").json()
@@ -124,14 +124,14 @@ def test_the_fetch_list_paginates_with_constant_queries(api, portal, server, dja
 @pytest.fixture
 def week(portal, server):
     """A source with two channels: 'a.tv' every 6 hours for 3 days, 'b.tv' every 12 hours."""
-    items = [programme("a.tv", h, h + 6, f"A{h}", desc="About A") for h in range(0, 72, 6)]
-    items += [programme("b.tv", h, h + 12, f"B{h}") for h in range(0, 72, 12)]
+    items = [program("a.tv", h, h + 6, f"A{h}", desc="About A") for h in range(0, 72, 6)]
+    items += [program("b.tv", h, h + 12, f"B{h}") for h in range(0, 72, 12)]
     source = make_source(portal, url=server.serve("/g.xml", guide(*items)))
     assert fetch_now(source).imported_programs == 18
     return source
 
 
-def test_programmes_have_the_documented_keys(api, portal, week):
+def test_programs_have_the_documented_keys(api, portal, week):
     body = api.get(f"{API}/epg-sources/{week.public_id}/programs?limit=1").json()
     assert set(body) == {"programs", "next"} and body["next"]
     program = Program.objects.order_by("start", "id").first()
@@ -144,7 +144,7 @@ def test_programmes_have_the_documented_keys(api, portal, week):
     assert set(body["programs"][0]) == PROGRAM_KEYS
 
 
-def test_programmes_filter_by_date_and_channel_in_start_order(api, week):
+def test_programs_filter_by_date_and_channel_in_start_order(api, week):
     url = f"{API}/epg-sources/{week.public_id}/programs"
 
     def titles(query=""):
@@ -162,7 +162,7 @@ def test_programmes_filter_by_date_and_channel_in_start_order(api, week):
     assert api.get(f"{url}?limit=0").status_code == 400
 
 
-def test_programme_pages_never_repeat_or_skip(api, week, django_assert_max_num_queries):
+def test_program_pages_never_repeat_or_skip(api, week, django_assert_max_num_queries):
     url = f"{API}/epg-sources/{week.public_id}/programs"
     with django_assert_max_num_queries(3):  # the token, the source, the page
         page = api.get(f"{url}?limit=5").json()

@@ -9,18 +9,18 @@ import pytest
 from content.models import EpgSource, Program
 from portals.auth import Caller
 from portals.services import update_portal
-from tests.epg.helpers import at, fetch_now, guide, gzipped, make_source, programme, stored
+from tests.epg.helpers import at, fetch_now, guide, gzipped, make_source, program, stored
 from tests.web.conftest import logged_in_client
 from tests.web.test_portal_settings import settings_form
 
 pytestmark = pytest.mark.django_db
 
 TWO_CHANNELS = guide(
-    programme("one.tv", 0, 1, "News", desc="The news.", category="News", sub_title="Morning edition",
+    program("one.tv", 0, 1, "News", desc="The news.", category="News", sub_title="Morning edition",
               episode_num="0.4.", body='<icon src="https://img.example.tv/n.png"/><rating system="age">'
                                        '<value>12+</value></rating>'),
-    programme("one.tv", 1, 2, "Weather"),
-    programme("two.tv", 0, 2, "Film"),
+    program("one.tv", 1, 2, "Weather"),
+    program("two.tv", 0, 2, "Film"),
     channels=("one.tv", "two.tv"),
 )
 
@@ -71,10 +71,10 @@ def test_content_encoding_gzip_and_a_gzipped_file_inside_are_both_undone(source,
 
 def test_times_with_offsets_are_stored_in_utc_and_without_offset_are_utc(source, server):
     server.serve("/guide.xml", guide(
-        programme("one.tv", 0, 1, "Moscow", offset=180),           # 03:00 +0300 is 00:00 UTC
-        programme("one.tv", 1, 2, "New York", offset=-300),        # 20:00 -0500 the day before
-        programme("one.tv", at(2).strftime("%Y%m%d%H%M%S"), at(3).strftime("%Y%m%d%H%M%S"), "Bare"),
-        programme("one.tv", at(3).strftime("%Y%m%d%H%M"), at(4).strftime("%Y%m%d%H%M +0000"), "Short"),
+        program("one.tv", 0, 1, "Moscow", offset=180),           # 03:00 +0300 is 00:00 UTC
+        program("one.tv", 1, 2, "New York", offset=-300),        # 20:00 -0500 the day before
+        program("one.tv", at(2).strftime("%Y%m%d%H%M%S"), at(3).strftime("%Y%m%d%H%M%S"), "Bare"),
+        program("one.tv", at(3).strftime("%Y%m%d%H%M"), at(4).strftime("%Y%m%d%H%M +0000"), "Short"),
     ))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 1, 4, 4, 0), fetch.message
@@ -82,12 +82,12 @@ def test_times_with_offsets_are_stored_in_utc_and_without_offset_are_utc(source,
                               ("one.tv", at(2), at(3), "Bare"), ("one.tv", at(3), at(4), "Short")]
 
 
-def test_a_missing_stop_ends_at_the_next_programme_and_the_last_one_is_skipped(source, server):
+def test_a_missing_stop_ends_at_the_next_program_and_the_last_one_is_skipped(source, server):
     server.serve("/guide.xml", guide(
-        programme("one.tv", 0, None, "Open ended"),
-        programme("one.tv", 1, 2, "Closed"),
-        programme("one.tv", 2, None, "Last, no stop"),
-        programme("two.tv", 5, None, "Alone"),
+        program("one.tv", 0, None, "Open ended"),
+        program("one.tv", 1, 2, "Closed"),
+        program("one.tv", 2, None, "Last, no stop"),
+        program("two.tv", 5, None, "Alone"),
     ))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 1, 4, 2, 0), fetch.message
@@ -95,16 +95,16 @@ def test_a_missing_stop_ends_at_the_next_programme_and_the_last_one_is_skipped(s
     assert "Skipped 2 programmes: 2 no stop time and no later programme on the channel." in fetch.message
 
 
-def test_invalid_programmes_are_skipped_and_counted_by_reason(source, server):
+def test_invalid_programs_are_skipped_and_counted_by_reason(source, server):
     server.serve("/guide.xml", guide(
-        programme("one.tv", 0, 1, "Good"),
-        programme("one.tv", 1, 2, None),                    # no title
-        programme("one.tv", 2, 2, "Zero length"),           # stop = start
-        programme("one.tv", 4, 3, "Backwards"),             # stop < start
-        programme("one.tv", "tomorrow", 5, "Bad start"),
-        programme("one.tv", 6, "20301340990000 +0000", "Bad stop"),
-        programme("", 7, 8, "No channel"),
-        programme("one.tv", 8, 9, "   "),                   # blank title
+        program("one.tv", 0, 1, "Good"),
+        program("one.tv", 1, 2, None),                    # no title
+        program("one.tv", 2, 2, "Zero length"),           # stop = start
+        program("one.tv", 4, 3, "Backwards"),             # stop < start
+        program("one.tv", "tomorrow", 5, "Bad start"),
+        program("one.tv", 6, "20301340990000 +0000", "Bad stop"),
+        program("", 7, 8, "No channel"),
+        program("one.tv", 8, 9, "   "),                   # blank title
     ))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 1, 8, 1, 0), fetch.message
@@ -115,8 +115,8 @@ def test_invalid_programmes_are_skipped_and_counted_by_reason(source, server):
 
 
 def test_duplicates_are_stored_once(source, server):
-    line = programme("one.tv", 0, 1, "Twice")
-    server.serve("/guide.xml", guide(line, line, programme("one.tv", 1, 2, "Next"), line))
+    line = program("one.tv", 0, 1, "Twice")
+    server.serve("/guide.xml", guide(line, line, program("one.tv", 1, 2, "Next"), line))
     fetch = fetch_now(source)
     assert fetch.status == "success" and fetch.found_programs == 4 and fetch.imported_programs == 2
     assert stored(source) == [("one.tv", at(0), at(1), "Twice"), ("one.tv", at(1), at(2), "Next")]
@@ -124,7 +124,7 @@ def test_duplicates_are_stored_once(source, server):
 
 
 # Titles, descriptions and categories in several languages; German is listed first.
-MULTILINGUAL = guide(programme("one.tv", 0, 1, None, body=(
+MULTILINGUAL = guide(program("one.tv", 0, 1, None, body=(
     '<title lang="de">Nachrichten</title><title lang="en">News</title>'
     '<desc lang="de">Die Nachrichten.</desc><desc lang="en-GB">The news.</desc>'
     '<category lang="de">Nachrichten</category><category>News</category>')))
@@ -170,14 +170,14 @@ def test_reimporting_the_same_guide_changes_nothing(source, server):
 
 def test_a_new_guide_replaces_each_channels_time_range_only(source, server):
     server.serve("/guide.xml", guide(
-        programme("one.tv", 0, 1, "A"), programme("one.tv", 1, 2, "B"), programme("one.tv", 2, 3, "C"),
-        programme("one.tv", 10, 11, "Later"), programme("two.tv", 0, 1, "Other channel")))
+        program("one.tv", 0, 1, "A"), program("one.tv", 1, 2, "B"), program("one.tv", 2, 3, "C"),
+        program("one.tv", 10, 11, "Later"), program("two.tv", 0, 1, "Other channel")))
     fetch_now(source)
     kept_id = Program.objects.get(title="A").id
     server.serve("/guide.xml", guide(
-        programme("one.tv", 0, 1, "A"),               # unchanged: kept as it is
-        programme("one.tv", 1, 2, "B, new title"),    # changed: replaced
-        programme("one.tv", 2, 4, "D"),               # C (2–3) overlaps: replaced
+        program("one.tv", 0, 1, "A"),               # unchanged: kept as it is
+        program("one.tv", 1, 2, "B, new title"),    # changed: replaced
+        program("one.tv", 2, 4, "D"),               # C (2–3) overlaps: replaced
     ))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 1, 3, 2, 0), fetch.message
@@ -189,26 +189,26 @@ def test_a_new_guide_replaces_each_channels_time_range_only(source, server):
     assert Program.objects.get(title="A").id == kept_id
 
 
-def test_programmes_gone_from_the_range_are_deleted_and_counted(source, server):
-    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, "A"), programme("one.tv", 1, 2, "B"),
-                                     programme("one.tv", 2, 3, "C")))
+def test_programs_gone_from_the_range_are_deleted_and_counted(source, server):
+    server.serve("/guide.xml", guide(program("one.tv", 0, 1, "A"), program("one.tv", 1, 2, "B"),
+                                     program("one.tv", 2, 3, "C")))
     fetch_now(source)
-    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, "A"), programme("one.tv", 2, 3, "C")))
+    server.serve("/guide.xml", guide(program("one.tv", 0, 1, "A"), program("one.tv", 2, 3, "C")))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 1, 2, 0, 1), fetch.message
     assert [row[3] for row in stored(source)] == ["A", "C"]
 
 
-def test_programmes_past_the_retention_period_are_deleted(source, server, settings):
+def test_programs_past_the_retention_period_are_deleted(source, server, settings):
     settings.EPG_RETENTION_DAYS = 14
     old = -24 * 20
-    server.serve("/guide.xml", guide(programme("old.tv", old, old + 1, "Ancient"), programme("one.tv", 0, 1, "Now")))
+    server.serve("/guide.xml", guide(program("old.tv", old, old + 1, "Ancient"), program("one.tv", 0, 1, "Now")))
     fetch = fetch_now(source)
     assert fetch.imported_programs == 2 and fetch.deleted_programs == 1
     assert [row[3] for row in stored(source)] == ["Now"]
 
 
-def test_a_failed_fetch_leaves_the_previous_programmes_intact(source, server):
+def test_a_failed_fetch_leaves_the_previous_programs_intact(source, server):
     server.serve("/guide.xml", TWO_CHANNELS)
     fetch_now(source)
     before = stored(source)
@@ -270,7 +270,7 @@ def test_entity_declarations_and_external_references_are_refused(source, server,
 
 
 def test_a_plain_doctype_is_accepted_and_never_fetched(source, server):
-    server.serve("/guide.xml", guide(programme("one.tv", 0, 1), doctype=True).replace(
+    server.serve("/guide.xml", guide(program("one.tv", 0, 1), doctype=True).replace(
         b'SYSTEM "xmltv.dtd"', f'SYSTEM "{server.url("/xmltv.dtd")}"'.encode()))
     fetch = fetch_now(source)
     assert fetch.status == "success" and fetch.imported_programs == 1
@@ -320,7 +320,7 @@ def test_attacks_on_our_own_server_are_refused_without_contacting_it(source, ser
 
 def test_an_external_dtd_is_never_fetched_and_its_entities_are_not_read(source, server):
     server.serve("/evil.dtd", b'<!ENTITY leak "stolen">')
-    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, body="<desc>Story &leak;</desc>")).replace(
+    server.serve("/guide.xml", guide(program("one.tv", 0, 1, body="<desc>Story &leak;</desc>")).replace(
         b'SYSTEM "xmltv.dtd"', f'SYSTEM "{server.url("/evil.dtd")}"'.encode()))
     fetch = fetch_now(source)
     assert fetch.status == "success" and fetch.imported_programs == 1, fetch.message
@@ -345,7 +345,7 @@ def test_a_slow_server_hits_the_timeout(source, server, settings):
 
 def test_an_oversized_guide_is_refused_counting_decompressed_bytes(source, server, settings):
     settings.EPG_MAX_BYTES = 10_000
-    padding = programme("one.tv", 0, 1, "x" * 20_000)
+    padding = program("one.tv", 0, 1, "x" * 20_000)
     server.serve("/guide.xml", gzipped(guide(padding)))  # ~200 bytes on the wire
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == (
@@ -431,8 +431,8 @@ def test_a_guide_in_reverse_order_with_duplicates_is_stored_once_and_reimports_u
     from content.epg import pgstore
 
     monkeypatch.setattr(pgstore.BulkLoad, "LATE_BUFFER", 2)  # flush late rows (and reopen the COPY) often
-    items = [programme("one.tv", h, h + 1, f"P{h}") for h in range(10)]
-    items += [programme("two.tv", h, h + 1, f"Q{h}") for h in range(3)]
+    items = [program("one.tv", h, h + 1, f"P{h}") for h in range(10)]
+    items += [program("two.tv", h, h + 1, f"Q{h}") for h in range(3)]
     server.serve("/guide.xml", guide(*reversed(items), items[4], items[0]))
     fetch = fetch_now(source)
     assert figures(fetch) == ("success", 2, 15, 13, 0), fetch.message
@@ -483,7 +483,7 @@ def test_a_merge_that_outlives_the_deadline_is_a_timeout_and_changes_nothing(sou
     server.serve("/guide.xml", TWO_CHANNELS)
     fetch_now(source)
     before = stored(source)
-    server.serve("/guide.xml", guide(programme("one.tv", 0, 1, "Changed")))
+    server.serve("/guide.xml", guide(program("one.tv", 0, 1, "Changed")))
     real_begin = importer._begin_merge
 
     def slow_begin(source_id, deadline):

@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from catena_site.celery import app as celery_app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
 from tests.conftest import API
 from tests.epg.helpers import make_source
@@ -49,9 +50,9 @@ def test_a_running_fetch_whose_lease_expired_is_given_up_and_retried(portal, set
 
 
 def test_a_job_delivered_twice_runs_once(portal, server, sent):
-    from tests.epg.helpers import guide, programme
+    from tests.epg.helpers import guide, program
 
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1))))
     fetch, _ = epg_services.request_fetch(source)
     assert tasks.fetch_epg_source(fetch.id) == "success"
     assert tasks.fetch_epg_source(fetch.id) is None

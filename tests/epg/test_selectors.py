@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from content import epg_selectors, services
+from content import services
+from content.epg import selectors as epg_selectors
 from content.models import Channel, EpgSource, Program
 from portals.auth import Caller
-from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, programme
+from tests.epg.helpers import BASE, at, fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
@@ -15,13 +16,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def source(portal, server):
     source = make_source(portal, url=server.serve("/g.xml", guide(
-        programme("a.tv", 0, 2, "A0"), programme("a.tv", 2, 3, "A2"), programme("a.tv", 30, 31, "Tomorrow"),
-        programme("b.tv", 5, 6, "B5"))))
+        program("a.tv", 0, 2, "A0"), program("a.tv", 2, 3, "A2"), program("a.tv", 30, 31, "Tomorrow"),
+        program("b.tv", 5, 6, "B5"))))
     fetch_now(source)
     return source
 
 
-def test_programmes_by_day_and_channel(source):
+def test_programs_by_day_and_channel(source):
     assert [p.title for p in epg_selectors.programs_of(source)] == ["A0", "A2", "B5", "Tomorrow"]
     assert [p.title for p in epg_selectors.programs_of(source, day=BASE.date())] == ["A0", "A2", "B5"]
     assert [p.title for p in epg_selectors.programs_of(source, day=BASE.date(), channel="a.tv")] == ["A0", "A2"]
@@ -41,10 +42,10 @@ def test_now_and_next(source):
     assert epg_selectors.now_and_next(source.id, "none.tv", at(1)) == (None, None)
 
 
-def test_overlapping_programmes_one_rule_everywhere(portal):
+def test_overlapping_programs_one_rule_everywhere(portal):
     """A guide may overlap: of the programmes covering a moment the one that started last is on air, for the
     screens, the client app's channel list and a play session's programme alike."""
-    from monitoring import epg as monitoring_epg
+    from monitoring import on_air
     from subscribers.client_api.selectors import now_and_next_for
 
     source = EpgSource.objects.create(portal=portal, name="overlap", url="https://epg.example.com/o.xml")
@@ -60,8 +61,8 @@ def test_overlapping_programmes_one_rule_everywhere(portal):
         titles = tuple(p and p.title for p in epg_selectors.now_and_next(source.id, "o.tv", moment))
         assert titles == (now, upcoming), hours
         assert tuple(p and p.title for p in now_and_next_for([channel], moment)[channel.id]) == (now, upcoming)
-        on_air = monitoring_epg.programs_on_air([(channel.id, moment)])[0]
-        assert (on_air and Program.objects.get(pk=on_air).title) == now, hours
+        playing = on_air.programs_on_air([(channel.id, moment)])[0]
+        assert (playing and Program.objects.get(pk=playing).title) == now, hours
 
 
 def test_has_epg_today_per_channel(portal, source):

@@ -9,7 +9,7 @@ from content.models import Channel, EpgFetch, EpgSource, Program
 from monitoring.operations import Operation
 from portals.auth import Caller
 from tests.conftest import API, PERSONAS
-from tests.epg.helpers import every_page, fetch_now, guide, make_source, programme
+from tests.epg.helpers import every_page, fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def test_duplicate_name_is_409_but_another_portal_may_use_it(api, portal, other_
 
 
 def test_get_and_list_show_the_newest_finished_fetch(api, portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("one.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("one.tv", 0, 1))))
     fetch = fetch_now(source)
     make_source(portal, "second")
     body = api.get(f"{API}/epg-sources/{source.public_id}").json()
@@ -110,9 +110,9 @@ def test_get_and_list_show_the_newest_finished_fetch(api, portal, server):
 
 
 def test_a_queued_fetch_does_not_hide_the_last_finished_one(api, portal, server):
-    from content import epg_services
+    from content.epg import services as epg_services
 
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("one.tv", 0, 1))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("one.tv", 0, 1))))
     done = fetch_now(source)
     epg_services.request_fetch(source)
     assert api.get(f"{API}/epg-sources/{source.public_id}").json()["last_fetch_result"]["job_id"] == done.job_id
@@ -174,8 +174,8 @@ def test_invalid_update_is_400_and_changes_nothing(api, portal):
     assert (source.period, source.url) == (1, "https://epg.example.com/guide.xml")
 
 
-def test_delete_removes_programmes_and_clears_channels(api, portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("news.tv", 0, 1))))
+def test_delete_removes_programs_and_clears_channels(api, portal, server):
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("news.tv", 0, 1))))
     keep = make_source(portal, "keep", url=server.url("/g.xml"))
     fetch_now(source)
     fetch_now(keep)

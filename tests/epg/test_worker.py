@@ -9,7 +9,7 @@ import pytest
 
 from content.models import EpgFetch, Program
 from content.tasks import dispatch_epg_fetches
-from tests.epg.helpers import guide, make_source, programme
+from tests.epg.helpers import guide, make_source, program
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -19,7 +19,7 @@ def test_a_due_source_is_dispatched_and_fetched_by_a_worker(celery_worker_proces
     from tests.factories import make_portal
 
     portal = make_portal("epg-worker-portal")
-    url = server.serve("/guide.xml", guide(programme("a.tv", 0, 1, "First"), programme("a.tv", 1, 2, "Second")))
+    url = server.serve("/guide.xml", guide(program("a.tv", 0, 1, "First"), program("a.tv", 1, 2, "Second")))
     source = make_source(portal, url=url)
 
     assert dispatch_epg_fetches() == 1  # what beat runs every minute; the job goes to the worker's queue

@@ -19,9 +19,10 @@ import uuid
 import pytest
 
 from catena_site.celery import app as celery_app
-from content import epg_services, tasks
+from content import tasks
+from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
-from tests.epg.helpers import fetch_now, guide, make_source, programme, stored
+from tests.epg.helpers import fetch_now, guide, make_source, program, stored
 from tests.worker import (
     ROOT,
     WORKER_START_TIMEOUT,
@@ -63,7 +64,7 @@ def own_queue():
     celery_app.conf.task_default_queue = previous
 
 
-def test_a_worker_killed_mid_import_leaves_the_old_programmes_and_the_fetch_is_given_up(server, own_queue,
+def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_given_up(server, own_queue,
                                                                                         tmp_path):
     reason = missing_prerequisite()
     if reason:
@@ -71,10 +72,10 @@ def test_a_worker_killed_mid_import_leaves_the_old_programmes_and_the_fetch_is_g
     from tests.factories import make_portal
 
     source = make_source(make_portal("epg-kill-portal"), url=server.serve("/guide.xml", guide(
-        programme("ch000.tv", 0, 1, "Old 0"), programme("ch001.tv", 0, 1, "Old 1"), programme("kept.tv", 0, 1, "Kept"))))
+        program("ch000.tv", 0, 1, "Old 0"), program("ch001.tv", 0, 1, "Old 1"), program("kept.tv", 0, 1, "Kept"))))
     assert fetch_now(source).status == "success"
     old = stored(source)
-    big = guide(*(programme(f"ch{c:03d}.tv", hour, hour + 1, f"New {c}/{hour}")
+    big = guide(*(program(f"ch{c:03d}.tv", hour, hour + 1, f"New {c}/{hour}")
                   for c in range(CHANNELS) for hour in range(HOURS)))
     server.serve("/guide.xml", big, pause_at=len(big) * 6 // 10)  # 60 % sent, then the server waits
 
@@ -119,7 +120,7 @@ def test_a_worker_killed_mid_import_leaves_the_old_programmes_and_the_fetch_is_g
         worker.stop()
     retry.refresh_from_db()
     assert (retry.status, retry.imported_programs) == ("success", CHANNELS * HOURS), retry.message
-    programmes = stored(source)
-    assert len(programmes) == CHANNELS * HOURS + 1
-    assert [row[3] for row in programmes if row[0] == "kept.tv"] == ["Kept"]  # not in the new guide: kept
+    programs = stored(source)
+    assert len(programs) == CHANNELS * HOURS + 1
+    assert [row[3] for row in programs if row[0] == "kept.tv"] == ["Kept"]  # not in the new guide: kept
     assert EpgSource.objects.get(pk=source.pk).failures == 0

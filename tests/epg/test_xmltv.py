@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from content.epg.errors import FetchFailed
 from content.epg.xmltv import XmltvParser, XmltvTimes
-from tests.epg.helpers import guide, programme
+from tests.epg.helpers import guide, program
 
 
 def parse(data: bytes, *, language: str = "", chunk: int | None = None) -> XmltvParser:
@@ -68,13 +68,13 @@ def test_any_time_in_any_offset_round_trips(moment, offset_minutes):
 
 
 DOCUMENT = guide(
-    programme("a.tv", 0, 1, "Caf\u00e9 & Co", desc="Line one\nline two", category="News", sub_title="Pilot",
+    program("a.tv", 0, 1, "Caf\u00e9 & Co", desc="Line one\nline two", category="News", sub_title="Pilot",
               episode_num="1.2.", body='<icon src="https://i.example/1.png"/><rating system="age"><value>6+</value>'
                                        '</rating><rating system="mpaa"><value>PG</value></rating>'
                                        '<credits><actor>Someone</actor></credits>'),
-    programme("a.tv", 1, None, "Open"),
-    programme("b.tv", 0, 2, "B"),
-    programme("a.tv", 3, 4, "After"),
+    program("a.tv", 1, None, "Open"),
+    program("b.tv", 0, 2, "B"),
+    program("a.tv", 3, 4, "After"),
 )
 
 
@@ -97,17 +97,17 @@ def test_any_chunking_gives_the_same_rows(chunk):
 
 def test_onscreen_episode_numbers_win():
     body = '<episode-num system="xmltv_ns">0.1.</episode-num><episode-num system="onscreen">S01E02</episode-num>'
-    assert parse(guide(programme("a.tv", 0, 1, "T", body=body))).rows[0][-1] == "S01E02"
+    assert parse(guide(program("a.tv", 0, 1, "T", body=body))).rows[0][-1] == "S01E02"
 
 
 def test_a_language_subtag_matches_its_primary_language():
     body = '<desc lang="fr">Bonjour</desc><desc lang="en-US">Hello</desc>'
-    assert parse(guide(programme("a.tv", 0, 1, "T", body=body)), language="EN").rows[0][5] == "Hello"
-    assert parse(guide(programme("a.tv", 0, 1, "T", body=body))).rows[0][5] == "Bonjour"
+    assert parse(guide(program("a.tv", 0, 1, "T", body=body)), language="EN").rows[0][5] == "Hello"
+    assert parse(guide(program("a.tv", 0, 1, "T", body=body))).rows[0][5] == "Bonjour"
 
 
 def test_other_encodings_are_read():
-    data = guide(programme("a.tv", 0, 1, "Ol\u00e9")).replace(b"UTF-8", b"ISO-8859-1").replace(
+    data = guide(program("a.tv", 0, 1, "Ol\u00e9")).replace(b"UTF-8", b"ISO-8859-1").replace(
         "Ol\u00e9".encode(), "Ol\u00e9".encode("latin-1"))
     assert parse(data).rows[0][3] == "Ol\u00e9"
 
@@ -127,15 +127,15 @@ def test_bad_documents_fail_with_a_position(data, message):
 
 
 def test_an_internal_subset_without_entities_is_accepted():
-    data = guide(programme("a.tv", 0, 1)).replace(b'<!DOCTYPE tv SYSTEM "xmltv.dtd">',
+    data = guide(program("a.tv", 0, 1)).replace(b'<!DOCTYPE tv SYSTEM "xmltv.dtd">',
                                                   b'<!DOCTYPE tv [<!ELEMENT tv ANY>]>')
     assert len(parse(data).rows) == 1
 
 
 def test_elements_of_other_namespaces_are_ignored_and_xinclude_is_refused_in_any_chunking():
     extra = '<x:extra xmlns:x="urn:example:extra">1</x:extra>'
-    assert [row[3] for row in parse(guide(programme("a.tv", 0, 1, body=extra))).rows] == ["Show"]
-    data = guide(programme("a.tv", 0, 1, body='<include xmlns="http://www.w3.org/2001/XInclude" href="/etc/passwd"/>'))
+    assert [row[3] for row in parse(guide(program("a.tv", 0, 1, body=extra))).rows] == ["Show"]
+    data = guide(program("a.tv", 0, 1, body='<include xmlns="http://www.w3.org/2001/XInclude" href="/etc/passwd"/>'))
     for chunk in (None, 7):
         with pytest.raises(FetchFailed, match="it declares the XInclude namespace at line 4, column 115 "):
             parse(data, chunk=chunk)

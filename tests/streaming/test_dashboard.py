@@ -78,7 +78,7 @@ def test_sessions_per_day_over_30_days(history):
     assert sum(by_day.values()) == 7  # the 40-day-old one is outside
 
 
-def test_live_sessions_carry_subscriber_channel_and_programme(history):
+def test_live_sessions_carry_subscriber_channel_and_program(history):
     from content.models import EpgSource, Program
 
     source = EpgSource.objects.create(portal=history["portal"], name="guide", url="https://epg.example.com/g.xml")

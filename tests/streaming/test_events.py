@@ -174,7 +174,7 @@ def test_device_id_comes_from_the_query_string(client, world):
     assert PlaySession.objects.get().device_id == "device_android_s21"
 
 
-class TestProgramme:
+class TestProgram:
     @pytest.fixture
     def guide(self, world):
         from content.models import EpgSource, Program
@@ -191,26 +191,26 @@ class TestProgramme:
         return {"before": make(T0 - 3600, T0 - 60, "Morning"), "on_air": make(T0 - 60, T0 + 3600, "Evening news"),
                 "elsewhere": make(T0 - 60, T0 + 3600, "Other channel", "other.nl")}
 
-    def test_a_live_session_gets_the_programme_on_air_at_opening(self, client, world, guide):
+    def test_a_live_session_gets_the_program_on_air_at_opening(self, client, world, guide):
         post(client, [event(world, opened_at=T0, dvr=False)])
         assert PlaySession.objects.get().program_id == guide["on_air"].id
 
-    def test_each_session_of_a_batch_gets_the_programme_on_air_at_its_own_opening(self, client, world, guide):
+    def test_each_session_of_a_batch_gets_the_program_on_air_at_its_own_opening(self, client, world, guide):
         post(client, [event(world, session_id="morning", opened_at=T0 - 1800),
                       event(world, session_id="evening", opened_at=T0),
                       event(world, session_id="late", opened_at=T0 + 7200)])
-        programmes = dict(PlaySession.objects.values_list("streamer_session_id", "program_id"))
-        assert programmes == {"morning": guide["before"].id, "evening": guide["on_air"].id, "late": None}
+        programs = dict(PlaySession.objects.values_list("streamer_session_id", "program_id"))
+        assert programs == {"morning": guide["before"].id, "evening": guide["on_air"].id, "late": None}
 
-    def test_an_archive_session_has_no_programme(self, client, world, guide):
+    def test_an_archive_session_has_no_program(self, client, world, guide):
         post(client, [event(world, opened_at=T0, dvr=True)])
         assert PlaySession.objects.get().program_id is None
 
-    def test_no_programme_on_air_leaves_it_empty(self, client, world, guide):
+    def test_no_program_on_air_leaves_it_empty(self, client, world, guide):
         post(client, [event(world, opened_at=T0 + 7200)])
         assert PlaySession.objects.get().program_id is None
 
-    def test_the_auth_check_fills_the_programme_too(self, client, world, guide, time_machine):
+    def test_the_auth_check_fills_the_program_too(self, client, world, guide, time_machine):
         time_machine.move_to(at(T0 + 5), tick=False)
         check(client, world["alice"].playback_token, "news")
         assert PlaySession.objects.get().program_id == guide["on_air"].id

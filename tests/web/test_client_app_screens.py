@@ -13,7 +13,7 @@ from django.utils import timezone
 from catena_site.errors import Forbidden
 from portals.auth import Caller
 from subscribers import sms_login
-from subscribers.app_models import AppSession
+from subscribers.client_sessions import AppSession
 from subscribers.models import Subscription
 from tests.content.test_channels_api import make_channel, make_package
 from tests.subscribers.test_subscribers_api import make_subscriber

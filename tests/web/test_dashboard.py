@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import EpgFetch, FetchStatus
 from monitoring.models import TokenSharingSuspicion
 from monitoring.views import chart

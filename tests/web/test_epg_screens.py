@@ -12,13 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from content import epg_services
+from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus, Program
 from monitoring.operations import Operation, OperationType
 from portals.auth import Caller
 from tests.content.test_channels_api import make_channel
 from tests.epg.conftest import GuideServer
-from tests.epg.helpers import guide, programme
+from tests.epg.helpers import guide, program
 
 from .conftest import PERSONAS, page, table
 
@@ -35,10 +35,10 @@ def xmltv(hours: float) -> str:
 def todays_guide() -> bytes:
     """Three programmes today on news.example, one on sport.example."""
     return guide(
-        programme("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
-        programme("news.example", xmltv(7), xmltv(8), "Weather", desc="Sun and rain."),
-        programme("news.example", xmltv(8), xmltv(9), "Late Morning News"),
-        programme("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
+        program("news.example", xmltv(6), xmltv(7), "Morning News", desc="The news of the morning.", category="News"),
+        program("news.example", xmltv(7), xmltv(8), "Weather", desc="Sun and rain."),
+        program("news.example", xmltv(8), xmltv(9), "Late Morning News"),
+        program("sport.example", xmltv(10), xmltv(12), "Football", category="Sports"),
     )
 
 
@@ -361,7 +361,7 @@ def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     final = htmx_get(client, page_url)
     assert "<html" in final and 'data-status="success"' in status_section(final)
     assert "hx-trigger" not in status_section(final) and "4</strong> imported" in final
-    for section in ("epg-figures", "epg-details", "epg-chart", "history", "programmes"):
+    for section in ("epg-figures", "epg-details", "epg-chart", "history", "programs"):
         assert f'id="{section}"' in final, section
     assert re.search(r'data-testid="program-count">4<', final)
 
@@ -374,10 +374,10 @@ def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     assert "Manual" in history and 'data-status="success"' in history
     assert re.search(r'<td class="num">4</td>\s*<td class="num">4</td>\s*<td class="num">0</td>', history)
     assert 'data-testid="duration-chart"' in html and html.count('class="chart-bar"') == 1
-    programmes = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
-    assert "06:00–07:00" in programmes and "Morning News" in programmes and "The news of the morning." in programmes
-    assert "News" in programmes and "Football" in programmes and "sport.example" in programmes
-    assert programmes.index("Morning News") < programmes.index("Weather") < programmes.index("Football")
+    programs = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
+    assert "06:00–07:00" in programs and "Morning News" in programs and "The news of the morning." in programs
+    assert "News" in programs and "Football" in programs and "sport.example" in programs
+    assert programs.index("Morning News") < programs.index("Weather") < programs.index("Football")
     select = re.search(r'<select id="program-channel".*?</select>', html, re.S).group(0)
     assert '<option value="news.example">' in select and '<option value="sport.example">' in select
 
@@ -392,7 +392,7 @@ def test_a_failed_fetch_shows_error_with_its_message(web, portal, server):
     assert 'class="chart-bar chart-bar-failed"' in html
 
 
-def test_the_programme_browser_picks_a_day_and_a_channel(web, loaded):
+def test_the_program_browser_picks_a_day_and_a_channel(web, loaded):
     client = web["viewer"]
     url = f"/epg-sources/{loaded.public_id}/"
     rows = programs_table(client.get(url, {"channel": "sport.example"}))
@@ -405,12 +405,12 @@ def test_the_programme_browser_picks_a_day_and_a_channel(web, loaded):
     assert bad.status_code == 200 and "Date: Enter a valid date (YYYY-MM-DD)." in page(bad)
 
 
-def test_programmes_and_history_are_paged_separately(web, portal, source):
+def test_programs_and_history_are_paged_separately(web, portal, source):
     client = web["viewer"]
-    programmes = [Program(portal=portal, epg_source=source, epg_channel_name="news.example",
+    programs = [Program(portal=portal, epg_source=source, epg_channel_name="news.example",
                           start=TODAY + dt.timedelta(minutes=10 * n), end=TODAY + dt.timedelta(minutes=10 * n + 10),
                           title=f"Show {n:02d}", content_hash=n) for n in range(60)]
-    Program.objects.bulk_create(programmes)
+    Program.objects.bulk_create(programs)
     now = timezone.now()
     EpgFetch.objects.bulk_create([
         EpgFetch(portal=portal, epg_source=source, job_id=f"job-{n}", status=FetchStatus.SUCCESS, finished_at=now,
@@ -420,8 +420,8 @@ def test_programmes_and_history_are_paged_separately(web, portal, source):
     assert "Show 49" in html and "Show 50" not in html
     assert "run 54" in html and "run 04" not in html
     assert html.count('class="chart-bar"') == 20  # the newest 20 fetches
-    next_programmes = re.search(r'href="(\?programs=[^"#]+#programmes)"', html).group(1)
-    more = page(client.get(url + next_programmes.split("#")[0].replace("&amp;", "&")))
+    next_programs = re.search(r'href="(\?programs=[^"#]+#programs)"', html).group(1)
+    more = page(client.get(url + next_programs.split("#")[0].replace("&amp;", "&")))
     assert "Show 50" in more and "Show 49" not in more and "run 54" in more  # history stays on its first page
     next_history = re.search(r'href="(\?history=[^"#]+)#history"', html).group(1)
     older = page(client.get(url + next_history))

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from catena_site import lists
 from catena_site.ids import encode_id, new_id
-from content import epg_services
 from content import services as content
+from content.epg import services as epg_services
 from content.models import Channel, EpgSource, Package
 from monitoring.models import PlaySession
 from monitoring.operations import Actor, Operation, OperationType, record

@@ -17,8 +17,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from content import epg_services
 from content import services as content
+from content.epg import services as epg_services
 from content.models import Channel, Program
 from monitoring import sessions
 from monitoring.models import PlaySession
@@ -221,7 +221,7 @@ def test_the_live_view_shows_fresh_heartbeats_from_the_cache(web, world):
     assert "3.0 GB" in live_block(web["viewer"])
 
 
-def test_the_live_view_shows_the_programme_on_air_now(web, world, portal):
+def test_the_live_view_shows_the_program_on_air_now(web, world, portal):
     source = epg_services.create_epg_source(portal, caller=Caller(portal=portal),
                                             data={"name": "xmltv.main", "url": "https://epg.example.com/g.xml"})
     Channel.objects.filter(pk=world["news"].pk).update(epg_source=source, epg_channel_name="news.example")

@@ -24,11 +24,7 @@ from catena_site.errors import Invalid, ServiceError
 from monitoring.operations import OperationType, changes, record
 from portals.services import guide_language
 
-from .epg.errors import FetchFailed
-from .epg.guard import ALLOWED_SCHEMES
-from .epg.importer import ImportReport, import_guide
-from .epg_selectors import active_fetch
-from .models import (
+from ..models import (
     ACTIVE_STATUSES,
     EPG_SOURCE_NAME_PATTERN,
     Channel,
@@ -38,7 +34,11 @@ from .models import (
     FetchTrigger,
     Program,
 )
-from .services import duplicate_name
+from ..services import duplicate_name
+from .errors import FetchFailed
+from .guard import ALLOWED_SCHEMES
+from .importer import ImportReport, import_guide
+from .selectors import active_fetch
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def _enqueue(fetch: EpgFetch) -> None:
     otherwise block its source as ``queued`` for QUEUED_GRACE) and BrokerUnavailable (503) is raised."""
     from kombu.exceptions import OperationalError
 
-    from .tasks import fetch_epg_source
+    from ..tasks import fetch_epg_source
 
     try:
         fetch_epg_source.apply_async(args=[fetch.id], task_id=fetch.job_id)

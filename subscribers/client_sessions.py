@@ -1,4 +1,4 @@
-"""SMS login codes, their rate-limit log, and the app sessions of subscribers (client API)."""
+"""How subscribers log in to the client app: the SMS login codes and the app sessions (client API)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
+from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
 
 
 def epg_sources_for(portal) -> QuerySet[EpgSource]:
@@ -166,7 +166,7 @@ def with_epg_today(channels: QuerySet[Channel], day: dt.date | None = None) -> Q
     """Annotate ``has_epg_today``: the channel's guide has a programme overlapping the UTC ``day``."""
     day = day or timezone.now().astimezone(dt.UTC).date()
     first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    programmes = Program.objects.filter(epg_source_id=OuterRef("epg_source_id"),
-                                        epg_channel_name=OuterRef("epg_channel_name"),
-                                        start__lt=first + dt.timedelta(days=1), end__gt=first)
-    return channels.annotate(has_epg_today=Exists(programmes))
+    programs = Program.objects.filter(epg_source_id=OuterRef("epg_source_id"),
+                                      epg_channel_name=OuterRef("epg_channel_name"),
+                                      start__lt=first + dt.timedelta(days=1), end__gt=first)
+    return channels.annotate(has_epg_today=Exists(programs))

@@ -9,11 +9,12 @@ from rest_framework.response import Response
 
 from catena_site.api.permissions import CanManageContent
 from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id, json_object, portal_object
-from content import epg_selectors, epg_services
+from content.epg import selectors as epg_selectors
+from content.epg import services as epg_services
 from content.filters import EpgFetchFilter, EpgSourceFilter, ProgramFilter
 from content.models import EpgFetch, EpgSource, Program
 
-from .epg_serializers import (
+from .serializers import (
     EpgFetchSerializer,
     EpgSourceSerializer,
     EpgSourceWriteSerializer,

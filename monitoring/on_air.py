@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from catena_site.shared_store import store
-from content import epg_selectors
+from content.epg import selectors as epg_selectors
 from content.models import Channel, Program
 
 GUIDE_TTL = 300  # seconds a channel's guide (EPG source + channel name) is remembered for programme lookups
@@ -49,7 +49,7 @@ def programs_on_air(starts: list[tuple[int, dt.datetime]]) -> list[int | None]:
     """:func:`program_on_air` for many ``(channel_id, at)``: one cache read, then one query per
     ``ON_AIR_PER_QUERY`` distinct moments on channels with a guide (none for channels without one).
 
-    Which programme is on air is ``content.epg_selectors``' rule (covering the moment, latest start wins).
+    Which programme is on air is ``content.epg.selectors``' rule (covering the moment, latest start wins).
     """
     guides = _guides({channel_id for channel_id, _ in starts}) if starts else {}
     on_air = epg_selectors.programs_on_air(

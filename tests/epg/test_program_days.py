@@ -7,7 +7,7 @@ import pytest
 
 from tests.client.test_watching import app_token, world  # noqa: F401  (a subscriber watching a channel)
 from tests.conftest import API
-from tests.epg.helpers import BASE, fetch_now, guide, make_source, programme
+from tests.epg.helpers import BASE, fetch_now, guide, make_source, program
 from tests.web.conftest import web  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_client_api_programs_of_a_day_out_of_range_is_400(app, world, day):  # n
 
 @pytest.fixture
 def source(portal, server):
-    source = make_source(portal, url=server.serve("/g.xml", guide(programme("a.tv", 0, 1, "Show"))))
+    source = make_source(portal, url=server.serve("/g.xml", guide(program("a.tv", 0, 1, "Show"))))
     fetch_now(source)
     return source
 

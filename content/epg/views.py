@@ -1,7 +1,7 @@
 """Screens of EPG: XMLTV sources, their fetches (live status, history, durations) and the programme browser.
 
 Everyone reads; ``can_manage_content`` creates, edits, deletes and updates sources. Every change goes through
-``content.epg_services``; a refusal is shown as the service phrased it. Reads come from ``content.epg_selectors``.
+``content.epg.services``; a refusal is shown as the service phrased it. Reads come from ``content.epg.selectors``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from catena_site.web import (
     service_error_page,
 )
 
-from . import epg_selectors, epg_services
-from .filters import EpgSourceFilter
-from .forms import EpgSourceForm
-from .models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
-from .views import ContentAdminMixin
+from ..filters import EpgSourceFilter
+from ..forms import EpgSourceForm
+from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
+from ..views import ContentAdminMixin
+from . import selectors as epg_selectors
+from . import services as epg_services
 
 CHART_FETCHES = 20  # fetches the import-duration chart shows
 POLL_SECONDS = 2  # how often the source page asks for the status of a queued or running fetch
@@ -278,10 +279,10 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
             history=keyset_page(self.request, fetches, ("-id",), param="history", anchor="history"),
             chart=duration_chart(recent[::-1]),
         )
-        context.update(self.programme_browser(source, query))
+        context.update(self.program_browser(source, query))
         return context
 
-    def programme_browser(self, source: EpgSource, query) -> dict:
+    def program_browser(self, source: EpgSource, query) -> dict:
         """The programmes of one UTC day (``?date=``, today by default), of one EPG channel or all."""
         day, problem = parse_day(query.get("date"))
         channel = query.get("channel", "")
@@ -299,7 +300,7 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         links = {}
         for key, other in (("previous_day", day - dt.timedelta(days=1)), ("next_day", day + dt.timedelta(days=1))):
             params["date"] = other.isoformat()
-            links[key] = f"?{params.urlencode()}#programmes"
+            links[key] = f"?{params.urlencode()}#programs"
         result.update(day=day, date=day.isoformat(), programs=keyset_page(
-            self.request, programs, ("start", "id"), param="programs", anchor="programmes"), **links)
+            self.request, programs, ("start", "id"), param="programs", anchor="programs"), **links)
         return result

@@ -1,10 +1,12 @@
 """The OpenAPI document lists the errors every operation can answer, not only its success.
 
 drf-spectacular documents the success status of each operation; the error statuses come from the rules every
-view shares (``management-api.md`` §1): 400 for invalid input (a body, filters, a cursor or a limit), 401 for
-no valid token and 403 for a missing permission wherever a token is required, 404 for an object ID in the path
-that names nothing of this portal — or, for a link (``LinkView``), an object ID in the body — 409 for conflicts on writes. All carry the one error body of
-``catena_site.api.errors``. A status an operation already documents (``extend_schema(responses=…)``) is kept.
+view shares (``management-api.md`` §1): 400 for invalid input (a body, filters, a cursor or a limit); 401 for
+no valid token wherever a token is required; 403 for a missing flag on a write (every member may read); 404
+for an object ID in the path — or, for a link (``LinkView``), in the body — that names nothing of this portal;
+409 for conflicts when a resource or a link is written (not for extra actions such as ``disable``). All carry
+the one error body of ``catena_site.api.errors``. A status an operation already documents
+(``extend_schema(responses=…)``) is kept.
 """
 
 from __future__ import annotations
@@ -44,14 +46,21 @@ ERROR_DESCRIPTIONS = {
 
 class CatenaAutoSchema(AutoSchema):
     def _error_codes(self) -> list[str]:
+        permissions = self.view.get_permissions()
+        write = self.method in WRITES
+        # A write guarded by a flag (``CanManage``…: every member may read) on a resource, not an extra action
+        # such as ``disable`` or ``reset_playback_token``.
+        flagged_write = write and any(getattr(permission, "permission", "") for permission in permissions)
         codes = []
-        if self.method in WRITES or self._is_list_view():
+        if write or self._is_list_view():
             codes.append("400")
-        if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
-            codes += ["401", "403"]
+        if not all(isinstance(permission, AllowAny) for permission in permissions):
+            codes.append("401")
+        if flagged_write:
+            codes.append("403")
         if "{" in self.path or isinstance(self.view, LinkView):
             codes.append("404")
-        if self.method in WRITES:
+        if flagged_write and getattr(self.view, "action", None) in (None, "create", "update", "destroy"):
             codes.append("409")
         return codes
 

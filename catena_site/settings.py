@@ -223,7 +223,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["catena_site.api.parsers.JSONParser"],  # depth limit, no NUL or lone surrogate
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "catena_site.api.pagination.KeysetPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "catena_site.api.schema.CatenaAutoSchema",  # documents the error statuses too
     "EXCEPTION_HANDLER": "catena_site.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",

@@ -23,6 +23,7 @@ from catena_site.errors import NotFound
 from content import selectors, services
 from content.filters import ChannelFilter, PackageFilter
 from content.models import Channel, Package
+from portals.api.serializers import PortalSerializer
 from portals.api.views import PortalView
 
 from .serializers import (
@@ -152,12 +153,12 @@ class FreePackageView(APIView):
         request.auth.portal.refresh_from_db()
         return Response(PortalView.serialize(request, request.auth.portal), status=code)
 
-    @extend_schema(request=None, operation_id="addFreePackage")
+    @extend_schema(request=None, responses={201: PortalSerializer}, operation_id="addFreePackage")
     def post(self, request, package_id):
         services.add_free_package(self._package(request, package_id), caller=request.auth)
         return self._portal(request, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, operation_id="removeFreePackage")
+    @extend_schema(request=None, responses={201: PortalSerializer}, operation_id="removeFreePackage")
     def delete(self, request, package_id):
         services.remove_free_package(self._package(request, package_id), caller=request.auth)
         return self._portal(request, status.HTTP_201_CREATED)

@@ -141,6 +141,21 @@ class WorkerProcess:
         self._reader.join(timeout=5)
 
 
+def launch_worker(argv: list[str], env: dict, queue: str, timeout: float = WORKER_START_TIMEOUT) -> WorkerProcess:
+    """Start ``celery … worker`` in a session of its own and wait until it says ready; the test fails (with the
+    worker's log) when it exits first or is not ready within ``timeout`` seconds."""
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    worker = WorkerProcess(proc, queue)
+    deadline = time.monotonic() + timeout
+    while not worker.ready.wait(0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            pytest.fail(f"the Celery worker did not become ready (exit code {proc.poll()}):\n{worker.log_tail()}",
+                        pytrace=False)
+    return worker
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real ``celery worker`` on the test database, ready to run tasks sent with ``.delay()``."""
@@ -161,15 +176,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     }
     argv = [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "-Q", queue,
             "-n", f"{queue}@%h", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    worker = WorkerProcess(proc, queue)
-    deadline = time.monotonic() + WORKER_START_TIMEOUT
-    while not worker.ready.wait(0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            worker.stop()
-            pytest.fail(f"the Celery worker did not become ready (exit code {proc.poll()}):\n{worker.log_tail()}",
-                        pytrace=False)
+    worker = launch_worker(argv, env, queue)
 
     previous_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue  # .delay() from this process goes to this worker only

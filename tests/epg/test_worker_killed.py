@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -24,9 +23,8 @@ from content.epg import services as epg_services
 from content.models import EpgFetch, EpgSource
 from tests.epg.helpers import fetch_now, guide, make_source, program, stored
 from tests.worker import (
-    ROOT,
-    WORKER_START_TIMEOUT,
     WorkerProcess,
+    launch_worker,
     missing_prerequisite,
     skip_or_fail,
     wait_until,
@@ -46,13 +44,7 @@ def start_worker(queue: str, var_dir) -> WorkerProcess:
     argv = [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "--pool=solo", "-Q", queue,
             "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h", "--loglevel=INFO", "--without-gossip", "--without-mingle",
             "--without-heartbeat"]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    worker = WorkerProcess(proc, queue)
-    if not worker.ready.wait(WORKER_START_TIMEOUT):
-        worker.stop()
-        pytest.fail(f"the Celery worker did not become ready:\n{worker.log_tail()}", pytrace=False)
-    return worker
+    return launch_worker(argv, env, queue)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 from kombu import Connection
 
 import catena_site.broker  # noqa: F401  (registers catena-filesystem:// with kombu)
-from tests.worker import WorkerProcess
+from tests.worker import WorkerProcess, launch_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCERS = 4
@@ -53,15 +53,7 @@ def embedded_worker(broker_var_dir):
     """A real prefork worker (concurrency 2, as ``dev.py run`` starts it) on the embedded broker of ``broker_var_dir``."""
     argv = [sys.executable, "-m", "celery", "-A", "catena_site", "worker", "-I", "tests.broker_tasks",
             "--pool=prefork", "--concurrency=2", "--loglevel=INFO", "-n", f"stress-{uuid.uuid4().hex[:8]}@%h"]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=embedded_env(broker_var_dir), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    worker = WorkerProcess(proc, queue="celery")
-    deadline = time.monotonic() + START_TIMEOUT
-    while not worker.ready.wait(0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            worker.stop()
-            pytest.fail(f"the worker did not become ready (exit code {proc.poll()}):\n{worker.log_tail()}",
-                        pytrace=False)
+    worker = launch_worker(argv, embedded_env(broker_var_dir), "celery", START_TIMEOUT)
     try:
         yield worker
     finally:

@@ -15,32 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from catena_site.errors import RateLimited, ServiceError
+from catena_site.inputs import flatten
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal error"
 # Paths whose clients read JSON: even an unexpected failure answers JSON there, never the HTML 500 page.
 API_PREFIXES = ("/tv-management/api/", "/tv/api/")
-
-
-def _flatten(detail) -> dict[str, list[str]]:
-    """DRF error details as ``{field: [reason, ...]}``; nested fields become ``a.b``."""
-    if isinstance(detail, dict):
-        out: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            if isinstance(value, dict):
-                for sub, reasons in _flatten(value).items():
-                    out[f"{key}.{sub}"] = reasons
-            elif isinstance(value, list) and value and isinstance(value[0], dict):
-                for index, item in enumerate(value):
-                    for sub, reasons in _flatten(item).items():
-                        out[f"{key}.{index}.{sub}"] = reasons
-            else:
-                out[key] = [str(v) for v in (value if isinstance(value, list) else [value])]
-        return out
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(v) for v in detail]}
-    return {"non_field_errors": [str(detail)]}
 
 
 def _summary(errors: dict[str, list[str]]) -> str:
@@ -71,7 +52,7 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
 
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail)
+        errors = flatten(exc.detail)
         return Response(error_body(_summary(errors), errors), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):
         return Response(error_body(f"Malformed request body: {exc.detail}", {}), status=400)

@@ -460,13 +460,18 @@ class PlaySessionHistoryView(PortalListView):
             choices.append((selected, f"Channel {selected}"))
         return choices
 
-    def filtered_subscriber(self, public_id: str) -> Subscriber | None:
-        """The subscriber the list is narrowed to, when it is one of this portal's."""
-        try:
-            pk = decode_id(public_id) if public_id else None
-        except InvalidId:
+    def filtered_subscriber(self, text: str) -> Subscriber | None:
+        """The subscriber the list is narrowed to, when the filter (an ID, a name or a phone) stands for exactly
+        one of this portal's."""
+        if not text:
             return None
-        return Subscriber.objects.for_portal(self.portal).filter(pk=pk).only("id", "name").first() if pk else None
+        try:
+            ids = [decode_id(text)]
+        except InvalidId:
+            ids = subscribers_named(self.portal, text)
+        if len(ids) != 1:
+            return None
+        return Subscriber.objects.for_portal(self.portal).filter(pk=ids[0]).only("id", "name").first()
 
 
 # --- Operations log ---------------------------------------------------------------------------------------

@@ -347,6 +347,18 @@ def test_the_history_filter_form_keeps_the_choices_and_names_the_subscriber(web,
     assert 'href="/play-sessions/history/">Clear</a>' in html
 
 
+@pytest.mark.parametrize("typed", ["bob jones", "Bob Jones"])
+def test_a_subscriber_typed_by_name_is_named_above_the_history(web, history, typed):
+    html = page(web["viewer"].get(HISTORY, {"subscriberId": typed}))
+    assert re.search(r'data-testid="filtered-subscriber">Sessions of <a href="/subscribers/[^"]+/">Bob Jones</a>',
+                     html)
+
+
+def test_a_name_no_subscriber_has_names_nobody(web, history):
+    html = page(web["viewer"].get(HISTORY, {"subscriberId": "no such person"}))
+    assert 'data-testid="filtered-subscriber"' not in html
+
+
 def test_unreadable_filters_are_reported(web, history):
     html = page(web["viewer"].get(HISTORY, {"subscriberId": "nope", "from": "2026-13-45"}))
     assert "From: Enter a valid date (YYYY-MM-DD)." in html and "Subscriber:" in html

@@ -159,6 +159,20 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)  # secon
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=50)  # across emails: password spraying
 LOGIN_FAILURES_PER_EMAIL = env.int("LOGIN_FAILURES_PER_EMAIL", default=50)  # across IPs: then new IPs only
 LOGIN_URL = "web:login"
+# Password reset by email (portals.password_reset): links valid this many seconds, requests per hour.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=5)
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=20)
+# Where managers reach the screens (https://tv.example.com), for the links in emails; empty: the host the request
+# came to (ALLOWED_HOSTS keeps a forged Host header out when DEBUG=false).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
+# --- Email ------------------------------------------------------------------------------------------------
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (django-environ: smtp, smtps, smtp+tls, smtp+ssl,
+# consolemail, filemail, memorymail, dummymail); by default every email is written to the console log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds per SMTP operation: a stuck server frees the worker
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Catena <catena@localhost>")
 
 # --- HTTP security --------------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -161,5 +161,5 @@ def reset_password(manager_id: str, token: str, data) -> Manager:
         ManagerSession.objects.filter(manager=manager).delete()
         record(manager.portal, OperationType.UPDATE_MANAGER, actor=Actor(Actor.MANAGER, manager.id, manager.email),
                payload={"managerId": manager.public_id, "email": manager.email, "changes": {},
-                        "passwordChanged": True, "passwordReset": True})
+                        "passwordChanged": True, "passwordReset": True, "managerEmail": manager.email})
     return manager

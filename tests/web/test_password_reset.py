@@ -92,7 +92,7 @@ def test_a_reset_from_the_email_sets_the_new_password_ends_sessions_and_is_logge
     assert web.get("/").status_code == 302
     [operation] = reset_operations(admin)
     assert operation.payload == {"managerId": admin.public_id, "email": "admin@example.com", "changes": {},
-                                 "passwordChanged": True, "passwordReset": True}
+                                 "passwordChanged": True, "passwordReset": True, "managerEmail": "admin@example.com"}
     assert (operation.actor_type, operation.actor_manager_id) == ("manager", admin.id)
     assert NEW_PASSWORD not in str(operation.payload) and link.split("/")[-2] not in str(operation.payload)
 

@@ -2,13 +2,19 @@
 
 from django.urls import path
 
-from . import views
+from . import password_reset_views, views
 
 app_name = "web"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("login/portal/", views.ChoosePortalView.as_view(), name="choose-portal"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", password_reset_views.ResetRequestView.as_view(), name="password-reset"),
+    path("password-reset/sent/", password_reset_views.ResetSentView.as_view(), name="password-reset-sent"),
+    path("password-reset/<str:manager_id>/set-password/", password_reset_views.SetPasswordView.as_view(),
+         name="password-reset-set"),
+    path("password-reset/<str:manager_id>/<str:token>/", password_reset_views.ResetLinkView.as_view(),
+         name="password-reset-link"),
     path("portal/settings/", views.PortalSettingsView.as_view(), name="portal-settings"),
     path("portal/logo", views.PortalLogoView.as_view(), name="portal-logo"),
     path("portal/api-key/reset/", views.ResetApiKeyView.as_view(), name="reset-api-key"),

@@ -237,6 +237,14 @@ ROUTES: list[Route] = [
           answers={("GET", persona): 302 for persona in (*MANAGERS, OTHER_PORTAL)}),  # a logged-in manager goes to the dashboard
     Route("web:choose-portal", {"GET": (PUBLIC, 302), "POST": (PUBLIC, 302)}),  # nothing pending: back to login
     Route("web:logout", {"POST": (PUBLIC, 302)}),
+    # Password reset by email: an empty request is a 400; a forged link, or a new password without an opened
+    # link, is 410 for everyone (the account is reached only through a valid link, never through a login).
+    Route("web:password-reset", {"GET": (PUBLIC, 200), "POST": (PUBLIC, 400)}),
+    Route("web:password-reset-sent", {"GET": (PUBLIC, 200)}),
+    Route("web:password-reset-link", {"GET": (PUBLIC, 410)}, lambda w: {"manager_id": w.manager, "token": "1-abc"},
+          portal_object=False),
+    Route("web:password-reset-set", {"GET": (PUBLIC, 410), "POST": (PUBLIC, 410)}, lambda w: {"manager_id": w.manager},
+          portal_object=False),
     Route("monitoring:dashboard", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-sessions", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-session-history", {"GET": (SCREEN, 200)}),

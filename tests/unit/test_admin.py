@@ -268,3 +268,13 @@ def test_createsuperuser_style_validation_refuses_a_guessable_password(db):
         validate_password("Kzorbaflux-2!", user)
     assert any("too easy to guess" in message for message in refused.value.messages)
     validate_password("Root-Horse-Battery-9", user)
+
+
+def test_the_admin_login_page_says_that_it_needs_createsuperuser(client):
+    response = client.get("/admin/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0].startswith("/admin/login/") and response.status_code == 200
+    assert "python manage.py createsuperuser" in html and "system administrators" in html
+    assert 'href="/login/"' in html  # managers are sent to their own login
+    assert 'name="username"' in html and 'name="password"' in html  # Django's form is still there
+

@@ -290,27 +290,42 @@ def _apply_buffered(items: list[tuple]) -> int:
     return sum(len(batch) for batch in batches)
 
 
-def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
-    """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
+def _token_owners(events: list[Event]) -> tuple[dict, dict]:
+    """For each known token of ``events``: its ``(subscriber ID, portal ID)``, and its portal's streaming server
+    (one query)."""
     tokens = {e.token for e in events if e.token}
+    if not tokens:
+        return {}, {}
     found = list(Subscriber.objects.filter(playback_token__in=tokens).values_list(
-        "playback_token", "id", "portal_id", "portal__streaming_server_id")) if tokens else []
-    # A token of a portal on another streaming server is unknown to the server that sent the event.
-    owners = {token: (sid, pid) for token, sid, pid, _ in found}
-    servers = {token: server_id for token, _, _, server_id in found}
+        "playback_token", "id", "portal_id", "portal__streaming_server_id"))
+    return ({token: (sid, pid) for token, sid, pid, _ in found},
+            {token: server_id for token, _, _, server_id in found})
+
+
+def _sent_by_its_server(events: list[Event], servers: dict, result: BatchResult) -> list[Event]:
+    """The events whose token belongs to a portal of the streaming server that sent them (or is unknown); the
+    others are counted as unknown tokens: a token of a portal on another server is unknown to the sender."""
     mine = []
     for event in events:
         if event.server_id is not None and event.token in servers and servers[event.token] != event.server_id:
             result.skip("events_unknown_token")
         else:
             mine.append(event)
-    events = mine
+    return mine
+
+
+def _stream_channels(events: list[Event], owners: dict) -> dict:
+    """``(portal ID, stream name) → channel ID`` for the streams ``events`` name (one query)."""
     wanted = {(owners[e.token][1], e.media) for e in events if e.token in owners and e.media}
-    channels = {}
-    if wanted:
-        portal_ids, names = {p for p, _ in wanted}, {n for _, n in wanted}
-        channels = {(pid, name): cid for cid, pid, name in
-                    Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
+    if not wanted:
+        return {}
+    portal_ids, names = {p for p, _ in wanted}, {n for _, n in wanted}
+    return {(pid, name): cid for cid, pid, name in
+            Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
+
+
+def _by_session(events: list[Event], owners: dict, channels: dict, result: BatchResult) -> dict[str, list[Event]]:
+    """The events of known tokens and streams, grouped by session ID; the others are counted."""
     by_session: dict[str, list[Event]] = {}
     for event in events:
         owner = owners.get(event.token) if event.token else None
@@ -321,6 +336,15 @@ def apply_events(events: list[Event], received_at: dt.datetime, result: BatchRes
             result.skip("events_unknown_stream")
             continue
         by_session.setdefault(event.session_id, []).append(event)
+    return by_session
+
+
+def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
+    """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
+    owners, servers = _token_owners(events)
+    events = _sent_by_its_server(events, servers, result)
+    channels = _stream_channels(events, owners)
+    by_session = _by_session(events, owners, channels, result)
     if by_session:
         closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
         sessions.forget(closed)
@@ -364,12 +388,7 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
             session_events.sort(key=lambda e: (e.at, ORDER[e.kind]))
             session = existing.get(session_id)
             if session is None:
-                first = session_events[0]
-                subscriber_id, portal_id = owners[first.token]
-                session = SessionState(
-                    portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
-                    channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
-                    bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
+                session = _new_session(session_id, session_events[0], owners, channels)
                 new.append(session)
             before = tuple(getattr(session, name) for name in UPDATED_FIELDS)
             was_active = session.active
@@ -382,15 +401,29 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
                 closed.append(session_id)
             if session_id in existing and tuple(getattr(session, name) for name in UPDATED_FIELDS) != before:
                 changed.append(session)
-        live = [session for session in new if not session.dvr]
-        for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
-            session.program_id = program_id
+        _note_programs_on_air(new)
         opened.extend(new)
         rows = sorted(new + changed, key=lambda session: session.streamer_session_id)
         if rows:
             _upsert(rows)
             result.created = len(new)
     return closed, opened
+
+
+def _new_session(session_id: str, first: Event, owners: dict, channels: dict) -> SessionState:
+    """A session row opened by its first event (merged into it next, with the others)."""
+    subscriber_id, portal_id = owners[first.token]
+    return SessionState(
+        portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
+        channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
+        bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
+
+
+def _note_programs_on_air(new: list[SessionState]) -> None:
+    """Set the programme on air when each new live session opened (a recording plays none: no programme)."""
+    live = [session for session in new if not session.dvr]
+    for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
+        session.program_id = program_id
 
 
 def _upsert(rows: list[SessionState]) -> None:

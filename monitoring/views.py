@@ -511,7 +511,8 @@ def summarize_payload(payload: dict, limit: int = 160) -> str:
         elif key:
             add(f"{key}: {_short(value)}")
 
-    walk("", payload or {})
+    # managerEmail repeats the "By" column (it is in the payload for integrations, as the manual shows it)
+    walk("", {key: value for key, value in (payload or {}).items() if key != "managerEmail"})
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

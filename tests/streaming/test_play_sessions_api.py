@@ -64,7 +64,7 @@ def test_a_session_has_exactly_the_documented_fields(api, data):
     }
 
 
-def test_program_id_is_the_archive_programme_and_null_for_live_viewing(api, world, client, time_machine):
+def test_program_id_is_the_archive_program_and_null_for_live_viewing(api, world, client, time_machine):
     """The manual (5.1.2): "program ID if watching from archive; null for live"."""
     from content.models import EpgSource, Program
 

@@ -250,7 +250,7 @@ def _news_guide(portal, world, now) -> dict[str, Program]:
                 ("Evening News", now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)))}
 
 
-def test_an_archive_session_shows_its_archive_programme_live_and_in_the_history(web, world, portal):
+def test_an_archive_session_shows_its_archive_program_live_and_in_the_history(web, world, portal):
     now = timezone.now()
     _news_guide(portal, world, now)
     from_ = int((now - dt.timedelta(minutes=90)).timestamp())

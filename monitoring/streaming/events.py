@@ -27,9 +27,8 @@ from catena_site.shared_store import CacheErrors, store
 from content.models import Channel
 from subscribers.models import Subscriber
 
-from .. import dead_letters, metrics, sessions, sharing
+from .. import archive, dead_letters, metrics, sessions, sharing
 from ..models import CloseReason, PlaySession
-from ..on_air import programs_on_air
 from .decision import device_id_from
 from .values import (
     COUNTRY_LENGTH,
@@ -54,7 +53,7 @@ EVENTS_BUFFER = "pb:events"  # Redis list of validated event batches, drained by
 APPLY_TASK = "monitoring.tasks.apply_buffered_events"
 DRAIN_DELAY = 0.5  # seconds a drain waits for more batches to arrive (bigger transactions)
 UPDATED_FIELDS = ["opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
-                  "user_agent", "proto", "country", "device_id"]
+                  "user_agent", "proto", "country", "device_id", "program_id"]
 
 
 class Skip(Exception):
@@ -79,6 +78,7 @@ class Event:
     country: str | None = None
     dvr: bool = False
     device_id: str | None = None
+    archive_at: dt.datetime | None = None  # the archive position the client asked for (``monitoring.archive``)
     server_id: int | None = None  # the streaming server that sent it: only its portals' sessions are touched
 
 
@@ -138,6 +138,7 @@ def parse_event(raw, received_at: dt.datetime) -> Event:
         proto=_text(raw.get("proto"), PROTO_LENGTH), country=_text(raw.get("country"), COUNTRY_LENGTH),
         dvr=raw.get("dvr") is True,
         device_id=device_id_from(_text(raw.get("query_string") or raw.get("qs"), 4000)),
+        archive_at=archive.position(_text(raw.get("query_string") or raw.get("qs"), 4000), _text(raw.get("url"), 4000)),
     )
 
 
@@ -401,7 +402,7 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
                 closed.append(session_id)
             if session_id in existing and tuple(getattr(session, name) for name in UPDATED_FIELDS) != before:
                 changed.append(session)
-        _note_programs_on_air(new)
+        _fill_archive_programs(by_session, new, existing, changed)
         opened.extend(new)
         rows = sorted(new + changed, key=lambda session: session.streamer_session_id)
         if rows:
@@ -419,11 +420,17 @@ def _new_session(session_id: str, first: Event, owners: dict, channels: dict) ->
         bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
 
 
-def _note_programs_on_air(new: list[SessionState]) -> None:
-    """Set the programme on air when each new live session opened (a recording plays none: no programme)."""
-    live = [session for session in new if not session.dvr]
-    for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
-        session.program_id = program_id
+def _fill_archive_programs(by_session: dict[str, list[Event]], new: list[SessionState],
+                           existing: dict[str, SessionState], changed: list[SessionState]) -> None:
+    """``programId`` of the batch's archive sessions that have none yet: the programme at the first archive
+    position their events name (``monitoring.archive``); an existing row that got one is written too."""
+    touched = [*new, *existing.values()]
+    positions = [(session, next((e.archive_at for e in by_session[session.streamer_session_id] if e.archive_at),
+                                None)) for session in touched]
+    changed_ids = {id(session) for session in changed}
+    for session in archive.fill_program_ids(positions):
+        if session.streamer_session_id in existing and id(session) not in changed_ids:
+            changed.append(session)
 
 
 def _upsert(rows: list[SessionState]) -> None:

@@ -174,7 +174,8 @@ def test_delete_manager_answers_201_and_ends_its_sessions(clients, managers, por
     assert not ManagerSession.objects.filter(manager_id=target.pk).exists()
     assert clients["viewer"].get(f"{API}/portal").status_code == 401
     operation = Operation.objects.get(portal=portal, type="deleteManager")
-    assert operation.payload == {"managerId": target.public_id, "email": "viewer@example.com"}
+    assert operation.payload == {"managerId": target.public_id, "email": "viewer@example.com",
+                                 "managerEmail": "admin@example.com"}
     assert api_client(portal.api_key).get(f"{API}/operations/{operation.public_id}").status_code == 200
 
 

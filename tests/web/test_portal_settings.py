@@ -179,7 +179,7 @@ def test_the_guide_language_is_saved_in_its_usual_spelling_shown_and_logged(web,
     assert 'name="guide_language" value="pt-BR"' in html
     assert 'name="guide_language" value="pt-BR"' in page(web["viewer"].get("/portal/settings/"))  # read-only
     operation = Operation.objects.get(portal=portal, type=OperationType.UPDATE_PORTAL)
-    assert operation.payload == {"guideLanguage": {"old": None, "new": "pt-BR"}}
+    assert operation.payload == {"guideLanguage": {"old": None, "new": "pt-BR"}, "managerEmail": "admin@example.com"}
     assert operation.actor_email == "admin@example.com"
 
 
@@ -192,7 +192,7 @@ def test_a_blank_guide_language_clears_it_and_saving_it_unchanged_logs_nothing(w
     portal.refresh_from_db()
     assert "language" not in portal.settings
     last = Operation.objects.filter(portal=portal, type=OperationType.UPDATE_PORTAL).latest("id")
-    assert last.payload == {"guideLanguage": {"old": "ru", "new": None}}
+    assert last.payload == {"guideLanguage": {"old": "ru", "new": None}, "managerEmail": portal.owner.email}
     assert 'name="guide_language" value=' not in page(client.get("/portal/settings/"))
 
 

@@ -20,7 +20,7 @@ from catena_site.inputs import flatten
 from content.models import Package
 from monitoring.operations import OperationType, build, record_many
 
-from .inputs import SubscriberInput, full_phone
+from .inputs import SubscriberInput, full_number
 from .models import Subscriber, Subscription, new_playback_token
 from .services import duplicate_phone_message
 
@@ -69,7 +69,7 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
         problems = check({"name": result.name, "phoneCountryCode": country_code, "phone": phone})
         result.errors += [f"{COLUMN_NAMES.get(k, k)}: {v[0]}" for k, v in problems.items()]
         if "phone" not in problems and "phoneCountryCode" not in problems:
-            _check_number(result, full_phone(country_code, phone), seen, taken)
+            _check_number(result, full_number(country_code, phone), seen, taken)
         wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:

@@ -58,14 +58,14 @@ class Phone(Digits):
     rule = PHONE_RULE
 
 
-class SmsCode(Digits):
+class LoginCode(Digits):
     """The 4-digit code of a login SMS."""
 
     pattern = SMS_CODE_PATTERN
     rule = SMS_CODE_RULE
 
 
-def full_phone(country_code: str, phone: str) -> str:
+def full_number(country_code: str, phone: str) -> str:
     """The number as stored and compared (``full_phone``): country code and phone, digits only."""
     return country_code + phone
 
@@ -140,4 +140,4 @@ class SmsVerifyInput(SmsRequestInput):
 
     what = "login"
 
-    code = SmsCode()
+    code = LoginCode()

@@ -10,7 +10,7 @@ from catena_site.errors import Conflict, NotFound
 from content.models import Package
 from monitoring.operations import OperationType, changes, record
 
-from .inputs import SubscriberInput, SubscriptionInput, full_phone
+from .inputs import SubscriberInput, SubscriptionInput, full_number
 from .models import Subscriber, Subscription, new_playback_token
 
 
@@ -36,7 +36,7 @@ def clean_subscriber(data, *, subscriber: Subscriber | None = None) -> dict:
     if "phone_country_code" in values or "phone" in values:
         values.setdefault("phone_country_code", subscriber.phone_country_code if subscriber else "")
         values.setdefault("phone", subscriber.phone if subscriber else "")
-        values["full_phone"] = full_phone(values["phone_country_code"], values["phone"])
+        values["full_phone"] = full_number(values["phone_country_code"], values["phone"])
     return values
 
 

@@ -47,7 +47,7 @@ def _token_hash(token: str) -> str:
 def _full_phone(shape, data: dict) -> str:
     """The number of a login request checked with ``shape``; ``Invalid`` with every field's error at once."""
     values = shape.check(data)
-    return inputs.full_phone(values["phoneCountryCode"], values["phone"])
+    return inputs.full_number(values["phoneCountryCode"], values["phone"])
 
 
 def sms_text(portal, code: str) -> str:

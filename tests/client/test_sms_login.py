@@ -233,6 +233,25 @@ def test_bad_input_is_400_and_sends_nothing(app, portal, sms_file, path, body, f
     assert sent_messages(sms_file) == []
 
 
+def test_every_bad_field_of_a_login_is_reported_at_once_and_nothing_is_sent(app, portal, sms_file):
+    make_subscriber(portal)
+    response = app.post(f"{CLIENT}/auth/sms/verify", {"phoneCountryCode": "+1", "phone": 2345678901, "code": "12"},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid login: phoneCountryCode: Must be 1–4 digits, without '+' or spaces.; "
+                   "phone: Must be text.; code: Must be 4 digits.",
+        "errors": {"phoneCountryCode": ["Must be 1–4 digits, without '+' or spaces."], "phone": ["Must be text."],
+                   "code": ["Must be 4 digits."]},
+    }
+    response = app.post(f"{CLIENT}/auth/sms/request", {"phone": "1 2"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"phoneCountryCode": ["This field is required."],
+                                         "phone": ["Must be 4–15 digits, without '+', spaces or dashes."]}
+    assert sent_messages(sms_file) == []
+    assert login(app, sms_file).status_code == 200
+
+
 def test_unknown_portal_is_404(sms_file, db):
     from rest_framework.test import APIClient
 

@@ -82,9 +82,10 @@ class ChannelInput(InputShape):
 
     name = technical_name(help_text="The stream name on the streaming server; immutable after creation.")
     title = Text(max_length=_max_length(Channel, "title"))
-    epgSourceName = epg_source_name(source="epg_source_name", required=False, allow_null=True, allow_blank=True,
-                                    help_text="The name of an EPG source, which may not exist yet (the channel links to it "
-                                              "as soon as it does); null or empty for none.")
+    epgSourceName = epg_source_name(
+        source="epg_source_name", required=False, allow_null=True, allow_blank=True,
+        help_text="The name of an EPG source, which may not exist yet (the channel is linked to it as soon as it "
+                  "does); null or empty for none.")
     epgChannelName = Text(source="epg_channel_name", required=False, allow_null=True, allow_blank=True,
                           max_length=_max_length(Channel, "epg_channel_name"),
                           help_text="The channel's id in the EPG source's XMLTV file.")

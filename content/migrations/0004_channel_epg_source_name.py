@@ -16,7 +16,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('content', '0003_epg_fetch_lease'),
-        ('portals', '0005_drop_login_failures_counted_in_cache'),
     ]
 
     operations = [

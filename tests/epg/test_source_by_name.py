@@ -69,7 +69,8 @@ def test_a_name_no_source_could_have_is_refused_and_nothing_is_stored(api, porta
     response = api.post(f"{API}/channels", {"name": "news", "title": "News", "epgSourceName": "no such!"},
                         format="json")
     assert response.status_code == 400
-    assert response.json()["errors"] == {"epgSourceName": ["Must be 2–64 characters: letters, digits, '.', '-' or '_'."]}
+    assert response.json()["errors"] == {
+        "epgSourceName": ["Must be 2–64 characters: letters, digits, '.', '-' or '_'."]}
     assert not Channel.objects.exists() and not Operation.objects.exists()
 
 

@@ -230,7 +230,7 @@ def test_a_duplicate_name_is_409_on_the_name_field(web, source):
                                                        "period": "1"})
     assert response.status_code == 409
     assert re.search(r'class="form-field has-error">\s*<label for="id_name"', page(response))
-    assert "name must be unique" in page(response)
+    assert "Name must be unique: an EPG source named xmltv.main already exists." in page(response)
     assert EpgSource.objects.count() == 1
 
 
@@ -280,7 +280,7 @@ def test_editing_into_a_taken_name_is_409(web, portal, source):
     other = make_source(portal, "other.guide")
     response = web["owner"].post(f"/epg-sources/{other.public_id}/edit/", {
         "name": "xmltv.main", "url": other.url, "period": "1"})
-    assert response.status_code == 409 and "name must be unique" in page(response)
+    assert response.status_code == 409 and "an EPG source named xmltv.main already exists." in page(response)
     other.refresh_from_db()
     assert other.name == "other.guide"
 

@@ -53,7 +53,7 @@ def test_the_settings_show_name_and_domain_read_only(web, portal):
 def test_a_too_long_title_is_refused_on_its_field(web, portal):
     response = web["owner"].post("/portal/settings/", settings_form(portal, title="x" * 201))
     assert response.status_code == 400
-    assert "Must be text of at most 200 characters." in page(response)
+    assert "Must be at most 200 characters." in page(response)
     portal.refresh_from_db()
     assert portal.title == "Main TV"
 

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from catena_site.errors import Invalid, ServiceError
 
 from . import services
-from .inputs import PortalCreationInput
+from .inputs import PortalCreationInput, StreamingServerInput
 from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .validators import password_problems
 
@@ -306,27 +306,18 @@ class StreamingServerForm(forms.ModelForm):
             self.fields["name"].help_text = ("New portals get this server; its empty fields are the STREAMER_* "
                                              "settings. It cannot be renamed.")
 
-    def clean_allowed_ips(self):
-        from .streaming_servers import address_problems
-
-        value = self.cleaned_data["allowed_ips"]
-        problems = address_problems(value)
-        if problems:
-            raise ValidationError(problems)
-        return value
-
-    def clean_api_url(self):
-        value = self.cleaned_data["api_url"].strip()
-        if value and not value.startswith(("http://", "https://")):
-            raise ValidationError("Must be an http:// or https:// URL.")
-        return value
-
     def clean(self):
+        """Every rule of ``StreamingServerInput`` (what ``services.save_streaming_server`` applies), each on its
+        field; then whether another server uses the key."""
         cleaned = super().clean()
+        try:
+            StreamingServerInput.check({field: cleaned.get(field) or "" for field in StreamingServerInput._declared_fields})
+        except Invalid as exc:
+            for field, reasons in exc.errors.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, reasons)
         name = cleaned.get("name")
-        if name and name != DEFAULT_SERVER_NAME and not cleaned.get("key"):
-            self.add_error("key", "Every server but the default one needs its own key.")
-        elif name and not self.errors:
+        if name and not self.errors:
             candidate = StreamingServer(pk=self.instance.pk, name=name, key=cleaned.get("key") or "")
             if services.streaming_server_key_taken(candidate):
                 self.add_error("key", "Another streaming server uses this key.")

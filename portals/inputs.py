@@ -19,8 +19,9 @@ from rest_framework import serializers
 
 from catena_site.inputs import InputShape, Text
 
-from .models import Manager, Portal
+from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .permissions import PERMISSIONS
+from .streaming_servers import address_problems
 from .validators import decode_logo, decode_logo_data_uri, logo_data_uri, password_problems, validate_logo_url
 
 
@@ -319,3 +320,38 @@ class LoginInput(InputShape):
 
     def validate_email(self, value):
         return value.lower()
+
+
+# --- Streaming servers (the Django admin) ------------------------------------------------------------------
+
+
+class StreamingServerInput(InputShape):
+    """A streaming server, by its model field names (only the Django admin edits one). Whether another server
+    already uses the key is the service's check, under its lock (409)."""
+
+    what = "streaming server"
+
+    name = Text(max_length=_max_length(StreamingServer, "name"), validators=[validate_slug])
+    key = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "key"))
+    allowed_ips = Text(required=False, allow_blank=True)
+    api_url = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_url"))
+    api_user = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_user"))
+    api_password = Text(required=False, allow_blank=True, trim_whitespace=False,
+                        max_length=_max_length(StreamingServer, "api_password"))
+    api_token = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_token"))
+
+    def validate_key(self, value):
+        if not value and self.initial_data.get("name") != DEFAULT_SERVER_NAME:
+            raise serializers.ValidationError("Every server but the default one needs its own key.")
+        return value
+
+    def validate_allowed_ips(self, value):
+        problems = address_problems(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
+
+    def validate_api_url(self, value):
+        if value and not value.startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http:// or https:// URL.")
+        return value

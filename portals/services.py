@@ -27,6 +27,7 @@ from .inputs import (
     PortalCreationInput,
     PortalSettingsScreenInput,
     PortalUpdateInput,
+    StreamingServerInput,
 )
 from .models import (
     DEFAULT_PORTAL_SETTINGS,
@@ -328,12 +329,13 @@ def streaming_server_key_taken(server: StreamingServer, *, lock: bool = False) -
 
 
 def save_streaming_server(server: StreamingServer) -> StreamingServer:
-    """Create or change a streaming server (the Django admin); every process reads the servers again after
-    commit. Its key must differ from every other server's effective key (the auth check finds a server by it)."""
+    """Create or change a streaming server (the Django admin) as ``StreamingServerInput`` allows; every process
+    reads the servers again after commit. Its key must differ from every other server's effective key (the auth
+    check finds a server by it)."""
+    clean = StreamingServerInput.check({field: getattr(server, field) for field in StreamingServerInput._declared_fields})
+    for field, value in clean.items():
+        setattr(server, field, value)
     with transaction.atomic():
-        problems = streaming_servers.address_problems(server.allowed_ips)
-        if problems:
-            raise Invalid("allowed IPs: " + " ".join(problems), {"allowed_ips": problems})
         if streaming_server_key_taken(server, lock=True):
             raise Conflict("Another streaming server uses this key.", {"key": ["Another streaming server uses this key."]})
         try:

@@ -151,3 +151,9 @@ def test_ending_the_manager_session_elsewhere_logs_the_browser_out(web, managers
 
 def test_the_login_page_of_a_logged_in_manager_goes_to_the_dashboard(web):
     assert web["viewer"].get("/login/")["Location"] == "/"
+
+
+def test_a_login_without_email_or_password_names_both(portal, managers):
+    response = Client().post("/login/", {"email": "", "password": ""})
+    assert response.status_code == 400
+    assert page(response).count("This field is required.") == 2

@@ -192,3 +192,52 @@ def test_a_deleted_manager_is_logged_out(web, managers):
     web["owner"].post(f"/managers/{managers['viewer'].public_id}/delete/")
     assert viewer_client.get("/").status_code == 302
     assert Client().post("/login/", {"email": "viewer@example.com", "password": PASSWORD}).status_code == 401
+
+
+# --- Every rule in one answer; permissions by their names -------------------------------------------------------
+
+
+def field_errors(html: str, field: str) -> str:
+    """The error list shown under the form field ``field``."""
+    match = re.search(rf'name="{field}".*?<ul class="field-errors">(.*?)</ul>', html, re.S)
+    return match.group(1) if match else ""
+
+
+def test_add_manager_shows_every_error_in_one_answer(web, portal):
+    before = Manager.objects.filter(portal=portal).count()
+    response = web["owner"].post("/managers/new/", {"email": "", "name": "x" * 201, "password": "password"})
+    assert response.status_code == 400
+    html = page(response)
+    assert "This field is required." in field_errors(html, "email")
+    assert "Must be at most 200 characters." in field_errors(html, "name")
+    password = field_errors(html, "password")
+    assert "Password must contain an upper-case letter." in password and "Password is too common." in password
+    assert Manager.objects.filter(portal=portal).count() == before
+
+
+def test_add_manager_with_a_taken_email_and_a_weak_password_names_both_at_once(web, managers, portal):
+    response = web["owner"].post("/managers/new/", {"email": "Viewer@example.com", "password": "short"})
+    assert response.status_code == 400
+    html = page(response)
+    assert "A manager with email viewer@example.com already exists in this portal." in field_errors(html, "email")
+    assert "Password must be at least 8 characters long." in field_errors(html, "password")
+    assert Manager.objects.filter(portal=portal).count() == 5
+
+
+def test_add_manager_without_a_password_says_it_is_required(web, portal):
+    response = web["owner"].post("/managers/new/", {"email": "someone@example.com"})
+    assert response.status_code == 400
+    assert "This field is required." in field_errors(page(response), "password")
+
+
+def test_the_permission_checkboxes_are_labelled_as_everywhere_on_the_screens(web):
+    html = page(web["owner"].get("/managers/new/"))
+    for field, label in [("is_admin", "Admin"), ("is_content_admin", "Content admin"),
+                         ("is_subscriber_admin", "Subscriber admin")]:
+        assert re.search(rf'<label for="id_{field}"><input[^>]*>\s*{label}</label>', html), label
+
+
+def test_a_screen_403_names_the_permission_and_its_flag(web):
+    response = web["content"].get("/managers/new/")
+    assert response.status_code == 403
+    assert "This page requires the Admin permission (isAdmin)." in page(response)

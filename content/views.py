@@ -31,6 +31,7 @@ from catena_site.web import (
     form_refused,
     live_block_response,
 )
+from portals.permissions import requires_sentence
 
 from . import selectors, services
 from .api.views import logo_response
@@ -216,7 +217,7 @@ class ChannelEditView(PortalMixin, ChannelFormMixin, TemplateView):
 
     def post(self, request, channel_id):
         if not self.caller.can_manage_content:
-            return forbidden(request, "Changing channels requires the isContentAdmin permission.")
+            return forbidden(request, requires_sentence("isContentAdmin", "Changing channels"))
         return self.submit(ChannelForm(request.POST, request.FILES, portal=self.portal, channel=self.channel))
 
     def save(self, form) -> Channel:
@@ -353,7 +354,7 @@ class PackageDetailView(PortalMixin, PackageObjectMixin, TemplateView):
 
     def post(self, request, package_id):
         if not self.caller.can_manage_content:
-            return forbidden(request, "Changing packages requires the isContentAdmin permission.")
+            return forbidden(request, requires_sentence("isContentAdmin", "Changing packages"))
         form = PackageForm(request.POST, package=self.package)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)

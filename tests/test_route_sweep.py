@@ -396,7 +396,7 @@ def _portal_content(portal, name: str):
     """A portal logo; a channel with a logo in a package, a subscriber of it, an EPG source with a fetch and a
     programme; a free package; a play session."""
     caller = Caller(portal=portal)
-    portal_services.update_portal(portal, caller=caller, branding={"logo": data_uri(image_bytes())})
+    portal_services.update_portal(portal, caller=caller, data={"branding": {"logo": data_uri(image_bytes())}})
     source = EpgSource.objects.create(portal=portal, name=f"{name}.epg", url="https://epg.example.com/guide.xml")
     channel = content.create_channel(portal, caller=caller, data={
         "name": f"{name}-news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,

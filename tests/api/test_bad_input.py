@@ -54,7 +54,7 @@ ACCEPTABLE = {
 }
 MAYBE = {"empty"}  # refused or accepted, as the field's rule says; never a 500
 
-# Keys inside the object-valued fields of PUT /portal (documented in management-api.md §3, not in the schema).
+# Keys inside the object-valued fields of PUT /portal (management-api.md §3).
 NESTED = {
     "branding": {"logo": "string", "title": "string", "description": "string"},
     "settings": {"autoCreateSubscribers": "boolean", "maxSessionsPerSubscriber": "integer",
@@ -157,7 +157,7 @@ def documented_writes() -> dict[tuple[str, str], dict[str, str]]:
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body:
                 properties = _resolve(body["schema"]).get("properties", {})
-                out[(method, _api_path(path))] = {name: spec.get("type", "string")
+                out[(method, _api_path(path))] = {name: _resolve(spec).get("type", "string")
                                                   for name, spec in properties.items()
                                                   if not spec.get("readOnly")}
     return out

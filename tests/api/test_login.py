@@ -218,3 +218,9 @@ def test_login_still_answers_when_the_shared_cache_is_down(anonymous, three_port
                                    "OPTIONS": {"socket_connect_timeout": 0.5}}}
     assert _fail(anonymous).status_code == 401
     assert _right(anonymous).status_code == 200
+
+
+def test_every_missing_or_wrong_login_field_is_named_in_one_answer(anonymous, db):
+    response = anonymous.post(LOGIN, {"email": 5, "password": None}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"email": ["Must be text."], "password": ["This field is required."]}

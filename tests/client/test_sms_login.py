@@ -58,7 +58,7 @@ def test_portal_template_is_used(app, portal, sms_file):
     from portals import services as portal_services
 
     portal_services.update_portal(portal, caller=Caller(portal=portal),
-                                  settings_values={"smsTemplate": "{title}: enter {code} in the app"})
+                                  data={"settings": {"smsTemplate": "{title}: enter {code} in the app"}})
     make_subscriber(portal)
     app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
     assert sent_messages(sms_file)[0]["text"].startswith("Main TV: enter ")

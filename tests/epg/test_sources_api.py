@@ -235,7 +235,7 @@ def test_everyone_reads_and_only_content_admins_write(clients, portal, persona):
     deleted = client.delete(f"{API}/epg-sources/{source.public_id}")
     assert (created.status_code, updated.status_code, fetched.status_code, deleted.status_code) == expected
     if not allowed:
-        assert created.json()["message"] == "This action requires the isContentAdmin permission."
+        assert created.json()["message"] == "This action requires the Content admin permission (isContentAdmin)."
         assert EpgSource.objects.filter(pk=source.pk, period=1).exists() and not EpgFetch.objects.exists()
         assert not EpgSource.objects.filter(name=f"by-{persona}").exists()
     else:

@@ -176,3 +176,9 @@ def test_the_screens_refuse_only_the_pair_then_the_spraying_address(portal, mana
         assert _web_login(f"made-up-{attempt}@example.com", "Wrong-Horse-9", "192.0.2.8").status_code == 401
     sprayed = _web_login("viewer@example.com", PASSWORD, "192.0.2.8")
     assert sprayed.status_code == 429 and int(sprayed["Retry-After"]) >= 1
+
+
+def test_a_login_without_email_or_password_names_both(portal, managers):
+    response = Client().post("/login/", {"email": "", "password": ""})
+    assert response.status_code == 400
+    assert page(response).count("This field is required.") == 2

@@ -55,6 +55,29 @@ class Text(StrictCharField):
     trimmed unless ``trim_whitespace=False``."""
 
 
+class Boolean(serializers.BooleanField):
+    """``true`` or ``false`` only: DRF's own also takes ``"yes"``, ``"on"`` and ``1``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class WholeNumber(serializers.IntegerField):
+    """A JSON number without a fraction only: DRF's own also takes ``"5"`` and ``5.0``."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def model_max_length(model, field: str) -> int:
+    """The ``max_length`` of a model's field: the model is where a length is declared."""
+    return model._meta.get_field(field).max_length
+
+
 def _plain(field: serializers.Field) -> None:
     """Declare plain words in place of DRF's own messages on ``field`` (and a list's child). A message set by
     the declaration (``error_messages=``) or by one of our field classes is kept.

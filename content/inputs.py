@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
-from catena_site.inputs import InputShape, Text
+from catena_site.inputs import InputShape, Text, WholeNumber, model_max_length
 
 from .epg.guard import ALLOWED_SCHEMES
 from .logos import prepare_logo
@@ -26,10 +26,6 @@ NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 EPG_SOURCE_NAME_RULE = "Must be 2–64 characters: letters, digits, '.', '-' or '_'."
 MAX_PERIOD_DAYS = 3650
 PERIOD_RULE = f"Must be a whole number of days from 1 to {MAX_PERIOD_DAYS}."
-
-
-def _max_length(model, field: str) -> int:
-    return model._meta.get_field(field).max_length
 
 
 def valid_epg_source_name(value) -> bool:
@@ -47,15 +43,6 @@ def epg_source_name(**kwargs) -> Text:
     """An EPG source's name, or the name a channel refers to its source by."""
     return Text(trim_whitespace=False, validators=[RegexValidator(EPG_SOURCE_NAME_PATTERN,
                                                                   message=EPG_SOURCE_NAME_RULE)], **kwargs)
-
-
-class WholeNumber(serializers.IntegerField):
-    """A whole number from a JSON number only (DRF's own takes ``"7"`` and ``7.0``)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "nullable": True,
@@ -81,13 +68,13 @@ class ChannelInput(InputShape):
     what = "channel"
 
     name = technical_name(help_text="The stream name on the streaming server; immutable after creation.")
-    title = Text(max_length=_max_length(Channel, "title"))
+    title = Text(max_length=model_max_length(Channel, "title"))
     epgSourceName = epg_source_name(
         source="epg_source_name", required=False, allow_null=True, allow_blank=True,
         help_text="The name of an EPG source, which may not exist yet (the channel is linked to it as soon as it "
                   "does); null or empty for none.")
     epgChannelName = Text(source="epg_channel_name", required=False, allow_null=True, allow_blank=True,
-                          max_length=_max_length(Channel, "epg_channel_name"),
+                          max_length=model_max_length(Channel, "epg_channel_name"),
                           help_text="The channel's id in the EPG source's XMLTV file.")
     logo = LogoField(required=False, allow_null=True)
 
@@ -111,7 +98,7 @@ class PackageInput(InputShape):
 
     name = technical_name(help_text="Unique in the portal.")
     description = Text(required=False, allow_null=True, allow_blank=True,
-                       max_length=_max_length(Package, "description"))
+                       max_length=model_max_length(Package, "description"))
 
     def validate_description(self, value: str | None) -> str:
         return value or ""
@@ -139,7 +126,7 @@ class EpgSourceInput(InputShape):
     what = "EPG source"
 
     name = epg_source_name(help_text="Unique in the portal; channels name their source by it.")
-    url = Text(max_length=_max_length(EpgSource, "url"), help_text="http:// or https:// only.")
+    url = Text(max_length=model_max_length(EpgSource, "url"), help_text="http:// or https:// only.")
     period = WholeNumber(min_value=1, max_value=MAX_PERIOD_DAYS, required=False, allow_null=True,
                          error_messages={"invalid": PERIOD_RULE, "min_value": PERIOD_RULE, "max_value": PERIOD_RULE},
                          help_text="Days between automatic fetches (1 when left out).")

@@ -17,37 +17,14 @@ from django.core.validators import EmailValidator, validate_slug
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catena_site.inputs import InputShape, Text
+from catena_site.inputs import Boolean, InputShape, Text, WholeNumber, model_max_length
 
 from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .permissions import PERMISSIONS
 from .streaming_servers import address_problems
 from .validators import decode_logo, decode_logo_data_uri, logo_data_uri, password_problems, validate_logo_url
 
-
-def _max_length(model, field: str) -> int:
-    return model._meta.get_field(field).max_length
-
-
 # --- Fields -----------------------------------------------------------------------------------------------
-
-
-class Boolean(serializers.BooleanField):
-    """``true`` or ``false`` only: DRF's own also takes ``"yes"``, ``"on"`` and ``1``."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class WholeNumber(serializers.IntegerField):
-    """A JSON number without a fraction only: DRF's own also takes ``"5"`` and ``5.0``."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
@@ -55,7 +32,7 @@ class EmailAddress(Text):
     """An email address, stored and compared lower-case."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", _max_length(Manager, "email"))
+        kwargs.setdefault("max_length", model_max_length(Manager, "email"))
         super().__init__(**kwargs)
         self.validators.append(EmailValidator(message="Enter a valid email address."))
 
@@ -143,7 +120,7 @@ class BrandingInput(Section):
     what = "branding"
 
     logo = LogoValue(required=False, allow_null=True)
-    title = Text(required=False, allow_blank=True, max_length=_max_length(Portal, "title"))
+    title = Text(required=False, allow_blank=True, max_length=model_max_length(Portal, "title"))
     description = Text(required=False, allow_blank=True, allow_null=True, max_length=2000)
 
     def validate_logo(self, value):
@@ -245,10 +222,10 @@ class PortalCreationInput(InputShape):
 
     what = "portal"
 
-    name = Text(max_length=_max_length(Portal, "name"), validators=[validate_slug],
+    name = Text(max_length=model_max_length(Portal, "name"), validators=[validate_slug],
                 help_text="Technical name: letters, digits, - and _.")
-    domain = Text(max_length=_max_length(Portal, "domain"))
-    title = Text(required=False, allow_blank=True, max_length=_max_length(Portal, "title"))
+    domain = Text(max_length=model_max_length(Portal, "domain"))
+    title = Text(required=False, allow_blank=True, max_length=model_max_length(Portal, "title"))
     ownerEmail = EmailAddress()
     ownerPassword = Text(trim_whitespace=False, max_length=1024)
 
@@ -280,7 +257,7 @@ class ManagerInput(InputShape):
     what = "manager"
 
     email = EmailAddress(help_text="Stored lower-case; unique within the portal (409).")
-    name = Text(required=False, allow_blank=True, allow_null=True, max_length=_max_length(Manager, "name"))
+    name = Text(required=False, allow_blank=True, allow_null=True, max_length=model_max_length(Manager, "name"))
     password = Text(trim_whitespace=False, max_length=1024, write_only=True,
                     help_text="At least 8 characters with an upper-case letter, a lower-case letter, a digit and "
                               "a special character; not common or easy to guess.")
@@ -331,14 +308,14 @@ class StreamingServerInput(InputShape):
 
     what = "streaming server"
 
-    name = Text(max_length=_max_length(StreamingServer, "name"), validators=[validate_slug])
-    key = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "key"))
+    name = Text(max_length=model_max_length(StreamingServer, "name"), validators=[validate_slug])
+    key = Text(required=False, allow_blank=True, max_length=model_max_length(StreamingServer, "key"))
     allowed_ips = Text(required=False, allow_blank=True)
-    api_url = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_url"))
-    api_user = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_user"))
+    api_url = Text(required=False, allow_blank=True, max_length=model_max_length(StreamingServer, "api_url"))
+    api_user = Text(required=False, allow_blank=True, max_length=model_max_length(StreamingServer, "api_user"))
     api_password = Text(required=False, allow_blank=True, trim_whitespace=False,
-                        max_length=_max_length(StreamingServer, "api_password"))
-    api_token = Text(required=False, allow_blank=True, max_length=_max_length(StreamingServer, "api_token"))
+                        max_length=model_max_length(StreamingServer, "api_password"))
+    api_token = Text(required=False, allow_blank=True, max_length=model_max_length(StreamingServer, "api_token"))
 
     def validate_key(self, value):
         if not value and self.initial_data.get("name") != DEFAULT_SERVER_NAME:

@@ -450,13 +450,15 @@ def send(probe: Probe, body: dict, world: World):
     """The answer to ``body``; for a probe that must be refused, the stored state before and after it.
 
     The object an operation on one object needs is created with the same body (its immutable name must be the
-    probe's), or with the base body when the probe's must be refused."""
+    probe's), or with the base body when the probe's must be refused or leaves a property out (a password a
+    ``PUT`` may leave out is required by the ``POST``)."""
     client, path = world.api(), probe.operation.path
     if prepare := PREPARE.get((probe.operation.method, path.split("/api/v1/", 1)[1])):
         prepare(world)
     if "{" in path:
         collection = path.split("{", 1)[0]
-        creation_body = base_body(probe.operation, world) if probe.expect == REFUSED else body
+        own = probe.expect != REFUSED and probe.value is not ABSENT
+        creation_body = body if own else base_body(probe.operation, world)
         created = client.post(collection, creation_body, format="json")
         assert created.status_code == 201, (
             f"could not create the object to {probe.operation.method}: POST {collection} answered "

@@ -30,8 +30,10 @@ from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -46,7 +48,23 @@ from tests.content.helpers import image_bytes
 from tests.factories import make_manager, make_portal
 
 SCHEMA_URL = "/tv-management/api/v1/schema/"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@schemathesis.check
+def invalid_body_refused(ctx, response, case):
+    """``negative_data_rejection`` for a body that breaks its schema (and nothing else of the request): it must be
+    refused. Unknown query parameters and headers are ignored by design (``management-api.md`` §1), so a request
+    made invalid only by those is not asked to be refused."""
+    meta = case.meta
+    others = (ParameterLocation.QUERY, ParameterLocation.HEADER, ParameterLocation.PATH, ParameterLocation.COOKIE)
+    if meta is not None and meta.is_negative_at(ParameterLocation.BODY) and not any(
+            meta.is_negative_at(location) for location in others):
+        return negative_data_rejection(ctx, response, case)
+    return None
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          invalid_body_refused]
 MAX_EXAMPLES = 12
 
 # The real object a path parameter may name, by the collection the path starts with.

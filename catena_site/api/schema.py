@@ -6,7 +6,7 @@ no valid token wherever a token is required; 403 for a missing flag on a write (
 for an object ID in the path — or, for a link (``LinkView``), in the body — that names nothing of this portal;
 409 for conflicts when a resource or a link is written (not for extra actions such as ``disable``). All carry
 the one error body of ``catena_site.api.errors``. A status an operation already documents
-(``extend_schema(responses=…)``) is kept.
+(``extend_schema(responses=…)``) is kept. The ``DELETE`` of a link documents its body, as the ``POST`` does.
 """
 
 from __future__ import annotations
@@ -63,6 +63,17 @@ class CatenaAutoSchema(AutoSchema):
         if flagged_write and getattr(self.view, "action", None) in (None, "create", "update", "destroy"):
             codes.append("409")
         return codes
+
+    def _get_request_body(self, direction="request"):
+        # drf-spectacular documents bodies of POST, PUT and PATCH only; a link is removed by a DELETE carrying the
+        # same body as the POST that made it (``management-api.md`` §6–7), and the document says so too.
+        if self.method == "DELETE" and isinstance(self.view, LinkView):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

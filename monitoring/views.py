@@ -23,6 +23,7 @@ from catena_site import heartbeat
 from catena_site.api.pagination import BoundedKeyset
 from catena_site.ids import InvalidId, decode_id, encode_id
 from catena_site.lists import Column, PortalListView
+from catena_site.text import text_problem
 from catena_site.web import PortalMixin, filter_params, live_block_response
 from content.models import Channel, EpgSource, FetchStatus, Package, Program
 from content.selectors import channels_named, packages_named
@@ -482,7 +483,7 @@ class PlaySessionHistoryView(PortalListView):
         try:
             ids = [decode_id(text)]
         except InvalidId:
-            ids = subscribers_named(self.portal, text)
+            ids = [] if text_problem(text) else subscribers_named(self.portal, text)  # no NUL into a query
         if len(ids) != 1:
             return None
         return Subscriber.objects.for_portal(self.portal).filter(pk=ids[0]).only("id", "name").first()

@@ -19,6 +19,8 @@ class BrandingSerializer(serializers.Serializer):
 class PortalSettingsSerializer(serializers.Serializer):
     autoCreateSubscribers = serializers.BooleanField(required=False)
     maxSessionsPerSubscriber = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+    require2fa = serializers.BooleanField(required=False, help_text="Every manager must use two-factor "
+                                                                    "authentication (only the owner changes it).")
 
 
 class FlagsSerializer(serializers.Serializer):
@@ -115,6 +117,8 @@ class ManagerWriteSerializer(serializers.Serializer):
 class LoginSerializer(serializers.Serializer):
     email = StrictCharField(max_length=254)
     password = StrictCharField(max_length=1024, trim_whitespace=False)
+    totp = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True,
+                           help_text="With two-factor authentication on: the authenticator's code or a recovery code.")
 
 
 class LoginPortalSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from portals import services
 from portals.auth import end_session
 from portals.filters import ManagerFilter
 from portals.models import Manager
+from portals.totp import SecondFactorRequired
 
 from .serializers import (
     LoginResponseSerializer,
@@ -107,12 +108,17 @@ class LoginView(APIView):
     def post(self, request):
         serializer = LoginSerializer(data=json_object(request))
         serializer.is_valid(raise_exception=True)
-        sessions = services.login(
-            serializer.validated_data["email"],
-            serializer.validated_data["password"],
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
+        try:
+            sessions = services.login(
+                serializer.validated_data["email"],
+                serializer.validated_data["password"],
+                totp=serializer.validated_data.get("totp"),
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except SecondFactorRequired as exc:
+            return Response({"message": exc.message, "totpRequired": True}, status=status.HTTP_401_UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "X-Auth-Token"})
         if not sessions:
             return Response(error_body(services.GENERIC_LOGIN_FAILURE), status=status.HTTP_401_UNAUTHORIZED,
                             headers={"WWW-Authenticate": "X-Auth-Token"})

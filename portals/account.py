@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from catena_site.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from catena_site.throttle import Counter, Limit
-from monitoring.operations import OperationType, record
+from monitoring.operations import Actor, OperationType, record
 
 from . import totp
 from .account_inputs import WRONG_CURRENT_PASSWORD, PasswordChangeShape, TotpCodeShape
@@ -174,3 +174,16 @@ def disable_totp(caller: Caller, data: dict) -> None:
     if not accepted:
         counter.add()
         raise Invalid.of("code", {"code": [totp.CODE_REFUSED]})
+
+
+def reset_two_factor(manager: Manager, *, actor: Actor | None = None) -> bool:
+    """Turn a manager's two-factor authentication off without a code (a system administrator, in the Django
+    admin, for a manager who lost both the authenticator and the recovery codes); whether it was on or waiting.
+    Their sessions stay. Records ``updateManager`` ``{"totp": "disabled"}``."""
+    with transaction.atomic():
+        deleted, _ = ManagerTotp.objects.filter(manager=manager).delete()
+        RecoveryCode.objects.filter(manager=manager).delete()
+        if deleted:
+            record(manager.portal, OperationType.UPDATE_MANAGER, actor=actor or Actor.system(),
+                   payload={"managerId": manager.public_id, "email": manager.email, "changes": {"totp": "disabled"}})
+    return bool(deleted)

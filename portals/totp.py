@@ -161,6 +161,14 @@ def managers_of_state(state: str, email: str | None = None) -> list[Manager]:
     return managers
 
 
+def _enrolled_where_required(managers: list[Manager]) -> list[Manager]:
+    """``managers`` less those whose portal requires 2FA and who have none; ``Unauthorized`` if none is left."""
+    allowed = [m for m in managers if not required_by(m.portal) or enabled_for(m)]
+    if not allowed:
+        raise Unauthorized(ENROL_FIRST)
+    return allowed
+
+
 def second_factor(matched: list[Manager], code, *, api: bool) -> list[Manager]:
     """Which of ``matched`` (their password was right) may log in, given ``code`` (or None).
 
@@ -171,10 +179,7 @@ def second_factor(matched: list[Manager], code, *, api: bool) -> list[Manager]:
       (each code once); if none with 2FA accepts it → ``SecondFactorRequired`` (wrong or reused code).
     """
     if api:
-        allowed = [m for m in matched if not required_by(m.portal) or enabled_for(m)]
-        if not allowed:
-            raise Unauthorized(ENROL_FIRST)
-        matched = allowed
+        matched = _enrolled_where_required(matched)
     protected = [m for m in matched if enabled_for(m)]
     if not protected:
         return matched

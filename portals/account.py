@@ -16,7 +16,7 @@ from monitoring.operations import Actor, OperationType, record
 
 from . import totp
 from .account_inputs import WRONG_CURRENT_PASSWORD, PasswordChangeShape, TotpCodeShape
-from .auth import Caller
+from .auth import Caller, session_ttl
 from .models import Manager, ManagerSession, ManagerTotp, RecoveryCode
 
 NO_ACCOUNT = "The API key has no account: log in as a manager (POST /login) and use that session."
@@ -69,7 +69,8 @@ def _other_sessions(manager: Manager, caller: Caller):
 def sessions(caller: Caller) -> list[ManagerSession]:
     """The caller's own live sessions (web and API), most recently used first."""
     manager = own_manager(caller)
-    return list(ManagerSession.objects.filter(manager=manager).order_by("-last_seen_at", "-id"))
+    live = ManagerSession.objects.filter(manager=manager, last_seen_at__gte=timezone.now() - session_ttl())
+    return list(live.order_by("-last_seen_at", "-id"))
 
 
 def end_session(caller: Caller, session_id: int) -> None:

@@ -6,6 +6,11 @@
     python3 dev.py test [pytest arguments]                  the test suite; exits with pytest's code
     python3 dev.py install                                  only the bootstrap (.venv + dependencies)
 
+``run`` is the demo of a development machine: when they are not configured (in the environment or ``.env``) it
+gives the three processes a ``STREAMER_KEY`` generated once and kept in ``var/streamer-key``, and
+``EPG_ALLOW_PRIVATE_URLS=true`` (guides on local addresses). It prints the demo login, API key and streamer
+key last, once the worker is up.
+
 Both commands first make sure ``.venv`` exists and holds the project with its ``dev`` extras; the
 installation is repeated only when ``pyproject.toml`` changed (a stamp file in ``.venv`` keeps its hash).
 Without ``DATABASE_URL``/``REDIS_URL`` Catena uses a SQLite file and a file-system Celery broker under
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -84,6 +90,80 @@ def manage(*args: str, check: bool = True) -> int:
     if check and code != 0:
         fail(f"manage.py {' '.join(args)} failed with exit code {code}.", code)
     return code
+
+
+# --- run: the demo's configuration -----------------------------------------------------------------------
+
+STREAMER_KEY_FILE = "streamer-key"
+WORKER_READY_TIMEOUT = 180.0  # seconds to wait for the worker before printing the login anyway
+READY_GRACE = 1.0  # the worker logs "ready" just after its first heartbeat: let that line come first
+
+
+def configured(name: str) -> bool:
+    """Whether ``name`` is set in the environment or in the ``.env`` file the settings read."""
+    if name in os.environ:
+        return True
+    dotenv = ROOT / ".env"
+    if not dotenv.exists():
+        return False
+    for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        if "=" in line and not line.startswith("#") and line.split("=", 1)[0].strip() == name:
+            return True
+    return False
+
+
+def local_streamer_key(var: Path) -> str:
+    """The demo's streamer key: generated on the first run into ``var/streamer-key`` (readable by its owner only)
+    and reused afterwards, so the streaming server's configuration keeps working across restarts."""
+    path = var / STREAMER_KEY_FILE
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    say(f"generated a streamer key into {path}; it is reused on later runs")
+    return key
+
+
+def demo_environment(var: Path) -> tuple[dict, str | None]:
+    """The environment of web, worker and beat, and the generated streamer key (None when STREAMER_KEY is set):
+    what the demo needs and the operator has not configured. Never used outside ``dev.py run``."""
+    env = dict(os.environ)
+    key = None
+    if not configured("STREAMER_KEY"):
+        key = env["STREAMER_KEY"] = local_streamer_key(var)
+    if not configured("EPG_ALLOW_PRIVATE_URLS"):
+        env["EPG_ALLOW_PRIVATE_URLS"] = "true"
+        say("EPG guides on private and local addresses are allowed in this demo (EPG_ALLOW_PRIVATE_URLS=true; "
+            "set it in the environment or .env to decide yourself)")
+    return env, key
+
+
+def demo_details(url: str) -> str:
+    """What ``manage.py demo_portal`` prints (creating the demo portal the first time), to be printed later."""
+    result = subprocess.run([str(PYTHON), "manage.py", "demo_portal", "--url", url], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        fail(f"manage.py demo_portal failed with exit code {result.returncode}.", result.returncode)
+    return result.stdout.rstrip("\n")
+
+
+def announce(url: str, details: str, streamer_key: str | None, key_file: Path, worker_ready: bool) -> None:
+    """The last lines of the start-up: where Catena runs, the demo login and keys."""
+    if not worker_ready:
+        say(f"no worker heartbeat within {WORKER_READY_TIMEOUT:.0f} s: background jobs may not run (see the worker's "
+            "output above)")
+    say(f"Catena is running at {url} — press Ctrl-C to stop")
+    lines = [details]
+    if streamer_key:
+        shown = key_file.relative_to(ROOT) if key_file.is_relative_to(ROOT) else key_file
+        lines.append(f"  Streamer key:  {streamer_key}   ({shown}; the streaming server calls "
+                     f"{url}streaming/flussonic/auth?key=<this key>)")
+    print("\n".join(lines), flush=True)
 
 
 # --- run ------------------------------------------------------------------------------------------------
@@ -191,11 +271,12 @@ def children_for(host: str, port: int, concurrency: int) -> list[Child]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     bootstrap()
-    var_dir()
+    var = var_dir()
     url = f"http://{args.host}:{args.port}/"
     say("applying database migrations")
     manage("migrate", "--noinput")
-    manage("demo_portal", "--url", url)
+    details = demo_details(url)
+    env, streamer_key = demo_environment(var)
 
     stopping = False
 
@@ -206,17 +287,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    supervisor = Supervisor(children_for(args.host, args.port, args.concurrency), ROOT)
+    supervisor = Supervisor(children_for(args.host, args.port, args.concurrency), ROOT, env=env)
+    # The login is printed once the worker is up, so that it comes after the worker's start-up banner.
+    waiter = subprocess.Popen([str(PYTHON), "manage.py", "wait_for_worker", "--since", f"{time.time():.3f}",
+                               "--timeout", f"{WORKER_READY_TIMEOUT:g}"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    announce_at = None
     try:
         supervisor.start_all()
-        say(f"Catena is running at {url} — press Ctrl-C to stop")
         while not stopping:
             supervisor.check()
-            time.sleep(0.5)
+            if announce_at is None and waiter.poll() is not None:
+                announce_at = time.monotonic() + READY_GRACE
+            if announce_at is not None and time.monotonic() >= announce_at and details is not None:
+                announce(url, details, streamer_key, var / STREAMER_KEY_FILE, worker_ready=waiter.returncode == 0)
+                details = None
+            time.sleep(0.25)
     finally:
         say("stopping")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave orphans behind
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
         supervisor.stop()
     return 0
 

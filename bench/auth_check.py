@@ -267,7 +267,7 @@ def lua(tmp: Path, name: str, *, data: Path, path: str, mode: str, run: str, war
     return script
 
 
-def main() -> None:
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="flushed at start: use a database of your own")
@@ -279,7 +279,126 @@ def main() -> None:
     parser.add_argument("--playing", type=int, default=3_000, help="sessions playing (update_session targets)")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def total(runs: list[dict]) -> tuple[float, dict[str, int], float, float]:
+    """Requests/s over ``runs``, their answers by status, and the worst run's p50 and p99."""
+    requests = sum(r["requests"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    codes: dict[str, int] = {}
+    for r in runs:
+        for code, n in r["codes"].items():
+            codes[code] = codes.get(code, 0) + n
+    return requests / seconds, codes, max(r["p50_ms"] for r in runs), max(r["p99_ms"] for r in runs)
+
+
+def queries_so_far(counter) -> int:
+    """The SQL statements the server's workers have run (``count_queries``)."""
+    return int(counter.get(QUERIES) or 0)
+
+
+def check_query_counter(base: str, counter) -> None:
+    """Raise unless the server's query counter sees the query of ``/healthz``."""
+    before = queries_so_far(counter)
+    try:
+        urllib.request.urlopen(f"{base}/healthz", timeout=30).read()  # one query at least: the counter works
+    except urllib.error.HTTPError as exc:  # 503: no Celery worker runs here; the database was still asked
+        exc.read()
+    if queries_so_far(counter) <= before:
+        raise RuntimeError("the server's query counter saw no query of /healthz")
+
+
+def at_half_rate(base: str, args, tmp: Path, data: Path, run: str, ours_rps: float, mean_ms: float):
+    """50% of the max rate: each connection waits between requests so that together they send half of what they
+    could; the wait is calibrated with short runs, then measured for 10 s. Returns the run and its target."""
+    target = ours_rps / 2
+    delay = max(0.1, 1000 * args.connections / target - mean_ms)
+    for _ in range(6):
+        script = lua(tmp, "half.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
+                     warm=args.playing, delay_ms=delay, seed=11)
+        probe = wrk(base, script, 3, args.connections, args.threads)
+        if abs(probe["rps"] - target) <= target * 0.05:
+            break
+        per_request = 1000 * args.connections / probe["rps"]  # ms per request and connection, now
+        delay = max(0.1, delay + per_request * (probe["rps"] / target - 1))
+    return wrk(base, script, 10, args.connections, args.threads), target
+
+
+def measure(base: str, args, tmp: Path, data: Path, run: str) -> dict:
+    """The three measurements of the module's docstring, against the server at ``base``."""
+    import redis
+
+    ours_mix = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
+                   warm=args.playing)
+    floor_mix = lua(tmp, "floor.lua", data=data, path="/bench-floor", mode="mix", run=run, warm=args.playing)
+    wrk(base, floor_mix, 3, args.connections, args.threads)  # warm the workers (imports, pools)
+    counter = redis.Redis.from_url(args.redis_url)
+    check_query_counter(base, counter)
+    wrk(base, ours_mix, 3, args.connections, args.threads)
+    per_round = args.seconds / args.rounds
+    floor_runs, ours_runs = [], []
+    for _ in range(args.rounds):
+        floor_runs.append(wrk(base, floor_mix, per_round, args.connections, args.threads))
+        ours_runs.append(wrk(base, ours_mix, per_round, args.connections, args.threads))
+    measured = {"floor": total(floor_runs), "ours": total(ours_runs),
+                "round_ratios": sorted(f["rps"] / o["rps"] for f, o in zip(floor_runs, ours_runs))}
+
+    # Warm update_session only: how many SQL statements per check, counted in the server's workers?
+    updates = lua(tmp, "updates.lua", data=data, path="/streaming/flussonic/auth", mode="update", run=run,
+                  warm=args.playing)
+    before = queries_so_far(counter)
+    measured["warm_run"] = wrk(base, updates, 5, args.connections, args.threads)
+    measured["per_check"] = (queries_so_far(counter) - before) / measured["warm_run"]["requests"]
+    measured["half"], measured["target"] = at_half_rate(base, args, tmp, data, run, measured["ours"][0],
+                                                        ours_runs[-1]["mean_ms"])
+    return measured
+
+
+def periodic_jobs() -> dict:
+    """Run the periodic jobs' work the load left behind, timed: buffered session starts and heartbeats."""
+    from monitoring import sessions
+
+    started = time.perf_counter()
+    written = sessions.write_opened_sessions()
+    drain = time.perf_counter() - started
+    started = time.perf_counter()
+    flushed = sessions.flush_heartbeats()
+    return {"written": written, "drain": drain, "flushed": flushed, "flush": time.perf_counter() - started}
+
+
+def report(args, measured: dict, jobs: dict) -> None:
+    from django.db import connection as conn
+
+    floor_rps, floor_codes, floor_p50, floor_p99 = measured["floor"]
+    ours_rps, ours_codes, ours_p50, ours_p99 = measured["ours"]
+    round_ratios, half, warm_run = measured["round_ratios"], measured["half"], measured["warm_run"]
+    per_check = measured["per_check"]
+    print(f"machine: {_django.machine()}; database: PostgreSQL {conn.pg_version // 10000}; cache: Redis; "
+          f"server: gunicorn 2 sync workers; load: wrk -t{args.threads} -c{args.connections} on the same machine")
+    refused = sum(n for code, n in ours_codes.items() if code == "403")
+    ours_total = sum(ours_codes.values())
+    print(f"floor (bare Django view):  {floor_rps:8,.0f} req/s   p50 {floor_p50:.2f} ms  p99 {floor_p99:.2f} ms  "
+          f"codes {floor_codes}")
+    print(f"ours  (auth check, mixed): {ours_rps:8,.0f} checks/s p50 {ours_p50:.2f} ms  p99 {ours_p99:.2f} ms  "
+          f"codes {ours_codes} ({100 * refused / max(ours_total, 1):.1f}% refused)")
+    ratio = floor_rps / ours_rps
+    median = round_ratios[len(round_ratios) // 2]
+    print(f"ratio floor/ours: {ratio:.2f} overall, {median:.2f} median of {len(round_ratios)} alternations "
+          f"(each {', '.join(f'{r:.2f}' for r in round_ratios)}) (target ≤ 2.0: {'PASS' if ratio <= 2.0 else 'FAIL'}); "
+          f"checks/s target ≥ 1,000: {'PASS' if ours_rps >= 1000 else 'FAIL'}")
+    print(f"at 50% of max ({half['rps']:,.0f}/s, target {measured['target']:,.0f}/s): p50 {half['p50_ms']:.2f} ms, "
+          f"p99 {half['p99_ms']:.2f} ms (targets ≤ 3 / ≤ 10 ms: "
+          f"{'PASS' if half['p50_ms'] <= 3 and half['p99_ms'] <= 10 else 'FAIL'})")
+    print(f"warm update_session only: {warm_run['rps']:,.0f} checks/s, p99 {warm_run['p99_ms']:.2f} ms; "
+          f"database queries per check: {per_check:.4f} "
+          f"(target 0: {'PASS' if per_check == 0 else 'FAIL'}) codes {warm_run['codes']}")
+    print(f"afterwards (the periodic jobs' work, in this process): {jobs['written']:,} buffered session starts written "
+          f"in {jobs['drain']:.2f} s; {jobs['flushed']:,} sessions' heartbeats flushed in {jobs['flush']:.2f} s")
+
+
+def main() -> None:
+    args = parse_arguments()
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk")
 
@@ -301,97 +420,13 @@ def main() -> None:
     data.write_text("".join(f"{s.playback_token} {ok} {no}\n" for s, ok, no in rows))
     port = _django.free_port()
     server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
-    base = f"http://127.0.0.1:{port}"
     try:
-        ours_mix = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
-                       warm=args.playing)
-        floor_mix = lua(tmp, "floor.lua", data=data, path="/bench-floor", mode="mix", run=run, warm=args.playing)
-        wrk(base, floor_mix, 3, args.connections, args.threads)  # warm the workers (imports, pools)
-        counter = redis.Redis.from_url(args.redis_url)
-        before = int(counter.get(QUERIES) or 0)
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=30).read()  # one query at least: the counter works
-        except urllib.error.HTTPError as exc:  # 503: no Celery worker runs here; the database was still asked
-            exc.read()
-        if int(counter.get(QUERIES) or 0) <= before:
-            raise RuntimeError("the server's query counter saw no query of /healthz")
-        wrk(base, ours_mix, 3, args.connections, args.threads)
-        per_round = args.seconds / args.rounds
-        floor_runs, ours_runs = [], []
-        for _ in range(args.rounds):
-            floor_runs.append(wrk(base, floor_mix, per_round, args.connections, args.threads))
-            ours_runs.append(wrk(base, ours_mix, per_round, args.connections, args.threads))
-
-        def total(runs):
-            requests = sum(r["requests"] for r in runs)
-            seconds = sum(r["seconds"] for r in runs)
-            codes: dict[str, int] = {}
-            for r in runs:
-                for code, n in r["codes"].items():
-                    codes[code] = codes.get(code, 0) + n
-            return requests / seconds, codes, max(r["p50_ms"] for r in runs), max(r["p99_ms"] for r in runs)
-
-        floor_rps, floor_codes, floor_p50, floor_p99 = total(floor_runs)
-        ours_rps, ours_codes, ours_p50, ours_p99 = total(ours_runs)
-        round_ratios = sorted(f["rps"] / o["rps"] for f, o in zip(floor_runs, ours_runs))
-
-        # Warm update_session only: how many SQL statements per check, counted in the server's workers?
-        updates = lua(tmp, "updates.lua", data=data, path="/streaming/flussonic/auth", mode="update", run=run,
-                      warm=args.playing)
-        before = int(counter.get(QUERIES) or 0)
-        warm_run = wrk(base, updates, 5, args.connections, args.threads)
-        per_check = (int(counter.get(QUERIES) or 0) - before) / warm_run["requests"]
-
-        # 50% of the max rate: each connection waits between requests so that together they send half of what
-        # they could; the wait is calibrated with short runs, then measured for 10 s.
-        target = ours_rps / 2
-        delay = max(0.1, 1000 * args.connections / target - ours_runs[-1]["mean_ms"])
-        for _ in range(6):
-            script = lua(tmp, "half.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run,
-                         warm=args.playing, delay_ms=delay, seed=11)
-            probe = wrk(base, script, 3, args.connections, args.threads)
-            if abs(probe["rps"] - target) <= target * 0.05:
-                break
-            per_request = 1000 * args.connections / probe["rps"]  # ms per request and connection, now
-            delay = max(0.1, delay + per_request * (probe["rps"] / target - 1))
-        half = wrk(base, script, 10, args.connections, args.threads)
+        measured = measure(f"http://127.0.0.1:{port}", args, tmp, data, run)
     finally:
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
-
-    from django.db import connection as conn
-
-    from monitoring import sessions
-
-    started = time.perf_counter()
-    written = sessions.write_opened_sessions()
-    drain = time.perf_counter() - started
-    started = time.perf_counter()
-    flushed = sessions.flush_heartbeats()
-    flush = time.perf_counter() - started
-
-    print(f"machine: {_django.machine()}; database: PostgreSQL {conn.pg_version // 10000}; cache: Redis; "
-          f"server: gunicorn 2 sync workers; load: wrk -t{args.threads} -c{args.connections} on the same machine")
-    refused = sum(n for code, n in ours_codes.items() if code == "403")
-    ours_total = sum(ours_codes.values())
-    print(f"floor (bare Django view):  {floor_rps:8,.0f} req/s   p50 {floor_p50:.2f} ms  p99 {floor_p99:.2f} ms  "
-          f"codes {floor_codes}")
-    print(f"ours  (auth check, mixed): {ours_rps:8,.0f} checks/s p50 {ours_p50:.2f} ms  p99 {ours_p99:.2f} ms  "
-          f"codes {ours_codes} ({100 * refused / max(ours_total, 1):.1f}% refused)")
-    ratio = floor_rps / ours_rps
-    median = round_ratios[len(round_ratios) // 2]
-    print(f"ratio floor/ours: {ratio:.2f} overall, {median:.2f} median of {len(round_ratios)} alternations "
-          f"(each {', '.join(f'{r:.2f}' for r in round_ratios)}) (target ≤ 2.0: {'PASS' if ratio <= 2.0 else 'FAIL'}); "
-          f"checks/s target ≥ 1,000: {'PASS' if ours_rps >= 1000 else 'FAIL'}")
-    print(f"at 50% of max ({half['rps']:,.0f}/s, target {target:,.0f}/s): p50 {half['p50_ms']:.2f} ms, "
-          f"p99 {half['p99_ms']:.2f} ms (targets ≤ 3 / ≤ 10 ms: "
-          f"{'PASS' if half['p50_ms'] <= 3 and half['p99_ms'] <= 10 else 'FAIL'})")
-    print(f"warm update_session only: {warm_run['rps']:,.0f} checks/s, p99 {warm_run['p99_ms']:.2f} ms; "
-          f"database queries per check: {per_check:.4f} "
-          f"(target 0: {'PASS' if per_check == 0 else 'FAIL'}) codes {warm_run['codes']}")
-    print(f"afterwards (the periodic jobs' work, in this process): {written:,} buffered session starts written in "
-          f"{drain:.2f} s; {flushed:,} sessions' heartbeats flushed in {flush:.2f} s")
+    report(args, measured, periodic_jobs())
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,7 +268,7 @@ def fetch_status(env: dict[str, str], job_id: str) -> str | None:
 # --- The run -------------------------------------------------------------------------------------------------------
 
 
-def main() -> int:
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=60, help="subscribe + unsubscribe pairs per client")
@@ -276,8 +277,109 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=60.0, help="PASS if 'Update now' finished within this")
     parser.add_argument("--wait", type=float, default=180.0, help="give up waiting for the fetch after this")
     parser.add_argument("--keep", action="store_true", help="keep the temporary var directory")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def start_playing(port: int, data: dict) -> None:
+    """Each viewer plays "news" (kept by "base"): a ``new_session`` through the streaming auth endpoint."""
+    for n, person in enumerate(data["subscribers"]):
+        status, _ = request(port, "GET", "/streaming/flussonic/auth", query=(
+            f"?key={STREAMER_KEY}&name=news&token={person['token']}&ip=192.0.2.{n + 1}&proto=hls"
+            f"&session_id=burst-{n}&request_type=new_session&request_number=0&stream_clients=1&total_clients=1"))
+        assert status == 200, status
+
+
+@dataclass
+class Burst:
+    """What the burst did: when it started (``time.monotonic()``), how long it took, the broker queue's length
+    at its end, and the answers that were not the expected ones."""
+
+    started: float
+    seconds: float
+    queued_at_end: int
+    errors: list[str]
+
+
+def burst(port: int, data: dict, args: argparse.Namespace, var_dir: Path) -> Burst:
+    """``--clients`` threads, each subscribing and unsubscribing its viewer to "extra" ``--rounds`` times, paced."""
+    errors: list[str] = []
+
+    def client(person: dict) -> None:
+        link = {"subscriberId": person["id"], "packageId": data["extra"]}
+        step = args.seconds / (2 * args.rounds)  # paced: the changes spread over --seconds, as people make them
+        for n in range(args.rounds):
+            for k, (method, expected) in enumerate((("POST", 200), ("DELETE", 201))):
+                pause = started + (2 * n + k) * step - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                status, body = request(port, method, f"{API}/packages-subscribers", key=data["key"], body=link)
+                if status != expected:
+                    errors.append(f"{method} {status} {body}")
+
+    threads = [threading.Thread(target=client, args=(p,)) for p in data["subscribers"][:args.clients]]
+    started = time.monotonic() + 0.1
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Burst(started, time.monotonic() - started, queue_length(var_dir), errors)
+
+
+def update_now(port: int, data: dict, env: dict[str, str], worker: Worker, wait: float) -> tuple[str | None, float]:
+    """Press "Update now" and wait for its fetch: its final status (None if not found) and the seconds it took."""
+    status, body = request(port, "POST", f"{API}/epg-sources/{data['source']}/update", key=data["key"])
+    asked = time.monotonic()
+    if status != 202:
+        raise SystemExit(f"'Update now' answered {status} {body}")
+    job_id, state = body["jobId"], None
+    while time.monotonic() - asked < wait:
+        state = fetch_status(env, job_id)
+        if state in FINISHED or worker.proc.poll() is not None:
+            break
+        time.sleep(0.25)
+    return state, time.monotonic() - asked
+
+
+def jobs_since(started: float, worker: Worker, var_dir: Path) -> tuple[list[float], list[float], list[float], int]:
+    """Since ``started``: when the worker received and finished re-check jobs, when it finished any job, and how
+    many re-check jobs still wait in the queue."""
+    received = [t for t in worker.received.get(RECHECK, []) if t >= started]
+    applied = [t for t in worker.finished.get(RECHECK, []) if t >= started]
+    all_done = [t for times in worker.finished.values() for t in times if t >= started]
+    waiting = sum(1 for path in (var_dir / "broker" / "queue").glob("*.msg") if RECHECK in path.read_text("utf-8", "replace"))
+    return received, applied, all_done, waiting
+
+
+def report_jobs(args: argparse.Namespace, done: Burst, worker: Worker, var_dir: Path, sampler: Sampler) -> None:
+    """Print the burst's rate and the re-check jobs queued and applied, per second, and the queue's length."""
+    started, changes = done.started, args.clients * args.rounds
+    received, applied, all_done, waiting = jobs_since(started, worker, var_dir)
+    span = (max(applied) - started) if applied else 0.0
+    print(f"burst: {2 * changes} requests ({changes} subscribe + {changes} unsubscribe) by {args.clients} clients "
+          f"in {done.seconds:.1f} s = {2 * changes / done.seconds:.1f} changes/s; {len(done.errors)} unexpected answers"
+          + (f" (first: {done.errors[0]})" if done.errors else ""))
+    print(f"re-check jobs queued: {len(received) + waiting} ({(len(received) + waiting) / done.seconds:.2f} jobs/s over the burst; "
+          f"{changes} access-removing changes)")
+    print(f"re-check jobs applied: {len(applied)} in {span:.1f} s after the burst started "
+          f"({(len(applied) / span) if span else 0:.2f} jobs/s); all jobs applied: {len(all_done)} "
+          f"({len(all_done) / (time.monotonic() - started):.2f} jobs/s over the whole run)")
+    print(f"queue length: {done.queued_at_end} at the end of the burst, max {max((n for _, n in sampler.samples), default=0)}, "
+          f"{queue_length(var_dir)} now ({waiting} re-check jobs still waiting)")
+
+
+def verdict(args: argparse.Namespace, worker: Worker, state: str | None, took: float) -> int:
+    """Print the worker's fate and the "Update now" time; 0 if it passed."""
+    if worker.proc.poll() is not None:
+        print(f"WORKER EXITED with code {worker.proc.returncode}; its last lines:")
+        print("\n".join(list(worker.lines)[-15:]))
+    passed = state in FINISHED and took <= args.limit
+    print(f"'Update now': fetch {state or 'not found'} after {took:.1f} s (limit {args.limit:.0f} s) -> "
+          f"{'PASS' if passed else 'FAIL'}")
+    return 0 if passed else 1
+
+
+def main() -> int:
+    args = parse_arguments()
     var_dir = Path(tempfile.mkdtemp(prefix="catena-burst-"))
     env = environment(var_dir)
     guide_server, guide_port = serve_guide(guide())
@@ -289,74 +391,15 @@ def main() -> int:
     try:
         if not worker.ready.wait(60):
             raise SystemExit("the worker did not become ready:\n" + "\n".join(list(worker.lines)[-30:]))
-        key = data["key"]
-        for n, person in enumerate(data["subscribers"]):  # each viewer plays "news" (kept by "base")
-            status, _ = request(port, "GET", "/streaming/flussonic/auth", query=(
-                f"?key={STREAMER_KEY}&name=news&token={person['token']}&ip=192.0.2.{n + 1}&proto=hls"
-                f"&session_id=burst-{n}&request_type=new_session&request_number=0&stream_clients=1&total_clients=1"))
-            assert status == 200, status
+        start_playing(port, data)
         time.sleep(3)  # beat's first round of periodic jobs goes by
         sampler.start()
-        errors: list[str] = []
-
-        def client(person: dict) -> None:
-            link = {"subscriberId": person["id"], "packageId": data["extra"]}
-            step = args.seconds / (2 * args.rounds)  # paced: the changes spread over --seconds, as people make them
-            for n in range(args.rounds):
-                for k, (method, expected) in enumerate((("POST", 200), ("DELETE", 201))):
-                    pause = started + (2 * n + k) * step - time.monotonic()
-                    if pause > 0:
-                        time.sleep(pause)
-                    status, body = request(port, method, f"{API}/packages-subscribers", key=key, body=link)
-                    if status != expected:
-                        errors.append(f"{method} {status} {body}")
-
-        threads = [threading.Thread(target=client, args=(p,)) for p in data["subscribers"][:args.clients]]
-        started = time.monotonic() + 0.1
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        burst_end = time.monotonic()
-        burst = burst_end - started
-        queued_at_end = queue_length(var_dir)
-
-        status, body = request(port, "POST", f"{API}/epg-sources/{data['source']}/update", key=key)
-        asked = time.monotonic()
-        if status != 202:
-            raise SystemExit(f"'Update now' answered {status} {body}")
-        job_id, state = body["jobId"], None
-        while time.monotonic() - asked < args.wait:
-            state = fetch_status(env, job_id)
-            if state in FINISHED or worker.proc.poll() is not None:
-                break
-            time.sleep(0.25)
-        took = time.monotonic() - asked
+        done = burst(port, data, args, var_dir)
+        state, took = update_now(port, data, env, worker, args.wait)
         sampler.stopping.set()
         sampler.join()
-
-        changes = args.clients * args.rounds
-        received = [t for t in worker.received.get(RECHECK, []) if t >= started]
-        done = [t for t in worker.finished.get(RECHECK, []) if t >= started]
-        all_done = [t for times in worker.finished.values() for t in times if t >= started]
-        waiting = sum(1 for path in (var_dir / "broker" / "queue").glob("*.msg") if RECHECK in path.read_text("utf-8", "replace"))
-        span = (max(done) - started) if done else 0.0
-        print(f"burst: {2 * changes} requests ({changes} subscribe + {changes} unsubscribe) by {args.clients} clients "
-              f"in {burst:.1f} s = {2 * changes / burst:.1f} changes/s; {len(errors)} unexpected answers"
-              + (f" (first: {errors[0]})" if errors else ""))
-        print(f"re-check jobs queued: {len(received) + waiting} ({(len(received) + waiting) / burst:.2f} jobs/s over the burst; "
-              f"{changes} access-removing changes)")
-        print(f"re-check jobs applied: {len(done)} in {span:.1f} s after the burst started "
-              f"({(len(done) / span) if span else 0:.2f} jobs/s); all jobs applied: {len(all_done)} "
-              f"({len(all_done) / (time.monotonic() - started):.2f} jobs/s over the whole run)")
-        print(f"queue length: {queued_at_end} at the end of the burst, max {max((n for _, n in sampler.samples), default=0)}, "
-              f"{queue_length(var_dir)} now ({waiting} re-check jobs still waiting)")
-        if worker.proc.poll() is not None:
-            print(f"WORKER EXITED with code {worker.proc.returncode}; its last lines:")
-            print("\n".join(list(worker.lines)[-15:]))
-        verdict = "PASS" if state in FINISHED and took <= args.limit else "FAIL"
-        print(f"'Update now': fetch {state or 'not found'} after {took:.1f} s (limit {args.limit:.0f} s) -> {verdict}")
-        return 0 if verdict == "PASS" else 1
+        report_jobs(args, done, worker, var_dir, sampler)
+        return verdict(args, worker, state, took)
     finally:
         sampler.stopping.set()
         stop(web)

@@ -1,9 +1,11 @@
 """The Celery application and the one beat schedule of every periodic job."""
 
+import logging
 import os
 from datetime import timedelta
 
 from celery import Celery
+from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "catena_site.settings")
@@ -58,3 +60,36 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=60),
     },
 }
+
+
+# Celery's INFO lines about tasks beat sends every minute or more often ("Scheduler: Sending due task …",
+# "Task … received", "Task … succeeded …") are logged at DEBUG: at INFO they filled the console with six lines
+# every 5 s. Their failures and retries keep their levels, and what the tasks log themselves is untouched.
+FREQUENT = timedelta(minutes=1)
+QUIET_TASKS = frozenset(entry["task"] for entry in app.conf.beat_schedule.values()
+                        if isinstance(entry["schedule"], timedelta) and entry["schedule"] <= FREQUENT)
+# (logger, message) of each line that is quiet for those tasks, in Celery's own wording.
+QUIET_LINES = {
+    ("celery.beat", "Scheduler: Sending due task %s (%s)"),
+    ("celery.worker.strategy", LOG_RECEIVED),
+    ("celery.app.trace", LOG_SUCCESS),
+}
+
+
+class QuietFrequentTasks(logging.Filter):
+    """Turns Celery's routine INFO lines about the frequent periodic tasks into DEBUG lines (dropped unless the
+    logger is set to DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or (record.name, record.msg) not in QUIET_LINES:
+            return True
+        args = record.args
+        task = args.get("name") if isinstance(args, dict) else (args[1] if len(args or ()) > 1 else None)
+        if task not in QUIET_TASKS:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+for _logger_name in {name for name, _ in QUIET_LINES}:
+    logging.getLogger(_logger_name).addFilter(QuietFrequentTasks())

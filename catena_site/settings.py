@@ -159,6 +159,20 @@ LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)  # secon
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=50)  # across emails: password spraying
 LOGIN_FAILURES_PER_EMAIL = env.int("LOGIN_FAILURES_PER_EMAIL", default=50)  # across IPs: then new IPs only
 LOGIN_URL = "web:login"
+# Password reset by email (portals.password_reset): links valid this many seconds, requests per hour.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=5)
+PASSWORD_RESET_PER_IP = env.int("PASSWORD_RESET_PER_IP", default=20)
+# Where managers reach the screens (https://tv.example.com), for the links in emails; empty: the host the request
+# came to (ALLOWED_HOSTS keeps a forged Host header out when DEBUG=false).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+
+# --- Email ------------------------------------------------------------------------------------------------
+# EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (django-environ: smtp, smtps, smtp+tls, smtp+ssl,
+# consolemail, filemail, memorymail, dummymail); by default every email is written to the console log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds per SMTP operation: a stuck server frees the worker
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Catena <catena@localhost>")
 
 # --- HTTP security --------------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -250,10 +264,22 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"hide_query_secrets": {"()": "catena_site.log_filters.HideQuerySecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # runserver's request lines, as Django logs them, without the streamer key or playback tokens they carry
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["hide_query_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- Streaming server (Flussonic) and play sessions (streaming.md) ------------------------------------------

@@ -210,7 +210,10 @@ class LoginAttempt:
     refused from new addresses only: one it logged in from recently still gets through.
 
     :meth:`begin` counts the try before the password is checked (so N concurrent guesses count N and exactly
-    the limit get an answer) and :meth:`succeeded` takes it back.
+    the limit get an answer) and :meth:`succeeded` takes it back. A try refused for its address (pair or IP)
+    still counts there, so a client that keeps trying stays refused, but never for the account: only tries
+    that got past the address limits move the account's limit, so one address can add at most
+    ``LOGIN_FAILURE_LIMIT`` per window to it and cannot lock the owner out of new addresses by itself.
     """
 
     def __init__(self, realm: str, account: str, ip: str | None):
@@ -227,20 +230,21 @@ class LoginAttempt:
 
     @property
     def counters(self) -> list[Counter]:
-        return [self.pair, self.by_ip, self.by_account] if self.ip else [self.pair, self.by_account]
+        return [*self.address_counters, self.by_account]
+
+    @property
+    def address_counters(self) -> list[Counter]:
+        """The limits of this client address: the (account, IP) pair and the IP across accounts."""
+        return [self.pair, self.by_ip] if self.ip else [self.pair]
 
     def begin(self) -> None:
-        """Count this try; ``RateLimited`` (with the seconds to wait) when it is refused. A refusal counts too."""
-        totals = [(counter, counter.add()) for counter in self.counters]
-        known = None
+        """Count this try; ``RateLimited`` (with the seconds to wait) when it is refused."""
+        totals = [(counter, counter.add()) for counter in self.address_counters]
         for counter, total in totals:
-            if total <= counter.limit.limit:
-                continue
-            if counter is self.by_account:
-                known = bool(_get_many([self._known_key])) if known is None else known
-                if known:
-                    continue
-            raise RateLimited(counter.limit.message, counter.retry_after())
+            if total > counter.limit.limit:
+                raise RateLimited(counter.limit.message, counter.retry_after())
+        if self.by_account.add() > self.by_account.limit.limit and not _get_many([self._known_key]):
+            raise RateLimited(self.by_account.limit.message, self.by_account.retry_after())
 
     def succeeded(self) -> None:
         """The password was right: this try is no failure, and the address is now known for the account."""

@@ -24,10 +24,9 @@ from rest_framework.exceptions import ValidationError as InvalidCursor
 
 from catena_site.api.pagination import Keyset
 from catena_site.csvfiles import ImportForm
-from catena_site.errors import ServiceError
+from catena_site.errors import Forbidden, ServiceError
 from catena_site.ids import InvalidId, decode_id
 
-# The flag a Caller must have, and the permission name the spec and the API messages use for it.
 SCREEN_PAGE_SIZE = 50
 
 
@@ -176,8 +175,11 @@ class FlagRequiredMixin(PortalMixin):
 
     def dispatch(self, request, *args, **kwargs):
         caller = getattr(request, "caller", None)
-        if caller is not None and not caller.holds(self.required_permission):
-            return forbidden(request, f"This page requires the {self.required_permission} permission.")
+        if caller is not None:
+            try:
+                caller.require(self.required_permission, "This page")
+            except Forbidden as refusal:
+                return forbidden(request, refusal.message)
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -1,8 +1,8 @@
 """Screen forms of channels, packages and EPG sources.
 
 They only read the submitted values into Python types and hand them to ``content.services`` under the API's
-names; every rule (technical names, lengths, logo format, EPG source) stays in the services, whose refusals
-come back onto these forms through ``catena_site.web.show_service_errors``.
+names; every rule (technical names, lengths, logo format, EPG source) is the services' (``content.inputs``), whose
+refusals come back onto these forms, every field's at once, through ``catena_site.web.show_service_errors``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class ChannelForm(forms.Form):
                                      "It cannot be changed later.",
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
     title = forms.CharField(required=False, strip=False, help_text="The name subscribers see.")
-    epg_source = forms.ChoiceField(required=False, label="EPG source")
+    # Text offered as a list: the portal's sources, and the name the channel refers to even while no source has it.
+    epg_source = forms.CharField(required=False, label="EPG source", widget=forms.Select)
     epg_channel_name = forms.CharField(required=False, strip=False, label="EPG channel name",
                                        help_text="The channel's id in the EPG source's XMLTV guide.")
     logo = forms.FileField(required=False, label="Upload a logo",
@@ -47,15 +48,12 @@ class ChannelForm(forms.Form):
             kwargs["initial"] = {
                 "name": channel.name,
                 "title": channel.title,
-                "epg_source": channel.epg_source.name if channel.epg_source_id else "",
+                "epg_source": channel.epg_source_name,
                 "epg_channel_name": channel.epg_channel_name,
                 **(kwargs.get("initial") or {}),
             }
         super().__init__(*args, **kwargs)
-        names = list(EpgSource.objects.for_portal(portal).order_by("name").values_list("name", flat=True))
-        self.fields["epg_source"].choices = [("", "— No EPG —")] + [(name, name) for name in names]
-        if not names:
-            self.fields["epg_source"].help_text = "This portal has no EPG sources yet."
+        self._offer_epg_sources()
         if channel is not None:
             self.fields["name"].disabled = True
             self.fields["name"].help_text = "The stream name on the streaming server; it cannot be changed."
@@ -69,6 +67,21 @@ class ChannelForm(forms.Form):
                 field.disabled = True
         else:  # the EPG channel IDs of the chosen source are offered while typing (channel_form.html)
             self.fields["epg_channel_name"].widget.attrs.update(list="epg-channel-names", autocomplete="off")
+
+    def _offer_epg_sources(self) -> None:
+        """The portal's EPG sources as choices, and the name the channel refers to while no source has it."""
+        field = self.fields["epg_source"]
+        names = list(EpgSource.objects.for_portal(self.portal).order_by("name").values_list("name", flat=True))
+        choices = [("", "— No EPG —")] + [(name, name) for name in names]
+        channel = self.channel
+        waiting = channel.epg_source_name if channel is not None and channel.epg_source_id is None else ""
+        if waiting:
+            choices.append((waiting, f"{waiting} (no EPG source named {waiting} yet)"))
+            field.help_text = (f"No EPG source named {waiting} yet: the channel is linked to it as soon as a "
+                               "source of that name is added.")
+        elif not names:
+            field.help_text = "This portal has no EPG sources yet."
+        field.widget.choices = choices
 
     def service_data(self) -> dict:
         """The channel fields under their API names; the logo only when it changes."""

@@ -15,6 +15,7 @@ from catena_site.csvfiles import read_csv, split_names
 from catena_site.errors import Invalid
 
 from . import services
+from .inputs import ChannelInput
 from .models import Channel, Package, PackageChannel
 
 MAX_ROWS = 10_000
@@ -42,6 +43,79 @@ class ImportReport(BaseImportReport):
         return sum(1 for row in self.rows if row.action == "update")
 
 
+COLUMNS = ("name", "title", "epgSourceName", "epgChannelName")
+
+
+@dataclass
+class Portfolio:
+    """What the rows are checked against: the portal's channels and packages, and the stream names other
+    portals on the same streaming server use (the real run checks those again, under a lock)."""
+
+    portal: object
+    channels: dict[str, Channel]
+    packages: dict[str, Package]
+    taken: set[str]
+
+    @classmethod
+    def of(cls, portal, rows: list[dict]) -> Portfolio:
+        channels = {c.name: c for c in Channel.objects.for_portal(portal)}
+        taken = services.stream_names_taken(portal, portal.streaming_server_id,
+                                            {row.get("name", "") for row in rows} - set(channels))
+        return cls(portal, channels, {p.name: p for p in Package.objects.for_portal(portal)}, taken)
+
+
+def row_data(row: dict) -> dict:
+    """A row's channel fields under the API's names (a column left out of the file is left unchanged)."""
+    return {column: row[column] for column in COLUMNS if column in row}
+
+
+def check_row(result: RowResult, row: dict, known: Portfolio) -> None:
+    """Add the row's errors to ``result`` (the channel's, by the same shape as the API; its packages'), then
+    what it would do."""
+    existing = known.channels.get(result.name)
+    try:
+        ChannelInput.check(row_data(row), partial=existing is not None, portal=known.portal,
+                           channel=existing)
+    except Invalid as exc:
+        result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
+    if result.name in known.taken:
+        result.errors.append(f"name: {services.name_taken_on_server_message(result.name)}")
+    result.packages = split_names(row.get("packages", ""))
+    unknown = [name for name in result.packages if name not in known.packages]
+    if unknown:
+        result.errors.append(f"Unknown package: {', '.join(unknown)}.")
+    if not result.errors:
+        result.action = "update" if existing is not None else "create"
+
+
+def check_rows(rows: list[dict], known: Portfolio) -> list[RowResult]:
+    """Each row's RowResult, numbered by its line in the file (the header is line 1)."""
+    results, seen = [], {}
+    for line, row in enumerate(rows, start=2):
+        result = RowResult(line=line, name=row.get("name", ""))
+        results.append(result)
+        if result.name in seen:
+            result.errors.append(f"Duplicate of line {seen[result.name]}.")
+            continue
+        seen[result.name] = line
+        check_row(result, row, known)
+    return results
+
+
+def apply_rows(results: list[RowResult], rows: list[dict], known: Portfolio, *, caller) -> None:
+    """Create or update every row's channel and add it to its packages, in one transaction."""
+    with transaction.atomic():
+        for result, row in zip(results, rows):
+            if result.action == "update":
+                channel = services.update_channel(known.channels[result.name], caller=caller, data=row_data(row))
+            else:
+                channel = services.create_channel(known.portal, caller=caller, data=row_data(row))
+            linked = set(PackageChannel.objects.filter(channel=channel).values_list("package__name", flat=True))
+            for package_name in result.packages:
+                if package_name not in linked:
+                    services.add_channel_to_package(known.packages[package_name], channel, caller=caller)
+
+
 def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = True) -> ImportReport:
     """Validate every line; unless ``dry_run`` or any line fails, apply them all in one transaction."""
     caller.require("isContentAdmin")
@@ -49,50 +123,11 @@ def import_channels(portal, content: bytes | str, *, caller, dry_run: bool = Tru
     report = ImportReport(errors=file_errors)
     if file_errors:
         return report
-    existing = {c.name: c for c in Channel.objects.for_portal(portal).select_related("epg_source")}
-    packages = {p.name: p for p in Package.objects.for_portal(portal)}
-    # Stream names another portal on the same streaming server uses (the real run checks again, under a lock).
-    taken = services.stream_names_taken(portal, portal.streaming_server_id,
-                                        {row.get("name", "") for row in rows} - set(existing))
-    seen: dict[str, int] = {}
-    for index, row in enumerate(rows, start=2):
-        name = row.get("name", "")
-        result = RowResult(line=index, name=name)
-        report.rows.append(result)
-        if name in seen:
-            result.errors.append(f"Duplicate of line {seen[name]}.")
-            continue
-        seen[name] = index
-        data = {"name": name, "title": row.get("title", "")}
-        for column in ("epgSourceName", "epgChannelName"):
-            if column in row:
-                data[column] = row[column]
-        try:
-            services.clean_channel(portal, data, channel=existing.get(name))
-        except Invalid as exc:
-            result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
-        if name in taken:
-            result.errors.append(f"name: {services.name_taken_on_server_message(name)}")
-        wanted = split_names(row.get("packages", ""))
-        unknown = [p for p in wanted if p not in packages]
-        if unknown:
-            result.errors.append(f"Unknown package: {', '.join(unknown)}.")
-        result.packages = wanted
-        if not result.errors:
-            result.action = "update" if name in existing else "create"
+    known = Portfolio.of(portal, rows)
+    report.rows = check_rows(rows, known)
     if dry_run or not report.ok:
         return report
-    with transaction.atomic():
-        for result, row in zip(report.rows, rows):
-            data = {k: row[k] for k in ("name", "title", "epgSourceName", "epgChannelName") if k in row}
-            if result.action == "update":
-                channel = services.update_channel(existing[result.name], caller=caller, data=data)
-            else:
-                channel = services.create_channel(portal, caller=caller, data=data)
-            linked = set(PackageChannel.objects.filter(channel=channel).values_list("package__name", flat=True))
-            for package_name in result.packages:
-                if package_name not in linked:
-                    services.add_channel_to_package(packages[package_name], channel, caller=caller)
+    apply_rows(report.rows, rows, known, caller=caller)
     report.applied = True
     return report
 

@@ -6,20 +6,17 @@ operation row in one transaction.
 
 from __future__ import annotations
 
-import re
-
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from catena_site import access_events
-from catena_site.errors import Conflict, Invalid, NotFound
+from catena_site.errors import Conflict, NotFound
 from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 from portals.models import Portal, StreamingServer
 
-from .logos import NO_LOGO, prepare_logo
+from .inputs import ChannelInput, PackageInput
+from .logos import NO_LOGO
 from .models import (
-    TECHNICAL_NAME_PATTERN,
     Channel,
     EpgSource,
     FreePackage,
@@ -27,12 +24,12 @@ from .models import (
     PackageChannel,
 )
 
-NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 
-
-def duplicate_name() -> Conflict:
-    """The documented 409 for a channel, package or EPG source name already taken in the portal."""
-    return Conflict("name must be unique", {"name": ["name must be unique"]})
+def duplicate_name(what: str, name: str) -> Conflict:
+    """The documented 409 for a name already taken in the portal: ``what`` is "a channel", "a package" or
+    "an EPG source"; the field's reason keeps the spec's phrase "must be unique"."""
+    return Conflict(f"{what[0].upper()}{what[1:]} named {name} already exists.",
+                    {"name": [f"Name must be unique: {what} named {name} already exists."]})
 
 
 def name_taken_on_server_message(name: str) -> str:
@@ -64,109 +61,63 @@ def stream_names_taken(portal, server_id: int, names) -> set[str]:
                .exclude(portal_id=portal.pk).values_list("name", flat=True))
 
 
-def _raise_if(errors: dict[str, list[str]], what: str) -> None:
-    if errors:
-        raise Invalid.of(what, errors)
-
-
-def _text(data: dict, key: str, errors: dict, *, max_length: int, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[key] = ["Must be text."]
-        return None
-    value = value.strip()
-    if required and not value:
-        errors[key] = ["This field is required."]
-        return None
-    if len(value) > max_length:
-        errors[key] = [f"Must be at most {max_length} characters."]
-        return None
-    return value
-
-
-def valid_technical_name(value) -> bool:
-    return isinstance(value, str) and re.fullmatch(TECHNICAL_NAME_PATTERN, value) is not None
-
-
 # --- Channels ---------------------------------------------------------------------------------------------
 
 
 def channel_snapshot(channel: Channel) -> dict:
     return {
         "title": channel.title,
-        "epgSourceName": channel.epg_source.name if channel.epg_source_id else None,
+        "epgSourceName": channel.epg_source_name or None,
         "epgChannelName": channel.epg_channel_name,
         "logo": channel.logo_etag or None,
     }
 
 
-def clean_channel(portal, data: dict, *, channel: Channel | None = None) -> dict:
-    """Validate channel input (API names) against the portal; return model field values to set.
+def lock_portal(portal) -> None:
+    """Lock the portal's row until the transaction ends.
 
-    On create every rule applies; on update only the keys present. Raises ``Invalid`` with all errors.
+    A channel naming an EPG source and a source taking that name both take it first, so that one of them
+    always sees the other: the channel finds the source, or the source finds the channel (on SQLite every
+    transaction takes the database's write lock at its start: the same effect).
     """
-    creating = channel is None
-    errors: dict[str, list[str]] = {}
-    values: dict = {}
-    if creating:
-        name = data.get("name")
-        if not valid_technical_name(name):
-            errors["name"] = [NAME_RULE]
-        else:
-            values["name"] = name
-    elif "name" in data and data["name"] != channel.name:
-        errors["name"] = ["The channel name cannot be changed."]
-    if creating or "title" in data:
-        title = _text(data, "title", errors, max_length=200, required=True)
-        if title is not None:
-            values["title"] = title
-    if "epgSourceName" in data:
-        source_name = data.get("epgSourceName")
-        if source_name in (None, ""):
-            values["epg_source"] = None
-        elif not isinstance(source_name, str):
-            errors["epgSourceName"] = ["Must be the name of an EPG source or null."]
-        else:
-            source = EpgSource.objects.for_portal(portal).filter(name=source_name).first()
-            if source is None:
-                errors["epgSourceName"] = [f"No EPG source named '{source_name}' in this portal."]
-            else:
-                values["epg_source"] = source
-    if "epgChannelName" in data:
-        epg_channel = _text(data, "epgChannelName", errors, max_length=200)
-        if epg_channel is not None:
-            values["epg_channel_name"] = epg_channel
-    if "logo" in data:
-        logo = data["logo"]
-        if logo is None:
-            values.update(NO_LOGO)
-        else:
-            try:
-                values.update(prepare_logo(logo))
-            except ValidationError as exc:
-                errors["logo"] = exc.messages
-    _raise_if(errors, "channel")
+    Portal.objects.select_for_update().filter(pk=portal.pk).values_list("id", flat=True).get()
+
+
+def channel_values(checked: dict) -> dict:
+    """Model field values from a checked ``ChannelInput``: a logo becomes its stored fields (or none)."""
+    values = dict(checked)
+    if "logo" in values:
+        logo = values.pop("logo")
+        values.update(NO_LOGO if logo is None else logo)
     return values
+
+
+def link_epg_source(portal, values: dict) -> None:
+    """Add the source a channel names (None while no source has that name) to its field values; call it with
+    the portal locked (:func:`lock_portal`)."""
+    if "epg_source_name" in values:
+        name = values["epg_source_name"]
+        values["epg_source"] = EpgSource.objects.for_portal(portal).filter(name=name).first() if name else None
 
 
 def create_channel(portal, *, caller, data: dict) -> Channel:
     """Create a channel; a name taken in the portal, or by another portal on the same streaming server (the
-    stream names the server asks about), is a 409. Records ``createChannel``."""
+    stream names the server asks about), is a 409. It is linked to the EPG source it names if that exists
+    (else as soon as a source of that name does). Records ``createChannel``."""
     caller.require("isContentAdmin")
-    values = clean_channel(portal, data)
+    values = channel_values(ChannelInput.check(data, portal=portal))
     with transaction.atomic():
         server_id = lock_streaming_server(portal)
         if Channel.objects.for_portal(portal).filter(name=values["name"]).exists():
-            raise duplicate_name()
+            raise duplicate_name("a channel", values["name"])
         if stream_names_taken(portal, server_id, [values["name"]]):
             raise name_taken_on_server(values["name"])
+        link_epg_source(portal, values)
         try:
             with transaction.atomic():
                 channel = Channel.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise duplicate_name() from None
+            raise duplicate_name("a channel", values["name"]) from None
         record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name,
                         "changes": changes({}, channel_snapshot(channel))})
@@ -177,9 +128,13 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
 def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
     """Change a channel's title, EPG fields or logo (never its name). Records ``updateChannel``."""
     caller.require("isContentAdmin")
+    values = channel_values(ChannelInput.check(data, partial=True, portal=channel.portal, channel=channel))
+    values.pop("name", None)
     with transaction.atomic():
-        channel = Channel.objects.select_for_update(of=("self",)).select_related("epg_source", "portal").get(pk=channel.pk)
-        values = clean_channel(channel.portal, data, channel=channel)
+        if "epg_source_name" in values:
+            lock_portal(channel.portal)
+        channel = Channel.objects.select_for_update(of=("self",)).select_related("portal").get(pk=channel.pk)
+        link_epg_source(channel.portal, values)
         before = channel_snapshot(channel)
         for field, value in values.items():
             setattr(channel, field, value)
@@ -209,24 +164,6 @@ def delete_channel(channel: Channel, *, caller) -> list[str]:
 # --- Packages ---------------------------------------------------------------------------------------------
 
 
-def clean_package(data: dict, *, package: Package | None = None) -> dict:
-    creating = package is None
-    errors: dict[str, list[str]] = {}
-    values: dict = {}
-    if creating or "name" in data:
-        name = data.get("name")
-        if not valid_technical_name(name):
-            errors["name"] = [NAME_RULE]
-        else:
-            values["name"] = name
-    if "description" in data:
-        description = _text(data, "description", errors, max_length=2000)
-        if description is not None:
-            values["description"] = description
-    _raise_if(errors, "package")
-    return values
-
-
 def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
     return Package.objects.for_portal(portal).filter(name=name).exclude(pk=exclude).exists()
 
@@ -234,15 +171,15 @@ def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
 def create_package(portal, *, caller, data: dict) -> Package:
     """Create a package; a taken name is a 409. Records ``createPackage``."""
     caller.require("isContentAdmin")
-    values = clean_package(data)
+    values = PackageInput.check(data, portal=portal)
     with transaction.atomic():
         if _name_taken(portal, values["name"]):
-            raise duplicate_name()
+            raise duplicate_name("a package", values["name"])
         try:
             with transaction.atomic():
                 package = Package.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise duplicate_name() from None
+            raise duplicate_name("a package", values["name"]) from None
         record(portal, OperationType.CREATE_PACKAGE, actor=caller.actor, package_id=package.id,
                payload={"packageId": package.public_id, "packageName": package.name})
     return package
@@ -251,11 +188,11 @@ def create_package(portal, *, caller, data: dict) -> Package:
 def update_package(package: Package, *, caller, data: dict) -> Package:
     """Rename or describe a package. Records ``updatePackage`` with old → new."""
     caller.require("isContentAdmin")
-    values = clean_package(data, package=package)
+    values = PackageInput.check(data, partial=True, portal=package.portal, package=package)
     with transaction.atomic():
         package = Package.objects.select_for_update(of=("self",)).select_related("portal").get(pk=package.pk)
         if "name" in values and values["name"] != package.name and _name_taken(package.portal, values["name"], package.pk):
-            raise duplicate_name()
+            raise duplicate_name("a package", values["name"])
         before = {"name": package.name, "description": package.description}
         for field, value in values.items():
             setattr(package, field, value)

@@ -31,15 +31,16 @@ from catena_site.web import (
     form_refused,
     live_block_response,
 )
+from portals.permissions import requires_sentence
 
 from . import selectors, services
 from .api.views import logo_response
 from .epg import selectors as epg_selectors
-from .epg import services as epg_services
 from .epg.selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
 from .forms import ChannelForm, PackageForm
 from .imports import HEADER, import_channels
+from .inputs import valid_epg_source_name
 from .models import Channel, EpgSource, FreePackage, Package, PackageChannel
 
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
@@ -72,7 +73,7 @@ class ChannelListView(PortalListView):
         Column("Title", sort="title", csv=lambda row: row.title),
         Column("Technical name", sort="name", csv=lambda row: row.name),
         Column("Packages", csv=lambda row: _names(row.packages.all())),
-        Column("EPG source", csv=lambda row: row.epg_source.name if row.epg_source else ""),
+        Column("EPG source", csv=lambda row: row.epg_source_name),
         Column("EPG channel", sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
         Column(""),
     ]
@@ -126,7 +127,7 @@ def epg_name_suggestions(portal, source_name: str, typed: str) -> dict:
     ``EPG_NAME_SUGGESTIONS``, and the hint the form shows under the field."""
     # A name no source can have (``%00`` among them: PostgreSQL refuses NUL in a query) is not looked up.
     source = EpgSource.objects.for_portal(portal).filter(name=source_name).first() \
-        if source_name and epg_services.valid_epg_source_name(source_name) else None
+        if valid_epg_source_name(source_name) else None
     if source is None:
         return {"source": "", "names": [], "hint": ""}
     names = epg_selectors.epg_channel_names(source)
@@ -216,7 +217,7 @@ class ChannelEditView(PortalMixin, ChannelFormMixin, TemplateView):
 
     def post(self, request, channel_id):
         if not self.caller.can_manage_content:
-            return forbidden(request, "Changing channels requires the isContentAdmin permission.")
+            return forbidden(request, requires_sentence("isContentAdmin", "Changing channels"))
         return self.submit(ChannelForm(request.POST, request.FILES, portal=self.portal, channel=self.channel))
 
     def save(self, form) -> Channel:
@@ -353,7 +354,7 @@ class PackageDetailView(PortalMixin, PackageObjectMixin, TemplateView):
 
     def post(self, request, package_id):
         if not self.caller.can_manage_content:
-            return forbidden(request, "Changing packages requires the isContentAdmin permission.")
+            return forbidden(request, requires_sentence("isContentAdmin", "Changing packages"))
         form = PackageForm(request.POST, package=self.package)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)

@@ -1,4 +1,5 @@
-"""The programme on air on a channel at a moment (a play session's ``programId``).
+"""The programme on air on a channel at a moment: an archive session's ``programId`` (at its archive
+position, ``monitoring.archive``) and the screens' programme of a live session (at its start).
 
 Programmes are stored by the EPG import in ``content.Program`` (epg_source, epg_channel_name, start, end); a
 channel points at its guide with ``epg_source`` + ``epg_channel_name``.
@@ -40,20 +41,34 @@ def _guides(channel_ids: set[int]) -> dict[int, tuple[int, str]]:
     return guides
 
 
-def program_on_air(channel_id: int, at: dt.datetime) -> int | None:
-    """ID of the programme on the channel's guide at ``at`` (start ≤ at < end), or None."""
-    return programs_on_air([(channel_id, at)])[0]
+def _current_guides(channel_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """:func:`_guides` read from the database (one query): for screens, whose query count must not depend on
+    what the cache holds."""
+    return {c: (s, n) for c, s, n in Channel.objects.filter(pk__in=channel_ids, epg_source__isnull=False)
+            .exclude(epg_channel_name="").values_list("id", "epg_source_id", "epg_channel_name")}
+
+
+def _on_air(starts: list[tuple[int, dt.datetime]], guides: dict[int, tuple[int, str]],
+            *fields: str) -> list[Program | None]:
+    """The programme (loading only ``fields`` besides what the rule needs) on air for each ``(channel_id, at)``."""
+    on_air = epg_selectors.programs_on_air(
+        [(guides[channel_id], at) for channel_id, at in starts if channel_id in guides],
+        Program.objects.only("id", "epg_source_id", "epg_channel_name", "start", "end", *fields))
+    return [on_air.get((guides.get(channel_id), at)) for channel_id, at in starts]
 
 
 def programs_on_air(starts: list[tuple[int, dt.datetime]]) -> list[int | None]:
-    """:func:`program_on_air` for many ``(channel_id, at)``: one cache read, then one query per
+    """ID of the programme on the channel's guide at each ``(channel_id, at)`` (start ≤ at < end), or None: one cache read, then one query per
     ``ON_AIR_PER_QUERY`` distinct moments on channels with a guide (none for channels without one).
 
     Which programme is on air is ``content.epg.selectors``' rule (covering the moment, latest start wins).
     """
     guides = _guides({channel_id for channel_id, _ in starts}) if starts else {}
-    on_air = epg_selectors.programs_on_air(
-        [(guides[channel_id], at) for channel_id, at in starts if channel_id in guides],
-        Program.objects.only("id", "epg_source_id", "epg_channel_name", "start", "end"))
-    found = [on_air.get((guides.get(channel_id), at)) for channel_id, at in starts]
-    return [None if program is None else program.id for program in found]
+    return [None if program is None else program.id for program in _on_air(starts, guides)]
+
+
+def titles_on_air(starts: list[tuple[int, dt.datetime]]) -> list[str | None]:
+    """The title of the programme on air for each ``(channel_id, at)`` (as :func:`programs_on_air`), or None:
+    the screens' programme of a live session. One query for the guides, then as :func:`programs_on_air`."""
+    guides = _current_guides({channel_id for channel_id, _ in starts}) if starts else {}
+    return [None if program is None else program.title for program in _on_air(starts, guides, "title")]

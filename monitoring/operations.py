@@ -32,6 +32,14 @@ class Actor:
     def system(cls) -> Actor:
         return cls(cls.SYSTEM)
 
+    def stamped(self, payload: dict | None) -> dict:
+        """``payload`` with ``managerEmail`` when a manager acted (the Russian manual, 5.2.11; spec §10): the
+        API key, the system and subscribers add nothing."""
+        payload = dict(payload or {})
+        if self.type == self.MANAGER and self.email:
+            payload["managerEmail"] = self.email
+        return payload
+
     def as_json(self) -> dict:
         return {
             "type": self.type,
@@ -116,7 +124,8 @@ def record(
     subscriber_id: int | None = None,
     package_id: int | None = None,
 ) -> Operation:
-    """Write one operation row inside the caller's transaction and return it.
+    """Write one operation row inside the caller's transaction and return it; the payload carries
+    ``managerEmail`` when a manager acted.
 
     Raises ``RuntimeError`` outside a transaction: an operation written on its own could outlive a change
     that was rolled back, or be missing for one that was committed.
@@ -128,7 +137,7 @@ def record(
         type=type,
         subscriber_id=subscriber_id,
         package_id=package_id,
-        payload=payload or {},
+        payload=actor.stamped(payload),
         actor_type=actor.type,
         actor_manager_id=actor.manager_id,
         actor_email=actor.email,
@@ -150,7 +159,7 @@ def build(portal, type: str, *, actor: Actor, payload: dict | None = None, subsc
     """An unsaved operation row, for :func:`record_many`."""
     now = timezone.now()
     return Operation(portal=portal, type=type, subscriber_id=subscriber_id, package_id=package_id,
-                     payload=payload or {}, actor_type=actor.type, actor_manager_id=actor.manager_id,
+                     payload=actor.stamped(payload), actor_type=actor.type, actor_manager_id=actor.manager_id,
                      actor_email=actor.email, created_at=now, updated_at=now)
 
 

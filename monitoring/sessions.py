@@ -28,9 +28,8 @@ from subscribers import playback_cache
 from subscribers.models import Subscriber
 from subscribers.playback_cache import Beat, BeatProbe
 
-from . import dead_letters, sharing
+from . import archive, dead_letters, sharing
 from .models import CloseReason, PlaySession
-from .on_air import program_on_air, programs_on_air
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,7 @@ class PlayRequest:
     duration: int | None = None
     dvr: bool = False
     device_id: str | None = None
+    archive_at: dt.datetime | None = None  # the archive position of a dvr session, when the client says it
 
 
 # --- Cached heartbeats --------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> N
         channel_name=request.name, streamer_session_id=request.session_id, token=request.token[:64],
         opened_at=now, updated_at=now, active=True, bytes=max(request.bytes or 0, 0), duration=request.duration,
         ip=request.ip[:45], user_agent=request.user_agent[:500], device_id=request.device_id, proto=request.proto[:16],
-        dvr=request.dvr, program_id=None if request.dvr else program_on_air(channel_id, now),
+        dvr=request.dvr, program_id=archive.program_id(channel_id, request.archive_at) if request.dvr else None,
     )
     PlaySession.objects.bulk_create(
         [session], update_conflicts=True, unique_fields=["streamer_session_id"],
@@ -184,7 +184,8 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
     if not facts.max_sessions and buffered():
         opened = (request.session_id, facts.portal_id, facts.subscriber_id, channel_id, request.name,
                   request.token[:64], now.timestamp(), request.ip[:45], request.user_agent[:500], request.device_id,
-                  request.proto[:16], request.dvr, max(request.bytes or 0, 0), request.duration)
+                  request.proto[:16], request.dvr, max(request.bytes or 0, 0), request.duration,
+                  request.archive_at.timestamp() if request.archive_at else None)
         first_beat = Beat(facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0),
                           request.duration)
         try:
@@ -285,14 +286,15 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
     """Insert the buffered starts; revive a session we closed (stale, access, reconciliation) before the start."""
     starts: dict[str, tuple] = {}
     for item in items:
-        starts.setdefault(item[0], item)  # the first start of a session ID counts
-    created, changed = [], []
+        # the first start of a session ID counts; one buffered before archive positions has none
+        starts.setdefault(item[0], item if len(item) > 14 else (*item, None))
+    created, changed, positions = [], [], []
     with transaction.atomic():
         existing = {s.streamer_session_id: s for s in PlaySession.objects.select_for_update()
                     .filter(streamer_session_id__in=list(starts)).order_by("streamer_session_id")}
         for session_id in sorted(starts):
             (_, portal_id, subscriber_id, channel_id, name, token, ts, ip, user_agent, device_id, proto, dvr,
-             bytes_, duration) = starts[session_id]
+             bytes_, duration, archive_ts) = starts[session_id]
             at = dt.datetime.fromtimestamp(ts, dt.UTC)
             session = existing.get(session_id)
             if session is None:
@@ -301,15 +303,14 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
                     streamer_session_id=session_id, token=token, opened_at=at, updated_at=at, active=True,
                     bytes=bytes_, duration=duration, ip=ip, user_agent=user_agent, device_id=device_id, proto=proto,
                     dvr=dvr))
+                positions.append((created[-1], dt.datetime.fromtimestamp(archive_ts, dt.UTC) if archive_ts else None))
             elif (not session.active and session.close_reason != CloseReason.STREAMER
                   and (session.closed_at is None or session.closed_at <= at)):
                 session.active, session.closed_at, session.close_reason = True, None, ""
                 session.updated_at = max(session.updated_at, at)
                 session.ip, session.user_agent, session.token, session.device_id = ip, user_agent, token, device_id
                 changed.append(session)
-        live = [session for session in created if not session.dvr]
-        for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
-            session.program_id = program_id
+        archive.fill_program_ids(positions)
         if created:
             PlaySession.objects.bulk_create(created)
         if changed:

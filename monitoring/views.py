@@ -34,6 +34,7 @@ from subscribers.selectors import subscribers_named
 from . import selectors
 from .filters import OperationFilter, PlaySessionFilter
 from .models import CloseReason, PlaySession
+from .on_air import titles_on_air
 from .operations import Actor, Operation, OperationType
 
 RECENT_OPERATIONS = 10  # operations the dashboard lists
@@ -276,9 +277,15 @@ def program_titles_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
 
 
 class PlaySessionRow:
-    """A play session as the screens show it: names with links (while they exist), times, duration, data."""
+    """A play session as the screens show it: names with links (while they exist), times, duration, data.
 
-    def __init__(self, session: PlaySession, now: dt.datetime, program_now: str | None = None):
+    ``program``: an archive session's programme (its ``programId``), or for a live one the programme on air
+    when it started (computed, ``program_at_start``); ``program_now``: for a live session the programme on air
+    now, for an archive one again the archive programme.
+    """
+
+    def __init__(self, session: PlaySession, now: dt.datetime, program_now: str | None = None,
+                 program_at_start: str | None = None):
         self.session = session
         self.public_id = session.public_id
         self.subscriber_id = encode_id(session.subscriber_id)
@@ -286,8 +293,9 @@ class PlaySessionRow:
         self.channel_id = encode_id(session.channel_id)
         self.channel_title = getattr(session, "channel_title", None)
         self.channel_name = session.channel_name
-        self.program = getattr(session, "program_title", None)
-        self.program_now = program_now
+        archive_program = getattr(session, "program_title", None) if session.dvr else None
+        self.program = archive_program if session.dvr else program_at_start
+        self.program_now = archive_program if session.dvr else program_now
         self.opened_at = session.opened_at
         self.closed_at = session.closed_at
         self.updated_at = session.updated_at
@@ -306,10 +314,16 @@ class PlaySessionRow:
 
 
 def play_session_rows(sessions: list[PlaySession], now: dt.datetime, *, programs_now: bool = False) -> list:
-    """Rows of ``sessions`` with their newest cached heartbeat (and the programme on air now, if asked)."""
+    """Rows of ``sessions`` with their newest cached heartbeat, and for live sessions the programme on air now
+    (``programs_now``, one query) or else the one on air at their start (computed: ``programId`` is only an
+    archive session's)."""
     sessions = selectors.with_fresh_heartbeats(list(sessions))
-    on_air = program_titles_on_air((s.channel_id for s in sessions), now) if programs_now else {}
-    return [PlaySessionRow(s, now, on_air.get(s.channel_id)) for s in sessions]
+    live = [s for s in sessions if not s.dvr]
+    if programs_now:
+        titles_now = program_titles_on_air((s.channel_id for s in live), now)
+        return [PlaySessionRow(s, now, titles_now.get(s.channel_id)) for s in sessions]
+    at_start = dict(zip((s.id for s in live), titles_on_air([(s.channel_id, s.opened_at) for s in live])))
+    return [PlaySessionRow(s, now, program_at_start=at_start.get(s.id)) for s in sessions]
 
 
 def recent_play_sessions(portal, subscriber, limit: int = CARD_SESSIONS) -> list[PlaySessionRow]:
@@ -460,13 +474,18 @@ class PlaySessionHistoryView(PortalListView):
             choices.append((selected, f"Channel {selected}"))
         return choices
 
-    def filtered_subscriber(self, public_id: str) -> Subscriber | None:
-        """The subscriber the list is narrowed to, when it is one of this portal's."""
-        try:
-            pk = decode_id(public_id) if public_id else None
-        except InvalidId:
+    def filtered_subscriber(self, text: str) -> Subscriber | None:
+        """The subscriber the list is narrowed to, when the filter (an ID, a name or a phone) stands for exactly
+        one of this portal's."""
+        if not text:
             return None
-        return Subscriber.objects.for_portal(self.portal).filter(pk=pk).only("id", "name").first() if pk else None
+        try:
+            ids = [decode_id(text)]
+        except InvalidId:
+            ids = subscribers_named(self.portal, text)
+        if len(ids) != 1:
+            return None
+        return Subscriber.objects.for_portal(self.portal).filter(pk=ids[0]).only("id", "name").first()
 
 
 # --- Operations log ---------------------------------------------------------------------------------------
@@ -497,7 +516,8 @@ def summarize_payload(payload: dict, limit: int = 160) -> str:
         elif key:
             add(f"{key}: {_short(value)}")
 
-    walk("", payload or {})
+    # managerEmail repeats the "By" column (it is in the payload for integrations, as the manual shows it)
+    walk("", {key: value for key, value in (payload or {}).items() if key != "managerEmail"})
     text = "; ".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

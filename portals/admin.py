@@ -15,11 +15,12 @@ from django.template import engines
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from catena_site.errors import ServiceError
+from catena_site.errors import Invalid, ServiceError
 
 from . import account, services
+from .inputs import PortalCreationInput, StreamingServerInput
 from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
-from .validators import normalize_email, password_problems
+from .validators import password_problems
 
 # --- Forms ------------------------------------------------------------------------------------------------
 
@@ -29,10 +30,14 @@ class PortalCreationForm(forms.ModelForm):
 
     The streaming server starts as the default one."""
 
-    owner_email = forms.EmailField(label="Owner email")
+    owner_email = forms.CharField(label="Owner email")
     owner_password = forms.CharField(label="Owner password", strip=False, widget=forms.PasswordInput,
                                      help_text="At least 8 characters with upper- and lower-case letters, a digit "
                                                "and a special character.")
+
+    # The fields of ``PortalCreationInput`` (the rules ``services.create_portal`` applies) → this form's.
+    SHAPE_FIELDS = {"name": "name", "domain": "domain", "title": "title", "ownerEmail": "owner_email",
+                    "ownerPassword": "owner_password"}
 
     class Meta:
         model = Portal
@@ -48,15 +53,17 @@ class PortalCreationForm(forms.ModelForm):
         if default is not None:
             field.initial = default.pk
 
-    def clean_owner_email(self):
-        return normalize_email(self.cleaned_data["owner_email"])
-
-    def clean_owner_password(self):
-        password = self.cleaned_data["owner_password"]
-        problems = password_problems(password, [self.data.get("owner_email", ""), self.data.get("name", "")])
-        if problems:
-            raise ValidationError(problems)
-        return password
+    def clean(self):
+        """Every rule of the input shape, on its field, beside the model's own (uniqueness)."""
+        cleaned = super().clean()
+        try:
+            PortalCreationInput.check({api: self.data.get(field, "") for api, field in self.SHAPE_FIELDS.items()})
+        except Invalid as exc:
+            for key, reasons in exc.errors.items():
+                field = self.SHAPE_FIELDS.get(key)
+                if field not in self.errors:
+                    self.add_error(field, reasons)
+        return cleaned
 
     def save(self, commit=True):
         try:
@@ -312,27 +319,18 @@ class StreamingServerForm(forms.ModelForm):
             self.fields["name"].help_text = ("New portals get this server; its empty fields are the STREAMER_* "
                                              "settings. It cannot be renamed.")
 
-    def clean_allowed_ips(self):
-        from .streaming_servers import address_problems
-
-        value = self.cleaned_data["allowed_ips"]
-        problems = address_problems(value)
-        if problems:
-            raise ValidationError(problems)
-        return value
-
-    def clean_api_url(self):
-        value = self.cleaned_data["api_url"].strip()
-        if value and not value.startswith(("http://", "https://")):
-            raise ValidationError("Must be an http:// or https:// URL.")
-        return value
-
     def clean(self):
+        """Every rule of ``StreamingServerInput`` (what ``services.save_streaming_server`` applies), each on its
+        field; then whether another server uses the key."""
         cleaned = super().clean()
+        try:
+            StreamingServerInput.check({field: cleaned.get(field) or "" for field in StreamingServerInput._declared_fields})
+        except Invalid as exc:
+            for field, reasons in exc.errors.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, reasons)
         name = cleaned.get("name")
-        if name and name != DEFAULT_SERVER_NAME and not cleaned.get("key"):
-            self.add_error("key", "Every server but the default one needs its own key.")
-        elif name and not self.errors:
+        if name and not self.errors:
             candidate = StreamingServer(pk=self.instance.pk, name=name, key=cleaned.get("key") or "")
             if services.streaming_server_key_taken(candidate):
                 self.add_error("key", "Another streaming server uses this key.")

@@ -13,17 +13,10 @@ from catena_site.errors import Forbidden
 from monitoring.operations import Actor
 
 from .models import Manager, ManagerSession, Portal, hash_token
+from .permissions import PERMISSIONS, requires_sentence
 
 # A session's last_seen_at is written at most this often, so that every request is not a write.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
-
-# Each permission by the name the API gives it (a manager's flag, the name a refusal quotes) and the Caller
-# property that answers it: the one table both the API's permission classes and the services read.
-PERMISSIONS = {
-    "isAdmin": "can_manage",
-    "isContentAdmin": "can_manage_content",
-    "isSubscriberAdmin": "can_manage_subscribers",
-}
 
 
 @dataclass
@@ -71,12 +64,14 @@ class Caller:
 
     def holds(self, permission: str) -> bool:
         """Whether the caller has ``permission`` (``"isAdmin"``, ``"isContentAdmin"``, ``"isSubscriberAdmin"``)."""
-        return getattr(self, PERMISSIONS[permission])
+        return getattr(self, PERMISSIONS[permission].caller_property)
 
-    def require(self, permission: str) -> None:
-        """Raise ``Forbidden`` naming ``permission`` unless the caller has it (see :meth:`holds`)."""
+    def require(self, permission: str, action: str = "This action") -> None:
+        """Raise ``Forbidden`` unless the caller has ``permission`` (see :meth:`holds`); the message names it as
+        the screens do and by its flag: ``This action requires the Content admin permission (isContentAdmin).``
+        ``action`` begins the sentence ("This page", "Changing channels")."""
         if not self.holds(permission):
-            raise Forbidden(f"This action requires the {permission} permission.")
+            raise Forbidden(requires_sentence(permission, action))
 
     @property
     def actor(self) -> Actor:

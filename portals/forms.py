@@ -1,8 +1,9 @@
 """Screen forms of portals and managers.
 
-They only read the submitted values into Python types and hand them to ``portals.services`` under the
-API's names; every rule (lengths, password policy, logo format, permissions) stays in the services, whose
-refusals come back onto these forms through ``catena_site.web.show_service_errors``.
+They only read the submitted values into Python types (no field is required, none has a rule of its own) and
+hand them to ``portals.services`` under the API's names; every rule (lengths, password policy, logo format,
+permissions) is in the input shapes the services call (``portals.inputs``), whose refusals — every field's at
+once — come back onto these forms through ``catena_site.web.show_service_errors``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,32 @@ from django import forms
 from django.conf import settings as django_settings
 
 from .models import DEFAULT_SMS_TEMPLATE
+from .permissions import PERMISSIONS
 from .services import guide_language
 from .validators import MAX_LOGO_BYTES
 
 
+class WholeNumberField(forms.CharField):
+    """A number field that only reads: digits become an int, anything else goes to the service as typed (whose
+    shape names the rule together with every other field's), blank is None."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return value
+
+
 class LoginForm(forms.Form):
-    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username",
+    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
                                                                           "autofocus": True}))
-    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(required=False, strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    SERVICE_FIELDS = {"email": "email", "password": "password"}
 
 
 class PortalSettingsForm(forms.Form):
@@ -43,8 +62,10 @@ class PortalSettingsForm(forms.Form):
                   f"login code; it must contain {{code}}. At most 300 characters. Leave blank for the default: "
                   f"{DEFAULT_SMS_TEMPLATE}",
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_SMS_TEMPLATE}))
-    max_sessions_per_subscriber = forms.IntegerField(
-        required=False, label="Concurrent play sessions per subscriber", help_text="Blank means unlimited.")
+    max_sessions_per_subscriber = WholeNumberField(
+        required=False, label="Concurrent play sessions per subscriber",
+        help_text="From 1 to 1000; blank means unlimited.",
+        widget=forms.NumberInput(attrs={"min": 1, "max": 1000}))
     stream_base_url = forms.CharField(
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
@@ -66,7 +87,8 @@ class PortalSettingsForm(forms.Form):
         "branding.title": "title",
         "branding.description": "description",
         "branding.logo": "logo_url",
-        "logo": "logo",
+        "logoFile": "logo",
+        "removeLogo": "remove_logo",
         "settings.autoCreateSubscribers": "auto_create_subscribers",
         "settings.maxSessionsPerSubscriber": "max_sessions_per_subscriber",
         "settings.smsTemplate": "sms_template",
@@ -101,8 +123,8 @@ class PortalSettingsForm(forms.Form):
         if not owner:  # a disabled field keeps its initial value when submitted: unchanged
             self.fields["require_2fa"].disabled = True
 
-    def service_arguments(self) -> dict:
-        """Keyword arguments of ``services.update_portal`` for the cleaned values."""
+    def service_data(self) -> dict:
+        """The values under the names of ``services.update_portal(…, screen=True)``."""
         data = self.cleaned_data
         branding = {"title": data["title"], "description": data["description"]}
         logo_url = data["logo_url"].strip()
@@ -115,7 +137,7 @@ class PortalSettingsForm(forms.Form):
             logo_file = data["logo"].read(MAX_LOGO_BYTES + 1)
         return {
             "branding": branding,
-            "settings_values": {
+            "settings": {
                 "autoCreateSubscribers": data["auto_create_subscribers"],
                 "maxSessionsPerSubscriber": data["max_sessions_per_subscriber"],
                 # Blank (or only spaces) means the default, which the service stores as None.
@@ -123,17 +145,22 @@ class PortalSettingsForm(forms.Form):
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
                 "require2fa": data["require_2fa"],
             },
-            "logo_file": logo_file,
-            "remove_logo": data["remove_logo"],
-            # Not one of the API's settings (the Management API documents no such field): its own argument.
-            "guide_language_value": data["guide_language"],
+            "logoFile": logo_file,
+            "removeLogo": data["remove_logo"],
+            # Not one of the API's settings (the Management API documents no such field): the screen's own.
+            "guideLanguage": data["guide_language"],
         }
+
+
+def _flag_field(flag: str) -> forms.BooleanField:
+    permission = PERMISSIONS[flag]
+    return forms.BooleanField(required=False, label=permission.label, help_text=permission.scope)
 
 
 class ManagerForm(forms.Form):
     """A manager's account and permission flags; the password is optional when editing."""
 
-    email = forms.CharField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     name = forms.CharField(required=False)
     password = forms.CharField(
         required=False, strip=False,
@@ -141,14 +168,11 @@ class ManagerForm(forms.Form):
         help_text="At least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
                   "special character.",
     )
-    is_admin = forms.BooleanField(required=False, label="Admin",
-                                  help_text="Portal settings and branding, API key, managers.")
-    is_content_admin = forms.BooleanField(required=False, label="Content",
-                                          help_text="Channels, packages, EPG sources.")
-    is_subscriber_admin = forms.BooleanField(required=False, label="Subscribers",
-                                             help_text="Subscribers, subscriptions, playback tokens.")
+    is_admin = _flag_field("isAdmin")
+    is_content_admin = _flag_field("isContentAdmin")
+    is_subscriber_admin = _flag_field("isSubscriberAdmin")
 
-    FLAGS = {"is_admin": "isAdmin", "is_content_admin": "isContentAdmin", "is_subscriber_admin": "isSubscriberAdmin"}
+    FLAGS = {permission.field: flag for flag, permission in PERMISSIONS.items()}
     SERVICE_FIELDS = {"email": "email", "name": "name", "password": "password",
                       **{api: field for field, api in FLAGS.items()}}
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import re
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +18,17 @@ from monitoring.operations import Actor, OperationType, changes, record
 
 from . import streaming_servers
 from .auth import Caller, start_session
+from .inputs import (
+    NO_LOGO,
+    LoginInput,
+    Logo,
+    ManagerInput,
+    ManagerUpdateInput,
+    PortalCreationInput,
+    PortalSettingsScreenInput,
+    PortalUpdateInput,
+    StreamingServerInput,
+)
 from .models import (
     DEFAULT_PORTAL_SETTINGS,
     Manager,
@@ -28,16 +37,10 @@ from .models import (
     StreamingServer,
     new_api_key,
 )
+from .permissions import PERMISSIONS, permission_label
 from .totp import managers_of_state, second_factor
-from .validators import (
-    decode_logo,
-    decode_logo_data_uri,
-    normalize_email,
-    password_problems,
-    validate_logo_url,
-)
+from .validators import logo_data_uri, password_problems
 
-FLAG_FIELDS = {"isAdmin": "is_admin", "isContentAdmin": "is_content_admin", "isSubscriberAdmin": "is_subscriber_admin"}
 GENERIC_LOGIN_FAILURE = "Invalid email or password."
 
 
@@ -47,20 +50,19 @@ GENERIC_LOGIN_FAILURE = "Invalid email or password."
 def create_portal(*, name: str, domain: str, owner_email: str, owner_password: str, title: str = "",
                   streaming_server: StreamingServer | None = None) -> Portal:
     """Create a portal and its owner (infrastructure level: the create_portal command and the admin), bound to
-    ``streaming_server`` (default: the server named ``default``)."""
-    problems = password_problems(owner_password, [owner_email, name, domain, title])
-    if problems:
-        raise Invalid("owner password: " + " ".join(problems), {"password": problems})
-    email = normalize_email(owner_email)
+    ``streaming_server`` (default: the server named ``default``). The values follow ``PortalCreationInput``."""
+    clean = PortalCreationInput.check({"name": name, "domain": domain, "title": title, "ownerEmail": owner_email,
+                                       "ownerPassword": owner_password})
+    name, domain = clean["name"], clean["domain"]
     with transaction.atomic():
         if Portal.objects.filter(Q(name=name) | Q(domain=domain)).exists():
             raise Conflict("A portal with this name or domain already exists.")
         server = streaming_server or streaming_servers.default_server()
-        portal = Portal.objects.create(name=name, domain=domain, title=title or name, settings=dict(DEFAULT_PORTAL_SETTINGS),
-                                       streaming_server=server)
-        owner = Manager(portal=portal, email=email, name="Owner", is_admin=True, is_content_admin=True,
+        portal = Portal.objects.create(name=name, domain=domain, title=clean.get("title") or name,
+                                       settings=dict(DEFAULT_PORTAL_SETTINGS), streaming_server=server)
+        owner = Manager(portal=portal, email=clean["ownerEmail"], name="Owner", is_admin=True, is_content_admin=True,
                         is_subscriber_admin=True)
-        owner.set_password(owner_password)
+        owner.set_password(clean["ownerPassword"])
         owner.save()
         portal.owner = owner
         portal.save(update_fields=["owner"])
@@ -84,9 +86,6 @@ def portal_settings(portal: Portal) -> dict:
 # The guide language is set on the portal settings screen only: the Management API's ``settings`` object
 # documents no such field. It is kept in ``Portal.settings`` under this key.
 GUIDE_LANGUAGE_KEY = "language"
-# A BCP 47 language tag reduced to what XMLTV guides use: a 2–8 letter language, optionally a region
-# (2 letters or 3 digits): ``en``, ``ru``, ``pt-BR``, ``es-419``.
-GUIDE_LANGUAGE_PATTERN = re.compile(r"([A-Za-z]{2,8})(?:-([A-Za-z]{2}|[0-9]{3}))?")
 
 
 def guide_language(portal: Portal) -> str:
@@ -96,113 +95,35 @@ def guide_language(portal: Portal) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def clean_guide_language(value) -> str:
-    """``value`` as a guide language in its usual spelling (``pt-br`` → ``pt-BR``), or ``""`` for none.
-
-    Raises ``Invalid`` (``guideLanguage``) for anything else.
-    """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return ""
-    match = GUIDE_LANGUAGE_PATTERN.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        message = "Must be a language code such as en, ru or pt-BR (2–8 letters, optionally a region), or blank."
-        raise Invalid(f"guideLanguage: {message}", {"guideLanguage": [message]})
-    language, region = match.groups()
-    return language.lower() + (f"-{region.upper()}" if region else "")
-
-
 def portal_logo_value(portal: Portal) -> str | None:
     """The branding logo as the API shows it: the https URL, or the stored image as a data URI."""
     if portal.logo_image:
-        return f"data:{portal.logo_content_type};base64,{base64.b64encode(bytes(portal.logo_image)).decode()}"
+        return logo_data_uri(bytes(portal.logo_image), portal.logo_content_type)
     return portal.logo_url or None
 
 
-def _validate_settings(values: dict) -> dict:
-    errors: dict[str, list[str]] = {}
-    result = {}
-    for key, value in values.items():
-        if key in ("autoCreateSubscribers", "require2fa"):
-            if not isinstance(value, bool):
-                errors[f"settings.{key}"] = ["Must be true or false."]
-            result[key] = value
-        elif key == "maxSessionsPerSubscriber":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
-                errors[f"settings.{key}"] = ["Must be null (unlimited) or a whole number from 1 to 1000."]
-            result[key] = value
-        elif key == "smsTemplate":
-            if value is not None and (not isinstance(value, str) or len(value) > 300 or "{code}" not in value):
-                errors[f"settings.{key}"] = ["Must be text of at most 300 characters containing {code}."]
-            result[key] = value or None
-        elif key == "streamBaseUrl":
-            if value not in (None, "") and (not isinstance(value, str) or not value.startswith(("http://", "https://"))
-                                            or len(value) > 500):
-                errors[f"settings.{key}"] = ["Must be an http:// or https:// URL, or null for the default."]
-            result[key] = value or None
-        # unknown keys are ignored, like unknown fields
-    if errors:
-        raise Invalid("Invalid portal settings.", errors)
-    return result
+def update_portal(portal: Portal, *, caller: Caller, data: dict, screen: bool = False) -> Portal:
+    """Change branding and settings as ``PortalUpdateInput`` allows (``PUT /portal``); records ``updatePortal``
+    with old → new (the logo as a marker).
 
-
-def update_portal(
-    portal: Portal,
-    *,
-    caller: Caller,
-    branding: dict | None = None,
-    settings_values: dict | None = None,
-    logo_file: bytes | None = None,
-    remove_logo: bool = False,
-    guide_language_value: str | None = None,
-) -> Portal:
-    """Change branding and settings; records ``updatePortal`` with old → new (the logo as a marker).
-
-    ``guide_language_value`` (the settings screen only; ``""`` clears it) is the portal's guide language,
-    recorded as ``guideLanguage``.
+    ``screen`` takes ``PortalSettingsScreenInput`` instead, the settings screen's: also an uploaded logo
+    (``logoFile``), ``removeLogo`` and the guide language (``guideLanguage``, ``""`` clears it, recorded as
+    ``guideLanguage``), which the Management API does not offer.
     """
     caller.require("isAdmin")
-    branding = branding or {}
+    shape = PortalSettingsScreenInput if screen else PortalUpdateInput
     with transaction.atomic():
         portal = Portal.objects.select_for_update().get(pk=portal.pk)
+        clean = shape.check(data, portal=portal)
         before = _portal_snapshot(portal)
-        errors: dict[str, list[str]] = {}
-        if "title" in branding:
-            title = branding["title"]
-            if not isinstance(title, str) or len(title) > 200:
-                errors["branding.title"] = ["Must be text of at most 200 characters."]
-            else:
-                portal.title = title.strip()
-        if "description" in branding:
-            description = branding["description"]
-            if description is not None and (not isinstance(description, str) or len(description) > 2000):
-                errors["branding.description"] = ["Must be text of at most 2000 characters."]
-            else:
-                portal.description = (description or "").strip()
-        if "logo" in branding:
-            _apply_logo(portal, branding["logo"], errors)
-        if logo_file is not None:
-            try:
-                portal.logo_image, portal.logo_content_type = decode_logo(logo_file)
-                portal.logo_url = ""
-            except ValidationError as exc:
-                errors["logo"] = exc.messages
-        if remove_logo:
-            portal.logo_image, portal.logo_content_type, portal.logo_url = None, "", ""
-        if settings_values is not None:
-            if not isinstance(settings_values, dict):
-                errors["settings"] = ["Must be an object."]
-            else:
-                try:
-                    portal.settings = {**portal.effective_settings, **_validate_settings(settings_values)}
-                except Invalid as exc:
-                    errors.update(exc.errors)
-        if guide_language_value is not None:
-            try:
-                _set_guide_language(portal, clean_guide_language(guide_language_value))
-            except Invalid as exc:
-                errors.update(exc.errors)
-        if errors:
-            raise Invalid.of("portal", errors)
+        _apply_branding(portal, clean.get("branding") or {})
+        if "settings" in clean:
+            portal.settings = {**portal.effective_settings, **clean["settings"]}
+        for logo in (clean.get("logoFile"), NO_LOGO if clean.get("removeLogo") else None):
+            if logo is not None:
+                _set_logo(portal, logo)
+        if "guideLanguage" in clean:
+            _set_guide_language(portal, clean["guideLanguage"])
         diff = changes(before, _portal_snapshot(portal))
         _check_owner_only_settings(caller, diff)
         if diff:
@@ -224,6 +145,19 @@ def _check_owner_only_settings(caller: Caller, diff: dict) -> None:
                if (setting_diff.get("old") or {}).get(key) != (setting_diff.get("new") or {}).get(key)]
     if changed and not caller.is_owner:
         raise Forbidden(f"Only the portal owner can change {', '.join(changed)}.")
+
+
+def _apply_branding(portal: Portal, branding: dict) -> None:
+    if "title" in branding:
+        portal.title = branding["title"]
+    if "description" in branding:
+        portal.description = branding["description"]
+    if "logo" in branding:
+        _set_logo(portal, branding["logo"])
+
+
+def _set_logo(portal: Portal, logo: Logo) -> None:
+    portal.logo_image, portal.logo_content_type, portal.logo_url = logo.image, logo.content_type, logo.url
 
 
 def _portal_snapshot(portal: Portal) -> dict:
@@ -248,26 +182,6 @@ def _logo_marker(portal: Portal) -> str | None:
     return portal.logo_url or None
 
 
-def _apply_logo(portal: Portal, value, errors: dict) -> None:
-    if value in (None, ""):
-        portal.logo_image, portal.logo_content_type, portal.logo_url = None, "", ""
-        return
-    if not isinstance(value, str):
-        errors["branding.logo"] = ["Must be an https:// URL, a data:image/…;base64, string or null."]
-        return
-    if value == portal_logo_value(portal):
-        return  # a GET → PUT round trip sends the stored logo back unchanged
-    try:
-        if value.startswith("data:"):
-            portal.logo_image, portal.logo_content_type = decode_logo_data_uri(value)
-            portal.logo_url = ""
-        else:
-            portal.logo_url = validate_logo_url(value)
-            portal.logo_image, portal.logo_content_type = None, ""
-    except ValidationError as exc:
-        errors["branding.logo"] = exc.messages
-
-
 def reset_api_key(portal: Portal, *, caller: Caller) -> Portal:
     """Issue a new API key; the old one is refused from the moment this commits."""
     caller.require("isAdmin")
@@ -287,64 +201,50 @@ def _manager_snapshot(manager: Manager) -> dict:
             "isContentAdmin": manager.is_content_admin, "isSubscriberAdmin": manager.is_subscriber_admin}
 
 
-def _clean_manager_fields(data: dict, *, creating: bool, current: Manager | None = None) -> dict:
-    """Validate the writable manager fields present in ``data`` (API names); raise Invalid with all errors."""
-    errors: dict[str, list[str]] = {}
-    clean: dict = {}
-    if "email" in data or creating:
-        try:
-            clean["email"] = normalize_email(data.get("email") or "")
-        except ValidationError as exc:
-            errors["email"] = exc.messages
-    if "name" in data:
-        name = data.get("name") or ""
-        if not isinstance(name, str) or len(name) > 200:
-            errors["name"] = ["Must be text of at most 200 characters."]
-        else:
-            clean["name"] = name.strip()
-    for api_name in FLAG_FIELDS:
-        if api_name in data:
-            if not isinstance(data[api_name], bool):
-                errors[api_name] = ["Must be true or false."]
-            else:
-                clean[api_name] = data[api_name]
-    if "password" in data or creating:
-        password = data.get("password")
-        if not isinstance(password, str) or not password:
-            errors["password"] = ["This field is required."]
-        else:
-            known = [data.get("email"), data.get("name"), current and current.email, current and current.name]
-            problems = password_problems(password, [str(word) for word in known if isinstance(word, str)])
-            if problems:
-                errors["password"] = problems
-            else:
-                clean["password"] = password
-    if errors:
-        raise Invalid.of("manager", errors)
-    return clean
-
-
 def _email_taken(portal: Portal, email: str, exclude: int | None = None) -> bool:
     return Manager.objects.for_portal(portal).filter(email=email).exclude(pk=exclude).exists()
 
 
+def _email_taken_error(email: str) -> dict[str, list[str]]:
+    return {"email": [f"A manager with email {email} already exists in this portal."]}
+
+
+def _check_manager(shape: type[ManagerInput], data, *, portal: Portal, manager: Manager | None = None) -> dict:
+    """``data`` checked by ``shape``. A taken email is a 409 of its own, but when other fields are wrong too it is
+    listed with them in the 400, so that one answer names everything to fix."""
+    try:
+        return shape.check(data, portal=portal, manager=manager)
+    except Invalid as exc:
+        email = data.get("email") if isinstance(data, Mapping) else None
+        if isinstance(email, str) and "email" not in exc.errors:
+            email = email.strip().lower()
+            if email != (manager and manager.email) and _email_taken(portal, email):
+                raise Invalid.of(shape.what, {**exc.errors, **_email_taken_error(email)}) from None
+        raise
+
+
+def _refuse_taken_email(portal: Portal, email: str, exclude: int | None = None) -> None:
+    if _email_taken(portal, email, exclude):
+        errors = _email_taken_error(email)
+        raise Conflict(errors["email"][0], errors)
+
+
 def create_manager(portal: Portal, *, caller: Caller, data: dict) -> Manager:
-    """Create a manager of ``portal`` from API-named fields; records ``createManager``."""
+    """Create a manager of ``portal`` from ``ManagerInput`` (API names); records ``createManager``."""
     caller.require("isAdmin")
-    clean = _clean_manager_fields(data, creating=True)
+    clean = _check_manager(ManagerInput, data, portal=portal)
     with transaction.atomic():
-        if _email_taken(portal, clean["email"]):
-            raise Conflict("A manager with this email already exists in this portal.",
-                           {"email": ["A manager with this email already exists in this portal."]})
+        _refuse_taken_email(portal, clean["email"])
         manager = Manager(portal=portal, email=clean["email"], name=clean.get("name", ""))
-        for api_name, field in FLAG_FIELDS.items():
-            setattr(manager, field, clean.get(api_name, False))
+        for flag, permission in PERMISSIONS.items():
+            setattr(manager, permission.field, clean.get(flag, False))
         manager.set_password(clean["password"])
         try:
             with transaction.atomic():
                 manager.save()
         except IntegrityError:  # a concurrent create with the same email won the race
-            raise Conflict("A manager with this email already exists in this portal.") from None
+            errors = _email_taken_error(manager.email)
+            raise Conflict(errors["email"][0], errors) from None
         record(portal, OperationType.CREATE_MANAGER, actor=caller.actor,
                payload={"managerId": manager.public_id, "email": manager.email,
                         "changes": changes({}, _manager_snapshot(manager))})
@@ -359,28 +259,29 @@ def _admins_left_without(portal: Portal, manager: Manager) -> bool:
 
 
 def update_manager(manager: Manager, *, caller: Caller, data: dict) -> Manager:
-    """Change a manager; a new password ends all of that manager's sessions. Records ``updateManager``."""
+    """Change a manager as ``ManagerUpdateInput`` allows; a new password ends all of that manager's sessions.
+    Records ``updateManager``."""
     caller.require("isAdmin")
-    clean = _clean_manager_fields(data, creating=False, current=manager)
+    clean = _check_manager(ManagerUpdateInput, data, portal=manager.portal, manager=manager)
     with transaction.atomic():
         manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
         portal = manager.portal
         if manager.is_owner:
             raise Forbidden("The portal owner cannot be changed here; a system administrator changes owners.")
         before = _manager_snapshot(manager)
-        flag_changes = {k: v for k, v in clean.items() if k in FLAG_FIELDS and v != before[k]}
+        flag_changes = {k: v for k, v in clean.items() if k in PERMISSIONS and v != before[k]}
         if flag_changes and caller.manager is not None and caller.manager.id == manager.id:
             raise Forbidden("You cannot change your own permissions.")
         if flag_changes.get("isAdmin") is False and _admins_left_without(portal, manager):
-            raise Conflict("This is the last manager who can manage managers; it must keep isAdmin.")
-        if "email" in clean and clean["email"] != manager.email and _email_taken(portal, clean["email"], manager.pk):
-            raise Conflict("A manager with this email already exists in this portal.",
-                           {"email": ["A manager with this email already exists in this portal."]})
+            raise Conflict(f"This is the last manager who can manage managers; it must keep the "
+                           f"{permission_label('isAdmin')} permission (isAdmin).")
+        if clean.get("email", manager.email) != manager.email:
+            _refuse_taken_email(portal, clean["email"], manager.pk)
         manager.email = clean.get("email", manager.email)
         manager.name = clean.get("name", manager.name)
-        for api_name, field in FLAG_FIELDS.items():
-            if api_name in clean:
-                setattr(manager, field, clean[api_name])
+        for flag, permission in PERMISSIONS.items():
+            if flag in clean:
+                setattr(manager, permission.field, clean[flag])
         password_changed = "password" in clean
         if password_changed:
             manager.set_password(clean["password"])
@@ -443,12 +344,13 @@ def streaming_server_key_taken(server: StreamingServer, *, lock: bool = False) -
 
 
 def save_streaming_server(server: StreamingServer) -> StreamingServer:
-    """Create or change a streaming server (the Django admin); every process reads the servers again after
-    commit. Its key must differ from every other server's effective key (the auth check finds a server by it)."""
+    """Create or change a streaming server (the Django admin) as ``StreamingServerInput`` allows; every process
+    reads the servers again after commit. Its key must differ from every other server's effective key (the auth
+    check finds a server by it)."""
+    clean = StreamingServerInput.check({field: getattr(server, field) for field in StreamingServerInput._declared_fields})
+    for field, value in clean.items():
+        setattr(server, field, value)
     with transaction.atomic():
-        problems = streaming_servers.address_problems(server.allowed_ips)
-        if problems:
-            raise Invalid("allowed IPs: " + " ".join(problems), {"allowed_ips": problems})
         if streaming_server_key_taken(server, lock=True):
             raise Conflict("Another streaming server uses this key.", {"key": ["Another streaming server uses this key."]})
         try:
@@ -525,7 +427,11 @@ def login(email: str, password: str | None, *, totp: str | None = None, password
     ``password_ok`` (the web login's second step) stands for the password checked a few minutes earlier.
     ``web`` lets a manager whose portal requires 2FA in without it (the screens then send them to enrol).
     """
-    email = (email or "").strip().lower()
+    if password_ok is None:
+        credentials = LoginInput.check({"email": email, "password": password, "totp": totp})
+        email, password, totp = credentials["email"], credentials["password"], credentials.get("totp")
+    else:  # the web login's second step: the email the signed state names
+        email = (email or "").strip().lower()
     attempt = LoginAttempt("manager", email, ip)
     attempt.begin()
     matched = managers_of_state(password_ok, email) if password_ok else _password_matches(email, password)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import account_views, views
+from . import account_views, password_reset_views, views
 
 app_name = "web"
 urlpatterns = [
@@ -16,6 +16,12 @@ urlpatterns = [
     path("account/sessions/end-others/", account_views.OtherSessionsEndView.as_view(),
          name="account-sessions-end-others"),
     path("account/2fa/", account_views.TwoFactorView.as_view(), name="account-2fa"),
+    path("password-reset/", password_reset_views.ResetRequestView.as_view(), name="password-reset"),
+    path("password-reset/sent/", password_reset_views.ResetSentView.as_view(), name="password-reset-sent"),
+    path("password-reset/<str:manager_id>/set-password/", password_reset_views.SetPasswordView.as_view(),
+         name="password-reset-set"),
+    path("password-reset/<str:manager_id>/<str:token>/", password_reset_views.ResetLinkView.as_view(),
+         name="password-reset-link"),
     path("portal/settings/", views.PortalSettingsView.as_view(), name="portal-settings"),
     path("portal/logo", views.PortalLogoView.as_view(), name="portal-logo"),
     path("portal/api-key/reset/", views.ResetApiKeyView.as_view(), name="reset-api-key"),

@@ -1,4 +1,4 @@
-"""Field rules for portals and managers, shared by the API serializers and the screen forms."""
+"""Field rules for portals and managers, which the input shapes (``portals.inputs``) and the Django admin apply."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
+from django.core.validators import URLValidator
 
 MAX_LOGO_BYTES = 1024 * 1024
 MAX_LOGO_PIXELS_SIDE = 4096
@@ -79,19 +79,6 @@ class PasswordStrengthValidator:
         return "Your password must not be easy to guess (a few uncommon words, not a common password)."
 
 
-def normalize_email(email: str) -> str:
-    """Emails are stored and compared lower-case; anything but text (a number, a list) is refused."""
-    if email is None:
-        email = ""
-    if not isinstance(email, str):
-        raise ValidationError("Must be text (an email address).")
-    email = email.strip().lower()
-    if len(email) > 254:
-        raise ValidationError("Email must be at most 254 characters.")
-    EmailValidator(message="Enter a valid email address.")(email)
-    return email
-
-
 def decode_logo(data: bytes) -> tuple[bytes, str]:
     """Verify image bytes with Pillow and return them with their content type.
 
@@ -137,6 +124,11 @@ def decode_logo_data_uri(value: str) -> tuple[bytes, str]:
     except (binascii.Error, ValueError):
         raise ValidationError("Logo is not valid base64.") from None
     return decode_logo(raw)
+
+
+def logo_data_uri(image: bytes, content_type: str) -> str:
+    """Stored logo bytes as the API shows them: ``data:<content type>;base64,…``."""
+    return f"data:{content_type};base64,{base64.b64encode(image).decode()}"
 
 
 def validate_logo_url(value: str) -> str:

@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from catena_site.errors import RateLimited, ServiceError
+from catena_site.errors import Invalid, RateLimited, ServiceError
 from catena_site.http import client_ip
 from catena_site.lists import Column, PortalListView
 from catena_site.web import (
@@ -24,6 +24,7 @@ from catena_site.web import (
     forbidden,
     form_refused,
     service_error_page,
+    show_service_errors,
 )
 
 from . import services
@@ -31,6 +32,7 @@ from .auth import end_session
 from .filters import ManagerFilter
 from .forms import LoginForm, ManagerForm, PortalSettingsForm
 from .models import Manager
+from .permissions import PERMISSIONS, requires_sentence
 from .totp import SecondFactorRequired
 from .web_auth import SESSION_KEY, log_in
 
@@ -86,6 +88,9 @@ class LoginView(View):
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
+        except Invalid as exc:
+            show_service_errors(form, exc, form.SERVICE_FIELDS)
+            return self.show(request, form, next_url, status=400)
         except RateLimited as exc:
             form.add_error(None, "Too many failed login attempts. Please try again later.")
             response = self.show(request, form, next_url, status=429)
@@ -196,12 +201,12 @@ class PortalSettingsView(PortalMixin, TemplateView):
 
     def post(self, request):
         if not self.caller.can_manage:
-            return forbidden(request, "Changing portal settings requires the isAdmin permission.")
+            return forbidden(request, requires_sentence("isAdmin", "Changing portal settings"))
         form = PortalSettingsForm(request.POST, request.FILES, portal=self.portal, owner=self.caller.is_owner)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         try:
-            services.update_portal(self.portal, caller=self.caller, **form.service_arguments())
+            services.update_portal(self.portal, caller=self.caller, data=form.service_data(), screen=True)
         except ServiceError as exc:
             return form_refused(self, form, exc)
         messages.success(request, "Portal settings saved.")
@@ -227,9 +232,8 @@ class ResetApiKeyView(FlagRequiredMixin, TemplateView):
 
 
 def _permission_names(manager) -> str:
-    flags = [("isAdmin", manager.is_admin), ("isContentAdmin", manager.is_content_admin),
-             ("isSubscriberAdmin", manager.is_subscriber_admin)]
-    return " ".join(name for name, held in flags if held)
+    """The flags ``manager`` holds, as the API names them (the CSV export)."""
+    return " ".join(flag for flag, permission in PERMISSIONS.items() if getattr(manager, permission.field))
 
 
 class ManagerListView(PortalListView):

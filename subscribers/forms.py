@@ -1,36 +1,49 @@
 """Screen forms of subscribers.
 
 They read the submitted values and hand them to ``subscribers.services`` under the API's names; the rules
-live in ``subscribers.validators`` and come back as service refusals through ``show_service_errors``. The
-HTML ``pattern`` attributes below mirror those rules only to warn while typing.
+are ``subscribers.inputs.SubscriberInput``'s and come back, every field's at once, as service refusals through
+``show_service_errors``. The HTML ``pattern`` attributes below are the same rule's constants, to warn while
+typing.
 """
 
 from __future__ import annotations
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 
-# Browser-side hints of subscribers.validators.phone_errors (which stays the rule).
-COUNTRY_CODE_PATTERN = "[0-9]{1,4}"
-PHONE_PATTERN = "[0-9]{4,15}"
-COUNTRY_CODE_MESSAGE = "Must be 1–4 digits, without '+' or spaces."
-PHONE_MESSAGE = "Must be 4–15 digits, without '+', spaces or dashes."
+from .inputs import (
+    COUNTRY_CODE_MAX_LENGTH,
+    COUNTRY_CODE_PATTERN,
+    COUNTRY_CODE_RULE,
+    PHONE_MAX_LENGTH,
+    PHONE_PATTERN,
+    PHONE_RULE,
+)
+
+
+class SubmittedText(forms.CharField):
+    """The text as submitted, with no rule of its own: even a NUL is left to the input shape, so that it is
+    reported together with the other fields' errors rather than in a round of its own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
 class SubscriberForm(forms.Form):
-    name = forms.CharField(required=False, strip=False,
-                           widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
-    phone_country_code = forms.CharField(
-        required=False, label="Country code", help_text="Digits only, e.g. 1 or 44.",
+    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
+    phone_country_code = SubmittedText(
+        label="Country code", help_text="Digits only, e.g. 1 or 44.",
         widget=forms.TextInput(attrs={
-            "inputmode": "numeric", "pattern": COUNTRY_CODE_PATTERN, "maxlength": 4, "required": True,
-            "autocomplete": "off", "data-validate": COUNTRY_CODE_MESSAGE, "class": "input-short",
+            "inputmode": "numeric", "pattern": COUNTRY_CODE_PATTERN, "maxlength": COUNTRY_CODE_MAX_LENGTH,
+            "required": True, "autocomplete": "off", "data-validate": COUNTRY_CODE_RULE, "class": "input-short",
         }),
     )
-    phone = forms.CharField(
-        required=False, help_text="The number without the country code: digits only.",
+    phone = SubmittedText(
+        help_text="The number without the country code: digits only.",
         widget=forms.TextInput(attrs={
-            "inputmode": "numeric", "pattern": PHONE_PATTERN, "maxlength": 15, "required": True,
-            "autocomplete": "off", "data-validate": PHONE_MESSAGE,
+            "inputmode": "numeric", "pattern": PHONE_PATTERN, "maxlength": PHONE_MAX_LENGTH, "required": True,
+            "autocomplete": "off", "data-validate": PHONE_RULE,
         }),
     )
 
@@ -45,6 +58,6 @@ class SubscriberForm(forms.Form):
             self.fields["name"].widget.attrs["autofocus"] = True
 
     def service_data(self) -> dict:
+        """The submitted values under the API's names (the phone fields as typed, without surrounding spaces)."""
         data = self.cleaned_data
-        return {"name": data["name"], "phoneCountryCode": data["phone_country_code"].strip(),
-                "phone": data["phone"].strip()}
+        return {"name": data["name"], "phoneCountryCode": data["phone_country_code"], "phone": data["phone"]}

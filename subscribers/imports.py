@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from catena_site.csvfiles import ImportReport as BaseImportReport
 from catena_site.csvfiles import read_csv, split_names
 from catena_site.ids import encode_id, new_id
+from catena_site.inputs import flatten
 from content.models import Package
 from monitoring.operations import OperationType, build, record_many
 
+from .inputs import SubscriberInput, full_number
 from .models import Subscriber, Subscription, new_playback_token
-from .validators import name_errors, phone_errors
+from .services import duplicate_phone_message
 
 REQUIRED_COLUMNS = ["name", "country_code", "phone"]
 HEADER = "name,country_code,phone,packages"
@@ -58,20 +61,15 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
     packages = {p.name: p for p in Package.objects.for_portal(portal)}
     taken = set(Subscriber.objects.for_portal(portal).values_list("full_phone", flat=True))
     seen: dict[str, int] = {}
+    check = _row_checker()
     for index, row in enumerate(rows, start=2):
         country_code, phone = row.get("country_code", ""), row.get("phone", "")
         result = RowResult(line=index, name=row.get("name", ""), phone=f"+{country_code}{phone}")
         report.rows.append(result)
-        problems = {**name_errors(result.name), **phone_errors(country_code, phone)}
+        problems = check({"name": result.name, "phoneCountryCode": country_code, "phone": phone})
         result.errors += [f"{COLUMN_NAMES.get(k, k)}: {v[0]}" for k, v in problems.items()]
-        full = country_code + phone
         if "phone" not in problems and "phoneCountryCode" not in problems:
-            if full in seen:
-                result.errors.append(f"Duplicate of line {seen[full]} (same phone +{full}).")
-            elif full in taken:
-                result.errors.append(f"A subscriber with the phone +{full} already exists in this portal.")
-            else:
-                seen[full] = index
+            _check_number(result, full_number(country_code, phone), seen, taken)
         wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:
@@ -82,6 +80,34 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
     _apply(portal, report, rows, packages, caller)
     report.applied = True
     return report
+
+
+def _row_checker():
+    """A function checking one line's values with ``SubscriberInput``: its errors by API field name, {} when valid.
+
+    One shape instance checks every line (as DRF's ``many=True`` does): a new one per line would build its fields
+    anew, ten thousand times for a big file.
+    """
+    shape = SubscriberInput()
+
+    def check(data: dict) -> dict[str, list[str]]:
+        try:
+            shape.run_validation(data)
+        except ValidationError as exc:
+            return flatten(exc.detail)
+        return {}
+
+    return check
+
+
+def _check_number(result: RowResult, number: str, seen: dict[str, int], taken: set[str]) -> None:
+    """A line's number must be new in the file and in the portal (``seen``: number → first line having it)."""
+    if number in seen:
+        result.errors.append(f"Duplicate of line {seen[number]} (same phone +{number}).")
+    elif number in taken:
+        result.errors.append(duplicate_phone_message(number))
+    else:
+        seen[number] = result.line
 
 
 def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, caller) -> None:

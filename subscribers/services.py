@@ -6,44 +6,37 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from catena_site import access_events
-from catena_site.errors import Conflict, Invalid, NotFound
+from catena_site.errors import Conflict, NotFound
+from content.models import Package
 from monitoring.operations import OperationType, changes, record
 
+from .inputs import SubscriberInput, SubscriptionInput, full_number
 from .models import Subscriber, Subscription, new_playback_token
-from .validators import name_errors, phone_errors
-
-
-def _raise(errors: dict[str, list[str]]) -> None:
-    if errors:
-        raise Invalid.of("subscriber", errors)
 
 
 def _phone_taken(portal, full_phone: str, exclude: int | None = None) -> bool:
     return Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).exclude(pk=exclude).exists()
 
 
+def duplicate_phone_message(full_phone: str) -> str:
+    """The refusal of a number another subscriber of the portal has (the API's 409, a CSV import's line)."""
+    return f"A subscriber with phone +{full_phone} already exists."
+
+
 def _duplicate_phone(full_phone: str) -> Conflict:
-    message = f"A subscriber with the phone +{full_phone} already exists in this portal."
+    message = duplicate_phone_message(full_phone)
     return Conflict(message, {"phone": [message]})
 
 
-def clean_subscriber(data: dict, *, subscriber: Subscriber | None = None) -> dict:
-    """Validate subscriber input (API names); return model field values. Raises ``Invalid``."""
-    creating = subscriber is None
-    errors: dict[str, list[str]] = {}
-    values: dict = {}
-    if creating or "name" in data:
-        errors.update(name_errors(data.get("name")))
-        if "name" not in errors:
-            values["name"] = data["name"].strip()
-    if creating or "phone" in data or "phoneCountryCode" in data:
-        country_code = data.get("phoneCountryCode", subscriber.phone_country_code if subscriber else None)
-        phone = data.get("phone", subscriber.phone if subscriber else None)
-        problems = phone_errors(country_code, phone)
-        errors.update(problems)
-        if not problems:
-            values.update(phone_country_code=country_code, phone=phone, full_phone=country_code + phone)
-    _raise(errors)
+def clean_subscriber(data, *, subscriber: Subscriber | None = None) -> dict:
+    """Subscriber input (API names) checked by ``SubscriberInput`` — every field's error at once, ``Invalid`` —
+    as model field values, with ``full_phone`` whenever the number changes. An update (``subscriber`` given)
+    checks only the fields sent and completes the number from the subscriber's."""
+    values = SubscriberInput.check(data, partial=subscriber is not None)
+    if "phone_country_code" in values or "phone" in values:
+        values.setdefault("phone_country_code", subscriber.phone_country_code if subscriber else "")
+        values.setdefault("phone", subscriber.phone if subscriber else "")
+        values["full_phone"] = full_number(values["phone_country_code"], values["phone"])
     return values
 
 
@@ -145,6 +138,19 @@ def _record_subscription(kind: str, subscription: Subscription, caller) -> None:
            package_id=package.id,
            payload={"packageId": package.public_id, "subscriberId": subscription.subscriber.public_id,
                     "packageName": package.name})
+
+
+def subscription_of(portal, data) -> tuple[Subscriber, Package]:
+    """The subscriber and the package a ``/packages-subscribers`` body names (``SubscriptionInput``): ``Invalid``
+    with every field's error at once, ``NotFound`` for an ID that is not one of ``portal``'s."""
+    values = SubscriptionInput.check(data, portal=portal)
+    subscriber = Subscriber.objects.for_portal(portal).filter(pk=values["subscriberId"]).first()
+    if subscriber is None:
+        raise NotFound("No such subscriber in this portal.")
+    package = Package.objects.for_portal(portal).select_related("portal").filter(pk=values["packageId"]).first()
+    if package is None:
+        raise NotFound("No such package in this portal.")
+    return subscriber, package
 
 
 def subscribe(subscriber: Subscriber, package, *, caller) -> Subscription:

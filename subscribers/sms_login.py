@@ -10,21 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 import secrets
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catena_site.errors import Forbidden, Invalid, Unauthorized
+from catena_site.errors import Forbidden, Unauthorized
 from catena_site.throttle import Counter, Limit, take
 from monitoring.operations import Actor, OperationType, record
 from portals.models import DEFAULT_SMS_TEMPLATE
 
+from . import inputs
 from .client_sessions import AppSession, SmsCode
 from .models import Subscriber
-from .validators import phone_errors
 
 RESEND_SECONDS = 60
 PER_NUMBER_PER_HOUR = 5
@@ -45,11 +44,10 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _full_phone(country_code, phone) -> str:
-    errors = phone_errors(country_code, phone)
-    if errors:
-        raise Invalid.of("phone number", errors)
-    return country_code + phone
+def _full_phone(shape, data: dict) -> str:
+    """The number of a login request checked with ``shape``; ``Invalid`` with every field's error at once."""
+    values = shape.check(data)
+    return inputs.full_number(values["phoneCountryCode"], values["phone"])
 
 
 def sms_text(portal, code: str) -> str:
@@ -68,7 +66,7 @@ def _limits(full_phone: str, ip: str | None) -> list[Counter]:
 
 def request_code(portal, country_code, phone, *, ip: str | None = None) -> dict:
     """Send a fresh 4-digit code when the number may log in; the answer never tells whether it may."""
-    full_phone = _full_phone(country_code, phone)
+    full_phone = _full_phone(inputs.SmsRequestInput, {"phoneCountryCode": country_code, "phone": phone})
     now = timezone.now()
     counted = take(*_limits(full_phone, ip))  # RateLimited; a refused request is not counted
     try:
@@ -117,9 +115,7 @@ def _spend_code(portal, full_phone: str, code: str, now: dt.datetime) -> str | N
 
 def verify_code(portal, country_code, phone, code, *, ip: str | None = None, device: str = "") -> dict:
     """Exchange a valid code for an app session; self-registers when the portal allows it."""
-    full_phone = _full_phone(country_code, phone)
-    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{4}", code):
-        raise Invalid("code: Must be 4 digits.", {"code": ["Must be 4 digits."]})
+    full_phone = _full_phone(inputs.SmsVerifyInput, {"phoneCountryCode": country_code, "phone": phone, "code": code})
     now = timezone.now()
     refusal = _spend_code(portal, full_phone, code, now)  # committed on its own: a wrong try must count
     if refusal:

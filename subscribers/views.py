@@ -17,8 +17,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from catena_site.csvfiles import csv_download
-from catena_site.errors import ServiceError
-from catena_site.ids import InvalidId, decode_id
+from catena_site.errors import Invalid, ServiceError
 from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     CsvImportView,
@@ -39,6 +38,7 @@ from .client_sessions import AppSession
 from .filters import SubscriberFilter
 from .forms import SubscriberForm
 from .imports import HEADER, import_subscribers
+from .inputs import BulkSubscriptionInput
 from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
@@ -123,38 +123,33 @@ class SubscriberBulkView(SubscriberAdminMixin, TemplateView):
     section = "subscribers"
     http_method_names = ["post"]
 
-    def selection(self, post):
+    def selection(self, values: dict):
         """(IDs or a queryset, description) of the chosen subscribers."""
-        if post.get("all_matching") == "1":
-            filterset = SubscriberFilter(filter_query(QueryDict(post.get("query", ""))),
+        if values["all_matching"]:
+            filterset = SubscriberFilter(filter_query(QueryDict(values.get("query", ""))),
                                          queryset=Subscriber.objects.for_portal(self.portal))
             if not filterset.is_valid():
                 raise BulkSelectionError("The list's filter is not valid any more; filter the list again.")
             return filterset.qs, "all subscribers matching the filter"
-        try:
-            ids = [decode_id(value) for value in post.getlist("ids")]
-        except InvalidId:
-            raise BulkSelectionError("The selection is not valid; select the subscribers again.") from None
-        if not ids:
-            raise BulkSelectionError("Select subscribers first, or all subscribers matching the filter.")
-        return ids, "the selected subscribers"
+        return values["ids"], "the selected subscribers"
 
     def post(self, request):
         post = request.POST
         back = reverse("subscribers:list") + ("?" + post["query"] if post.get("query") else "")
-        action = post.get("action")
-        if action not in ("subscribe", "unsubscribe"):
-            messages.error(request, "Choose an action: add a package or remove a package.")
-            return redirect(back)
-        if not post.get("package"):
-            messages.error(request, "Choose the package to add or remove.")
+        try:
+            values = BulkSubscriptionInput.check(post)
+        except Invalid as exc:  # every refusal at once: action, package and selection
+            for reasons in exc.errors.values():
+                for reason in reasons:
+                    messages.error(request, reason)
             return redirect(back)
         package = self.get_portal_object(Package.objects.select_related("portal"), post["package"])
         try:
-            subscribers, described = self.selection(post)
+            subscribers, described = self.selection(values)
         except BulkSelectionError as exc:
             messages.error(request, str(exc))
             return redirect(back)
+        action = values["action"]
         adding = action == "subscribe"
         if post.get("confirm") == "1":
             apply = services.bulk_subscribe if adding else services.bulk_unsubscribe

@@ -251,6 +251,14 @@ ROUTES: list[Route] = [
           portal_object=False),
     Route("web:account-sessions-end-others", {"POST": (SCREEN, 302)}),
     Route("web:account-2fa", {"GET": (SCREEN, 200), "POST": (SCREEN, 302)}),  # no action chosen: back to the page
+    # Password reset by email: an empty request is a 400; a forged link, or a new password without an opened
+    # link, is 410 for everyone (the account is reached only through a valid link, never through a login).
+    Route("web:password-reset", {"GET": (PUBLIC, 200), "POST": (PUBLIC, 400)}),
+    Route("web:password-reset-sent", {"GET": (PUBLIC, 200)}),
+    Route("web:password-reset-link", {"GET": (PUBLIC, 410)}, lambda w: {"manager_id": w.manager, "token": "1-abc"},
+          portal_object=False),
+    Route("web:password-reset-set", {"GET": (PUBLIC, 410), "POST": (PUBLIC, 410)}, lambda w: {"manager_id": w.manager},
+          portal_object=False),
     Route("monitoring:dashboard", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-sessions", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-session-history", {"GET": (SCREEN, 200)}),
@@ -402,7 +410,7 @@ def _portal_content(portal, name: str):
     """A portal logo; a channel with a logo in a package, a subscriber of it, an EPG source with a fetch and a
     programme; a free package; a play session."""
     caller = Caller(portal=portal)
-    portal_services.update_portal(portal, caller=caller, branding={"logo": data_uri(image_bytes())})
+    portal_services.update_portal(portal, caller=caller, data={"branding": {"logo": data_uri(image_bytes())}})
     source = EpgSource.objects.create(portal=portal, name=f"{name}.epg", url="https://epg.example.com/guide.xml")
     channel = content.create_channel(portal, caller=caller, data={
         "name": f"{name}-news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,
@@ -496,26 +504,30 @@ def _holds(persona: str, flag: Flag) -> bool:
     return persona == API_KEY and not flag.screen
 
 
-def expected(route: Route, method: str, persona: str):
-    """The status ``persona`` must get, and the redirect target when it is a login redirect."""
-    if (method, persona) in route.answers:
-        return route.answers[(method, persona)], None
-    permission, ok = route.methods[method]
-    portal_object = route.portal_object if route.portal_object is not None else bool(route.kwargs(None_world))
-    if permission == PUBLIC:
+def _public(persona: str, ok: int, portal_object: bool):
+    return ok, None
+
+
+def _system_admin(persona: str, ok: int, portal_object: bool):
+    return (ok, None) if persona == SYSTEM_ADMIN else (302, "/admin/login/")
+
+
+def _streaming_server(persona: str, ok: int, portal_object: bool):
+    if persona == STREAMER or (persona == OTHER_PORTAL and not portal_object):
         return ok, None
-    if permission == SYSTEM:
-        return (ok, None) if persona == SYSTEM_ADMIN else (302, "/admin/login/")
-    if permission == STREAMER_KEY:
-        if persona == STREAMER or (persona == OTHER_PORTAL and not portal_object):
-            return ok, None
-        return 403, None  # bad_key; or another server's key asking about this portal's stream and token
-    if permission in (BEARER, PLAYBACK_TOKEN):
-        if persona == SUBSCRIBER:
-            return ok, None
-        if persona == OTHER_PORTAL:
-            return (404 if portal_object else ok), None
-        return 401, None
+    return 403, None  # bad_key; or another server's key asking about this portal's stream and token
+
+
+def _subscriber(persona: str, ok: int, portal_object: bool):
+    if persona == SUBSCRIBER:
+        return ok, None
+    if persona == OTHER_PORTAL:
+        return (404 if portal_object else ok), None
+    return 401, None
+
+
+def _manager(permission, persona: str, ok: int, portal_object: bool):
+    """A Management API or screen route: any manager of the portal (the API key too, on the API), or a flag."""
     screen_route = permission == SCREEN or (isinstance(permission, Flag) and permission.screen)
     members = MANAGERS if screen_route else (*MANAGERS, API_KEY)
     if persona == OTHER_PORTAL:
@@ -526,6 +538,23 @@ def expected(route: Route, method: str, persona: str):
     if isinstance(permission, Flag) and not _holds(persona, permission):
         return 403, None
     return ok, None
+
+
+# The status for each permission that is not a manager's: (persona, status if held, names an object) → answer.
+NOT_A_MANAGER = {PUBLIC: _public, SYSTEM: _system_admin, STREAMER_KEY: _streaming_server, BEARER: _subscriber,
+                 PLAYBACK_TOKEN: _subscriber}
+
+
+def expected(route: Route, method: str, persona: str):
+    """The status ``persona`` must get, and the redirect target when it is a login redirect."""
+    if (method, persona) in route.answers:
+        return route.answers[(method, persona)], None
+    permission, ok = route.methods[method]
+    portal_object = route.portal_object if route.portal_object is not None else bool(route.kwargs(None_world))
+    answer = NOT_A_MANAGER.get(permission)
+    if answer is not None:
+        return answer(persona, ok, portal_object)
+    return _manager(permission, persona, ok, portal_object)
 
 
 class _KwargsProbe:

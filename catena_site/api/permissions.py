@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from catena_site.errors import Forbidden
+
 
 class IsPortalMember(BasePermission):
     """Any valid token of a portal (API key or manager session)."""
@@ -17,18 +19,22 @@ class IsPortalMember(BasePermission):
 
 
 class _WritesNeedPermission(IsPortalMember):
-    """Writes need ``permission``, answered by the caller (``Caller.holds``, the same check the services make)."""
+    """Writes need ``permission``, answered by the caller (``Caller.require``, the same check the services make,
+    whose refusal is the 403's message: the permission as the screens name it, and its flag)."""
 
     permission: str = ""
-
-    @property
-    def message(self) -> str:
-        return f"This action requires the {self.permission} permission."
 
     def has_permission(self, request, view) -> bool:
         if not super().has_permission(request, view):
             return False
-        return request.method in SAFE_METHODS or request.auth.holds(self.permission)
+        if request.method in SAFE_METHODS:
+            return True
+        try:
+            request.auth.require(self.permission)
+        except Forbidden as refusal:
+            self.message = refusal.message  # DRF reads it from this instance, made for this request
+            return False
+        return True
 
 
 class CanManage(_WritesNeedPermission):

@@ -22,17 +22,12 @@ from catena_site.api.views import (
 from catena_site.errors import NotFound
 from content import selectors, services
 from content.filters import ChannelFilter, PackageFilter
+from content.inputs import ChannelInput, ChannelPackageInput, PackageInput
 from content.models import Channel, Package
 from portals.api.serializers import PortalSerializer
 from portals.api.views import PortalView
 
-from .serializers import (
-    ChannelPackageSerializer,
-    ChannelSerializer,
-    ChannelWriteSerializer,
-    PackageSerializer,
-    PackageWriteSerializer,
-)
+from .serializers import ChannelSerializer, PackageSerializer
 
 LOGO_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 
@@ -61,12 +56,12 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return selectors.channels_for(self.caller.portal)
 
-    @extend_schema(request=ChannelWriteSerializer, responses={201: ChannelSerializer})
+    @extend_schema(request=ChannelInput, responses={201: ChannelSerializer})
     def create(self, request):
         channel = services.create_channel(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(channel, status.HTTP_201_CREATED)
 
-    @extend_schema(request=ChannelWriteSerializer, responses=ChannelSerializer)
+    @extend_schema(request=ChannelInput, responses=ChannelSerializer)
     def update(self, request, pk=None):
         channel = services.update_channel(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(channel)
@@ -99,12 +94,12 @@ class PackageViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return selectors.packages_for(self.caller.portal)
 
-    @extend_schema(request=PackageWriteSerializer, responses={201: PackageSerializer})
+    @extend_schema(request=PackageInput, responses={201: PackageSerializer})
     def create(self, request):
         package = services.create_package(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(package, status.HTTP_201_CREATED)
 
-    @extend_schema(request=PackageWriteSerializer, responses=PackageSerializer)
+    @extend_schema(request=PackageInput, responses=PackageSerializer)
     def update(self, request, pk=None):
         package = services.update_package(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(package)
@@ -122,17 +117,17 @@ class ChannelPackageView(LinkView):
     """``POST``/``DELETE /channels-packages``: add a channel to a package or remove it."""
 
     permission_classes = [CanManageContent]
-    serializer_class = ChannelPackageSerializer
+    serializer_class = ChannelPackageInput
     ends = (("channelId", Channel, "channel"), ("packageId", Package, "package"))
 
-    @extend_schema(request=ChannelPackageSerializer, responses={201: ChannelPackageSerializer},
+    @extend_schema(request=ChannelPackageInput, responses={201: ChannelPackageInput},
                    operation_id="addChannelToPackage")
     def post(self, request):
         channel, package = self.linked_objects(request)
         services.add_channel_to_package(package, channel, caller=request.auth)
         return Response(self.link_body(request, (channel, package)), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ChannelPackageSerializer, responses={201: ChannelPackageSerializer},
+    @extend_schema(request=ChannelPackageInput, responses={201: ChannelPackageInput},
                    operation_id="removeChannelFromPackage")
     def delete(self, request):
         channel, package = self.linked_objects(request)

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 import uuid
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from catena_site.errors import Invalid, ServiceError
+from catena_site.errors import ServiceError
 from monitoring.operations import OperationType, changes, record
 from portals.services import guide_language
 
+from ..inputs import EpgSourceInput
 from ..models import (
     ACTIVE_STATUSES,
-    EPG_SOURCE_NAME_PATTERN,
     Channel,
     EpgFetch,
     EpgSource,
@@ -34,17 +32,13 @@ from ..models import (
     FetchTrigger,
     Program,
 )
-from ..services import duplicate_name
+from ..services import duplicate_name, lock_portal
 from .errors import FetchFailed
-from .guard import ALLOWED_SCHEMES
 from .importer import ImportReport, import_guide
 from .selectors import active_fetch
 
 log = logging.getLogger(__name__)
 
-NAME_RULE = "Must be 2–64 characters: letters, digits, '.', '-' or '_'."
-MAX_PERIOD_DAYS = 3650
-MAX_URL_LENGTH = 2000
 # A queued fetch no worker picked up, or a running one whose worker vanished, is given up after this.
 QUEUED_GRACE = dt.timedelta(hours=1)
 RUNNING_GRACE = dt.timedelta(minutes=5)
@@ -58,63 +52,6 @@ class BrokerUnavailable(ServiceError):
     status = 503
 
 
-# --- Validation -------------------------------------------------------------------------------------------
-
-
-def valid_epg_source_name(value) -> bool:
-    return isinstance(value, str) and re.fullmatch(EPG_SOURCE_NAME_PATTERN, value) is not None
-
-
-def url_error(value) -> str | None:
-    """Why ``value`` is not a fetchable guide URL, or None."""
-    if not isinstance(value, str) or not value.strip():
-        return "This field is required."
-    value = value.strip()
-    if len(value) > MAX_URL_LENGTH:
-        return f"Must be at most {MAX_URL_LENGTH} characters."
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        return "Not a valid URL."
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        return "Only http:// and https:// URLs are supported."
-    if not parts.hostname or any(c.isspace() for c in value):
-        return "Not a valid URL."
-    return None
-
-
-def clean_epg_source(data: dict, *, source: EpgSource | None = None) -> dict:
-    """Validate EPG source input (API names); return model field values to set.
-
-    On create ``name`` and ``url`` are required and ``period`` defaults to 1; on update only the keys
-    present change. Read-only keys (``epgSourceId``, ``portalId``, ``last_fetch_result``) are ignored.
-    """
-    creating = source is None
-    errors: dict[str, list[str]] = {}
-    values: dict = {}
-    if creating or "name" in data:
-        if not valid_epg_source_name(data.get("name")):
-            errors["name"] = [NAME_RULE]
-        else:
-            values["name"] = data["name"]
-    if creating or "url" in data:
-        problem = url_error(data.get("url"))
-        if problem:
-            errors["url"] = [problem]
-        else:
-            values["url"] = data["url"].strip()
-    if "period" in data and not (creating and data["period"] is None):
-        period = data["period"]
-        if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= MAX_PERIOD_DAYS:
-            errors["period"] = [f"Must be a whole number of days from 1 to {MAX_PERIOD_DAYS}."]
-        else:
-            values["period"] = period
-    if errors:
-        raise Invalid.of("EPG source", errors)
-    return values
-
-
 def source_snapshot(source: EpgSource) -> dict:
     return {"name": source.name, "url": source.url, "period": source.period}
 
@@ -126,39 +63,56 @@ def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
     return EpgSource.objects.for_portal(portal).filter(name=name).exclude(pk=exclude).exists()
 
 
-def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
-    """Create a source, due for its first fetch at the next dispatch; a taken name is a 409.
+def _source_values(checked: dict) -> dict:
+    """Model field values from a checked ``EpgSourceInput`` (a period left out or null is the default)."""
+    return {key: value for key, value in checked.items() if not (key == "period" and value is None)}
 
-    Records ``createEpgSource``.
+
+def _link_channels(source: EpgSource) -> int:
+    """Link the channels of the source's portal that name it and are not linked yet; how many there were."""
+    return Channel.objects.filter(portal_id=source.portal_id, epg_source_name=source.name,
+                                  epg_source__isnull=True).update(epg_source=source, updated_at=timezone.now())
+
+
+def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
+    """Create a source, due for its first fetch at the next dispatch; a taken name is a 409. The channels
+    that already name it are linked to it. Records ``createEpgSource``.
     """
     caller.require("isContentAdmin")
-    values = clean_epg_source(data)
+    values = _source_values(EpgSourceInput.check(data, portal=portal))
     with transaction.atomic():
+        lock_portal(portal)
         if _name_taken(portal, values["name"]):
-            raise duplicate_name()
+            raise duplicate_name("an EPG source", values["name"])
         try:
             with transaction.atomic():
                 source = EpgSource.objects.create(portal=portal, **values)
         except IntegrityError:
-            raise duplicate_name() from None
-        record(portal, OperationType.CREATE_EPG_SOURCE, actor=caller.actor,
-               payload={"epgSourceId": source.public_id, **source_snapshot(source)})
+            raise duplicate_name("an EPG source", values["name"]) from None
+        linked = _link_channels(source)
+        payload = {"epgSourceId": source.public_id, **source_snapshot(source)}
+        if linked:
+            payload["channels"] = linked
+        record(portal, OperationType.CREATE_EPG_SOURCE, actor=caller.actor, payload=payload)
     return source
 
 
 def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
     """Rename a source or change its URL or period; never starts a fetch. Records ``updateEpgSource``.
 
-    Channels refer to their source by key, so a rename shows at once in their ``epgSourceName``; their
-    ``updated_at`` is touched so that readers polling for changes see them. A new period reschedules the
-    next automatic fetch from the last successful one.
+    A rename renames the reference of the channels linked to the source (their ``epgSourceName`` shows the new
+    name; their ``updated_at`` is touched so that readers polling for changes see them) and links the channels
+    that already name the new name. A new period reschedules the next automatic fetch from the last
+    successful one.
     """
     caller.require("isContentAdmin")
-    values = clean_epg_source(data, source=source)
+    values = _source_values(EpgSourceInput.check(data, partial=True, portal=source.portal, source=source))
     with transaction.atomic():
+        if "name" in values:
+            lock_portal(source.portal)
         source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         if "name" in values and values["name"] != source.name and _name_taken(source.portal, values["name"], source.pk):
-            raise duplicate_name()
+            raise duplicate_name("an EPG source", values["name"])
         before = source_snapshot(source)
         for name, value in values.items():
             setattr(source, name, value)
@@ -173,26 +127,29 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
             with transaction.atomic():
                 source.save()
         except IntegrityError:
-            raise duplicate_name() from None
+            raise duplicate_name("an EPG source", source.name) from None
         payload = {"epgSourceId": source.public_id, "name": source.name, "changes": diff}
         if "name" in diff:
-            renamed = Channel.objects.filter(epg_source=source).update(updated_at=timezone.now())
-            payload["channels"] = renamed
+            renamed = Channel.objects.filter(epg_source=source).update(epg_source_name=source.name,
+                                                                      updated_at=timezone.now())
+            payload["channels"] = renamed + _link_channels(source)
         record(source.portal, OperationType.UPDATE_EPG_SOURCE, actor=caller.actor, payload=payload)
     return source
 
 
 def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
-    """Delete a source with its programmes and fetch history; channels that used it lose their EPG fields.
+    """Delete a source with its programmes and fetch history; channels that used it lose their EPG fields
+    (``epgSourceName`` and ``epgChannelName``).
 
     Returns the names of those channels. Records ``deleteEpgSource``.
     """
     caller.require("isContentAdmin")
     with transaction.atomic():
+        lock_portal(source.portal)
         source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         channels = Channel.objects.filter(epg_source=source)
         names = list(channels.order_by("id").values_list("name", flat=True))
-        channels.update(epg_source=None, epg_channel_name="", updated_at=timezone.now())
+        channels.update(epg_source=None, epg_source_name="", epg_channel_name="", updated_at=timezone.now())
         record(source.portal, OperationType.DELETE_EPG_SOURCE, actor=caller.actor,
                payload={"epgSourceId": source.public_id, "name": source.name, "channels": names})
         Program.objects.filter(epg_source=source).delete()  # a single DELETE, however many programmes

@@ -9,14 +9,22 @@ from catena_site.models import PortalQuerySet, PublicModel
 from .epg import EpgSource
 
 TECHNICAL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{2,20}$"
+PACKAGE_DESCRIPTION_MAX_LENGTH = 2000
 
 
 class Channel(PublicModel):
-    """A TV channel; ``name`` is the stream name on the streaming server and never changes."""
+    """A TV channel; ``name`` is the stream name on the streaming server and never changes.
+
+    ``epg_source_name`` is the EPG source the channel names (``epgSourceName``), which may not exist yet;
+    ``epg_source`` is that source once it exists. The services keep the two in step: a source created or
+    renamed to the name links the channels naming it, a renamed source renames their reference, a deleted one
+    clears both.
+    """
 
     portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="channels")
     name = models.CharField(max_length=20)
     title = models.CharField(max_length=200)
+    epg_source_name = models.CharField(max_length=64, blank=True)
     epg_source = models.ForeignKey(EpgSource, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="channels")
     epg_channel_name = models.CharField(max_length=200, blank=True)
@@ -32,7 +40,11 @@ class Channel(PublicModel):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["portal", "name"], name="channel_name_unique_in_portal")]
-        indexes = [models.Index(fields=["portal", "title"], name="channel_portal_title")]
+        indexes = [
+            models.Index(fields=["portal", "title"], name="channel_portal_title"),
+            # The channels a source created or renamed to a name links.
+            models.Index(fields=["portal", "epg_source_name"], name="channel_portal_epg_source_name"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -47,7 +59,7 @@ class Package(PublicModel):
 
     portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="packages")
     name = models.CharField(max_length=20)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=PACKAGE_DESCRIPTION_MAX_LENGTH)
     channels = models.ManyToManyField(Channel, through="PackageChannel", related_name="packages")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -44,7 +44,8 @@ class PlaySessionSerializer(serializers.Serializer):
     subscriberId = IdField(read_only=True)
     channelId = IdField(read_only=True)
     channelName = serializers.CharField(read_only=True)
-    programId = IdField(read_only=True, allow_null=True)
+    programId = IdField(read_only=True, allow_null=True,
+                        help_text="The programme watched from the archive (at the archive position); null for live")
     portalId = IdField(read_only=True)
     openedAt = serializers.IntegerField(read_only=True, help_text="Unix seconds")
     closedAt = serializers.IntegerField(read_only=True, allow_null=True, help_text="Unix seconds")

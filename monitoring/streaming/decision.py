@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from subscribers import playback_cache
 
-from .. import sessions
+from .. import archive, sessions
 from .values import (
     DEVICE_ID_LENGTH,
     IP_LENGTH,
@@ -80,13 +80,14 @@ def device_id_from(query_string: str | None) -> str | None:
 
 
 def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
+    dvr = (query.get("dvr") or "").lower() in ("true", "1", "yes")
     return sessions.PlayRequest(
         session_id=session_id, name=name, token=token,
         ip=clean(query.get("ip"), IP_LENGTH), proto=clean(query.get("proto"), PROTO_LENGTH),
         user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH),
         bytes=_int(query.get("bytes")), duration=_int(query.get("duration"), MAX_DURATION),
-        dvr=(query.get("dvr") or "").lower() in ("true", "1", "yes"),
-        device_id=device_id_from(query.get("qs")),
+        dvr=dvr, device_id=device_id_from(query.get("qs")),
+        archive_at=archive.position(query.get("qs"), query.get("url")) if dvr else None,
     )
 
 

@@ -27,9 +27,8 @@ from catena_site.shared_store import CacheErrors, store
 from content.models import Channel
 from subscribers.models import Subscriber
 
-from .. import dead_letters, metrics, sessions, sharing
+from .. import archive, dead_letters, metrics, sessions, sharing
 from ..models import CloseReason, PlaySession
-from ..on_air import programs_on_air
 from .decision import device_id_from
 from .values import (
     COUNTRY_LENGTH,
@@ -54,7 +53,7 @@ EVENTS_BUFFER = "pb:events"  # Redis list of validated event batches, drained by
 APPLY_TASK = "monitoring.tasks.apply_buffered_events"
 DRAIN_DELAY = 0.5  # seconds a drain waits for more batches to arrive (bigger transactions)
 UPDATED_FIELDS = ["opened_at", "updated_at", "closed_at", "active", "close_reason", "bytes", "duration", "ip",
-                  "user_agent", "proto", "country", "device_id"]
+                  "user_agent", "proto", "country", "device_id", "program_id"]
 
 
 class Skip(Exception):
@@ -79,6 +78,7 @@ class Event:
     country: str | None = None
     dvr: bool = False
     device_id: str | None = None
+    archive_at: dt.datetime | None = None  # the archive position the client asked for (``monitoring.archive``)
     server_id: int | None = None  # the streaming server that sent it: only its portals' sessions are touched
 
 
@@ -138,6 +138,7 @@ def parse_event(raw, received_at: dt.datetime) -> Event:
         proto=_text(raw.get("proto"), PROTO_LENGTH), country=_text(raw.get("country"), COUNTRY_LENGTH),
         dvr=raw.get("dvr") is True,
         device_id=device_id_from(_text(raw.get("query_string") or raw.get("qs"), 4000)),
+        archive_at=archive.position(_text(raw.get("query_string") or raw.get("qs"), 4000), _text(raw.get("url"), 4000)),
     )
 
 
@@ -290,27 +291,42 @@ def _apply_buffered(items: list[tuple]) -> int:
     return sum(len(batch) for batch in batches)
 
 
-def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
-    """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
+def _token_owners(events: list[Event]) -> tuple[dict, dict]:
+    """For each known token of ``events``: its ``(subscriber ID, portal ID)``, and its portal's streaming server
+    (one query)."""
     tokens = {e.token for e in events if e.token}
+    if not tokens:
+        return {}, {}
     found = list(Subscriber.objects.filter(playback_token__in=tokens).values_list(
-        "playback_token", "id", "portal_id", "portal__streaming_server_id")) if tokens else []
-    # A token of a portal on another streaming server is unknown to the server that sent the event.
-    owners = {token: (sid, pid) for token, sid, pid, _ in found}
-    servers = {token: server_id for token, _, _, server_id in found}
+        "playback_token", "id", "portal_id", "portal__streaming_server_id"))
+    return ({token: (sid, pid) for token, sid, pid, _ in found},
+            {token: server_id for token, _, _, server_id in found})
+
+
+def _sent_by_its_server(events: list[Event], servers: dict, result: BatchResult) -> list[Event]:
+    """The events whose token belongs to a portal of the streaming server that sent them (or is unknown); the
+    others are counted as unknown tokens: a token of a portal on another server is unknown to the sender."""
     mine = []
     for event in events:
         if event.server_id is not None and event.token in servers and servers[event.token] != event.server_id:
             result.skip("events_unknown_token")
         else:
             mine.append(event)
-    events = mine
+    return mine
+
+
+def _stream_channels(events: list[Event], owners: dict) -> dict:
+    """``(portal ID, stream name) → channel ID`` for the streams ``events`` name (one query)."""
     wanted = {(owners[e.token][1], e.media) for e in events if e.token in owners and e.media}
-    channels = {}
-    if wanted:
-        portal_ids, names = {p for p, _ in wanted}, {n for _, n in wanted}
-        channels = {(pid, name): cid for cid, pid, name in
-                    Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
+    if not wanted:
+        return {}
+    portal_ids, names = {p for p, _ in wanted}, {n for _, n in wanted}
+    return {(pid, name): cid for cid, pid, name in
+            Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
+
+
+def _by_session(events: list[Event], owners: dict, channels: dict, result: BatchResult) -> dict[str, list[Event]]:
+    """The events of known tokens and streams, grouped by session ID; the others are counted."""
     by_session: dict[str, list[Event]] = {}
     for event in events:
         owner = owners.get(event.token) if event.token else None
@@ -321,6 +337,15 @@ def apply_events(events: list[Event], received_at: dt.datetime, result: BatchRes
             result.skip("events_unknown_stream")
             continue
         by_session.setdefault(event.session_id, []).append(event)
+    return by_session
+
+
+def apply_events(events: list[Event], received_at: dt.datetime, result: BatchResult) -> BatchResult:
+    """Resolve valid events to subscribers and channels (one query each) and write them in one transaction."""
+    owners, servers = _token_owners(events)
+    events = _sent_by_its_server(events, servers, result)
+    channels = _stream_channels(events, owners)
+    by_session = _by_session(events, owners, channels, result)
     if by_session:
         closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
         sessions.forget(closed)
@@ -364,12 +389,7 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
             session_events.sort(key=lambda e: (e.at, ORDER[e.kind]))
             session = existing.get(session_id)
             if session is None:
-                first = session_events[0]
-                subscriber_id, portal_id = owners[first.token]
-                session = SessionState(
-                    portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
-                    channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
-                    bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
+                session = _new_session(session_id, session_events[0], owners, channels)
                 new.append(session)
             before = tuple(getattr(session, name) for name in UPDATED_FIELDS)
             was_active = session.active
@@ -382,15 +402,35 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
                 closed.append(session_id)
             if session_id in existing and tuple(getattr(session, name) for name in UPDATED_FIELDS) != before:
                 changed.append(session)
-        live = [session for session in new if not session.dvr]
-        for session, program_id in zip(live, programs_on_air([(s.channel_id, s.opened_at) for s in live])):
-            session.program_id = program_id
+        _fill_archive_programs(by_session, new, existing, changed)
         opened.extend(new)
         rows = sorted(new + changed, key=lambda session: session.streamer_session_id)
         if rows:
             _upsert(rows)
             result.created = len(new)
     return closed, opened
+
+
+def _new_session(session_id: str, first: Event, owners: dict, channels: dict) -> SessionState:
+    """A session row opened by its first event (merged into it next, with the others)."""
+    subscriber_id, portal_id = owners[first.token]
+    return SessionState(
+        portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channels[(portal_id, first.media)],
+        channel_name=first.media, streamer_session_id=session_id, token=first.token[:64], active=True,
+        bytes=0, dvr=first.dvr, close_reason="", ip="", user_agent="", proto="", country="")
+
+
+def _fill_archive_programs(by_session: dict[str, list[Event]], new: list[SessionState],
+                           existing: dict[str, SessionState], changed: list[SessionState]) -> None:
+    """``programId`` of the batch's archive sessions that have none yet: the programme at the first archive
+    position their events name (``monitoring.archive``); an existing row that got one is written too."""
+    touched = [*new, *existing.values()]
+    positions = [(session, next((e.archive_at for e in by_session[session.streamer_session_id] if e.archive_at),
+                                None)) for session in touched]
+    changed_ids = {id(session) for session in changed}
+    for session in archive.fill_program_ids(positions):
+        if session.streamer_session_id in existing and id(session) not in changed_ids:
+            changed.append(session)
 
 
 def _upsert(rows: list[SessionState]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from catena_site.api.fields import IdField, StrictCharField
+from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
 from portals.models import Manager, Portal
 from portals.services import portal_branding, portal_settings
@@ -17,10 +17,13 @@ class BrandingSerializer(serializers.Serializer):
 
 
 class PortalSettingsSerializer(serializers.Serializer):
-    autoCreateSubscribers = serializers.BooleanField(required=False)
-    maxSessionsPerSubscriber = serializers.IntegerField(allow_null=True, required=False, min_value=1)
-    require2fa = serializers.BooleanField(required=False, help_text="Every manager must use two-factor "
-                                                                    "authentication (only the owner changes it).")
+    """``settings`` as ``GET /portal`` shows them: every setting, defaults filled in."""
+
+    autoCreateSubscribers = serializers.BooleanField()
+    maxSessionsPerSubscriber = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
+    smsTemplate = serializers.CharField(allow_null=True)
+    streamBaseUrl = serializers.CharField(allow_null=True)
+    require2fa = serializers.BooleanField()
 
 
 class FlagsSerializer(serializers.Serializer):
@@ -66,25 +69,6 @@ class PortalSerializer(serializers.Serializer):
         return portal_settings(portal)
 
 
-class PortalUpdateSerializer(serializers.Serializer):
-    """``PUT /portal`` input: branding and settings; name/domain only if unchanged."""
-
-    name = serializers.CharField(required=False)
-    domain = serializers.CharField(required=False)
-    branding = serializers.DictField(required=False)
-    settings = serializers.DictField(required=False)
-
-    def validate_name(self, value):
-        if value != self.context["portal"].name:
-            raise serializers.ValidationError("The portal name cannot be changed.")
-        return value
-
-    def validate_domain(self, value):
-        if value != self.context["portal"].domain:
-            raise serializers.ValidationError("The portal domain cannot be changed.")
-        return value
-
-
 class ManagerSerializer(serializers.ModelSerializer):
     """A manager as the API shows it; ``password`` is write-only and never returned."""
 
@@ -101,24 +85,6 @@ class ManagerSerializer(serializers.ModelSerializer):
         model = Manager
         fields = ["managerId", "portalId", "email", "name", "isAdmin", "isContentAdmin", "isSubscriberAdmin",
                   "createdAt", "updatedAt", "lastLoginAt"]
-
-
-class ManagerWriteSerializer(serializers.Serializer):
-    """``POST``/``PUT /managers`` input (documentation only: the service validates every rule)."""
-
-    email = serializers.EmailField()
-    name = serializers.CharField(required=False, allow_blank=True)
-    password = serializers.CharField(write_only=True, required=False)
-    isAdmin = serializers.BooleanField(required=False)
-    isContentAdmin = serializers.BooleanField(required=False)
-    isSubscriberAdmin = serializers.BooleanField(required=False)
-
-
-class LoginSerializer(serializers.Serializer):
-    email = StrictCharField(max_length=254)
-    password = StrictCharField(max_length=1024, trim_whitespace=False)
-    totp = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True,
-                           help_text="With two-factor authentication on: the authenticator's code or a recovery code.")
 
 
 class LoginPortalSerializer(serializers.Serializer):

@@ -16,17 +16,11 @@ from catena_site.http import client_ip
 from portals import services
 from portals.auth import end_session
 from portals.filters import ManagerFilter
+from portals.inputs import LoginInput, ManagerInput, ManagerUpdateInput, PortalUpdateInput
 from portals.models import Manager
 from portals.totp import SecondFactorRequired
 
-from .serializers import (
-    LoginResponseSerializer,
-    LoginSerializer,
-    ManagerSerializer,
-    ManagerWriteSerializer,
-    PortalSerializer,
-    PortalUpdateSerializer,
-)
+from .serializers import LoginResponseSerializer, ManagerSerializer, PortalSerializer
 
 
 class _PortalAnswerMixin:
@@ -47,18 +41,9 @@ class PortalView(_PortalAnswerMixin, APIView):
     def get(self, request):
         return self._answer(request, request.auth.portal)
 
-    @extend_schema(request=PortalUpdateSerializer, responses=PortalSerializer, operation_id="updatePortal")
+    @extend_schema(request=PortalUpdateInput, responses=PortalSerializer, operation_id="updatePortal")
     def put(self, request):
-        portal = request.auth.portal
-        data = json_object(request)
-        serializer = PortalUpdateSerializer(data=data, context={"portal": portal})
-        serializer.is_valid(raise_exception=True)
-        portal = services.update_portal(
-            portal,
-            caller=request.auth,
-            branding=serializer.validated_data.get("branding"),
-            settings_values=serializer.validated_data.get("settings"),
-        )
+        portal = services.update_portal(request.auth.portal, caller=request.auth, data=json_object(request))
         return self._answer(request, portal)
 
 
@@ -80,12 +65,12 @@ class ManagerViewSet(ListRetrieveMixin, PortalViewSet):
     permission_classes = [CanManage]
     list_key = "managers"
 
-    @extend_schema(request=ManagerWriteSerializer, responses={201: ManagerSerializer})
+    @extend_schema(request=ManagerInput, responses={201: ManagerSerializer})
     def create(self, request):
         manager = services.create_manager(request.auth.portal, caller=request.auth, data=json_object(request))
         return Response(ManagerSerializer(manager).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ManagerWriteSerializer, responses=ManagerSerializer)
+    @extend_schema(request=ManagerUpdateInput, responses=ManagerSerializer)
     def update(self, request, pk=None):
         manager = services.update_manager(self.get_object(), caller=request.auth, data=json_object(request))
         return Response(ManagerSerializer(manager).data)
@@ -103,16 +88,15 @@ class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer, 401: None, 429: None},
+    @extend_schema(request=LoginInput, responses={200: LoginResponseSerializer, 401: None, 429: None},
                    auth=[], operation_id="login")
     def post(self, request):
-        serializer = LoginSerializer(data=json_object(request))
-        serializer.is_valid(raise_exception=True)
+        body = json_object(request)
         try:
             sessions = services.login(
-                serializer.validated_data["email"],
-                serializer.validated_data["password"],
-                totp=serializer.validated_data.get("totp"),
+                body.get("email"),
+                body.get("password"),
+                totp=body.get("totp"),
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )

@@ -81,16 +81,18 @@
     input.addEventListener("input", apply);
   }
 
-  // Field rules shown while typing: every input with a ``pattern`` and a ``data-validate`` message.
+  // Field rules shown while typing: every input with a ``pattern`` and a ``data-validate`` message. Submitting
+  // is never stopped here: the server checks every field and answers with all their errors at once (stopping
+  // on the fields known here would reveal the others' errors only in a second round).
   function setUpLiveValidation(form) {
     form.noValidate = true;  // our messages instead of the browser's bubbles
     var inputs = Array.prototype.slice.call(form.querySelectorAll("input[data-validate]"));
-    function show(input, force) {
+    function show(input) {
       var field = input.closest(".form-field");
-      if (!field) { return true; }
+      if (!field) { return; }
       var live = field.querySelector("[data-live-error]");
       var valid = input.checkValidity();
-      if (!force && input.value === "" && !input.dataset.touched) { return valid; }
+      if (input.value === "" && !input.dataset.touched) { return; }
       if (!live) {
         live = document.createElement("ul");
         live.className = "field-errors";
@@ -98,7 +100,8 @@
         live.setAttribute("aria-live", "polite");
         field.appendChild(live);
       }
-      field.querySelectorAll(".field-errors:not([data-live-error])").forEach(function (old) { old.hidden = true; });
+      // The server's answer to the last submission no longer describes the value being typed.
+      field.querySelectorAll(".field-errors:not([data-live-error])").forEach(function (old) { old.remove(); });
       live.innerHTML = "";
       if (!valid) {
         var item = document.createElement("li");
@@ -107,21 +110,10 @@
       }
       field.classList.toggle("has-error", !valid);
       input.setAttribute("aria-invalid", valid ? "false" : "true");
-      return valid;
     }
     inputs.forEach(function (input) {
-      input.addEventListener("input", function () { show(input, false); });
-      input.addEventListener("blur", function () { input.dataset.touched = "1"; show(input, false); });
-    });
-    form.addEventListener("submit", function (event) {
-      var firstInvalid = null;
-      inputs.forEach(function (input) {
-        if (!show(input, true) && !firstInvalid) { firstInvalid = input; }
-      });
-      if (firstInvalid) {
-        event.preventDefault();
-        firstInvalid.focus();
-      }
+      input.addEventListener("input", function () { show(input); });
+      input.addEventListener("blur", function () { input.dataset.touched = "1"; show(input); });
     });
   }
 

@@ -49,8 +49,8 @@ class SubscriberSerializer(serializers.ModelSerializer):
     # The declared fields only document the object (the OpenAPI schema; the docstring is its description);
     # ``subscriber_body`` writes it, key for key in the same order and formats. Lists of 100–1000 subscribers
     # are common, and ModelSerializer's per-field machinery (~55 µs a row) and its garbage would dominate the
-    # response time (performance.md). Nothing is written through this class: SubscriberWriteSerializer and
-    # the services validate writes.
+    # response time (performance.md). Nothing is written through this class: the services check writes with
+    # ``subscribers.inputs.SubscriberInput``.
 
     subscriberId = IdField(source="id", read_only=True)
     portalId = IdField(source="portal_id", read_only=True)
@@ -72,13 +72,9 @@ class SubscriberSerializer(serializers.ModelSerializer):
         return subscriber_body(subscriber, self.context.get("caller"))
 
 
-class SubscriberWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    phoneCountryCode = serializers.RegexField(r"^[0-9]{1,4}$")
-    phone = serializers.RegexField(r"^[0-9]{4,15}$")
-
-
 class SubscriptionSerializer(serializers.Serializer):
-    subscriberId = IdField()
-    packageId = IdField()
-    portalId = IdField(required=False)
+    """A subscription as the API answers it (its input is ``subscribers.inputs.SubscriptionInput``)."""
+
+    subscriberId = IdField(read_only=True)
+    packageId = IdField(read_only=True)
+    portalId = IdField(read_only=True)

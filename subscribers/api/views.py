@@ -12,14 +12,10 @@ from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, js
 from content.models import Package
 from subscribers import selectors, services
 from subscribers.filters import SubscriberFilter
+from subscribers.inputs import SubscriberInput, SubscriptionInput
 from subscribers.models import Subscriber, Subscription
 
-from .serializers import (
-    SubscriberSerializer,
-    SubscriberWriteSerializer,
-    SubscriptionSerializer,
-    subscriber_body,
-)
+from .serializers import SubscriberSerializer, SubscriptionSerializer, subscriber_body
 
 
 def package_ids_by_subscriber(subscribers) -> dict[int, list[int]]:
@@ -56,12 +52,13 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         packages = package_ids_by_subscriber(page)
         return self.get_paginated_response([subscriber_body(s, self.caller, packages[s.id]) for s in page])
 
-    @extend_schema(request=SubscriberWriteSerializer, responses={201: SubscriberSerializer})
+    @extend_schema(request=SubscriberInput, responses={201: SubscriberSerializer})
     def create(self, request):
         subscriber = services.create_subscriber(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(subscriber, status.HTTP_201_CREATED)
 
-    @extend_schema(request=SubscriberWriteSerializer, responses=SubscriberSerializer)
+    # An update changes only the fields sent: the document's body has no required field (PatchedSubscriberInput).
+    @extend_schema(request=SubscriberInput(partial=True), responses=SubscriberSerializer)
     def update(self, request, pk=None):
         subscriber = services.update_subscriber(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(subscriber)
@@ -92,17 +89,20 @@ class SubscriptionView(LinkView):
     """``POST``/``DELETE /packages-subscribers``: subscribe a subscriber to a package, or end it."""
 
     permission_classes = [CanManageSubscribers]
-    serializer_class = SubscriptionSerializer
+    serializer_class = SubscriptionInput
     ends = (("subscriberId", Subscriber, "subscriber"), ("packageId", Package, "package"))
 
-    @extend_schema(request=SubscriptionSerializer, responses={200: SubscriptionSerializer},
+    def linked_objects(self, request) -> list:
+        return list(services.subscription_of(request.auth.portal, json_object(request)))
+
+    @extend_schema(request=SubscriptionInput, responses={200: SubscriptionSerializer},
                    operation_id="createPackageSubscriber")
     def post(self, request):
         subscriber, package = self.linked_objects(request)
         services.subscribe(subscriber, package, caller=request.auth)
         return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_200_OK)
 
-    @extend_schema(request=SubscriptionSerializer, responses={201: SubscriptionSerializer},
+    @extend_schema(request=SubscriptionInput, responses={201: SubscriptionSerializer},
                    operation_id="deletePackageSubscriber")
     def delete(self, request):
         subscriber, package = self.linked_objects(request)

@@ -21,6 +21,7 @@ from content.epg.api.serializers import ProgramSerializer
 from content.epg.selectors import day_error
 from content.models import Channel, Program
 from subscribers import sms_login
+from subscribers.inputs import SmsRequestInput, SmsVerifyInput
 from subscribers.models import Subscriber
 
 from . import playlists, selectors
@@ -58,7 +59,7 @@ def program_json(program: Program | None) -> dict | None:
 
 
 class SmsRequestView(PublicView):
-    @extend_schema(operation_id="smsRequest", tags=["client"])
+    @extend_schema(operation_id="smsRequest", tags=["client"], request=SmsRequestInput)
     def post(self, request):
         portal = resolve_portal(request)
         body = json_object(request)
@@ -67,7 +68,7 @@ class SmsRequestView(PublicView):
 
 
 class SmsVerifyView(PublicView):
-    @extend_schema(operation_id="smsVerify", tags=["client"])
+    @extend_schema(operation_id="smsVerify", tags=["client"], request=SmsVerifyInput)
     def post(self, request):
         portal = resolve_portal(request)
         body = json_object(request)

@@ -57,11 +57,11 @@ ACCEPTABLE = {
 }
 MAYBE = {"empty"}  # refused or accepted, as the field's rule says; never a 500
 
-# Keys inside the object-valued fields of PUT /portal (documented in management-api.md §3, not in the schema).
+# Keys inside the object-valued fields of PUT /portal (management-api.md §3).
 NESTED = {
     "branding": {"logo": "string", "title": "string", "description": "string"},
     "settings": {"autoCreateSubscribers": "boolean", "maxSessionsPerSubscriber": "integer",
-                 "smsTemplate": "string", "streamBaseUrl": "string"},
+                 "smsTemplate": "string", "streamBaseUrl": "string", "require2fa": "boolean"},
 }
 
 # One valid body per write operation; ``{…}`` in a path is the ID of an object made by ``targets``.
@@ -165,7 +165,7 @@ def documented_writes() -> dict[tuple[str, str], dict[str, str]]:
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body:
                 properties = _resolve(body["schema"]).get("properties", {})
-                out[(method, _api_path(path))] = {name: spec.get("type", "string")
+                out[(method, _api_path(path))] = {name: _resolve(spec).get("type", "string")
                                                   for name, spec in properties.items()
                                                   if not spec.get("readOnly")}
     return out

@@ -1,4 +1,6 @@
 import datetime as dt
+import os
+import uuid
 
 import pytest
 import time_machine
@@ -7,6 +9,7 @@ from django.utils import timezone
 from portals.models import Manager
 from tests.conftest import API, api_client
 from tests.factories import PASSWORD, make_manager, make_portal
+from tests.worker import redis_available
 
 LOGIN = f"{API}/login"
 
@@ -58,7 +61,17 @@ def _right(client, email="alice@example.com", ip="10.0.0.1"):
     return client.post(LOGIN, {"email": email, "password": PASSWORD}, format="json", REMOTE_ADDR=ip)
 
 
-def test_the_eleventh_failure_of_one_email_from_one_address_is_429_for_that_pair_only(anonymous, three_portals):
+@pytest.fixture(params=["file"] + (["redis"] if redis_available() else []))
+def store(request, settings):
+    """The throttling counters on the embedded file cache (the tests' default) or on Redis (REDIS_URL)."""
+    if request.param == "redis":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": f"t{uuid.uuid4().hex}"}}
+    return request.param
+
+
+def test_the_eleventh_failure_of_one_email_from_one_address_is_429_for_that_pair_only(anonymous, three_portals,
+                                                                                     store):
     for _ in range(10):
         assert _fail(anonymous).status_code == 401
     blocked = _fail(anonymous)
@@ -72,13 +85,22 @@ def test_the_eleventh_failure_of_one_email_from_one_address_is_429_for_that_pair
     assert _fail(anonymous, email="bob@example.com").status_code == 401
 
 
-def test_a_stranger_failing_with_made_up_emails_does_not_lock_the_owner_out(anonymous, three_portals):
+def test_a_stranger_failing_with_made_up_emails_does_not_lock_the_owner_out(anonymous, three_portals, store):
     for attempt in range(12):
         assert _fail(anonymous, email=f"made-up-{attempt}@example.com", ip="192.0.2.7").status_code == 401
     assert _right(anonymous, ip="192.0.2.7").status_code == 200
 
 
-def test_password_spraying_from_one_address_is_refused_for_every_email(anonymous, three_portals, settings):
+def test_a_stranger_hammering_the_owners_email_from_one_address_cannot_lock_them_out_of_new_ones(
+        anonymous, three_portals, store, settings):
+    """Past the pair's limit the stranger's tries are refused unanswered, and do not count for the account."""
+    assert settings.LOGIN_FAILURES_PER_EMAIL == 50
+    statuses = [_fail(anonymous, ip="192.0.2.66").status_code for _ in range(60)]
+    assert statuses == [401] * 10 + [429] * 50
+    assert _right(anonymous, ip="203.0.113.80").status_code == 200  # an address the owner never used
+
+
+def test_password_spraying_from_one_address_is_refused_for_every_email(anonymous, three_portals, settings, store):
     assert settings.LOGIN_FAILURES_PER_IP == 50
     for attempt in range(50):
         assert _fail(anonymous, email=f"user{attempt}@example.com", ip="192.0.2.7").status_code == 401
@@ -88,7 +110,8 @@ def test_password_spraying_from_one_address_is_refused_for_every_email(anonymous
     assert _fail(anonymous, email="fresh@example.com", ip="192.0.2.8").status_code == 401
 
 
-def test_many_failures_for_one_email_refuse_new_addresses_but_not_a_known_one(anonymous, three_portals, settings):
+def test_many_failures_for_one_email_refuse_new_addresses_but_not_a_known_one(anonymous, three_portals, settings,
+                                                                              store):
     assert settings.LOGIN_FAILURES_PER_EMAIL == 50
     assert _right(anonymous, ip="198.51.100.1").status_code == 200  # the owner's usual address
     for attempt in range(50):
@@ -179,7 +202,8 @@ def test_thirty_concurrent_wrong_logins_count_thirty_and_exactly_ten_are_answere
         thread.join()
     assert sorted(statuses) == [401] * 10 + [429] * 20
     attempt = LoginAttempt("manager", "alice@example.com", "192.0.2.50")
-    assert attempt.pair.count() == 30 and attempt.by_ip.count() == 30 and attempt.by_account.count() == 30
+    assert attempt.pair.count() == 30 and attempt.by_ip.count() == 30
+    assert attempt.by_account.count() == 10  # refused for the address: no guess, not counted for the account
 
 
 def test_login_still_answers_when_the_shared_cache_is_down(anonymous, three_portals, settings):
@@ -194,3 +218,9 @@ def test_login_still_answers_when_the_shared_cache_is_down(anonymous, three_port
                                    "OPTIONS": {"socket_connect_timeout": 0.5}}}
     assert _fail(anonymous).status_code == 401
     assert _right(anonymous).status_code == 200
+
+
+def test_every_missing_or_wrong_login_field_is_named_in_one_answer(anonymous, db):
+    response = anonymous.post(LOGIN, {"email": 5, "password": None}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"email": ["Must be text."], "password": ["This field is required."]}

@@ -174,7 +174,8 @@ def test_delete_manager_answers_201_and_ends_its_sessions(clients, managers, por
     assert not ManagerSession.objects.filter(manager_id=target.pk).exists()
     assert clients["viewer"].get(f"{API}/portal").status_code == 401
     operation = Operation.objects.get(portal=portal, type="deleteManager")
-    assert operation.payload == {"managerId": target.public_id, "email": "viewer@example.com"}
+    assert operation.payload == {"managerId": target.public_id, "email": "viewer@example.com",
+                                 "managerEmail": "admin@example.com"}
     assert api_client(portal.api_key).get(f"{API}/operations/{operation.public_id}").status_code == 200
 
 
@@ -210,3 +211,107 @@ def test_a_password_built_from_a_managers_own_email_is_refused_on_change_too(api
     assert any("too easy to guess" in reason for reason in response.json()["errors"]["password"])
     target.refresh_from_db()
     assert target.email == "viewer@example.com" and target.check_password(PASSWORD)
+
+
+# --- Every rule in one answer, in plain words ------------------------------------------------------------------
+
+
+def test_every_broken_rule_of_a_new_manager_comes_back_in_one_answer(api, portal):
+    response = api.post(f"{API}/managers", {"email": "not-an-email", "name": 5, "password": "short",
+                                            "isAdmin": "yes", "isContentAdmin": 1, "isSubscriberAdmin": None},
+                        format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors == {
+        "email": ["Enter a valid email address."],
+        "name": ["Must be text."],
+        "password": ["Password must be at least 8 characters long.", "Password must contain an upper-case letter.",
+                     "Password must contain a digit.", "Password must contain a special character."],
+        "isAdmin": ["Must be true or false."],
+        "isContentAdmin": ["Must be true or false."],
+        "isSubscriberAdmin": ["This field is required."],
+    }
+    assert response.json()["message"].startswith("Invalid manager: email: Enter a valid email address.; name: ")
+    assert Manager.objects.filter(portal=portal).count() == 1
+    assert not Operation.objects.filter(portal=portal).exists()
+
+
+def test_an_empty_manager_names_email_and_password_never_null(api, portal):
+    response = api.post(f"{API}/managers", {"email": None, "password": None}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"email": ["This field is required."], "password": ["This field is required."]}
+    assert "null" not in response.content.decode().lower()
+    assert api.post(f"{API}/managers", {}, format="json").json()["errors"] == {
+        "email": ["This field is required."], "password": ["This field is required."]}
+
+
+def test_a_taken_email_is_409_in_plain_words(api, managers, portal):
+    response = api.post(f"{API}/managers", {**NEW, "email": "ADMIN@example.com"}, format="json")
+    assert response.status_code == 409
+    message = "A manager with email admin@example.com already exists in this portal."
+    assert response.json() == {"message": message, "errors": {"email": [message]}}
+    target = managers["viewer"]
+    response = api.put(f"{API}/managers/{target.public_id}", {"email": "Content@Example.com"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["message"] == "A manager with email content@example.com already exists in this portal."
+
+
+def test_a_taken_email_is_listed_with_the_other_errors_so_one_answer_names_all(api, managers, portal):
+    response = api.post(f"{API}/managers", {**NEW, "email": "admin@example.com", "password": "short1!A",
+                                            "isAdmin": "no"}, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors["email"] == ["A manager with email admin@example.com already exists in this portal."]
+    assert errors["isAdmin"] == ["Must be true or false."]
+    assert errors["password"]
+    assert Manager.objects.filter(portal=portal).count() == 5
+
+
+def test_keeping_ones_own_email_is_not_a_conflict(api, managers):
+    target = managers["viewer"]
+    response = api.put(f"{API}/managers/{target.public_id}", {"email": "VIEWER@example.com", "isAdmin": "x"},
+                       format="json")
+    assert response.json()["errors"] == {"isAdmin": ["Must be true or false."]}
+
+
+def test_every_broken_rule_of_a_change_comes_back_in_one_answer(api, managers):
+    target = managers["viewer"]
+    response = api.put(f"{API}/managers/{target.public_id}",
+                       {"email": "", "name": "x" * 201, "password": "", "isSubscriberAdmin": "true"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "email": ["This field is required."], "name": ["Must be at most 200 characters."],
+        "password": ["This field is required."], "isSubscriberAdmin": ["Must be true or false."]}
+    target.refresh_from_db()
+    assert (target.email, target.name, target.is_subscriber_admin) == ("viewer@example.com", "Viewer", False)
+    assert target.check_password(PASSWORD)
+
+
+def test_a_change_without_any_field_changes_nothing(api, managers):
+    target = managers["viewer"]
+    response = api.put(f"{API}/managers/{target.public_id}", {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["email"] == "viewer@example.com"
+    assert not Operation.objects.filter(type="updateManager").exists()
+
+
+def test_a_null_name_is_an_empty_name(api, portal):
+    response = api.post(f"{API}/managers", {**NEW, "name": None}, format="json")
+    assert response.status_code == 201
+    assert response.json()["name"] == ""
+
+
+# --- Permission names -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("persona", "method", "path", "sentence"), [
+    ("content", "post", "/managers", "This action requires the Admin permission (isAdmin)."),
+    ("viewer", "put", "/portal", "This action requires the Admin permission (isAdmin)."),
+    ("subscribers", "post", "/channels", "This action requires the Content admin permission (isContentAdmin)."),
+    ("content", "post", "/subscribers",
+     "This action requires the Subscriber admin permission (isSubscriberAdmin)."),
+])
+def test_a_403_names_the_permission_as_the_screens_do_and_its_flag(clients, persona, method, path, sentence):
+    response = getattr(clients[persona], method)(f"{API}{path}", {}, format="json")
+    assert response.status_code == 403
+    assert response.json() == {"message": sentence}

@@ -144,3 +144,77 @@ def test_reset_api_key_refuses_the_old_key_at_once(clients, portal):
 def test_each_portal_sees_only_itself(api, stranger, portal, other_portal):
     assert api.get(f"{API}/portal").json()["portalId"] == portal.public_id
     assert stranger.get(f"{API}/portal").json()["portalId"] == other_portal.public_id
+
+
+# --- Every rule in one answer; the document says what is enforced -----------------------------------------------
+
+
+def test_every_broken_portal_field_comes_back_in_one_answer(api, portal):
+    response = api.put(f"{API}/portal", {
+        "name": "renamed", "domain": 5,
+        "branding": {"title": "x" * 201, "description": "d" * 2001, "logo": "http://insecure.example.com/l.png"},
+        "settings": {"autoCreateSubscribers": "yes", "maxSessionsPerSubscriber": 1001,
+                     "smsTemplate": "no placeholder", "streamBaseUrl": "ftp://streams"},
+    }, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "name": ["The portal name cannot be changed."],
+        "domain": ["Must be text."],
+        "branding.logo": ["Logo URL must be an https:// URL."],
+        "branding.title": ["Must be at most 200 characters."],
+        "branding.description": ["Must be at most 2000 characters."],
+        "settings.autoCreateSubscribers": ["Must be true or false."],
+        "settings.maxSessionsPerSubscriber": ["Must be a whole number from 1 to 1000, or empty for unlimited."],
+        "settings.smsTemplate": ["Must contain {code}, where the login code goes."],
+        "settings.streamBaseUrl": ["Must be an http:// or https:// URL."],
+    }
+    assert Portal.objects.get(pk=portal.pk).settings == portal.settings
+    assert not Operation.objects.filter(type="updatePortal").exists()
+
+
+@pytest.mark.parametrize(("value", "accepted"), [
+    (None, True), (1, True), (1000, True), (0, False), (1001, False), ("5", False), (2.0, False), (True, False),
+])
+def test_max_sessions_per_subscriber_is_null_or_a_whole_number_from_1_to_1000(api, value, accepted):
+    response = api.put(f"{API}/portal", {"settings": {"maxSessionsPerSubscriber": value}}, format="json")
+    assert response.status_code == (200 if accepted else 400), response.json()
+    if accepted:
+        assert response.json()["settings"]["maxSessionsPerSubscriber"] == value
+
+
+@pytest.mark.parametrize("body", [{"branding": None}, {"settings": None}, {"settings": ["x"]}])
+def test_branding_and_settings_must_be_objects(api, body):
+    response = api.put(f"{API}/portal", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {next(iter(body)): ["Must be an object."]}
+
+
+def test_empty_texts_mean_the_defaults_and_unknown_settings_are_ignored(api, portal):
+    api.put(f"{API}/portal", {"settings": {"smsTemplate": "Code {code}", "streamBaseUrl": "https://s.example"}},
+            format="json")
+    response = api.put(f"{API}/portal", {"settings": {"smsTemplate": "", "streamBaseUrl": "", "color": "red"},
+                                         "branding": {"description": None, "logo": ""}}, format="json")
+    assert response.status_code == 200
+    assert response.json()["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
+                                           "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+    assert response.json()["branding"]["description"] == ""
+    assert "color" not in Portal.objects.get(pk=portal.pk).settings
+
+
+def _documented(component: str) -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    return schemas[component]
+
+
+def test_the_document_states_the_bounds_the_service_enforces():
+    settings = _documented("PortalSettingsInput")["properties"]
+    assert (settings["maxSessionsPerSubscriber"]["minimum"], settings["maxSessionsPerSubscriber"]["maximum"]) == (1, 1000)
+    assert settings["maxSessionsPerSubscriber"]["nullable"] is True
+    assert settings["smsTemplate"]["maxLength"] == 300 and settings["streamBaseUrl"]["maxLength"] == 500
+    assert settings["autoCreateSubscribers"]["type"] == "boolean"
+    branding = _documented("BrandingInput")["properties"]
+    assert (branding["title"]["maxLength"], branding["description"]["maxLength"]) == (200, 2000)
+    assert _documented("ManagerInput")["required"] == ["email", "password"]
+    assert "required" not in _documented("ManagerUpdateInput")

@@ -23,17 +23,23 @@ def test_create_a_subscriber_add_a_package_block_them_and_find_them(owner_page):
     # Create, with the phone checked while typing.
     page.click("nav >> text=Subscribers")
     page.click("text=Add subscriber")
-    page.fill("input[name=name]", "Alice Smith")
     page.fill("input[name=phone_country_code]", "+44")
     page.wait_for_selector("text=Must be 1–4 digits, without '+' or spaces.")
-    page.fill("input[name=phone_country_code]", "44")
     page.fill("input[name=phone]", "7700 900")
     page.wait_for_selector("text=Must be 4–15 digits, without '+', spaces or dashes.")
-    page.click("button:has-text('Add subscriber')")  # refused in the browser: still on the form
+    # Submitting with a missing name and a bad number: one answer names every field.
+    page.click("button:has-text('Add subscriber')")
+    page.wait_for_selector(".form-field:has(input[name=name]) >> text=This field is required.")
     assert page.url.endswith("/subscribers/new/")
-    assert not Subscriber.objects.filter(name="Alice Smith").exists()
+    errors = page.locator(".field-errors li")
+    assert errors.all_text_contents() == ["This field is required.", "Must be 1–4 digits, without '+' or spaces.",
+                                          "Must be 4–15 digits, without '+', spaces or dashes."]
+    assert not Subscriber.objects.filter(phone="7700 900").exists()
+    page.fill("input[name=name]", "Alice Smith")
+    page.fill("input[name=phone_country_code]", "44")
     page.fill("input[name=phone]", "7700900123")
     assert page.locator("text=Must be 4–15 digits").count() == 0
+    assert page.locator("text=Must be 1–4 digits").count() == 0
     page.click("button:has-text('Add subscriber')")
     page.wait_for_selector("text=Subscriber Alice Smith saved.")
     assert page.text_content("[data-testid=phone]") == "+44 7700900123"

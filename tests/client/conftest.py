@@ -34,4 +34,4 @@ def app(portal):
 
 def allow_self_registration(portal):
     portal_services.update_portal(portal, caller=Caller(portal=portal),
-                                  settings_values={"autoCreateSubscribers": True})
+                                  data={"settings": {"autoCreateSubscribers": True}})

@@ -58,7 +58,7 @@ def test_portal_template_is_used(app, portal, sms_file):
     from portals import services as portal_services
 
     portal_services.update_portal(portal, caller=Caller(portal=portal),
-                                  settings_values={"smsTemplate": "{title}: enter {code} in the app"})
+                                  data={"settings": {"smsTemplate": "{title}: enter {code} in the app"}})
     make_subscriber(portal)
     app.post(f"{CLIENT}/auth/sms/request", NUMBER, format="json")
     assert sent_messages(sms_file)[0]["text"].startswith("Main TV: enter ")
@@ -231,6 +231,25 @@ def test_bad_input_is_400_and_sends_nothing(app, portal, sms_file, path, body, f
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert sent_messages(sms_file) == []
+
+
+def test_every_bad_field_of_a_login_is_reported_at_once_and_nothing_is_sent(app, portal, sms_file):
+    make_subscriber(portal)
+    response = app.post(f"{CLIENT}/auth/sms/verify", {"phoneCountryCode": "+1", "phone": 2345678901, "code": "12"},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid login: phoneCountryCode: Must be 1–4 digits, without '+' or spaces.; "
+                   "phone: Must be text.; code: Must be 4 digits.",
+        "errors": {"phoneCountryCode": ["Must be 1–4 digits, without '+' or spaces."], "phone": ["Must be text."],
+                   "code": ["Must be 4 digits."]},
+    }
+    response = app.post(f"{CLIENT}/auth/sms/request", {"phone": "1 2"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"phoneCountryCode": ["This field is required."],
+                                         "phone": ["Must be 4–15 digits, without '+', spaces or dashes."]}
+    assert sent_messages(sms_file) == []
+    assert login(app, sms_file).status_code == 200
 
 
 def test_unknown_portal_is_404(sms_file, db):

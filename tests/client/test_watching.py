@@ -81,7 +81,7 @@ def test_stream_base_url_is_a_portal_setting(app, portal, world):
     from portals import services as portal_services
 
     portal_services.update_portal(portal, caller=world["caller"],
-                                  settings_values={"streamBaseUrl": "https://streams.example.com/live/"})
+                                  data={"settings": {"streamBaseUrl": "https://streams.example.com/live/"}})
     stream = channels(app, app_token(world["subscriber"]))[0]["streamUrl"]
     assert stream.startswith("https://streams.example.com/live/sport/index.m3u8?token=")
 

@@ -49,7 +49,8 @@ def test_create_channel_returns_the_documented_object(api, portal, epg_source):
         ({"name": "ok", "title": ""}, "title"),
         ({"name": "ok"}, "title"),
         ({"name": "ok", "title": "x" * 201}, "title"),
-        ({"name": "ok", "title": "T", "epgSourceName": "missing"}, "epgSourceName"),
+        ({"name": "ok", "title": "T", "epgSourceName": "no such!"}, "epgSourceName"),
+        ({"name": "ok", "title": "T", "epgSourceName": 5}, "epgSourceName"),
         ({"name": "ok", "title": "T", "epgChannelName": "x" * 201}, "epgChannelName"),
         ({"name": "ok", "title": "T", "logo": "data:image/png;base64,bm90IGFuIGltYWdl"}, "logo"),
     ],
@@ -66,7 +67,8 @@ def test_duplicate_channel_name_is_409(api, portal):
     make_channel(portal, "news")
     response = api.post(f"{API}/channels", {"name": "news", "title": "Other"}, format="json")
     assert response.status_code == 409
-    assert response.json()["message"] == "name must be unique"
+    assert response.json() == {"message": "A channel named news already exists.",
+                               "errors": {"name": ["Name must be unique: a channel named news already exists."]}}
     assert Channel.objects.count() == 1
 
 
@@ -216,3 +218,30 @@ def test_logo_null_removes_it_and_absent_keeps_it(api, portal):
     assert api.put(url, {"title": "Kept logo"}, format="json").json()["logoUrl"]
     assert api.put(url, {"logo": None}, format="json").json()["logoUrl"] is None
     assert api.get(f"{url}/logo").status_code == 404
+
+
+def test_every_fields_error_comes_back_in_one_answer_and_nothing_is_stored(api, portal):
+    response = api.post(f"{API}/channels", {"name": "x", "title": 5, "epgSourceName": "bad name",
+                                            "epgChannelName": "e" * 201, "logo": "data:image/png;base64,bm90"},
+                        format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert errors == {
+        "name": ["Must be 2–20 characters: letters, digits, '-' or '_'."],
+        "title": ["Must be text."],
+        "epgSourceName": ["Must be 2–64 characters: letters, digits, '.', '-' or '_'."],
+        "epgChannelName": ["Must be at most 200 characters."],
+        "logo": errors["logo"],
+    }
+    assert errors["logo"] and response.json()["message"].startswith("Invalid channel: name: ")
+    assert not Channel.objects.exists()
+
+
+def test_an_update_reports_the_immutable_name_with_the_other_errors(api, portal):
+    channel = make_channel(portal, "news", "News")
+    response = api.put(f"{API}/channels/{channel.public_id}", {"name": "other", "title": ""}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"name": ["The channel name cannot be changed."],
+                                         "title": ["This field is required."]}
+    channel.refresh_from_db()
+    assert (channel.name, channel.title) == ("news", "News")

@@ -44,7 +44,7 @@ def test_real_run_creates_updates_and_links_with_operations(setup):
 
 
 def test_any_bad_line_means_nothing_is_imported_and_every_error_is_reported(setup):
-    bad = GOOD + "x,Too short name,,,\nnews,Duplicate,,,\nok1,,,,\nok2,Fine,nosuch,,\nok3,Fine,,,gold\n"
+    bad = GOOD + "x,Too short name,,,\nnews,Duplicate,,,\nok1,,,,\nok2,Fine,no such,,\nok3,Fine,,,gold\n"
     report = import_channels(setup, bad, caller=Caller(portal=setup), dry_run=False)
     assert not report.ok and not report.applied
     errors = {row.line: row.errors for row in report.failed_rows}
@@ -100,3 +100,22 @@ def test_a_name_another_portal_uses_on_the_same_streaming_server_is_a_line_error
     assert not Channel.objects.filter(portal=setup).exists() and not PackageChannel.objects.exists()
     assert not Operation.objects.filter(portal=setup, type="createChannel").exists()
     assert "neighbour" not in str(report.failed_rows)
+
+
+def test_a_line_reports_every_fields_error_with_its_line_number(setup):
+    text = "name,title,epgSourceName,epgChannelName,packages\nnews,News,,,\nx,,bad name,,gold\n"
+    report = import_channels(setup, text, caller=Caller(portal=setup), dry_run=True)
+    assert [(row.line, row.errors) for row in report.failed_rows] == [(3, [
+        "name: Must be 2–20 characters: letters, digits, '-' or '_'.",
+        "title: This field is required.",
+        "epgSourceName: Must be 2–64 characters: letters, digits, '.', '-' or '_'.",
+        "Unknown package: gold.",
+    ])]
+
+
+def test_a_line_may_name_an_epg_source_that_does_not_exist_yet(setup):
+    text = "name,title,epgSourceName,epgChannelName,packages\nnews,News,later.guide,news.tv,\n"
+    report = import_channels(setup, text, caller=Caller(portal=setup), dry_run=False)
+    assert report.applied
+    channel = Channel.objects.get()
+    assert (channel.epg_source_name, channel.epg_source) == ("later.guide", None)

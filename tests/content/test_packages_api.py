@@ -157,3 +157,15 @@ def test_other_portals_packages_are_404(stranger, portal):
     assert stranger.delete(f"{API}/packages/{package.public_id}?force=true").status_code == 404
     assert stranger.get(f"{API}/packages").json()["packages"] == []
     assert Package.objects.filter(pk=package.pk).exists()
+
+
+def test_name_and_description_errors_come_back_together_and_the_description_limit_is_documented(api, portal):
+    response = api.post(f"{API}/packages", {"name": "x", "description": "d" * 2001}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"name": ["Must be 2–20 characters: letters, digits, '-' or '_'."],
+                                         "description": ["Must be at most 2000 characters."]}
+    assert not Package.objects.exists()
+    from tests.api.test_bad_input import _resolve, schema  # the OpenAPI document says what is enforced
+
+    body = schema()["paths"][f"{API}/packages/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert _resolve(body)["properties"]["description"]["maxLength"] == 2000

@@ -136,7 +136,7 @@ def test_the_portal_language_picks_title_and_description(source, server, portal)
     first = Program.objects.get()
     assert (first.title, first.language, first.description, first.genre) == (
         "Nachrichten", "de", "Die Nachrichten.", "Nachrichten")
-    update_portal(portal, caller=Caller(portal=portal), guide_language_value="en")
+    update_portal(portal, caller=Caller(portal=portal), data={"guideLanguage": "en"}, screen=True)
     Program.objects.all().delete()
     fetch_now(source)
     chosen = Program.objects.get()

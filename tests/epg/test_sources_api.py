@@ -87,7 +87,8 @@ def test_duplicate_name_is_409_but_another_portal_may_use_it(api, portal, other_
                     format="json").status_code == 201
     response = api.post(f"{API}/epg-sources", {"name": "main-epg", "url": "https://b.example/"}, format="json")
     assert response.status_code == 409
-    assert response.json() == {"message": "name must be unique", "errors": {"name": ["name must be unique"]}}
+    assert response.json() == {"message": "An EPG source named main-epg already exists.",
+                               "errors": {"name": ["Name must be unique: an EPG source named main-epg already exists."]}}
 
 
 def test_get_and_list_show_the_newest_finished_fetch(api, portal, server):
@@ -234,9 +235,21 @@ def test_everyone_reads_and_only_content_admins_write(clients, portal, persona):
     deleted = client.delete(f"{API}/epg-sources/{source.public_id}")
     assert (created.status_code, updated.status_code, fetched.status_code, deleted.status_code) == expected
     if not allowed:
-        assert created.json()["message"] == "This action requires the isContentAdmin permission."
+        assert created.json()["message"] == "This action requires the Content admin permission (isContentAdmin)."
         assert EpgSource.objects.filter(pk=source.pk, period=1).exists() and not EpgFetch.objects.exists()
         assert not EpgSource.objects.filter(name=f"by-{persona}").exists()
     else:
         assert EpgSource.objects.filter(name=f"by-{persona}").exists()
         assert not EpgSource.objects.filter(pk=source.pk).exists()
+
+
+def test_every_fields_error_comes_back_in_one_answer_in_plain_words(api, portal):
+    response = api.post(f"{API}/epg-sources", {"name": "x", "url": "ftp://guide.example.com/g.xml", "period": "7"},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "name": ["Must be 2–64 characters: letters, digits, '.', '-' or '_'."],
+        "url": ["Only http:// and https:// URLs are supported."],
+        "period": ["Must be a whole number of days from 1 to 3650."],
+    }
+    assert not EpgSource.objects.exists()

@@ -56,22 +56,15 @@ def own_queue():
     celery_app.conf.task_default_queue = previous
 
 
-def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_given_up(server, own_queue,
-                                                                                        tmp_path):
-    reason = missing_prerequisite()
-    if reason:
-        skip_or_fail(reason)
-    from tests.factories import make_portal
+def big_guide() -> bytes:
+    """A new guide: ``HOURS`` programs on each of ``CHANNELS`` channels (not on kept.tv)."""
+    return guide(*(program(f"ch{c:03d}.tv", hour, hour + 1, f"New {c}/{hour}")
+                   for c in range(CHANNELS) for hour in range(HOURS)))
 
-    source = make_source(make_portal("epg-kill-portal"), url=server.serve("/guide.xml", guide(
-        program("ch000.tv", 0, 1, "Old 0"), program("ch001.tv", 0, 1, "Old 1"), program("kept.tv", 0, 1, "Kept"))))
-    assert fetch_now(source).status == "success"
-    old = stored(source)
-    big = guide(*(program(f"ch{c:03d}.tv", hour, hour + 1, f"New {c}/{hour}")
-                  for c in range(CHANNELS) for hour in range(HOURS)))
-    server.serve("/guide.xml", big, pause_at=len(big) * 6 // 10)  # 60 % sent, then the server waits
 
-    worker = start_worker(own_queue, tmp_path / "var-1")
+def kill_the_worker_mid_import(source: EpgSource, server, queue: str, var_dir) -> EpgFetch:
+    """Start a worker, let it import 60 % of the guide (and renew its lease), SIGKILL it; return its fetch."""
+    worker = start_worker(queue, var_dir)
     try:
         fetch, created = epg_services.request_fetch(source)
         assert created
@@ -85,6 +78,11 @@ def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_giv
         assert worker.proc.wait(10) == -signal.SIGKILL
     finally:
         worker.stop()
+    return fetch
+
+
+def assert_given_up_by_the_dispatcher(fetch: EpgFetch) -> None:
+    """Beat's dispatcher gives the killed worker's fetch up within 30 s, as an error naming the stopped worker."""
 
     def dispatched_until_given_up() -> bool:
         tasks.dispatch_epg_fetches()  # beat's job (every minute in production)
@@ -95,6 +93,38 @@ def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_giv
     assert time.monotonic() - killed < 30
     fetch.refresh_from_db()
     assert fetch.status == "error" and fetch.message.startswith("The worker stopped during the import ("), fetch.message
+
+
+def retry_with_a_new_worker(source: EpgSource, queue: str, var_dir) -> EpgFetch:
+    """Queue the source's retry (due after the backoff) with the dispatcher; a new worker runs it to the end."""
+    assert epg_services.dispatch_due_fetches(source.next_fetch_at) == 1
+    retry = EpgFetch.objects.get(epg_source=source, status__in=["queued", "running"])
+    worker = start_worker(queue, var_dir)
+    try:
+        assert wait_until(lambda: not EpgFetch.objects.filter(pk=retry.pk, status__in=["queued", "running"]).exists(),
+                          timeout=120), worker.log_tail()
+    finally:
+        worker.stop()
+    retry.refresh_from_db()
+    return retry
+
+
+def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_given_up(server, own_queue,
+                                                                                        tmp_path):
+    reason = missing_prerequisite()
+    if reason:
+        skip_or_fail(reason)
+    from tests.factories import make_portal
+
+    source = make_source(make_portal("epg-kill-portal"), url=server.serve("/guide.xml", guide(
+        program("ch000.tv", 0, 1, "Old 0"), program("ch001.tv", 0, 1, "Old 1"), program("kept.tv", 0, 1, "Kept"))))
+    assert fetch_now(source).status == "success"
+    old = stored(source)
+    big = big_guide()
+    server.serve("/guide.xml", big, pause_at=len(big) * 6 // 10)  # 60 % sent, then the server waits
+
+    fetch = kill_the_worker_mid_import(source, server, own_queue, tmp_path / "var-1")
+    assert_given_up_by_the_dispatcher(fetch)
     assert stored(source) == old  # exactly the old programmes: nothing of the staged 60 %
     source = EpgSource.objects.get(pk=source.pk)
     assert (source.failures, source.last_fetch_id) == (1, fetch.id)
@@ -102,15 +132,7 @@ def test_a_worker_killed_mid_import_leaves_the_old_programs_and_the_fetch_is_giv
     # The retry: due after the backoff, queued by the dispatcher, imported whole by a new worker.
     server.serve("/guide.xml", big)
     server.resume.set()
-    assert epg_services.dispatch_due_fetches(source.next_fetch_at) == 1
-    retry = EpgFetch.objects.get(epg_source=source, status__in=["queued", "running"])
-    worker = start_worker(own_queue, tmp_path / "var-2")
-    try:
-        assert wait_until(lambda: not EpgFetch.objects.filter(pk=retry.pk, status__in=["queued", "running"]).exists(),
-                          timeout=120), worker.log_tail()
-    finally:
-        worker.stop()
-    retry.refresh_from_db()
+    retry = retry_with_a_new_worker(source, own_queue, tmp_path / "var-2")
     assert (retry.status, retry.imported_programs) == ("success", CHANNELS * HOURS), retry.message
     programs = stored(source)
     assert len(programs) == CHANNELS * HOURS + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 from celery.schedules import crontab, schedule
@@ -50,3 +51,38 @@ def test_every_scheduled_task_is_registered_under_its_name():
 def test_every_entry_has_a_schedule():
     for name, entry in app.conf.beat_schedule.items():
         assert isinstance(entry["schedule"], crontab | schedule | dt.timedelta | int | float), name
+
+
+def _routine_lines(drained: str, fetched: str) -> None:
+    """What beat and the worker log about one run of each task, with Celery's own loggers and wording."""
+    from celery import beat
+    from celery.app import trace
+    from celery.worker import strategy
+
+    for task in (drained, fetched):
+        beat.info("Scheduler: Sending due task %s (%s)", f"entry-of-{task}", task)
+        strategy.logger.info(trace.LOG_RECEIVED, {"name": task, "id": "1", "args": "()", "kwargs": "{}", "eta": None})
+        trace.info(trace.LOG_SUCCESS, {"name": task, "id": "1", "runtime": 0.01, "return_value": 0})
+    trace.logger.info(trace.LOG_RETRY, {"name": drained, "id": "1", "exc": "cache down"})
+
+
+def test_the_every_5_s_tasks_log_their_routine_lines_at_debug(caplog):
+    """Beat's "Sending due task", the worker's "received" and "succeeded" lines of the tasks beat sends every minute
+    or more often are DEBUG lines (the console showed six of them every 5 s); other tasks and retries stay INFO."""
+    from catena_site.celery import QUIET_TASKS
+
+    drained, fetched = "catena_site.tasks.drain_pending_invalidations", "content.tasks.fetch_epg_source"
+    assert {drained, "monitoring.tasks.write_opened_sessions"} <= QUIET_TASKS and fetched not in QUIET_TASKS
+
+    caplog.set_level(logging.INFO)
+    _routine_lines(drained, fetched)
+    at_info = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert not any(drained in message and "retry" not in message for _, message in at_info), at_info
+    assert [level for level, message in at_info if fetched in message] == ["INFO"] * 3
+    assert any(drained in message and "retry" in message for _, message in at_info)
+
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    _routine_lines(drained, fetched)
+    assert [r.levelname for r in caplog.records if drained in r.getMessage() and "retry" not in r.getMessage()] == [
+        "DEBUG"] * 3

@@ -1,5 +1,7 @@
 """``python3 dev.py run`` supervises web, worker and beat: a SIGKILLed worker is announced and restarted while the
-web keeps answering, and Ctrl-C (SIGINT) stops everything, leaving no process behind.
+web keeps answering, and Ctrl-C (SIGINT) stops everything, leaving no process behind. It prints the demo login
+last (after the worker's banner), with a streamer key it generates once and reuses, and the console is not
+flooded by the every-5-s tasks.
 
 Runs the real command on the embedded default (SQLite, file broker, file cache) in a temporary
 ``CATENA_VAR_DIR`` on a free port; the installation step is a no-op once ``.venv`` is up to date.
@@ -15,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -26,6 +29,7 @@ from tests.worker import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0  # migrations on a fresh SQLite file, then three processes starting on a busy machine
+DEMO_SETTINGS = ("STREAMER_KEY", "EPG_ALLOW_PRIVATE_URLS")  # what dev.py run sets when nobody configured it
 
 
 def free_port() -> int:
@@ -49,7 +53,7 @@ class DevRun:
 
     def __init__(self, port: int, var_dir: Path):
         env = {key: value for key, value in os.environ.items()
-               if key not in ("DATABASE_URL", "REDIS_URL", "CATENA_REQUIRE_WORKER")}
+               if key not in ("DATABASE_URL", "REDIS_URL", "CATENA_REQUIRE_WORKER", *DEMO_SETTINGS)}
         env.update(CATENA_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
         self.var_dir = var_dir
         self.port = port
@@ -76,6 +80,14 @@ class DevRun:
         return [int(m.group(1)) for line in self.dev_lines if (m := re.fullmatch(rf"\[dev\] started {name} "
                                                                                    r"\(pid (\d+)\)", line))]
 
+    def line_index(self, predicate) -> int | None:
+        """The index of the first output line ``predicate`` accepts."""
+        return next((index for index, line in enumerate(list(self.lines)) if predicate(line)), None)
+
+    def stop(self) -> int:
+        os.kill(self.proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        return self.proc.wait(60)
+
     def healthz(self) -> tuple[int, dict] | None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as response:
@@ -100,6 +112,16 @@ class DevRun:
             except (ProcessLookupError, PermissionError):
                 pass
         self.proc.wait()
+
+
+def post_events(port: int, key: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/streaming/flussonic/events?key={key}", data=b"[]",
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @pytest.fixture
@@ -171,3 +193,51 @@ def test_restart_backoff_doubles_and_resets_after_a_healthy_period(tmp_path, mon
     finally:
         supervisor.stop(timeout=5)
     assert [line for line in said if "exited" in line][:3] == ["steady exited with code 1; restarting in 0.2 s"] * 3
+
+
+def check_start_up(run: DevRun, var: Path, *, first: bool) -> str:
+    """The login printed after the worker's banner, and the streamer key: kept in var/, printed once, working."""
+    assert wait_until(lambda: run.line_index(lambda line: line.startswith("  Streamer key:")) is not None
+                      or run.proc.poll() is not None, START_TIMEOUT), run.tail()
+    banner = run.line_index(lambda line: re.match(r" -+ celery@", line))
+    owner = run.line_index(lambda line: line.startswith("  Owner email:"))
+    assert banner is not None and owner is not None and banner < owner, run.tail()
+    assert "  Password:      Demo-Pass-2024!" in run.lines and any("  API key:" in line for line in run.lines)
+    assert run.dev_lines[-1].startswith("[dev] Catena is running at"), run.tail()
+
+    key_file = var / "streamer-key"
+    key = key_file.read_text().strip()
+    assert len(key) >= 32 and key_file.stat().st_mode & 0o777 == 0o600
+    [printed] = [line for line in run.lines if line.startswith("  Streamer key:")]
+    assert printed.split()[2] == key
+    # The key is the one the processes use, and the request log does not repeat it.
+    assert post_events(run.port, key) == 204 and post_events(run.port, "not-the-key") == 403
+    assert wait_until(lambda: sum("/streaming/flussonic/events" in line for line in run.lines) >= 2, 10), run.tail()
+    assert sum(key in line for line in run.lines) == 1, run.tail()
+    assert len([line for line in run.dev_lines if "generated a streamer key" in line]) == (1 if first else 0)
+    assert any("EPG_ALLOW_PRIVATE_URLS=true" in line for line in run.dev_lines)
+    return key
+
+
+@pytest.mark.skipif(any(f"{name}=" in line for line in ((ROOT / ".env").read_text().splitlines()
+                                                       if (ROOT / ".env").exists() else []) for name in DEMO_SETTINGS),
+                    reason="this checkout's .env configures the streamer key or the EPG address policy itself")
+def test_the_login_comes_last_with_a_streamer_key_kept_across_runs(tmp_path):
+    var = tmp_path / "var"
+    keys = []
+    for first in (True, False):
+        run = DevRun(free_port(), var)
+        try:
+            keys.append(check_start_up(run, var, first=first))
+            if first:  # beat sends its every-5-s tasks; at INFO nothing is said about them
+                seen = len(run.lines)
+                time.sleep(12)
+                later = run.lines[seen:]
+                assert not [line for line in later if "drain_pending_invalidations" in line
+                            or "write_opened_sessions" in line], "\n".join(later)
+                assert run.worker_heartbeat_pid() is not None
+            assert run.stop() == 0, run.tail()
+        finally:
+            run.kill_everything()
+            run._reader.join(timeout=5)
+    assert keys[0] == keys[1]

@@ -99,7 +99,7 @@ def test_a_deleted_package_takes_its_channels_away(client, warm, committed):
 def test_a_portal_setting_change_reaches_the_headers(client, warm, committed):
     token = warm["alice"].playback_token
     assert "X-Max-Sessions" not in check(client, token, "news", request_type="update_session")
-    committed(portals.update_portal, warm["portal"], caller=who(warm), settings_values={"maxSessionsPerSubscriber": 2})
+    committed(portals.update_portal, warm["portal"], caller=who(warm), data={"settings": {"maxSessionsPerSubscriber": 2}})
     assert check(client, token, "news", request_type="update_session")["X-Max-Sessions"] == "2"
 
 

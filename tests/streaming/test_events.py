@@ -191,29 +191,69 @@ class TestProgram:
         return {"before": make(T0 - 3600, T0 - 60, "Morning"), "on_air": make(T0 - 60, T0 + 3600, "Evening news"),
                 "elsewhere": make(T0 - 60, T0 + 3600, "Other channel", "other.nl")}
 
-    def test_a_live_session_gets_the_program_on_air_at_opening(self, client, world, guide):
-        post(client, [event(world, opened_at=T0, dvr=False)])
-        assert PlaySession.objects.get().program_id == guide["on_air"].id
+    def test_a_live_session_has_no_program_even_with_one_on_air(self, client, world, guide):
+        """The manual: programId "if watching from archive; null for live" (the screens compute what was on air)."""
+        post(client, [event(world, opened_at=T0, dvr=False, query_string=f"from={T0 - 1800}")])
+        assert PlaySession.objects.get().program_id is None
 
-    def test_each_session_of_a_batch_gets_the_program_on_air_at_its_own_opening(self, client, world, guide):
-        post(client, [event(world, session_id="morning", opened_at=T0 - 1800),
-                      event(world, session_id="evening", opened_at=T0),
-                      event(world, session_id="late", opened_at=T0 + 7200)])
+    @pytest.mark.parametrize("fields", [
+        {"query_string": f"token=abc&from={T0 - 1800}"},
+        {"qs": f"utc={T0 - 1800}&lutc={T0}"},
+        {"url": f"/news/index-{T0 - 1800}-3600.m3u8?token=abc"},
+        {"url": f"http://streamer.example.com/news/archive-{T0 - 1800}-600.m3u8"},
+    ], ids=["from", "utc", "index-url", "archive-url"])
+    def test_an_archive_session_gets_the_program_at_its_archive_position(self, client, world, guide, fields):
+        post(client, [event(world, opened_at=T0, dvr=True, **fields)])
+        assert PlaySession.objects.get().program_id == guide["before"].id
+
+    def test_each_archive_session_of_a_batch_gets_the_program_at_its_own_position(self, client, world, guide):
+        post(client, [event(world, session_id="morning", dvr=True, query_string=f"from={T0 - 1800}"),
+                      event(world, session_id="evening", dvr=True, query_string=f"from={T0 + 60}"),
+                      event(world, session_id="late", dvr=True, query_string=f"from={T0 + 7200}"),
+                      event(world, session_id="live", query_string=f"from={T0 + 60}")])
         programs = dict(PlaySession.objects.values_list("streamer_session_id", "program_id"))
-        assert programs == {"morning": guide["before"].id, "evening": guide["on_air"].id, "late": None}
+        assert programs == {"morning": guide["before"].id, "evening": guide["on_air"].id, "late": None, "live": None}
 
-    def test_an_archive_session_has_no_program(self, client, world, guide):
+    @pytest.mark.parametrize("query_string", [None, "token=abc", "from=soon", "from=99999999999999",
+                                              "from=-5", "url=/news/index-x-3600.m3u8"])
+    def test_an_archive_session_without_a_readable_position_has_no_program(self, client, world, guide,
+                                                                            query_string):
+        post(client, [event(world, opened_at=T0, dvr=True, query_string=query_string)])
+        session = PlaySession.objects.get()
+        assert session.dvr and session.program_id is None
+
+    def test_a_later_event_naming_the_position_fills_the_program_once(self, client, world, guide):
         post(client, [event(world, opened_at=T0, dvr=True)])
         assert PlaySession.objects.get().program_id is None
+        post(client, [event(world, "play_updated", updated_at=T0 + 30, dvr=True, query_string=f"from={T0 - 1800}")])
+        assert PlaySession.objects.get().program_id == guide["before"].id
+        post(client, [event(world, "play_updated", updated_at=T0 + 60, dvr=True, query_string=f"from={T0 + 60}")])
+        assert PlaySession.objects.get().program_id == guide["before"].id  # the first position named stays
 
-    def test_no_program_on_air_leaves_it_empty(self, client, world, guide):
-        post(client, [event(world, opened_at=T0 + 7200)])
-        assert PlaySession.objects.get().program_id is None
-
-    def test_the_auth_check_fills_the_program_too(self, client, world, guide, time_machine):
+    def test_the_auth_check_gives_a_live_session_no_program(self, client, world, guide, time_machine):
         time_machine.move_to(at(T0 + 5), tick=False)
         check(client, world["alice"].playback_token, "news")
-        assert PlaySession.objects.get().program_id == guide["on_air"].id
+        assert PlaySession.objects.get().program_id is None
+
+    @pytest.mark.parametrize("extra", [{"qs": f"token=abc&from={T0 - 1800}"}, {"qs": f"utc={T0 - 1800}"},
+                                       {"url": f"/news/index-{T0 - 1800}-3600.m3u8"}])
+    def test_the_auth_check_gives_an_archive_session_the_program_at_its_position(self, client, world, guide,
+                                                                                  time_machine, extra):
+        time_machine.move_to(at(T0 + 5), tick=False)
+        check(client, world["alice"].playback_token, "news", dvr="true", **extra)
+        sessions.write_opened_sessions()  # buffered when the cache is Redis
+        assert PlaySession.objects.get().program_id == guide["before"].id
+
+    def test_a_buffered_archive_start_gets_its_program_when_written(self, client, world, guide, on_redis,
+                                                                    time_machine, django_assert_num_queries):
+        time_machine.move_to(at(T0 + 5), tick=False)
+        token = world["alice"].playback_token
+        check(client, token, "sport")  # warms the facts
+        with django_assert_num_queries(0):  # the warm start stays off the database, archive or not
+            assert check(client, token, "news", session_id="dvr-1", dvr="true",
+                         qs=f"from={T0 - 1800}").status_code == 200
+        assert sessions.write_opened_sessions() == 1
+        assert PlaySession.objects.get().program_id == guide["before"].id
 
 
 class TestBufferedOnRedis:

@@ -64,6 +64,45 @@ def test_a_session_has_exactly_the_documented_fields(api, data):
     }
 
 
+def test_program_id_is_the_archive_program_and_null_for_live_viewing(api, world, client, time_machine):
+    """The manual (5.1.2): "program ID if watching from archive; null for live"."""
+    from content.models import EpgSource, Program
+
+    source = EpgSource.objects.create(portal=world["portal"], name="guide", url="https://epg.example.com/g.xml")
+    world["news"].epg_source, world["news"].epg_channel_name = source, "news.nl"
+    world["news"].save()
+    yesterday = Program.objects.create(portal=world["portal"], epg_source=source, epg_channel_name="news.nl",
+                                       start=BASE - dt.timedelta(days=1), end=BASE - dt.timedelta(days=1, hours=-1),
+                                       title="Yesterday's news", content_hash=1)
+    Program.objects.create(portal=world["portal"], epg_source=source, epg_channel_name="news.nl",
+                           start=BASE - dt.timedelta(minutes=30), end=BASE + dt.timedelta(hours=1),
+                           title="On air", content_hash=2)
+    time_machine.move_to(BASE, tick=False)
+    token = world["alice"].playback_token
+    position = int((BASE - dt.timedelta(days=1, minutes=-10)).timestamp())
+    assert check(client, token, "news", session_id="archive", dvr="true", qs=f"from={position}").status_code == 200
+    assert check(client, token, "news", session_id="live").status_code == 200
+    from monitoring import sessions
+
+    sessions.write_opened_sessions()  # buffered when the cache is Redis
+    by_streamer = {s["streamerSessionId"]: s for s in api.get(f"{API}/play-sessions").json()["sessions"]}
+    assert by_streamer["archive"]["programId"] == yesterday.public_id
+    assert by_streamer["live"]["programId"] is None
+
+
+def test_the_migration_clears_the_program_id_that_live_sessions_were_given_before(data):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("monitoring.migrations.0003_live_sessions_have_no_program_id")
+    live, archive = data["rows"][0], data["rows"][1]
+    PlaySession.objects.filter(pk=live.pk).update(program_id=123)
+    PlaySession.objects.filter(pk=archive.pk).update(program_id=456, dvr=True)
+    migration.clear_live_program_ids(apps, None)
+    assert dict(PlaySession.objects.exclude(program_id=None).values_list("pk", "program_id")) == {archive.pk: 456}
+
+
 def test_the_list_is_newest_opened_first(api, data):
     response = api.get(f"{API}/play-sessions")
     assert set(response.json()) == {"sessions", "next"} and response.json()["next"] is None

@@ -113,7 +113,7 @@ def test_with_a_session_limit_a_poison_value_is_recorded_cleaned_not_answered_50
                                                                                   params, recorded):
     """With a limit the start is written at once (counted under a lock), on every cache."""
     committed(portals.update_portal, world["portal"], caller=caller(world["portal"]),
-              settings_values={"maxSessionsPerSubscriber": 2})
+              data={"settings": {"maxSessionsPerSubscriber": 2}})
     response = poisoned_check(client, world["alice"].playback_token, params, "")
     assert response.status_code == 200 and response["X-Max-Sessions"] == "2"
     session = PlaySession.objects.get()

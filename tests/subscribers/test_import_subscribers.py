@@ -58,6 +58,31 @@ def test_dry_run_reports_every_error_and_nothing_changes(setup):
     assert Operation.objects.filter(type="createSubscriber").count() == 1
 
 
+def test_each_line_is_checked_by_the_api_rules_with_every_error_of_the_line(setup):
+    """The same rules and words as POST /subscribers, by CSV column name, each line with its number."""
+    text = ("name,country_code,phone,packages\n"
+            f"{'x' * 201},+1,12,\n"
+            "  ,12345,1234567890123456,\n"
+            "Ok,1,5550001,\n"
+            "Tab,1,555 0002,\n")
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=True)
+    assert {row.line: row.errors for row in report.failed_rows} == {
+        2: ["name: Must be at most 200 characters.", "country_code: Must be 1–4 digits, without '+' or spaces.",
+            "phone: Must be 4–15 digits, without '+', spaces or dashes."],
+        3: ["name: This field is required.", "country_code: Must be 1–4 digits, without '+' or spaces.",
+            "phone: Must be 4–15 digits, without '+', spaces or dashes."],
+        5: ["phone: Must be 4–15 digits, without '+', spaces or dashes."],
+    }
+    assert report.created == 1 and not Subscriber.objects.exists()
+
+
+def test_a_number_already_in_the_portal_is_named_in_plain_words(setup):
+    make_subscriber(setup, "Existing", "44", "7700900123")
+    report = import_subscribers(setup, GOOD, caller=Caller(portal=setup), dry_run=True)
+    assert [(row.line, row.errors) for row in report.failed_rows] == [
+        (3, ["A subscriber with phone +447700900123 already exists."])]
+
+
 def test_header_is_checked(setup):
     report = import_subscribers(setup, "name,phone\nA,123456\n", caller=Caller(portal=setup), dry_run=True)
     assert "country_code" in report.errors[0]

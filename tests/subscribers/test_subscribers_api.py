@@ -52,9 +52,53 @@ def test_invalid_subscribers_are_400_naming_the_field(api, portal, changes, fiel
     assert not Subscriber.objects.exists() and not Operation.objects.exists()
 
 
+COUNTRY_CODE_RULE = "Must be 1–4 digits, without '+' or spaces."
+PHONE_RULE = "Must be 4–15 digits, without '+', spaces or dashes."
+
+
+def test_every_field_error_comes_back_in_one_answer_in_plain_words(api, portal):
+    response = api.post(f"{API}/subscribers", {"name": "x" * 201, "phoneCountryCode": "+1", "phone": 2345678},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid subscriber: name: Must be at most 200 characters.; "
+                   f"phoneCountryCode: {COUNTRY_CODE_RULE}; phone: Must be text.",
+        "errors": {"name": ["Must be at most 200 characters."], "phoneCountryCode": [COUNTRY_CODE_RULE],
+                   "phone": ["Must be text."]},
+    }
+    response = api.post(f"{API}/subscribers", {"name": None}, format="json")
+    assert response.json()["errors"] == {"name": ["This field is required."],
+                                         "phoneCountryCode": ["This field is required."],
+                                         "phone": ["This field is required."]}
+    assert not Subscriber.objects.exists() and not Operation.objects.exists()
+
+
+def test_a_phone_with_surrounding_spaces_or_a_newline_is_refused_as_documented(api, portal):
+    for phone in (" 2345678901", "2345678901\n", "２３４５６７８９０１"):
+        response = api.post(f"{API}/subscribers", {**ALICE, "phone": phone}, format="json")
+        assert response.status_code == 400 and response.json()["errors"] == {"phone": [PHONE_RULE]}, phone
+    assert not Subscriber.objects.exists()
+
+
+def test_an_update_checks_only_the_fields_sent_and_reports_all_of_them(api, portal):
+    alice = make_subscriber(portal)
+    url = f"{API}/subscribers/{alice.public_id}"
+    response = api.put(url, {"name": "  ", "phone": "12"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"name": ["This field is required."], "phone": [PHONE_RULE]}
+    response = api.put(url, {"phoneCountryCode": "44"}, format="json")
+    assert response.status_code == 200 and (response.json()["phoneCountryCode"], response.json()["phone"]) == (
+        "44", "2345678901")
+    alice.refresh_from_db()
+    assert (alice.name, alice.full_phone) == ("Alice", "442345678901")
+
+
 def test_duplicate_full_number_is_409(api, portal):
     make_subscriber(portal, country_code="1", phone="2345678901")
-    assert api.post(f"{API}/subscribers", ALICE, format="json").status_code == 409
+    response = api.post(f"{API}/subscribers", ALICE, format="json")
+    assert response.status_code == 409
+    assert response.json() == {"message": "A subscriber with phone +12345678901 already exists.",
+                               "errors": {"phone": ["A subscriber with phone +12345678901 already exists."]}}
     # The same full number split differently is the same number.
     assert api.post(f"{API}/subscribers", {**ALICE, "phoneCountryCode": "12", "phone": "345678901"},
                     format="json").status_code == 409
@@ -153,6 +197,42 @@ def test_subscriptions(api, portal):
     ended = Operation.objects.get(type="deletePackageSubscriber")  # once: the refused second delete logs nothing
     assert ended.payload == operation.payload
     assert (ended.subscriber_id, ended.package_id) == (subscriber.id, package.id)
+
+
+def test_a_subscription_body_reports_every_field_at_once(api, portal, other_portal):
+    subscriber, package = make_subscriber(portal), make_package(portal)
+    response = api.post(f"{API}/packages-subscribers", {"subscriberId": "nope", "portalId": other_portal.public_id},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid subscription: subscriberId: Not a valid ID.; packageId: This field is required.; "
+                   "portalId: Must be the portal of the API key or session.",
+        "errors": {"subscriberId": ["Not a valid ID."], "packageId": ["This field is required."],
+                   "portalId": ["Must be the portal of the API key or session."]},
+    }
+    link = {"subscriberId": subscriber.public_id, "packageId": package.public_id, "portalId": portal.public_id}
+    assert api.post(f"{API}/packages-subscribers", link, format="json").status_code == 200
+    response = api.delete(f"{API}/packages-subscribers", {**link, "packageId": 5}, format="json")
+    assert response.status_code == 400 and response.json()["errors"] == {"packageId": ["Not a valid ID."]}
+    assert Subscription.objects.count() == 1
+    assert not Operation.objects.filter(type="deletePackageSubscriber").exists()
+
+
+def test_the_documented_request_bodies_are_the_input_shapes(api):
+    schema = api.get(f"{API}/schema/", {"format": "json"}).json()
+    bodies = schema["components"]["schemas"]
+    subscribers = schema["paths"][f"{API}/subscribers/"]["post"]["requestBody"]["content"]["application/json"]
+    assert subscribers["schema"]["$ref"].endswith("/SubscriberInput")
+    created = bodies["SubscriberInput"]
+    assert set(created["required"]) == {"name", "phoneCountryCode", "phone"}
+    assert created["properties"]["name"]["maxLength"] == 200
+    assert created["properties"]["phoneCountryCode"]["pattern"] == "^[0-9]{1,4}$"
+    assert created["properties"]["phone"]["pattern"] == "^[0-9]{4,15}$"
+    updated = schema["paths"][f"{API}/subscribers/{{id}}/"]["put"]["requestBody"]["content"]["application/json"]
+    assert updated["schema"]["$ref"].endswith("/PatchedSubscriberInput")
+    assert "required" not in bodies["PatchedSubscriberInput"]
+    assert set(bodies["SubscriptionInput"]["properties"]) == {"subscriberId", "packageId", "portalId"}
+    assert set(bodies["SubscriptionInput"]["required"]) == {"subscriberId", "packageId"}
 
 
 def test_a_free_package_never_given_explicitly_is_not_subscribed(api, portal):

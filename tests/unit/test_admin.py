@@ -46,6 +46,19 @@ def test_add_form_refuses_a_weak_owner_password(admin_client):
     assert not Portal.objects.filter(name="weak").exists()
 
 
+def test_add_form_names_every_broken_rule_at_once(admin_client):
+    response = admin_client.post(reverse("admin:portals_portal_add"), {
+        "name": "fine-name", "domain": "fine.example.com", "title": "x" * 201, "owner_email": "not-an-email",
+        "owner_password": "short",
+    })
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"title", "owner_email", "owner_password"}
+    assert errors["owner_email"] == ["Enter a valid email address."]
+    assert "Password must be at least 8 characters long." in errors["owner_password"]
+    assert not Portal.objects.filter(name="fine-name").exists()
+
+
 def test_add_form_refuses_a_duplicate_name(admin_client, portal):
     response = admin_client.post(reverse("admin:portals_portal_add"), {
         "name": portal.name, "domain": "another.example.com", "title": "", "owner_email": "o@example.com",
@@ -197,6 +210,31 @@ def test_a_bad_streaming_server_is_refused_on_its_field(admin_client, fields, fi
     assert not StreamingServer.objects.filter(name="edge-3").exists()
 
 
+def test_a_streaming_server_with_several_bad_fields_names_them_all_at_once(admin_client):
+    from portals.models import StreamingServer
+
+    response = admin_client.post(reverse("admin:portals_streamingserver_add"), {
+        "name": "edge-8", "key": "", "allowed_ips": "10.0.0.0/8, nope", "api_url": "ftp://edge", "api_user": "",
+        "api_password": "", "api_token": ""})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {"key": ["Every server but the default one needs its own key."],
+                      "allowed_ips": ["'nope' is not an IP address or network."],
+                      "api_url": ["Must be an http:// or https:// URL."]}
+    assert not StreamingServer.objects.filter(name="edge-8").exists()
+
+
+def test_the_service_applies_the_same_streaming_server_rules(db):
+    from catena_site.errors import Invalid
+    from portals import services
+    from portals.models import StreamingServer
+
+    with pytest.raises(Invalid) as caught:
+        services.save_streaming_server(StreamingServer(name="Not a slug", key="", allowed_ips="x"))
+    assert set(caught.value.errors) == {"name", "key", "allowed_ips"}
+    assert not StreamingServer.objects.exclude(name="default").exists()
+
+
 def test_a_key_of_another_server_is_refused(admin_client, settings):
     from portals.models import StreamingServer
     from tests.factories import make_streaming_server
@@ -268,3 +306,13 @@ def test_createsuperuser_style_validation_refuses_a_guessable_password(db):
         validate_password("Kzorbaflux-2!", user)
     assert any("too easy to guess" in message for message in refused.value.messages)
     validate_password("Root-Horse-Battery-9", user)
+
+
+def test_the_admin_login_page_says_that_it_needs_createsuperuser(client):
+    response = client.get("/admin/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0].startswith("/admin/login/") and response.status_code == 200
+    assert "python manage.py createsuperuser" in html and "system administrators" in html
+    assert 'href="/login/"' in html  # managers are sent to their own login
+    assert 'name="username"' in html and 'name="password"' in html  # Django's form is still there
+

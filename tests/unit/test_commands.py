@@ -79,6 +79,16 @@ def test_invalid_email_is_a_command_error():
     assert not Portal.objects.filter(name="bad-mail").exists()
 
 
+def test_every_broken_rule_is_named_in_one_command_error():
+    with pytest.raises(CommandError) as caught:
+        create("Not a slug!", "bad.example.com", "not-an-email", "short")
+    message = str(caught.value)
+    assert message.startswith("Invalid portal: name: ")
+    assert "ownerEmail: Enter a valid email address." in message
+    assert "ownerPassword: Password must be at least 8 characters long." in message
+    assert not Portal.objects.exists()
+
+
 def test_demo_portal_is_created_once_and_prints_its_credentials():
     first = json.loads(run("demo_portal", "--json", "--url", "http://127.0.0.1:9000"))
     second = json.loads(run("demo_portal", "--json", "--url", "http://127.0.0.1:9000"))

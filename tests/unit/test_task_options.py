@@ -35,6 +35,8 @@ SAFE_TO_RUN_TWICE = {
     "monitoring.tasks.reauth_stream": "asking the streamer to re-authorize twice is harmless",
     "monitoring.tasks.reconcile_streamer_sessions": "closes only active sessions the streamer no longer lists",
     "portals.tasks.purge_expired_manager_sessions": "deletes what is expired; nothing left the second time",
+    "portals.tasks.send_password_reset_links": "remembers the task id once the mail server accepted: not sent "
+                                               "again (and a second email's links would work like the first's)",
     "subscribers.tasks.send_sms_http": "remembers the task id once the gateway accepted: not sent again",
 }
 
@@ -122,3 +124,15 @@ def test_a_redelivered_sms_is_not_sent_a_second_time(gateway):
 
     assert gateway.received == [{"to": "+12345678901", "text": "Your code: 1234"},
                                 {"to": "+12345678901", "text": "Your code: 5678"}]
+
+
+def test_a_redelivered_password_reset_email_is_not_sent_a_second_time(db, mailoutbox):
+    from portals.tasks import send_password_reset_links
+    from tests.factories import make_portal
+
+    make_portal("reset-portal", owner_email="owner@reset.example.com")
+    for task_id in ("redelivered-task", "redelivered-task", "another-task"):
+        send_password_reset_links.apply(args=("owner@reset.example.com", "http://tv.example.com"), task_id=task_id)
+    send_password_reset_links.apply(args=("nobody@reset.example.com", "http://tv.example.com"), task_id="unknown")
+
+    assert [message.to for message in mailoutbox] == [["owner@reset.example.com"]] * 2

@@ -176,7 +176,7 @@ def test_turning_2fa_off_on_the_screen(web, managers):
 
 
 def test_require2fa_sends_a_manager_without_it_to_enrol_before_anything_else(portal, managers):
-    services.update_portal(portal, caller=Caller(portal=portal), settings_values={"require2fa": True})
+    services.update_portal(portal, caller=Caller(portal=portal), data={"settings": {"require2fa": True}})
     client = logged_in_client(managers["viewer"])  # the screens let them in…
     for path in ("/", "/channels/", "/managers/", "/account/"):
         response = client.get(path)

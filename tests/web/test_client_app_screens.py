@@ -93,9 +93,9 @@ def test_blank_fields_go_back_to_the_defaults(web, portal):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("sms_template", "Your {title} code", "Must be text of at most 300 characters containing {code}."),
-    ("sms_template", "{code}" + "x" * 300, "Must be text of at most 300 characters containing {code}."),
-    ("stream_base_url", "ftp://streams.example", "Must be an http:// or https:// URL, or null for the default."),
+    ("sms_template", "Your {title} code", "Must contain {code}, where the login code goes."),
+    ("sms_template", "{code}" + "x" * 300, "Must be at most 300 characters."),
+    ("stream_base_url", "ftp://streams.example", "Must be an http:// or https:// URL."),
 ])
 def test_a_bad_value_is_refused_on_its_field_and_nothing_is_saved(web, portal, field, value, message):
     response = web["owner"].post(SETTINGS, settings_form(portal, title="Changed", auto_create_subscribers="on",
@@ -182,7 +182,8 @@ def test_log_out_everywhere_of_another_portals_subscriber_is_404(stranger_web, a
 
 def test_the_service_checks_the_permission(portal, managers, alice):
     app_session(alice, 1)
-    with pytest.raises(Forbidden, match="This action requires the isSubscriberAdmin permission."):
+    with pytest.raises(Forbidden, match=re.escape(
+            "This action requires the Subscriber admin permission (isSubscriberAdmin).")):
         sms_login.log_out_everywhere(alice, caller=Caller(portal=portal, manager=managers["viewer"]))
     assert AppSession.objects.filter(subscriber=alice).count() == 1
     assert sms_login.log_out_everywhere(alice, caller=Caller(portal=portal, manager=managers["subscribers"])) == 1

@@ -71,7 +71,7 @@ def test_a_duplicate_name_is_refused_with_409_on_the_field(web, portal):
     make_channel(portal, "bbc-1", "Existing")
     response = web["owner"].post("/channels/new/", channel_form())
     assert response.status_code == 409
-    assert "name must be unique" in page(response)
+    assert "Name must be unique: a channel named bbc-1 already exists." in page(response)
     assert Channel.objects.filter(portal=portal).count() == 1
 
 

@@ -52,10 +52,10 @@ def test_creating_a_package_opens_its_page(web, portal):
 def test_a_duplicate_package_name_is_409(web, portal):
     make_package(portal, "sport")
     response = web["content"].post("/packages/new/", {"name": "sport"})
-    assert response.status_code == 409 and "name must be unique" in page(response)
+    assert response.status_code == 409 and "Name must be unique: a package named sport already exists." in page(response)
     basic = make_package(portal, "basic")
     response = web["content"].post(f"/packages/{basic.public_id}/", {"name": "sport", "description": ""})
-    assert response.status_code == 409 and "name must be unique" in page(response)
+    assert response.status_code == 409 and "a package named sport already exists." in page(response)
     basic.refresh_from_db()
     assert basic.name == "basic"
 

@@ -230,7 +230,7 @@ def test_a_duplicate_name_is_409_on_the_name_field(web, source):
                                                        "period": "1"})
     assert response.status_code == 409
     assert re.search(r'class="form-field has-error">\s*<label for="id_name"', page(response))
-    assert "name must be unique" in page(response)
+    assert "Name must be unique: an EPG source named xmltv.main already exists." in page(response)
     assert EpgSource.objects.count() == 1
 
 
@@ -280,7 +280,7 @@ def test_editing_into_a_taken_name_is_409(web, portal, source):
     other = make_source(portal, "other.guide")
     response = web["owner"].post(f"/epg-sources/{other.public_id}/edit/", {
         "name": "xmltv.main", "url": other.url, "period": "1"})
-    assert response.status_code == 409 and "name must be unique" in page(response)
+    assert response.status_code == 409 and "an EPG source named xmltv.main already exists." in page(response)
     other.refresh_from_db()
     assert other.name == "other.guide"
 
@@ -334,18 +334,50 @@ def test_update_now_queues_one_fetch_and_a_second_press_shows_it(web, source):
     assert 'data-status="queued"' in rows
 
 
+def assert_queued_block(block: str, fetch: EpgFetch) -> None:
+    """Queued: the block alone (no page around it), still polling."""
+    assert block.lstrip().startswith('<section class="card live-status" id="epg-live-status"')
+    assert block.rstrip().endswith("</section>") and "<html" not in block and 'id="history"' not in block
+    assert 'data-status="queued"' in status_section(block) and fetch.job_id in block
+    assert 'hx-trigger="every 2s, catena:visible"' in status_section(block)
+
+
+def assert_final_page(final: str) -> None:
+    """The whole page a poll gets once the fetch succeeded: the block's final state (no hx-trigger: the polling
+    stops) and the sections it refreshes (hx-select-oob)."""
+    assert "<html" in final and 'data-status="success"' in status_section(final)
+    assert "hx-trigger" not in status_section(final) and "4</strong> imported" in final
+    for section in ("epg-figures", "epg-details", "epg-chart", "history", "programs"):
+        assert f'id="{section}"' in final, section
+    assert re.search(r'data-testid="program-count">4<', final)
+
+
+def assert_history_shows_the_fetch(html: str) -> None:
+    """The source page's fetch history and duration chart: one manual fetch, 4 of 4 programs imported."""
+    assert 'data-active="false"' in html
+    history = re.search(r'data-testid="fetch-history">(.*?)</table>', html, re.S).group(1)
+    assert "Manual" in history and 'data-status="success"' in history
+    assert re.search(r'<td class="num">4</td>\s*<td class="num">4</td>\s*<td class="num">0</td>', history)
+    assert 'data-testid="duration-chart"' in html and html.count('class="chart-bar"') == 1
+
+
+def assert_programs_of_todays_guide(html: str) -> None:
+    """The source page's program browser: today's guide, in order, and a channel picker of its channels."""
+    programs = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
+    assert "06:00–07:00" in programs and "Morning News" in programs and "The news of the morning." in programs
+    assert "News" in programs and "Football" in programs and "sport.example" in programs
+    assert programs.index("Morning News") < programs.index("Weather") < programs.index("Football")
+    select = re.search(r'<select id="program-channel".*?</select>', html, re.S).group(0)
+    assert '<option value="news.example">' in select and '<option value="sport.example">' in select
+
+
 def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     source = make_source(portal, url=server.serve("/guide.xml", todays_guide()))
     client = web["content"]
     client.post(f"/epg-sources/{source.public_id}/update/")
     fetch = EpgFetch.objects.get(epg_source=source)
     page_url = f"/epg-sources/{source.public_id}/"
-    # Queued: the block alone (no page around it), still polling.
-    block = htmx_get(client, page_url)
-    assert block.lstrip().startswith('<section class="card live-status" id="epg-live-status"')
-    assert block.rstrip().endswith("</section>") and "<html" not in block and 'id="history"' not in block
-    assert 'data-status="queued"' in status_section(block) and fetch.job_id in block
-    assert 'hx-trigger="every 2s, catena:visible"' in status_section(block)
+    assert_queued_block(htmx_get(client, page_url), fetch)
 
     # While a worker runs it.
     EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.RUNNING, started_at=timezone.now())
@@ -354,32 +386,17 @@ def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     assert "Downloading and importing" in block and "hx-trigger" in status_section(block)
     assert 'data-status="running"' in table(client.get("/epg-sources/"))
 
-    # The worker's run, here synchronously. The next poll gets the whole page: the block's final state
-    # (no hx-trigger: the polling stops) and the sections it refreshes (hx-select-oob).
+    # The worker's run, here synchronously. The next poll gets the whole page.
     EpgFetch.objects.filter(pk=fetch.pk).update(status=FetchStatus.QUEUED, started_at=None)
     assert epg_services.run_fetch(fetch.id).status == FetchStatus.SUCCESS
-    final = htmx_get(client, page_url)
-    assert "<html" in final and 'data-status="success"' in status_section(final)
-    assert "hx-trigger" not in status_section(final) and "4</strong> imported" in final
-    for section in ("epg-figures", "epg-details", "epg-chart", "history", "programs"):
-        assert f'id="{section}"' in final, section
-    assert re.search(r'data-testid="program-count">4<', final)
+    assert_final_page(htmx_get(client, page_url))
 
     rows = table(client.get("/epg-sources/"))
     assert 'data-status="success"' in rows
     assert re.search(r'data-testid="program-count">4<', rows)
     html = page(client.get(f"/epg-sources/{source.public_id}/"))
-    assert 'data-active="false"' in html
-    history = re.search(r'data-testid="fetch-history">(.*?)</table>', html, re.S).group(1)
-    assert "Manual" in history and 'data-status="success"' in history
-    assert re.search(r'<td class="num">4</td>\s*<td class="num">4</td>\s*<td class="num">0</td>', history)
-    assert 'data-testid="duration-chart"' in html and html.count('class="chart-bar"') == 1
-    programs = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
-    assert "06:00–07:00" in programs and "Morning News" in programs and "The news of the morning." in programs
-    assert "News" in programs and "Football" in programs and "sport.example" in programs
-    assert programs.index("Morning News") < programs.index("Weather") < programs.index("Football")
-    select = re.search(r'<select id="program-channel".*?</select>', html, re.S).group(0)
-    assert '<option value="news.example">' in select and '<option value="sport.example">' in select
+    assert_history_shows_the_fetch(html)
+    assert_programs_of_todays_guide(html)
 
 
 def test_a_failed_fetch_shows_error_with_its_message(web, portal, server):

@@ -151,3 +151,34 @@ def test_ending_the_manager_session_elsewhere_logs_the_browser_out(web, managers
 
 def test_the_login_page_of_a_logged_in_manager_goes_to_the_dashboard(web):
     assert web["viewer"].get("/login/")["Location"] == "/"
+
+
+def _web_login(email: str, password: str, ip: str):
+    return Client(REMOTE_ADDR=ip).post("/login/", {"email": email, "password": password})
+
+
+def test_a_stranger_failing_with_made_up_emails_does_not_lock_the_owner_out_of_the_screens(portal, managers):
+    for attempt in range(12):
+        assert _web_login(f"made-up-{attempt}@example.com", "Wrong-Horse-9", "192.0.2.7").status_code == 401
+    response = _web_login("admin@example.com", PASSWORD, "192.0.2.7")
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_screens_refuse_only_the_pair_then_the_spraying_address(portal, managers, settings):
+    for _ in range(10):
+        assert _web_login("admin@example.com", "Wrong-Horse-9", "192.0.2.8").status_code == 401
+    refused = _web_login("admin@example.com", PASSWORD, "192.0.2.8")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert _web_login("admin@example.com", PASSWORD, "192.0.2.9").status_code == 302  # another address
+    assert _web_login("viewer@example.com", PASSWORD, "192.0.2.8").status_code == 302  # another account
+    settings.LOGIN_FAILURES_PER_IP = 13  # 11 so far: the 10 failures and the refused try
+    for attempt in range(2):
+        assert _web_login(f"made-up-{attempt}@example.com", "Wrong-Horse-9", "192.0.2.8").status_code == 401
+    sprayed = _web_login("viewer@example.com", PASSWORD, "192.0.2.8")
+    assert sprayed.status_code == 429 and int(sprayed["Retry-After"]) >= 1
+
+
+def test_a_login_without_email_or_password_names_both(portal, managers):
+    response = Client().post("/login/", {"email": "", "password": ""})
+    assert response.status_code == 400
+    assert page(response).count("This field is required.") == 2

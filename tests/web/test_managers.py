@@ -23,9 +23,9 @@ def row_of(html: str, email: str) -> str:
 def test_the_list_shows_each_managers_permissions_and_last_login(web, managers, portal):
     html = page(web["viewer"].get("/managers/"))
     assert "Owner" in row_of(html, portal.owner.email)
-    assert "Admin" in row_of(html, "admin@example.com")
-    assert "Content" in row_of(html, "content@example.com")
-    assert "Subscribers" in row_of(html, "subs@example.com")
+    assert ">Admin<" in row_of(html, "admin@example.com")
+    assert ">Content admin<" in row_of(html, "content@example.com")
+    assert ">Subscriber admin<" in row_of(html, "subs@example.com")
     assert "Read-only" in row_of(html, "viewer@example.com")
     assert "Never" in row_of(html, "subs@example.com")
     assert "Never" not in row_of(html, "viewer@example.com")  # logged in to get this page
@@ -77,7 +77,7 @@ def test_creating_a_manager_stores_it_with_its_flags(web, portal):
 def test_creating_a_manager_with_a_taken_email_is_a_conflict_on_the_email_field(web, managers):
     response = web["owner"].post("/managers/new/", {"email": "viewer@example.com", "password": NEW_PASSWORD})
     assert response.status_code == 409
-    assert "A manager with this email already exists in this portal." in page(response)
+    assert "A manager with email viewer@example.com already exists in this portal." in page(response)
 
 
 def test_creating_a_manager_with_a_weak_password_names_the_rule(web, portal):
@@ -192,3 +192,52 @@ def test_a_deleted_manager_is_logged_out(web, managers):
     web["owner"].post(f"/managers/{managers['viewer'].public_id}/delete/")
     assert viewer_client.get("/").status_code == 302
     assert Client().post("/login/", {"email": "viewer@example.com", "password": PASSWORD}).status_code == 401
+
+
+# --- Every rule in one answer; permissions by their names -------------------------------------------------------
+
+
+def field_errors(html: str, field: str) -> str:
+    """The error list shown under the form field ``field``."""
+    match = re.search(rf'name="{field}".*?<ul class="field-errors">(.*?)</ul>', html, re.S)
+    return match.group(1) if match else ""
+
+
+def test_add_manager_shows_every_error_in_one_answer(web, portal):
+    before = Manager.objects.filter(portal=portal).count()
+    response = web["owner"].post("/managers/new/", {"email": "", "name": "x" * 201, "password": "password"})
+    assert response.status_code == 400
+    html = page(response)
+    assert "This field is required." in field_errors(html, "email")
+    assert "Must be at most 200 characters." in field_errors(html, "name")
+    password = field_errors(html, "password")
+    assert "Password must contain an upper-case letter." in password and "Password is too common." in password
+    assert Manager.objects.filter(portal=portal).count() == before
+
+
+def test_add_manager_with_a_taken_email_and_a_weak_password_names_both_at_once(web, managers, portal):
+    response = web["owner"].post("/managers/new/", {"email": "Viewer@example.com", "password": "short"})
+    assert response.status_code == 400
+    html = page(response)
+    assert "A manager with email viewer@example.com already exists in this portal." in field_errors(html, "email")
+    assert "Password must be at least 8 characters long." in field_errors(html, "password")
+    assert Manager.objects.filter(portal=portal).count() == 5
+
+
+def test_add_manager_without_a_password_says_it_is_required(web, portal):
+    response = web["owner"].post("/managers/new/", {"email": "someone@example.com"})
+    assert response.status_code == 400
+    assert "This field is required." in field_errors(page(response), "password")
+
+
+def test_the_permission_checkboxes_are_labelled_as_everywhere_on_the_screens(web):
+    html = page(web["owner"].get("/managers/new/"))
+    for field, label in [("is_admin", "Admin"), ("is_content_admin", "Content admin"),
+                         ("is_subscriber_admin", "Subscriber admin")]:
+        assert re.search(rf'<label for="id_{field}"><input[^>]*>\s*{label}</label>', html), label
+
+
+def test_a_screen_403_names_the_permission_and_its_flag(web):
+    response = web["content"].get("/managers/new/")
+    assert response.status_code == 403
+    assert "This page requires the Admin permission (isAdmin)." in page(response)

@@ -154,3 +154,17 @@ def test_the_operations_of_a_deleted_manager_keep_their_email(web, portal, manag
     log(portal, actor=Actor(Actor.MANAGER, gone.id, gone.email), payload={"name": "Old work"})
     web["owner"].post(f"/managers/{gone.public_id}/delete/")
     assert "gone@example.com" in rows(web["viewer"].get("/operations/"))[1]
+
+
+def test_a_change_made_in_the_screens_records_the_managers_email_in_the_payload(web, portal, managers):
+    assert web["admin"].post("/managers/new/", {"email": "first@example.com",
+                                                "password": "Fresh-Pass-42!"}).status_code == 302
+    operation = Operation.objects.get(type=OperationType.CREATE_MANAGER, payload__email="first@example.com")
+    assert operation.payload["managerEmail"] == "admin@example.com"
+    # The log's summary leaves it to the "By" column (the full payload shows it)
+    row = rows(web["viewer"].get("/operations/"))[0]
+    assert "managerEmail" not in row.split("<details")[0] and "&quot;managerEmail&quot;" in row
+
+
+def test_a_payload_summary_leaves_the_manager_email_to_the_actor_column():
+    assert summarize_payload({"packageName": "basic", "managerEmail": "a@example.com"}) == "packageName: basic"

@@ -238,6 +238,51 @@ def test_the_live_view_shows_the_program_on_air_now(web, world, portal):
     assert "Evening News" not in sport_row
 
 
+def _news_guide(portal, world, now) -> dict[str, Program]:
+    """A guide for ``news``: "Morning Show" two to one hours ago, "Evening News" from an hour ago on."""
+    source = epg_services.create_epg_source(portal, caller=Caller(portal=portal),
+                                            data={"name": "xmltv.main", "url": "https://epg.example.com/g.xml"})
+    Channel.objects.filter(pk=world["news"].pk).update(epg_source=source, epg_channel_name="news.example")
+    return {title: Program.objects.create(portal=portal, epg_source=source, epg_channel_name="news.example",
+                                          start=start_at, end=end_at, title=title, content_hash=hash(title))
+            for title, start_at, end_at in (
+                ("Morning Show", now - dt.timedelta(hours=2), now - dt.timedelta(hours=1)),
+                ("Evening News", now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)))}
+
+
+def test_an_archive_session_shows_its_archive_program_live_and_in_the_history(web, world, portal):
+    now = timezone.now()
+    _news_guide(portal, world, now)
+    from_ = int((now - dt.timedelta(minutes=90)).timestamp())
+    archive = start(world["alice"], "news", dvr="true", qs=f"from={from_}")
+    live = start(world["bob"], "news")
+    assert archive.program_id is not None and live.program_id is None
+    live_rows = {row.split('"')[1]: row for row in rows(live_block(web["viewer"]))}
+    assert "Morning Show" in live_rows[archive.public_id] and 'data-testid="session-archive"' in live_rows[
+        archive.public_id]
+    assert "Evening News" in live_rows[live.public_id] and "session-archive" not in live_rows[live.public_id]
+    history_rows = {row.split('"')[1]: row for row in rows(page(web["viewer"].get(HISTORY)))}
+    assert "Morning Show" in history_rows[archive.public_id] and "Archive" in history_rows[archive.public_id]
+    assert "Evening News" in history_rows[live.public_id]  # on air when it started: computed, not its programId
+
+
+def test_the_history_and_the_card_show_what_was_on_air_when_a_live_session_started(web, world, portal):
+    now = timezone.now()
+    _news_guide(portal, world, now)
+    earlier = record(portal, world["alice"], world["news"], opened_at=now - dt.timedelta(minutes=90),
+                     closed_at=now - dt.timedelta(minutes=80))
+    later = record(portal, world["alice"], world["news"], opened_at=now - dt.timedelta(minutes=30))
+    without_guide = record(portal, world["alice"], world["sport"], opened_at=now - dt.timedelta(minutes=20))
+    assert not PlaySession.objects.exclude(program_id=None).exists()  # live sessions have no programId
+    for html in (page(web["viewer"].get(HISTORY)),
+                 page(web["viewer"].get(f"/subscribers/{world['alice'].public_id}/"))):
+        by_id = {row.split('"')[1]: row for row in rows(html)}
+        assert "Morning Show" in by_id[earlier.public_id] and "Evening News" not in by_id[earlier.public_id]
+        assert "Evening News" in by_id[later.public_id]
+        assert "Morning Show" not in by_id[without_guide.public_id]
+        assert "Evening News" not in by_id[without_guide.public_id]
+
+
 def test_the_live_view_explains_how_sessions_appear_when_nobody_watches(web, world, settings):
     html = page(web["viewer"].get(LIVE))
     assert "Nobody is watching right now" in html
@@ -345,6 +390,18 @@ def test_the_history_filter_form_keeps_the_choices_and_names_the_subscriber(web,
     assert re.search(r'data-testid="filtered-subscriber">Sessions of <a href="/subscribers/[^"]+/">Bob Jones</a>',
                      html)
     assert 'href="/play-sessions/history/">Clear</a>' in html
+
+
+@pytest.mark.parametrize("typed", ["bob jones", "Bob Jones"])
+def test_a_subscriber_typed_by_name_is_named_above_the_history(web, history, typed):
+    html = page(web["viewer"].get(HISTORY, {"subscriberId": typed}))
+    assert re.search(r'data-testid="filtered-subscriber">Sessions of <a href="/subscribers/[^"]+/">Bob Jones</a>',
+                     html)
+
+
+def test_a_name_no_subscriber_has_names_nobody(web, history):
+    html = page(web["viewer"].get(HISTORY, {"subscriberId": "no such person"}))
+    assert 'data-testid="filtered-subscriber"' not in html
 
 
 def test_unreadable_filters_are_reported(web, history):

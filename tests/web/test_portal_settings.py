@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -53,7 +54,7 @@ def test_the_settings_show_name_and_domain_read_only(web, portal):
 def test_a_too_long_title_is_refused_on_its_field(web, portal):
     response = web["owner"].post("/portal/settings/", settings_form(portal, title="x" * 201))
     assert response.status_code == 400
-    assert "Must be text of at most 200 characters." in page(response)
+    assert "Must be at most 200 characters." in page(response)
     portal.refresh_from_db()
     assert portal.title == "Main TV"
 
@@ -179,7 +180,7 @@ def test_the_guide_language_is_saved_in_its_usual_spelling_shown_and_logged(web,
     assert 'name="guide_language" value="pt-BR"' in html
     assert 'name="guide_language" value="pt-BR"' in page(web["viewer"].get("/portal/settings/"))  # read-only
     operation = Operation.objects.get(portal=portal, type=OperationType.UPDATE_PORTAL)
-    assert operation.payload == {"guideLanguage": {"old": None, "new": "pt-BR"}}
+    assert operation.payload == {"guideLanguage": {"old": None, "new": "pt-BR"}, "managerEmail": "admin@example.com"}
     assert operation.actor_email == "admin@example.com"
 
 
@@ -192,7 +193,7 @@ def test_a_blank_guide_language_clears_it_and_saving_it_unchanged_logs_nothing(w
     portal.refresh_from_db()
     assert "language" not in portal.settings
     last = Operation.objects.filter(portal=portal, type=OperationType.UPDATE_PORTAL).latest("id")
-    assert last.payload == {"guideLanguage": {"old": "ru", "new": None}}
+    assert last.payload == {"guideLanguage": {"old": "ru", "new": None}, "managerEmail": portal.owner.email}
     assert 'name="guide_language" value=' not in page(client.get("/portal/settings/"))
 
 
@@ -234,3 +235,45 @@ def test_the_guide_language_stays_out_of_the_management_api(web, portal):
     assert response.status_code == 200 and "language" not in response.json()["settings"]
     portal.refresh_from_db()
     assert portal.settings["language"] == "ru"
+
+
+def test_every_bad_setting_is_shown_on_its_field_in_one_answer(web, portal):
+    response = web["owner"].post("/portal/settings/", settings_form(
+        portal, title="x" * 201, max_sessions_per_subscriber="many", sms_template="no placeholder",
+        stream_base_url="ftp://streams", guide_language="en_US", logo_url="http://insecure.example.com/l.png"))
+    assert response.status_code == 400
+    html = page(response)
+    for field, message in [
+        ("title", "Must be at most 200 characters."),
+        ("max_sessions_per_subscriber", "Must be a whole number."),
+        ("sms_template", "Must contain {code}, where the login code goes."),
+        ("stream_base_url", "Must be an http:// or https:// URL."),
+        ("guide_language", "Must be a language code such as en, ru or pt-BR"),
+        ("logo_url", "Logo URL must be an https:// URL."),
+    ]:
+        errors = re.search(rf'name="{field}".*?<ul class="field-errors">(.*?)</ul>', html, re.S)
+        assert errors and message in errors.group(1), field
+    portal.refresh_from_db()
+    assert portal.title == "Main TV"
+    assert not Operation.objects.filter(type=OperationType.UPDATE_PORTAL).exists()
+
+
+@pytest.mark.parametrize(("value", "stored"), [("1000", 1000), (" 3 ", 3), ("", None)])
+def test_max_sessions_per_subscriber_on_the_screen(web, portal, value, stored):
+    response = web["owner"].post("/portal/settings/", settings_form(portal, max_sessions_per_subscriber=value))
+    assert response.status_code == 302
+    portal.refresh_from_db()
+    assert portal.effective_settings["maxSessionsPerSubscriber"] == stored
+
+
+def test_more_than_1000_sessions_is_refused_on_the_screen_too(web, portal):
+    response = web["owner"].post("/portal/settings/", settings_form(portal, max_sessions_per_subscriber="1001"))
+    assert response.status_code == 400
+    assert "Must be a whole number from 1 to 1000, or empty for unlimited." in page(response)
+
+
+def test_a_reader_is_told_which_permission_saving_needs(web, portal):
+    assert "changing them requires the Admin permission." in page(web["viewer"].get("/portal/settings/"))
+    response = web["viewer"].post("/portal/settings/", settings_form(portal, title="No"))
+    assert response.status_code == 403
+    assert "Changing portal settings requires the Admin permission (isAdmin)." in page(response)

@@ -84,6 +84,20 @@ def test_nothing_selected_or_no_package_is_explained(web, crowd):
     assert holders(crowd["weekend"]) == {"Promo 0"}
 
 
+def test_every_missing_choice_of_a_bulk_action_is_explained_at_once(web, crowd):
+    client = web["subscribers"]
+    before = Operation.objects.count()
+    for data in ({"confirm": "1"}, {"action": "delete", "package": "nope", "ids": ["nope"], "confirm": "1"}):
+        response = client.post("/subscribers/bulk/", data)
+        assert response.status_code == 302 and response["Location"] == "/subscribers/"
+        html = page(client.get("/subscribers/"))
+        assert "Choose an action: add a package or remove a package." in html
+        assert "Choose the package to add or remove." in html
+        assert ("Select subscribers first, or all subscribers matching the filter." if "ids" not in data
+                else "The selection is not valid; select the subscribers again.") in html
+    assert holders(crowd["weekend"]) == {"Promo 0"} and Operation.objects.count() == before
+
+
 def test_bulk_services_skip_those_already_in_the_target_state(portal, crowd):
     weekend, people = crowd["weekend"], crowd["people"]
     caller = Caller(portal=portal)

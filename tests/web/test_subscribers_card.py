@@ -45,26 +45,70 @@ def test_the_form_has_pattern_hints_for_typing(web):
     assert "data-live-validate" in html
 
 
-@pytest.mark.parametrize(("country_code", "phone", "message"), [
-    ("1", "+1 234", "Must be 4–15 digits"),
-    ("1", "123", "Must be 4–15 digits"),
-    ("+1", "2025550143", "Must be 1–4 digits"),
-    ("", "2025550143", "Must be 1–4 digits"),
+def field_errors(html: str, name: str) -> list[str]:
+    """The errors the page shows under the form field ``name`` (not its typing hint)."""
+    start = html.index(f'name="{name}"')
+    ends = [html.find(end, start) for end in ('<div class="form-field', "</form>")]
+    block = html[start:min(end for end in ends if end >= 0)]
+    errors = re.search(r'<ul class="field-errors">(.*?)</ul>', block, re.S)
+    return re.findall(r"<li>(.*?)</li>", errors.group(1)) if errors else []
+
+
+@pytest.mark.parametrize(("country_code", "phone", "field", "message"), [
+    ("1", "+1 234", "phone", "Must be 4–15 digits, without &#x27;+&#x27;, spaces or dashes."),
+    ("1", "123", "phone", "Must be 4–15 digits, without &#x27;+&#x27;, spaces or dashes."),
+    ("+1", "2025550143", "phone_country_code", "Must be 1–4 digits, without &#x27;+&#x27; or spaces."),
+    ("", "2025550143", "phone_country_code", "This field is required."),
 ])
-def test_a_bad_phone_is_refused_on_its_field(web, portal, country_code, phone, message):
+def test_a_bad_phone_is_refused_on_its_field(web, portal, country_code, phone, field, message):
     response = web["subscribers"].post("/subscribers/new/", {"name": "Bob", "phone_country_code": country_code,
                                                              "phone": phone})
     assert response.status_code == 400
-    assert message in page(response)
+    assert field_errors(page(response), field) == [message]
     assert not Subscriber.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["x" * 201, "   ", "Bob\x00"])
+def test_a_bad_name_and_a_bad_phone_are_both_shown_after_one_submission(web, portal, name):
+    """The form has no rule of its own (not even against a NUL): the service reports every field at once."""
+    response = web["subscribers"].post("/subscribers/new/", {"name": name, "phone_country_code": "+1",
+                                                             "phone": "12"})
+    assert response.status_code == 400
+    html = page(response)
+    assert field_errors(html, "name") == [{"   ": "This field is required.",
+                                           "Bob\x00": "Null characters are not allowed."}.get(
+        name, "Must be at most 200 characters.")]
+    assert field_errors(html, "phone_country_code") == ["Must be 1–4 digits, without &#x27;+&#x27; or spaces."]
+    assert field_errors(html, "phone") == ["Must be 4–15 digits, without &#x27;+&#x27;, spaces or dashes."]
+    assert not Subscriber.objects.exists()
+    assert not Operation.objects.filter(type=OperationType.CREATE_SUBSCRIBER).exists()
+
+
+def test_editing_with_bad_values_shows_every_error_and_changes_nothing(web, portal, alice):
+    response = web["subscribers"].post(f"/subscribers/{alice.public_id}/edit/", {
+        "name": "", "phone_country_code": "1", "phone": "12-34"})
+    assert response.status_code == 400
+    html = page(response)
+    assert field_errors(html, "name") == ["This field is required."]
+    assert field_errors(html, "phone") == ["Must be 4–15 digits, without &#x27;+&#x27;, spaces or dashes."]
+    alice.refresh_from_db()
+    assert (alice.name, alice.full_phone) == ("Alice Smith", "12025550143")
+    assert not Operation.objects.filter(type=OperationType.UPDATE_SUBSCRIBER).exists()
 
 
 def test_a_phone_taken_in_the_portal_is_409(web, portal, alice):
     response = web["subscribers"].post("/subscribers/new/", {"name": "Copy", "phone_country_code": "1",
                                                              "phone": "2025550143"})
     assert response.status_code == 409
-    assert "A subscriber with the phone +12025550143 already exists in this portal." in page(response)
+    assert field_errors(page(response), "phone") == ["A subscriber with phone +12025550143 already exists."]
     assert Subscriber.objects.count() == 1
+
+
+def test_the_phone_fields_keep_no_surrounding_spaces(web, portal):
+    response = web["subscribers"].post("/subscribers/new/", {"name": " Bob ", "phone_country_code": " 44 ",
+                                                             "phone": " 7700900123 "})
+    assert response.status_code == 302
+    assert Subscriber.objects.values_list("name", "phone_country_code", "phone").get() == ("Bob", "44", "7700900123")
 
 
 def test_editing_changes_name_and_phone(web, portal, alice):

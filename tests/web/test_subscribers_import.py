@@ -55,7 +55,7 @@ def test_check_shows_errors_per_line_and_changes_nothing(web, portal):
     assert "country_code: Must be 1–4 digits" in rows[0] and "phone: Must be 4–15 digits" in rows[0]
     assert "Duplicate of line 2" in rows[1]
     assert "Unknown package: nope." in rows[2]
-    assert "already exists in this portal" in rows[3]
+    assert "A subscriber with phone +15550000 already exists." in rows[3]
     assert Subscriber.objects.count() == 1
 
 

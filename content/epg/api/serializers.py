@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
-from content.models import EPG_SOURCE_NAME_PATTERN, EpgFetch, EpgSource, FetchStatus
+from content.models import EpgFetch, EpgSource, FetchStatus
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -47,14 +47,6 @@ class EpgSourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = EpgSource
         fields = ["epgSourceId", "portalId", "name", "url", "period", "last_fetch_result"]
-
-
-class EpgSourceWriteSerializer(serializers.Serializer):
-    """Input of ``POST``/``PUT /epg-sources`` (documentation; the service validates every rule)."""
-
-    name = serializers.RegexField(EPG_SOURCE_NAME_PATTERN, help_text="Unique in the portal.")
-    url = serializers.URLField(max_length=2000, help_text="http:// or https:// only.")
-    period = serializers.IntegerField(min_value=1, default=1, required=False, help_text="Days between fetches.")
 
 
 class JobSerializer(serializers.Serializer):

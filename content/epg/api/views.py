@@ -12,12 +12,12 @@ from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_
 from content.epg import selectors as epg_selectors
 from content.epg import services as epg_services
 from content.filters import EpgFetchFilter, EpgSourceFilter, ProgramFilter
+from content.inputs import EpgSourceInput
 from content.models import EpgFetch, EpgSource, Program
 
 from .serializers import (
     EpgFetchSerializer,
     EpgSourceSerializer,
-    EpgSourceWriteSerializer,
     JobSerializer,
     ProgramSerializer,
 )
@@ -37,13 +37,13 @@ class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
     def get_queryset(self):
         return epg_selectors.epg_sources_for(self.caller.portal)
 
-    @extend_schema(request=EpgSourceWriteSerializer, responses={201: EpgSourceSerializer},
+    @extend_schema(request=EpgSourceInput, responses={201: EpgSourceSerializer},
                    operation_id="createEpgSource")
     def create(self, request):
         source = epg_services.create_epg_source(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(source, status.HTTP_201_CREATED)
 
-    @extend_schema(request=EpgSourceWriteSerializer, responses=EpgSourceSerializer, operation_id="updateEpgSource")
+    @extend_schema(request=EpgSourceInput, responses=EpgSourceSerializer, operation_id="updateEpgSource")
     def update(self, request, pk=None):
         source = epg_services.update_epg_source(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(source)

@@ -40,10 +40,6 @@ class Command(BaseCommand):
             )
         except ServiceError as exc:
             raise CommandError(exc.message) from None
-        except Exception as exc:  # django ValidationError from the email validator
-            if hasattr(exc, "messages"):
-                raise CommandError("; ".join(exc.messages)) from None
-            raise
         result = {"portalId": portal.public_id, "apiKey": portal.api_key, "ownerId": portal.owner.public_id}
         if options["json"]:
             self.stdout.write(json.dumps(result))

@@ -1,0 +1,143 @@
+"""Input shapes of subscribers, subscriptions and SMS login: the one declaration of each input's rules.
+
+The services call them (``Shape.check``), so the Management API, the screens, the CSV import and the client
+API enforce exactly these rules and report every field's error in one answer; the API views name the same
+classes as their request bodies, so the OpenAPI document describes what is enforced. The phone rule is declared
+once, as the ``CountryCode`` and ``Phone`` fields, from the model's field lengths; the screen form's HTML
+``pattern`` attributes are the same constants.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from catena_site.api.fields import IdField
+from catena_site.inputs import InputShape, Text
+
+from .models import Subscriber
+
+NAME_MAX_LENGTH = Subscriber._meta.get_field("name").max_length
+COUNTRY_CODE_MAX_LENGTH = Subscriber._meta.get_field("phone_country_code").max_length
+PHONE_MIN_LENGTH = 4
+PHONE_MAX_LENGTH = Subscriber._meta.get_field("phone").max_length
+
+# The phone rule, as a regular expression without anchors (an HTML ``pattern`` attribute matches whole values).
+COUNTRY_CODE_PATTERN = f"[0-9]{{1,{COUNTRY_CODE_MAX_LENGTH}}}"
+PHONE_PATTERN = f"[0-9]{{{PHONE_MIN_LENGTH},{PHONE_MAX_LENGTH}}}"
+COUNTRY_CODE_RULE = f"Must be 1–{COUNTRY_CODE_MAX_LENGTH} digits, without '+' or spaces."
+PHONE_RULE = f"Must be {PHONE_MIN_LENGTH}–{PHONE_MAX_LENGTH} digits, without '+', spaces or dashes."
+SMS_CODE_PATTERN = "[0-9]{4}"
+SMS_CODE_RULE = "Must be 4 digits."
+
+
+class Digits(Text):
+    """A string of digits matching ``pattern`` exactly, as sent: no spaces trimmed, since none are allowed."""
+
+    pattern = ""
+    rule = ""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        # ``\Z``, not ``$``: ``$`` also matches before a final newline. The OpenAPI document shows it as ``$``.
+        self.validators.append(RegexValidator(rf"^{self.pattern}\Z", self.rule))
+
+
+class CountryCode(Digits):
+    """A phone's country code: 1–4 digits, without "+"."""
+
+    pattern = COUNTRY_CODE_PATTERN
+    rule = COUNTRY_CODE_RULE
+
+
+class Phone(Digits):
+    """A phone number without its country code: 4–15 digits."""
+
+    pattern = PHONE_PATTERN
+    rule = PHONE_RULE
+
+
+class LoginCode(Digits):
+    """The 4-digit code of a login SMS."""
+
+    pattern = SMS_CODE_PATTERN
+    rule = SMS_CODE_RULE
+
+
+def full_number(country_code: str, phone: str) -> str:
+    """The number as stored and compared (``full_phone``): country code and phone, digits only."""
+    return country_code + phone
+
+
+class SubscriberInput(InputShape):
+    """A subscriber's name and phone. ``+{phoneCountryCode}{phone}`` is unique within the portal: a duplicate is
+    a 409, checked by the service under its transaction."""
+
+    what = "subscriber"
+
+    name = Text(max_length=NAME_MAX_LENGTH)
+    phoneCountryCode = CountryCode(source="phone_country_code")
+    phone = Phone()
+
+
+class SubscriptionInput(InputShape):
+    """The body of ``POST``/``DELETE /packages-subscribers``: a subscriber and a package of the caller's portal
+    (an ID of another portal is a 404, like an unknown one); ``portalId``, when given, must be the caller's."""
+
+    what = "subscription"
+
+    subscriberId = IdField()
+    packageId = IdField()
+    portalId = IdField(required=False)
+
+    def validate_portalId(self, value: int) -> int:  # noqa: N802  (the API's field name)
+        if value != self.context["portal"].id:
+            raise serializers.ValidationError("Must be the portal of the API key or session.")
+        return value
+
+
+class BulkSubscriptionInput(InputShape):
+    """The subscriber list's bulk action: add or remove one package for the checked rows (``ids``) or for every
+    subscriber matching the list's filter (``all_matching`` with the list's ``query``)."""
+
+    what = "bulk change"
+
+    action = serializers.ChoiceField(
+        choices=[("subscribe", "Add a package"), ("unsubscribe", "Remove a package")],
+        error_messages={"required": "Choose an action: add a package or remove a package.",
+                        "invalid_choice": "Choose an action: add a package or remove a package."},
+    )
+    package = IdField(error_messages={"required": "Choose the package to add or remove.",
+                                      "invalid": "Choose the package to add or remove."})
+    ids = serializers.ListField(
+        child=IdField(error_messages={"invalid": "The selection is not valid; select the subscribers again."}),
+        default=list,
+    )
+    all_matching = serializers.BooleanField(default=False)
+    query = Text(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate_ids(self, value: list[int]) -> list[int]:
+        # Reads the raw ``all_matching``: a rule between two fields, reported with the others (``validate()``
+        # would run only once every field had passed).
+        everyone = self.initial_data.get("all_matching")
+        if not value and not (isinstance(everyone, str | bool) and everyone in serializers.BooleanField.TRUE_VALUES):
+            raise serializers.ValidationError("Select subscribers first, or all subscribers matching the filter.")
+        return value
+
+
+class SmsRequestInput(InputShape):
+    """``POST /auth/sms/request`` of the client API: the number to send a login code to."""
+
+    what = "phone number"
+
+    phoneCountryCode = CountryCode()
+    phone = Phone()
+
+
+class SmsVerifyInput(SmsRequestInput):
+    """``POST /auth/sms/verify``: the number and the code it received."""
+
+    what = "login"
+
+    code = LoginCode()

@@ -9,6 +9,7 @@ import pyotp
 import pytest
 
 from monitoring.operations import Operation
+from portals import password_reset
 from portals.models import Manager, ManagerSession, ManagerTotp, RecoveryCode
 from tests.conftest import API, api_client
 from tests.factories import PASSWORD, make_manager, make_portal, session_token
@@ -316,3 +317,11 @@ def test_with_require2fa_the_api_login_needs_an_enrolled_authenticator(clients, 
     assert off.status_code == 409
     assert clients["admin"].get(ME).json()["totpEnabled"] is True
     assert ManagerSession.objects.filter(manager__email="viewer@example.com").count() == 1  # the fixture's only
+
+
+def test_a_password_reset_by_email_keeps_2fa_on(clients, managers):
+    secret, _ = enrol(clients["viewer"])
+    token = password_reset.tokens.make_token(Manager.objects.get(pk=managers["viewer"].pk))
+    password_reset.reset_password(managers["viewer"].public_id, token, {"newPassword": NEW_PASSWORD, "newPasswordAgain": NEW_PASSWORD})
+    assert login("viewer@example.com", NEW_PASSWORD).json()["totpRequired"] is True
+    assert login("viewer@example.com", NEW_PASSWORD, totp=code(secret)).status_code == 200

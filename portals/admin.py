@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from catena_site.errors import Invalid, ServiceError
 
-from . import services
+from . import account, services
 from .inputs import PortalCreationInput, StreamingServerInput
 from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
 from .validators import password_problems
@@ -225,11 +225,12 @@ class ManagerAdmin(admin.ModelAdmin):
     """Read-only, apart from setting a new password."""
 
     list_display = ["email", "name", "portal", "is_owner_display", "is_admin", "is_content_admin",
-                    "is_subscriber_admin", "last_login_at"]
+                    "is_subscriber_admin", "two_factor", "last_login_at"]
     list_filter = ["is_admin", "is_content_admin", "is_subscriber_admin"]
     search_fields = ["email", "name", "portal__name"]
-    list_select_related = ["portal"]
+    list_select_related = ["portal", "totp"]
     ordering = ["email"]
+    actions = ["turn_off_two_factor"]
     fields = ["public_id", "portal", "email", "name", "is_admin", "is_content_admin", "is_subscriber_admin",
               "created_at", "updated_at", "last_login_at", "password_link"]
     readonly_fields = fields
@@ -241,6 +242,18 @@ class ManagerAdmin(admin.ModelAdmin):
     @admin.display(description="Owner", boolean=True)
     def is_owner_display(self, manager):
         return manager.portal.owner_id == manager.pk
+
+    @admin.display(description="2FA", boolean=True)
+    def two_factor(self, manager):
+        totp = getattr(manager, "totp", None)
+        return bool(totp and totp.enabled)
+
+    @admin.action(description="Turn off two-factor authentication (lost authenticator and recovery codes)")
+    def turn_off_two_factor(self, request, queryset):
+        for manager in queryset.select_related("portal"):
+            if account.reset_two_factor(manager):
+                self.log_change(request, manager, "Turned off two-factor authentication.")
+                messages.success(request, f"Two-factor authentication of {manager.email} is off.")
 
     @admin.display(description="Password")
     def password_link(self, manager):

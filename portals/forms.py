@@ -70,6 +70,10 @@ class PortalSettingsForm(forms.Form):
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
         widget=forms.URLInput())
+    require_2fa = forms.BooleanField(
+        required=False, label="Require two-factor authentication of every manager",
+        help_text="Managers without it are sent to enrol an authenticator app when they log in to the screens, "
+                  "and cannot log in to the API until they have. Only the portal owner changes this.")
     guide_language = forms.CharField(
         required=False, label="Guide language",
         help_text="When an EPG source's guide offers titles and descriptions in several languages, this one is "
@@ -89,10 +93,11 @@ class PortalSettingsForm(forms.Form):
         "settings.maxSessionsPerSubscriber": "max_sessions_per_subscriber",
         "settings.smsTemplate": "sms_template",
         "settings.streamBaseUrl": "stream_base_url",
+        "settings.require2fa": "require_2fa",
         "guideLanguage": "guide_language",
     }
 
-    def __init__(self, *args, portal, read_only: bool = False, **kwargs):
+    def __init__(self, *args, portal, read_only: bool = False, owner: bool = False, **kwargs):
         self.portal = portal
         settings = portal.effective_settings
         kwargs["initial"] = {
@@ -103,6 +108,7 @@ class PortalSettingsForm(forms.Form):
             "max_sessions_per_subscriber": settings["maxSessionsPerSubscriber"],
             "sms_template": settings["smsTemplate"] or "",
             "stream_base_url": settings["streamBaseUrl"] or "",
+            "require_2fa": settings["require2fa"],
             "guide_language": guide_language(portal),
             **(kwargs.get("initial") or {}),
         }
@@ -114,6 +120,8 @@ class PortalSettingsForm(forms.Form):
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
+        if not owner:  # a disabled field keeps its initial value when submitted: unchanged
+            self.fields["require_2fa"].disabled = True
 
     def service_data(self) -> dict:
         """The values under the names of ``services.update_portal(…, screen=True)``."""
@@ -135,6 +143,7 @@ class PortalSettingsForm(forms.Form):
                 # Blank (or only spaces) means the default, which the service stores as None.
                 "smsTemplate": data["sms_template"] if data["sms_template"].strip() else None,
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
+                "require2fa": data["require_2fa"],
             },
             "logoFile": logo_file,
             "removeLogo": data["remove_logo"],

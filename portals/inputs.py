@@ -155,6 +155,10 @@ class PortalSettingsInput(Section):
         help_text="Where players fetch the streams: an http:// or https:// URL. Null or empty: the deployment's "
                   "default.")
 
+    require2fa = Boolean(
+        required=False, help_text="Every manager must use two-factor authentication: those without it are sent to "
+                                  "enrol on the screens and refused by the API login. Only the owner changes it.")
+
     def validate_smsTemplate(self, value):
         if not value:
             return None
@@ -287,13 +291,15 @@ class ManagerUpdateInput(ManagerInput):
 
 
 class LoginInput(InputShape):
-    """``POST /login``: an email (compared lower-case; not checked for form, a wrong one just does not match)
-    and a password."""
+    """``POST /login``: an email (compared lower-case; not checked for form, a wrong one just does not match),
+    a password, and with two-factor authentication on a code (``totp``)."""
 
     what = "login"
 
     email = Text(max_length=254)
     password = Text(max_length=1024, trim_whitespace=False)
+    totp = Text(required=False, allow_blank=True, allow_null=True, max_length=64,
+                help_text="With two-factor authentication on: the authenticator's code or a recovery code.")
 
     def validate_email(self, value):
         return value.lower()

@@ -13,7 +13,7 @@ from catena_site.models import PortalQuerySet, PublicModel
 # The login SMS when a portal's ``smsTemplate`` setting is None: portals owns the setting, so its default too.
 DEFAULT_SMS_TEMPLATE = "Your {title} code: {code}"
 DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None, "smsTemplate": None,
-                           "streamBaseUrl": None}
+                           "streamBaseUrl": None, "require2fa": False}
 
 
 def new_api_key() -> str:
@@ -154,3 +154,39 @@ class ManagerSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.manager_id}"
+
+
+class ManagerTotp(models.Model):
+    """A manager's TOTP authenticator (RFC 6238, 30-second steps, 6 digits).
+
+    Pending from ``POST /me/totp`` until a code from the authenticator app confirms it (``confirmed_at``), then
+    two-factor authentication is on. ``last_used_step`` is the time-step of the last code accepted: a code is
+    accepted once, and never one of an earlier step.
+    """
+
+    manager = models.OneToOneField(Manager, on_delete=models.CASCADE, related_name="totp")
+    secret = models.CharField(max_length=64)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.manager_id} ({'on' if self.confirmed_at else 'pending'})"
+
+    @property
+    def enabled(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """One of a manager's single-use recovery codes (shown once at enrolment); only its SHA-256 is stored."""
+
+    manager = models.ForeignKey(Manager, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["manager", "code_hash"], name="recovery_code_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.manager_id}"

@@ -38,6 +38,7 @@ from .models import (
     new_api_key,
 )
 from .permissions import PERMISSIONS, permission_label
+from .totp import managers_of_state, second_factor
 from .validators import logo_data_uri, password_problems
 
 GENERIC_LOGIN_FAILURE = "Invalid email or password."
@@ -124,12 +125,26 @@ def update_portal(portal: Portal, *, caller: Caller, data: dict, screen: bool = 
         if "guideLanguage" in clean:
             _set_guide_language(portal, clean["guideLanguage"])
         diff = changes(before, _portal_snapshot(portal))
+        _check_owner_only_settings(caller, diff)
         if diff:
             portal.save()
             record(portal, OperationType.UPDATE_PORTAL, actor=caller.actor, payload=diff)
             if "settings" in diff:  # maxSessionsPerSubscriber is part of every cached playback decision
                 access_events.portal_changed(portal.id)
     return portal
+
+
+# Settings only the portal's owner may change (the API key acts as the owner).
+OWNER_ONLY_SETTINGS = ("require2fa",)
+
+
+def _check_owner_only_settings(caller: Caller, diff: dict) -> None:
+    """``Forbidden`` when ``diff`` changes an owner-only setting and the caller is not the owner."""
+    setting_diff = diff.get("settings") or {}
+    changed = [key for key in OWNER_ONLY_SETTINGS
+               if (setting_diff.get("old") or {}).get(key) != (setting_diff.get("new") or {}).get(key)]
+    if changed and not caller.is_owner:
+        raise Forbidden(f"Only the portal owner can change {', '.join(changed)}.")
 
 
 def _apply_branding(portal: Portal, branding: dict) -> None:
@@ -401,31 +416,48 @@ def set_manager_password(manager: Manager, password: str, *, actor: Actor | None
 _DUMMY_HASH = None
 
 
-def login(email: str, password: str, *, ip: str | None = None, user_agent: str = "") -> list[tuple[Manager, str]]:
-    """Managers with this email and password, each with a new session token.
+def login(email: str, password: str | None, *, totp: str | None = None, password_ok: str | None = None,
+          web: bool = False, ip: str | None = None, user_agent: str = "") -> list[tuple[Manager, str]]:
+    """Managers with this email and password (and second factor), each with a new session token.
 
     An empty list means no match (the caller answers one generic 401); each failure is counted, and
     ``RateLimited`` is raised as ``catena_site.throttle.LoginAttempt`` says (per email and IP pair, per IP,
-    per email from new addresses).
+    per email from new addresses). With two-factor authentication on, ``totp`` (a code or a recovery code) is
+    needed too (``portals.totp.second_factor``: its 401s count as failures like a wrong password);
+    ``password_ok`` (the web login's second step) stands for the password checked a few minutes earlier.
+    ``web`` lets a manager whose portal requires 2FA in without it (the screens then send them to enrol).
     """
-    global _DUMMY_HASH
-    credentials = LoginInput.check({"email": email, "password": password})
-    email, password = credentials["email"], credentials["password"]
+    if password_ok is None:
+        credentials = LoginInput.check({"email": email, "password": password, "totp": totp})
+        email, password, totp = credentials["email"], credentials["password"], credentials.get("totp")
+    else:  # the web login's second step: the email the signed state names
+        email = (email or "").strip().lower()
     attempt = LoginAttempt("manager", email, ip)
     attempt.begin()
+    matched = managers_of_state(password_ok, email) if password_ok else _password_matches(email, password)
+    if not matched:
+        return []
+    matched = second_factor(matched, totp, api=not web)
+    attempt.succeeded()
+    return _open_sessions(matched, ip=ip, user_agent=user_agent)
+
+
+def _password_matches(email: str, password: str | None) -> list[Manager]:
+    """The managers with this (lower-case) email whose password is ``password``, oldest first."""
+    global _DUMMY_HASH
     candidates = list(Manager.objects.select_related("portal").filter(email=email).order_by("id"))
     if not candidates:
         # Spend the same time as a real check, so timing does not tell which emails exist.
         _DUMMY_HASH = _DUMMY_HASH or make_password("not-a-real-password")
         check_password(password or "", _DUMMY_HASH)
-    matched = [m for m in candidates if m.check_password(password or "")]
-    if not matched:
-        return []
-    attempt.succeeded()
+    return [m for m in candidates if m.check_password(password or "")]
+
+
+def _open_sessions(managers: list[Manager], *, ip: str | None, user_agent: str) -> list[tuple[Manager, str]]:
     now = timezone.now()
     result = []
     with transaction.atomic():
-        for manager in matched:
+        for manager in managers:
             Manager.objects.filter(pk=manager.pk).update(last_login_at=now)
             manager.last_login_at = now
             result.append((manager, start_session(manager, ip=ip, user_agent=user_agent)))

@@ -2,13 +2,20 @@
 
 from django.urls import path
 
-from . import password_reset_views, views
+from . import account_views, password_reset_views, views
 
 app_name = "web"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("login/portal/", views.ChoosePortalView.as_view(), name="choose-portal"),
+    path("login/code/", account_views.LoginCodeView.as_view(), name="login-code"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/", account_views.AccountView.as_view(), name="account"),
+    path("account/password/", account_views.PasswordChangeView.as_view(), name="account-password"),
+    path("account/sessions/<int:session_id>/end/", account_views.SessionEndView.as_view(), name="account-session-end"),
+    path("account/sessions/end-others/", account_views.OtherSessionsEndView.as_view(),
+         name="account-sessions-end-others"),
+    path("account/2fa/", account_views.TwoFactorView.as_view(), name="account-2fa"),
     path("password-reset/", password_reset_views.ResetRequestView.as_view(), name="password-reset"),
     path("password-reset/sent/", password_reset_views.ResetSentView.as_view(), name="password-reset-sent"),
     path("password-reset/<str:manager_id>/set-password/", password_reset_views.SetPasswordView.as_view(),

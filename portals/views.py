@@ -33,10 +33,13 @@ from .filters import ManagerFilter
 from .forms import LoginForm, ManagerForm, PortalSettingsForm
 from .models import Manager
 from .permissions import PERMISSIONS, requires_sentence
+from .totp import SecondFactorRequired
 from .web_auth import SESSION_KEY, log_in
 
 # Session tokens of a login that matched several portals, until the manager picks one.
 PENDING_LOGIN_KEY = "catena_pending_login"
+# The email and signed "password OK" state of a login waiting for its two-factor code.
+SECOND_STEP_KEY = "catena_login_second_step"
 
 
 # --- Login and logout -------------------------------------------------------------------------------------
@@ -56,6 +59,7 @@ def _end_web_login(request) -> None:
     token = request.session.get(SESSION_KEY)
     if token:
         end_session(token)
+    request.session.pop(SECOND_STEP_KEY, None)
     pending = request.session.pop(PENDING_LOGIN_KEY, None) or {}
     for entry in pending.get("portals", []):
         end_session(entry["token"])
@@ -80,6 +84,7 @@ class LoginView(View):
             matches = services.login(
                 form.cleaned_data["email"],
                 form.cleaned_data["password"],
+                web=True,
                 ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
@@ -91,26 +96,36 @@ class LoginView(View):
             response = self.show(request, form, next_url, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
+        except SecondFactorRequired as exc:
+            # The password was right: ask for the code on the next page, without the password again.
+            request.session[SECOND_STEP_KEY] = {"email": form.cleaned_data["email"].strip().lower(),
+                                                "passwordOk": exc.password_ok, "next": next_url}
+            return redirect("web:login-code")
         if not matches:
             # One message whatever was wrong, so the page never tells which emails exist.
             form.add_error(None, services.GENERIC_LOGIN_FAILURE)
             return self.show(request, form, next_url, status=401)
-        _end_web_login(request)
-        if len(matches) == 1:
-            log_in(request, matches[0][1])
-            return redirect(_next_url(request, next_url))
-        request.session[PENDING_LOGIN_KEY] = {
-            "next": next_url,
-            "portals": [
-                {"portalId": manager.portal.public_id, "title": manager.portal.display_title,
-                 "domain": manager.portal.domain, "token": token}
-                for manager, token in matches
-            ],
-        }
-        return redirect("web:choose-portal")
+        return finish_login(request, matches, next_url)
 
     def show(self, request, form, next_url: str, status: int = 200):
         return render(request, self.template_name, {"form": form, "next": next_url}, status=status)
+
+
+def finish_login(request, matches, next_url: str):
+    """Log the browser in to the one matching portal, or send it to the portal chooser."""
+    _end_web_login(request)
+    if len(matches) == 1:
+        log_in(request, matches[0][1])
+        return redirect(_next_url(request, next_url))
+    request.session[PENDING_LOGIN_KEY] = {
+        "next": next_url,
+        "portals": [
+            {"portalId": manager.portal.public_id, "title": manager.portal.display_title,
+             "domain": manager.portal.domain, "token": token}
+            for manager, token in matches
+        ],
+    }
+    return redirect("web:choose-portal")
 
 
 class ChoosePortalView(View):
@@ -178,7 +193,8 @@ class PortalSettingsView(PortalMixin, TemplateView):
 
     def get_context_data(self, form=None, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["form"] = form or PortalSettingsForm(portal=self.portal, read_only=not self.caller.can_manage)
+        context["form"] = form or PortalSettingsForm(portal=self.portal, read_only=not self.caller.can_manage,
+                                                        owner=self.caller.is_owner)
         context["portal"] = self.portal
         # The free packages block is content's: the template draws it with ``{% portal_free_packages %}``.
         return context
@@ -186,7 +202,7 @@ class PortalSettingsView(PortalMixin, TemplateView):
     def post(self, request):
         if not self.caller.can_manage:
             return forbidden(request, requires_sentence("isAdmin", "Changing portal settings"))
-        form = PortalSettingsForm(request.POST, request.FILES, portal=self.portal)
+        form = PortalSettingsForm(request.POST, request.FILES, portal=self.portal, owner=self.caller.is_owner)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         try:

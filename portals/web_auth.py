@@ -6,9 +6,16 @@ deletion, logout, inactivity) ends their web login too.
 
 from __future__ import annotations
 
+from django.shortcuts import redirect
+
+from . import totp
 from .auth import Caller, caller_for_token
 
 SESSION_KEY = "catena_manager_session"
+# Screens (by URL namespace) that a manager who must enrol 2FA first does not reach, and the pages of the
+# ``web`` namespace they still do: enrolment, logging out, the header's logo.
+SCREEN_NAMESPACES = ("web", "content", "subscribers", "monitoring")
+BEFORE_ENROLMENT = ("account-2fa", "logout", "login", "login-code", "choose-portal", "portal-logo")
 
 
 class ManagerSessionMiddleware:
@@ -27,6 +34,18 @@ class ManagerSessionMiddleware:
             else:
                 request.caller = caller
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        """A portal that requires two-factor authentication sends its managers without it to enrol first."""
+        caller = request.caller
+        if caller is None or not totp.required_by(caller.portal):
+            return None
+        match = request.resolver_match
+        if match.namespace not in SCREEN_NAMESPACES or match.url_name in BEFORE_ENROLMENT:
+            return None
+        if totp.enabled_for(caller.manager):
+            return None
+        return redirect("web:account-2fa")
 
 
 def log_in(request, token: str) -> None:

@@ -175,6 +175,12 @@ ROUTES: list[Route] = [
     Route("api:login", {"POST": (PUBLIC, 400)}),
     # Logout ends the session named by the token: a manager session → 204; the API key has no session to end.
     Route("api:logout", {"POST": (ANY_MANAGER, 204)}, answers={("POST", API_KEY): 400}),
+    # My account: the calling manager's own; the API key has no account (403). Empty bodies are 400.
+    Route("api:me", {"GET": (ANY_MANAGER, 200)}, answers={("GET", API_KEY): 403}),
+    Route("api:me-password", {"POST": (ANY_MANAGER, 400)}, answers={("POST", API_KEY): 403}),
+    Route("api:me-totp", {"POST": (ANY_MANAGER, 200), "DELETE": (ANY_MANAGER, 400)},
+          answers={("POST", API_KEY): 403, ("DELETE", API_KEY): 403}),
+    Route("api:me-totp-confirm", {"POST": (ANY_MANAGER, 400)}, answers={("POST", API_KEY): 403}),
     Route("api:manager-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_ADMIN), 400)}),
     Route("api:manager-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_ADMIN), 200),
                                  "DELETE": (api(IS_ADMIN), 201)}, pk("manager")),
@@ -237,6 +243,14 @@ ROUTES: list[Route] = [
           answers={("GET", persona): 302 for persona in (*MANAGERS, OTHER_PORTAL)}),  # a logged-in manager goes to the dashboard
     Route("web:choose-portal", {"GET": (PUBLIC, 302), "POST": (PUBLIC, 302)}),  # nothing pending: back to login
     Route("web:logout", {"POST": (PUBLIC, 302)}),
+    Route("web:login-code", {"GET": (PUBLIC, 302), "POST": (PUBLIC, 302)}),  # no password step pending: to login
+    # My account: each manager's own. A session ID that is not one of the caller's is a 404 (here: none is).
+    Route("web:account", {"GET": (SCREEN, 200)}),
+    Route("web:account-password", {"POST": (SCREEN, 400)}),
+    Route("web:account-session-end", {"POST": (SCREEN, 404)}, lambda w: {"session_id": 2**31 - 1},
+          portal_object=False),
+    Route("web:account-sessions-end-others", {"POST": (SCREEN, 302)}),
+    Route("web:account-2fa", {"GET": (SCREEN, 200), "POST": (SCREEN, 302)}),  # no action chosen: back to the page
     # Password reset by email: an empty request is a 400; a forged link, or a new password without an opened
     # link, is 410 for everyone (the account is reached only through a valid link, never through a login).
     Route("web:password-reset", {"GET": (PUBLIC, 200), "POST": (PUBLIC, 400)}),

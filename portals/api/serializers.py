@@ -23,6 +23,7 @@ class PortalSettingsSerializer(serializers.Serializer):
     maxSessionsPerSubscriber = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
     smsTemplate = serializers.CharField(allow_null=True)
     streamBaseUrl = serializers.CharField(allow_null=True)
+    require2fa = serializers.BooleanField()
 
 
 class FlagsSerializer(serializers.Serializer):

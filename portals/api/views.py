@@ -18,6 +18,7 @@ from portals.auth import end_session
 from portals.filters import ManagerFilter
 from portals.inputs import LoginInput, ManagerInput, ManagerUpdateInput, PortalUpdateInput
 from portals.models import Manager
+from portals.totp import SecondFactorRequired
 
 from .serializers import LoginResponseSerializer, ManagerSerializer, PortalSerializer
 
@@ -91,12 +92,17 @@ class LoginView(APIView):
                    auth=[], operation_id="login")
     def post(self, request):
         body = json_object(request)
-        sessions = services.login(
-            body.get("email"),
-            body.get("password"),
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
+        try:
+            sessions = services.login(
+                body.get("email"),
+                body.get("password"),
+                totp=body.get("totp"),
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except SecondFactorRequired as exc:
+            return Response({"message": exc.message, "totpRequired": True}, status=status.HTTP_401_UNAUTHORIZED,
+                            headers={"WWW-Authenticate": "X-Auth-Token"})
         if not sessions:
             return Response(error_body(services.GENERIC_LOGIN_FAILURE), status=status.HTTP_401_UNAUTHORIZED,
                             headers={"WWW-Authenticate": "X-Auth-Token"})

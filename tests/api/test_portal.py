@@ -33,7 +33,7 @@ def test_get_portal_returns_the_documented_object(api, portal):
     assert body["ownerId"] == portal.owner.public_id
     assert body["flags"] == {"canManage": True, "canManageSubscribers": True, "canManageContent": True}
     assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                "smsTemplate": None, "streamBaseUrl": None}
+                                "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
     assert body["createdAt"].endswith("Z")
 
 
@@ -73,7 +73,7 @@ def test_put_portal_updates_branding_and_settings_and_logs_it(clients, portal, m
     body = response.json()
     assert body["branding"] == {"title": "Brand New", "description": "Best TV", "logo": "https://cdn.example.com/l.png"}
     assert body["settings"] == {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 2, "smsTemplate": None,
-                                "streamBaseUrl": None}
+                                "streamBaseUrl": None, "require2fa": False}
     portal.refresh_from_db()
     assert portal.title == "Brand New"
     operation = Operation.objects.get(portal=portal, type="updatePortal")
@@ -196,7 +196,7 @@ def test_empty_texts_mean_the_defaults_and_unknown_settings_are_ignored(api, por
                                          "branding": {"description": None, "logo": ""}}, format="json")
     assert response.status_code == 200
     assert response.json()["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                           "smsTemplate": None, "streamBaseUrl": None}
+                                           "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
     assert response.json()["branding"]["description"] == ""
     assert "color" not in Portal.objects.get(pk=portal.pk).settings
 

@@ -198,7 +198,7 @@ def test_the_manuals_calls_succeed_in_the_manuals_order(client, walkthrough_sett
     assert response.status_code == 200
     (login,) = response.json()["portals"]
     assert shows(login, {"portalId": ID, "portalName": str, "sessionId": str})["portalId"] == portal_id
-    owner = api_client(login["sessionId"])  # the manager session serves the managers' and subscriptions' calls
+    owner = api_client(login["sessionId"])  # the owner's session: managers, the first channel, subscriptions
     response = call(nobody, "post", "/login", {"email": "content@company.com", "password": "SecurePassword123!"})
     assert response.status_code == 200
     content_session = api_client(response.json()["portals"][0]["sessionId"])
@@ -237,8 +237,16 @@ def test_the_manuals_calls_succeed_in_the_manuals_order(client, walkthrough_sett
     assert response.status_code == 200
     content_session = api_client(response.json()["portals"][0]["sessionId"])
 
-    # --- 3.1.3 Creating a Channel, naming EPG source main-epg before 3.3.3 creates it (content manager) ---
-    response = call(content_session, "post", "/channels", {
+    # --- RU 2.2.9 Deleting a manager: "HTTP 201", and the manager loses access at once ---
+    response = call(owner, "delete", f"/managers/{manager_id}")
+    assert response.status_code == 201
+    assert call(content_session, "get", "/portal").status_code == 401
+    assert call(nobody, "post", "/login", {"email": "content@company.com",
+                                          "password": "NewSecurePassword456!"}).status_code == 401
+    assert {m["managerId"] for m in listing(call(api, "get", "/managers"), "managers", MANAGER)} == {owner_id}
+
+    # --- 3.1.3 Creating a Channel, naming EPG source main-epg before 3.3.3 creates it (owner's session) ---
+    response = call(owner, "post", "/channels", {
         "name": "sport1",
         "title": "Sport HD",
         "epgSourceName": "main-epg",
@@ -521,7 +529,7 @@ def test_the_manuals_calls_succeed_in_the_manuals_order(client, walkthrough_sett
     assert listing(call(api, "get", f"/play-sessions?opened_at_gte={opened_at}"), "sessions", SESSION) == [session]
     assert listing(call(api, "get", f"/play-sessions?opened_at_lt={opened_at}"), "sessions", SESSION) == []
 
-    # --- 5.2.4 Getting Operations List, and its filters (RU 5.2.5–5.2.8) ---
+    # --- 5.2.4 Getting Operations List, and its filters (RU 5.2.5 Filtering operations) ---
     everything = listing(call(api, "get", "/operations"), "operations", OPERATION)
     assert {"createSubscriber", "createPackageSubscriber", "deletePackageSubscriber", "createPackage",
             "createChannel", "createEpgSource", "createManager"} <= {o["type"] for o in everything}
@@ -562,8 +570,3 @@ def test_the_manuals_calls_succeed_in_the_manuals_order(client, walkthrough_sett
     response = call(api, "delete", f"/epg-sources/{source_id}")
     assert response.status_code == 201
     assert call(api, "get", f"/epg-sources/{source_id}/programs").status_code == 404
-    # RU 2.2.9 Deleting a manager: "HTTP 201", and the manager loses access at once.
-    response = call(owner, "delete", f"/managers/{manager_id}")
-    assert response.status_code == 201
-    assert call(content_session, "get", "/portal").status_code == 401
-    assert {m["managerId"] for m in listing(call(api, "get", "/managers"), "managers", MANAGER)} == {owner_id}

@@ -136,7 +136,7 @@ def portal_2_1(w: Walk) -> None:
     """2.1.4–2.1.7: the portal, its editing, its API key."""
     # The portal of the manuals' examples, made as spec §3 says portals are made (by the system administrator).
     w.portal = portal_services.create_portal(name="my-iptv-service", domain="myiptv.com", owner_email=OWNER_EMAIL,
-                                           owner_password=OWNER_PASSWORD, title="My IPTV Service")
+                                             owner_password=OWNER_PASSWORD, title="My IPTV Service")
     w.api = api_client(w.portal.api_key)
     w.nobody = api_client()  # no token: the login calls
 
@@ -247,7 +247,7 @@ def manager_editing_ru_2_2(w: Walk) -> None:
     assert response.status_code == 201
     assert w.call(w.content_session, "get", "/portal").status_code == 401
     assert w.call(w.nobody, "post", "/login", {"email": "content@company.com",
-                                          "password": "NewSecurePassword456!"}).status_code == 401
+                                              "password": "NewSecurePassword456!"}).status_code == 401
     assert {m["managerId"] for m in listing(w.call(w.api, "get", "/managers"), "managers", MANAGER)} == {w.owner_id}
 
 
@@ -418,9 +418,9 @@ def epg_update_3_3(w: Walk) -> None:
     assert len(programs) == 2
     assert len(listing(w.call(w.api, "get", f"/epg-sources/{w.source_id}/programs?date={w.day}"), "programs", PROGRAM)) == 2
     by_channel = listing(w.call(w.api, "get", f"/epg-sources/{w.source_id}/programs?epgChannelName=channel1"),
-                         "programs", PROGRAM)
+                                "programs", PROGRAM)
     both = listing(w.call(w.api, "get", f"/epg-sources/{w.source_id}/programs?date={w.day}&epgChannelName=channel1"),
-                   "programs", PROGRAM)
+                          "programs", PROGRAM)
     assert both == by_channel and len(both) == 1
     assert {k: both[0][k] for k in ("epgChannelName", "date", "title", "language", "description", "genre",
                                     "rating")} == {
@@ -501,7 +501,7 @@ def play_sessions_4_1(w: Walk) -> None:
               for kind, size, offset in (("play_opened", 0, 0), ("play_updated", 1073741824, 30))]
     with w.capture(execute=True):
         posted = w.client.post(f"/streaming/flussonic/events?key={STREAMER_KEY}&device_id=device_123", events,
-                             content_type="application/json")
+                               content_type="application/json")
     assert posted.status_code == 204
     (w.session,) = listing(w.call(w.api, "get", f"/play-sessions?subscriberId={w.subscriber_id}"), "sessions", SESSION)
     assert (w.session["channelId"], w.session["channelName"], w.session["portalId"]) == (w.channel_id, "sport1", w.portal_id)
@@ -510,11 +510,11 @@ def play_sessions_4_1(w: Walk) -> None:
     # SPEC: programId is null for live viewing (manual 5.1.2; spec streaming.md §2).
     assert (w.session["programId"], w.session["token"], w.session["openedAt"]) == (None, w.token, w.opened_at)
     active = listing(w.call(w.api, "get", f"/play-sessions?subscriberId={w.subscriber_id}&active=true"), "sessions",
-                     SESSION)
+                            SESSION)
     assert active == [w.session]
     window = f"opened_at_gte={w.opened_at - 3600}&opened_at_lt={w.opened_at + 3600}"
     assert listing(w.call(w.api, "get", f"/play-sessions?subscriberId={w.subscriber_id}&{window}"), "sessions",
-                   SESSION) == [w.session]
+                          SESSION) == [w.session]
 
 
 def subscriber_operations_4_1(w: Walk) -> None:
@@ -524,7 +524,7 @@ def subscriber_operations_4_1(w: Walk) -> None:
     w.created = next(o for o in operations if o["type"] == "createSubscriber")
     assert w.created["payload"]["name"] == "John Doe" and w.created["payload"]["phone"] == "+12345678901"
     w.subscribed = listing(w.call(w.api, "get", f"/operations?subscriberId={w.subscriber_id}&type=createPackageSubscriber"),
-                         "operations", OPERATION)
+                                  "operations", OPERATION)
     assert [o["type"] for o in w.subscribed] == ["createPackageSubscriber"] * 2
     assert {(o["subscriberId"], o["packageId"]) for o in w.subscribed} == {(w.subscriber_id, w.package_id)}
 

@@ -16,7 +16,12 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def read_csv(content: bytes | str, *, required: list[str], header_hint: str, max_rows: int) -> tuple[list[dict], list[str]]:
-    """Rows as dicts of stripped strings, or file-level errors (encoding, header, size)."""
+    """Rows as dicts of stripped strings, or file-level errors (size, encoding, header, number of rows).
+
+    The one place of a file's rules, whoever reads it (the import screens, the import commands).
+    """
+    if len(content) > MAX_IMPORT_BYTES:  # a str's characters count as bytes: never more than its UTF-8
+        return [], [too_large_message()]
     if isinstance(content, bytes):
         try:
             content = content.decode("utf-8-sig")
@@ -38,6 +43,16 @@ def read_csv(content: bytes | str, *, required: list[str], header_hint: str, max
             return [], [f"The file has more than {max_rows} rows; split it."]
         rows.append({k: (v or "").strip() for k, v in row.items() if k})
     return rows, []
+
+
+def too_large_message() -> str:
+    return f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it."
+
+
+def read_limited(file) -> bytes:
+    """A file's bytes (an upload, an open file), at most one byte beyond ``MAX_IMPORT_BYTES`` (enough for ``read_csv`` to refuse
+    a larger file without holding it all in memory)."""
+    return file.read(MAX_IMPORT_BYTES + 1)
 
 
 def split_names(value: str) -> list[str]:
@@ -77,11 +92,9 @@ class ImportForm(forms.Form):
     checked = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self):
+        # Nothing to read is not a file to check (the file's own rules are ``read_csv``'s).
         data = super().clean()
-        upload = data.get("file")
-        if upload is not None and upload.size > MAX_IMPORT_BYTES:
-            self.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; split it.")
-        elif upload is None and not data.get("checked"):
+        if data.get("file") is None and not data.get("checked"):
             self.add_error("file", "Choose a CSV file.")
         return data
 

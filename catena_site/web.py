@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.exceptions import ValidationError as InvalidCursor
 
 from catena_site.api.pagination import Keyset
-from catena_site.csvfiles import ImportForm
+from catena_site.csvfiles import ImportForm, read_limited
 from catena_site.errors import Forbidden, ServiceError
 from catena_site.ids import InvalidId, decode_id
 
@@ -226,7 +226,7 @@ class CsvImportView(TemplateView):
             return self.render_to_response(self.get_context_data(form=form), status=400)
         upload, token = form.cleaned_data.get("file"), form.cleaned_data.get("checked")
         if upload is not None:
-            content, token = upload.read(), ""
+            content, token = read_limited(upload), ""
         else:
             content = cache.get(self.cache_key(token))
             if content is None:

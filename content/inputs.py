@@ -144,10 +144,16 @@ class EpgSourceInput(InputShape):
 
 
 class ChannelPackageInput(InputShape):
-    """``POST``/``DELETE /channels-packages``: a channel and a package of the caller's portal by ID."""
+    """``POST``/``DELETE /channels-packages``: a channel and a package of the caller's portal by ID (an ID of another
+    portal is a 404, like an unknown one); ``portalId``, when given, must be the caller's."""
 
     what = "channel-package link"
 
     channelId = IdField()
     packageId = IdField()
     portalId = IdField(required=False, help_text="If sent, must be the caller's portal.")
+
+    def validate_portalId(self, value: int) -> int:  # noqa: N802  (the API's field name)
+        if value != self.context["portal"].id:
+            raise serializers.ValidationError("Must be the portal of the API key or session.")
+        return value

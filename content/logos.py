@@ -34,7 +34,7 @@ def prepare_logo(value: bytes | str) -> dict:
     elif isinstance(value, str):
         data, content_type = decode_logo_data_uri(value)
     else:
-        raise ValidationError("Logo must be a data:image/…;base64, string or null.")
+        raise ValidationError("Logo must be a data:image/…;base64, string.")
     return {
         "logo": data,
         "logo_content_type": content_type,

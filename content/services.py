@@ -14,7 +14,7 @@ from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 from portals.models import Portal, StreamingServer
 
-from .inputs import ChannelInput, PackageInput
+from .inputs import ChannelInput, ChannelPackageInput, PackageInput
 from .logos import NO_LOGO
 from .models import (
     Channel,
@@ -252,6 +252,19 @@ def delete_package(package: Package, *, caller, force: bool = False) -> dict:
 
 
 # --- Composition and free packages --------------------------------------------------------------------------
+
+
+def channel_package_of(portal, data) -> tuple[Channel, Package]:
+    """The channel and the package a ``/channels-packages`` body names (``ChannelPackageInput``): ``Invalid`` with
+    every field's error at once, ``NotFound`` for an ID that is not one of ``portal``'s."""
+    values = ChannelPackageInput.check(data, portal=portal)
+    channel = Channel.objects.for_portal(portal).defer("logo", "logo_thumbnail").filter(pk=values["channelId"]).first()
+    if channel is None:
+        raise NotFound("No such channel in this portal.")
+    package = Package.objects.for_portal(portal).select_related("portal").filter(pk=values["packageId"]).first()
+    if package is None:
+        raise NotFound("No such package in this portal.")
+    return channel, package
 
 
 def add_channel_to_package(package: Package, channel: Channel, *, caller) -> None:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catena_site.csvfiles import read_limited
 from monitoring.operations import Actor
 
 from .auth import Caller
@@ -30,7 +31,7 @@ class ImportCommand(BaseCommand):
             raise CommandError(f"No portal {options['portal']!r}.")
         try:
             with open(options["file"], "rb") as handle:
-                content = handle.read()
+                content = read_limited(handle)
         except OSError as exc:
             raise CommandError(str(exc)) from None
         caller = Caller(portal=portal, acting_as=Actor.system())

@@ -88,22 +88,16 @@ def json_object(request) -> dict:
 class LinkView(APIView):
     """``POST``/``DELETE`` of a link between two objects of the caller's portal named by ID in the body.
 
-    ``ends`` lists ``(body field, model, label)``; an optional ``portalId`` must be the caller's (400), an ID
-    of another portal or an unknown one is a 404.
+    ``ends`` lists ``(body field, model, label)``. ``linked_objects`` asks the owning app's service for the two
+    objects: it checks the body with the link's input shape (every field's error at once; an optional
+    ``portalId`` must be the caller's) and answers 404 for an ID of another portal or an unknown one.
     """
 
     serializer_class = None
     ends: tuple = ()
 
     def linked_objects(self, request) -> list:
-        serializer = self.serializer_class(data=json_object(request))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        portal = request.auth.portal
-        if "portalId" in data and data["portalId"] != portal.id:
-            raise ValidationError({"portalId": ["Must be the caller's portal."]})
-        return [portal_object(model, portal, data[field], message=f"No such {label} in this portal.")
-                for field, model, label in self.ends]
+        raise NotImplementedError
 
     def link_body(self, request, objects) -> dict:
         body = {field: obj.public_id for (field, _, _), obj in zip(self.ends, objects)}

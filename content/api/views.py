@@ -120,6 +120,9 @@ class ChannelPackageView(LinkView):
     serializer_class = ChannelPackageInput
     ends = (("channelId", Channel, "channel"), ("packageId", Package, "package"))
 
+    def linked_objects(self, request) -> list:
+        return list(services.channel_package_of(request.auth.portal, json_object(request)))
+
     @extend_schema(request=ChannelPackageInput, responses={201: ChannelPackageInput},
                    operation_id="addChannelToPackage")
     def post(self, request):

@@ -125,6 +125,26 @@ def test_link_errors(api, portal, other_portal):
     assert api.post(f"{API}/channels-packages", ok, format="json").status_code == 201
 
 
+def test_a_channel_package_body_reports_every_field_at_once_and_changes_nothing(api, portal, other_portal):
+    channel, package = make_channel(portal), make_package(portal, "basic")
+    response = api.post(f"{API}/channels-packages", {"channelId": "nope", "portalId": other_portal.public_id},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid channel-package link: channelId: Not a valid ID.; packageId: This field is required.; "
+                   "portalId: Must be the portal of the API key or session.",
+        "errors": {"channelId": ["Not a valid ID."], "packageId": ["This field is required."],
+                   "portalId": ["Must be the portal of the API key or session."]},
+    }
+    link = {"channelId": channel.public_id, "packageId": package.public_id, "portalId": portal.public_id}
+    assert api.post(f"{API}/channels-packages", link, format="json").status_code == 201
+    response = api.delete(f"{API}/channels-packages", {**link, "packageId": 5, "channelId": None}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"channelId": ["This field is required."], "packageId": ["Not a valid ID."]}
+    assert PackageChannel.objects.count() == 1
+    assert not Operation.objects.filter(type="removeChannelFromPackage").exists()
+
+
 # --- Free packages ----------------------------------------------------------------------------------------
 
 

@@ -13,8 +13,17 @@ import re
 
 import pytest
 
-from tests.api.test_bad_input import NESTED, WRITES, _fill, _generic, documented_writes, targets  # noqa: F401
-from tests.conftest import API, api_client
+from tests.api.test_bad_input import (  # noqa: F401
+    NESTED,
+    UNDOCUMENTED_BODY,
+    WRITES,
+    _client,
+    _fill,
+    _generic,
+    documented_writes,
+    targets,
+)
+from tests.conftest import API
 
 CLIENT = "/tv/api/v1"
 CLIENT_WRITES = {
@@ -50,8 +59,8 @@ def _problems(response, label: str) -> list[str]:
 def test_no_management_api_refusal_uses_framework_words(operation, portal, targets, anonymous):  # noqa: F811
     method, path = operation
     documented = {(m, _generic(p)): fields for (m, p), fields in documented_writes().items()}
-    fields = documented.get(operation) or documented[("post", path)]  # a DELETE with a body: its POST's fields
-    client = anonymous if path == "/login" else api_client(portal.api_key)
+    fields = documented.get(operation) or documented[UNDOCUMENTED_BODY[operation]]  # a DELETE with a body
+    client = _client(path, portal, targets, anonymous)
     client.raise_request_exception = False
     url = f"{API}{_fill(path, targets)}"
     problems = []

@@ -10,7 +10,7 @@ def channels_for(portal):
     return (
         Channel.objects.for_portal(portal)
         .select_related("epg_source")
-        .defer("logo", "logo_thumbnail")
+        .defer("logo")
         .prefetch_related(Prefetch("packages", queryset=Package.objects.only("id", "name").order_by("id")))
     )
 

@@ -15,7 +15,7 @@ from monitoring.operations import OperationType, changes, record
 from portals.models import Portal, StreamingServer
 
 from .inputs import ChannelInput, ChannelPackageInput, PackageInput
-from .logos import NO_LOGO
+from .logos import NO_LOGO, store_renditions
 from .models import (
     Channel,
     EpgSource,
@@ -84,7 +84,8 @@ def lock_portal(portal) -> None:
 
 
 def channel_values(checked: dict) -> dict:
-    """Model field values from a checked ``ChannelInput``: a logo becomes its stored fields (or none)."""
+    """Model field values from a checked ``ChannelInput``: a logo becomes its stored fields (or none), and its
+    renditions under ``renditions`` (for ``store_renditions``, not a field)."""
     values = dict(checked)
     if "logo" in values:
         logo = values.pop("logo")
@@ -113,11 +114,14 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
         if stream_names_taken(portal, server_id, [values["name"]]):
             raise name_taken_on_server(values["name"])
         link_epg_source(portal, values)
+        renditions = values.pop("renditions", [])
         try:
             with transaction.atomic():
                 channel = Channel.objects.create(portal=portal, **values)
         except IntegrityError:
             raise duplicate_name("a channel", values["name"]) from None
+        if renditions:
+            store_renditions(channel, renditions)
         record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name,
                         "changes": changes({}, channel_snapshot(channel))})
@@ -130,6 +134,7 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
     caller.require("isContentAdmin")
     values = channel_values(ChannelInput.check(data, partial=True, portal=channel.portal, channel=channel))
     values.pop("name", None)
+    renditions = values.pop("renditions", None)
     with transaction.atomic():
         if "epg_source_name" in values:
             lock_portal(channel.portal)
@@ -141,6 +146,8 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
         diff = changes(before, channel_snapshot(channel))
         if diff:
             channel.save()
+            if renditions is not None:
+                store_renditions(channel, renditions)
             record(channel.portal, OperationType.UPDATE_CHANNEL, actor=caller.actor,
                    payload={"channelId": channel.public_id, "name": channel.name, "changes": diff})
     return channel

@@ -11,11 +11,11 @@ from functools import cached_property
 from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.http import quote_etag, urlencode
+from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -41,9 +41,8 @@ from .filters import ChannelFilter, PackageFilter
 from .forms import ChannelForm, PackageForm
 from .imports import HEADER, import_channels
 from .inputs import valid_epg_source_name
-from .models import Channel, EpgSource, FreePackage, Package, PackageChannel
+from .models import Channel, EpgSource, FreePackage, LogoSize, Package, PackageChannel
 
-THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"  # the list links it with ?v=<etag>
 PICKER_LIMIT = 50  # channels offered at once by a package's picker; the search narrows them
 
 
@@ -97,26 +96,18 @@ class ChannelListView(PortalListView):
 
 
 class ChannelLogoView(PortalMixin, View):
-    """A channel's logo: the 64-pixel thumbnail for lists, or ``?size=full`` the stored image."""
+    """A channel's logo: ``?size=small`` (the default, for lists), ``medium`` or ``large`` its rendition, ``full``
+    the stored image; served like the API's ``/channels/{id}/logo[/{size}]``."""
 
     def get(self, request, channel_id):
-        if request.GET.get("size") == "full":
-            channel = self.get_portal_object(Channel, channel_id)
-            if not channel.logo_etag:
-                raise Http404
-            return logo_response(request, channel)
-        channel = self.get_portal_object(Channel.objects.only("id", "portal_id", "logo_etag", "logo_thumbnail"),
-                                         channel_id)
-        if not channel.logo_etag or channel.logo_thumbnail is None:
+        size = request.GET.get("size", LogoSize.SMALL)
+        if size != "full" and size not in LogoSize.values:
             raise Http404
-        etag = quote_etag(f"{channel.logo_etag}-thumb")
-        if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
-            response = HttpResponse(status=304)
-        else:
-            response = HttpResponse(bytes(channel.logo_thumbnail), content_type="image/png")
-        response["ETag"] = etag
-        response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
-        return response
+        # The original's bytes are read only when they are served.
+        channel = self.get_portal_object(Channel.objects.defer("logo"), channel_id)
+        if not channel.logo_etag:
+            raise Http404
+        return logo_response(request, channel, None if size == "full" else size)
 
 
 EPG_NAME_SUGGESTIONS = 100  # EPG channel IDs the channel form offers at once; typing narrows them
@@ -204,7 +195,7 @@ class ChannelEditView(PortalMixin, ChannelFormMixin, TemplateView):
 
     @cached_property
     def channel(self) -> Channel:
-        return self.get_portal_object(Channel.objects.select_related("epg_source").defer("logo", "logo_thumbnail"),
+        return self.get_portal_object(Channel.objects.select_related("epg_source").defer("logo"),
                                       self.kwargs["channel_id"])
 
     def get_context_data(self, form=None, **kwargs):
@@ -232,7 +223,7 @@ class ChannelDeleteView(ContentAdminMixin, TemplateView):
 
     @cached_property
     def channel(self) -> Channel:
-        return self.get_portal_object(Channel.objects.defer("logo", "logo_thumbnail"), self.kwargs["channel_id"])
+        return self.get_portal_object(Channel.objects.defer("logo"), self.kwargs["channel_id"])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -374,7 +365,7 @@ class PackageChannelView(ContentAdminMixin, PackageObjectMixin, View):
 
     def post(self, request, package_id, channel_id=None):
         package = self.package
-        channel = self.get_portal_object(Channel.objects.defer("logo", "logo_thumbnail"),
+        channel = self.get_portal_object(Channel.objects.defer("logo"),
                                          channel_id or request.POST.get("channel", ""))
         q = request.POST.get("q", "")
         url = (reverse("content:package-detail", kwargs={"package_id": package.public_id})

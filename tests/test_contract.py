@@ -135,7 +135,7 @@ def flatmap_path_parameters(context, path_parameters):
     elif "source_pk" in path_parameters:
         choices.append({"source_pk": REAL_IDS["epg_source"]})
     elif "id" in path_parameters and collection in REAL_OBJECT:
-        choices.append({"id": REAL_IDS[REAL_OBJECT[collection]]})
+        choices.append({**path_parameters, "id": REAL_IDS[REAL_OBJECT[collection]]})  # other parameters kept
     return st.sampled_from(choices)
 
 

@@ -191,6 +191,7 @@ ROUTES: list[Route] = [
     Route("api:channel-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
                                  "DELETE": (api(IS_CONTENT_ADMIN), 201)}, pk("channel")),
     Route("api:channel-logo", {"GET": (ANY_MANAGER, 200)}, pk("channel")),
+    Route("api:channel-logo-rendition", {"GET": (ANY_MANAGER, 200)}, lambda w: {"pk": w.channel, "size": "small"}),
     Route("api:package-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 400)}),
     Route("api:package-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
                                  "DELETE": (api(IS_CONTENT_ADMIN), 409)}, pk("package")),

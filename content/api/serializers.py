@@ -2,10 +2,28 @@
 shapes are in ``content.inputs``)."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
-from content.models import Channel, Package
+from content.models import LOGO_WIDTHS, Channel, LogoSize, Package
+
+
+def logo_urls(channel: Channel) -> dict[str, str] | None:
+    """The paths of the channel's logo renditions by size (``logoUrls``), or None when it has no logo. Every
+    path answers: a rendition is stored with its logo, or the original is served for that size."""
+    if not channel.logo_etag:
+        return None
+    return {size: reverse("api:channel-logo-rendition", kwargs={"pk": channel.public_id, "size": size})
+            for size in LogoSize.values}
+
+
+class LogoUrlsSerializer(serializers.Serializer):
+    """``logoUrls``: the path of each rendition of the logo (the original where it is not wider)."""
+
+    small = serializers.CharField(help_text=f"{LOGO_WIDTHS[LogoSize.SMALL]} pixels wide")
+    medium = serializers.CharField(help_text=f"{LOGO_WIDTHS[LogoSize.MEDIUM]} pixels wide")
+    large = serializers.CharField(help_text=f"{LOGO_WIDTHS[LogoSize.LARGE]} pixels wide")
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -15,10 +33,12 @@ class ChannelSerializer(serializers.ModelSerializer):
     epgChannelName = serializers.CharField(source="epg_channel_name")
     packages = serializers.SerializerMethodField()
     logoUrl = serializers.SerializerMethodField()
+    logoUrls = serializers.SerializerMethodField()
 
     class Meta:
         model = Channel
-        fields = ["channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl"]
+        fields = ["channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl",
+                  "logoUrls"]
 
     def get_epgSourceName(self, channel) -> str | None:
         """The name the channel refers to its EPG source by, whether or not a source has it yet."""
@@ -31,6 +51,10 @@ class ChannelSerializer(serializers.ModelSerializer):
         if not channel.logo_etag:
             return None
         return reverse("api:channel-logo", kwargs={"pk": channel.public_id})
+
+    @extend_schema_field(LogoUrlsSerializer(allow_null=True))
+    def get_logoUrls(self, channel) -> dict[str, str] | None:
+        return logo_urls(channel)
 
 
 class PackageSerializer(serializers.ModelSerializer):

@@ -23,7 +23,7 @@ from catena_site.errors import NotFound
 from content import selectors, services
 from content.filters import ChannelFilter, PackageFilter
 from content.inputs import ChannelInput, ChannelPackageInput, PackageInput
-from content.models import Channel, Package
+from content.models import Channel, LogoSize, Package
 from portals.api.serializers import PortalSerializer
 from portals.api.views import PortalView
 
@@ -32,13 +32,19 @@ from .serializers import ChannelSerializer, PackageSerializer
 LOGO_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 
 
-def logo_response(request, channel: Channel) -> HttpResponse:
-    """The stored logo with its content type, an ETag, caching headers, and 304 for a matching ETag."""
-    etag = quote_etag(channel.logo_etag)
+def logo_response(request, channel: Channel, size: str | None = None) -> HttpResponse:
+    """The stored logo — or its ``size`` rendition, the original itself for a size it is not wider than — with
+    its content type, an ETag, caching headers, and 304 for a matching ETag. The channel must have a logo."""
+    rendition = channel.logo_renditions.filter(size=size).first() if size else None
+    if rendition is None:
+        etag, image, content_type = channel.logo_etag, channel.logo, channel.logo_content_type
+    else:
+        etag, image, content_type = f"{channel.logo_etag}-{size}", rendition.image, rendition.content_type
+    etag = quote_etag(etag)
     if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(bytes(channel.logo), content_type=channel.logo_content_type)
+        response = HttpResponse(bytes(image), content_type=content_type)
     response["ETag"] = etag
     response["Cache-Control"] = LOGO_CACHE_CONTROL
     return response
@@ -75,11 +81,27 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
     @extend_schema(responses={(200, "image/*"): OpenApiResponse(description="The logo bytes"), 304: None, 404: None})
     @action(detail=True, methods=["get"], url_path="logo", url_name="logo")
     def logo(self, request, pk=None):
+        return logo_response(request, self._channel_with_logo(pk, Channel.objects.all()))
+
+    @extend_schema(
+        operation_id="channels_logo_rendition",
+        parameters=[OpenApiParameter("size", str, OpenApiParameter.PATH, enum=LogoSize.values,
+                                     description="small, medium or large: 64, 160 or 512 pixels wide")],
+        responses={(200, "image/*"): OpenApiResponse(description="The logo scaled to the size's width (aspect "
+                                                                 "kept), or the original if it is not wider"),
+                   304: None, 404: None})
+    @action(detail=True, methods=["get"], url_path=f"logo/(?P<size>{'|'.join(LogoSize.values)})",
+            url_name="logo-rendition")
+    def logo_rendition(self, request, pk=None, size=None):
+        # The original's bytes are read only when they are served for this size.
+        return logo_response(request, self._channel_with_logo(pk, Channel.objects.defer("logo")), size)
+
+    def _channel_with_logo(self, pk, queryset) -> Channel:
         no_logo = "This channel has no logo."
-        channel = portal_object(Channel, self.caller.portal, decode_path_id(pk), message=no_logo)
+        channel = portal_object(queryset, self.caller.portal, decode_path_id(pk), message=no_logo)
         if not channel.logo_etag:
             raise NotFound(no_logo)
-        return logo_response(request, channel)
+        return channel
 
 
 class PackageViewSet(ListRetrieveMixin, PortalViewSet):

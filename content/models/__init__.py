@@ -11,11 +11,13 @@ from .epg import (
     FetchTrigger,
     Program,
 )
+from .logos import LOGO_WIDTHS, LogoRendition, LogoSize
 
 __all__ = [
     "ACTIVE_STATUSES",
     "EPG_SOURCE_NAME_PATTERN",
     "FINISHED_STATUSES",
+    "LOGO_WIDTHS",
     "TECHNICAL_NAME_PATTERN",
     "Channel",
     "EpgFetch",
@@ -23,6 +25,8 @@ __all__ = [
     "FetchStatus",
     "FetchTrigger",
     "FreePackage",
+    "LogoRendition",
+    "LogoSize",
     "Package",
     "PackageChannel",
     "Program",

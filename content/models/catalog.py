@@ -31,7 +31,6 @@ class Channel(PublicModel):
     logo = models.BinaryField(null=True, blank=True)
     logo_content_type = models.CharField(max_length=40, blank=True)
     logo_etag = models.CharField(max_length=64, blank=True)
-    logo_thumbnail = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

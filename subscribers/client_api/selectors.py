@@ -18,7 +18,7 @@ LOOKAHEAD = dt.timedelta(hours=12)
 
 def channels_of(subscriber):
     """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded)."""
-    return watchable_channels(subscriber).defer("logo", "logo_thumbnail").order_by("title", "id")
+    return watchable_channels(subscriber).defer("logo").order_by("title", "id")
 
 
 def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:

@@ -37,7 +37,7 @@ def test_a_channel_with_a_logo_goes_into_a_free_package(owner_page, tmp_path):
     page.wait_for_selector("text=Channel news-24 saved.")
     thumb = page.locator("[data-testid=channel-thumb]")
     wait_until(page, "document.querySelector('[data-testid=channel-thumb]').complete")
-    assert thumb.evaluate("img => img.naturalWidth") == 64  # the 64-pixel thumbnail of a 120×60 logo
+    assert thumb.evaluate("img => img.naturalWidth") == 64  # the small (64-pixel) rendition of a 120×60 logo
     assert Channel.objects.get(name="news-24").has_logo
 
     # A second channel, so that the picker has something to filter out.

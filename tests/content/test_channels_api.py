@@ -7,7 +7,8 @@ from portals.auth import Caller
 from tests.conftest import API
 from tests.content.helpers import data_uri, image_bytes, png_bomb
 
-CHANNEL_KEYS = {"channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl"}
+CHANNEL_KEYS = {"channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl",
+                "logoUrls"}
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_create_channel_returns_the_documented_object(api, portal, epg_source):
     assert set(body) == CHANNEL_KEYS
     assert body["name"] == "bbc-1" and body["title"] == "BBC One"
     assert body["epgSourceName"] == "xmltv.main" and body["epgChannelName"] == "bbc1.uk"
-    assert body["packages"] == [] and body["logoUrl"] is None
+    assert body["packages"] == [] and body["logoUrl"] is None and body["logoUrls"] is None
     assert body["portalId"] == portal.public_id
     operation = Operation.objects.get(portal=portal, type="createChannel")
     assert operation.payload["channelId"] == body["channelId"] and operation.payload["name"] == "bbc-1"
@@ -184,7 +185,7 @@ def test_valid_logos_are_stored_and_served_with_caching_headers(api, portal, fmt
     assert served["ETag"] and "max-age" in served["Cache-Control"]
     assert api.get(logo_url, HTTP_IF_NONE_MATCH=served["ETag"]).status_code == 304
     assert api.get(logo_url, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
-    assert Channel.objects.get().logo_thumbnail  # the list screens use a thumbnail
+    assert api.get(response.json()["logoUrls"]["small"]).content == raw  # 16 pixels wide: served as it is
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from content.models import Channel, EpgSource
 from monitoring.operations import Operation, OperationType
@@ -41,7 +43,8 @@ def test_creating_a_channel_with_a_logo_and_epg_stores_it(web, portal, epg_sourc
     assert operation.actor_email == "content@example.com"
     html = page(web["content"].get("/channels/"))
     assert "Channel bbc-1 saved." in html
-    assert f'/channels/{channel.public_id}/logo?v={channel.logo_etag[:12]}' in table(web["content"].get("/channels/"))
+    assert f'/channels/{channel.public_id}/logo?size=small&amp;v={channel.logo_etag[:12]}' in table(
+        web["content"].get("/channels/"))
 
 
 def test_the_form_offers_the_portals_epg_sources(web, portal, epg_source, other_portal):
@@ -51,18 +54,23 @@ def test_the_form_offers_the_portals_epg_sources(web, portal, epg_source, other_
     assert "their.guide" not in html
 
 
-def test_the_thumbnail_is_served_with_etag_and_cache_headers(web, portal):
+def test_the_list_logo_is_the_small_rendition_served_with_etag_and_cache_headers(web, portal):
     channel = make_channel(portal, logo=image_bytes((300, 150)))
     client = web["viewer"]
-    response = client.get(f"/channels/{channel.public_id}/logo")
+    response = client.get(f"/channels/{channel.public_id}/logo?size=small")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
-    assert bytes(response.content) == bytes(Channel.objects.get(pk=channel.pk).logo_thumbnail)
-    assert "max-age" in response["Cache-Control"]
+    assert Image.open(io.BytesIO(response.content)).size == (64, 32)
+    assert client.get(f"/channels/{channel.public_id}/logo").content == response.content  # small by default
+    assert response["Cache-Control"] == "public, max-age=300, must-revalidate"  # as the API serves logos
     etag = response["ETag"]
-    again = client.get(f"/channels/{channel.public_id}/logo", HTTP_IF_NONE_MATCH=etag)
+    again = client.get(f"/channels/{channel.public_id}/logo?size=small", HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304 and again["ETag"] == etag
+    medium = client.get(f"/channels/{channel.public_id}/logo?size=medium")
+    assert Image.open(io.BytesIO(medium.content)).size == (160, 80)
+    assert client.get(f"/channels/{channel.public_id}/logo?size=large").content == image_bytes((300, 150))
     full = client.get(f"/channels/{channel.public_id}/logo?size=full")
-    assert full.status_code == 200 and len(full.content) > len(response.content)
+    assert full.status_code == 200 and full.content == image_bytes((300, 150))
+    assert client.get(f"/channels/{channel.public_id}/logo?size=huge").status_code == 404
     no_logo = make_channel(portal, "plain", "Plain")
     assert client.get(f"/channels/{no_logo.public_id}/logo").status_code == 404
 

@@ -265,7 +265,7 @@ def channel_package_of(portal, data) -> tuple[Channel, Package]:
     """The channel and the package a ``/channels-packages`` body names (``ChannelPackageInput``): ``Invalid`` with
     every field's error at once, ``NotFound`` for an ID that is not one of ``portal``'s."""
     values = ChannelPackageInput.check(data, portal=portal)
-    channel = Channel.objects.for_portal(portal).defer("logo", "logo_thumbnail").filter(pk=values["channelId"]).first()
+    channel = Channel.objects.for_portal(portal).defer("logo").filter(pk=values["channelId"]).first()
     if channel is None:
         raise NotFound("No such channel in this portal.")
     package = Package.objects.for_portal(portal).select_related("portal").filter(pk=values["packageId"]).first()

@@ -341,3 +341,19 @@ def test_deleting_an_unused_location_needs_no_force(api, portal):
     location = make_location(portal)
     assert api.delete(f"{API}/locations/{location.public_id}").status_code == 201
     assert not Location.objects.exists()
+
+
+def test_category_location_and_channel_lists_have_constant_queries(api, portal, django_assert_max_num_queries):
+    categories = [make_category(portal, f"cat{i}", f"Category {i}") for i in range(10)]
+    locations = [make_location(portal, f"loc{i}", f"Location {i}", countries=["FI"]) for i in range(10)]
+    for i in range(10):
+        make_channel(portal, f"ch{i}", f"Channel {i}", number=i + 1,
+                     categories=[c.public_id for c in categories[i:]], locationRestrictions=[locations[i].public_id])
+    with django_assert_max_num_queries(3):
+        assert len(api.get(f"{API}/categories").json()["categories"]) == 10
+    with django_assert_max_num_queries(3):
+        assert len(api.get(f"{API}/locations").json()["locations"]) == 10
+    with django_assert_max_num_queries(6):
+        body = api.get(f"{API}/channels").json()
+    assert len(body["channels"][0]["categories"]) == 10 and body["channels"][9]["locationRestrictions"] == [
+        locations[9].public_id]

@@ -1,18 +1,39 @@
 """FilterSets for channels, packages and EPG, used by both the API and the screens."""
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django_filters import rest_framework as filters
 
 from catena_site.api.filters import MultipleIdFilter, MultipleValueFilter, SearchFilter
 
 from .epg.selectors import day_error, starting_on
-from .models import Channel, EpgFetch, EpgSource, FetchStatus, Package, PackageChannel, Program
+from .models import (
+    MAX_CHANNEL_NUMBER,
+    Category,
+    Channel,
+    ChannelCategory,
+    EpgFetch,
+    EpgSource,
+    FetchStatus,
+    Location,
+    Package,
+    PackageChannel,
+    Program,
+)
+
+
+class WholeNumberFilter(filters.NumberFilter):
+    """``?number=``: a whole number within the field's range (``abc`` or ``1.5`` is a 400 naming it)."""
+
+    field_class = forms.IntegerField
 
 
 class ChannelFilter(filters.FilterSet):
     name = filters.CharFilter(field_name="name")
     search = SearchFilter(fields=("name", "title"), label="Name or title")
     packageId = MultipleIdFilter(method="filter_package", label="Package")
+    categoryId = MultipleIdFilter(method="filter_category", label="Category")
+    number = WholeNumberFilter(field_name="number", label="Number", min_value=1, max_value=MAX_CHANNEL_NUMBER)
 
     class Meta:
         model = Channel
@@ -22,6 +43,29 @@ class ChannelFilter(filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(id__in=PackageChannel.objects.filter(package_id__in=value).values("channel_id"))
+
+    def filter_category(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(id__in=ChannelCategory.objects.filter(category_id__in=value).values("channel_id"))
+
+
+class CategoryFilter(filters.FilterSet):
+    name = filters.CharFilter(field_name="name")
+    search = SearchFilter(fields=("name", "title"), label="Name or title")
+
+    class Meta:
+        model = Category
+        fields = []
+
+
+class LocationFilter(filters.FilterSet):
+    name = filters.CharFilter(field_name="name")
+    search = SearchFilter(fields=("name", "title"), label="Name or title")
+
+    class Meta:
+        model = Location
+        fields = []
 
 
 class PackageFilter(filters.FilterSet):

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from django import forms
 
+from catena_site.ids import encode_id
 from portals.validators import MAX_LOGO_BYTES
 
-from .models import EpgSource
+from .models import AspectRatio, Category, EpgSource, Location, Quality
+
+
+def split_list(text: str) -> list[str]:
+    """Items typed one per line, or separated by commas or spaces."""
+    return text.replace(",", " ").split()
 
 
 def read_upload(upload, limit: int) -> bytes:
@@ -36,10 +42,36 @@ class ChannelForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
                                                                   "data-logo-preview": "logo-preview"}))
     remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+    number = forms.IntegerField(required=False, help_text="The logical channel number players sort by (1–99999), "
+                                                          "unique in the portal; empty for none.",
+                                widget=forms.NumberInput(attrs={"min": 1, "max": 99999, "step": 1}))
+    categories = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                           help_text="The groups players list the channel under.")
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    language = forms.CharField(required=False, help_text="A language (en) or locale (en_US) code; empty for none.")
+    aspect_ratio = forms.ChoiceField(required=False, label="Aspect ratio", choices=AspectRatio.choices)
+    quality = forms.ChoiceField(required=False, choices=Quality.choices)
+    audio_only = forms.BooleanField(required=False, label="Audio only (a radio station)")
+    is_public = forms.BooleanField(required=False, label="Public",
+                                   help_text="Listed in catalogs shown to people without access to it.")
+    is_exclusive = forms.BooleanField(required=False, label="Exclusive")
+    archive_days = forms.IntegerField(required=False, label="Archive days",
+                                      help_text="Days of catch-up the streaming server keeps (0–365).",
+                                      widget=forms.NumberInput(attrs={"min": 0, "max": 365, "step": 1}))
+    location_restrictions = forms.MultipleChoiceField(
+        required=False, label="Location restrictions", widget=forms.CheckboxSelectMultiple,
+        help_text="None checked: the channel plays anywhere; else only from these locations.")
 
     # The service's error keys (API names) → the fields that show them.
     SERVICE_FIELDS = {"name": "name", "title": "title", "epgSourceName": "epg_source",
-                      "epgChannelName": "epg_channel_name", "logo": "logo"}
+                      "epgChannelName": "epg_channel_name", "logo": "logo", "number": "number",
+                      "categories": "categories", "description": "description", "language": "language",
+                      "aspectRatio": "aspect_ratio", "quality": "quality", "audioOnly": "audio_only",
+                      "isPublic": "is_public", "isExclusive": "is_exclusive", "archiveDays": "archive_days",
+                      "locationRestrictions": "location_restrictions"}
+    # Catalog fields read as they are (form field → API name).
+    CATALOG_FIELDS = {"description": "description", "language": "language", "aspect_ratio": "aspectRatio",
+                      "audio_only": "audioOnly", "is_public": "isPublic", "is_exclusive": "isExclusive"}
 
     def __init__(self, *args, portal, channel=None, read_only: bool = False, **kwargs):
         self.portal = portal
@@ -50,10 +82,18 @@ class ChannelForm(forms.Form):
                 "title": channel.title,
                 "epg_source": channel.epg_source_name,
                 "epg_channel_name": channel.epg_channel_name,
+                **self._catalog_initial(channel),
                 **(kwargs.get("initial") or {}),
             }
+        else:
+            kwargs["initial"] = {"quality": Quality.HD, "is_public": True, "archive_days": 0,
+                                 **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         self._offer_epg_sources()
+        self.fields["categories"].choices = [
+            (c.public_id, c.title) for c in Category.objects.for_portal(portal).order_by("position", "id")]
+        self.fields["location_restrictions"].choices = [
+            (loc.public_id, loc.title) for loc in Location.objects.for_portal(portal).order_by("title", "id")]
         if channel is not None:
             self.fields["name"].disabled = True
             self.fields["name"].help_text = "The stream name on the streaming server; it cannot be changed."
@@ -67,6 +107,19 @@ class ChannelForm(forms.Form):
                 field.disabled = True
         else:  # the EPG channel IDs of the chosen source are offered while typing (channel_form.html)
             self.fields["epg_channel_name"].widget.attrs.update(list="epg-channel-names", autocomplete="off")
+
+    @staticmethod
+    def _catalog_initial(channel) -> dict:
+        return {
+            "number": channel.number, "description": channel.description, "language": channel.language,
+            "aspect_ratio": channel.aspect_ratio, "quality": channel.quality, "audio_only": channel.audio_only,
+            "is_public": channel.is_public, "is_exclusive": channel.is_exclusive,
+            "archive_days": channel.archive_days,
+            "categories": [encode_id(pk) for pk in channel.category_links.order_by("position", "id")
+                           .values_list("category_id", flat=True)],
+            "location_restrictions": [encode_id(pk) for pk in channel.location_links.order_by("position", "id")
+                                      .values_list("location_id", flat=True)],
+        }
 
     def _offer_epg_sources(self) -> None:
         """The portal's EPG sources as choices, and the name the channel refers to while no source has it."""
@@ -90,6 +143,12 @@ class ChannelForm(forms.Form):
             "title": data["title"],
             "epgSourceName": data["epg_source"] or None,
             "epgChannelName": data["epg_channel_name"],
+            "number": data["number"],
+            "quality": data["quality"] or Quality.HD,
+            "archiveDays": 0 if data["archive_days"] is None else data["archive_days"],
+            "categories": data["categories"],
+            "locationRestrictions": data["location_restrictions"],
+            **{api: data[field] for field, api in self.CATALOG_FIELDS.items()},
         }
         if self.channel is None:
             result["name"] = data["name"].strip()
@@ -97,6 +156,75 @@ class ChannelForm(forms.Form):
             result["logo"] = read_upload(data["logo"], MAX_LOGO_BYTES)
         elif data.get("remove_logo"):
             result["logo"] = None
+        return result
+
+
+class CategoryForm(forms.Form):
+    """A category's technical name (create only), title and position."""
+
+    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'. It cannot be changed later.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    title = forms.CharField(required=False, strip=False, help_text="The group name players show.")
+    position = forms.IntegerField(required=False, help_text="Smallest first; empty: after the last category.")
+
+    SERVICE_FIELDS = {"name": "name", "title": "title", "position": "position"}
+
+    def __init__(self, *args, category=None, read_only: bool = False, **kwargs):
+        self.category = category
+        if category is not None:
+            kwargs["initial"] = {"name": category.name, "title": category.title, "position": category.position,
+                                 **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        if category is not None:
+            self.fields["name"].disabled = True
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"title": data["title"]}
+        if self.category is None:
+            result["name"] = data["name"].strip()
+        if data["position"] is not None:
+            result["position"] = data["position"]
+        return result
+
+
+class LocationForm(forms.Form):
+    """A location's technical name (create only), title, countries and networks."""
+
+    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'. It cannot be changed later.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    title = forms.CharField(required=False, strip=False)
+    countries = forms.CharField(required=False, help_text="ISO 3166-1 alpha-2 codes separated by spaces or commas, "
+                                                          "e.g. FI SE EE.",
+                                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    networks = forms.CharField(required=False, help_text="IPv4 or IPv6 networks, one per line, e.g. 192.0.2.0/24 "
+                                                         "(at most 1,000).",
+                               widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}))
+
+    SERVICE_FIELDS = {"name": "name", "title": "title", "countries": "countries", "networks": "networks"}
+
+    def __init__(self, *args, location=None, read_only: bool = False, **kwargs):
+        self.location = location
+        if location is not None:
+            kwargs["initial"] = {"name": location.name, "title": location.title,
+                                 "countries": " ".join(location.countries), "networks": "\n".join(location.networks),
+                                 **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
+        if location is not None:
+            self.fields["name"].disabled = True
+        if read_only:
+            for field in self.fields.values():
+                field.disabled = True
+
+    def service_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"title": data["title"], "countries": split_list(data["countries"]),
+                  "networks": split_list(data["networks"])}
+        if self.location is None:
+            result["name"] = data["name"].strip()
         return result
 
 

@@ -1,4 +1,5 @@
-"""Bulk channel import from CSV: ``name,title,epgSourceName,epgChannelName,packages`` (packages split by ``|``).
+"""Bulk channel import from CSV: ``name,title,epgSourceName,epgChannelName,packages`` (packages split by ``|``),
+and optionally ``number,categories,description,language`` (category names split by ``|``).
 
 A dry run reports what each line would do and every line's errors; the real run applies all lines in one
 transaction through the same service functions as the API, or nothing at all.
@@ -16,7 +17,7 @@ from catena_site.errors import Invalid
 
 from . import services
 from .inputs import ChannelInput
-from .models import Channel, Package, PackageChannel
+from .models import Category, Channel, Package, PackageChannel
 
 MAX_ROWS = 10_000
 HEADER = "name,title,epgSourceName,epgChannelName,packages"
@@ -43,7 +44,7 @@ class ImportReport(BaseImportReport):
         return sum(1 for row in self.rows if row.action == "update")
 
 
-COLUMNS = ("name", "title", "epgSourceName", "epgChannelName")
+COLUMNS = ("name", "title", "epgSourceName", "epgChannelName", "description", "language")
 
 
 @dataclass
@@ -55,18 +56,52 @@ class Portfolio:
     channels: dict[str, Channel]
     packages: dict[str, Package]
     taken: set[str]
+    categories: dict[str, Category] = field(default_factory=dict)
+    numbers: dict[int, str] = field(default_factory=dict)  # channel number → the name of the line or channel holding it
 
     @classmethod
     def of(cls, portal, rows: list[dict]) -> Portfolio:
-        channels = {c.name: c for c in Channel.objects.for_portal(portal)}
+        channels = {c.name: c for c in Channel.objects.for_portal(portal).defer("logo")}
         taken = services.stream_names_taken(portal, portal.streaming_server_id,
                                             {row.get("name", "") for row in rows} - set(channels))
-        return cls(portal, channels, {p.name: p for p in Package.objects.for_portal(portal)}, taken)
+        return cls(portal, channels, {p.name: p for p in Package.objects.for_portal(portal)}, taken,
+                   {c.name: c for c in Category.objects.for_portal(portal)},
+                   {c.number: c.name for c in channels.values() if c.number is not None})
 
 
-def row_data(row: dict) -> dict:
+def cell_number(text: str):
+    """A ``number`` cell: empty is no number, digits a whole number, anything else is left for the shape to
+    refuse with its own words."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) <= 6 else text
+
+
+def row_data(row: dict, known: Portfolio | None = None) -> dict:
     """A row's channel fields under the API's names (a column left out of the file is left unchanged)."""
-    return {column: row[column] for column in COLUMNS if column in row}
+    data = {column: row[column] for column in COLUMNS if column in row}
+    if "number" in row:
+        data["number"] = cell_number(row["number"])
+    if "categories" in row and known is not None:
+        data["categories"] = [known.categories[name].public_id for name in split_names(row["categories"])
+                              if name in known.categories]
+    return data
+
+
+def check_catalog_cells(result: RowResult, row: dict, known: Portfolio) -> None:
+    """The optional catalog cells the shape cannot judge alone: category names, and a number another channel
+    (or an earlier line) holds."""
+    unknown = [name for name in split_names(row.get("categories", "")) if name not in known.categories]
+    if unknown:
+        result.errors.append(f"Unknown category: {', '.join(unknown)}.")
+    number = cell_number(row.get("number", ""))
+    if isinstance(number, int):
+        holder = known.numbers.get(number)
+        if holder is not None and holder != result.name:
+            result.errors.append(f"number: number is taken by {holder}")
+        else:
+            known.numbers[number] = result.name
 
 
 def check_row(result: RowResult, row: dict, known: Portfolio) -> None:
@@ -74,10 +109,11 @@ def check_row(result: RowResult, row: dict, known: Portfolio) -> None:
     what it would do."""
     existing = known.channels.get(result.name)
     try:
-        ChannelInput.check(row_data(row), partial=existing is not None, portal=known.portal,
+        ChannelInput.check(row_data(row, known), partial=existing is not None, portal=known.portal,
                            channel=existing)
     except Invalid as exc:
         result.errors += [f"{key}: {reason}" for key, reasons in exc.errors.items() for reason in reasons]
+    check_catalog_cells(result, row, known)
     if result.name in known.taken:
         result.errors.append(f"name: {services.name_taken_on_server_message(result.name)}")
     result.packages = split_names(row.get("packages", ""))
@@ -107,9 +143,10 @@ def apply_rows(results: list[RowResult], rows: list[dict], known: Portfolio, *, 
     with transaction.atomic():
         for result, row in zip(results, rows):
             if result.action == "update":
-                channel = services.update_channel(known.channels[result.name], caller=caller, data=row_data(row))
+                channel = services.update_channel(known.channels[result.name], caller=caller,
+                                                  data=row_data(row, known))
             else:
-                channel = services.create_channel(known.portal, caller=caller, data=row_data(row))
+                channel = services.create_channel(known.portal, caller=caller, data=row_data(row, known))
             linked = set(PackageChannel.objects.filter(channel=channel).values_list("package__name", flat=True))
             for package_name in result.packages:
                 if package_name not in linked:

@@ -7,6 +7,7 @@ import reach it through the services. Lengths come from the model fields, names 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -16,16 +17,36 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
-from catena_site.inputs import InputShape, Text, WholeNumber, model_max_length
+from catena_site.ids import encode_id
+from catena_site.inputs import Boolean, InputShape, Text, WholeNumber, model_max_length
 
+from .countries import COUNTRY_CODES
 from .epg.guard import ALLOWED_SCHEMES
 from .logos import prepare_logo
-from .models import EPG_SOURCE_NAME_PATTERN, TECHNICAL_NAME_PATTERN, Channel, EpgSource, Package
+from .models import (
+    EPG_SOURCE_NAME_PATTERN,
+    MAX_ARCHIVE_DAYS,
+    MAX_CHANNEL_NUMBER,
+    MAX_NETWORKS,
+    TECHNICAL_NAME_PATTERN,
+    AspectRatio,
+    Category,
+    Channel,
+    EpgSource,
+    Location,
+    Package,
+    Quality,
+)
 
 NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 EPG_SOURCE_NAME_RULE = "Must be 2–64 characters: letters, digits, '.', '-' or '_'."
 MAX_PERIOD_DAYS = 3650
 PERIOD_RULE = f"Must be a whole number of days from 1 to {MAX_PERIOD_DAYS}."
+NUMBER_RULE = f"Must be a whole number from 1 to {MAX_CHANNEL_NUMBER}, or null for none."
+ARCHIVE_DAYS_RULE = f"Must be a whole number of days from 0 to {MAX_ARCHIVE_DAYS}."
+LANGUAGE_PATTERN = r"^[a-z]{2}(_[A-Z]{2})?$"
+LANGUAGE_RULE = "Must be a language code such as en or a locale such as en_US (ll or ll_CC)."
+POSITION_RULE = "Must be a whole number from -1000000 to 1000000."
 
 
 def valid_epg_source_name(value) -> bool:
@@ -77,6 +98,30 @@ class ChannelInput(InputShape):
                           max_length=model_max_length(Channel, "epg_channel_name"),
                           help_text="The channel's id in the EPG source's XMLTV file.")
     logo = LogoField(required=False, allow_null=True)
+    number = WholeNumber(min_value=1, max_value=MAX_CHANNEL_NUMBER, required=False, allow_null=True,
+                         error_messages={"invalid": NUMBER_RULE, "min_value": NUMBER_RULE, "max_value": NUMBER_RULE},
+                         help_text="The logical channel number, unique in the portal; null for none.")
+    description = Text(required=False, allow_null=True, allow_blank=True,
+                       max_length=model_max_length(Channel, "description"))
+    language = Text(required=False, allow_null=True, allow_blank=True,
+                    validators=[RegexValidator(LANGUAGE_PATTERN, message=LANGUAGE_RULE)],
+                    help_text="A language (ll) or locale (ll_CC) code such as en_US; empty for none.")
+    aspectRatio = serializers.ChoiceField(source="aspect_ratio", choices=AspectRatio.values, required=False,
+                                          allow_blank=True)
+    audioOnly = Boolean(source="audio_only", required=False, help_text="A radio station or the like.")
+    quality = serializers.ChoiceField(choices=Quality.values, required=False)
+    isPublic = Boolean(source="is_public", required=False,
+                       help_text="Whether catalogs shown to people without access list it.")
+    isExclusive = Boolean(source="is_exclusive", required=False)
+    categories = serializers.ListField(child=IdField(), required=False, max_length=100,
+                                       help_text="Category IDs of the portal, in the order to keep.")
+    locationRestrictions = serializers.ListField(
+        source="location_restrictions", child=IdField(), required=False, max_length=100,
+        help_text="Location IDs of the portal; empty: the channel plays anywhere.")
+    archiveDays = WholeNumber(source="archive_days", min_value=0, max_value=MAX_ARCHIVE_DAYS, required=False,
+                              error_messages={"invalid": ARCHIVE_DAYS_RULE, "min_value": ARCHIVE_DAYS_RULE,
+                                              "max_value": ARCHIVE_DAYS_RULE},
+                              help_text="Days of catch-up the streaming server keeps for this channel.")
 
     def validate_name(self, value: str) -> str:
         channel = self.context.get("channel")
@@ -89,6 +134,107 @@ class ChannelInput(InputShape):
 
     def validate_epgChannelName(self, value: str | None) -> str:
         return value or ""
+
+    def validate_description(self, value: str | None) -> str:
+        return value or ""
+
+    def validate_language(self, value: str | None) -> str:
+        return value or ""
+
+    def validate_categories(self, value: list[int]) -> list[Category]:
+        return portal_objects(Category, self.context["portal"], value, "category")
+
+    def validate_locationRestrictions(self, value: list[int]) -> list[Location]:
+        return portal_objects(Location, self.context["portal"], value, "location")
+
+
+def portal_objects(model, portal, ids: list[int], what: str) -> list:
+    """The portal's objects with primary keys ``ids``, in the given order without repeats; an ID unknown in
+    the portal (another portal's among them) is an error naming it."""
+    ids = list(dict.fromkeys(ids))
+    found = model.objects.for_portal(portal).in_bulk(ids)
+    unknown = [encode_id(pk) for pk in ids if pk not in found]
+    if unknown:
+        raise serializers.ValidationError(f"No {what} {', '.join(unknown)} in this portal.")
+    return [found[pk] for pk in ids]
+
+
+class CategoryInput(InputShape):
+    """``POST``/``PUT /categories``: on update (``category`` in the context) only the keys given change;
+    ``position`` defaults to after the last category on create."""
+
+    what = "category"
+
+    name = technical_name(help_text="Unique in the portal; immutable after creation.")
+    title = Text(max_length=model_max_length(Category, "title"), help_text="The name players show.")
+    position = WholeNumber(min_value=-1_000_000, max_value=1_000_000, required=False,
+                           error_messages={"invalid": POSITION_RULE, "min_value": POSITION_RULE,
+                                           "max_value": POSITION_RULE},
+                           help_text="Display order, smallest first (after the last category when left out).")
+
+    def validate_name(self, value: str) -> str:
+        category = self.context.get("category")
+        if category is not None and value != category.name:
+            raise serializers.ValidationError("The category name cannot be changed.")
+        return value
+
+
+def country_code(value: str) -> str:
+    """``value`` as an ISO 3166-1 alpha-2 code (any case in, upper case out), or a ValidationError."""
+    if not isinstance(value, str) or value.upper() not in COUNTRY_CODES:
+        raise serializers.ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code such as FI.")
+    return value.upper()
+
+
+def network(value) -> str:
+    """``value`` as a CIDR in its normal form (``10.0.0.0/8``, ``2001:db8::/32``; a bare address is one host),
+    or a ValidationError: host bits set, a prefix too long or anything else is refused (strict)."""
+    if not isinstance(value, str):
+        raise serializers.ValidationError("Must be text.")
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=True))
+    except ValueError:
+        raise serializers.ValidationError(
+            f"{value!r} is not a network such as 192.0.2.0/24 or 2001:db8::/32 (no host bits set).") from None
+
+
+class LocationInput(InputShape):
+    """``POST``/``PUT /locations``: on update (``location`` in the context) only the keys given change."""
+
+    what = "location"
+
+    name = technical_name(help_text="Unique in the portal; immutable after creation.")
+    title = Text(max_length=model_max_length(Location, "title"))
+    countries = serializers.ListField(child=Text(), required=False, max_length=len(COUNTRY_CODES),
+                                      help_text="ISO 3166-1 alpha-2 codes such as FI.")
+    networks = serializers.ListField(child=Text(), required=False, max_length=MAX_NETWORKS,
+                                     help_text=f"IPv4 or IPv6 CIDRs, at most {MAX_NETWORKS}.")
+
+    def validate_name(self, value: str) -> str:
+        location = self.context.get("location")
+        if location is not None and value != location.name:
+            raise serializers.ValidationError("The location name cannot be changed.")
+        return value
+
+    def validate_countries(self, value: list[str]) -> list[str]:
+        return checked_items(value, country_code)
+
+    def validate_networks(self, value: list[str]) -> list[str]:
+        return checked_items(value, network)
+
+
+def checked_items(values: list[str], check) -> list[str]:
+    """Each of ``values`` through ``check``, without repeats and in the given order; every refused item's reason
+    in one error."""
+    result, problems = [], []
+    for value in values:
+        try:
+            result.append(check(value))
+        except serializers.ValidationError as exc:
+            problems.extend(str(detail) for detail in exc.detail)
+    if problems:
+        raise serializers.ValidationError(problems)
+    return list(dict.fromkeys(result))
 
 
 class PackageInput(InputShape):

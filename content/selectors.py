@@ -2,7 +2,10 @@
 
 from django.db.models import Count, Prefetch, Q
 
-from .models import Channel, Package
+from .models import Category, Channel, ChannelCategory, ChannelLocation, Package
+
+# The order of every channel list unless asked otherwise: by number (channels without one last), then title.
+CHANNEL_ORDER = ("number_order", "title", "id")
 
 
 def channels_for(portal):
@@ -11,7 +14,12 @@ def channels_for(portal):
         Channel.objects.for_portal(portal)
         .select_related("epg_source")
         .defer("logo")
-        .prefetch_related(Prefetch("packages", queryset=Package.objects.only("id", "name").order_by("id")))
+        .prefetch_related(
+            Prefetch("packages", queryset=Package.objects.only("id", "name").order_by("id")),
+            Prefetch("category_links", queryset=ChannelCategory.objects.select_related("category")
+                     .order_by("position", "id")),
+            Prefetch("location_links", queryset=ChannelLocation.objects.order_by("position", "id")),
+        )
     )
 
 
@@ -39,4 +47,16 @@ def channels_named(portal, text: str) -> list[int]:
     """The portal's channels whose technical name or title is ``text`` (any case)."""
     text = text.strip()
     return list(Channel.objects.for_portal(portal).filter(Q(name__iexact=text) | Q(title__iexact=text))
+                .values_list("id", flat=True))
+
+
+def category_choices(portal):
+    """The portal's categories for a select (the channel list's filter), in display order."""
+    return Category.objects.for_portal(portal).order_by("position", "id").only("id", "name", "title")
+
+
+def categories_named(portal, text: str) -> list[int]:
+    """The portal's categories whose technical name or title is ``text`` (any case)."""
+    text = text.strip()
+    return list(Category.objects.for_portal(portal).filter(Q(name__iexact=text) | Q(title__iexact=text))
                 .values_list("id", flat=True))

@@ -14,12 +14,17 @@ from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 from portals.models import Portal, StreamingServer
 
-from .inputs import ChannelInput, ChannelPackageInput, PackageInput
+from .inputs import CategoryInput, ChannelInput, ChannelPackageInput, LocationInput, PackageInput
 from .logos import NO_LOGO, store_renditions
 from .models import (
+    NO_NUMBER_ORDER,
+    Category,
     Channel,
+    ChannelCategory,
+    ChannelLocation,
     EpgSource,
     FreePackage,
+    Location,
     Package,
     PackageChannel,
 )
@@ -64,13 +69,65 @@ def stream_names_taken(portal, server_id: int, names) -> set[str]:
 # --- Channels ---------------------------------------------------------------------------------------------
 
 
-def channel_snapshot(channel: Channel) -> dict:
-    return {
+# Catalog fields: API name → model field, compared one by one in the operations' ``changes``.
+CATALOG_FIELDS = {
+    "number": "number", "description": "description", "language": "language", "aspectRatio": "aspect_ratio",
+    "audioOnly": "audio_only", "quality": "quality", "isPublic": "is_public", "isExclusive": "is_exclusive",
+    "archiveDays": "archive_days",
+}
+# Lists of related objects a channel names: model field → (API name, link model, link's field).
+CHANNEL_LISTS = {
+    "categories": ("categories", ChannelCategory, "category"),
+    "location_restrictions": ("locationRestrictions", ChannelLocation, "location"),
+}
+
+
+def channel_snapshot(channel: Channel, lists: dict | None = None) -> dict:
+    """The channel's fields as the operations log compares them; ``lists`` (model field → names) are the
+    categories and locations when known, else read from the database."""
+    if lists is None:
+        lists = {field: linked_names(channel, field) for field in CHANNEL_LISTS} if channel.pk else {}
+    snapshot = {
         "title": channel.title,
         "epgSourceName": channel.epg_source_name or None,
         "epgChannelName": channel.epg_channel_name,
         "logo": channel.logo_etag or None,
+        **{api: getattr(channel, field) for api, field in CATALOG_FIELDS.items()},
     }
+    for field, names in lists.items():
+        snapshot[CHANNEL_LISTS[field][0]] = names
+    return snapshot
+
+
+def linked_names(channel: Channel, field: str) -> list[str]:
+    """The names of the channel's categories or locations (``field``), in the channel's order."""
+    _, link_model, end = CHANNEL_LISTS[field]
+    return list(link_model.objects.filter(channel=channel).order_by("position", "id")
+                .values_list(f"{end}__name", flat=True))
+
+
+def set_linked(channel: Channel, lists: dict) -> None:
+    """Replace the channel's categories and/or locations by ``lists`` (model field → objects, in order)."""
+    for field, objects in lists.items():
+        _, link_model, end = CHANNEL_LISTS[field]
+        link_model.objects.filter(channel=channel).delete()
+        link_model.objects.bulk_create(
+            [link_model(channel=channel, position=position, **{end: obj}) for position, obj in enumerate(objects)])
+
+
+def number_taken(channel: Channel | None, portal, number: int | None) -> None:
+    """Refuse (409 naming ``number``) a channel number another channel of the portal has."""
+    if number is None:
+        return
+    holder = (Channel.objects.for_portal(portal).filter(number=number)
+              .exclude(pk=channel.pk if channel else None).only("name").first())
+    if holder is not None:
+        raise number_conflict(number, holder.name)
+
+
+def number_conflict(number: int, holder: str) -> Conflict:
+    message = f"Channel number {number} is taken by {holder}."
+    return Conflict(message, {"number": [f"number is taken by {holder}"]})
 
 
 def lock_portal(portal) -> None:
@@ -83,14 +140,18 @@ def lock_portal(portal) -> None:
     Portal.objects.select_for_update().filter(pk=portal.pk).values_list("id", flat=True).get()
 
 
-def channel_values(checked: dict) -> dict:
-    """Model field values from a checked ``ChannelInput``: a logo becomes its stored fields (or none), and its
-    renditions under ``renditions`` (for ``store_renditions``, not a field)."""
+def channel_values(checked: dict) -> tuple[dict, dict]:
+    """Model field values from a checked ``ChannelInput`` (a logo becomes its stored fields or none, and its
+    renditions go under ``renditions`` for ``store_renditions``; a number also gives its sort key), and the
+    related lists given (model field → objects)."""
     values = dict(checked)
     if "logo" in values:
         logo = values.pop("logo")
         values.update(NO_LOGO if logo is None else logo)
-    return values
+    if "number" in values:
+        values["number_order"] = NO_NUMBER_ORDER if values["number"] is None else values["number"]
+    lists = {field: values.pop(field) for field in CHANNEL_LISTS if field in values}
+    return values, lists
 
 
 def link_epg_source(portal, values: dict) -> None:
@@ -106,13 +167,14 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
     stream names the server asks about), is a 409. It is linked to the EPG source it names if that exists
     (else as soon as a source of that name does). Records ``createChannel``."""
     caller.require("isContentAdmin")
-    values = channel_values(ChannelInput.check(data, portal=portal))
+    values, lists = channel_values(ChannelInput.check(data, portal=portal))
     with transaction.atomic():
         server_id = lock_streaming_server(portal)
         if Channel.objects.for_portal(portal).filter(name=values["name"]).exists():
             raise duplicate_name("a channel", values["name"])
         if stream_names_taken(portal, server_id, [values["name"]]):
             raise name_taken_on_server(values["name"])
+        number_taken(None, portal, values.get("number"))
         link_epg_source(portal, values)
         renditions = values.pop("renditions", [])
         try:
@@ -122,32 +184,40 @@ def create_channel(portal, *, caller, data: dict) -> Channel:
             raise duplicate_name("a channel", values["name"]) from None
         if renditions:
             store_renditions(channel, renditions)
+        set_linked(channel, lists)
+        names = {field: [obj.name for obj in lists.get(field, [])] for field in CHANNEL_LISTS}
         record(portal, OperationType.CREATE_CHANNEL, actor=caller.actor,
                payload={"channelId": channel.public_id, "name": channel.name,
-                        "changes": changes({}, channel_snapshot(channel))})
+                        "changes": changes({}, channel_snapshot(channel, names))})
         access_events.channels_changed(portal.id)
     return channel
 
 
 def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
-    """Change a channel's title, EPG fields or logo (never its name). Records ``updateChannel``."""
+    """Change a channel's title, EPG fields, logo or catalog fields (never its name); a number another channel
+    has is a 409. Records ``updateChannel`` with what changed."""
     caller.require("isContentAdmin")
-    values = channel_values(ChannelInput.check(data, partial=True, portal=channel.portal, channel=channel))
+    values, lists = channel_values(ChannelInput.check(data, partial=True, portal=channel.portal, channel=channel))
     values.pop("name", None)
     renditions = values.pop("renditions", None)
     with transaction.atomic():
-        if "epg_source_name" in values:
+        if "epg_source_name" in values or "number" in values:
             lock_portal(channel.portal)
         channel = Channel.objects.select_for_update(of=("self",)).select_related("portal").get(pk=channel.pk)
+        if "number" in values and values["number"] != channel.number:
+            number_taken(channel, channel.portal, values["number"])
         link_epg_source(channel.portal, values)
         before = channel_snapshot(channel)
         for field, value in values.items():
             setattr(channel, field, value)
-        diff = changes(before, channel_snapshot(channel))
+        after_lists = {field: [obj.name for obj in objects] for field, objects in lists.items()}
+        diff = changes(before, channel_snapshot(channel, {**{f: before[CHANNEL_LISTS[f][0]] for f in CHANNEL_LISTS},
+                                                         **after_lists}))
         if diff:
             channel.save()
             if renditions is not None:
                 store_renditions(channel, renditions)
+            set_linked(channel, lists)
             record(channel.portal, OperationType.UPDATE_CHANNEL, actor=caller.actor,
                    payload={"channelId": channel.public_id, "name": channel.name, "changes": diff})
     return channel
@@ -336,3 +406,140 @@ def remove_free_package(package: Package, *, caller) -> None:
         access_events.portal_changed(package.portal_id)
         access_events.recheck_sessions(package.portal_id,
                                        channel_ids=package.channel_links.values_list("channel_id", flat=True))
+
+
+# --- Categories -------------------------------------------------------------------------------------------
+
+
+def category_snapshot(category: Category) -> dict:
+    return {"title": category.title, "position": category.position}
+
+
+def create_category(portal, *, caller, data: dict) -> Category:
+    """Create a category (after the last one unless ``position`` is given); a taken name is a 409. Records
+    ``createCategory``."""
+    caller.require("isContentAdmin")
+    values = CategoryInput.check(data, portal=portal)
+    with transaction.atomic():
+        lock_portal(portal)
+        categories = Category.objects.for_portal(portal)
+        if categories.filter(name=values["name"]).exists():
+            raise duplicate_name("a category", values["name"])
+        if "position" not in values:
+            last = categories.order_by("-position").values_list("position", flat=True).first()
+            values["position"] = 0 if last is None else last + 1
+        category = Category.objects.create(portal=portal, **values)
+        record(portal, OperationType.CREATE_CATEGORY, actor=caller.actor,
+               payload={"categoryId": category.public_id, "name": category.name,
+                        "changes": changes({}, category_snapshot(category))})
+    return category
+
+
+def update_category(category: Category, *, caller, data: dict) -> Category:
+    """Change a category's title or position (never its name). Records ``updateCategory`` with what changed."""
+    caller.require("isContentAdmin")
+    values = CategoryInput.check(data, partial=True, portal=category.portal, category=category)
+    values.pop("name", None)
+    with transaction.atomic():
+        category = Category.objects.select_for_update(of=("self",)).select_related("portal").get(pk=category.pk)
+        before = category_snapshot(category)
+        for field, value in values.items():
+            setattr(category, field, value)
+        diff = changes(before, category_snapshot(category))
+        if diff:
+            category.save()
+            record(category.portal, OperationType.UPDATE_CATEGORY, actor=caller.actor,
+                   payload={"categoryId": category.public_id, "name": category.name, "changes": diff})
+    return category
+
+
+def move_category(category: Category, *, caller, up: bool) -> Category:
+    """Swap a category's place with its neighbour above (``up``) or below; at either end nothing changes.
+    Both keep distinct positions afterwards, so the order is total; records ``updateCategory`` for each."""
+    caller.require("isContentAdmin")
+    with transaction.atomic():
+        lock_portal(category.portal)
+        ordered = list(Category.objects.for_portal(category.portal).order_by("position", "id"))
+        index = next(i for i, other in enumerate(ordered) if other.pk == category.pk)
+        neighbour = index - 1 if up else index + 1
+        if not 0 <= neighbour < len(ordered):
+            return ordered[index]
+        ordered[index], ordered[neighbour] = ordered[neighbour], ordered[index]
+        for position, item in enumerate(ordered):
+            if item.position != position:
+                update_category(item, caller=caller, data={"position": position})
+    return Category.objects.get(pk=category.pk)
+
+
+def delete_category(category: Category, *, caller) -> list[str]:
+    """Delete a category, which leaves every channel it had; return those channels' names. Records
+    ``deleteCategory``."""
+    caller.require("isContentAdmin")
+    with transaction.atomic():
+        category = Category.objects.select_for_update(of=("self",)).select_related("portal").get(pk=category.pk)
+        channels = list(Channel.objects.filter(category_links__category=category).order_by("name")
+                        .values_list("name", flat=True))
+        record(category.portal, OperationType.DELETE_CATEGORY, actor=caller.actor,
+               payload={"categoryId": category.public_id, "name": category.name, "channels": channels})
+        category.delete()
+    return channels
+
+
+# --- Locations --------------------------------------------------------------------------------------------
+
+
+def location_snapshot(location: Location) -> dict:
+    return {"title": location.title, "countries": location.countries, "networks": location.networks}
+
+
+def create_location(portal, *, caller, data: dict) -> Location:
+    """Create a location; a taken name is a 409. Records ``createLocation``."""
+    caller.require("isContentAdmin")
+    values = LocationInput.check(data, portal=portal)
+    with transaction.atomic():
+        lock_portal(portal)
+        if Location.objects.for_portal(portal).filter(name=values["name"]).exists():
+            raise duplicate_name("a location", values["name"])
+        location = Location.objects.create(portal=portal, **values)
+        record(portal, OperationType.CREATE_LOCATION, actor=caller.actor,
+               payload={"locationId": location.public_id, "name": location.name,
+                        "changes": changes({}, location_snapshot(location))})
+    return location
+
+
+def update_location(location: Location, *, caller, data: dict) -> Location:
+    """Change a location's title, countries or networks (never its name). Records ``updateLocation``."""
+    caller.require("isContentAdmin")
+    values = LocationInput.check(data, partial=True, portal=location.portal, location=location)
+    values.pop("name", None)
+    with transaction.atomic():
+        location = Location.objects.select_for_update(of=("self",)).select_related("portal").get(pk=location.pk)
+        before = location_snapshot(location)
+        for field, value in values.items():
+            setattr(location, field, value)
+        diff = changes(before, location_snapshot(location))
+        if diff:
+            location.save()
+            record(location.portal, OperationType.UPDATE_LOCATION, actor=caller.actor,
+                   payload={"locationId": location.public_id, "name": location.name, "changes": diff})
+    return location
+
+
+def delete_location(location: Location, *, caller, force: bool = False) -> list[str]:
+    """Delete a location; while channels are restricted to it that is a 409 unless ``force`` (then they lose
+    it; a channel left with no location plays anywhere). Returns those channels' names; records
+    ``deleteLocation``."""
+    caller.require("isContentAdmin")
+    with transaction.atomic():
+        location = Location.objects.select_for_update(of=("self",)).select_related("portal").get(pk=location.pk)
+        channels = list(Channel.objects.filter(location_links__location=location).order_by("name")
+                        .values_list("name", flat=True))
+        if channels and not force:
+            count = len(channels)
+            raise Conflict(f"Location '{location.name}' cannot be deleted: {count} channel{'s' if count != 1 else ''} "
+                           f"{'are' if count != 1 else 'is'} restricted to it ({', '.join(channels[:10])}). "
+                           "Use force=true to delete it anyway.")
+        record(location.portal, OperationType.DELETE_LOCATION, actor=caller.actor,
+               payload={"locationId": location.public_id, "name": location.name, "channels": channels})
+        location.delete()
+    return channels

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_catalog
 from .epg import views as views_epg
 
 app_name = "content"
@@ -24,6 +24,15 @@ urlpatterns = [
     path("portal/free-packages/add/", views.FreePackageAddView.as_view(), name="free-package-add"),
     path("portal/free-packages/<str:package_id>/remove/", views.FreePackageRemoveView.as_view(),
          name="free-package-remove"),
+    path("categories/", views_catalog.CategoryListView.as_view(), name="category-list"),
+    path("categories/new/", views_catalog.CategoryFormView.as_view(create=True), name="category-create"),
+    path("categories/<str:category_id>/", views_catalog.CategoryFormView.as_view(), name="category-edit"),
+    path("categories/<str:category_id>/move/", views_catalog.CategoryMoveView.as_view(), name="category-move"),
+    path("categories/<str:category_id>/delete/", views_catalog.CategoryDeleteView.as_view(), name="category-delete"),
+    path("locations/", views_catalog.LocationListView.as_view(), name="location-list"),
+    path("locations/new/", views_catalog.LocationFormView.as_view(create=True), name="location-create"),
+    path("locations/<str:location_id>/", views_catalog.LocationFormView.as_view(), name="location-edit"),
+    path("locations/<str:location_id>/delete/", views_catalog.LocationDeleteView.as_view(), name="location-delete"),
     path("epg-sources/", views_epg.EpgSourceListView.as_view(), name="epg-source-list"),
     path("epg-sources/new/", views_epg.EpgSourceCreateView.as_view(), name="epg-source-create"),
     path("epg-sources/<str:source_id>/", views_epg.EpgSourceDetailView.as_view(), name="epg-source-detail"),

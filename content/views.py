@@ -64,33 +64,45 @@ class ChannelListView(PortalListView):
     template_name = "content/channel_list.html"
     section = "channels"
     filterset_class = ChannelFilter
-    filter_names = ("search", "packageId")
-    filter_labels = {"packageId": "Package", "search": "Search"}
-    name_filters = {"packageId": (selectors.packages_named, "a package name or ID")}
+    filter_names = ("search", "packageId", "categoryId", "number")
+    filter_labels = {"packageId": "Package", "search": "Search", "categoryId": "Category", "number": "Number"}
+    name_filters = {"packageId": (selectors.packages_named, "a package name or ID"),
+                    "categoryId": (selectors.categories_named, "a category name, title or ID")}
     columns = [
         Column(""),
+        Column("Number", sort="number_order", csv=lambda row: row.number),
         Column("Title", sort="title", csv=lambda row: row.title),
         Column("Technical name", sort="name", csv=lambda row: row.name),
+        Column("Categories", csv=lambda row: "|".join(link.category.title for link in row.category_links.all())),
         Column("Packages", csv=lambda row: _names(row.packages.all())),
         Column("EPG source", csv=lambda row: row.epg_source_name),
         Column("EPG channel", sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
         Column(""),
     ]
-    default_sort = "title"
+    default_sort = "number_order"
     row_template = "content/_channel_row.html"
     csv_filename = "channels.csv"
 
     def get_queryset(self):
         return with_epg_today(selectors.channels_for(self.portal))
 
+    @staticmethod
+    def ordering_for(sort: str) -> tuple[str, ...]:
+        """By number (channels without one last) then title, as the API lists them; other columns as usual."""
+        if sort.lstrip("-") == "number_order":
+            return tuple(f"-{field}" if sort.startswith("-") else field for field in selectors.CHANNEL_ORDER)
+        return PortalListView.ordering_for(sort)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         query = self.request.GET
         context.update(
             packages=selectors.package_choices(self.portal),
+            categories=selectors.category_choices(self.portal),
             search=query.get("search", ""),
             package_id=query.get("packageId", ""),
-            filtered=bool(query.get("search") or query.get("packageId")),
+            category_id=query.get("categoryId", ""),
+            filtered=any(query.get(name) for name in self.filter_names),
         )
         return context
 

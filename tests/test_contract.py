@@ -71,7 +71,7 @@ MAX_EXAMPLES = 12
 REAL_OBJECT = {
     "managers": "manager", "channels": "channel", "packages": "package", "subscribers": "subscriber",
     "epg-sources": "epg_source", "epg-fetches": "epg_fetch", "play-sessions": "play_session",
-    "operations": "operation",
+    "operations": "operation", "categories": "category", "locations": "location",
 }
 
 
@@ -80,9 +80,13 @@ def _build_world():
     caller = Caller(portal=portal)
     manager = make_manager(portal, "contract-manager@example.com", name="Contract")
     source = EpgSource.objects.create(portal=portal, name="main.epg", url="https://epg.example.com/guide.xml")
+    category = content.create_category(portal, caller=caller, data={"name": "news", "title": "News"})
+    location = content.create_location(portal, caller=caller, data={"name": "fi", "title": "Finland",
+                                                                    "countries": ["FI"], "networks": ["192.0.2.0/24"]})
     channel = content.create_channel(portal, caller=caller, data={
         "name": "news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,
-        "epgChannelName": "news.example"})
+        "epgChannelName": "news.example", "number": 1, "categories": [category.public_id],
+        "locationRestrictions": [location.public_id]})
     package = content.create_package(portal, caller=caller, data={"name": "basic"})
     content.add_channel_to_package(package, channel, caller=caller)
     free = content.create_package(portal, caller=caller, data={"name": "free"})
@@ -101,7 +105,8 @@ def _build_world():
     operation = Operation.objects.filter(portal=portal).order_by("-id").first()
     ids = {"manager": manager.public_id, "channel": channel.public_id, "package": package.public_id, "free_package": free.public_id,
            "subscriber": subscriber.public_id, "epg_source": source.public_id, "epg_fetch": fetch.public_id,
-           "play_session": session.public_id, "operation": operation.public_id}
+           "play_session": session.public_id, "operation": operation.public_id, "category": category.public_id,
+           "location": location.public_id}
     return portal.api_key, ids
 
 
@@ -134,7 +139,8 @@ def flatmap_path_parameters(context, path_parameters):
         choices += [{"package_id": REAL_IDS["package"]}, {"package_id": REAL_IDS["free_package"]}]
     elif "source_pk" in path_parameters:
         choices.append({"source_pk": REAL_IDS["epg_source"]})
-    elif "id" in path_parameters and collection in REAL_OBJECT:
+    elif "id" in path_parameters and collection in REAL_OBJECT and REAL_OBJECT[collection] in REAL_IDS:
+        # (A schema example is drawn when the module is collected, before the world exists.)
         choices.append({**path_parameters, "id": REAL_IDS[REAL_OBJECT[collection]]})  # other parameters kept
     return st.sampled_from(choices)
 

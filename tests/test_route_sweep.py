@@ -195,6 +195,12 @@ ROUTES: list[Route] = [
     Route("api:package-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 400)}),
     Route("api:package-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
                                  "DELETE": (api(IS_CONTENT_ADMIN), 409)}, pk("package")),
+    Route("api:category-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 400)}),
+    Route("api:category-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
+                                  "DELETE": (api(IS_CONTENT_ADMIN), 201)}, pk("category")),
+    Route("api:location-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 400)}),
+    Route("api:location-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
+                                  "DELETE": (api(IS_CONTENT_ADMIN), 409)}, pk("location")),  # a channel is restricted to it
     Route("api:channels-packages", {"POST": (api(IS_CONTENT_ADMIN), 400), "DELETE": (api(IS_CONTENT_ADMIN), 400)}),
     Route("api:epg-source-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 400)}),
     Route("api:epg-source-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
@@ -291,6 +297,22 @@ ROUTES: list[Route] = [
           lambda w: {"package_id": w.package}),
     Route("content:package-delete", {"GET": (screen(IS_CONTENT_ADMIN), 200),
                                      "POST": (screen(IS_CONTENT_ADMIN), 409)}, lambda w: {"package_id": w.package}),
+    Route("content:category-list", {"GET": (SCREEN, 200)}),
+    Route("content:category-create", {"GET": (screen(IS_CONTENT_ADMIN), 200),
+                                      "POST": (screen(IS_CONTENT_ADMIN), 400)}),
+    Route("content:category-edit", {"GET": (SCREEN, 200), "POST": (screen(IS_CONTENT_ADMIN), 400)},
+          lambda w: {"category_id": w.category}),
+    Route("content:category-move", {"POST": (screen(IS_CONTENT_ADMIN), 302)}, lambda w: {"category_id": w.category},
+          body=lambda w: {"direction": "down"}),
+    Route("content:category-delete", {"GET": (screen(IS_CONTENT_ADMIN), 200),
+                                      "POST": (screen(IS_CONTENT_ADMIN), 302)}, lambda w: {"category_id": w.category}),
+    Route("content:location-list", {"GET": (SCREEN, 200)}),
+    Route("content:location-create", {"GET": (screen(IS_CONTENT_ADMIN), 200),
+                                      "POST": (screen(IS_CONTENT_ADMIN), 400)}),
+    Route("content:location-edit", {"GET": (SCREEN, 200), "POST": (screen(IS_CONTENT_ADMIN), 400)},
+          lambda w: {"location_id": w.location}),
+    Route("content:location-delete", {"GET": (screen(IS_CONTENT_ADMIN), 200),
+                                      "POST": (screen(IS_CONTENT_ADMIN), 409)}, lambda w: {"location_id": w.location}),
     Route("content:package-channel-add", {"POST": (screen(IS_CONTENT_ADMIN), 302)},
           lambda w: {"package_id": w.package}, body=lambda w: {"channel": w.spare_channel}),
     Route("content:package-channel-remove", {"POST": (screen(IS_CONTENT_ADMIN), 302)},
@@ -413,9 +435,13 @@ def _portal_content(portal, name: str):
     caller = Caller(portal=portal)
     portal_services.update_portal(portal, caller=caller, data={"branding": {"logo": data_uri(image_bytes())}})
     source = EpgSource.objects.create(portal=portal, name=f"{name}.epg", url="https://epg.example.com/guide.xml")
+    category = content.create_category(portal, caller=caller, data={"name": f"{name}-news", "title": "News"})
+    content.create_category(portal, caller=caller, data={"name": f"{name}-sport", "title": "Sport"})
+    location = content.create_location(portal, caller=caller, data={"name": f"{name}-fi", "title": "Finland",
+                                                                    "countries": ["FI"]})
     channel = content.create_channel(portal, caller=caller, data={
         "name": f"{name}-news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,
-        "epgChannelName": "news.example"})
+        "epgChannelName": "news.example", "categories": [category.public_id], "locationRestrictions": [location.public_id]})
     package = content.create_package(portal, caller=caller, data={"name": f"{name}-basic"})
     content.add_channel_to_package(package, channel, caller=caller)
     free = content.create_package(portal, caller=caller, data={"name": f"{name}-free"})
@@ -432,7 +458,7 @@ def _portal_content(portal, name: str):
         streamer_session_id=f"sweep-{name}", token=subscriber.playback_token, opened_at=start, updated_at=start,
         ip="192.0.2.1")
     return SimpleNamespace(source=source, channel=channel, package=package, free=free, subscriber=subscriber,
-                           fetch=fetch, session=session)
+                           fetch=fetch, session=session, category=category, location=location)
 
 
 def _build_world():
@@ -476,7 +502,7 @@ def _build_world():
         package=ours.package.public_id, free_package=ours.free.public_id, subscriber=ours.subscriber.public_id,
         playback_token=ours.subscriber.playback_token, epg_source=ours.source.public_id,
         epg_fetch=ours.fetch.public_id, spare_channel=spare.public_id, epg_source_name=ours.source.name, operation=operation.public_id, play_session=ours.session.public_id,
-        program_date="2026-01-10",
+        program_date="2026-01-10", category=ours.category.public_id, location=ours.location.public_id,
         admin_objects={"auth_group": Group.objects.create(name="operators").pk, "auth_user": superuser.pk, "portals_portal": main.pk,
             "portals_manager": target.pk, "portals_streamingserver": make_streaming_server("sweep-spare-server").pk},
     )

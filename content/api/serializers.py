@@ -6,7 +6,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
-from content.models import LOGO_WIDTHS, Channel, LogoSize, Package
+from catena_site.ids import encode_id
+from content.models import LOGO_WIDTHS, Category, Channel, Location, LogoSize, Package
 
 
 def logo_urls(channel: Channel) -> dict[str, str] | None:
@@ -34,11 +35,19 @@ class ChannelSerializer(serializers.ModelSerializer):
     packages = serializers.SerializerMethodField()
     logoUrl = serializers.SerializerMethodField()
     logoUrls = serializers.SerializerMethodField()
+    aspectRatio = serializers.CharField(source="aspect_ratio")
+    audioOnly = serializers.BooleanField(source="audio_only")
+    isPublic = serializers.BooleanField(source="is_public")
+    isExclusive = serializers.BooleanField(source="is_exclusive")
+    categories = serializers.SerializerMethodField()
+    locationRestrictions = serializers.SerializerMethodField()
+    archiveDays = serializers.IntegerField(source="archive_days")
 
     class Meta:
         model = Channel
         fields = ["channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl",
-                  "logoUrls"]
+                  "logoUrls", "number", "description", "language", "aspectRatio", "audioOnly", "quality", "isPublic",
+                  "isExclusive", "categories", "locationRestrictions", "archiveDays"]
 
     def get_epgSourceName(self, channel) -> str | None:
         """The name the channel refers to its EPG source by, whether or not a source has it yet."""
@@ -46,6 +55,13 @@ class ChannelSerializer(serializers.ModelSerializer):
 
     def get_packages(self, channel) -> list[str]:
         return [package.name for package in channel.packages.all()]
+
+    def get_categories(self, channel) -> list[str]:
+        """Category IDs in the channel's order (``content.selectors.channels_for`` prefetches the links)."""
+        return [encode_id(link.category_id) for link in channel.category_links.all()]
+
+    def get_locationRestrictions(self, channel) -> list[str]:
+        return [encode_id(link.location_id) for link in channel.location_links.all()]
 
     def get_logoUrl(self, channel) -> str | None:
         if not channel.logo_etag:
@@ -68,3 +84,23 @@ class PackageSerializer(serializers.ModelSerializer):
 
     def get_channels(self, package) -> list[str]:
         return [channel.name for channel in package.channels.all()]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    categoryId = IdField(source="id", read_only=True)
+    portalId = IdField(source="portal_id", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["categoryId", "portalId", "name", "title", "position"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    locationId = IdField(source="id", read_only=True)
+    portalId = IdField(source="portal_id", read_only=True)
+    countries = serializers.ListField(child=serializers.CharField())
+    networks = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Location
+        fields = ["locationId", "portalId", "name", "title", "countries", "networks"]

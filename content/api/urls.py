@@ -8,6 +8,8 @@ from . import views
 router = OptionalSlashRouter()
 router.register("channels", views.ChannelViewSet, basename="channel")
 router.register("packages", views.PackageViewSet, basename="package")
+router.register("categories", views.CategoryViewSet, basename="category")
+router.register("locations", views.LocationViewSet, basename="location")
 router.register("epg-sources", epg_views.EpgSourceViewSet, basename="epg-source")
 router.register("epg-fetches", epg_views.EpgFetchViewSet, basename="epg-fetch")
 

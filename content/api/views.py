@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils.http import quote_etag
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,13 +22,13 @@ from catena_site.api.views import (
 )
 from catena_site.errors import NotFound
 from content import selectors, services
-from content.filters import ChannelFilter, PackageFilter
-from content.inputs import ChannelInput, ChannelPackageInput, PackageInput
-from content.models import Channel, LogoSize, Package
+from content.filters import CategoryFilter, ChannelFilter, LocationFilter, PackageFilter
+from content.inputs import CategoryInput, ChannelInput, ChannelPackageInput, LocationInput, PackageInput
+from content.models import Category, Channel, Location, LogoSize, Package
 from portals.api.serializers import PortalSerializer
 from portals.api.views import PortalView
 
-from .serializers import ChannelSerializer, PackageSerializer
+from .serializers import CategorySerializer, ChannelSerializer, LocationSerializer, PackageSerializer
 
 LOGO_CACHE_CONTROL = "public, max-age=300, must-revalidate"
 
@@ -50,6 +51,24 @@ def logo_response(request, channel: Channel, size: str | None = None) -> HttpRes
     return response
 
 
+# ``?ordering=`` of the channel list → its keyset order (each ends in a unique column).
+CHANNEL_ORDERINGS = {
+    "number": selectors.CHANNEL_ORDER,
+    "title": ("title", "id"),
+    "name": ("name", "id"),
+}
+CHANNEL_ORDERINGS.update({f"-{key}": tuple(f"-{field}" for field in fields)
+                          for key, fields in list(CHANNEL_ORDERINGS.items())})
+
+
+def force_param(request) -> bool:
+    return request.query_params.get("force", "").lower() in ("1", "true", "yes")
+
+
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter(
+    "ordering", str, enum=list(CHANNEL_ORDERINGS),
+    description="number (the default: channels without a number last, then by title), title or name; "
+                "'-' for descending.")]))
 class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
     """Channels of the caller's portal. Everyone reads; ``isContentAdmin`` writes."""
 
@@ -61,6 +80,13 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
 
     def get_queryset(self):
         return selectors.channels_for(self.caller.portal)
+
+    @property
+    def ordering(self) -> tuple[str, ...]:
+        raw = self.request.query_params.get("ordering", "").strip() if self.request else ""
+        if raw and raw not in CHANNEL_ORDERINGS:
+            raise ValidationError({"ordering": [f"Must be one of: {', '.join(CHANNEL_ORDERINGS)}."]})
+        return CHANNEL_ORDERINGS[raw or "number"]
 
     @extend_schema(request=ChannelInput, responses={201: ChannelSerializer})
     def create(self, request):
@@ -130,9 +156,63 @@ class PackageViewSet(ListRetrieveMixin, PortalViewSet):
                    responses={201: OpenApiResponse(description='{"deleted": "<packageId>"}'), 409: None})
     def destroy(self, request, pk=None):
         package = self.get_object()
-        force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
-        services.delete_package(package, caller=self.caller, force=force)
+        services.delete_package(package, caller=self.caller, force=force_param(request))
         return self.deleted(package.pk)
+
+
+class CategoryViewSet(ListRetrieveMixin, PortalViewSet):
+    """Categories of the caller's portal, by position. Everyone reads; ``isContentAdmin`` writes."""
+
+    queryset = Category.objects.all()
+    serializer_class = CategorySerializer
+    filterset_class = CategoryFilter
+    permission_classes = [CanManageContent]
+    list_key = "categories"
+    ordering = ("position", "id")
+
+    @extend_schema(request=CategoryInput, responses={201: CategorySerializer})
+    def create(self, request):
+        category = services.create_category(self.caller.portal, caller=self.caller, data=json_object(request))
+        return self.answer(category, status.HTTP_201_CREATED)
+
+    @extend_schema(request=CategoryInput, responses=CategorySerializer)
+    def update(self, request, pk=None):
+        category = services.update_category(self.get_object(), caller=self.caller, data=json_object(request))
+        return self.answer(category)
+
+    @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<categoryId>"}')})
+    def destroy(self, request, pk=None):
+        category = self.get_object()
+        services.delete_category(category, caller=self.caller)
+        return self.deleted(category.pk)
+
+
+class LocationViewSet(ListRetrieveMixin, PortalViewSet):
+    """Locations of the caller's portal. Everyone reads; ``isContentAdmin`` writes."""
+
+    queryset = Location.objects.all()
+    serializer_class = LocationSerializer
+    filterset_class = LocationFilter
+    permission_classes = [CanManageContent]
+    list_key = "locations"
+
+    @extend_schema(request=LocationInput, responses={201: LocationSerializer})
+    def create(self, request):
+        location = services.create_location(self.caller.portal, caller=self.caller, data=json_object(request))
+        return self.answer(location, status.HTTP_201_CREATED)
+
+    @extend_schema(request=LocationInput, responses=LocationSerializer)
+    def update(self, request, pk=None):
+        location = services.update_location(self.get_object(), caller=self.caller, data=json_object(request))
+        return self.answer(location)
+
+    @extend_schema(parameters=[OpenApiParameter("force", bool, description="Delete even while channels are "
+                                                                             "restricted to it")],
+                   responses={201: OpenApiResponse(description='{"deleted": "<locationId>"}'), 409: None})
+    def destroy(self, request, pk=None):
+        location = self.get_object()
+        services.delete_location(location, caller=self.caller, force=force_param(request))
+        return self.deleted(location.pk)
 
 
 class ChannelPackageView(LinkView):

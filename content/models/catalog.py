@@ -10,6 +10,21 @@ from .epg import EpgSource
 
 TECHNICAL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{2,20}$"
 PACKAGE_DESCRIPTION_MAX_LENGTH = 2000
+CHANNEL_DESCRIPTION_MAX_LENGTH = 2000
+MAX_CHANNEL_NUMBER = 99999
+NO_NUMBER_ORDER = MAX_CHANNEL_NUMBER + 1  # ``number_order`` of a channel without a number: after every number
+MAX_ARCHIVE_DAYS = 365
+
+
+class AspectRatio(models.TextChoices):
+    NONE = "", "Not set"
+    FOUR_THREE = "4:3", "4:3"
+    SIXTEEN_NINE = "16:9", "16:9"
+
+
+class Quality(models.TextChoices):
+    HD = "HD", "HD"
+    SD = "SD", "SD"
 
 
 class Channel(PublicModel):
@@ -31,6 +46,22 @@ class Channel(PublicModel):
     logo = models.BinaryField(null=True, blank=True)
     logo_content_type = models.CharField(max_length=40, blank=True)
     logo_etag = models.CharField(max_length=64, blank=True)
+    number = models.PositiveIntegerField(null=True, blank=True)
+    # ``number``, or NO_NUMBER_ORDER without one: lists sort by it (numbers first, then the rest by title) on a
+    # column that is never null, so a keyset page cursor needs no null handling.
+    number_order = models.PositiveIntegerField(default=NO_NUMBER_ORDER)
+    description = models.TextField(blank=True, max_length=CHANNEL_DESCRIPTION_MAX_LENGTH)
+    language = models.CharField(max_length=5, blank=True)
+    aspect_ratio = models.CharField(max_length=4, blank=True, choices=AspectRatio.choices, default=AspectRatio.NONE)
+    audio_only = models.BooleanField(default=False)
+    quality = models.CharField(max_length=2, choices=Quality.choices, default=Quality.HD)
+    is_public = models.BooleanField(default=True)
+    is_exclusive = models.BooleanField(default=False)
+    archive_days = models.PositiveSmallIntegerField(default=0)
+    categories = models.ManyToManyField("content.Category", through="content.ChannelCategory",
+                                        related_name="channels")
+    location_restrictions = models.ManyToManyField("content.Location", through="content.ChannelLocation",
+                                                   related_name="channels")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -38,9 +69,13 @@ class Channel(PublicModel):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["portal", "name"], name="channel_name_unique_in_portal")]
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "name"], name="channel_name_unique_in_portal"),
+            models.UniqueConstraint(fields=["portal", "number"], name="channel_number_unique_in_portal"),
+        ]
         indexes = [
             models.Index(fields=["portal", "title"], name="channel_portal_title"),
+            models.Index(fields=["portal", "number_order", "title", "id"], name="channel_portal_number_order"),
             # The channels a source created or renamed to a name links.
             models.Index(fields=["portal", "epg_source_name"], name="channel_portal_epg_source_name"),
         ]

@@ -81,6 +81,11 @@ WRITES = {
                                      "epgChannelName": "news.tv", "logo": None},
     ("post", "/packages"): {"name": "extra", "description": "Extra"},
     ("put", "/packages/{package}"): {"name": "basic", "description": "Basic 2"},
+    ("post", "/categories"): {"name": "sport", "title": "Sport", "position": 2},
+    ("put", "/categories/{category}"): {"name": "news", "title": "News 2", "position": 1},
+    ("post", "/locations"): {"name": "se", "title": "Sweden", "countries": ["SE"], "networks": ["192.0.2.0/24"]},
+    ("put", "/locations/{location}"): {"name": "fi", "title": "Finland 2", "countries": ["FI", "AX"],
+                                       "networks": ["2001:db8::/32"]},
     ("post", "/channels-packages"): {"channelId": "{channel}", "packageId": "{package}", "portalId": "{portal}"},
     ("delete", "/channels-packages"): {"channelId": "{linked_channel}", "packageId": "{package}",
                                        "portalId": "{portal}"},
@@ -122,6 +127,7 @@ QUERY_POISONS = {
 LISTS = {
     "/managers": {}, "/channels": {}, "/packages": {}, "/subscribers": {}, "/epg-sources": {},
     "/epg-fetches": {}, "/operations": {}, "/play-sessions": {}, "/epg-sources/{source}/programs": {},
+    "/categories": {}, "/locations": {},
 }
 def _cursor(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -246,8 +252,11 @@ def targets(portal):
     manager = make_manager(portal, "viewer2@example.com", name="Viewer")
     owner_session = session_token(portal.owner)
     secret = account.start_totp(caller_for_token(owner_session))[0]
+    category = content_services.create_category(portal, caller=caller, data={"name": "news", "title": "News"})
+    location = content_services.create_location(portal, caller=caller, data={"name": "fi", "title": "Finland"})
     return {"owner_session": owner_session, "totp_code": pyotp.TOTP(secret).at(time.time() - 30),
-            "next_totp_code": pyotp.TOTP(secret).now(), "portal": portal.public_id, "owner_email": portal.owner.email, "manager": manager.public_id,
+            "next_totp_code": pyotp.TOTP(secret).now(), "category": category.public_id,
+            "location": location.public_id, "portal": portal.public_id, "owner_email": portal.owner.email, "manager": manager.public_id,
             "channel": channel.public_id, "linked_channel": linked.public_id, "package": package.public_id,
             "subscriber": subscriber.public_id, "subscribed": subscribed.public_id, "source": source.public_id}
 

@@ -119,3 +119,38 @@ def test_a_line_may_name_an_epg_source_that_does_not_exist_yet(setup):
     assert report.applied
     channel = Channel.objects.get()
     assert (channel.epg_source_name, channel.epg_source) == ("later.guide", None)
+
+
+def test_the_optional_catalog_columns_are_imported(setup):
+    from content import services
+
+    caller = Caller(portal=setup)
+    news = services.create_category(setup, caller=caller, data={"name": "news", "title": "News"})
+    sport = services.create_category(setup, caller=caller, data={"name": "sport", "title": "Sport"})
+    content = ("name,title,epgSourceName,epgChannelName,packages,number,categories,description,language\n"
+               "bbc,BBC,,,,1,sport|news,British,en_GB\n"
+               "yle,Yle,,,,,,,\n")
+    report = import_channels(setup, content, caller=caller, dry_run=False)
+    assert report.applied, [row.errors for row in report.rows]
+    bbc = Channel.objects.get(name="bbc")
+    assert (bbc.number, bbc.description, bbc.language) == (1, "British", "en_GB")
+    assert list(bbc.category_links.values_list("category_id", flat=True)) == [sport.id, news.id]
+    assert Channel.objects.get(name="yle").number is None
+
+
+def test_bad_catalog_cells_are_reported_per_line_and_nothing_is_imported(setup):
+    make_channel(setup, "old", "Old", number=7)
+    content = ("name,title,number,categories,language\n"
+               "aa,A,0,,\n"
+               "bb,B,abc,,\n"
+               "cc,C,7,,\n"
+               "dd,D,8,nope,\n"
+               "ee,E,8,,english\n")
+    report = import_channels(setup, content, caller=Caller(portal=setup), dry_run=False)
+    assert not report.applied
+    errors = {row.line: " ".join(row.errors) for row in report.failed_rows}
+    assert "number" in errors[2] and "number" in errors[3]
+    assert "number is taken by old" in errors[4]
+    assert "Unknown category: nope." in errors[5]
+    assert "number is taken by dd" in errors[6] and "language" in errors[6]
+    assert Channel.objects.count() == 1

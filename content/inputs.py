@@ -40,6 +40,9 @@ from .models import (
 
 NAME_RULE = "Must be 2–20 characters: letters, digits, '-' or '_'."
 EPG_SOURCE_NAME_RULE = "Must be 2–64 characters: letters, digits, '.', '-' or '_'."
+SCHEME_RULE = "Only http:// and https:// URLs are supported."
+# The scheme of a guide URL (``ALLOWED_SCHEMES``, any case), as a pattern the OpenAPI document shows.
+GUIDE_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://"
 MAX_PERIOD_DAYS = 3650
 PERIOD_RULE = f"Must be a whole number of days from 1 to {MAX_PERIOD_DAYS}."
 NUMBER_RULE = f"Must be a whole number from 1 to {MAX_CHANNEL_NUMBER}, or left empty for no number."
@@ -66,7 +69,7 @@ def epg_source_name(**kwargs) -> Text:
                                                                   message=EPG_SOURCE_NAME_RULE)], **kwargs)
 
 
-@extend_schema_field({"type": "string", "nullable": True,
+@extend_schema_field({"type": "string", "nullable": True, "minLength": 1,
                       "description": "data:image/png;base64,… (PNG, JPEG or WebP, at most 1 MB decoded and "
                                      "4096×4096 pixels) replaces the logo; null removes it; absent keeps it."})
 class LogoField(serializers.Field):
@@ -250,6 +253,24 @@ class PackageInput(InputShape):
         return value or ""
 
 
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_ESCAPE = r"%[0-9A-Fa-f]{2}"
+_PATH_CHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_ESCAPE})"
+# An absolute URI with an authority, as RFC 3986 spells it (what ``format: uri`` means in the OpenAPI document):
+# ASCII only, anything else %-escaped.
+URI_SYNTAX = re.compile(
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://"
+    rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_ESCAPE})*@)?"  # user information
+    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_ESCAPE})*)"  # host
+    rf"(?::[0-9]*)?"  # port
+    rf"(?:/{_PATH_CHAR}*)*"  # path
+    rf"(?:\?(?:{_PATH_CHAR}|[/?])*)?"  # query
+    rf"(?:#(?:{_PATH_CHAR}|[/?])*)?"  # fragment
+)
+NOT_A_URI = "Not a valid URL: spaces, characters outside ASCII and {}|\\^`<>\" must be written as %-escapes."
+
+
 def url_problem(value: str) -> str | None:
     """Why ``value`` (a trimmed string) is not a guide URL Catena can fetch, or None. Whether its host is a
     public address is decided when it is fetched (``content.epg.guard``), on the addresses it resolves to."""
@@ -259,33 +280,42 @@ def url_problem(value: str) -> str | None:
     except ValueError:
         return "Not a valid URL."
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        return "Only http:// and https:// URLs are supported."
-    if not parts.hostname or any(c.isspace() for c in value):
+        return SCHEME_RULE
+    if not parts.hostname:
         return "Not a valid URL."
+    if not URI_SYNTAX.fullmatch(value):
+        return NOT_A_URI
     return None
+
+
+@extend_schema_field({"type": "string", "format": "uri"})
+class GuideUrl(Text):
+    """A guide's address: an ``http://`` or ``https://`` URL (the scheme is the documented pattern; the rest of
+    ``url_problem`` is checked by the shape)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(RegexValidator(GUIDE_URL_PATTERN, message=SCHEME_RULE))
 
 
 class EpgSourceInput(InputShape):
     """``POST``/``PUT /epg-sources``: on update (``source`` in the context) only the keys given change;
-    ``period`` is 1 day when left out (or null) on create."""
+    ``period`` is 1 day when left out on create."""
 
     what = "EPG source"
 
     name = epg_source_name(help_text="Unique in the portal; channels name their source by it.")
-    url = Text(max_length=model_max_length(EpgSource, "url"), help_text="http:// or https:// only.")
-    period = WholeNumber(min_value=1, max_value=MAX_PERIOD_DAYS, required=False, allow_null=True,
-                         error_messages={"invalid": PERIOD_RULE, "min_value": PERIOD_RULE, "max_value": PERIOD_RULE},
-                         help_text="Days between automatic fetches (1 when left out).")
+    url = GuideUrl(max_length=model_max_length(EpgSource, "url"),
+                   help_text="http:// or https:// only; other characters than RFC 3986 allows %-escaped.")
+    period = WholeNumber(min_value=1, max_value=MAX_PERIOD_DAYS, required=False,
+                         error_messages={"invalid": PERIOD_RULE, "min_value": PERIOD_RULE, "max_value": PERIOD_RULE,
+                                         "null": PERIOD_RULE},
+                         help_text="Days between automatic fetches (1 when left out on create).")
 
     def validate_url(self, value: str) -> str:
         problem = url_problem(value)
         if problem:
             raise serializers.ValidationError(problem)
-        return value
-
-    def validate_period(self, value: int | None) -> int | None:
-        if value is None and self.context.get("source") is not None:
-            raise serializers.ValidationError(PERIOD_RULE)
         return value
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import EmailValidator, validate_slug
+from django.core.validators import EmailValidator, RegexValidator, validate_slug
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -133,6 +133,17 @@ class BrandingInput(Section):
 MAX_SESSIONS_RULE = "Must be a whole number from 1 to 1000, or empty for unlimited."
 
 
+# The examples show a valid value in the OpenAPI document: the rule (a pattern) alone does not say what one is.
+@extend_schema_field({"type": "string", "example": "{title}: your login code is {code}"})
+class SmsTemplate(Text):
+    """The text of the login SMS."""
+
+
+@extend_schema_field({"type": "string", "example": "https://streams.example.com"})
+class StreamBaseUrl(Text):
+    """Where players fetch the streams."""
+
+
 class PortalSettingsInput(Section):
     """``settings`` of ``PUT /portal``: any of its keys; one line per setting (and its default in
     ``portals.models.DEFAULT_PORTAL_SETTINGS``)."""
@@ -146,12 +157,14 @@ class PortalSettingsInput(Section):
         required=False, allow_null=True, min_value=1, max_value=1000,
         error_messages={"min_value": MAX_SESSIONS_RULE, "max_value": MAX_SESSIONS_RULE},
         help_text="Concurrent play sessions per subscriber, 1–1000; null means unlimited.")
-    smsTemplate = Text(
+    smsTemplate = SmsTemplate(
         required=False, allow_null=True, allow_blank=True, max_length=300, trim_whitespace=False,
+        validators=[RegexValidator(r"\{code\}", message="Must contain {code}, where the login code goes.")],
         help_text="The login SMS: {title} is the portal title, {code} the code (required). Null or empty: the "
                   "default text.")
-    streamBaseUrl = Text(
+    streamBaseUrl = StreamBaseUrl(
         required=False, allow_null=True, allow_blank=True, max_length=500,
+        validators=[RegexValidator(r"^https?://", message="Must be an http:// or https:// URL.")],
         help_text="Where players fetch the streams: an http:// or https:// URL. Null or empty: the deployment's "
                   "default.")
 
@@ -160,18 +173,10 @@ class PortalSettingsInput(Section):
                                   "enrol on the screens and refused by the API login. Only the owner changes it.")
 
     def validate_smsTemplate(self, value):
-        if not value:
-            return None
-        if "{code}" not in value:
-            raise serializers.ValidationError("Must contain {code}, where the login code goes.")
-        return value
+        return value or None
 
     def validate_streamBaseUrl(self, value):
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise serializers.ValidationError("Must be an http:// or https:// URL.")
-        return value
+        return value or None
 
 
 class PortalUpdateInput(InputShape):

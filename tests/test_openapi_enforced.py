@@ -163,6 +163,51 @@ class Pattern:
         return bad + self.make(max(self.typical_length(), 1) - 1)
 
 
+def simple_pattern(schema: dict) -> Pattern | None:
+    """The property's pattern if it has the simple form ``^[class]{m,n}literal$``; None if it has none or another
+    form (a *free* pattern, such as ``\\{code\\}`` or ``^https?://``), which is checked with ``re.search`` on values
+    grown from the property's example or format (see ``free_template``)."""
+    if "pattern" not in schema or not SIMPLE_PATTERN.match(schema["pattern"]):
+        return None
+    return Pattern.parse(schema["pattern"])
+
+
+def free_template(schema: dict) -> str:
+    """A valid value of a property with a free pattern: its example, else the shortest value of its format."""
+    template = schema.get("example", SHORTEST.get(schema.get("format")))
+    assert isinstance(template, str), (
+        f"the pattern {schema['pattern']!r} is not ^[class]{{m,n}}literal$: the document must give an example")
+    assert re.search(schema["pattern"], template), f"the example {template!r} does not match {schema['pattern']!r}"
+    return template
+
+
+def grown(schema: dict, length: int) -> str:
+    """A value of exactly ``length`` characters matching the free pattern: the template with letters appended."""
+    template = free_template(schema)
+    return template + "a" * (length - len(template))
+
+
+def not_matching(schema: dict) -> str:
+    """A value of an allowed length that the free pattern does not match."""
+    candidate = next(c for c in ("pppppp", "!" + free_template(schema)) if not re.search(schema["pattern"], c))
+    return candidate[:schema["maxLength"]] if "maxLength" in schema else candidate
+
+
+def email_of_length(length: int) -> str:
+    """A valid email address of exactly ``length`` characters (at least 13): a local part of at most 64 and a
+    domain of labels of at most 63 characters each, as the address rules require."""
+    local = "a" * min(64, length - len("@example.com"))
+    remaining = length - len(local) - 1 - len("com")  # the domain's labels, each followed by its dot
+    labels = []
+    while remaining > 0:
+        size = min(63, remaining - 1)
+        if remaining - (size + 1) == 1:  # a single character left could not be a label with its dot
+            size -= 1
+        labels.append("b" * size)
+        remaining -= size + 1
+    return f"{local}@{'.'.join([*labels, 'com'])}"
+
+
 # --- The world: the objects a body names, made through the services -------------------------------------------
 
 class World:
@@ -267,9 +312,10 @@ def sample(schema: dict, world: World, operation: Operation, name: str) -> Any:
         return "probe@example.com"
     if schema.get("format") == "uri":
         return "https://example.com/guide.xml"
-    if "pattern" in schema:
-        pattern = Pattern.parse(schema["pattern"])
+    if pattern := simple_pattern(schema):
         return pattern.make(pattern.typical_length())
+    if "pattern" in schema:
+        return free_template(schema)
     return "p" * max(schema.get("minLength", 0), min(5, schema.get("maxLength", 5)))
 
 
@@ -288,8 +334,8 @@ def lengthen(value: Any, schema: dict) -> str:
         return "a" * (LONG - len("@example.com")) + "@example.com"
     if schema.get("format") == "uri":
         return value + "?" + "a" * (LONG - len(value) - 1)
-    if "pattern" in schema:
-        return Pattern.parse(schema["pattern"]).make(LONG)
+    if pattern := simple_pattern(schema):
+        return pattern.make(LONG)
     return (str(value) + "a" * LONG)[:LONG]
 
 
@@ -320,18 +366,21 @@ WRONG_TYPE = {"string": 12345, "integer": "1", "number": "1", "boolean": "true",
 def length_probes(operation, name, schema) -> list[Probe]:
     """Just inside and just outside the length bounds (``minLength``/``maxLength`` and the pattern's, the tighter
     of each), and a character the pattern does not allow."""
-    pattern = Pattern.parse(schema["pattern"]) if "pattern" in schema else None
+    pattern = simple_pattern(schema)
+    free = "pattern" in schema and pattern is None
     low = max(schema.get("minLength", 0), pattern.minimum if pattern else 0)
     high = min([bound for bound in (schema.get("maxLength"), pattern and pattern.maximum) if bound is not None],
                default=None)
 
     def value(length):
-        return pattern.make(length) if pattern else ("length", length)
+        if pattern:
+            return pattern.make(length)
+        return ("grown", length) if free and length >= shortest else ("length", length)
 
     # A value naming another object (an ID, a source's name) is inside only as the base's real one; an email or
-    # a URL has a shortest valid form.
+    # a URL has a shortest valid form, a free pattern's values are grown from its example.
     inside = not known(operation, name)
-    shortest = len(SHORTEST.get(schema.get("format"), ""))
+    shortest = len(free_template(schema)) if free else len(SHORTEST.get(schema.get("format"), ""))
     probes = []
     for length in sorted({low, high} - {None, 0}):
         if inside and length >= shortest:
@@ -343,6 +392,9 @@ def length_probes(operation, name, schema) -> list[Probe]:
     if pattern:
         probes.append(Probe(operation, name, f"pattern, {pattern.stranger()[0]!r} not allowed", pattern.stranger(),
                             REFUSED))
+    if free:
+        probes.append(Probe(operation, name, f"pattern {schema['pattern']!r} not matched", not_matching(schema),
+                            REFUSED))
     return probes
 
 
@@ -351,7 +403,7 @@ def undeclared_bound_probes(operation, name, schema) -> list[Probe]:
     kind = schema.get("type")
     if schema.get("enum") or (operation.path.split("/api/v1/", 1)[1], name) in UNCHANGEABLE:
         return []
-    bounded_by_pattern = "pattern" in schema and Pattern.parse(schema["pattern"]).maximum is not None
+    bounded_by_pattern = (pattern := simple_pattern(schema)) is not None and pattern.maximum is not None
     probes = []
     if kind == "string" and "maxLength" not in schema and not bounded_by_pattern:
         probes.append(Probe(operation, name, f"{LONG:,} characters (no maxLength documented)", ("long",), ACCEPTED,
@@ -407,11 +459,15 @@ PROBES = all_probes()
 def probe_value(probe: Probe, base_value: Any, schema: dict) -> Any:
     if isinstance(probe.value, tuple) and probe.value[0] == "long":
         return lengthen(base_value, schema)
+    if isinstance(probe.value, tuple) and probe.value[0] == "grown":
+        return grown(schema, probe.value[1])
     if isinstance(probe.value, tuple) and probe.value[0] == "length":
         length = probe.value[1]
         shortest = SHORTEST.get(schema.get("format"), "")
         if not shortest or length < len(shortest):
             return "p" * length
+        if schema.get("format") == "email":
+            return email_of_length(length)
         return shortest[:-1] + "a" * (length - len(shortest)) + shortest[-1]
     return probe.value
 

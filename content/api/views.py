@@ -93,7 +93,7 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
         channel = services.create_channel(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(channel, status.HTTP_201_CREATED)
 
-    @extend_schema(request=ChannelInput, responses=ChannelSerializer)
+    @extend_schema(request=ChannelInput(partial=True), responses=ChannelSerializer)
     def update(self, request, pk=None):
         channel = services.update_channel(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(channel)
@@ -147,7 +147,7 @@ class PackageViewSet(ListRetrieveMixin, PortalViewSet):
         package = services.create_package(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(package, status.HTTP_201_CREATED)
 
-    @extend_schema(request=PackageInput, responses=PackageSerializer)
+    @extend_schema(request=PackageInput(partial=True), responses=PackageSerializer)
     def update(self, request, pk=None):
         package = services.update_package(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(package)

@@ -63,11 +63,6 @@ def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
     return EpgSource.objects.for_portal(portal).filter(name=name).exclude(pk=exclude).exists()
 
 
-def _source_values(checked: dict) -> dict:
-    """Model field values from a checked ``EpgSourceInput`` (a period left out or null is the default)."""
-    return {key: value for key, value in checked.items() if not (key == "period" and value is None)}
-
-
 def _link_channels(source: EpgSource) -> int:
     """Link the channels of the source's portal that name it and are not linked yet; how many there were."""
     return Channel.objects.filter(portal_id=source.portal_id, epg_source_name=source.name,
@@ -79,7 +74,7 @@ def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
     that already name it are linked to it. Records ``createEpgSource``.
     """
     caller.require("isContentAdmin")
-    values = _source_values(EpgSourceInput.check(data, portal=portal))
+    values = EpgSourceInput.check(data, portal=portal)
     with transaction.atomic():
         lock_portal(portal)
         if _name_taken(portal, values["name"]):
@@ -106,7 +101,7 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
     successful one.
     """
     caller.require("isContentAdmin")
-    values = _source_values(EpgSourceInput.check(data, partial=True, portal=source.portal, source=source))
+    values = EpgSourceInput.check(data, partial=True, portal=source.portal, source=source)
     with transaction.atomic():
         if "name" in values:
             lock_portal(source.portal)

@@ -209,12 +209,13 @@ def _documented(component: str) -> dict:
 
 
 def test_the_document_states_the_bounds_the_service_enforces():
-    settings = _documented("PortalSettingsInput")["properties"]
+    settings = _documented("PortalSettingsInputRequest")["properties"]
     assert (settings["maxSessionsPerSubscriber"]["minimum"], settings["maxSessionsPerSubscriber"]["maximum"]) == (1, 1000)
     assert settings["maxSessionsPerSubscriber"]["nullable"] is True
     assert settings["smsTemplate"]["maxLength"] == 300 and settings["streamBaseUrl"]["maxLength"] == 500
+    assert (settings["smsTemplate"]["pattern"], settings["streamBaseUrl"]["pattern"]) == (r"\{code\}", "^https?://")
     assert settings["autoCreateSubscribers"]["type"] == "boolean"
-    branding = _documented("BrandingInput")["properties"]
+    branding = _documented("BrandingInputRequest")["properties"]
     assert (branding["title"]["maxLength"], branding["description"]["maxLength"]) == (200, 2000)
-    assert _documented("ManagerInput")["required"] == ["email", "password"]
-    assert "required" not in _documented("ManagerUpdateInput")
+    assert _documented("ManagerInputRequest")["required"] == ["email", "password"]
+    assert "required" not in _documented("ManagerUpdateInputRequest")

@@ -61,6 +61,9 @@ def test_period_defaults_to_one_day_and_read_only_fields_are_ignored(api, portal
     ({"name": "ok-name", "url": "https://e.example:99999/g.xml"}, "url"),
     ({"name": "ok-name", "url": 42}, "url"),
     ({"name": "ok-name", "url": "https://e.example/" + "x" * 2000}, "url"),
+    ({"name": "ok-name", "url": "https://e.example/guide é.xml"}, "url"),  # not a URI: unescaped
+    ({"name": "ok-name", "url": "https://e.example/{guide}.xml"}, "url"),
+    ({"name": "ok-name", "url": "https://e.example/g.xml", "period": None}, "period"),
     ({"name": "ok-name", "url": "https://e.example/g.xml", "period": 0}, "period"),
     ({"name": "ok-name", "url": "https://e.example/g.xml", "period": -1}, "period"),
     ({"name": "ok-name", "url": "https://e.example/g.xml", "period": 1.5}, "period"),
@@ -73,6 +76,13 @@ def test_invalid_sources_are_400_and_nothing_is_stored(api, body, field):
     assert field in response.json()["errors"], response.json()
     assert response.json()["message"]
     assert not EpgSource.objects.exists() and not Operation.objects.filter(type="createEpgSource").exists()
+
+
+def test_a_url_with_escapes_a_query_and_a_fragment_is_accepted_as_sent(api):
+    url = "https://epg.example.com/guide%20%C3%A9.xml?day=1&lang=ru#now"
+    response = api.post(f"{API}/epg-sources", {"name": "escaped", "url": url}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["url"] == url and EpgSource.objects.get().url == url
 
 
 def test_malformed_json_is_400(api):

@@ -222,17 +222,17 @@ def test_the_documented_request_bodies_are_the_input_shapes(api):
     schema = api.get(f"{API}/schema/", {"format": "json"}).json()
     bodies = schema["components"]["schemas"]
     subscribers = schema["paths"][f"{API}/subscribers/"]["post"]["requestBody"]["content"]["application/json"]
-    assert subscribers["schema"]["$ref"].endswith("/SubscriberInput")
-    created = bodies["SubscriberInput"]
+    assert subscribers["schema"]["$ref"].endswith("/SubscriberInputRequest")
+    created = bodies["SubscriberInputRequest"]
     assert set(created["required"]) == {"name", "phoneCountryCode", "phone"}
     assert created["properties"]["name"]["maxLength"] == 200
     assert created["properties"]["phoneCountryCode"]["pattern"] == "^[0-9]{1,4}$"
     assert created["properties"]["phone"]["pattern"] == "^[0-9]{4,15}$"
     updated = schema["paths"][f"{API}/subscribers/{{id}}/"]["put"]["requestBody"]["content"]["application/json"]
-    assert updated["schema"]["$ref"].endswith("/PatchedSubscriberInput")
-    assert "required" not in bodies["PatchedSubscriberInput"]
-    assert set(bodies["SubscriptionInput"]["properties"]) == {"subscriberId", "packageId", "portalId"}
-    assert set(bodies["SubscriptionInput"]["required"]) == {"subscriberId", "packageId"}
+    assert updated["schema"]["$ref"].endswith("/PatchedSubscriberInputRequest")
+    assert "required" not in bodies["PatchedSubscriberInputRequest"]
+    assert set(bodies["SubscriptionInputRequest"]["properties"]) == {"subscriberId", "packageId", "portalId"}
+    assert set(bodies["SubscriptionInputRequest"]["required"]) == {"subscriberId", "packageId"}
 
 
 def test_a_free_package_never_given_explicitly_is_not_subscribed(api, portal):

@@ -43,7 +43,7 @@ class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
         source = epg_services.create_epg_source(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(source, status.HTTP_201_CREATED)
 
-    @extend_schema(request=EpgSourceInput, responses=EpgSourceSerializer, operation_id="updateEpgSource")
+    @extend_schema(request=EpgSourceInput(partial=True), responses=EpgSourceSerializer, operation_id="updateEpgSource")
     def update(self, request, pk=None):
         source = epg_services.update_epg_source(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(source)

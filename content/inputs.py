@@ -86,6 +86,11 @@ class LogoField(serializers.Field):
         return None
 
 
+@extend_schema_field({"type": "string", "example": "en_US"})  # the pattern alone does not show a valid value
+class LanguageCode(Text):
+    """A language (``ll``) or locale (``ll_CC``) code."""
+
+
 class ChannelInput(InputShape):
     """``POST``/``PUT /channels``: on update (``channel`` in the context) only the keys given change."""
 
@@ -106,9 +111,10 @@ class ChannelInput(InputShape):
                          help_text="The logical channel number, unique in the portal; null for none.")
     description = Text(required=False, allow_null=True, allow_blank=True,
                        max_length=model_max_length(Channel, "description"))
-    language = Text(required=False, allow_null=True, allow_blank=True,
-                    validators=[RegexValidator(LANGUAGE_PATTERN, message=LANGUAGE_RULE)],
-                    help_text="A language (ll) or locale (ll_CC) code such as en_US; empty for none.")
+    language = LanguageCode(required=False, allow_null=True, allow_blank=True,
+                            max_length=model_max_length(Channel, "language"),
+                            validators=[RegexValidator(LANGUAGE_PATTERN, message=LANGUAGE_RULE)],
+                            help_text="A language (ll) or locale (ll_CC) code such as en_US; empty for none.")
     aspectRatio = serializers.ChoiceField(source="aspect_ratio", choices=AspectRatio.values, required=False,
                                           allow_blank=True)
     audioOnly = Boolean(source="audio_only", required=False, help_text="A radio station or the like.")

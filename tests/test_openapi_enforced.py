@@ -24,10 +24,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import pyotp
 import pytest
 from django.apps import apps
 from django.test import Client
@@ -35,10 +37,11 @@ from rest_framework.test import APIClient
 
 from content import services as content
 from content.epg import services as epg
-from portals.auth import Caller
+from portals import account
+from portals.auth import Caller, caller_for_token
 from subscribers import services as subscribers
 from tests.content.helpers import data_uri, image_bytes
-from tests.factories import PASSWORD, make_portal
+from tests.factories import PASSWORD, make_portal, session_token
 
 SCHEMA_URL = "/tv-management/api/v1/schema/"
 LONG = 10_000
@@ -61,7 +64,8 @@ DOCUMENT = served_document()
 # --- Reading the document ------------------------------------------------------------------------------------
 
 def resolve(schema: dict) -> dict:
-    """``schema`` with ``$ref`` and single-branch ``allOf``/``oneOf`` (drf-spectacular's nullable enums) merged in."""
+    """``schema`` with ``$ref`` and single-branch ``allOf``/``oneOf`` (drf-spectacular's nullable enums) merged in;
+    a ``oneOf`` of enums (a choice or blank) is one enum of all their values."""
     schema = dict(schema)
     if "$ref" in schema:
         target = DOCUMENT["components"]["schemas"][schema.pop("$ref").rsplit("/", 1)[1]]
@@ -71,9 +75,12 @@ def resolve(schema: dict) -> dict:
     if "oneOf" in schema:
         branches = [resolve(branch) for branch in schema["oneOf"]]
         real = [b for b in branches if b.get("enum") != [None] and b.get("type") != "null"]
+        null_branch = len(real) < len(branches)
+        if len(real) > 1 and all("enum" in b for b in real):  # a choice that may be blank: one enum of all
+            real = [{**real[0], "enum": [value for branch in real for value in branch["enum"]]}]
         if len(real) == 1:
             schema.pop("oneOf")
-            schema = {**real[0], **schema, "nullable": schema.get("nullable", False) or len(real) < len(branches)}
+            schema = {**real[0], **schema, "nullable": schema.get("nullable", False) or null_branch}
     return schema
 
 
@@ -237,9 +244,29 @@ class World:
         return subscribers.create_subscriber(self.portal, caller=self.caller, data={
             "name": "Ref", "phoneCountryCode": "44", "phone": "7700900123"})
 
-    def api(self) -> APIClient:
+    @cached_property
+    def owner_session(self) -> str:
+        """A session of the portal's owner: My account (``/me/…``) is a manager's, not the API key's."""
+        return session_token(self.portal.owner)
+
+    @cached_property
+    def totp_secret(self) -> str:
+        """The secret of an authenticator the owner started to enrol (``POST /me/totp``)."""
+        return account.start_totp(caller_for_token(self.owner_session))[0]
+
+    @cached_property
+    def totp_instant(self) -> float:
+        return time.time()
+
+    def totp_code(self, steps: int) -> str:
+        """The authenticator's code ``steps`` time steps from one instant of this world (two codes of one test
+        are never the same step's, whenever the clock turns)."""
+        return pyotp.TOTP(self.totp_secret).at(self.totp_instant + 30 * steps)
+
+    def api(self, path: str = "") -> APIClient:
         client = APIClient(HTTP_HOST=self.portal.domain)
-        client.credentials(HTTP_X_AUTH_TOKEN=self.portal.api_key)
+        own_account = "/api/v1/me/" in path
+        client.credentials(HTTP_X_AUTH_TOKEN=self.owner_session if own_account else self.portal.api_key)
         return client
 
     @cached_property
@@ -270,6 +297,10 @@ KNOWN = {
     ("auth/sms/verify/", "phoneCountryCode"): lambda w: w.subscriber.phone_country_code,
     ("auth/sms/verify/", "phone"): lambda w: w.subscriber.phone,
     ("auth/sms/verify/", "code"): lambda w: w.sms_code,
+    ("me/password/", "currentPassword"): lambda w: PASSWORD,
+    ("me/password/", "newPassword"): lambda w: "Vq7#mLp2-Xr9!tZk",
+    ("me/totp/confirm/", "code"): lambda w: w.totp_code(0),
+    ("me/totp/", "code"): lambda w: w.totp_code(0),
 }
 
 
@@ -277,10 +308,16 @@ KNOWN = {
 PREPARE = {
     ("DELETE", "channels-packages/"): lambda w: content.add_channel_to_package(w.package, w.channel, caller=w.caller),
     ("DELETE", "packages-subscribers/"): lambda w: subscribers.subscribe(w.subscriber, w.package, caller=w.caller),
+    # Two-factor authentication on, confirmed with the previous time step's code (a code is accepted once).
+    ("DELETE", "me/totp/"): lambda w: account.confirm_totp(
+        caller_for_token(w.owner_session), {"code": w.totp_code(-1)}),
 }
 # Properties that may only be sent unchanged (``management-api.md`` §3): no other value is accepted, whatever its
 # length.
 UNCHANGEABLE = {("portal/", "name"), ("portal/", "domain")}
+# Properties checked against a secret (the current password, a code of the authenticator): any other value, inside
+# the documented bounds or not, is refused, so only the probes that must be refused apply.
+SECRETS = {("me/password/", "currentPassword"), ("me/totp/confirm/", "code"), ("me/totp/", "code")}
 
 
 def known(operation: Operation, name: str):
@@ -447,7 +484,10 @@ def all_probes() -> list[Probe]:
     for operation in operations_with_json_bodies():
         probes.append(Probe(operation, "", "built from the document", None, ACCEPTED))
         for name, sub, required in leaf_properties(operation.body_schema):
-            probes += property_probes(operation, name, sub, required)
+            found = property_probes(operation, name, sub, required)
+            if (operation.path.split("/api/v1/", 1)[1], name) in SECRETS:  # only the right value is accepted
+                found = [probe for probe in found if probe.expect == REFUSED]
+            probes += found
     return probes
 
 
@@ -508,7 +548,7 @@ def send(probe: Probe, body: dict, world: World):
     The object an operation on one object needs is created with the same body (its immutable name must be the
     probe's), or with the base body when the probe's must be refused or leaves a property out (a password a
     ``PUT`` may leave out is required by the ``POST``)."""
-    client, path = world.api(), probe.operation.path
+    client, path = world.api(probe.operation.path), probe.operation.path
     if prepare := PREPARE.get((probe.operation.method, path.split("/api/v1/", 1)[1])):
         prepare(world)
     if "{" in path:

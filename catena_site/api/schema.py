@@ -66,8 +66,9 @@ class CatenaAutoSchema(AutoSchema):
 
     def _get_request_body(self, direction="request"):
         # drf-spectacular documents bodies of POST, PUT and PATCH only; a link is removed by a DELETE carrying the
-        # same body as the POST that made it (``management-api.md`` §6–7), and the document says so too.
-        if self.method == "DELETE" and isinstance(self.view, LinkView):
+        # same body as the POST that made it (``management-api.md`` §6–7), and the document says so too — as for
+        # any other view whose DELETE takes a body (``delete_has_body``, e.g. ``DELETE /me/totp {code}``).
+        if self.method == "DELETE" and (isinstance(self.view, LinkView) or getattr(self.view, "delete_has_body", False)):
             self.method = "POST"
             try:
                 return super()._get_request_body(direction)

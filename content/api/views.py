@@ -175,7 +175,7 @@ class CategoryViewSet(ListRetrieveMixin, PortalViewSet):
         category = services.create_category(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(category, status.HTTP_201_CREATED)
 
-    @extend_schema(request=CategoryInput, responses=CategorySerializer)
+    @extend_schema(request=CategoryInput(partial=True), responses=CategorySerializer)
     def update(self, request, pk=None):
         category = services.update_category(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(category)
@@ -201,7 +201,7 @@ class LocationViewSet(ListRetrieveMixin, PortalViewSet):
         location = services.create_location(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(location, status.HTTP_201_CREATED)
 
-    @extend_schema(request=LocationInput, responses=LocationSerializer)
+    @extend_schema(request=LocationInput(partial=True), responses=LocationSerializer)
     def update(self, request, pk=None):
         location = services.update_location(self.get_object(), caller=self.caller, data=json_object(request))
         return self.answer(location)

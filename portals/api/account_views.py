@@ -76,6 +76,8 @@ class MePasswordView(_AccountView):
 class MeTotpView(_AccountView):
     """``POST /me/totp`` starts an enrolment; ``DELETE /me/totp {code}`` turns two-factor authentication off."""
 
+    delete_has_body = True  # the OpenAPI document shows the DELETE's body (catena_site.api.schema)
+
     @extend_schema(request=None, responses={200: TotpStartSerializer, 403: FORBIDDEN, 409: CONFLICT},
                    operation_id="startTotpEnrolment")
     def post(self, request):

@@ -169,8 +169,10 @@ SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
 # --- Email ------------------------------------------------------------------------------------------------
 # EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 (django-environ: smtp, smtps, smtp+tls, smtp+ssl,
-# consolemail, filemail, memorymail, dummymail); by default every email is written to the console log.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# consolemail, filemail, memorymail, dummymail). Without it: written to the console log while DEBUG is on (the
+# development default), else not sent at all — a password-reset link in a production log would let anyone who
+# reads the log take the account over — and each unsent email is logged as an error, without its content.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "dummymail://"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds per SMTP operation: a stuck server frees the worker
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Catena <catena@localhost>")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from catena_site import access_events
-from catena_site.errors import Conflict, NotFound
+from catena_site.errors import Conflict, Invalid, NotFound
 from catena_site.ids import encode_id
 from monitoring.operations import OperationType, changes, record
 from portals.models import Portal, StreamingServer
@@ -107,9 +107,18 @@ def linked_names(channel: Channel, field: str) -> list[str]:
 
 
 def set_linked(channel: Channel, lists: dict) -> None:
-    """Replace the channel's categories and/or locations by ``lists`` (model field → objects, in order)."""
+    """Replace the channel's categories and/or locations by ``lists`` (model field → objects, in order).
+
+    The objects are locked and looked up again first: one deleted since the input was checked is a 400 naming
+    it, never a foreign-key error."""
     for field, objects in lists.items():
-        _, link_model, end = CHANNEL_LISTS[field]
+        api_name, link_model, end = CHANNEL_LISTS[field]
+        target = link_model._meta.get_field(end).related_model
+        present = set(target.objects.select_for_update().filter(pk__in=[obj.pk for obj in objects])
+                      .values_list("pk", flat=True))
+        gone = [obj.public_id for obj in objects if obj.pk not in present]
+        if gone:
+            raise Invalid.field(api_name, f"No {end} {gone[0]} in this portal (it was just deleted).")
         link_model.objects.filter(channel=channel).delete()
         link_model.objects.bulk_create(
             [link_model(channel=channel, position=position, **{end: obj}) for position, obj in enumerate(objects)])

@@ -17,6 +17,8 @@ portal account it has, each with its own link; a link sets the password of that 
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
@@ -36,6 +38,8 @@ from .validators import password_problems
 
 REFUSED = "Too many password reset requests. Try again later."
 THROTTLE_WINDOW = 3600  # seconds: the limits are per hour
+
+log = logging.getLogger(__name__)
 
 
 class LinkNotValid(ServiceError):
@@ -76,8 +80,8 @@ class NewPasswordInput(InputShape):
 
     what = "new password"
 
-    newPassword = Text(trim_whitespace=False)  # noqa: N815 (the names the screens send)
-    newPasswordAgain = Text(trim_whitespace=False)  # noqa: N815
+    newPassword = Text(max_length=1024, trim_whitespace=False)  # noqa: N815 (the names the screens send)
+    newPasswordAgain = Text(max_length=1024, trim_whitespace=False)  # noqa: N815
 
     def validate_newPassword(self, value: str) -> str:  # noqa: N802
         manager = self.context["manager"]
@@ -124,6 +128,9 @@ def send_links(email: str, site_url: str) -> int:
     ]
     context = {"email": email, "links": links, "minutes": settings.PASSWORD_RESET_TIMEOUT // 60}
     subject = render_to_string("portals/reset/email_subject.txt", context).strip()
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.dummy.EmailBackend":
+        log.error("Password reset email not sent: no EMAIL_URL is configured (README, 'Email').")
+        return 0
     send_mail(subject, render_to_string("portals/reset/email.txt", context), None, [email])
     return len(accounts)
 

@@ -73,6 +73,10 @@ class MePasswordView(_AccountView):
         return Response(MeSerializer(manager).data)
 
 
+class TotpOffSerializer(serializers.Serializer):
+    deleted = serializers.CharField(help_text='"totp": two-factor authentication is off.')
+
+
 class MeTotpView(_AccountView):
     """``POST /me/totp`` starts an enrolment; ``DELETE /me/totp {code}`` turns two-factor authentication off."""
 
@@ -84,11 +88,12 @@ class MeTotpView(_AccountView):
         secret, url = account.start_totp(request.auth)
         return Response({"secret": secret, "otpauthUrl": url})
 
-    @extend_schema(request=TotpCodeShape, responses={204: None, 403: FORBIDDEN, 409: CONFLICT, 429: TOO_MANY},
-                   operation_id="disableTotp")
+    @extend_schema(request=TotpCodeShape, responses={201: TotpOffSerializer, 403: FORBIDDEN, 409: CONFLICT,
+                                                     429: TOO_MANY}, operation_id="disableTotp")
     def delete(self, request):
+        """Every DELETE answers 201 with a short JSON body (``management-api.md`` §1)."""
         account.disable_totp(request.auth, json_object(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"deleted": "totp"}, status=status.HTTP_201_CREATED)
 
 
 class MeTotpConfirmView(_AccountView):

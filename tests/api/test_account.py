@@ -271,7 +271,7 @@ def test_turning_2fa_off_needs_a_valid_code(clients, managers):
     assert response.status_code == 400
     assert response.json()["errors"] == {"code": ["Invalid or already used code."]}
     assert clients["viewer"].get(ME).json()["totpEnabled"] is True
-    assert clients["viewer"].delete(f"{ME}/totp", {"code": code(secret)}, format="json").status_code == 204
+    assert clients["viewer"].delete(f"{ME}/totp", {"code": code(secret)}, format="json").status_code == 201
     assert clients["viewer"].get(ME).json()["totpEnabled"] is False
     assert not RecoveryCode.objects.filter(manager=managers["viewer"]).exists()
     assert login("viewer@example.com").status_code == 200
@@ -280,7 +280,7 @@ def test_turning_2fa_off_needs_a_valid_code(clients, managers):
 
 def test_a_recovery_code_turns_2fa_off(clients):
     _, codes = enrol(clients["viewer"])
-    assert clients["viewer"].delete(f"{ME}/totp", {"code": codes[3]}, format="json").status_code == 204
+    assert clients["viewer"].delete(f"{ME}/totp", {"code": codes[3]}, format="json").status_code == 201
     assert clients["viewer"].get(ME).json()["totpEnabled"] is False
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from catena_site.errors import Invalid
 from content import services
 from content.models import Category, Channel, ChannelCategory, ChannelLocation, Location
 from monitoring.operations import Operation
 from portals.auth import Caller
 from tests.conftest import API
 from tests.content.test_channels_api import make_channel
+from tests.factories import make_portal
 
 CATEGORY_KEYS = {"categoryId", "portalId", "name", "title", "position"}
 LOCATION_KEYS = {"locationId", "portalId", "name", "title", "countries", "networks"}
@@ -357,3 +359,20 @@ def test_category_location_and_channel_lists_have_constant_queries(api, portal, 
         body = api.get(f"{API}/channels").json()
     assert len(body["channels"][0]["categories"]) == 10 and body["channels"][9]["locationRestrictions"] == [
         locations[9].public_id]
+
+
+def test_a_category_deleted_while_a_channel_was_being_saved_is_a_400_naming_it_not_a_500(db):
+    """``set_linked`` looks the categories up again under a lock: one deleted after the input was checked (a
+    concurrent DELETE) is refused by name and the channel keeps what it had."""
+    portal = make_portal()
+    caller = Caller(portal)
+    channel = services.create_channel(portal, caller=caller, data={"name": "news", "title": "News"})
+    category = services.create_category(portal, caller=caller, data={"name": "sport", "title": "Sport"})
+    stale = Category.objects.get(pk=category.pk)
+    Category.objects.filter(pk=category.pk).delete()
+
+    with pytest.raises(Invalid) as refused:
+        services.set_linked(channel, {"categories": [stale]})
+
+    assert list(refused.value.errors) == ["categories"] and stale.public_id in refused.value.errors["categories"][0]
+    assert list(channel.categories.all()) == []

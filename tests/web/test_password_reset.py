@@ -246,3 +246,26 @@ def test_requests_are_throttled_per_client_ip(portal, managers, mailoutbox, sett
     assert [a.status_code for a in answers] == [302, 302, 429]
     assert [message.to for message in mailoutbox] == [["viewer@example.com"]]
     assert ask_for_reset(Client(REMOTE_ADDR="203.0.113.10"), "admin@example.com").status_code == 302
+
+
+def test_a_password_longer_than_1024_characters_is_refused(portal, managers, mailoutbox):
+    ask_for_reset(Client(), "viewer@example.com")
+    [link] = links_in(mailoutbox[0])
+    long_password = "Vq7#mLp2-Xr9!tZk" * 65  # 1,040 characters
+
+    refused = set_password(Client(), link, password=long_password)
+
+    assert refused.status_code == 400 and "Must be at most 1024 characters." in page(refused)
+    assert Manager.objects.get(pk=managers["viewer"].pk).check_password(PASSWORD)
+
+
+def test_without_an_email_setting_in_production_no_link_is_written_anywhere(portal, managers, mailoutbox, settings,
+                                                                             caplog):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"  # DEBUG=false without EMAIL_URL
+
+    answer = ask_for_reset(Client(), "admin@example.com")
+
+    assert answer.status_code == 302  # the same answer as ever: nothing tells which emails exist
+    assert mailoutbox == []
+    assert "no EMAIL_URL is configured" in caplog.text
+    assert "/password-reset/" not in caplog.text  # no link in the log

@@ -25,6 +25,15 @@ def read_upload(upload, limit: int) -> bytes:
     return upload.read(limit + 1)
 
 
+def disable_fields(form: forms.Form, *, name_fixed: bool, read_only: bool) -> None:
+    """An existing object's technical name cannot change; a reader sees every field, none editable."""
+    if name_fixed:
+        form.fields["name"].disabled = True
+    if read_only:
+        for field in form.fields.values():
+            field.disabled = True
+
+
 class ChannelForm(forms.Form):
     """A channel: technical name (create only), title, EPG source and channel, logo upload or removal."""
 
@@ -175,11 +184,7 @@ class CategoryForm(forms.Form):
             kwargs["initial"] = {"name": category.name, "title": category.title, "position": category.position,
                                  **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
-        if category is not None:
-            self.fields["name"].disabled = True
-        if read_only:
-            for field in self.fields.values():
-                field.disabled = True
+        disable_fields(self, name_fixed=category is not None, read_only=read_only)
 
     def service_data(self) -> dict:
         data = self.cleaned_data
@@ -213,11 +218,7 @@ class LocationForm(forms.Form):
                                  "countries": " ".join(location.countries), "networks": "\n".join(location.networks),
                                  **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
-        if location is not None:
-            self.fields["name"].disabled = True
-        if read_only:
-            for field in self.fields.values():
-                field.disabled = True
+        disable_fields(self, name_fixed=location is not None, read_only=read_only)
 
     def service_data(self) -> dict:
         data = self.cleaned_data

@@ -148,7 +148,9 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     assert "2 EPG channel IDs in xmltv.main" in page.text_content("[data-testid=epg-names-hint]")
     # Typing narrows the suggestions (the page answers htmx with the block).
     page.type("input[name=epg_channel_name]", "spo", delay=50)
-    wait_until(page, "document.querySelectorAll('#epg-channel-names option').length === 1")
+    # Wait for the answer to "spo" itself: "sp" already leaves one suggestion, and a block swapped in while the
+    # next input waits out its delay takes that input's request with it (the old block leaves the page).
+    wait_until(page, "document.querySelector('[data-testid=epg-names-hint]').textContent.includes('“spo”')")
     assert suggested(page) == ["sport.example"]
     assert page.text_content("[data-testid=epg-names-hint]") == "1 of 2 EPG channel IDs in xmltv.main contain “spo”."
     assert page.input_value("input[name=epg_channel_name]") == "spo"  # the swap leaves the typing alone

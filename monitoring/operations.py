@@ -58,6 +58,10 @@ class OperationType(models.TextChoices):
     RESET_PLAYBACK_TOKEN = "resetPlaybackToken"
     CREATE_PACKAGE_SUBSCRIBER = "createPackageSubscriber"
     DELETE_PACKAGE_SUBSCRIBER = "deletePackageSubscriber"
+    UPDATE_PACKAGE_SUBSCRIBER = "updatePackageSubscriber"  # lifecycle.md §1: the period changed
+    EXPIRE_PACKAGE_SUBSCRIBER = "expirePackageSubscriber"  # its period ended (actor system)
+    ADD_DEVICE = "addDevice"  # lifecycle.md §2
+    REMOVE_DEVICE = "removeDevice"
     CREATE_PACKAGE = "createPackage"
     UPDATE_PACKAGE = "updatePackage"
     DELETE_PACKAGE = "deletePackage"

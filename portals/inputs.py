@@ -19,7 +19,14 @@ from rest_framework import serializers
 
 from catena_site.inputs import Boolean, InputShape, Text, WholeNumber, model_max_length
 
-from .models import DEFAULT_SERVER_NAME, Manager, Portal, StreamingServer
+from .models import (
+    DEFAULT_ARCHIVE_DAYS,
+    DEFAULT_SERVER_NAME,
+    DEVICE_LIMIT_POLICIES,
+    Manager,
+    Portal,
+    StreamingServer,
+)
 from .permissions import PERMISSIONS
 from .streaming_servers import address_problems
 from .validators import decode_logo, decode_logo_data_uri, logo_data_uri, password_problems, validate_logo_url
@@ -131,12 +138,29 @@ class BrandingInput(Section):
 
 
 MAX_SESSIONS_RULE = "Must be a whole number from 1 to 1000, or empty for unlimited."
+MAX_DEVICES_RULE = MAX_SESSIONS_RULE
+ARCHIVE_DAYS_RULE = "Must be a whole number from 1 to 365, or empty for the default."
+REMINDER_DAYS_RULE = "Must be a whole number from 1 to 90, or empty to send no reminders."
 
 
 # The examples show a valid value in the OpenAPI document: the rule (a pattern) alone does not say what one is.
 @extend_schema_field({"type": "string", "example": "{title}: your login code is {code}"})
 class SmsTemplate(Text):
     """The text of the login SMS."""
+
+
+@extend_schema_field({"type": "string", "example": "{title}: your {package} subscription ends on {date}."})
+class ReminderTemplate(Text):
+    """The text of the expiry reminder SMS: only the placeholders it knows."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(re.findall(r"\{([^{}]*)\}", value)) - {"title", "package", "date"})
+        if unknown:
+            raise serializers.ValidationError(
+                "Unknown placeholder " + ", ".join(f"{{{name}}}" for name in unknown)
+                + ": use {title}, {package} and {date}.")
+        return value
 
 
 @extend_schema_field({"type": "string", "example": "https://streams.example.com"})
@@ -172,7 +196,44 @@ class PortalSettingsInput(Section):
         required=False, help_text="Every manager must use two-factor authentication: those without it are sent to "
                                   "enrol on the screens and refused by the API login. Only the owner changes it.")
 
+    icareusApi = Boolean(
+        required=False, help_text="The Icareus-compatible channels endpoint (/api/channels/admin) answers for this "
+                                  "portal. Off by default: its generated tokens are weaker than X-Auth-Token.")
+    defaultArchiveDays = WholeNumber(
+        required=False, allow_null=True, min_value=1, max_value=365,
+        error_messages={"min_value": ARCHIVE_DAYS_RULE, "max_value": ARCHIVE_DAYS_RULE},
+        help_text="Days of catch-up a channel gets when the Icareus endpoint turns autoRecord on, 1–365; null "
+                  f"means {DEFAULT_ARCHIVE_DAYS}.")
+    expiryReminderDays = WholeNumber(
+        required=False, allow_null=True, min_value=1, max_value=90,
+        error_messages={"min_value": REMINDER_DAYS_RULE, "max_value": REMINDER_DAYS_RULE},
+        help_text="Send a subscriber one SMS this many days before a subscription ends, 1–90; null turns "
+                  "reminders off.")
+    expiryReminderTemplate = ReminderTemplate(
+        required=False, allow_null=True, allow_blank=True, max_length=300, trim_whitespace=False,
+        help_text="The reminder SMS: {title} is the portal title, {package} the package, {date} the end date. "
+                  "Null or empty: the default text.")
+    allowDeviceRegistration = Boolean(
+        required=False, help_text="A device is registered when it is first seen playing; off: only devices a "
+                                  "manager added may play.")
+    allowDeviceUnregister = Boolean(
+        required=False, help_text="Subscribers may remove their own devices in the apps.")
+    maxDevicesPerSubscriber = WholeNumber(
+        required=False, allow_null=True, min_value=1, max_value=1000,
+        error_messages={"min_value": MAX_DEVICES_RULE, "max_value": MAX_DEVICES_RULE},
+        help_text="Devices per subscriber, 1–1000; null means unlimited. A subscriber's own maxDevices wins.")
+    deviceLimitPolicy = serializers.ChoiceField(
+        choices=list(DEVICE_LIMIT_POLICIES), required=False,
+        help_text="When a subscriber's devices are full: refuse the new one (too_many_devices) or replace the "
+                  "least recently seen one.")
+    allowAnonymous = Boolean(
+        required=False, help_text="Channels of the free packages play without a token, and the apps list them "
+                                  "without a login.")
+
     def validate_smsTemplate(self, value):
+        return value or None
+
+    def validate_expiryReminderTemplate(self, value):
         return value or None
 
     def validate_streamBaseUrl(self, value):

@@ -12,8 +12,22 @@ from catena_site.models import PortalQuerySet, PublicModel
 
 # The login SMS when a portal's ``smsTemplate`` setting is None: portals owns the setting, so its default too.
 DEFAULT_SMS_TEMPLATE = "Your {title} code: {code}"
-DEFAULT_PORTAL_SETTINGS = {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None, "smsTemplate": None,
-                           "streamBaseUrl": None, "require2fa": False}
+DEFAULT_PORTAL_SETTINGS = {
+    "autoCreateSubscribers": False, "maxSessionsPerSubscriber": None, "smsTemplate": None, "streamBaseUrl": None,
+    "require2fa": False,
+    # catalog.md §4: the Icareus-compatible channels endpoint, and the archive days its ``autoRecord`` sets
+    "icareusApi": False, "defaultArchiveDays": None,
+    # lifecycle.md §1: expiry reminders by SMS
+    "expiryReminderDays": None, "expiryReminderTemplate": None,
+    # lifecycle.md §2: devices
+    "allowDeviceRegistration": True, "allowDeviceUnregister": True, "maxDevicesPerSubscriber": None,
+    "deviceLimitPolicy": "refuse",
+    # lifecycle.md §3: anonymous viewing of the free packages
+    "allowAnonymous": False,
+}
+DEVICE_LIMIT_POLICIES = ("refuse", "replace_oldest")
+DEFAULT_ARCHIVE_DAYS = 7  # what ``autoRecord`` sets when the portal's ``defaultArchiveDays`` is None
+DEFAULT_EXPIRY_REMINDER_TEMPLATE = "{title}: your {package} subscription ends on {date}."
 
 
 def new_api_key() -> str:

@@ -49,15 +49,25 @@ class Subscriber(PublicModel):
 
 
 class Subscription(models.Model):
-    """A subscriber's explicit subscription to a package."""
+    """A subscriber's explicit subscription to a package, in force while ``starts_at <= now < expires_at``
+    (either end open when null). An expired one stays, as history."""
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="subscriptions")
     package = models.ForeignKey("content.Package", on_delete=models.CASCADE, related_name="subscriptions")
     created_at = models.DateTimeField(auto_now_add=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # When the minute job recorded ``expirePackageSubscriber`` for the current period (once per period).
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry reminder SMS went out for the current period (never twice).
+    reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subscriber", "package"], name="subscription_unique")]
-        indexes = [models.Index(fields=["package", "subscriber"], name="subscription_by_package")]
+        indexes = [
+            models.Index(fields=["package", "subscriber"], name="subscription_by_package"),
+            models.Index(fields=["expires_at"], name="subscription_by_expiry"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} → {self.package_id}"

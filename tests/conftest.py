@@ -13,6 +13,11 @@ from tests.factories import make_manager, make_portal, make_streaming_server, se
 from tests.worker import celery_worker_process  # noqa: F401  (one real Celery worker for the whole session)
 
 API = "/tv-management/api/v1"
+
+# The settings of catalog.md §4 and lifecycle.md §1–§3, with their defaults.
+LATER_SETTINGS = {"icareusApi": False, "defaultArchiveDays": None, "expiryReminderDays": None,
+                  "expiryReminderTemplate": None, "allowDeviceRegistration": True, "allowDeviceUnregister": True,
+                  "maxDevicesPerSubscriber": None, "deviceLimitPolicy": "refuse", "allowAnonymous": False}
 PERSONAS = ("api_key", "owner", "admin", "content", "subscribers", "viewer")
 
 

@@ -24,6 +24,15 @@ class PortalSettingsSerializer(serializers.Serializer):
     smsTemplate = serializers.CharField(allow_null=True)
     streamBaseUrl = serializers.CharField(allow_null=True)
     require2fa = serializers.BooleanField()
+    icareusApi = serializers.BooleanField()
+    defaultArchiveDays = serializers.IntegerField(allow_null=True, min_value=1, max_value=365)
+    expiryReminderDays = serializers.IntegerField(allow_null=True, min_value=1, max_value=90)
+    expiryReminderTemplate = serializers.CharField(allow_null=True)
+    allowDeviceRegistration = serializers.BooleanField()
+    allowDeviceUnregister = serializers.BooleanField()
+    maxDevicesPerSubscriber = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
+    deviceLimitPolicy = serializers.ChoiceField(choices=["refuse", "replace_oldest"])
+    allowAnonymous = serializers.BooleanField()
 
 
 class FlagsSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from PIL import Image
 
 from monitoring.operations import Operation
 from portals.models import Portal
-from tests.conftest import API, api_client
+from tests.conftest import API, LATER_SETTINGS, api_client
 
 PORTAL_KEYS = {"portalId", "name", "domain", "freePackages", "branding", "apiKey", "ownerId", "createdAt",
                "updatedAt", "flags", "settings"}
@@ -33,7 +33,8 @@ def test_get_portal_returns_the_documented_object(api, portal):
     assert body["ownerId"] == portal.owner.public_id
     assert body["flags"] == {"canManage": True, "canManageSubscribers": True, "canManageContent": True}
     assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+                                "smsTemplate": None, "streamBaseUrl": None, "require2fa": False,
+                                **LATER_SETTINGS}
     assert body["createdAt"].endswith("Z")
 
 
@@ -73,7 +74,7 @@ def test_put_portal_updates_branding_and_settings_and_logs_it(clients, portal, m
     body = response.json()
     assert body["branding"] == {"title": "Brand New", "description": "Best TV", "logo": "https://cdn.example.com/l.png"}
     assert body["settings"] == {"autoCreateSubscribers": True, "maxSessionsPerSubscriber": 2, "smsTemplate": None,
-                                "streamBaseUrl": None, "require2fa": False}
+                                "streamBaseUrl": None, "require2fa": False, **LATER_SETTINGS}
     portal.refresh_from_db()
     assert portal.title == "Brand New"
     operation = Operation.objects.get(portal=portal, type="updatePortal")
@@ -110,6 +111,13 @@ def test_put_portal_accepts_a_logo_as_data_uri_and_returns_it(api, portal):
         ({"settings": {"autoCreateSubscribers": "yes"}}, "settings.autoCreateSubscribers"),
         ({"settings": {"smsTemplate": "no code placeholder"}}, "settings.smsTemplate"),
         ({"settings": {"streamBaseUrl": "ftp://streams"}}, "settings.streamBaseUrl"),
+        ({"settings": {"icareusApi": "on"}}, "settings.icareusApi"),
+        ({"settings": {"defaultArchiveDays": 366}}, "settings.defaultArchiveDays"),
+        ({"settings": {"expiryReminderDays": 0}}, "settings.expiryReminderDays"),
+        ({"settings": {"expiryReminderTemplate": "ends {when}"}}, "settings.expiryReminderTemplate"),
+        ({"settings": {"maxDevicesPerSubscriber": -1}}, "settings.maxDevicesPerSubscriber"),
+        ({"settings": {"deviceLimitPolicy": "kick"}}, "settings.deviceLimitPolicy"),
+        ({"settings": {"allowAnonymous": None}}, "settings.allowAnonymous"),
     ],
 )
 def test_invalid_portal_changes_are_400_naming_the_field_and_change_nothing(api, portal, body, field):
@@ -196,7 +204,8 @@ def test_empty_texts_mean_the_defaults_and_unknown_settings_are_ignored(api, por
                                          "branding": {"description": None, "logo": ""}}, format="json")
     assert response.status_code == 200
     assert response.json()["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                           "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+                                           "smsTemplate": None, "streamBaseUrl": None, "require2fa": False,
+                                           **LATER_SETTINGS}
     assert response.json()["branding"]["description"] == ""
     assert "color" not in Portal.objects.get(pk=portal.pk).settings
 

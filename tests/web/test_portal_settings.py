@@ -11,6 +11,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from monitoring.operations import Operation, OperationType
+from tests.conftest import LATER_SETTINGS
 
 from .conftest import page
 
@@ -69,7 +70,7 @@ def test_settings_are_saved_and_blank_means_unlimited(web, portal):
     client.post("/portal/settings/", settings_form(portal))
     portal.refresh_from_db()
     assert portal.effective_settings == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False, **LATER_SETTINGS}
 
 
 def test_an_out_of_range_session_limit_is_refused_by_the_service_rule(web, portal):
@@ -228,7 +229,7 @@ def test_the_guide_language_stays_out_of_the_management_api(web, portal):
     api = APIClient(HTTP_X_AUTH_TOKEN=portal.api_key)
     body = api.get(API_PORTAL).json()
     assert body["settings"] == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+                                "smsTemplate": None, "streamBaseUrl": None, "require2fa": False, **LATER_SETTINGS}
     # Sent back (or sent on purpose), it is an unknown field: ignored, and the screen's choice is kept.
     response = api.put(API_PORTAL, {"settings": {**body["settings"], "language": "de", "guideLanguage": "de"}},
                        format="json")

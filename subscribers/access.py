@@ -24,11 +24,10 @@ def in_force_filter(now: dt.datetime) -> Q:
             & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
 
 
-def in_force(subscription, now: dt.datetime | None = None) -> bool:
-    """Whether one subscription is in force at ``now`` (:func:`in_force_filter`, for a loaded row)."""
+def in_force(starts_at: dt.datetime | None, expires_at: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """Whether a subscription with this period is in force at ``now`` (:func:`in_force_filter`, for loaded values)."""
     now = now or timezone.now()
-    return ((subscription.starts_at is None or subscription.starts_at <= now)
-            and (subscription.expires_at is None or now < subscription.expires_at))
+    return (starts_at is None or starts_at <= now) and (expires_at is None or now < expires_at)
 
 
 def granting_packages(subscriber, now: dt.datetime | None = None):

@@ -293,6 +293,7 @@ def channel_of(portal, channel_id: str | None) -> Channel:
 
 def add_channel(caller: Caller, body: dict) -> Channel:
     """``addChannel``: ``createChannel`` with a stream name derived from the Icareus ``name``."""
+    caller.require("isContentAdmin")  # before any refusal of the values, as the service would
     portal = caller.portal
     body = {"primaryLanguage": DEFAULT_LANGUAGE, **body}
     data, problems = to_catena(body, portal, None)
@@ -309,6 +310,7 @@ def add_channel(caller: Caller, body: dict) -> Channel:
 
 def update_channel(caller: Caller, channel: Channel, body: dict) -> Channel:
     """``updateChannel``: ``updateChannel`` with only the fields given."""
+    caller.require("isContentAdmin")
     data, problems = to_catena(body, caller.portal, channel)
     check_all(data, problems, partial=True, portal=caller.portal, channel=channel)
     return services.update_channel(channel, caller=caller, data=data)
@@ -316,6 +318,7 @@ def update_channel(caller: Caller, channel: Channel, body: dict) -> Channel:
 
 def add_channel_icon(caller: Caller, channel: Channel, upload) -> Channel:
     """``addChannelIcon``: the uploaded ``channelIcon`` as the channel's logo (checked like every logo)."""
+    caller.require("isContentAdmin")
     if upload is None:
         raise IcareusError(400, errors={"channelIcon": ["This field is required: an image file."]})
     return services.update_channel(channel, caller=caller, data={"logo": upload.read(MAX_LOGO_BYTES + 1)})

@@ -3,6 +3,7 @@ request bodies verbatim, sent as its ``curl -d`` sends them (a form content type
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -230,9 +231,9 @@ def test_update_changes_only_the_fields_given_and_maps_every_one(enabled):
     finland = make_location(enabled, countries=["FI"])
     channel = make_channel(enabled, "yle1", "Yle", number=5, archiveDays=3, language="fi_FI")
     token = token_of(enabled)
-    body = ('{"name": "Yle TV1", "categories": [%d, %d], "locationRestrictions": [%d], "quality": 1, "audioOnly": true,'
-            ' "isPublic": false, "isExclusive": true, "aspectRatio": "4:3", "autoRecord": true}'
-            % (sport.id, news.id, finland.id))
+    body = json.dumps({"name": "Yle TV1", "categories": [sport.id, news.id], "locationRestrictions": [finland.id],
+                       "quality": 1, "audioOnly": True, "isPublic": False, "isExclusive": True, "aspectRatio": "4:3",
+                       "autoRecord": True})
     answer = call("updateChannel", enabled, token, "post", body, channelId=channel.id).json()["channel"]
     assert (answer["name"], answer["categories"], answer["locationRestrictions"]) == (
         "Yle TV1", [sport.id, news.id], [finland.id])
@@ -312,8 +313,11 @@ def test_a_viewer_may_read_but_not_change(enabled, managers):
     assert call("getChannels", enabled, viewer).status_code == 200
     assert call("getChannel", enabled, viewer, channelId=channel.id).status_code == 200
     before = stored_state()
-    for action, body in (("addChannel", ADD_BODY), ("updateChannel", UPDATE_BODY), ("deleteChannel", None)):
-        response = call(action, enabled, viewer, "post", body, channelId=channel.id)
+    for action, body in (("addChannel", ADD_BODY), ("addChannel", '{"name": "X", "quality": 7}'),
+                         ("updateChannel", UPDATE_BODY), ("deleteChannel", None),
+                         ("addChannelIcon", {"channelIcon": _upload(image_bytes())})):
+        response = call(action, enabled, viewer, "post", body, content_type=None if action == "addChannelIcon" else FORM,
+                        channelId=channel.id)
         assert response.status_code == 403
         assert response.json() == {"status": "error", "message": "This action requires the Content admin permission "
                                                                  "(isContentAdmin)."}

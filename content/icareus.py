@@ -111,7 +111,7 @@ def generated_token_valid(token: str, organization_id: int, secret: str) -> bool
 
 def enabled_portal(organization_id: int) -> Portal | None:
     """The portal with that organization number if it has the endpoint on; None otherwise (off is unknown)."""
-    portal = Portal.objects.filter(pk=organization_id).first()
+    portal = Portal.objects.defer("logo_image").filter(pk=organization_id).first()
     if portal is None or not portal.effective_settings.get("icareusApi"):
         return None
     return portal

@@ -7,7 +7,9 @@ import json
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from content import icareus
 from content.models import Channel, LogoRendition
@@ -362,3 +364,16 @@ def _upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("wizard.png", data, content_type="image/png")
+
+
+def test_get_channels_reads_a_fixed_number_of_queries(enabled):
+    news = make_category(enabled, "news", "News")
+    token = token_of(enabled)
+    counts = []
+    for batch in (("a1", "a2"), ("b1", "b2", "b3", "b4")):
+        for name in batch:
+            make_channel(enabled, name, name.upper(), categories=[news.public_id], logo=image_bytes())
+        with CaptureQueriesContext(connection) as queries:
+            assert len(call("getChannels", enabled, token).json()["channels"]) in (2, 6)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

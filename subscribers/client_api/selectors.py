@@ -19,7 +19,8 @@ LOOKAHEAD = dt.timedelta(hours=12)
 
 
 def channels_of(subscriber):
-    """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded)."""
+    """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded): the guide's
+    channels, which numbers and categories leave as they were (lists and playlists use ``catalog_of``)."""
     return watchable_channels(subscriber).defer("logo").order_by("title", "id")
 
 

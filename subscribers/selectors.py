@@ -7,11 +7,32 @@ from catena_site.access_events import token_digest
 from .models import Subscriber, Subscription
 
 
+def in_force(now, prefix: str = "") -> Q:
+    """Subscriptions in force at ``now``: ``starts_at <= now < expires_at``, either end open when null.
+    ``prefix`` reaches them through a relation (``"subscriptions__"``)."""
+    return ((Q(**{f"{prefix}starts_at__isnull": True}) | Q(**{f"{prefix}starts_at__lte": now}))
+            & (Q(**{f"{prefix}expires_at__isnull": True}) | Q(**{f"{prefix}expires_at__gt": now})))
+
+
+def ended(now, prefix: str = "") -> Q:
+    """Subscriptions whose period has ended by ``now`` (they stay, as history)."""
+    return Q(**{f"{prefix}expires_at__lte": now})
+
+
+def soonest_expiry(subscriber, now):
+    """The soonest end among the subscriber's subscriptions in force at ``now`` (None when none of them ends),
+    from the prefetched ``subscriptions``."""
+    ends = [s.expires_at for s in subscriber.subscriptions.all()
+            if s.expires_at is not None and s.expires_at > now and (s.starts_at is None or s.starts_at <= now)]
+    return min(ends, default=None)
+
+
 def subscribers_for(portal):
     """The portal's subscribers with their subscriptions' package IDs (one extra query) and any suspicion of
     token sharing (declared by monitoring on its side) loaded."""
     return Subscriber.objects.for_portal(portal).select_related("sharing_suspicion").prefetch_related(
-        Prefetch("subscriptions", queryset=Subscription.objects.only("id", "subscriber_id", "package_id").order_by("id"))
+        Prefetch("subscriptions", queryset=Subscription.objects.only("id", "subscriber_id", "package_id", "starts_at", "expires_at")
+                 .order_by("id"))
     )
 
 

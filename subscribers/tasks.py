@@ -11,6 +11,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from . import reminders
+
 log = logging.getLogger("catena.sms")
 
 
@@ -65,3 +67,11 @@ def send_sms_http(self, to: str, text: str, portal_id: str) -> None:
     if sent_key:
         cache.set(sent_key, True, SENT_KEEP)
     log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)
+
+
+@shared_task(name="subscribers.tasks.send_expiry_reminders")
+def send_expiry_reminders() -> int:
+    """The daily expiry reminders (``subscribers.reminders``); how many SMS were sent. Safe to run twice."""
+    sent = reminders.send_expiry_reminders()
+    log.info("sent %d expiry reminders", sent)
+    return sent

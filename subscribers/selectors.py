@@ -27,6 +27,15 @@ def soonest_expiry(subscriber, now):
     return min(ends, default=None)
 
 
+def subscription_state(subscription, now) -> str:
+    """``"active"`` (in force at ``now``), ``"expired"`` (its period ended) or ``"scheduled"`` (not started)."""
+    if subscription.expires_at is not None and subscription.expires_at <= now:
+        return "expired"
+    if subscription.starts_at is not None and subscription.starts_at > now:
+        return "scheduled"
+    return "active"
+
+
 def subscribers_for(portal):
     """The portal's subscribers with their subscriptions' package IDs (one extra query) and any suspicion of
     token sharing (declared by monitoring on its side) loaded."""

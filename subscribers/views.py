@@ -6,6 +6,7 @@ through ``subscribers.services``; a refusal is shown as the service phrased it.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 
 from django.contrib import messages
@@ -43,9 +44,13 @@ from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
 APP_SESSIONS_SHOWN = 50
+REMINDERS_SHOWN = 20
+REMINDER_COLUMNS = ["Sent", "Package", "Period ends", "To", "Message"]
 APP_SESSION_COLUMNS = ["Device", "IP address", "Logged in", "Last seen", "Expires"]
-FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone"}
-FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
+FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone",
+                 "expiresWithinDays": "Expiry", "expiresBefore": "Ends before", "expired": "Expired"}
+FILTER_PARAMS = ("search", "phone", "packageId", "disabled", "expiresWithinDays", "expiresBefore", "expired")
+EXPIRING_SOON_DAYS = 7  # the list's "expiring within 7 days": a row whose soonest end is this close is marked
 
 
 class SubscriberAdminMixin(FlagRequiredMixin):
@@ -82,6 +87,7 @@ class SubscriberListView(PortalListView):
         Column("Name", sort="name", csv=lambda row: row.name),
         Column("Phone", sort="full_phone", csv=lambda row: f"+{row.phone_country_code} {row.phone}"),
         Column("Packages", csv=lambda row: len(row.subscriptions.all())),
+        Column("Expires", csv=lambda row: row.soonest_expiry.isoformat() if row.soonest_expiry else ""),
         Column("Last activity", csv=lambda row: row.last_activity_at.isoformat() if row.last_activity_at else ""),
         Column("Status", csv=lambda row: "blocked" if row.disabled else "active"),
         Column(""),
@@ -92,6 +98,15 @@ class SubscriberListView(PortalListView):
 
     def get_queryset(self):
         return subscribers_for(self.portal)
+
+    def decorate_rows(self, rows: list) -> list:
+        """Each row's soonest end among its subscriptions in force (``Expires``), and whether it is near."""
+        now = timezone.now()
+        soon = now + dt.timedelta(days=EXPIRING_SOON_DAYS)
+        for row in rows:
+            row.soonest_expiry = selectors.soonest_expiry(row, now)
+            row.expiring_soon = row.soonest_expiry is not None and row.soonest_expiry < soon
+        return rows
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -240,8 +255,15 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
         subscribed = {s.package_id for s in subscriptions}
         free = list(Package.objects.for_portal(self.portal).filter(free_link__isnull=False).order_by("name"))
         free_ids = {p.id for p in free}
+        now = timezone.now()
+        for subscription in subscriptions:
+            subscription.state = selectors.subscription_state(subscription, now)
+        reminders = subscriber.expiry_reminders.select_related("package")
         context.update(
             subscriber=subscriber,
+            reminders=list(reminders[:REMINDERS_SHOWN]),
+            reminders_total=reminders.count(),
+            reminder_columns=REMINDER_COLUMNS,
             subscriptions=[(s, s.package_id in free_ids) for s in subscriptions],
             free_packages=[p for p in free if p.id not in subscribed],
             addable=[p for p in content_selectors.package_choices(self.portal) if p.id not in subscribed and p.id not in free_ids],

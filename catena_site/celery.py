@@ -53,6 +53,12 @@ app.conf.beat_schedule = {
         "task": "monitoring.tasks.reconcile_streamer_sessions",
         "schedule": timedelta(minutes=5),
     },
+    # Subscription periods: record each expiry once, close the sessions it ended (lifecycle.md §1). The access
+    # rule does not wait for it: the cached facts carry the instants.
+    "subscribers.expire-subscriptions": {
+        "task": "subscribers.tasks.expire_subscriptions",
+        "schedule": timedelta(seconds=60),
+    },
     # EPG: queue a fetch for every source whose period has elapsed (or whose retry is due); reads the
     # sources from the database each time, so new and changed sources need no restart.
     "content.dispatch-epg-fetches": {

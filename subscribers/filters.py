@@ -9,8 +9,8 @@ from django_filters import rest_framework as filters
 from catena_site.api.filters import DateOrDateTimeFilter, MultipleIdFilter
 from content.filters import WholeNumberFilter
 
+from .access import in_force_filter
 from .models import Subscriber, Subscription
-from .selectors import ended, in_force
 
 EXPIRES_WITHIN_RULE = "Must be a whole number of days from 1 to 3650."
 
@@ -61,7 +61,7 @@ class SubscriberFilter(filters.FilterSet):
     @staticmethod
     def _ending_before(queryset, instant: dt.datetime):
         now = timezone.now()
-        ending = Subscription.objects.filter(in_force(now), expires_at__lt=instant)
+        ending = Subscription.objects.filter(in_force_filter(now), expires_at__lt=instant)
         return queryset.filter(id__in=ending.values("subscriber_id"))
 
     def filter_expires_before(self, queryset, name, value):
@@ -75,5 +75,5 @@ class SubscriberFilter(filters.FilterSet):
     def filter_expired(self, queryset, name, value):
         if value is None:
             return queryset
-        holders = Subscription.objects.filter(ended(timezone.now())).values("subscriber_id")
+        holders = Subscription.objects.filter(expires_at__lte=timezone.now()).values("subscriber_id")
         return queryset.filter(id__in=holders) if value else queryset.exclude(id__in=holders)

@@ -22,8 +22,8 @@ from catena_site.errors import RateLimited
 from catena_site.throttle import Counter, take
 from portals.models import DEFAULT_EXPIRY_REMINDER_TEMPLATE, Portal
 
+from .access import in_force_filter
 from .models import ExpiryReminder, Subscription
-from .selectors import in_force
 from .sms_login import NUMBER_LIMIT
 
 log = logging.getLogger("catena.sms")
@@ -41,7 +41,7 @@ def reminder_text(portal, package_name: str, expires_at: dt.datetime) -> str:
 def due_reminders(portal, days: int, now: dt.datetime):
     """The portal's subscriptions a run at ``now`` reminds: in force, ending within ``days``, not reminded
     yet, of subscribers who are not blocked."""
-    return (Subscription.objects.filter(in_force(now), subscriber__portal=portal, subscriber__disabled=False,
+    return (Subscription.objects.filter(in_force_filter(now), subscriber__portal=portal, subscriber__disabled=False,
                                         reminded_at__isnull=True, expires_at__lte=now + dt.timedelta(days=days))
             .select_related("subscriber", "package").order_by("expires_at", "id"))
 

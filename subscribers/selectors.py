@@ -4,26 +4,14 @@ from django.db.models import Prefetch, Q
 
 from catena_site.access_events import token_digest
 
+from .access import in_force
 from .models import Subscriber, Subscription
-
-
-def in_force(now, prefix: str = "") -> Q:
-    """Subscriptions in force at ``now``: ``starts_at <= now < expires_at``, either end open when null.
-    ``prefix`` reaches them through a relation (``"subscriptions__"``)."""
-    return ((Q(**{f"{prefix}starts_at__isnull": True}) | Q(**{f"{prefix}starts_at__lte": now}))
-            & (Q(**{f"{prefix}expires_at__isnull": True}) | Q(**{f"{prefix}expires_at__gt": now})))
-
-
-def ended(now, prefix: str = "") -> Q:
-    """Subscriptions whose period has ended by ``now`` (they stay, as history)."""
-    return Q(**{f"{prefix}expires_at__lte": now})
 
 
 def soonest_expiry(subscriber, now):
     """The soonest end among the subscriber's subscriptions in force at ``now`` (None when none of them ends),
     from the prefetched ``subscriptions``."""
-    ends = [s.expires_at for s in subscriber.subscriptions.all()
-            if s.expires_at is not None and s.expires_at > now and (s.starts_at is None or s.starts_at <= now)]
+    ends = [s.expires_at for s in subscriber.subscriptions.all() if s.expires_at is not None and in_force(s, now)]
     return min(ends, default=None)
 
 

@@ -11,9 +11,10 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from . import reminders
+from . import reminders, services
 
 log = logging.getLogger("catena.sms")
+log_periods = logging.getLogger(__name__)
 
 
 SENT_KEY = "sms:sent:{task_id}"
@@ -75,3 +76,12 @@ def send_expiry_reminders() -> int:
     sent = reminders.send_expiry_reminders()
     log.info("sent %d expiry reminders", sent)
     return sent
+
+
+@shared_task(name="subscribers.tasks.expire_subscriptions")
+def expire_subscriptions() -> int:
+    """Record the subscriptions whose period ended (once each) and close the play sessions they allowed."""
+    recorded = services.expire_subscriptions()
+    if recorded:
+        log_periods.info("recorded %d expired subscriptions", recorded)
+    return recorded

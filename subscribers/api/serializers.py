@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
+from subscribers.access import in_force
 from subscribers.models import Subscriber
 from subscribers.selectors import sharing_suspicion
 
@@ -78,3 +79,18 @@ class SubscriptionSerializer(serializers.Serializer):
     subscriberId = IdField(read_only=True)
     packageId = IdField(read_only=True)
     portalId = IdField(read_only=True)
+
+
+def period_body(subscription, now=None) -> dict:
+    """A subscription's period as the API writes it: ``startsAt``, ``expiresAt`` (null: open) and ``active`` (in
+    force now: ``startsAt`` ≤ now < ``expiresAt``)."""
+    return {"startsAt": _utc(subscription.starts_at), "expiresAt": _utc(subscription.expires_at),
+            "active": in_force(subscription, now)}
+
+
+class SubscriptionPeriodSerializer(SubscriptionSerializer):
+    """A subscription and its period, as ``PUT /packages-subscribers`` answers it."""
+
+    startsAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    expiresAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    active = serializers.BooleanField(read_only=True)

@@ -12,10 +12,16 @@ from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, js
 from content.models import Package
 from subscribers import selectors, services
 from subscribers.filters import SubscriberFilter
-from subscribers.inputs import SubscriberInput, SubscriptionInput
+from subscribers.inputs import SubscriberInput, SubscriptionInput, SubscriptionPeriodInput
 from subscribers.models import Subscriber, Subscription
 
-from .serializers import SubscriberSerializer, SubscriptionSerializer, subscriber_body
+from .serializers import (
+    SubscriberSerializer,
+    SubscriptionPeriodSerializer,
+    SubscriptionSerializer,
+    period_body,
+    subscriber_body,
+)
 
 
 def package_ids_by_subscriber(subscribers) -> dict[int, list[int]]:
@@ -86,7 +92,8 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
 
 
 class SubscriptionView(LinkView):
-    """``POST``/``DELETE /packages-subscribers``: subscribe a subscriber to a package, or end it."""
+    """``POST``/``PUT``/``DELETE /packages-subscribers``: subscribe a subscriber to a package (optionally for a
+    period), change a subscription's period, or end it."""
 
     permission_classes = [CanManageSubscribers]
     serializer_class = SubscriptionInput
@@ -95,12 +102,20 @@ class SubscriptionView(LinkView):
     def linked_objects(self, request) -> list:
         return list(services.subscription_of(request.auth.portal, json_object(request)))
 
-    @extend_schema(request=SubscriptionInput, responses={200: SubscriptionSerializer},
+    @extend_schema(request=SubscriptionPeriodInput, responses={200: SubscriptionSerializer},
                    operation_id="createPackageSubscriber")
     def post(self, request):
-        subscriber, package = self.linked_objects(request)
-        services.subscribe(subscriber, package, caller=request.auth)
+        subscriber, package, period = services.subscription_and_period(request.auth.portal, json_object(request))
+        services.subscribe(subscriber, package, caller=request.auth, **period)
         return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_200_OK)
+
+    @extend_schema(request=SubscriptionPeriodInput, responses={200: SubscriptionPeriodSerializer},
+                   operation_id="updatePackageSubscriber")
+    def put(self, request):
+        subscriber, package, period = services.subscription_and_period(request.auth.portal, json_object(request))
+        subscription = services.update_subscription_period(subscriber, package, period, caller=request.auth)
+        return Response({**self.link_body(request, (subscriber, package)), **period_body(subscription)},
+                        status=status.HTTP_200_OK)
 
     @extend_schema(request=SubscriptionInput, responses={201: SubscriptionSerializer},
                    operation_id="deletePackageSubscriber")

@@ -14,9 +14,6 @@ def at(text: str) -> dt.datetime:
 
 
 def subscribe_for(subscriber, package, *, starts_at=None, expires_at=None) -> Subscription:
-    """Subscribe through the service, then give the subscription its period."""
-    subscription = services.subscribe(subscriber, package, caller=Caller(portal=subscriber.portal))
-    if starts_at is not None or expires_at is not None:
-        Subscription.objects.filter(pk=subscription.pk).update(starts_at=starts_at, expires_at=expires_at)
-        subscription.refresh_from_db()
-    return subscription
+    """Subscribe through the service, for the period given."""
+    return services.subscribe(subscriber, package, caller=Caller(portal=subscriber.portal), starts_at=starts_at,
+                              expires_at=expires_at)

@@ -109,8 +109,8 @@ def test_a_new_period_gets_its_own_reminder(portal, alice, sms_file, remind, tim
     set_reminders(portal, 3)
     assert remind() == 1
     basic = Subscription.objects.get(package__name="basic")
-    # A renewal moves the end (as change_period does, which clears reminded_at with it).
-    Subscription.objects.filter(pk=basic.pk).update(expires_at=at("2026-04-12T18:30:00Z"), reminded_at=None)
+    services.change_period(basic, starts_at=None, expires_at=at("2026-04-12T18:30:00Z"),
+                           actor=Caller(portal=portal).actor)  # a renewal: a new period
     assert remind() == 0  # not within 3 days any more
     time_machine.move_to("2026-04-10T09:00:00Z", tick=False)
     assert remind() == 1  # basic's new period; sport ended on 03-20 unreminded (no run saw it due)

@@ -506,8 +506,8 @@ class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
 
 EXAMPLE_SUBSCRIBERS_CSV = (
     f"{HEADER}\r\n"
-    "Alice Example,1,2025550143,basic\r\n"
-    "Bob Example,44,7700900123,basic|sport\r\n"
+    "Alice Example,1,2025550143,basic,\r\n"
+    "Bob Example,44,7700900123,basic|sport,2027-01-31\r\n"
 )
 
 

@@ -24,11 +24,10 @@ def in_force_filter(now: dt.datetime) -> Q:
             & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
 
 
-def in_force(subscription, now: dt.datetime | None = None) -> bool:
-    """Whether one subscription is in force at ``now`` (:func:`in_force_filter`, for a loaded row)."""
+def in_force(starts_at: dt.datetime | None, expires_at: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    """Whether a subscription with this period is in force at ``now`` (:func:`in_force_filter`, for loaded values)."""
     now = now or timezone.now()
-    return ((subscription.starts_at is None or subscription.starts_at <= now)
-            and (subscription.expires_at is None or now < subscription.expires_at))
+    return (starts_at is None or starts_at <= now) and (expires_at is None or now < expires_at)
 
 
 def granting_packages(subscriber, now: dt.datetime | None = None):
@@ -96,13 +95,10 @@ def period_facts(subscriber_id: int, now: dt.datetime) -> tuple[dt.datetime | No
     return (min(changes) if changes else None), found["ended"] is not None
 
 
-def expired_channel_names(subscriber, now: dt.datetime) -> dict[str, int]:
-    """``{name: id}`` of the channels an expired subscription of the subscriber granted (whether or not something
-    else grants them now): the refusal's reason is ``subscription_expired`` for those the subscriber may not
-    watch."""
-    ended = Subscription.objects.filter(subscriber_id=subscriber.id, expires_at__lte=now).values("package_id")
-    links = PackageChannel.objects.filter(package_id__in=ended).values("channel_id")
-    return dict(Channel.objects.filter(portal_id=subscriber.portal_id, id__in=links).values_list("name", "id"))
+def package_channel_names(portal_id: int, package_ids: list[int]) -> dict[str, int]:
+    """``{name: id}`` of the portal's channels in these packages."""
+    links = PackageChannel.objects.filter(package_id__in=package_ids).values("channel_id")
+    return dict(Channel.objects.filter(portal_id=portal_id, id__in=links).values_list("name", "id"))
 
 
 def expired_package_ids(subscriber_id: int, now: dt.datetime) -> list[int]:

@@ -25,11 +25,11 @@ def subscription_state(subscription, now) -> str:
 
 
 def subscribers_for(portal):
-    """The portal's subscribers with their subscriptions' package IDs (one extra query) and any suspicion of
+    """The portal's subscribers with their subscriptions' package IDs and periods (one extra query) and any suspicion of
     token sharing (declared by monitoring on its side) loaded."""
     return Subscriber.objects.for_portal(portal).select_related("sharing_suspicion").prefetch_related(
-        Prefetch("subscriptions", queryset=Subscription.objects.only("id", "subscriber_id", "package_id", "starts_at", "expires_at")
-                 .order_by("id"))
+        Prefetch("subscriptions", queryset=Subscription.objects.only(
+            "id", "subscriber_id", "package_id", "starts_at", "expires_at").order_by("id"))
     )
 
 

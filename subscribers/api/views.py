@@ -24,14 +24,15 @@ from .serializers import (
 )
 
 
-def package_ids_by_subscriber(subscribers) -> dict[int, list[int]]:
-    """The package IDs of each subscriber's subscriptions in subscription order, in one query."""
-    packages: dict[int, list[int]] = {subscriber.id: [] for subscriber in subscribers}
-    if packages:
-        rows = Subscription.objects.filter(subscriber_id__in=packages).order_by("id")
-        for subscriber_id, package_id in rows.values_list("subscriber_id", "package_id"):
-            packages[subscriber_id].append(package_id)
-    return packages
+def subscriptions_by_subscriber(subscribers) -> dict[int, list[tuple]]:
+    """``(package ID, starts_at, expires_at)`` of each subscriber's subscriptions in subscription order, in one
+    query."""
+    found: dict[int, list[tuple]] = {subscriber.id: [] for subscriber in subscribers}
+    if found:
+        rows = Subscription.objects.filter(subscriber_id__in=found).order_by("id")
+        for subscriber_id, *row in rows.values_list("subscriber_id", "package_id", "starts_at", "expires_at"):
+            found[subscriber_id].append(tuple(row))
+    return found
 
 
 class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
@@ -53,10 +54,10 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         # subscribers. They made ~3,000 objects a page tied in reference cycles (subscription ↔ subscriber,
         # ``ReturnList`` ↔ serializer) that only the garbage collector frees, and the full collections they
         # set off every twenty pages or so took 50–200 ms (bench/lists.py). Still two queries: the page, then
-        # its package IDs. (No docstring: it would replace the class's as the operation's description.)
+        # its subscriptions. (No docstring: it would replace the class's as the operation's description.)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        packages = package_ids_by_subscriber(page)
-        return self.get_paginated_response([subscriber_body(s, self.caller, packages[s.id]) for s in page])
+        subscriptions = subscriptions_by_subscriber(page)
+        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id]) for s in page])
 
     @extend_schema(request=SubscriberInput, responses={201: SubscriberSerializer})
     def create(self, request):

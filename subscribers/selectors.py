@@ -11,7 +11,7 @@ from .models import Subscriber, Subscription
 def soonest_expiry(subscriber, now):
     """The soonest end among the subscriber's subscriptions in force at ``now`` (None when none of them ends),
     from the prefetched ``subscriptions``."""
-    ends = [s.expires_at for s in subscriber.subscriptions.all() if s.expires_at is not None and in_force(s, now)]
+    ends = [s.expires_at for s in subscriber.subscriptions.all() if s.expires_at is not None and in_force(s.starts_at, s.expires_at, now)]
     return min(ends, default=None)
 
 

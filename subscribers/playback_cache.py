@@ -301,8 +301,9 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    # "e2": the facts gained the portal's streaming server; entries of the older shape are never read.
-    return f"pb:e2:{keys.token_digest(token)}"
+    # "e2": the facts gained the portal's streaming server; "e3": the subscription periods (valid until, expired
+    # channels). Entries of an older shape are never read.
+    return f"pb:e3:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:

@@ -322,17 +322,21 @@ def bulk_unsubscribe_targets(portal, subscribers, package):
     return _bulk_targets(portal, subscribers, package).filter(id__in=holders)
 
 
-def bulk_subscribe(portal, subscribers, package, *, caller) -> int:
-    """Subscribe every one of ``subscribers`` (IDs or a queryset) that lacks the package, in one transaction.
+def bulk_subscribe(portal, subscribers, package, *, caller, starts_at: dt.datetime | None = None,
+                   expires_at: dt.datetime | None = None) -> int:
+    """Subscribe every one of ``subscribers`` (IDs or a queryset) that lacks the package, in one transaction,
+    for the period ``starts_at`` ≤ now < ``expires_at`` (None: an open end).
 
     Each goes through :func:`subscribe` (its own operation); those already subscribed are skipped. Returns
     how many were subscribed.
     """
     caller.require("isSubscriberAdmin")
+    check_period(starts_at, expires_at)
+    period = {key: value for key, value in (("starts_at", starts_at), ("expires_at", expires_at)) if value}
     with transaction.atomic():
         targets = list(bulk_subscribe_targets(portal, subscribers, package).select_for_update().order_by("id"))
         for subscriber in targets:
-            subscribe(subscriber, package, caller=caller)
+            subscribe(subscriber, package, caller=caller, **period)
     return len(targets)
 
 

@@ -218,6 +218,7 @@ ROUTES: list[Route] = [
     Route("api:subscriber-enable", {"POST": (api(IS_SUBSCRIBER_ADMIN), 200)}, pk("subscriber")),
     Route("api:subscriber-reset-playback-token", {"POST": (api(IS_SUBSCRIBER_ADMIN), 200)}, pk("subscriber")),
     Route("api:packages-subscribers", {"POST": (api(IS_SUBSCRIBER_ADMIN), 400),
+                                       "PUT": (api(IS_SUBSCRIBER_ADMIN), 400),
                                        "DELETE": (api(IS_SUBSCRIBER_ADMIN), 400)}),
     # --- Management API: monitoring -------------------------------------------------------------------------
     Route("api:operation-list", {"GET": (ANY_MANAGER, 200)}),

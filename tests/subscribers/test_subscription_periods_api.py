@@ -179,3 +179,14 @@ def test_the_client_api_honours_the_period(portal, api, world, time_machine):
     assert watchable() == (["news", "sport"], ["basic", "premium"])
     time_machine.move_to(T0 + dt.timedelta(hours=1), tick=False)
     assert watchable() == (["sport"], ["premium"])
+
+
+def test_bulk_subscribe_gives_each_the_period(portal, world):
+    others = [make_subscriber(portal, name=f"S{n}", phone=f"555010{n}") for n in range(3)]
+    ends = T0 + dt.timedelta(days=30)
+    count = services.bulk_subscribe(portal, [s.id for s in others], world["premium"], caller=Caller(portal=portal),
+                                    expires_at=ends)
+    assert count == 3
+    assert set(Subscription.objects.filter(package=world["premium"]).values_list("starts_at", "expires_at")) == {
+        (None, ends)}
+    assert [p["expiresAt"] for p in operations("createPackageSubscriber")] == ["2026-03-31T12:00:00Z"] * 3

@@ -42,6 +42,8 @@ SAFE_TO_RUN_TWICE = {
     "subscribers.tasks.send_expiry_reminders": "claims each reminder with a conditional UPDATE of reminded_at "
                                                "(still empty, same end): a second run finds none to send",
     "subscribers.tasks.send_sms_http": "remembers the task id once the gateway accepted: not sent again",
+    "subscribers.tasks.expire_subscriptions": "claims each expiry with a conditional UPDATE of expiry_recorded_at "
+                                              "in the transaction recording it; a second run finds none left",
 }
 
 

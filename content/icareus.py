@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import re
 import secrets
 import time
@@ -24,7 +25,7 @@ from catena_site.errors import Conflict, Invalid, ServiceError
 from catena_site.ids import MAX_ID, InvalidId, decode_id, encode_id
 from portals.auth import Caller, resolve_session
 from portals.models import DEFAULT_ARCHIVE_DAYS, Portal
-from portals.validators import MAX_LOGO_BYTES
+from portals.validators import MAX_LOGO_BYTES, MAX_LOGO_PIXELS_SIDE
 
 from . import selectors, services
 from .api.serializers import logo_urls
@@ -321,7 +322,30 @@ def add_channel_icon(caller: Caller, channel: Channel, upload) -> Channel:
     caller.require("isContentAdmin")
     if upload is None:
         raise IcareusError(400, errors={"channelIcon": ["This field is required: an image file."]})
-    return services.update_channel(channel, caller=caller, data={"logo": upload.read(MAX_LOGO_BYTES + 1)})
+    data = gif_as_png(upload.read(MAX_LOGO_BYTES + 1))
+    return services.update_channel(channel, caller=caller, data={"logo": data})
+
+
+def gif_as_png(data: bytes) -> bytes:
+    """A GIF icon (the seed uploads ``wizard.gif``) as a PNG of its first frame; any other bytes unchanged, for
+    the logo checks to judge. A GIF is opened within the same limits as a logo (size, pixels, bombs) first."""
+    if not data.startswith((b"GIF87a", b"GIF89a")) or len(data) > MAX_LOGO_BYTES:
+        return data
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "GIF" or max(image.size) > MAX_LOGO_PIXELS_SIDE:
+                return data  # the logo checks refuse it, naming the reason
+            image.seek(0)
+            frame = image.convert("RGBA")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return data
+    except Exception:
+        return data  # not a readable GIF: the logo checks say so
+    out = io.BytesIO()
+    frame.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 # --- Icareus' channel ---------------------------------------------------------------------------------------

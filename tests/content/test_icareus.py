@@ -3,6 +3,7 @@ request bodies verbatim, sent as its ``curl -d`` sends them (a form content type
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -360,10 +361,28 @@ def test_an_icon_that_is_not_an_image_is_refused(enabled, upload):
     assert stored_state() == before and not LogoRendition.objects.exists()
 
 
-def _upload(data: bytes):
+def test_the_seeds_gif_icon_is_stored_as_a_png_of_its_first_frame(enabled):
+    from PIL import Image
+
+    channel = make_channel(enabled)
+    frames = [Image.new("RGB", (600, 400), colour) for colour in ("red", "blue")]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    response = call("addChannelIcon", enabled, token_of(enabled), "post",
+                    {"channelIcon": _upload(gif.getvalue(), "wizard.gif", "image/gif")}, content_type=None,
+                    channelId=channel.id)
+    assert response.status_code == 200, response.json()
+    channel.refresh_from_db()
+    with Image.open(io.BytesIO(bytes(channel.logo))) as stored:
+        assert (stored.format, stored.size) == ("PNG", (600, 400))
+        assert stored.convert("RGB").getpixel((5, 5)) == (255, 0, 0)  # the first frame
+    assert LogoRendition.objects.filter(channel=channel).count() == 3
+
+
+def _upload(data: bytes, name: str = "wizard.png", content_type: str = "image/png"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return SimpleUploadedFile("wizard.png", data, content_type="image/png")
+    return SimpleUploadedFile(name, data, content_type=content_type)
 
 
 def test_get_channels_reads_a_fixed_number_of_queries(enabled):

@@ -65,6 +65,11 @@ app.conf.beat_schedule = {
         "task": "content.tasks.dispatch_epg_fetches",
         "schedule": timedelta(seconds=60),
     },
+    # Subscriptions: the expiry reminder SMS, once a day (each subscription's reminder is claimed, never twice).
+    "subscribers.send-expiry-reminders": {
+        "task": "subscribers.tasks.send_expiry_reminders",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 

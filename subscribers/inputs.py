@@ -233,12 +233,48 @@ class BulkSubscriptionInput(InputShape):
     query = Text(required=False, allow_blank=True, trim_whitespace=False)
 
     def validate_ids(self, value: list[int]) -> list[int]:
-        # Reads the raw ``all_matching``: a rule between two fields, reported with the others (``validate()``
-        # would run only once every field had passed).
-        everyone = self.initial_data.get("all_matching")
-        if not value and not (isinstance(everyone, str | bool) and everyone in serializers.BooleanField.TRUE_VALUES):
-            raise serializers.ValidationError("Select subscribers first, or all subscribers matching the filter.")
-        return value
+        return selection_ids(self, value)
+
+
+def selection_ids(shape: InputShape, value: list[int]) -> list[int]:
+    """The checked rows of a bulk action, required unless ``all_matching`` is set.
+
+    Reads the raw ``all_matching``: a rule between two fields, reported with the others (``validate()`` would
+    run only once every field had passed).
+    """
+    everyone = shape.initial_data.get("all_matching")
+    if not value and not (isinstance(everyone, str | bool) and everyone in serializers.BooleanField.TRUE_VALUES):
+        raise serializers.ValidationError("Select subscribers first, or all subscribers matching the filter.")
+    return value
+
+
+EXTEND_AMOUNT_MAX = 3650
+EXTEND_AMOUNT_RULE = f"Must be a whole number from 1 to {EXTEND_AMOUNT_MAX}."
+EXTEND_UNITS = [("days", "days"), ("months", "months")]
+
+
+class BulkExtendInput(InputShape):
+    """"Extend by N days/months" on the subscriber list (the checked rows, ``ids``, or every subscriber matching
+    the list's filter, ``all_matching`` with ``query``) and on a subscriber card (its own ID in ``ids``)."""
+
+    what = "extension"
+
+    amount = serializers.IntegerField(
+        min_value=1, max_value=EXTEND_AMOUNT_MAX,
+        error_messages={"required": EXTEND_AMOUNT_RULE, "invalid": EXTEND_AMOUNT_RULE,
+                        "min_value": EXTEND_AMOUNT_RULE, "max_value": EXTEND_AMOUNT_RULE})
+    unit = serializers.ChoiceField(
+        choices=EXTEND_UNITS,
+        error_messages={"required": "Choose days or months.", "invalid_choice": "Choose days or months."})
+    ids = serializers.ListField(
+        child=IdField(error_messages={"invalid": "The selection is not valid; select the subscribers again."}),
+        default=list,
+    )
+    all_matching = serializers.BooleanField(default=False)
+    query = Text(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate_ids(self, value: list[int]) -> list[int]:
+        return selection_ids(self, value)
 
 
 class SmsRequestInput(InputShape):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import defaultdict
 
@@ -294,14 +295,19 @@ def expire_subscriptions(now: dt.datetime | None = None, batch: int = 500) -> in
 # --- Bulk subscriptions (the subscriber list's bulk actions) -------------------------------------------------
 
 
-def _bulk_targets(portal, subscribers, package):
-    """The portal's subscribers among ``subscribers`` (IDs or a queryset), with the package's check."""
-    if package.portal_id != portal.id:
-        raise NotFound("Not found.")
+def chosen_subscribers(portal, subscribers):
+    """The portal's subscribers among ``subscribers`` (IDs or a queryset): another portal's are not there."""
     queryset = Subscriber.objects.for_portal(portal)
     if isinstance(subscribers, QuerySet):
         return queryset.filter(id__in=subscribers.values("id"))
     return queryset.filter(id__in=list(subscribers))
+
+
+def _bulk_targets(portal, subscribers, package):
+    """The portal's subscribers among ``subscribers`` (IDs or a queryset), with the package's check."""
+    if package.portal_id != portal.id:
+        raise NotFound("Not found.")
+    return chosen_subscribers(portal, subscribers)
 
 
 def bulk_subscribe_targets(portal, subscribers, package):
@@ -345,3 +351,44 @@ def bulk_unsubscribe(portal, subscribers, package, *, caller) -> int:
         for subscriber in targets:
             unsubscribe(subscriber, package, caller=caller)
     return len(targets)
+
+
+# --- Extending periods (the subscriber list's and card's "Extend") ------------------------------------------
+
+
+def add_months(value: dt.datetime, months: int) -> dt.datetime:
+    """``value`` moved ``months`` calendar months on, at the same time of day; a day the month lacks becomes its
+    last day (31 January + 1 month = 28 or 29 February)."""
+    month = value.month - 1 + months
+    year, month = value.year + month // 12, month % 12 + 1
+    return value.replace(year=year, month=month, day=min(value.day, calendar.monthrange(year, month)[1]))
+
+
+def extended_end(expires_at: dt.datetime, *, days: int = 0, months: int = 0, now: dt.datetime) -> dt.datetime:
+    """The end of a period extended by ``months`` calendar months and ``days`` days, counted from its current
+    end, or from ``now`` when it has already ended (a lapsed subscription renewed starts over now)."""
+    return add_months(max(expires_at, now), months) + dt.timedelta(days=days)
+
+
+def extension_targets(portal, subscribers) -> tuple[QuerySet, QuerySet]:
+    """The subscriptions of the chosen subscribers that an extension changes (those with an end, in force or
+    ended), and those it leaves as they are (no end: open already)."""
+    subscriptions = Subscription.objects.filter(subscriber__in=chosen_subscribers(portal, subscribers))
+    return subscriptions.filter(expires_at__isnull=False), subscriptions.filter(expires_at__isnull=True)
+
+
+def extend_subscriptions(portal, subscribers, *, days: int = 0, months: int = 0, caller) -> int:
+    """Extend every subscription with an end of ``subscribers`` (IDs or a queryset) by ``months`` calendar months
+    and ``days`` days (:func:`extended_end`), in one transaction: each through :func:`change_period` (its
+    ``updatePackageSubscriber``, invalidation and session re-check). Subscriptions without an end are left open.
+    A new end breaking the period rules (more than 10 years ahead) refuses the whole extension (``Invalid``).
+    Returns how many subscriptions were extended."""
+    caller.require("isSubscriberAdmin")
+    now = timezone.now()
+    with transaction.atomic():
+        changing, _ = extension_targets(portal, subscribers)
+        rows = list(changing.select_for_update(of=("self",)).order_by("id"))
+        for subscription in rows:
+            change_period(subscription, starts_at=subscription.starts_at, actor=caller.actor,
+                          expires_at=extended_end(subscription.expires_at, days=days, months=months, now=now))
+    return len(rows)

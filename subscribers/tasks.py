@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from . import services
+from . import reminders, services
 
 log = logging.getLogger("catena.sms")
 log_periods = logging.getLogger(__name__)
@@ -68,6 +68,14 @@ def send_sms_http(self, to: str, text: str, portal_id: str) -> None:
     if sent_key:
         cache.set(sent_key, True, SENT_KEEP)
     log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)
+
+
+@shared_task(name="subscribers.tasks.send_expiry_reminders")
+def send_expiry_reminders() -> int:
+    """The daily expiry reminders (``subscribers.reminders``); how many SMS were sent. Safe to run twice."""
+    sent = reminders.send_expiry_reminders()
+    log.info("sent %d expiry reminders", sent)
+    return sent
 
 
 @shared_task(name="subscribers.tasks.expire_subscriptions")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from content import restrictions
 from content.models import Channel, FreePackage, Package, PackageChannel
 from portals.models import Portal
 
@@ -65,6 +66,20 @@ def granting_package_ids(subscriber) -> list[int]:
 def watchable_channel_names(subscriber) -> dict[str, int]:
     """``{channel name: channel id}`` of every channel the subscriber may watch (:func:`watchable_channels`)."""
     return dict(watchable_channels(subscriber).values_list("name", "id"))
+
+
+def watchable_channel_facts(subscriber) -> tuple[dict[str, int], dict[str, str]]:
+    """:func:`watchable_channel_names` and, for those of them with location restrictions, ``{name: restriction
+    text}`` (``content.restrictions``): one query, the locations joined to the channels."""
+    rows = watchable_channels(subscriber).values_list(
+        "name", "id", "location_links__location__countries", "location_links__location__networks")
+    channels: dict[str, int] = {}
+    locations: dict[str, list] = {}
+    for name, channel_id, countries, networks in rows:
+        channels[name] = channel_id
+        if countries is not None:
+            locations.setdefault(name, []).append((countries, networks))
+    return channels, {name: restrictions.encode(found) for name, found in locations.items()}
 
 
 def channel_id_by_name(portal_id: int, name: str) -> int | None:

@@ -2,12 +2,12 @@
 
 The streaming server asks on every play whether a token may play a stream name. The answer depends on
 facts about the token's subscriber (who, which portal, disabled?, the session limit, the names of the
-channels it may watch). They are cached per token in the cache every process shares (Redis in production, a
+channels it may watch and the location restrictions of those that have any). They are cached per token in the cache every process shares (Redis in production, a
 file-based cache in the embedded default — never per-process memory), so a warm check reads the cache only.
 
 Exactness: each entry stores the *stamps* (see ``catena_site.access_events``) of the facts it was computed
 from — the token's, the subscriber's subscriptions', the portal's (free packages, settings) and one per
-granting package. A check compares them with the current stamps (on Redis in the same round trip, by a
+granting package (which also protects its channels' location restrictions). A check compares them with the current stamps (on Redis in the same round trip, by a
 small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
 read before the database, so a change committed while an entry is being computed leaves that entry invalid
 rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
 
 from catena_site import access_events as keys
 from catena_site.shared_store import CacheErrors, Script, store
+from content import restrictions
 from content.models import TECHNICAL_NAME_PATTERN
 
 from . import access
@@ -81,23 +82,27 @@ class Verdict(NamedTuple):
     beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
     written: bool  # the heartbeat was refreshed along the way
     server_id: int | None = None  # the streaming server of the subscriber's portal
+    restriction: str | bytes | None = None  # the channel's location restriction text (None: plays anywhere)
 
 
 def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
     """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
-    subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id)
+    subscriber_id, portal_id, disabled, max_sessions, channels, server_id, restricted = values
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id,
+                   restricted.get(name))
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
-    subscriber_id, _, disabled, _, channels, _ = values
+    subscriber_id, _, disabled, _, channels, _, restricted = values
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
+        return None
+    if probe.name in restricted:  # the viewer's location decides: the auth check refreshes it once allowed
         return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
@@ -106,14 +111,16 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
 # the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
-# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# token), ``c:<name>`` the ID of each watchable channel, ``r:<name>`` the location restriction text of each
+# restricted one (``content.restrictions``; the heartbeat of a restricted channel is left to the caller, which
+# knows the viewer's address) and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does.
 _CHECK = """
-local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'r:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
-if not head[1] then return {0, false, false, beat, false} end
+if not head[1] then return {0, false, false, beat, false, false} end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
   names[#names + 1] = name
@@ -123,12 +130,12 @@ if #names > 0 then
   local stored = redis.call('HMGET', KEYS[1], unpack(fields))
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false} end
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false} end
   end
 end
-local meta, channel, facts, status = head[2], head[3], false, 1
+local meta, channel, restriction, facts, status = head[2], head[3], head[4], false, 1
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
-if ARGV[2] == '1' and beat and meta and channel then
+if ARGV[2] == '1' and beat and meta and channel and not restriction then
   local user = string.match(meta, '^([^|]*)')
   local b_user, b_channel, b_at, b_bytes, b_duration =
     string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -142,7 +149,7 @@ if ARGV[2] == '1' and beat and meta and channel then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts}
+return {status, meta, channel, beat, facts, restriction}
 """
 
 
@@ -187,7 +194,7 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 
 
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, restriction]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
@@ -201,7 +208,7 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so (on Redis
     in one round trip)."""
     if cache.supports_scripts:
-        status, _, _, _, facts = _run_check(cache, key, "", None, True)
+        status, _, _, _, facts, _ = _run_check(cache, key, "", None, True)
         return (True, cache.loads(facts)) if status else (False, None)
     entry = cache.get_many([key]).get(key)
     if entry is None or not _valid(cache, entry[0]):
@@ -222,7 +229,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None), beat
-    status, meta, channel, beat, _ = _run_check(cache, key, name, probe, False)
+    status, meta, channel, beat, _, restriction = _run_check(cache, key, name, probe, False)
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -231,7 +238,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None), beat
+                   beat, status == 2, int(server_id) if server_id else None, restriction), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -242,9 +249,10 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
     fields = {"f": cache.dumps(values), "k": "\n".join(stamp_keys)}
     fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
     if values is not None:
-        subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+        subscriber_id, portal_id, disabled, max_sessions, channels, server_id, restricted = values
         fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
         fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
+        fields.update({f"r:{name}": text for name, text in restricted.items()})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -258,6 +266,11 @@ class PlaybackFacts:
     max_sessions: int | None
     channels: dict[str, int]  # name → ID of every channel the subscriber may watch (empty when disabled)
     server_id: int | None  # the streaming server of the portal: only its key may ask about this token
+    restrictions: dict[str, str] = field(default_factory=dict)  # name → location restriction text (restricted only)
+
+    def allows_location(self, name: str, ip: str | None, country: str | None) -> bool:
+        """Whether channel ``name``'s location restrictions (if any) let a viewer at ``ip`` in ``country`` play."""
+        return restrictions.allows(self.restrictions.get(name), ip, country)
 
 
 class _SubscriberRef(NamedTuple):
@@ -269,8 +282,8 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    # "e2": the facts gained the portal's streaming server; entries of the older shape are never read.
-    return f"pb:e2:{keys.token_digest(token)}"
+    # "e3": the facts gained the channels' location restrictions; entries of older shapes are never read.
+    return f"pb:e3:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -313,12 +326,14 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
     channels: dict[str, int] = {}
+    restricted: dict[str, str] = {}
     if not subscriber.disabled:
         packages = access.granting_package_ids(subscriber)
+        # A channel's restrictions (and its locations) are protected by the stamps of its packages.
         stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
         if packages:
-            channels = access.watchable_channel_names(subscriber)
-    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id)
+            channels, restricted = access.watchable_channel_facts(subscriber)
+    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, restricted)
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -395,6 +410,6 @@ def _uncached(token: str) -> tuple | None:
     if row is None:
         return None
     subscriber = _SubscriberRef(*row)
-    channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
+    channels, restricted = ({}, {}) if subscriber.disabled else access.watchable_channel_facts(subscriber)
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
+    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, restricted

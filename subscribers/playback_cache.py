@@ -31,12 +31,14 @@ from catena_site import access_events as keys
 from catena_site.shared_store import CacheErrors, Script, store
 from content import restrictions
 from content.models import TECHNICAL_NAME_PATTERN
+from content.restrictions import Viewer
 
 from . import access
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_TOKEN_TTL = 60  # seconds
+NOWHERE = Viewer()  # a viewer without address or country: outside every location
 _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 
 
@@ -82,19 +84,21 @@ class Verdict(NamedTuple):
     beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
     written: bool  # the heartbeat was refreshed along the way
     server_id: int | None = None  # the streaming server of the subscriber's portal
-    restriction: str | bytes | None = None  # the channel's location restriction text (None: plays anywhere)
+    location_refused: bool = False  # the channel has location restrictions and the viewer is outside them
 
 
-def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
-    """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
+def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, viewer: Viewer = NOWHERE) -> Verdict:
+    """The :class:`Verdict` for stream ``name`` watched by ``viewer`` from a facts tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
     subscriber_id, portal_id, disabled, max_sessions, channels, server_id, restricted = values
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id,
-                   restricted.get(name))
+    channel_id = channels.get(name)
+    refused = channel_id is not None and not restrictions.allows(restricted.get(name), viewer)
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channel_id, beat, written, server_id, refused)
 
 
-def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
+def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
+              viewer: Viewer = NOWHERE) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
@@ -102,7 +106,7 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
         return None
-    if probe.name in restricted:  # the viewer's location decides: the auth check refreshes it once allowed
+    if not restrictions.allows(restricted.get(probe.name), viewer):
         return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
@@ -112,12 +116,12 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
 # the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
 # token), ``c:<name>`` the ID of each watchable channel, ``r:<name>`` the location restriction text of each
-# restricted one (``content.restrictions``; the heartbeat of a restricted channel is left to the caller, which
-# knows the viewer's address) and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# restricted one (``content.restrictions``, decided here for the viewer ARGV[8] (address key) and ARGV[9]
+# (country) by ``located``) and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does.
-_CHECK = """
+_CHECK = restrictions.LUA + """
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'r:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
 if not head[1] then return {0, false, false, beat, false, false} end
@@ -133,9 +137,10 @@ if #names > 0 then
     if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false} end
   end
 end
-local meta, channel, restriction, facts, status = head[2], head[3], head[4], false, 1
+local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
+if channel and head[4] and not located(head[4], ARGV[8], ARGV[9]) then refused = 1 end
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
-if ARGV[2] == '1' and beat and meta and channel and not restriction then
+if ARGV[2] == '1' and beat and meta and channel and refused == 0 then
   local user = string.match(meta, '^([^|]*)')
   local b_user, b_channel, b_at, b_bytes, b_duration =
     string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -149,7 +154,7 @@ if ARGV[2] == '1' and beat and meta and channel and not restriction then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts, restriction}
+return {status, meta, channel, beat, facts, refused}
 """
 
 
@@ -193,14 +198,16 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 # --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
 
 
-def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, restriction]``."""
+def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE) -> list:
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, location refused (0/1)]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
-                "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
+                "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
+                viewer.address, viewer.country)
         beat_key = probe.key
     else:
-        args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), key + ":none"
+        args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
+            key + ":none"
     return cache.run(CHECK, [key, beat_key], args)
 
 
@@ -216,20 +223,21 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     return True, entry[1]
 
 
-def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
-    """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says. On
-    Redis in one round trip reading only what that needs (no unpickling)."""
+def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
+                viewer: Viewer = NOWHERE) -> tuple[Verdict | None, Beat | None]:
+    """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
+    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling)."""
     if not cache.supports_scripts:
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
         entry = found.get(key)
         if entry is None or not _valid(cache, entry[0]):
             return None, beat
-        refreshed = next_beat(entry[1], beat, probe)
+        refreshed = next_beat(entry[1], beat, probe, viewer)
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None), beat
-    status, meta, channel, beat, _, restriction = _run_check(cache, key, name, probe, False)
+        return verdict(entry[1], name, beat, refreshed is not None, viewer), beat
+    status, meta, channel, beat, _, refused = _run_check(cache, key, name, probe, False, viewer)
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -238,7 +246,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None, restriction), beat
+                   beat, status == 2, int(server_id) if server_id else None, refused == 1), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -270,7 +278,7 @@ class PlaybackFacts:
 
     def allows_location(self, name: str, ip: str | None, country: str | None) -> bool:
         """Whether channel ``name``'s location restrictions (if any) let a viewer at ``ip`` in ``country`` play."""
-        return restrictions.allows(self.restrictions.get(name), ip, country)
+        return restrictions.allows(self.restrictions.get(name), restrictions.viewer_key(ip, country))
 
 
 class _SubscriberRef(NamedTuple):
@@ -366,9 +374,10 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
-def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
-    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``, and (with
-    ``probe``) the session's heartbeat, read and refreshed in the same round trip.
+def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE) -> Verdict:
+    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
+    (whether a location restriction refuses it), and (with ``probe``) the session's heartbeat, read and
+    refreshed (unless refused) in the same round trip.
 
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
     its cost does not depend on how many channels the subscriber may watch. Raises the database's errors (the
@@ -377,13 +386,13 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
     key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe)
+        found, beat = check_entry(cache, key, name, probe, viewer)
         if found is not None:
             return found
-        return verdict(_recompute(cache, key, token), name, beat, False)
+        return verdict(_recompute(cache, key, token), name, beat, False, viewer)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return verdict(_uncached(token), name, None, False)
+        return verdict(_uncached(token), name, None, False, viewer)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:

@@ -115,7 +115,8 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
                             _int(query.get("duration"), MAX_DURATION))
              if session_id else None)
-    facts = playback_cache.check(token, name, probe=probe)
+    facts = playback_cache.check(token, name, probe=probe,
+                                 viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
     if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
@@ -125,7 +126,7 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
-    if facts.restriction and not restrictions.allows(facts.restriction, query.get("ip"), query.get("country")):
+    if facts.location_refused:
         return Decision(LOCATION_RESTRICTED, facts.subscriber_id)
     if session_id and not facts.written:  # else a warm update_session, already recorded by the check
         request = play_request(query, session_id, name, token)

@@ -99,19 +99,39 @@ def test_the_reasons_keep_their_order(client, restricted, settings):
     assert verdict(client, restricted, ip=HOME_IP) == "too_many_sessions"
 
 
+TEXT_LOCATIONS = [(["se", "FI"], ["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/24", "2001:db8::/33"]),
+                  (["FI"], ["10.0.1.0/24", "192.0.2.1/32", "2001:db8:8000::/33"])]
+VIEWERS = [("10.0.0.0", None), ("10.0.2.255", ""), ("10.0.3.0", None), ("9.255.255.255", None), ("192.0.2.1", None),
+           ("192.0.2.2", None), ("192.0.2.0", None), ("2001:db8:ffff::1", None), ("2001:db9::", None),
+           ("::ffff:10.0.1.1", None), ("::", None), ("255.255.255.255", None), ("0.0.0.0", None),
+           ("203.0.113.1", "fi"), ("203.0.113.1", "SE"), ("203.0.113.1", "NO"), (None, "FI"), (None, None),
+           ("bogus", "F,I"), ("10.0.0.1", "FI;")]
+
+
 def test_restriction_texts_merge_ranges_and_are_parsed_once():
-    text = restrictions.encode([(["se", "FI"], ["10.0.0.0/25", "10.0.0.128/25", "10.0.2.0/24", "2001:db8::/33"]),
-                                (["FI"], ["10.0.1.0/24", "192.0.2.1/32", "2001:db8:8000::/33"])])
-    assert text == ("FI,SE;167772160-167772927,3221225985-3221225985;"
-                    "42540766411282592856903984951653826560-42540766490510755371168322545197776895")
+    text = restrictions.encode(TEXT_LOCATIONS)
+    assert text == "FI,SE;0a000000-0a0002ff,c0000201-c0000201;20010db8000000000000000000000000-20010db8ffffffffffffffffffffffff"
     assert restrictions.parse(text) is restrictions.parse(text)  # parsed once per distinct text
-    assert restrictions.parse(text.encode()).allows("10.0.2.255", None)  # as Redis returns it
-    parsed = restrictions.parse(text)
-    assert [parsed.allows(ip, None) for ip in ("10.0.0.0", "10.0.2.255", "10.0.3.0", "9.255.255.255",
-                                               "192.0.2.1", "192.0.2.2", "2001:db8:ffff::1", "2001:db9::")] == \
-        [True, True, False, False, True, False, True, False]
-    assert restrictions.allows(None, None, None) and restrictions.allows("", None, None)
-    assert not restrictions.allows(";;", HOME_IP, "FI")
+    parsed = restrictions.parse(text.encode())  # as Redis returns it
+    assert [parsed.allows(restrictions.viewer_key(ip, country)) for ip, country in VIEWERS] == [
+        True, True, False, False, True, False, False, True, False, True, False, False, False,
+        True, True, False, True, False, False, True]
+    assert restrictions.allows(None, restrictions.Viewer()) and restrictions.allows("", restrictions.Viewer())
+    assert not restrictions.allows(";;", restrictions.viewer_key(HOME_IP, "FI"))
+
+
+@pytest.mark.parametrize("locations", [TEXT_LOCATIONS, [([], ["0.0.0.0/0"])], [(["FI"], [])], [([], ["::/0"])],
+                                       [([], [f"10.{i}.0.0/16" for i in range(0, 200, 2)])]])
+def test_the_redis_script_decides_exactly_like_python(on_redis, locations):
+    from catena_site.shared_store import store
+
+    text = restrictions.encode(locations)
+    script = restrictions.LUA + "return located(ARGV[1], ARGV[2], ARGV[3]) and 1 or 0"
+    viewers = VIEWERS + [(f"10.{i}.{i}.1", None) for i in range(0, 256, 3)]
+    for ip, country in viewers:
+        viewer = restrictions.viewer_key(ip, country)
+        expected = restrictions.parse(text).allows(viewer)
+        assert store().client.eval(script, 0, text, viewer.address, viewer.country) == int(expected), (ip, country)
 
 
 # --- Cached facts, invalidated exactly ---------------------------------------------------------------------------

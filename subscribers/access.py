@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from content import restrictions
-from content.models import Channel, FreePackage, Package, PackageChannel
+from content.models import Channel, FreePackage, Location, Package, PackageChannel
 from portals.models import Portal
 
 from .models import Subscriber, Subscription
@@ -70,16 +70,28 @@ def watchable_channel_names(subscriber) -> dict[str, int]:
 
 def watchable_channel_facts(subscriber) -> tuple[dict[str, int], dict[str, str]]:
     """:func:`watchable_channel_names` and, for those of them with location restrictions, ``{name: restriction
-    text}`` (``content.restrictions``): one query, the locations joined to the channels."""
-    rows = watchable_channels(subscriber).values_list(
-        "name", "id", "location_links__location__countries", "location_links__location__networks")
+    text}`` (``content.restrictions``): one query, and a second one for the locations only when some of the
+    channels are restricted (each distinct set of locations is encoded once)."""
+    rows = watchable_channels(subscriber).values_list("name", "id", "location_links__location_id")
     channels: dict[str, int] = {}
-    locations: dict[str, list] = {}
-    for name, channel_id, countries, networks in rows:
+    located: dict[str, list[int]] = {}
+    for name, channel_id, location_id in rows:
         channels[name] = channel_id
-        if countries is not None:
-            locations.setdefault(name, []).append((countries, networks))
-    return channels, {name: restrictions.encode(found) for name, found in locations.items()}
+        if location_id is not None:
+            located.setdefault(name, []).append(location_id)
+    if not located:
+        return channels, {}
+    ids = {location_id for found in located.values() for location_id in found}
+    places = {pk: (countries, networks) for pk, countries, networks
+              in Location.objects.filter(id__in=ids).values_list("id", "countries", "networks")}
+    texts: dict[tuple[int, ...], str] = {}
+    restricted = {}
+    for name, found in located.items():
+        key = tuple(sorted(found))
+        if key not in texts:
+            texts[key] = restrictions.encode(places[pk] for pk in key if pk in places)
+        restricted[name] = texts[key]
+    return channels, restricted
 
 
 def channel_id_by_name(portal_id: int, name: str) -> int | None:

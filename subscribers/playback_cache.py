@@ -2,13 +2,14 @@
 
 The streaming server asks on every play whether a token may play a stream name. The answer depends on
 facts about the token's subscriber (who, which portal, disabled?, the session limit, the names of the
-channels it may watch and the location restrictions of those that have any). They are cached per token in the cache every process shares (Redis in production, a
-file-based cache in the embedded default — never per-process memory), so a warm check reads the cache only.
+channels it may watch and the location restrictions of those that have any, ``content.restrictions``). They
+are cached per token in the cache every process shares (Redis in production, a file-based cache in the
+embedded default — never per-process memory), so a warm check reads the cache only.
 
 Exactness: each entry stores the *stamps* (see ``catena_site.access_events``) of the facts it was computed
 from — the token's, the subscriber's subscriptions', the portal's (free packages, settings) and one per
-granting package (which also protects its channels' location restrictions). A check compares them with the current stamps (on Redis in the same round trip, by a
-small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
+granting package (which also protects its channels' location restrictions). A check compares them with the
+current stamps (on Redis in the same round trip, by a small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
 read before the database, so a change committed while an entry is being computed leaves that entry invalid
 rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
 check refreshes one in the round trip that validates the facts.

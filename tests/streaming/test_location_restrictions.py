@@ -134,6 +134,13 @@ def test_the_redis_script_decides_exactly_like_python(on_redis, locations):
         assert store().client.eval(script, 0, text, viewer.address, viewer.country) == int(expected), (ip, country)
 
 
+def test_a_cold_check_reads_the_locations_with_one_more_query(client, restricted, django_assert_num_queries):
+    # the streaming servers, subscriber by token, portal, granting packages, their channels with their locations'
+    # IDs, and those locations (only because some channels are restricted)
+    with django_assert_num_queries(6):
+        assert verdict(client, restricted, ip=AWAY_IP) == "location_restricted"
+
+
 # --- Cached facts, invalidated exactly ---------------------------------------------------------------------------
 
 

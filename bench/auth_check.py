@@ -3,7 +3,9 @@
     python bench/auth_check.py [--database-url postgres://…] [--redis-url redis://…/6] [--seconds 30]
 
 Builds a portal with 10,000 subscribers (1–3 of 20 packages each; half the subscriptions with a period in force —
-started, ending 1–365 days ahead: ``--periods``), 300 channels and 3,000 playing sessions in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
+started, ending 1–365 days ahead: ``--periods``), 300 channels (every third restricted to one or two of 6
+locations, each with 2 countries, 100 IPv4 and 20 IPv6 networks; the viewers' address is in one of them:
+``--restricted-share``) and 3,000 playing sessions in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
 decision cache, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate process:
 
 1. alternating rounds of the *floor* (a bare Django view answering 200, same server, same middleware, same
@@ -164,10 +166,37 @@ def count_queries() -> None:
 # --- Data --------------------------------------------------------------------------------------------------------
 
 
+VIEWER_NETWORK = "10.20.0.0/16"  # holds the address every check sends (10.20.30.40)
+
+
+def build_locations(portal, chans, rng: random.Random, restricted_share: int, count: int = 6) -> int:
+    """``count`` locations and every ``restricted_share``-th channel restricted to one or two of them (one always
+    holding the viewers' network, so the checks that are allowed stay allowed); returns how many are restricted."""
+    from content.models import ChannelLocation, Location
+
+    locations = []
+    for i in range(count):
+        networks = {f"{rng.randrange(11, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.0/24" for _ in range(100)}
+        networks |= {f"2001:db8:{rng.randrange(65536):x}::/48" for _ in range(20)}
+        if i == 0:
+            networks.add(VIEWER_NETWORK)
+        locations.append(Location(portal=portal, name=f"loc{i}", title=f"Location {i}", countries=["FI", "SE"][:1 + i % 2],
+                                  networks=sorted(networks)))
+    locations = Location.objects.bulk_create(locations)
+    links = []
+    restricted = [channel for i, channel in enumerate(chans) if i % restricted_share == 0]
+    for channel in restricted:
+        chosen = [locations[0]] + ([rng.choice(locations[1:])] if rng.random() < 0.5 else [])
+        links += [ChannelLocation(channel=channel, location=loc, position=n) for n, loc in enumerate(chosen)]
+    ChannelLocation.objects.bulk_create(links)
+    return len(restricted)
+
+
 def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, name: str = PORTAL,
-                 periods: float = 0.0):
+                 periods: float = 0.0, restricted_share: int = 3):
     """A fresh portal with the benchmark's catalogue and subscribers, written in bulk (no operations); the share
-    ``periods`` of the subscriptions has a period in force (started a day ago, ending 1–365 days ahead)."""
+    ``periods`` of the subscriptions has a period in force (started a day ago, ending 1–365 days ahead), every
+    ``restricted_share``-th channel has location restrictions (0: none)."""
     import datetime as dt
 
     from django.utils import timezone
@@ -187,6 +216,8 @@ def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, 
     rng = random.Random(seed)
     chans = Channel.objects.bulk_create([Channel(portal=portal, name=f"ch{i:03d}", title=f"Channel {i}")
                                          for i in range(channels)])
+    if restricted_share:
+        build_locations(portal, chans, rng, restricted_share)
     packs = Package.objects.bulk_create([Package(portal=portal, name=f"pkg{i:02d}") for i in range(packages)])
     links = set()
     for i, channel in enumerate(chans):
@@ -291,6 +322,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--periods", type=float, default=0.5,
                         help="share of the subscriptions with a period in force (startsAt/expiresAt)")
     parser.add_argument("--playing", type=int, default=3_000, help="sessions playing (update_session targets)")
+    parser.add_argument("--restricted-share", type=int, default=3,
+                        help="every Nth channel carries location restrictions (0: none)")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     return parser.parse_args()
@@ -423,12 +456,16 @@ def main() -> None:
     _django.setup(args.database_url)
 
     started = time.perf_counter()
-    portal, rows = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods)
+    portal, rows = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods,
+                                restricted_share=args.restricted_share)
     run = uuid.uuid4().hex[:8]
     warm_up(portal, rows, args.playing, run)
-    print(f"data: {args.subscribers} subscribers, {args.channels} channels, {args.packages} packages "
-          f"({args.periods:.0%} of the subscriptions with a period in force), "
-          f"{args.playing} playing sessions; built and warmed in {time.perf_counter() - started:.1f} s")
+    restricted = set(portal.channels.filter(location_links__isnull=False).values_list("name", flat=True))
+    playing_restricted = sum(1 for _, allowed, _ in rows[:args.playing] if allowed in restricted)
+    print(f"data: {args.subscribers} subscribers, {args.channels} channels ({len(restricted)} with location "
+          f"restrictions), {args.packages} packages ({args.periods:.0%} of the subscriptions with a period in "
+          f"force), {args.playing} playing sessions ({playing_restricted} of them on restricted channels); built "
+          f"and warmed in {time.perf_counter() - started:.1f} s")
 
     tmp = Path(tempfile.mkdtemp(prefix="catena-auth-bench-"))
     data = tmp / "viewers.txt"

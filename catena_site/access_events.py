@@ -30,6 +30,9 @@ channel added to / removed from a package              ``packages_changed(id)`` 
 package deleted                                        ``packages_changed(id)`` (+ ``portal_changed``) + recheck
 package made free / not free, portal settings changed  ``portal_changed(id)`` (+ recheck when not free)
 channel created / deleted                              ``channels_changed(portal)`` (+ packages, recheck)
+channel's location restrictions changed, a location's  ``packages_changed(...)`` of the channels' packages
+countries/networks changed, a location deleted         + ``recheck_sessions(channel_ids=...)``
+channel's categories changed, category changes         nothing: categories do not affect playback decisions
 =====================================================  =======================================================
 """
 

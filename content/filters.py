@@ -12,6 +12,7 @@ from .models import (
     Category,
     Channel,
     ChannelCategory,
+    ChannelLocation,
     EpgFetch,
     EpgSource,
     FetchStatus,
@@ -33,6 +34,7 @@ class ChannelFilter(filters.FilterSet):
     search = SearchFilter(fields=("name", "title"), label="Name or title")
     packageId = MultipleIdFilter(method="filter_package", label="Package")
     categoryId = MultipleIdFilter(method="filter_category", label="Category")
+    locationId = MultipleIdFilter(method="filter_location", label="Location")
     number = WholeNumberFilter(field_name="number", label="Number", min_value=1, max_value=MAX_CHANNEL_NUMBER)
 
     class Meta:
@@ -48,6 +50,11 @@ class ChannelFilter(filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(id__in=ChannelCategory.objects.filter(category_id__in=value).values("channel_id"))
+
+    def filter_location(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(id__in=ChannelLocation.objects.filter(location_id__in=value).values("channel_id"))
 
 
 class CategoryFilter(filters.FilterSet):

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Prefetch, Q
 
-from .models import Category, Channel, ChannelCategory, ChannelLocation, Package
+from .models import Category, Channel, ChannelCategory, ChannelLocation, Location, Package
 
 # The order of every channel list unless asked otherwise: by number (channels without one last), then title.
 CHANNEL_ORDER = ("number_order", "title", "id")
@@ -18,7 +18,8 @@ def channels_for(portal):
             Prefetch("packages", queryset=Package.objects.only("id", "name").order_by("id")),
             Prefetch("category_links", queryset=ChannelCategory.objects.select_related("category")
                      .order_by("position", "id")),
-            Prefetch("location_links", queryset=ChannelLocation.objects.order_by("position", "id")),
+            Prefetch("location_links", queryset=ChannelLocation.objects.select_related("location")
+                     .order_by("position", "id")),
         )
     )
 
@@ -59,4 +60,16 @@ def categories_named(portal, text: str) -> list[int]:
     """The portal's categories whose technical name or title is ``text`` (any case)."""
     text = text.strip()
     return list(Category.objects.for_portal(portal).filter(Q(name__iexact=text) | Q(title__iexact=text))
+                .values_list("id", flat=True))
+
+
+def location_choices(portal):
+    """The portal's locations for a select (the channel list's filter), by title."""
+    return Location.objects.for_portal(portal).order_by("title", "id").only("id", "name", "title")
+
+
+def locations_named(portal, text: str) -> list[int]:
+    """The portal's locations whose technical name or title is ``text`` (any case)."""
+    text = text.strip()
+    return list(Location.objects.for_portal(portal).filter(Q(name__iexact=text) | Q(title__iexact=text))
                 .values_list("id", flat=True))

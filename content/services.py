@@ -124,6 +124,18 @@ def set_linked(channel: Channel, lists: dict) -> None:
             [link_model(channel=channel, position=position, **{end: obj}) for position, obj in enumerate(objects)])
 
 
+def restrictions_changed(portal_id: int, channel_ids) -> None:
+    """The location restrictions of these channels changed (their own list, or what a location they name
+    covers): every cached playback decision that can watch one of them recomputes (it holds the stamps of the
+    channel's packages), and their active sessions are re-checked with each session's address and country."""
+    channel_ids = sorted(set(channel_ids))
+    if not channel_ids:
+        return
+    access_events.packages_changed(*PackageChannel.objects.filter(channel_id__in=channel_ids)
+                                   .values_list("package_id", flat=True).distinct())
+    access_events.recheck_sessions(portal_id, channel_ids=channel_ids)
+
+
 def number_taken(channel: Channel | None, portal, number: int | None) -> None:
     """Refuse (409 naming ``number``) a channel number another channel of the portal has."""
     if number is None:
@@ -229,6 +241,8 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
             set_linked(channel, lists)
             record(channel.portal, OperationType.UPDATE_CHANNEL, actor=caller.actor,
                    payload={"channelId": channel.public_id, "name": channel.name, "changes": diff})
+            if "locationRestrictions" in diff:  # categories do not affect playback: nothing to invalidate for them
+                restrictions_changed(channel.portal_id, [channel.id])
     return channel
 
 
@@ -531,6 +545,8 @@ def update_location(location: Location, *, caller, data: dict) -> Location:
             location.save()
             record(location.portal, OperationType.UPDATE_LOCATION, actor=caller.actor,
                    payload={"locationId": location.public_id, "name": location.name, "changes": diff})
+            if "countries" in diff or "networks" in diff:
+                restrictions_changed(location.portal_id, location.channel_links.values_list("channel_id", flat=True))
     return location
 
 
@@ -550,5 +566,6 @@ def delete_location(location: Location, *, caller, force: bool = False) -> list[
                            "Use force=true to delete it anyway.")
         record(location.portal, OperationType.DELETE_LOCATION, actor=caller.actor,
                payload={"locationId": location.public_id, "name": location.name, "channels": channels})
+        restrictions_changed(location.portal_id, location.channel_links.values_list("channel_id", flat=True))
         location.delete()
     return channels

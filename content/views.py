@@ -58,22 +58,25 @@ def _names(items) -> str:
 
 
 class ChannelListView(PortalListView):
-    """Channels by title with logo thumbnails and packages; ``?search=`` and ``?packageId=`` (ChannelFilter,
-    the package by ID or name)."""
+    """Channels by number with logo thumbnails, categories, locations and packages; ``?search=``, ``?packageId=``,
+    ``?categoryId=`` and ``?locationId=`` (ChannelFilter; each by ID or name)."""
 
     template_name = "content/channel_list.html"
     section = "channels"
     filterset_class = ChannelFilter
-    filter_names = ("search", "packageId", "categoryId", "number")
-    filter_labels = {"packageId": "Package", "search": "Search", "categoryId": "Category", "number": "Number"}
+    filter_names = ("search", "packageId", "categoryId", "locationId", "number")
+    filter_labels = {"packageId": "Package", "search": "Search", "categoryId": "Category", "locationId": "Location",
+                     "number": "Number"}
     name_filters = {"packageId": (selectors.packages_named, "a package name or ID"),
-                    "categoryId": (selectors.categories_named, "a category name, title or ID")}
+                    "categoryId": (selectors.categories_named, "a category name, title or ID"),
+                    "locationId": (selectors.locations_named, "a location name, title or ID")}
     columns = [
         Column(""),
         Column("Number", sort="number_order", csv=lambda row: row.number),
         Column("Title", sort="title", csv=lambda row: row.title),
         Column("Technical name", sort="name", csv=lambda row: row.name),
         Column("Categories", csv=lambda row: "|".join(link.category.title for link in row.category_links.all())),
+        Column("Locations", csv=lambda row: "|".join(link.location.title for link in row.location_links.all())),
         Column("Packages", csv=lambda row: _names(row.packages.all())),
         Column("EPG source", csv=lambda row: row.epg_source_name),
         Column("EPG channel", sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
@@ -99,9 +102,11 @@ class ChannelListView(PortalListView):
         context.update(
             packages=selectors.package_choices(self.portal),
             categories=selectors.category_choices(self.portal),
+            locations=selectors.location_choices(self.portal),
             search=query.get("search", ""),
             package_id=query.get("packageId", ""),
             category_id=query.get("categoryId", ""),
+            location_id=query.get("locationId", ""),
             filtered=any(query.get(name) for name in self.filter_names),
         )
         return context

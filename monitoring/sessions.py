@@ -55,6 +55,7 @@ class PlayRequest:
     dvr: bool = False
     device_id: str | None = None
     archive_at: dt.datetime | None = None  # the archive position of a dvr session, when the client says it
+    country: str = ""  # the streaming server's GeoIP country, when it sends one (location restrictions)
 
 
 # --- Cached heartbeats --------------------------------------------------------------------------------------
@@ -144,11 +145,12 @@ def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> N
         opened_at=now, updated_at=now, active=True, bytes=max(request.bytes or 0, 0), duration=request.duration,
         ip=request.ip[:45], user_agent=request.user_agent[:500], device_id=request.device_id, proto=request.proto[:16],
         dvr=request.dvr, program_id=archive.program_id(channel_id, request.archive_at) if request.dvr else None,
+        country=request.country,
     )
     PlaySession.objects.bulk_create(
         [session], update_conflicts=True, unique_fields=["streamer_session_id"],
         update_fields=["updated_at", "closed_at", "active", "close_reason", "ip", "user_agent", "token", "device_id",
-                       "proto"],
+                       "proto", "country"],
     )
 
 
@@ -185,7 +187,7 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
         opened = (request.session_id, facts.portal_id, facts.subscriber_id, channel_id, request.name,
                   request.token[:64], now.timestamp(), request.ip[:45], request.user_agent[:500], request.device_id,
                   request.proto[:16], request.dvr, max(request.bytes or 0, 0), request.duration,
-                  request.archive_at.timestamp() if request.archive_at else None)
+                  request.archive_at.timestamp() if request.archive_at else None, request.country)
         first_beat = Beat(facts.subscriber_id, channel_id, now.timestamp(), max(request.bytes or 0, 0),
                           request.duration)
         try:
@@ -286,15 +288,15 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
     """Insert the buffered starts; revive a session we closed (stale, access, reconciliation) before the start."""
     starts: dict[str, tuple] = {}
     for item in items:
-        # the first start of a session ID counts; one buffered before archive positions has none
-        starts.setdefault(item[0], item if len(item) > 14 else (*item, None))
+        # the first start of a session ID counts; one buffered before archive positions or countries has none
+        starts.setdefault(item[0], (*item, *(None, "")[len(item) - 14:]) if len(item) < 16 else item)
     created, changed, positions = [], [], []
     with transaction.atomic():
         existing = {s.streamer_session_id: s for s in PlaySession.objects.select_for_update()
                     .filter(streamer_session_id__in=list(starts)).order_by("streamer_session_id")}
         for session_id in sorted(starts):
             (_, portal_id, subscriber_id, channel_id, name, token, ts, ip, user_agent, device_id, proto, dvr,
-             bytes_, duration, archive_ts) = starts[session_id]
+             bytes_, duration, archive_ts, country) = starts[session_id]
             at = dt.datetime.fromtimestamp(ts, dt.UTC)
             session = existing.get(session_id)
             if session is None:
@@ -302,20 +304,21 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
                     portal_id=portal_id, subscriber_id=subscriber_id, channel_id=channel_id, channel_name=name,
                     streamer_session_id=session_id, token=token, opened_at=at, updated_at=at, active=True,
                     bytes=bytes_, duration=duration, ip=ip, user_agent=user_agent, device_id=device_id, proto=proto,
-                    dvr=dvr))
+                    dvr=dvr, country=country or ""))
                 positions.append((created[-1], dt.datetime.fromtimestamp(archive_ts, dt.UTC) if archive_ts else None))
             elif (not session.active and session.close_reason != CloseReason.STREAMER
                   and (session.closed_at is None or session.closed_at <= at)):
                 session.active, session.closed_at, session.close_reason = True, None, ""
                 session.updated_at = max(session.updated_at, at)
                 session.ip, session.user_agent, session.token, session.device_id = ip, user_agent, token, device_id
+                session.country = country or session.country
                 changed.append(session)
         archive.fill_program_ids(positions)
         if created:
             PlaySession.objects.bulk_create(created)
         if changed:
             PlaySession.objects.bulk_update(changed, ["active", "closed_at", "close_reason", "updated_at", "ip",
-                                                      "user_agent", "token", "device_id"])
+                                                      "user_agent", "token", "device_id", "country"])
     return created + changed
 
 
@@ -461,15 +464,16 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     if not scope:
         return []
     rows = list(PlaySession.objects.filter(scope, portal_id=portal_id, active=True)
-                .values_list("id", "token", "subscriber_id", "channel_id", "channel_name"))
+                .values_list("id", "token", "subscriber_id", "channel_id", "channel_name", "ip", "country"))
     facts_by_token: dict[str, object] = {}
     denied, names = [], set()
-    for pk, token, subscriber_id, channel_id, channel_name in rows:
+    for pk, token, subscriber_id, channel_id, channel_name, ip, country in rows:
         if token not in facts_by_token:
             facts_by_token[token] = playback_cache.lookup(token) if token else None
         facts = facts_by_token[token]
         allowed = (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
-                   and facts.channels.get(channel_name) == channel_id)
+                   and facts.channels.get(channel_name) == channel_id
+                   and facts.allows_location(channel_name, ip, country))
         if not allowed:
             denied.append(pk)
             names.add(channel_name)

@@ -12,7 +12,8 @@ import datetime as dt
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from content.models import Channel, FreePackage, Package, PackageChannel
+from content import restrictions
+from content.models import Channel, FreePackage, Location, Package, PackageChannel
 from portals.models import Portal
 
 from .models import Subscriber, Subscription
@@ -105,6 +106,32 @@ def expired_package_ids(subscriber_id: int, now: dt.datetime) -> list[int]:
     """Packages of the subscriber's subscriptions that have ended at ``now``."""
     return list(Subscription.objects.filter(subscriber_id=subscriber_id, expires_at__lte=now)
                 .values_list("package_id", flat=True))
+
+
+def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple[dict[str, int], dict[str, str]]:
+    """:func:`watchable_channel_names` and, for those of them with location restrictions, ``{name: restriction
+    text}`` (``content.restrictions``): one query, and a second one for the locations only when some of the
+    channels are restricted (each distinct set of locations is encoded once)."""
+    rows = watchable_channels(subscriber, now).values_list("name", "id", "location_links__location_id")
+    channels: dict[str, int] = {}
+    located: dict[str, list[int]] = {}
+    for name, channel_id, location_id in rows:
+        channels[name] = channel_id
+        if location_id is not None:
+            located.setdefault(name, []).append(location_id)
+    if not located:
+        return channels, {}
+    ids = {location_id for found in located.values() for location_id in found}
+    places = {pk: (countries, networks) for pk, countries, networks
+              in Location.objects.filter(id__in=ids).values_list("id", "countries", "networks")}
+    texts: dict[tuple[int, ...], str] = {}
+    restricted = {}
+    for name, found in located.items():
+        key = tuple(sorted(found))
+        if key not in texts:
+            texts[key] = restrictions.encode(places[pk] for pk in key if pk in places)
+        restricted[name] = texts[key]
+    return channels, restricted
 
 
 def channel_id_by_name(portal_id: int, name: str) -> int | None:

@@ -2,13 +2,14 @@
 
 The streaming server asks on every play whether a token may play a stream name. The answer depends on
 facts about the token's subscriber (who, which portal, disabled?, the session limit, the names of the
-channels it may watch). They are cached per token in the cache every process shares (Redis in production, a
-file-based cache in the embedded default — never per-process memory), so a warm check reads the cache only.
+channels it may watch and the location restrictions of those that have any, ``content.restrictions``). They
+are cached per token in the cache every process shares (Redis in production, a file-based cache in the
+embedded default — never per-process memory), so a warm check reads the cache only.
 
 Exactness: each entry stores the *stamps* (see ``catena_site.access_events``) of the facts it was computed
 from — the token's, the subscriber's subscriptions', the portal's (free packages, settings) and one per
-granting package. A check compares them with the current stamps (on Redis in the same round trip, by a
-small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
+granting package (which also protects its channels' location restrictions). A check compares them with the
+current stamps (on Redis in the same round trip, by a small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
 read before the database, so a change committed while an entry is being computed leaves that entry invalid
 rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
 check refreshes one in the round trip that validates the facts.
@@ -30,20 +31,23 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
 
 from catena_site import access_events as keys
 from catena_site.shared_store import CacheErrors, Script, store
+from content import restrictions
 from content.models import TECHNICAL_NAME_PATTERN
+from content.restrictions import Viewer
 
 from . import access
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_TOKEN_TTL = 60  # seconds
+NOWHERE = Viewer()  # a viewer without address or country: outside every location
 _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 
 
@@ -90,12 +94,14 @@ class Verdict(NamedTuple):
     written: bool  # the heartbeat was refreshed along the way
     server_id: int | None = None  # the streaming server of the subscriber's portal
     expired: bool = False  # not watchable, and an expired subscription is what granted it
+    location_refused: bool = False  # the channel has location restrictions and the viewer is outside them
 
 
-# A facts tuple: ``(subscriber, portal, disabled, max sessions, channels, server, valid until, expired channels)``;
-# ``valid until`` is a Unix time (None: no subscription starts or ends later), ``expired channels`` the
-# ``{name: id}`` of the channels only an expired subscription granted.
-VALID_UNTIL, EXPIRED = 6, 7
+# A facts tuple: ``(subscriber, portal, disabled, max sessions, channels, server, valid until, expired channels,
+# restricted channels)``; ``valid until`` is a Unix time (None: no subscription starts or ends later), ``expired
+# channels`` the ``{name: id}`` of the channels only an expired subscription granted, ``restricted channels`` the
+# ``{name: location restriction text}`` (``content.restrictions``) of the watchable channels with restrictions.
+VALID_UNTIL, EXPIRED, RESTRICTED = 6, 7, 8
 
 
 def current(values: tuple | None, now: float | None = None) -> bool:
@@ -105,22 +111,28 @@ def current(values: tuple | None, now: float | None = None) -> bool:
     return (time.time() if now is None else now) < values[VALID_UNTIL]
 
 
-def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
-    """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
+def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, viewer: Viewer = NOWHERE) -> Verdict:
+    """The :class:`Verdict` for stream ``name`` watched by ``viewer`` from a facts tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
     subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values[:6]
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id,
-                   name in values[EXPIRED])
+    channel_id = channels.get(name)
+    refused = channel_id is not None and not restrictions.allows(values[RESTRICTED].get(name), viewer)
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channel_id, beat, written, server_id,
+                   name in values[EXPIRED], refused)
 
 
-def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
+def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
+              viewer: Viewer = NOWHERE) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
     subscriber_id, _, disabled, _, channels, _ = values[:6]
+    restricted = values[RESTRICTED]
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
+        return None
+    if not restrictions.allows(restricted.get(probe.name), viewer):
         return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
@@ -129,17 +141,19 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
 # the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
-# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1');
-# ``u`` the Unix time from which the entry no longer holds (a subscription starts or ends: the script compares it
-# with ARGV[8], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted.
+# token), ``c:<name>`` the ID of each watchable channel, ``r:<name>`` the location restriction text of each
+# restricted one (``content.restrictions``, decided here for the viewer ARGV[8] (address key) and ARGV[9]
+# (country) by ``located``) and ``f`` all the facts, pickled (returned only when ARGV[7] is '1'); ``u`` the Unix
+# time from which the entry no longer holds (a subscription starts or ends: the script compares it with
+# ARGV[10], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted.
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
-# one Redis server (not a cluster), as Django's cache does.
-_CHECK = """
-local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1])
+# one Redis server (not a cluster), as Django's cache does. Every answer has seven items (refused last, 0 or 1).
+_CHECK = restrictions.LUA + """
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
-if not head[1] then return {0, false, false, beat, false} end
-if head[4] and tonumber(ARGV[8]) >= tonumber(head[4]) then return {0, false, false, beat, false} end
+if not head[1] then return {0, false, false, beat, false, false, 0} end
+if head[4] and tonumber(ARGV[10]) >= tonumber(head[4]) then return {0, false, false, beat, false, false, 0} end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
   names[#names + 1] = name
@@ -149,12 +163,13 @@ if #names > 0 then
   local stored = redis.call('HMGET', KEYS[1], unpack(fields))
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false} end
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false} end
   end
 end
-local meta, channel, facts, status = head[2], head[3], false, 1
+local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
+if channel and head[6] and not located(head[6], ARGV[8], ARGV[9]) then refused = 1 end
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
-if ARGV[2] == '1' and beat and meta and channel then
+if ARGV[2] == '1' and beat and meta and channel and refused == 0 then
   local user = string.match(meta, '^([^|]*)')
   local b_user, b_channel, b_at, b_bytes, b_duration =
     string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -168,7 +183,7 @@ if ARGV[2] == '1' and beat and meta and channel then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts, head[5]}
+return {status, meta, channel, beat, facts, head[5], refused}
 """
 
 
@@ -212,14 +227,16 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 # --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
 
 
-def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired]``."""
+def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE) -> list:
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1)]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
-                "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
+                "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
+                viewer.address, viewer.country)
         beat_key = probe.key
     else:
-        args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), key + ":none"
+        args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
+            key + ":none"
     return cache.run(CHECK, [key, beat_key], (*args, repr(time.time())))
 
 
@@ -227,7 +244,7 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so (on Redis
     in one round trip)."""
     if cache.supports_scripts:
-        status, _, _, _, facts = (*_run_check(cache, key, "", None, True), None)[:5]
+        status, _, _, _, facts = _run_check(cache, key, "", None, True)[:5]
         return (True, cache.loads(facts)) if status else (False, None)
     entry = cache.get_many([key]).get(key)
     if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
@@ -235,21 +252,23 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     return True, entry[1]
 
 
-def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
-    """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says. On
-    Redis in one round trip reading only what that needs (no unpickling)."""
+def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
+                viewer: Viewer = NOWHERE) -> tuple[Verdict | None, Beat | None]:
+    """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
+    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling)."""
     if not cache.supports_scripts:
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
         entry = found.get(key)
         if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
             return None, beat
-        refreshed = next_beat(entry[1], beat, probe)
+        refreshed = next_beat(entry[1], beat, probe, viewer)
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None), beat
-    # A trailing false (no ``x:<name>``) may be left out of the script's answer.
-    status, meta, channel, beat, _, expired = (*_run_check(cache, key, name, probe, False), None, None)[:6]
+        return verdict(entry[1], name, beat, refreshed is not None, viewer), beat
+    # A false in the script's answer may come back as None; pad in case trailing items are left out.
+    status, meta, channel, beat, _, expired, refused = (*_run_check(cache, key, name, probe, False, viewer),
+                                                        None, None, None)[:7]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -258,7 +277,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None, bool(expired)), beat
+                   beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -275,6 +294,7 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
         if values[VALID_UNTIL] is not None:
             fields["u"] = repr(values[VALID_UNTIL])
         fields.update({f"x:{name}": "1" for name in values[EXPIRED]})
+        fields.update({f"r:{name}": text for name, text in values[RESTRICTED].items()})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -290,6 +310,11 @@ class PlaybackFacts:
     server_id: int | None  # the streaming server of the portal: only its key may ask about this token
     valid_until: float | None = None  # Unix time when a subscription starts or ends (the facts change then)
     expired: dict[str, int] | None = None  # name → ID of the channels only an expired subscription granted
+    restrictions: dict[str, str] = field(default_factory=dict)  # name → location restriction text (restricted only)
+
+    def allows_location(self, name: str, ip: str | None, country: str | None) -> bool:
+        """Whether channel ``name``'s location restrictions (if any) let a viewer at ``ip`` in ``country`` play."""
+        return restrictions.allows(self.restrictions.get(name), restrictions.viewer_key(ip, country))
 
 
 class _SubscriberRef(NamedTuple):
@@ -301,9 +326,9 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    # "e2": the facts gained the portal's streaming server; "e3": the subscription periods (valid until, expired
-    # channels). Entries of an older shape are never read.
-    return f"pb:e3:{keys.token_digest(token)}"
+    # "e2": the facts gained the portal's streaming server; "e4": the subscription periods (valid until, expired
+    # channels) and the channels' location restrictions. Entries of an older shape are never read.
+    return f"pb:e4:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -336,21 +361,23 @@ def _valid(cache, stamps: dict[str, str]) -> bool:
     return cache.get_many(list(stamps)) == stamps
 
 
-def _channel_facts(subscriber, now: float, on_packages=None) -> tuple[dict[str, int], float | None, dict[str, int]]:
-    """``(channels, valid until, expired channels)`` of a subscriber at ``now`` (Unix time). ``on_packages`` is
-    given the IDs of the packages they come from before their channels are read (to read their stamps)."""
+def _channel_facts(subscriber, now: float, on_packages=None) -> tuple[dict[str, int], float | None, dict[str, int],
+                                                                    dict[str, str]]:
+    """``(channels, valid until, expired channels, restricted channels)`` of a subscriber at ``now`` (Unix time).
+    ``on_packages`` is given the IDs of the packages they come from before their channels are read (to read their
+    stamps)."""
     instant = dt.datetime.fromtimestamp(now, dt.UTC)
     next_change, any_ended = access.period_facts(subscriber.id, instant)
     packages = access.granting_package_ids(subscriber, instant)
     ended = access.expired_package_ids(subscriber.id, instant) if any_ended else []
     if on_packages is not None:
         on_packages(dict.fromkeys([*packages, *ended]))
-    channels = access.watchable_channel_names(subscriber, instant) if packages else {}
+    channels, restricted = access.watchable_channel_facts(subscriber, instant) if packages else ({}, {})
     expired = {}
     if ended:
         expired = {name: pk for name, pk in access.package_channel_names(subscriber.portal_id, ended).items()
                    if name not in channels}
-    return channels, (next_change.timestamp() if next_change else None), expired
+    return channels, (next_change.timestamp() if next_change else None), expired, restricted
 
 
 def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
@@ -363,14 +390,15 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     subscriber = _SubscriberRef(*row)
     stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    channels, valid_until, expired = {}, None, {}
+    channels, valid_until, expired, restricted = {}, None, {}, {}
     if not subscriber.disabled:
         def read_stamps(package_ids):
+            # A channel's restrictions (and its locations) are protected by the stamps of its packages.
             stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in package_ids]))
 
-        channels, valid_until, expired = _channel_facts(subscriber, now, read_stamps)
+        channels, valid_until, expired, restricted = _channel_facts(subscriber, now, read_stamps)
     return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id,
-                    valid_until, expired)
+                    valid_until, expired, restricted)
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -403,9 +431,10 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
-def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
-    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``, and (with
-    ``probe``) the session's heartbeat, read and refreshed in the same round trip.
+def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE) -> Verdict:
+    """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
+    (whether a location restriction refuses it), and (with ``probe``) the session's heartbeat, read and
+    refreshed (unless refused) in the same round trip.
 
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
     its cost does not depend on how many channels the subscriber may watch. Raises the database's errors (the
@@ -414,13 +443,13 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
     key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe)
+        found, beat = check_entry(cache, key, name, probe, viewer)
         if found is not None:
             return found
-        return verdict(_recompute(cache, key, token), name, beat, False)
+        return verdict(_recompute(cache, key, token), name, beat, False, viewer)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return verdict(_uncached(token), name, None, False)
+        return verdict(_uncached(token), name, None, False, viewer)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:
@@ -447,9 +476,10 @@ def _uncached(token: str) -> tuple | None:
     if row is None:
         return None
     subscriber = _SubscriberRef(*row)
-    channels, valid_until, expired = {}, None, {}
+    channels, valid_until, expired, restricted = {}, None, {}, {}
     if not subscriber.disabled:
-        channels, valid_until, expired = _channel_facts(subscriber, time.time())
+        channels, valid_until, expired, restricted = _channel_facts(subscriber, time.time())
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until, expired
+    return (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until,
+            expired, restricted)
 

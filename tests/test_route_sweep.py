@@ -120,8 +120,9 @@ def playback(world, persona):
 
 
 def streamer_auth(world, persona):
-    query = {"name": world.channel_name, "token": world.playback_token, "ip": "192.0.2.10", "proto": "hls",
-             "session_id": "sweep-session", "request_type": "new_session", "request_number": 0}
+    # the channel plays only in Finland (its location): the viewer is there
+    query = {"name": world.channel_name, "token": world.playback_token, "ip": "192.0.2.10", "country": "FI",
+             "proto": "hls", "session_id": "sweep-session", "request_type": "new_session", "request_number": 0}
     if persona.streamer_key:
         query["key"] = persona.streamer_key
     return query

@@ -1,4 +1,5 @@
-"""The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → limit.
+"""The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → the
+channel's location restrictions (the viewer's ``ip`` and ``country``) → limit.
 
 The hot path: on a warm cache a decision costs one round trip to Redis (a script validating the token's
 cached facts, reading the one channel asked for and refreshing the session's heartbeat) and no database query.
@@ -15,10 +16,12 @@ from urllib.parse import parse_qs
 
 from django.utils import timezone
 
+from content import restrictions
 from subscribers import playback_cache
 
 from .. import archive, sessions
 from .values import (
+    COUNTRY_LENGTH,
     DEVICE_ID_LENGTH,
     IP_LENGTH,
     MAX_BYTES,
@@ -35,6 +38,7 @@ SUBSCRIBER_DISABLED = "subscriber_disabled"
 UNKNOWN_STREAM = "unknown_stream"
 NOT_IN_PACKAGES = "not_in_packages"
 SUBSCRIPTION_EXPIRED = "subscription_expired"
+LOCATION_RESTRICTED = "location_restricted"
 TOO_MANY_SESSIONS = "too_many_sessions"
 BAD_KEY = "bad_key"
 
@@ -44,6 +48,7 @@ TITLES = {
     UNKNOWN_STREAM: "There is no channel with this name in the subscriber's portal.",
     NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
     SUBSCRIPTION_EXPIRED: "The subscription that gave this channel has expired.",
+    LOCATION_RESTRICTED: "The channel may only be watched from certain places, and this viewer is in none of them.",
     TOO_MANY_SESSIONS: "The subscriber already watches on as many devices as the portal allows.",
     BAD_KEY: "Wrong or missing streaming-server key.",
 }
@@ -86,6 +91,7 @@ def play_request(query: Mapping[str, str], session_id: str, name: str, token: st
     return sessions.PlayRequest(
         session_id=session_id, name=name, token=token,
         ip=clean(query.get("ip"), IP_LENGTH), proto=clean(query.get("proto"), PROTO_LENGTH),
+        country=clean(query.get("country"), COUNTRY_LENGTH),
         user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH),
         bytes=_int(query.get("bytes")), duration=_int(query.get("duration"), MAX_DURATION),
         dvr=dvr, device_id=device_id_from(query.get("qs")),
@@ -111,7 +117,8 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
                             _int(query.get("duration"), MAX_DURATION))
              if session_id else None)
-    facts = playback_cache.check(token, name, probe=probe)
+    facts = playback_cache.check(token, name, probe=probe,
+                                 viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
     if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
@@ -123,6 +130,8 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
+    if facts.location_refused:
+        return Decision(LOCATION_RESTRICTED, facts.subscriber_id)
     if session_id and not facts.written:  # else a warm update_session, already recorded by the check
         request = play_request(query, session_id, name, token)
         if update:

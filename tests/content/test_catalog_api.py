@@ -190,6 +190,26 @@ def test_channels_filter_by_category_and_number(api, portal):
         assert response.status_code == 400 and "number" in response.json()["errors"]
 
 
+def test_channels_filter_by_location(api, portal, other_portal):
+    finland, sweden = make_location(portal), make_location(portal, "se", "Sweden")
+    make_channel(portal, "yle", "Yle", locationRestrictions=[finland.public_id])
+    make_channel(portal, "svt", "SVT", locationRestrictions=[sweden.public_id])
+    make_channel(portal, "nordic", "Nordic", locationRestrictions=[sweden.public_id, finland.public_id])
+    make_channel(portal, "free", "Free")
+    theirs = make_location(other_portal)
+
+    def names(query):
+        response = api.get(f"{API}/channels?{query}")
+        assert response.status_code == 200, response.json()
+        return [c["name"] for c in response.json()["channels"]]
+
+    assert names(f"locationId={finland.public_id}") == ["nordic", "yle"]
+    assert names(f"locationId={finland.public_id}&locationId={sweden.public_id}") == ["nordic", "svt", "yle"]
+    assert names(f"locationId={theirs.public_id}") == []  # another portal's location restricts nothing here
+    response = api.get(f"{API}/channels?locationId=abc")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["locationId"]
+
+
 # --- Categories -------------------------------------------------------------------------------------------
 
 

@@ -207,9 +207,16 @@ def test_an_update_never_reopens_a_session_the_streamer_closed(client, world):
 
 class TestWarmCacheAnswersWithoutTheDatabase:
     def test_update_session_and_every_refusal(self, client, world, cache_backend, django_assert_num_queries):
+        from content import services as content
+
         token = world["alice"].playback_token
         session_id = str(uuid.uuid4())
         unknown = "u" * 32
+        # news plays only from 192.0.2.0/24 (the checks' address) or Finland
+        home = content.create_location(world["portal"], caller=caller(world["portal"]), data={
+            "name": "home", "title": "Home", "countries": ["FI"], "networks": ["192.0.2.0/24"]})
+        content.update_channel(world["news"], caller=caller(world["portal"]),
+                               data={"locationRestrictions": [home.public_id]})
         # Cold: fills the cache (facts of the token, channel names, the session heartbeat).
         check(client, token, "news", session_id=session_id)
         for name in ("sport", "nosuch"):
@@ -220,6 +227,10 @@ class TestWarmCacheAnswersWithoutTheDatabase:
                 ok = check(client, token, "news", session_id=session_id, request_type="update_session",
                            request_number=number, bytes=number * 1000)
                 assert ok.status_code == 200
+            assert reason(check(client, token, "news", session_id=session_id, request_type="update_session",
+                                ip="198.51.100.1")) == "location_restricted"
+            assert check(client, token, "news", session_id=session_id, request_type="update_session",
+                         ip="198.51.100.1", country="FI").status_code == 200
             assert reason(check(client, token, "sport", request_type="update_session")) == "not_in_packages"
             assert reason(check(client, token, "nosuch")) == "unknown_stream"
             assert reason(check(client, unknown, "news")) == "unknown_token"

@@ -130,7 +130,7 @@ def test_a_change_committed_while_an_entry_is_computed_never_leaves_it_stale(cli
     """The race of a cache miss: the change commits after the facts were read but before they are stored."""
     from subscribers import access
 
-    real = access.watchable_channel_names
+    real = access.watchable_channel_facts
     state = {"done": False}
 
     def unsubscribe_meanwhile(subscriber, now=None):
@@ -140,10 +140,10 @@ def test_a_change_committed_while_an_entry_is_computed_never_leaves_it_stale(cli
             committed(subscribers.unsubscribe, world["alice"], world["basic"], caller=who(world))
         return result
 
-    monkeypatch.setattr(access, "watchable_channel_names", unsubscribe_meanwhile)
+    monkeypatch.setattr(access, "watchable_channel_facts", unsubscribe_meanwhile)
     first = check(client, world["alice"].playback_token, "news", request_type="update_session")
     assert first.status_code == 200  # answered with what it read
-    monkeypatch.setattr(access, "watchable_channel_names", real)
+    monkeypatch.setattr(access, "watchable_channel_facts", real)
     assert reason(check(client, world["alice"].playback_token, "news", request_type="update_session")) == \
         "not_in_packages"
 

@@ -52,6 +52,23 @@ def test_the_channel_list_filters_by_category_id_or_name(web, portal):
     assert f'<option value="{news.public_id}">World news</option>' in page(web["viewer"].get("/channels/"))
 
 
+def test_the_channel_list_shows_locations_and_filters_by_them(web, portal):
+    finland = make_location(portal)
+    make_channel(portal, "yle", "Yle", locationRestrictions=[finland.public_id])
+    make_channel(portal, "free", "Free")
+    html = table(web["viewer"].get("/channels/"))
+    assert f'href="?locationId={finland.public_id}" title="Plays only here">Finland</a>' in html
+    assert '<span class="muted" title="Plays anywhere">anywhere</span>' in html
+    assert row_titles(table(web["viewer"].get(f"/channels/?locationId={finland.public_id}"))) == ["Yle"]
+    assert row_titles(table(web["viewer"].get("/channels/?locationId=finland"))) == ["Yle"]
+    assert "Location: nothing matches" in page(web["viewer"].get("/channels/?locationId=nowhere"))
+    assert f'<option value="{finland.public_id}">Finland</option>' in page(web["viewer"].get("/channels/"))
+    csv = web["viewer"].get("/channels/?format=csv")
+    lines = b"".join(csv.streaming_content).decode().splitlines()
+    assert lines[0].startswith("Number,Title,Technical name,Categories,Locations,Packages")
+    assert "Yle,yle,,Finland," in lines[2]
+
+
 def test_the_channel_form_stores_the_catalog_fields(web, portal):
     news, sport = make_category(portal, "news", "News"), make_category(portal, "sport", "Sport")
     finland = make_location(portal)

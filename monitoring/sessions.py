@@ -96,6 +96,15 @@ def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
         log.warning("could not cache the heartbeat of %s", request.session_id, exc_info=True)
 
 
+def cached_beat(key: str) -> Beat | None:
+    """The heartbeat cached under ``key`` (``session_key``), or None (none, or the cache is unreachable)."""
+    try:
+        return playback_cache.get_heartbeats([key]).get(key)
+    except Exception:
+        log.warning("could not read the cached heartbeat %s", key, exc_info=True)
+        return None
+
+
 def forget(streamer_session_ids: Iterable[str]) -> None:
     """Drop the cached heartbeats of sessions that were closed."""
     keys = [session_key(s) for s in streamer_session_ids]
@@ -337,7 +346,8 @@ def flush_heartbeats(chunk: int = 1000) -> int:
     batch: list[tuple] = []
     for row in rows:
         batch.append(row[:5])
-        playing.add(row[5])
+        if row[5] is not None:  # None: an anonymous viewer
+            playing.add(row[5])
         if len(batch) >= chunk:
             changed += _flush_each(batch)
             batch = []
@@ -464,7 +474,15 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
                 .values_list("id", "token", "subscriber_id", "channel_id", "channel_name"))
     facts_by_token: dict[str, object] = {}
     denied, names = [], set()
+    anonymous: dict[int, dict[str, int]] = {}
     for pk, token, subscriber_id, channel_id, channel_name in rows:
+        if subscriber_id is None:  # an anonymous viewer: the portal's free channels, if it still allows them
+            if portal_id not in anonymous:
+                anonymous[portal_id] = playback_cache.anonymous_channels(portal_id)
+            if anonymous[portal_id].get(channel_name) != channel_id:
+                denied.append(pk)
+                names.add(channel_name)
+            continue
         if token not in facts_by_token:
             facts_by_token[token] = playback_cache.lookup(token) if token else None
         facts = facts_by_token[token]

@@ -70,3 +70,34 @@ def watchable_channel_names(subscriber) -> dict[str, int]:
 def channel_id_by_name(portal_id: int, name: str) -> int | None:
     """The ID of the portal's channel with this technical name, or None (unique index on portal + name)."""
     return Channel.objects.filter(portal_id=portal_id, name=name).values_list("id", flat=True).first()
+
+
+# --- Anonymous viewing (lifecycle.md §3): the free channels of portals with ``allowAnonymous`` -----------------
+
+
+def anonymous_portal_ids(server_id: int) -> list[int]:
+    """IDs of the portals bound to this streaming server that allow anonymous viewing (one query)."""
+    return list(Portal.objects.filter(streaming_server_id=server_id, settings__allowAnonymous=True)
+                .order_by("id").values_list("id", flat=True))
+
+
+def allows_anonymous(portal_id: int) -> bool:
+    """Whether the portal allows anonymous viewing (``settings.allowAnonymous``), by primary key."""
+    return Portal.objects.filter(pk=portal_id, settings__allowAnonymous=True).exists()
+
+
+def free_package_ids(portal_id: int) -> list[int]:
+    """IDs of the portal's free packages."""
+    return list(FreePackage.objects.filter(portal_id=portal_id).values_list("package_id", flat=True))
+
+
+def free_channels(portal_id: int):
+    """The channels of the portal's free packages: what an anonymous viewer may watch when the portal allows it."""
+    return Channel.objects.filter(
+        portal_id=portal_id,
+        id__in=PackageChannel.objects.filter(package__free_link__portal_id=portal_id).values("channel_id"))
+
+
+def free_channel_names(portal_id: int) -> dict[str, int]:
+    """``{channel name: channel id}`` of :func:`free_channels`."""
+    return dict(free_channels(portal_id).values_list("name", "id"))

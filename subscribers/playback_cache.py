@@ -45,7 +45,7 @@ _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 class Beat(NamedTuple):
     """A play session's newest heartbeat, as the auth check caches it."""
 
-    subscriber_id: int
+    subscriber_id: int | None  # None: an anonymous viewer
     channel_id: int
     at: float  # Unix time
     bytes: int
@@ -154,7 +154,8 @@ CHECK = Script(_CHECK)
 
 def _beat_text(beat: Beat) -> str:
     duration = "" if beat.duration is None else str(beat.duration)
-    return f"{beat.subscriber_id}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
+    subscriber = "" if beat.subscriber_id is None else beat.subscriber_id  # None: an anonymous viewer
+    return f"{subscriber}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
 
 
 def _beat(raw) -> Beat | None:
@@ -164,7 +165,8 @@ def _beat(raw) -> Beat | None:
         return None
     try:
         subscriber_id, channel_id, at, bytes_, duration = raw.split("|")
-        return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_), int(duration) if duration else None)
+        return Beat(int(subscriber_id) if subscriber_id else None, int(channel_id), float(at), int(bytes_),
+                    int(duration) if duration else None)
     except ValueError:  # not a heartbeat (a foreign or older value): as if there were none
         return None
 
@@ -398,3 +400,86 @@ def _uncached(token: str) -> tuple | None:
     channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
     limit, server_id = access.portal_facts(subscriber.portal_id)
     return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
+
+
+# --- Anonymous viewing (lifecycle.md §3) ---------------------------------------------------------------------------
+# A request without a token names a stream on the streaming server that asks. Channel names are unique per
+# server (``content.services`` refuses a name another portal of the server uses), so the name finds at most one
+# portal: the viewer may watch it iff that portal allows anonymous viewing and the channel is in one of its free
+# packages. Two entries answer it without a query when warm: per server, the portals allowing anonymous viewing
+# (stamp: ``anonymous_stamp_key``, which every portal change deletes), and per such portal, the names of its free
+# channels (stamps: the portal's, and one per free package).
+
+
+def anonymous_servers_key(server_id: int) -> str:
+    return f"pb:an:s:{server_id}"
+
+
+def anonymous_channels_key(portal_id: int) -> str:
+    return f"pb:an:p:{portal_id}"
+
+
+def _cached_value(cache, key: str):
+    """The value of a ``(stamps, value)`` entry whose stamps are all current, else None."""
+    entry = cache.get_many([key]).get(key)
+    if entry is not None and _valid(cache, entry[0]):
+        return entry
+    return None
+
+
+def _anonymous_portals(cache, server_id: int) -> list[int]:
+    key = anonymous_servers_key(server_id)
+    entry = _cached_value(cache, key)
+    if entry is not None:
+        return entry[1]
+    stamps = _stamps(cache, [keys.anonymous_stamp_key()])
+    portals = access.anonymous_portal_ids(server_id)
+    cache.set(key, (stamps, portals), _ttl())
+    return portals
+
+
+def _anonymous_channels(cache, portal_id: int) -> dict[str, int]:
+    key = anonymous_channels_key(portal_id)
+    entry = _cached_value(cache, key)
+    if entry is not None:
+        return entry[1]
+    stamps = _stamps(cache, [keys.portal_stamp_key(portal_id)])
+    channels: dict[str, int] = {}
+    if access.allows_anonymous(portal_id):
+        packages = access.free_package_ids(portal_id)
+        stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
+        if packages:
+            channels = access.free_channel_names(portal_id)
+    cache.set(key, (stamps, channels), _ttl())
+    return channels
+
+
+def anonymous_channels(portal_id: int) -> dict[str, int]:
+    """``{name: channel id}`` of the channels an anonymous viewer may watch in this portal (empty unless the
+    portal allows anonymous viewing): the channels of its free packages. Cached like the facts of a token."""
+    try:
+        return _anonymous_channels(store(), portal_id)
+    except CacheErrors as exc:
+        log.warning("playback cache unavailable (%s); reading the free channels from the database", exc)
+        return access.free_channel_names(portal_id) if access.allows_anonymous(portal_id) else {}
+
+
+def anonymous_channel(server_id: int, name: str) -> tuple[int, int] | None:
+    """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
+    streaming server, or None. Warm: a few cache reads, no query (on Redis one round trip per entry read)."""
+    if not valid_stream_name(name):
+        return None
+    try:
+        cache = store()
+        for portal_id in _anonymous_portals(cache, server_id):
+            channel = _anonymous_channels(cache, portal_id).get(name)
+            if channel is not None:
+                return portal_id, channel
+        return None
+    except CacheErrors as exc:
+        log.warning("playback cache unavailable (%s); deciding the anonymous request from the database", exc)
+        for portal_id in access.anonymous_portal_ids(server_id):
+            channel = access.free_channel_names(portal_id).get(name)
+            if channel is not None:
+                return portal_id, channel
+        return None

@@ -70,6 +70,11 @@ class PortalSettingsForm(forms.Form):
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
         widget=forms.URLInput())
+    allow_anonymous = forms.BooleanField(
+        required=False, label="Anonymous viewing of the free packages",
+        help_text="Players without a login or token may watch the channels of the free packages: the apps' "
+                  "channel list and playlist show them, and the streaming server lets them play (sessions are "
+                  "recorded as anonymous). The other packages stay paid.")
     require_2fa = forms.BooleanField(
         required=False, label="Require two-factor authentication of every manager",
         help_text="Managers without it are sent to enrol an authenticator app when they log in to the screens, "
@@ -94,6 +99,7 @@ class PortalSettingsForm(forms.Form):
         "settings.smsTemplate": "sms_template",
         "settings.streamBaseUrl": "stream_base_url",
         "settings.require2fa": "require_2fa",
+        "settings.allowAnonymous": "allow_anonymous",
         "guideLanguage": "guide_language",
     }
 
@@ -109,6 +115,7 @@ class PortalSettingsForm(forms.Form):
             "sms_template": settings["smsTemplate"] or "",
             "stream_base_url": settings["streamBaseUrl"] or "",
             "require_2fa": settings["require2fa"],
+            "allow_anonymous": settings["allowAnonymous"],
             "guide_language": guide_language(portal),
             **(kwargs.get("initial") or {}),
         }
@@ -144,6 +151,7 @@ class PortalSettingsForm(forms.Form):
                 "smsTemplate": data["sms_template"] if data["sms_template"].strip() else None,
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
                 "require2fa": data["require_2fa"],
+                "allowAnonymous": data["allow_anonymous"],
             },
             "logoFile": logo_file,
             "removeLogo": data["remove_logo"],

@@ -75,29 +75,25 @@ def channel_id_by_name(portal_id: int, name: str) -> int | None:
 # --- Anonymous viewing (lifecycle.md §3): the free channels of portals with ``allowAnonymous`` -----------------
 
 
-def anonymous_portal_ids(server_id: int) -> list[int]:
-    """IDs of the portals bound to this streaming server that allow anonymous viewing (one query)."""
-    return list(Portal.objects.filter(streaming_server_id=server_id, settings__allowAnonymous=True)
-                .order_by("id").values_list("id", flat=True))
+def anonymous_portal_ids(server_id: int | None, *, portal_id: int | None = None) -> list[int]:
+    """IDs of the portals bound to this streaming server (or the one portal ``portal_id``) that allow anonymous
+    viewing (one query)."""
+    portals = Portal.objects.filter(settings__allowAnonymous=True)
+    portals = portals.filter(pk=portal_id) if portal_id is not None else portals.filter(streaming_server_id=server_id)
+    return list(portals.order_by("id").values_list("id", flat=True))
 
 
-def allows_anonymous(portal_id: int) -> bool:
-    """Whether the portal allows anonymous viewing (``settings.allowAnonymous``), by primary key."""
-    return Portal.objects.filter(pk=portal_id, settings__allowAnonymous=True).exists()
+def free_package_ids(portal_ids: list[int]) -> list[int]:
+    """IDs of the free packages of these portals."""
+    return list(FreePackage.objects.filter(portal_id__in=portal_ids).values_list("package_id", flat=True))
 
 
-def free_package_ids(portal_id: int) -> list[int]:
-    """IDs of the portal's free packages."""
-    return list(FreePackage.objects.filter(portal_id=portal_id).values_list("package_id", flat=True))
-
-
-def free_channels(portal_id: int):
-    """The channels of the portal's free packages: what an anonymous viewer may watch when the portal allows it."""
-    return Channel.objects.filter(
-        portal_id=portal_id,
-        id__in=PackageChannel.objects.filter(package__free_link__portal_id=portal_id).values("channel_id"))
-
-
-def free_channel_names(portal_id: int) -> dict[str, int]:
-    """``{channel name: channel id}`` of :func:`free_channels`."""
-    return dict(free_channels(portal_id).values_list("name", "id"))
+def free_channels_by_name(portal_ids: list[int]) -> dict[str, tuple[int, int]]:
+    """``{channel name: (portal id, channel id)}`` of the channels of these portals' free packages (one query; a
+    name is unique on a streaming server, so portals of one server never collide)."""
+    if not portal_ids:
+        return {}
+    links = PackageChannel.objects.filter(package__free_link__portal_id__in=portal_ids)
+    return {name: (portal, channel) for channel, portal, name in
+            Channel.objects.filter(portal_id__in=portal_ids, id__in=links.values("channel_id"))
+            .values_list("id", "portal_id", "name")}

@@ -406,80 +406,75 @@ def _uncached(token: str) -> tuple | None:
 # A request without a token names a stream on the streaming server that asks. Channel names are unique per
 # server (``content.services`` refuses a name another portal of the server uses), so the name finds at most one
 # portal: the viewer may watch it iff that portal allows anonymous viewing and the channel is in one of its free
-# packages. Two entries answer it without a query when warm: per server, the portals allowing anonymous viewing
-# (stamp: ``anonymous_stamp_key``, which every portal change deletes), and per such portal, the names of its free
-# channels (stamps: the portal's, and one per free package).
+# packages. One entry per server holds every such channel as ``name → (portal, channel)``, with the stamps of
+# the anonymous portals of all servers (``anonymous_stamp_key``: deleted with every portal's stamp, so a setting,
+# a free package or a portal's server changed) and of each free package (its channels). On Redis it is a hash of
+# the facts entries' shape (``c:<name>`` holds ``channel:portal``), read by the same script in one round trip.
 
 
-def anonymous_servers_key(server_id: int) -> str:
-    return f"pb:an:s:{server_id}"
+def anonymous_key(server_id: int) -> str:
+    return f"pb:an:{server_id}"
 
 
-def anonymous_channels_key(portal_id: int) -> str:
-    return f"pb:an:p:{portal_id}"
+def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str, tuple[int, int]]) -> None:
+    if not cache.supports_scripts:
+        cache.set(key, (stamps, channels), _ttl())
+        return
+    stamp_keys = [cache.make_key(k) for k in stamps]
+    fields = {"k": "\n".join(stamp_keys), "m": "anonymous"}
+    fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
+    fields.update({f"c:{name}": f"{channel}:{portal}" for name, (portal, channel) in channels.items()})
+    cache.replace_hash(key, fields, _ttl())
 
 
-def _cached_value(cache, key: str):
-    """The value of a ``(stamps, value)`` entry whose stamps are all current, else None."""
+def _read_anonymous(cache, key: str, name: str) -> tuple[bool, tuple[int, int] | None]:
+    """``(valid, (portal, channel) or None)`` from the server's entry (on Redis in one round trip)."""
+    if cache.supports_scripts:
+        status, _, channel, _, _ = _run_check(cache, key, name, None, False)
+        if not status:
+            return False, None
+        if not channel:
+            return True, None
+        channel_id, portal_id = channel.split(b":")
+        return True, (int(portal_id), int(channel_id))
     entry = cache.get_many([key]).get(key)
-    if entry is not None and _valid(cache, entry[0]):
-        return entry
-    return None
+    if entry is None or not _valid(cache, entry[0]):
+        return False, None
+    return True, entry[1].get(name)
 
 
-def _anonymous_portals(cache, server_id: int) -> list[int]:
-    key = anonymous_servers_key(server_id)
-    entry = _cached_value(cache, key)
-    if entry is not None:
-        return entry[1]
+def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """Read from the database (stamps first): ``(stamps, {name: (portal, channel)})`` (at most three queries)."""
     stamps = _stamps(cache, [keys.anonymous_stamp_key()])
     portals = access.anonymous_portal_ids(server_id)
-    cache.set(key, (stamps, portals), _ttl())
-    return portals
-
-
-def _anonymous_channels(cache, portal_id: int) -> dict[str, int]:
-    key = anonymous_channels_key(portal_id)
-    entry = _cached_value(cache, key)
-    if entry is not None:
-        return entry[1]
-    stamps = _stamps(cache, [keys.portal_stamp_key(portal_id)])
-    channels: dict[str, int] = {}
-    if access.allows_anonymous(portal_id):
-        packages = access.free_package_ids(portal_id)
-        stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
-        if packages:
-            channels = access.free_channel_names(portal_id)
-    cache.set(key, (stamps, channels), _ttl())
-    return channels
-
-
-def anonymous_channels(portal_id: int) -> dict[str, int]:
-    """``{name: channel id}`` of the channels an anonymous viewer may watch in this portal (empty unless the
-    portal allows anonymous viewing): the channels of its free packages. Cached like the facts of a token."""
-    try:
-        return _anonymous_channels(store(), portal_id)
-    except CacheErrors as exc:
-        log.warning("playback cache unavailable (%s); reading the free channels from the database", exc)
-        return access.free_channel_names(portal_id) if access.allows_anonymous(portal_id) else {}
+    packages = access.free_package_ids(portals) if portals else []
+    stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
+    return stamps, (access.free_channels_by_name(portals) if packages else {})
 
 
 def anonymous_channel(server_id: int, name: str) -> tuple[int, int] | None:
     """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
-    streaming server, or None. Warm: a few cache reads, no query (on Redis one round trip per entry read)."""
+    streaming server, or None. Warm: one round trip on Redis (a few file reads on the file-based cache), no
+    query. Raises the database's errors; tolerates a failing cache by reading the database."""
     if not valid_stream_name(name):
         return None
+    key = anonymous_key(server_id)
     try:
         cache = store()
-        for portal_id in _anonymous_portals(cache, server_id):
-            channel = _anonymous_channels(cache, portal_id).get(name)
-            if channel is not None:
-                return portal_id, channel
-        return None
+        valid, found = _read_anonymous(cache, key, name)
+        if valid:
+            return found
+        stamps, channels = _anonymous_channels_of_server(cache, server_id)
+        _write_anonymous(cache, key, stamps, channels)
+        return channels.get(name)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding the anonymous request from the database", exc)
-        for portal_id in access.anonymous_portal_ids(server_id):
-            channel = access.free_channel_names(portal_id).get(name)
-            if channel is not None:
-                return portal_id, channel
-        return None
+        return access.free_channels_by_name(access.anonymous_portal_ids(server_id)).get(name)
+
+
+def anonymous_channels(portal_id: int) -> dict[str, int]:
+    """``{name: channel id}`` of what an anonymous viewer may watch in this portal (empty unless it allows
+    anonymous viewing), from the database: for the background re-check of sessions, not the auth check."""
+    if not access.anonymous_portal_ids(None, portal_id=portal_id):
+        return {}
+    return {name: channel for name, (_, channel) in access.free_channels_by_name([portal_id]).items()}

@@ -126,6 +126,14 @@ def test_a_warm_anonymous_check_needs_no_query(client, free, committed, cache_ba
     assert PlaySession.objects.get(streamer_session_id=session_id).bytes == 2000
 
 
+def test_a_cold_anonymous_decision_reads_each_fact_with_one_query(client, free, committed,
+                                                                 django_assert_num_queries):
+    allow_anonymous(free["portal"], committed)
+    check(client, free["alice"].playback_token, "news")  # the streaming servers are cached from here on
+    with django_assert_num_queries(3):  # the server's anonymous portals, their free packages, their channels
+        assert reason(anonymous(client, "sport")) == "unknown_token"
+
+
 class TestInvalidation:
     """Every change that alters an anonymous decision is seen by the next check, and closes the sessions."""
 
@@ -152,12 +160,21 @@ class TestInvalidation:
         self.assert_refused_and_closed(client)
         assert PlaySession.objects.get(streamer_session_id="alice-watching").active  # subscribers keep watching
 
-    def test_the_channel_leaves_the_free_package(self, client, playing, committed):
+    def test_the_channel_leaves_the_free_package(self, client, playing, committed, cache_backend):
         committed(content.remove_channel_from_package, playing["basic"], playing["news"],
                   caller=caller(playing["portal"]))
         self.assert_refused_and_closed(client)
 
-    def test_a_channel_joins_a_free_package(self, client, playing, committed):
+    def test_a_package_becomes_free(self, client, playing, committed, cache_backend):
+        assert reason(anonymous(client, "sport")) == "unknown_token"
+        committed(content.add_free_package, playing["premium"], caller=caller(playing["portal"]))
+        assert anonymous(client, "sport").status_code == 200
+
+    def test_the_channel_is_deleted(self, client, playing, committed, cache_backend):
+        committed(content.delete_channel, playing["news"], caller=caller(playing["portal"]))
+        self.assert_refused_and_closed(client)
+
+    def test_a_channel_joins_a_free_package(self, client, playing, committed, cache_backend):
         assert reason(anonymous(client, "kids")) == "unknown_token"
         committed(content.add_channel_to_package, playing["basic"], playing["kids"], caller=caller(playing["portal"]))
         assert anonymous(client, "kids").status_code == 200

@@ -96,15 +96,6 @@ def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
         log.warning("could not cache the heartbeat of %s", request.session_id, exc_info=True)
 
 
-def cached_beat(key: str) -> Beat | None:
-    """The heartbeat cached under ``key`` (``session_key``), or None (none, or the cache is unreachable)."""
-    try:
-        return playback_cache.get_heartbeats([key]).get(key)
-    except Exception:
-        log.warning("could not read the cached heartbeat %s", key, exc_info=True)
-        return None
-
-
 def forget(streamer_session_ids: Iterable[str]) -> None:
     """Drop the cached heartbeats of sessions that were closed."""
     keys = [session_key(s) for s in streamer_session_ids]

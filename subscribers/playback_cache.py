@@ -427,20 +427,26 @@ def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str
     cache.replace_hash(key, fields, _ttl())
 
 
-def _read_anonymous(cache, key: str, name: str) -> tuple[bool, tuple[int, int] | None]:
-    """``(valid, (portal, channel) or None)`` from the server's entry (on Redis in one round trip)."""
+def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[bool, tuple[int, int] | None,
+                                                                                 Beat | None]:
+    """``(valid, (portal, channel) or None, the session's heartbeat)`` from the server's entry and the probe's
+    heartbeat key (read only: the caller refreshes it); on Redis in one round trip."""
     if cache.supports_scripts:
-        status, _, channel, _, _ = _run_check(cache, key, name, None, False)
+        if probe is not None:
+            probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout)
+        status, _, channel, beat, _ = _run_check(cache, key, name, probe, False)
+        beat = _beat(beat) if probe is not None else None
         if not status:
-            return False, None
+            return False, None, beat
         if not channel:
-            return True, None
+            return True, None, beat
         channel_id, portal_id = channel.split(b":")
-        return True, (int(portal_id), int(channel_id))
+        return True, (int(portal_id), int(channel_id)), beat
     entry = cache.get_many([key]).get(key)
+    beat = get_heartbeats([probe.key]).get(probe.key) if probe is not None else None
     if entry is None or not _valid(cache, entry[0]):
-        return False, None
-    return True, entry[1].get(name)
+        return False, None, beat
+    return True, entry[1].get(name), beat
 
 
 def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
@@ -452,24 +458,26 @@ def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str]
     return stamps, (access.free_channels_by_name(portals) if packages else {})
 
 
-def anonymous_channel(server_id: int, name: str) -> tuple[int, int] | None:
+def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None
+                    ) -> tuple[tuple[int, int] | None, Beat | None]:
     """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
-    streaming server, or None. Warm: one round trip on Redis (a few file reads on the file-based cache), no
-    query. Raises the database's errors; tolerates a failing cache by reading the database."""
+    streaming server (or None), and with ``probe`` the session's cached heartbeat. Warm: one round trip on Redis
+    (a few file reads on the file-based cache), no query. Raises the database's errors; tolerates a failing
+    cache by reading the database."""
     if not valid_stream_name(name):
-        return None
+        return None, None
     key = anonymous_key(server_id)
     try:
         cache = store()
-        valid, found = _read_anonymous(cache, key, name)
+        valid, found, beat = _read_anonymous(cache, key, name, probe)
         if valid:
-            return found
+            return found, beat
         stamps, channels = _anonymous_channels_of_server(cache, server_id)
         _write_anonymous(cache, key, stamps, channels)
-        return channels.get(name)
+        return channels.get(name), beat
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding the anonymous request from the database", exc)
-        return access.free_channels_by_name(access.anonymous_portal_ids(server_id)).get(name)
+        return access.free_channels_by_name(access.anonymous_portal_ids(server_id)).get(name), None
 
 
 def anonymous_channels(portal_id: int) -> dict[str, int]:

@@ -145,23 +145,25 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
                      server_id: int | None = None) -> Decision:
     """A request without a token (lifecycle.md §3): allowed for a channel of a free package of the portal that
     has this stream name on the asking streaming server, when that portal allows anonymous viewing
-    (``playback_cache.anonymous_channel``); anything else is ``unknown_token`` and records nothing.
+    (``playback_cache.anonymous_check``); anything else is ``unknown_token`` and records nothing.
 
     The play session is recorded without a subscriber; the session limit does not apply (it is per subscriber).
     """
+    if server_id is None:
+        return Decision(UNKNOWN_TOKEN)
+    now = now or timezone.now()
     name = query.get("name") or ""
-    found = playback_cache.anonymous_channel(server_id, name) if server_id is not None else None
+    session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
+    probe = sessions.probe(session_id, name, False, now, None, None) if session_id else None
+    found, beat = playback_cache.anonymous_check(server_id, name, probe)
     if found is None:
         return Decision(UNKNOWN_TOKEN)
     portal_id, channel_id = found
-    session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     if session_id:
-        now = now or timezone.now()
         facts = AnonymousFacts(portal_id)
         request = play_request(query, session_id, name, "")
         if query.get("request_type") == "update_session":
-            key = sessions.session_key(session_id)
-            sessions.refresh_session(facts, channel_id, request, sessions.cached_beat(key), now)
+            sessions.refresh_session(facts, channel_id, request, beat, now)
         else:
             sessions.open_session(facts, channel_id, request, now)
     return Decision(None)

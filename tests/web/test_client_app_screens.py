@@ -108,8 +108,7 @@ def test_a_bad_value_is_refused_on_its_field_and_nothing_is_saved(web, portal, f
     portal.refresh_from_db()
     assert portal.title == "Main TV"
     assert portal.effective_settings == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False,
-                                         **LATER_SETTINGS}
+                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False, **LATER_SETTINGS}
 
 
 def test_readers_see_the_new_settings_disabled_and_cannot_save_them(web, portal):

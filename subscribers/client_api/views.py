@@ -161,14 +161,18 @@ class ChannelsView(AppView):
 
 
 class CategoriesView(AppView):
-    """The categories holding at least one channel the subscriber may watch, in display order."""
+    """The categories holding at least one channel the subscriber may watch, in display order (without
+    credentials: of the free channels of a portal allowing anonymous viewing)."""
+
+    permission_classes = [AllowAny]
 
     @extend_schema(operation_id="appCategories", tags=["client"])
     def get(self, request):
+        viewer = self.subscriber if request.auth is not None else anonymous_viewer(request)
         return Response({"categories": [
             {"categoryId": category.public_id, "name": category.name, "title": category.title,
              "position": category.position}
-            for category in selectors.categories_of(self.subscriber)
+            for category in selectors.categories_of(viewer)
         ]})
 
 

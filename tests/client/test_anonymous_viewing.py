@@ -10,7 +10,8 @@ from content import services as content
 from portals import services as portal_services
 from portals.auth import Caller
 from tests.client.conftest import CLIENT
-from tests.client.test_watching import app_token, channels, parse_m3u, world  # noqa: F401  (world: a fixture)
+from tests.client.m3u import parse_m3u
+from tests.client.test_watching import app_token, channels, world  # noqa: F401  (world: a fixture)
 
 
 def allow_anonymous(portal, allowed=True):
@@ -26,6 +27,7 @@ def free(world, portal):  # noqa: F811
 
 def test_without_the_setting_the_list_playlist_and_guide_need_credentials(app, free):
     assert app.get(f"{CLIENT}/channels").status_code == 401
+    assert app.get(f"{CLIENT}/categories").status_code == 401
     assert app.get(f"{CLIENT}/playlist.m3u").status_code == 401
     assert app.get(f"{CLIENT}/playlist.m3u?token=").status_code == 401
     assert app.get(f"{CLIENT}/epg.xml.gz").status_code == 401
@@ -67,14 +69,14 @@ def test_the_playlist_without_a_token_lists_the_free_channels_and_a_guide_for_th
     assert response.status_code == 200
     guide, entries = parse_m3u(response.content.decode())
     assert guide.endswith(f"/tv/api/v1/epg.xml.gz?portalId={portal.public_id}")
-    assert [(e["id"], e["group"], e["url"]) for e in entries] == [
+    assert [(e["attributes"]["tvg-id"], e["attributes"]["group-title"], e["url"]) for e in entries] == [
         ("kids", "trial", "http://127.0.0.1:8080/kids/index.m3u8"),
         ("news", "trial", "http://127.0.0.1:8080/news/index.m3u8")]
     xml = gzip.decompress(b"".join(app.get(guide).streaming_content)).decode()
     assert '<channel id="news">' in xml and '<channel id="kids">' in xml and 'id="sport"' not in xml
     token = free["subscriber"].playback_token
     _, own = parse_m3u(app.get(f"{CLIENT}/playlist.m3u?token={token}").content.decode())
-    assert {e["id"] for e in own} == {"kids", "news", "sport"}
+    assert {e["attributes"]["tvg-id"] for e in own} == {"kids", "news", "sport"}
 
 
 def test_switching_the_setting_off_closes_the_anonymous_list_again(app, portal, free):
@@ -83,3 +85,15 @@ def test_switching_the_setting_off_closes_the_anonymous_list_again(app, portal, 
     allow_anonymous(portal, False)
     assert app.get(f"{CLIENT}/channels").status_code == 401
     assert app.get(f"{CLIENT}/playlist.m3u").status_code == 401
+
+
+def test_the_categories_without_credentials_are_those_of_the_free_channels(app, portal, free):
+    allow_anonymous(portal)
+    caller = free["caller"]
+    films = content.create_category(portal, caller=caller, data={"name": "films", "title": "Films"})
+    sports = content.create_category(portal, caller=caller, data={"name": "sports", "title": "Sports"})
+    content.update_channel(free["channels"]["kids"], caller=caller, data={"categories": [films.public_id]})
+    content.update_channel(free["channels"]["sport"], caller=caller, data={"categories": [sports.public_id]})
+    response = app.get(f"{CLIENT}/categories")
+    assert response.status_code == 200
+    assert [c["name"] for c in response.json()["categories"]] == ["films"]  # sport is in a paid package only

@@ -2,8 +2,8 @@
 
     python bench/auth_check.py [--database-url postgres://…] [--redis-url redis://…/6] [--seconds 30]
 
-Builds a portal with 10,000 subscribers (1–3 of 20 packages each), 300 channels and 3,000 playing sessions
-in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
+Builds a portal with 10,000 subscribers (1–3 of 20 packages each; half the subscriptions with a period in force —
+started, ending 1–365 days ahead: ``--periods``), 300 channels and 3,000 playing sessions in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
 decision cache, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate process:
 
 1. alternating rounds of the *floor* (a bare Django view answering 200, same server, same middleware, same
@@ -164,8 +164,14 @@ def count_queries() -> None:
 # --- Data --------------------------------------------------------------------------------------------------------
 
 
-def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, name: str = PORTAL):
-    """A fresh portal with the benchmark's catalogue and subscribers, written in bulk (no operations)."""
+def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, name: str = PORTAL,
+                 periods: float = 0.0):
+    """A fresh portal with the benchmark's catalogue and subscribers, written in bulk (no operations); the share
+    ``periods`` of the subscriptions has a period in force (started a day ago, ending 1–365 days ahead)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
     from content.models import Channel, Package, PackageChannel
     from monitoring.models import PlaySession
     from portals import services as portals
@@ -195,10 +201,16 @@ def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, 
     for p, c in links:
         channels_of.setdefault(p, []).append(c)
     names = {c.id: c.name for c in chans}
-    rows, subscriptions = [], []
+    rows, subscriptions, now = [], [], timezone.now()
+
+    def period() -> dict:
+        if rng.random() >= periods:
+            return {}
+        return {"starts_at": now - dt.timedelta(days=1), "expires_at": now + dt.timedelta(days=rng.randint(1, 365))}
+
     for subscriber in subs:
         chosen = rng.sample(packs, rng.randint(1, 3))
-        subscriptions += [Subscription(subscriber=subscriber, package=p) for p in chosen]
+        subscriptions += [Subscription(subscriber=subscriber, package=p, **period()) for p in chosen]
         allowed = {names[c] for p in chosen for c in channels_of.get(p.id, [])}
         refused = sorted(set(names.values()) - allowed)
         rows.append((subscriber, rng.choice(sorted(allowed)), rng.choice(refused)))
@@ -276,6 +288,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--channels", type=int, default=300)
     parser.add_argument("--packages", type=int, default=20)
+    parser.add_argument("--periods", type=float, default=0.5,
+                        help="share of the subscriptions with a period in force (startsAt/expiresAt)")
     parser.add_argument("--playing", type=int, default=3_000, help="sessions playing (update_session targets)")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
@@ -409,10 +423,11 @@ def main() -> None:
     _django.setup(args.database_url)
 
     started = time.perf_counter()
-    portal, rows = build_portal(args.subscribers, args.channels, args.packages)
+    portal, rows = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods)
     run = uuid.uuid4().hex[:8]
     warm_up(portal, rows, args.playing, run)
-    print(f"data: {args.subscribers} subscribers, {args.channels} channels, {args.packages} packages, "
+    print(f"data: {args.subscribers} subscribers, {args.channels} channels, {args.packages} packages "
+          f"({args.periods:.0%} of the subscriptions with a period in force), "
           f"{args.playing} playing sessions; built and warmed in {time.perf_counter() - started:.1f} s")
 
     tmp = Path(tempfile.mkdtemp(prefix="catena-auth-bench-"))

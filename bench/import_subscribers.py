@@ -1,4 +1,5 @@
-"""Benchmark: import a CSV of 10,000 subscribers with 1–3 packages each (target ≤ 15 s on PostgreSQL).
+"""Benchmark: import a CSV of 10,000 subscribers with 1–3 packages each, half of the lines with an ``expires_at``
+(target ≤ 15 s on PostgreSQL).
 
     python bench/import_subscribers.py [--rows 10000] [--database-url postgres://…]
 
@@ -38,10 +39,11 @@ def main() -> None:
     caller = Caller(portal=portal)
     packages = [content.create_package(portal, caller=caller, data={"name": f"pkg{i}"}).name for i in range(20)]
     rng = random.Random(42)
-    lines = ["name,country_code,phone,packages"]
+    lines = ["name,country_code,phone,packages,expires_at"]
     for i in range(args.rows):
         chosen = "|".join(rng.sample(packages, rng.randint(1, 3)))
-        lines.append(f"Subscriber {i},1,{5550000000 + i},{chosen}")
+        expires_at = "" if i % 2 else (f"2030-{1 + i % 12:02d}-{1 + i % 28:02d}" if i % 4 else "2031-06-30T18:00:00Z")
+        lines.append(f"Subscriber {i},1,{5550000000 + i},{chosen},{expires_at}")
     csv_text = "\n".join(lines) + "\n"
     try:
         started = time.perf_counter()
@@ -52,8 +54,11 @@ def main() -> None:
         links = Subscription.objects.filter(subscriber__portal=portal).count()
         operations = Operation.objects.filter(portal=portal, type__in=["createSubscriber", "createPackageSubscriber"]).count()
         assert stored == args.rows and operations == stored + links
+        ending = Subscriber.objects.filter(portal=portal, subscriptions__expires_at__isnull=False).distinct().count()
+        assert ending == args.rows // 2, ending
         print(f"machine: {_django.machine()}; database: {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}")
-        print(f"imported {stored} subscribers, {links} subscriptions, {operations} operations in {elapsed:.2f} s "
+        print(f"imported {stored} subscribers ({ending} with expires_at), {links} subscriptions, {operations} "
+              f"operations in {elapsed:.2f} s "
               f"({stored / elapsed:,.0f} subscribers/s); target ≤ {args.target:.0f} s: "
               f"{'PASS' if elapsed <= args.target else 'FAIL'}")
     finally:

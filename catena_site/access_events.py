@@ -25,6 +25,7 @@ subscriber created, phone changed                      ``token_changed(token)``
 subscriber disabled / enabled / deleted                ``token_changed(token)`` + ``recheck_sessions(...)``
 playback token reset                                   ``token_changed(old, new)`` + ``recheck_sessions(...)``
 subscription added / removed                           ``subscriber_changed(id)`` (+ recheck when removed)
+subscription period changed, expiry recorded (job)     ``subscriber_changed(id)`` + recheck
 channel added to / removed from a package              ``packages_changed(id)`` (+ recheck when removed)
 package deleted                                        ``packages_changed(id)`` (+ ``portal_changed``) + recheck
 package made free / not free, portal settings changed  ``portal_changed(id)`` (+ recheck when not free, or when

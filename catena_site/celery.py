@@ -53,11 +53,22 @@ app.conf.beat_schedule = {
         "task": "monitoring.tasks.reconcile_streamer_sessions",
         "schedule": timedelta(minutes=5),
     },
+    # Subscription periods: record each expiry once, close the sessions it ended (lifecycle.md §1). The access
+    # rule does not wait for it: the cached facts carry the instants.
+    "subscribers.expire-subscriptions": {
+        "task": "subscribers.tasks.expire_subscriptions",
+        "schedule": timedelta(seconds=60),
+    },
     # EPG: queue a fetch for every source whose period has elapsed (or whose retry is due); reads the
     # sources from the database each time, so new and changed sources need no restart.
     "content.dispatch-epg-fetches": {
         "task": "content.tasks.dispatch_epg_fetches",
         "schedule": timedelta(seconds=60),
+    },
+    # Subscriptions: the expiry reminder SMS, once a day (each subscription's reminder is claimed, never twice).
+    "subscribers.send-expiry-reminders": {
+        "task": "subscribers.tasks.send_expiry_reminders",
+        "schedule": crontab(hour=9, minute=0),
     },
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings as django_settings
 
-from .models import DEFAULT_ARCHIVE_DAYS, DEFAULT_SMS_TEMPLATE
+from .models import DEFAULT_ARCHIVE_DAYS, DEFAULT_EXPIRY_REMINDER_TEMPLATE, DEFAULT_SMS_TEMPLATE
 from .permissions import PERMISSIONS
 from .services import guide_language
 from .validators import MAX_LOGO_BYTES
@@ -75,6 +75,17 @@ class PortalSettingsForm(forms.Form):
         help_text="Players without a login or token may watch the channels of the free packages: the apps' "
                   "channel list and playlist show them, and the streaming server lets them play (sessions are "
                   "recorded as anonymous). The other packages stay paid.")
+    expiry_reminder_days = WholeNumberField(
+        required=False, label="Expiry reminder: days before the end",
+        help_text="Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
+                  "no reminders.",
+        widget=forms.NumberInput(attrs={"min": 1, "max": 90}))
+    expiry_reminder_template = forms.CharField(
+        required=False, strip=False, label="Expiry reminder template",
+        help_text=f"The text of the reminder SMS: {{title}} is the portal title, {{package}} the package and "
+                  f"{{date}} the end date (YYYY-MM-DD, UTC). At most 300 characters. Leave blank for the "
+                  f"default: {DEFAULT_EXPIRY_REMINDER_TEMPLATE}",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_EXPIRY_REMINDER_TEMPLATE}))
     require_2fa = forms.BooleanField(
         required=False, label="Require two-factor authentication of every manager",
         help_text="Managers without it are sent to enrol an authenticator app when they log in to the screens, "
@@ -112,6 +123,8 @@ class PortalSettingsForm(forms.Form):
         "settings.allowAnonymous": "allow_anonymous",
         "settings.icareusApi": "icareus_api",
         "settings.defaultArchiveDays": "default_archive_days",
+        "settings.expiryReminderDays": "expiry_reminder_days",
+        "settings.expiryReminderTemplate": "expiry_reminder_template",
         "guideLanguage": "guide_language",
     }
 
@@ -130,6 +143,8 @@ class PortalSettingsForm(forms.Form):
             "allow_anonymous": settings["allowAnonymous"],
             "icareus_api": settings["icareusApi"],
             "default_archive_days": settings["defaultArchiveDays"],
+            "expiry_reminder_days": settings["expiryReminderDays"],
+            "expiry_reminder_template": settings["expiryReminderTemplate"] or "",
             "guide_language": guide_language(portal),
             **(kwargs.get("initial") or {}),
         }
@@ -168,6 +183,8 @@ class PortalSettingsForm(forms.Form):
                 "allowAnonymous": data["allow_anonymous"],
                 "icareusApi": data["icareus_api"],
                 "defaultArchiveDays": data["default_archive_days"],
+                "expiryReminderDays": data["expiry_reminder_days"],
+                "expiryReminderTemplate": data["expiry_reminder_template"] if data["expiry_reminder_template"].strip() else None,
             },
             "logoFile": logo_file,
             "removeLogo": data["remove_logo"],

@@ -1,4 +1,5 @@
-"""Bulk subscriber import from CSV: ``name,country_code,phone,packages`` (package names split by ``|``).
+"""Bulk subscriber import from CSV: ``name,country_code,phone,packages[,expires_at]`` (package names split by
+``|``; ``expires_at``, optional, ends that line's subscriptions: the API's ``expiresAt`` rules).
 
 The migration use case: thousands of subscribers at once. A dry run reports every line's errors (bad phone,
 duplicate in the file, duplicate in the portal, unknown package); the real run writes everything in one
@@ -7,6 +8,7 @@ transaction with bulk inserts — the same rows and the same operations as singl
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -20,12 +22,12 @@ from catena_site.inputs import flatten
 from content.models import Package
 from monitoring.operations import OperationType, build, record_many
 
-from .inputs import SubscriberInput, full_number
+from .inputs import INSTANT_RULE, SubscriberInput, full_number, parse_instant, period_errors
 from .models import Subscriber, Subscription, new_playback_token
 from .services import duplicate_phone_message
 
 REQUIRED_COLUMNS = ["name", "country_code", "phone"]
-HEADER = "name,country_code,phone,packages"
+HEADER = "name,country_code,phone,packages,expires_at"
 MAX_ROWS = 100_000
 COLUMN_NAMES = {"phoneCountryCode": "country_code"}
 
@@ -36,6 +38,7 @@ class RowResult:
     name: str
     phone: str
     packages: list[str] = field(default_factory=list)
+    expires_at: dt.datetime | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -62,6 +65,7 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
     taken = set(Subscriber.objects.for_portal(portal).values_list("full_phone", flat=True))
     seen: dict[str, int] = {}
     check = _row_checker()
+    now = timezone.now()
     for index, row in enumerate(rows, start=2):
         country_code, phone = row.get("country_code", ""), row.get("phone", "")
         result = RowResult(line=index, name=row.get("name", ""), phone=f"+{country_code}{phone}")
@@ -75,6 +79,7 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
         if unknown:
             result.errors.append(f"Unknown package: {', '.join(unknown)}.")
         result.packages = wanted
+        _check_expiry(result, row.get("expires_at", ""), now)
     if dry_run or not report.ok:
         return report
     _apply(portal, report, rows, packages, caller)
@@ -110,6 +115,24 @@ def _check_number(result: RowResult, number: str, seen: dict[str, int], taken: s
         seen[number] = result.line
 
 
+def _check_expiry(result: RowResult, value: str, now: dt.datetime) -> None:
+    """A line's optional ``expires_at``: the rules of the API's ``expiresAt`` (a date or an ISO 8601 date and
+    time, at most 10 years ahead); it ends the line's subscriptions, so it needs packages."""
+    if not value:
+        return
+    expires_at = parse_instant(value)
+    if expires_at is None:
+        result.errors.append(f"expires_at: {INSTANT_RULE}")
+        return
+    problems = period_errors(None, expires_at, now)
+    if problems:
+        result.errors += [f"expires_at: {reason}" for reason in problems["expiresAt"]]
+    elif not result.packages:
+        result.errors.append("expires_at: No packages to end; give the line's packages too.")
+    else:
+        result.expires_at = expires_at
+
+
 def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, caller) -> None:
     now = timezone.now()
     actor = caller.actor
@@ -121,15 +144,19 @@ def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, calle
             playback_token=new_playback_token(), created_at=now, updated_at=now,
         )
         subscribers.append(subscriber)
+        expiry = result.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if result.expires_at else None
         operations.append(build(portal, OperationType.CREATE_SUBSCRIBER, actor=actor, subscriber_id=subscriber.id,
                                 payload={"name": subscriber.name, "phone": subscriber.international_phone}))
         for name in result.packages:
             package = packages[name]
-            subscriptions.append(Subscription(subscriber=subscriber, package=package, created_at=now))
+            subscriptions.append(Subscription(subscriber=subscriber, package=package, created_at=now,
+                                              expires_at=result.expires_at))
+            payload = {"packageId": package.public_id, "subscriberId": encode_id(subscriber.id),
+                       "packageName": package.name}
+            if expiry:
+                payload["expiresAt"] = expiry  # as subscribe() records it
             operations.append(build(portal, OperationType.CREATE_PACKAGE_SUBSCRIBER, actor=actor,
-                                    subscriber_id=subscriber.id, package_id=package.id,
-                                    payload={"packageId": package.public_id, "subscriberId": encode_id(subscriber.id),
-                                             "packageName": package.name}))
+                                    subscriber_id=subscriber.id, package_id=package.id, payload=payload))
     for operation in operations:
         operation.id = new_id()  # ordered like single creates would be
     with transaction.atomic():

@@ -9,10 +9,16 @@ once, as the ``CountryCode`` and ``Phone`` fields, from the model's field length
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.validators import RegexValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
+from catena_site.errors import Invalid
 from catena_site.inputs import InputShape, Text
 
 from .models import Subscriber
@@ -97,6 +103,115 @@ class SubscriptionInput(InputShape):
         return value
 
 
+# --- Subscription periods (lifecycle.md §1) ----------------------------------------------------------------------
+
+PERIOD_MAX_YEARS = 10
+INSTANT_RULE = "Must be a date such as 2026-10-16 or a date and time such as 2026-10-16T15:00:00Z."
+AFTER_START_RULE = "Must be after startsAt."
+
+
+def years_ahead(now: dt.datetime, years: int = PERIOD_MAX_YEARS) -> dt.datetime:
+    """``now`` moved ``years`` calendar years on (29 February becomes 28 February)."""
+    try:
+        return now.replace(year=now.year + years)
+    except ValueError:
+        return now.replace(year=now.year + years, day=28)
+
+
+def parse_instant(value) -> dt.datetime | None:
+    """An ISO 8601 date and time (UTC when it names no offset) or a ``YYYY-MM-DD`` date (00:00 UTC) as an aware
+    datetime; None when ``value`` is not one."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        found = parse_datetime(text) if len(text) > 10 else None
+        if found is None and len(text) == 10:
+            day = parse_date(text)
+            found = dt.datetime(day.year, day.month, day.day) if day else None
+    except ValueError:  # well formed but impossible (2026-02-30)
+        return None
+    if found is None:
+        return None
+    return found.replace(tzinfo=dt.UTC) if timezone.is_naive(found) else found.astimezone(dt.UTC)
+
+
+def period_errors(starts_at: dt.datetime | None, expires_at: dt.datetime | None,
+                  now: dt.datetime | None = None) -> dict[str, list[str]]:
+    """The rules of a period, whoever sets it (the API, the screens' extension): each end at most
+    ``PERIOD_MAX_YEARS`` ahead, and ``expires_at`` after ``starts_at``. None is an open end."""
+    limit = years_ahead(now or timezone.now())
+    errors: dict[str, list[str]] = {}
+    for name, value in (("startsAt", starts_at), ("expiresAt", expires_at)):
+        if value is not None and value > limit:
+            errors[name] = [f"Must be at most {PERIOD_MAX_YEARS} years ahead."]
+    if starts_at is not None and expires_at is not None and expires_at <= starts_at and "expiresAt" not in errors:
+        errors["expiresAt"] = [AFTER_START_RULE]
+    return errors
+
+
+def check_period(starts_at: dt.datetime | None, expires_at: dt.datetime | None) -> None:
+    """``Invalid`` naming the field when the period breaks :func:`period_errors`."""
+    errors = period_errors(starts_at, expires_at)
+    if errors:
+        raise Invalid.of("subscription", errors)
+
+
+INSTANT_SCHEMA = {"type": "string", "format": "date-time", "nullable": True,
+                  "description": "ISO 8601 date and time (UTC unless it names an offset), or a date YYYY-MM-DD "
+                                 "meaning 00:00 UTC; null or absent: open. At most 10 years ahead."}
+
+
+class Instant(serializers.Field):
+    """An instant of a period: ISO 8601 date and time or ``YYYY-MM-DD`` (00:00 UTC); null is an open end. At most
+    ``PERIOD_MAX_YEARS`` ahead."""
+
+    default_error_messages = {"invalid": INSTANT_RULE, "far": f"Must be at most {PERIOD_MAX_YEARS} years ahead."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        found = parse_instant(data)
+        if found is None:
+            self.fail("invalid")
+        if found > years_ahead(timezone.now()):
+            self.fail("far")
+        return found
+
+    def to_representation(self, value):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+@extend_schema_field({**INSTANT_SCHEMA, "example": "2026-01-01T00:00:00Z"})
+class StartsAt(Instant):
+    """The start of a period (``Instant``)."""
+
+
+@extend_schema_field({**INSTANT_SCHEMA, "example": "2027-01-01T00:00:00Z",
+                      "description": INSTANT_SCHEMA["description"] + " Must be after startsAt."})
+class ExpiresAt(Instant):
+    """The end of a period (``Instant``), excluded: the subscription grants access before it."""
+
+
+class SubscriptionPeriodInput(SubscriptionInput):
+    """The body of ``POST``/``PUT /packages-subscribers``: the subscription and, optionally, its period
+    (``startsAt`` ≤ now < ``expiresAt`` is when it grants access; null or absent is an open end). A ``PUT``
+    changes only the ends sent (null opens one). ``expiresAt`` must be after ``startsAt`` (for a ``PUT`` sending
+    one end, after the other end the subscription has: ``subscribers.services.change_period`` checks it)."""
+
+    startsAt = StartsAt(source="starts_at")
+    expiresAt = ExpiresAt(source="expires_at")
+
+    def validate(self, attrs):
+        errors = period_errors(attrs.get("starts_at"), attrs.get("expires_at"))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
 class BulkSubscriptionInput(InputShape):
     """The subscriber list's bulk action: add or remove one package for the checked rows (``ids``) or for every
     subscriber matching the list's filter (``all_matching`` with the list's ``query``)."""
@@ -118,12 +233,48 @@ class BulkSubscriptionInput(InputShape):
     query = Text(required=False, allow_blank=True, trim_whitespace=False)
 
     def validate_ids(self, value: list[int]) -> list[int]:
-        # Reads the raw ``all_matching``: a rule between two fields, reported with the others (``validate()``
-        # would run only once every field had passed).
-        everyone = self.initial_data.get("all_matching")
-        if not value and not (isinstance(everyone, str | bool) and everyone in serializers.BooleanField.TRUE_VALUES):
-            raise serializers.ValidationError("Select subscribers first, or all subscribers matching the filter.")
-        return value
+        return selection_ids(self, value)
+
+
+def selection_ids(shape: InputShape, value: list[int]) -> list[int]:
+    """The checked rows of a bulk action, required unless ``all_matching`` is set.
+
+    Reads the raw ``all_matching``: a rule between two fields, reported with the others (``validate()`` would
+    run only once every field had passed).
+    """
+    everyone = shape.initial_data.get("all_matching")
+    if not value and not (isinstance(everyone, str | bool) and everyone in serializers.BooleanField.TRUE_VALUES):
+        raise serializers.ValidationError("Select subscribers first, or all subscribers matching the filter.")
+    return value
+
+
+EXTEND_AMOUNT_MAX = 3650
+EXTEND_AMOUNT_RULE = f"Must be a whole number from 1 to {EXTEND_AMOUNT_MAX}."
+EXTEND_UNITS = [("days", "days"), ("months", "months")]
+
+
+class BulkExtendInput(InputShape):
+    """"Extend by N days/months" on the subscriber list (the checked rows, ``ids``, or every subscriber matching
+    the list's filter, ``all_matching`` with ``query``) and on a subscriber card (its own ID in ``ids``)."""
+
+    what = "extension"
+
+    amount = serializers.IntegerField(
+        min_value=1, max_value=EXTEND_AMOUNT_MAX,
+        error_messages={"required": EXTEND_AMOUNT_RULE, "invalid": EXTEND_AMOUNT_RULE,
+                        "min_value": EXTEND_AMOUNT_RULE, "max_value": EXTEND_AMOUNT_RULE})
+    unit = serializers.ChoiceField(
+        choices=EXTEND_UNITS,
+        error_messages={"required": "Choose days or months.", "invalid_choice": "Choose days or months."})
+    ids = serializers.ListField(
+        child=IdField(error_messages={"invalid": "The selection is not valid; select the subscribers again."}),
+        default=list,
+    )
+    all_matching = serializers.BooleanField(default=False)
+    query = Text(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate_ids(self, value: list[int]) -> list[int]:
+        return selection_ids(self, value)
 
 
 class SmsRequestInput(InputShape):

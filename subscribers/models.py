@@ -73,6 +73,29 @@ class Subscription(models.Model):
         return f"{self.subscriber_id} → {self.package_id}"
 
 
+class ExpiryReminder(models.Model):
+    """An expiry reminder SMS sent for a subscription (lifecycle.md §1), listed on the subscriber card.
+
+    What was sent stays even when the subscription or the package goes: the package's name is kept with it.
+    """
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="expiry_reminders")
+    package = models.ForeignKey("content.Package", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    package_name = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(help_text="The end of the period the reminder announced.")
+    sent_at = models.DateTimeField()
+    phone = models.CharField(max_length=20, help_text="The international number it went to.")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["subscriber", "sent_at"], name="expiry_reminder_by_subscriber")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id}: {self.package_name} ends {self.expires_at:%Y-%m-%d}"
+
+
 from .client_sessions import AppSession, SmsCode  # noqa: E402  (models of the client API)
 
-__all__ = ["Subscriber", "Subscription", "AppSession", "SmsCode", "new_playback_token"]
+__all__ = ["Subscriber", "Subscription", "ExpiryReminder", "AppSession", "SmsCode", "new_playback_token"]

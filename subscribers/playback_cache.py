@@ -13,15 +13,23 @@ read before the database, so a change committed while an entry is being computed
 rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
 check refreshes one in the round trip that validates the facts.
 
+Subscription periods (``starts_at`` ≤ now < ``expires_at``) are decided to the second without any job: an entry
+carries ``valid_until``, the first instant after its computation at which one of the subscriber's subscriptions
+starts or ends, and a check at or after that instant recomputes (the warm check compares it with the clock, in
+the same round trip). An entry also names the channels only an expired subscription granted, so their refusal
+says ``subscription_expired``.
+
 On a miss, every fact costs one indexed query (``subscribers.access``); an unknown token is remembered for a
 minute (tokens are 192-bit random strings: a new token can never have been looked up before).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -81,21 +89,36 @@ class Verdict(NamedTuple):
     beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
     written: bool  # the heartbeat was refreshed along the way
     server_id: int | None = None  # the streaming server of the subscriber's portal
+    expired: bool = False  # not watchable, and an expired subscription is what granted it
+
+
+# A facts tuple: ``(subscriber, portal, disabled, max sessions, channels, server, valid until, expired channels)``;
+# ``valid until`` is a Unix time (None: no subscription starts or ends later), ``expired channels`` the
+# ``{name: id}`` of the channels only an expired subscription granted.
+VALID_UNTIL, EXPIRED = 6, 7
+
+
+def current(values: tuple | None, now: float | None = None) -> bool:
+    """Whether a facts tuple still holds at ``now`` (Unix time): no subscription started or ended since."""
+    if values is None or len(values) <= VALID_UNTIL or values[VALID_UNTIL] is None:
+        return True
+    return (time.time() if now is None else now) < values[VALID_UNTIL]
 
 
 def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
     """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
-    subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id)
+    subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values[:6]
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id,
+                   name in values[EXPIRED])
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
-    subscriber_id, _, disabled, _, channels, _ = values
+    subscriber_id, _, disabled, _, channels, _ = values[:6]
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
         return None
@@ -106,14 +129,17 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
 # the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
-# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1');
+# ``u`` the Unix time from which the entry no longer holds (a subscription starts or ends: the script compares it
+# with ARGV[8], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted.
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does.
 _CHECK = """
-local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
 if not head[1] then return {0, false, false, beat, false} end
+if head[4] and tonumber(ARGV[8]) >= tonumber(head[4]) then return {0, false, false, beat, false} end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
   names[#names + 1] = name
@@ -142,7 +168,7 @@ if ARGV[2] == '1' and beat and meta and channel then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts}
+return {status, meta, channel, beat, facts, head[5]}
 """
 
 
@@ -189,24 +215,24 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 
 
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
         beat_key = probe.key
     else:
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), key + ":none"
-    return cache.run(CHECK, [key, beat_key], args)
+    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time())))
 
 
 def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so (on Redis
     in one round trip)."""
     if cache.supports_scripts:
-        status, _, _, _, facts = _run_check(cache, key, "", None, True)
+        status, _, _, _, facts = (*_run_check(cache, key, "", None, True), None)[:5]
         return (True, cache.loads(facts)) if status else (False, None)
     entry = cache.get_many([key]).get(key)
-    if entry is None or not _valid(cache, entry[0]):
+    if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
         return False, None
     return True, entry[1]
 
@@ -218,13 +244,14 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
         entry = found.get(key)
-        if entry is None or not _valid(cache, entry[0]):
+        if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
             return None, beat
         refreshed = next_beat(entry[1], beat, probe)
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None), beat
-    status, meta, channel, beat, _ = _run_check(cache, key, name, probe, False)
+    # A trailing false (no ``x:<name>``) may be left out of the script's answer.
+    status, meta, channel, beat, _, expired = (*_run_check(cache, key, name, probe, False), None, None)[:6]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -233,7 +260,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None), beat
+                   beat, status == 2, int(server_id) if server_id else None, bool(expired)), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -244,9 +271,12 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
     fields = {"f": cache.dumps(values), "k": "\n".join(stamp_keys)}
     fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
     if values is not None:
-        subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+        subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values[:6]
         fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
         fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
+        if values[VALID_UNTIL] is not None:
+            fields["u"] = repr(values[VALID_UNTIL])
+        fields.update({f"x:{name}": "1" for name in values[EXPIRED]})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -260,6 +290,8 @@ class PlaybackFacts:
     max_sessions: int | None
     channels: dict[str, int]  # name → ID of every channel the subscriber may watch (empty when disabled)
     server_id: int | None  # the streaming server of the portal: only its key may ask about this token
+    valid_until: float | None = None  # Unix time when a subscription starts or ends (the facts change then)
+    expired: dict[str, int] | None = None  # name → ID of the channels only an expired subscription granted
 
 
 class _SubscriberRef(NamedTuple):
@@ -271,8 +303,9 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    # "e2": the facts gained the portal's streaming server; entries of the older shape are never read.
-    return f"pb:e2:{keys.token_digest(token)}"
+    # "e2": the facts gained the portal's streaming server; "e3": the subscription periods (valid until, expired
+    # channels). Entries of an older shape are never read.
+    return f"pb:e3:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -305,8 +338,26 @@ def _valid(cache, stamps: dict[str, str]) -> bool:
     return cache.get_many(list(stamps)) == stamps
 
 
+def _channel_facts(subscriber, now: float, on_packages=None) -> tuple[dict[str, int], float | None, dict[str, int]]:
+    """``(channels, valid until, expired channels)`` of a subscriber at ``now`` (Unix time). ``on_packages`` is
+    given the IDs of the packages they come from before their channels are read (to read their stamps)."""
+    instant = dt.datetime.fromtimestamp(now, dt.UTC)
+    next_change, any_ended = access.period_facts(subscriber.id, instant)
+    packages = access.granting_package_ids(subscriber, instant)
+    ended = access.expired_package_ids(subscriber.id, instant) if any_ended else []
+    if on_packages is not None:
+        on_packages(dict.fromkeys([*packages, *ended]))
+    channels = access.watchable_channel_names(subscriber, instant) if packages else {}
+    expired = {}
+    if ended:
+        expired = {name: pk for name, pk in access.package_channel_names(subscriber.portal_id, ended).items()
+                   if name not in channels}
+    return channels, (next_change.timestamp() if next_change else None), expired
+
+
 def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     """Read the facts from the database (stamps first); return ``(stamps, facts tuple or None)``."""
+    now = time.time()
     stamps = _stamps(cache, [keys.token_stamp_key(token)])
     row = access.subscriber_for_token(token)
     if row is None:
@@ -314,13 +365,14 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     subscriber = _SubscriberRef(*row)
     stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    channels: dict[str, int] = {}
+    channels, valid_until, expired = {}, None, {}
     if not subscriber.disabled:
-        packages = access.granting_package_ids(subscriber)
-        stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
-        if packages:
-            channels = access.watchable_channel_names(subscriber)
-    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id)
+        def read_stamps(package_ids):
+            stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in package_ids]))
+
+        channels, valid_until, expired = _channel_facts(subscriber, now, read_stamps)
+    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id,
+                    valid_until, expired)
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -397,9 +449,11 @@ def _uncached(token: str) -> tuple | None:
     if row is None:
         return None
     subscriber = _SubscriberRef(*row)
-    channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
+    channels, valid_until, expired = {}, None, {}
+    if not subscriber.disabled:
+        channels, valid_until, expired = _channel_facts(subscriber, time.time())
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
+    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until, expired
 
 
 # --- Anonymous viewing (lifecycle.md §3) ---------------------------------------------------------------------------
@@ -434,7 +488,7 @@ def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None) -> tupl
     if cache.supports_scripts:
         if probe is not None:
             probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout)
-        status, _, channel, beat, _ = _run_check(cache, key, name, probe, False)
+        status, _, channel, beat, *_ = _run_check(cache, key, name, probe, False)
         beat = _beat(beat) if probe is not None else None
         if not status:
             return False, None, beat

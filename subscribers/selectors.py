@@ -4,14 +4,32 @@ from django.db.models import Prefetch, Q
 
 from catena_site.access_events import token_digest
 
+from .access import in_force
 from .models import Subscriber, Subscription
 
 
+def soonest_expiry(subscriber, now):
+    """The soonest end among the subscriber's subscriptions in force at ``now`` (None when none of them ends),
+    from the prefetched ``subscriptions``."""
+    ends = [s.expires_at for s in subscriber.subscriptions.all() if s.expires_at is not None and in_force(s.starts_at, s.expires_at, now)]
+    return min(ends, default=None)
+
+
+def subscription_state(subscription, now) -> str:
+    """``"active"`` (in force at ``now``), ``"expired"`` (its period ended) or ``"scheduled"`` (not started)."""
+    if subscription.expires_at is not None and subscription.expires_at <= now:
+        return "expired"
+    if subscription.starts_at is not None and subscription.starts_at > now:
+        return "scheduled"
+    return "active"
+
+
 def subscribers_for(portal):
-    """The portal's subscribers with their subscriptions' package IDs (one extra query) and any suspicion of
+    """The portal's subscribers with their subscriptions' package IDs and periods (one extra query) and any suspicion of
     token sharing (declared by monitoring on its side) loaded."""
     return Subscriber.objects.for_portal(portal).select_related("sharing_suspicion").prefetch_related(
-        Prefetch("subscriptions", queryset=Subscription.objects.only("id", "subscriber_id", "package_id").order_by("id"))
+        Prefetch("subscriptions", queryset=Subscription.objects.only(
+            "id", "subscriber_id", "package_id", "starts_at", "expires_at").order_by("id"))
     )
 
 

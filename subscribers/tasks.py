@@ -11,7 +11,10 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from . import reminders, services
+
 log = logging.getLogger("catena.sms")
+log_periods = logging.getLogger(__name__)
 
 
 SENT_KEY = "sms:sent:{task_id}"
@@ -65,3 +68,20 @@ def send_sms_http(self, to: str, text: str, portal_id: str) -> None:
     if sent_key:
         cache.set(sent_key, True, SENT_KEEP)
     log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)
+
+
+@shared_task(name="subscribers.tasks.send_expiry_reminders")
+def send_expiry_reminders() -> int:
+    """The daily expiry reminders (``subscribers.reminders``); how many SMS were sent. Safe to run twice."""
+    sent = reminders.send_expiry_reminders()
+    log.info("sent %d expiry reminders", sent)
+    return sent
+
+
+@shared_task(name="subscribers.tasks.expire_subscriptions")
+def expire_subscriptions() -> int:
+    """Record the subscriptions whose period ended (once each) and close the play sessions they allowed."""
+    recorded = services.expire_subscriptions()
+    if recorded:
+        log_periods.info("recorded %d expired subscriptions", recorded)
+    return recorded

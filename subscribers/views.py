@@ -6,6 +6,7 @@ through ``subscribers.services``; a refusal is shown as the service phrased it.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 
 from django.contrib import messages
@@ -38,14 +39,18 @@ from .client_sessions import AppSession
 from .filters import SubscriberFilter
 from .forms import SubscriberForm
 from .imports import HEADER, import_subscribers
-from .inputs import BulkSubscriptionInput
+from .inputs import BulkExtendInput, BulkSubscriptionInput
 from .models import Subscriber, Subscription
 from .selectors import subscribers_for
 
 APP_SESSIONS_SHOWN = 50
+REMINDERS_SHOWN = 20
+REMINDER_COLUMNS = ["Sent", "Package", "Period ends", "To", "Message"]
 APP_SESSION_COLUMNS = ["Device", "IP address", "Logged in", "Last seen", "Expires"]
-FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone"}
-FILTER_PARAMS = ("search", "phone", "packageId", "disabled")
+FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search", "phone": "Phone",
+                 "expiresWithinDays": "Expiry", "expiresBefore": "Ends before", "expired": "Expired"}
+FILTER_PARAMS = ("search", "phone", "packageId", "disabled", "expiresWithinDays", "expiresBefore", "expired")
+EXPIRING_SOON_DAYS = 7  # the list's "expiring within 7 days": a row whose soonest end is this close is marked
 
 
 class SubscriberAdminMixin(FlagRequiredMixin):
@@ -82,6 +87,7 @@ class SubscriberListView(PortalListView):
         Column("Name", sort="name", csv=lambda row: row.name),
         Column("Phone", sort="full_phone", csv=lambda row: f"+{row.phone_country_code} {row.phone}"),
         Column("Packages", csv=lambda row: len(row.subscriptions.all())),
+        Column("Expires", csv=lambda row: row.soonest_expiry.isoformat() if row.soonest_expiry else ""),
         Column("Last activity", csv=lambda row: row.last_activity_at.isoformat() if row.last_activity_at else ""),
         Column("Status", csv=lambda row: "blocked" if row.disabled else "active"),
         Column(""),
@@ -92,6 +98,15 @@ class SubscriberListView(PortalListView):
 
     def get_queryset(self):
         return subscribers_for(self.portal)
+
+    def decorate_rows(self, rows: list) -> list:
+        """Each row's soonest end among its subscriptions in force (``Expires``), and whether it is near."""
+        now = timezone.now()
+        soon = now + dt.timedelta(days=EXPIRING_SOON_DAYS)
+        for row in rows:
+            row.soonest_expiry = selectors.soonest_expiry(row, now)
+            row.expiring_soon = row.soonest_expiry is not None and row.soonest_expiry < soon
+        return rows
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -113,16 +128,7 @@ class BulkSelectionError(Exception):
     pass
 
 
-class SubscriberBulkView(SubscriberAdminMixin, TemplateView):
-    """POST from the list: a confirmation saying how many subscribers change; with ``confirm`` it applies.
-
-    The selection is either ``ids`` (checked rows) or ``all_matching`` with the list's filter ``query``.
-    """
-
-    template_name = "subscribers/bulk_confirm.html"
-    section = "subscribers"
-    http_method_names = ["post"]
-
+class BulkSelectionMixin:
     def selection(self, values: dict):
         """(IDs or a queryset, description) of the chosen subscribers."""
         if values["all_matching"]:
@@ -132,6 +138,17 @@ class SubscriberBulkView(SubscriberAdminMixin, TemplateView):
                 raise BulkSelectionError("The list's filter is not valid any more; filter the list again.")
             return filterset.qs, "all subscribers matching the filter"
         return values["ids"], "the selected subscribers"
+
+
+class SubscriberBulkView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView):
+    """POST from the list: a confirmation saying how many subscribers change; with ``confirm`` it applies.
+
+    The selection is either ``ids`` (checked rows) or ``all_matching`` with the list's filter ``query``.
+    """
+
+    template_name = "subscribers/bulk_confirm.html"
+    section = "subscribers"
+    http_method_names = ["post"]
 
     def post(self, request):
         post = request.POST
@@ -173,6 +190,74 @@ class SubscriberBulkView(SubscriberAdminMixin, TemplateView):
                                                                               "query", "ids")
                                                    for value in post.getlist(key)],
             back=back,
+        ))
+
+
+def extension_words(amount: int, unit: str) -> str:
+    """``1 month``, ``3 months``, ``1 day``…"""
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
+class SubscriberExtendView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView):
+    """"Extend by N days/months": POST from the list (``ids`` or ``all_matching`` with ``query``) or from a card
+    (the URL names the subscriber). First a counted confirmation ("Extend 37 subscriptions by 1 month?", saying
+    how many without an end stay open); with ``confirm`` the extension, in one transaction."""
+
+    template_name = "subscribers/extend_confirm.html"
+    section = "subscribers"
+    http_method_names = ["post"]
+
+    def back_url(self) -> str:
+        if "subscriber_id" in self.kwargs:
+            return reverse("subscribers:card", kwargs={"subscriber_id": self.kwargs["subscriber_id"]}) + "#packages"
+        query = self.request.POST.get("query")
+        return reverse("subscribers:list") + ("?" + query if query else "")
+
+    @cached_property
+    def subscriber(self) -> Subscriber | None:
+        """The subscriber of the card the extension comes from (another portal's: 404), or None from the list."""
+        if "subscriber_id" not in self.kwargs:
+            return None
+        return self.get_portal_object(Subscriber.objects.all(), self.kwargs["subscriber_id"])
+
+    def chosen(self, values: dict):
+        """(IDs or a queryset, description) of the subscribers whose subscriptions are extended."""
+        if self.subscriber is not None:
+            return [self.subscriber.id], self.subscriber.name
+        return self.selection(values)
+
+    def post(self, request, **kwargs):
+        back = self.back_url()
+        data = request.POST.copy()
+        if self.subscriber is not None:
+            data.setlist("ids", [self.subscriber.public_id])
+        try:
+            values = BulkExtendInput.check(data)
+            subscribers, described = self.chosen(values)
+        except Invalid as exc:
+            for reasons in exc.errors.values():
+                for reason in reasons:
+                    messages.error(request, reason)
+            return redirect(back)
+        except BulkSelectionError as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        amount, unit = values["amount"], values["unit"]
+        length = {"days": amount} if unit == "days" else {"months": amount}
+        words = extension_words(amount, unit)
+        if request.POST.get("confirm") == "1":
+            try:
+                extended = services.extend_subscriptions(self.portal, subscribers, caller=self.caller, **length)
+            except ServiceError as exc:
+                return action_refused(request, exc, back)
+            messages.success(request, f"{extended} subscription{'' if extended == 1 else 's'} extended by {words}.")
+            return redirect(back)
+        changing, open_ended = services.extension_targets(self.portal, subscribers)
+        return self.render_to_response(self.get_context_data(
+            words=words, described=described, changing=changing.count(), open_ended=open_ended.count(),
+            subscribers=services.chosen_subscribers(self.portal, subscribers).count(), back=back,
+            hidden=[(key, value) for key in ("amount", "unit", "all_matching", "query", "ids")
+                    for value in request.POST.getlist(key)],
         ))
 
 
@@ -240,8 +325,15 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
         subscribed = {s.package_id for s in subscriptions}
         free = list(Package.objects.for_portal(self.portal).filter(free_link__isnull=False).order_by("name"))
         free_ids = {p.id for p in free}
+        now = timezone.now()
+        for subscription in subscriptions:
+            subscription.state = selectors.subscription_state(subscription, now)
+        reminders = subscriber.expiry_reminders.select_related("package")
         context.update(
             subscriber=subscriber,
+            reminders=list(reminders[:REMINDERS_SHOWN]),
+            reminders_total=reminders.count(),
+            reminder_columns=REMINDER_COLUMNS,
             subscriptions=[(s, s.package_id in free_ids) for s in subscriptions],
             free_packages=[p for p in free if p.id not in subscribed],
             addable=[p for p in content_selectors.package_choices(self.portal) if p.id not in subscribed and p.id not in free_ids],
@@ -414,8 +506,8 @@ class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
 
 EXAMPLE_SUBSCRIBERS_CSV = (
     f"{HEADER}\r\n"
-    "Alice Example,1,2025550143,basic\r\n"
-    "Bob Example,44,7700900123,basic|sport\r\n"
+    "Alice Example,1,2025550143,basic,\r\n"
+    "Bob Example,44,7700900123,basic|sport,2027-01-31\r\n"
 )
 
 

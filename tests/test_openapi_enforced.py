@@ -308,6 +308,7 @@ KNOWN = {
 PREPARE = {
     ("DELETE", "channels-packages/"): lambda w: content.add_channel_to_package(w.package, w.channel, caller=w.caller),
     ("DELETE", "packages-subscribers/"): lambda w: subscribers.subscribe(w.subscriber, w.package, caller=w.caller),
+    ("PUT", "packages-subscribers/"): lambda w: subscribers.subscribe(w.subscriber, w.package, caller=w.caller),
     # Two-factor authentication on, confirmed with the previous time step's code (a code is accepted once).
     ("DELETE", "me/totp/"): lambda w: account.confirm_totp(
         caller_for_token(w.owner_session), {"code": w.totp_code(-1)}),
@@ -349,6 +350,8 @@ def sample(schema: dict, world: World, operation: Operation, name: str) -> Any:
         return "probe@example.com"
     if schema.get("format") == "uri":
         return "https://example.com/guide.xml"
+    if schema.get("format") in DATE_FORMATS:
+        return DATE_FORMATS[schema["format"]][0]
     if pattern := simple_pattern(schema):
         return pattern.make(pattern.typical_length())
     if "pattern" in schema:
@@ -397,6 +400,9 @@ class Probe:
 
 # The shortest value of each format, lengthened before its last character.
 SHORTEST = {"email": "a@example.com", "uri": "https://example.com/"}
+# Valid values of the date formats (a format bounds the length), and values no date format takes.
+DATE_FORMATS = {"date-time": ["2026-03-01T12:30:00Z", "2026-03-01T12:30:00+02:00"], "date": ["2026-03-01"]}
+NOT_DATES = ["not a date", "2026-02-30", "2026-03-01T25:00:00Z"]
 WRONG_TYPE = {"string": 12345, "integer": "1", "number": "1", "boolean": "true", "object": "text", "array": "text"}
 
 
@@ -441,8 +447,9 @@ def undeclared_bound_probes(operation, name, schema) -> list[Probe]:
     if schema.get("enum") or (operation.path.split("/api/v1/", 1)[1], name) in UNCHANGEABLE:
         return []
     bounded_by_pattern = (pattern := simple_pattern(schema)) is not None and pattern.maximum is not None
+    bounded_by_format = schema.get("format") in DATE_FORMATS
     probes = []
-    if kind == "string" and "maxLength" not in schema and not bounded_by_pattern:
+    if kind == "string" and "maxLength" not in schema and not bounded_by_pattern and not bounded_by_format:
         probes.append(Probe(operation, name, f"{LONG:,} characters (no maxLength documented)", ("long",), ACCEPTED,
                             undeclared=True))
     if kind == "string" and not schema.get("minLength") and "pattern" not in schema and "format" not in schema:
@@ -468,6 +475,11 @@ def property_probes(operation: Operation, name: str, schema: dict, required: boo
     if schema.get("format") == "uri":
         probes += [Probe(operation, name, "format uri: https://a.example/x", "https://a.example/x", NOT_REFUSED),
                    Probe(operation, name, "format uri: 'not a uri'", "not a uri", REFUSED)]
+    if schema.get("format") in DATE_FORMATS:
+        probes += [Probe(operation, name, f"format {schema['format']}: {value!r}", value, NOT_REFUSED)
+                   for value in DATE_FORMATS[schema["format"]]]
+        probes += [Probe(operation, name, f"format {schema['format']}: {value!r}", value, REFUSED)
+                   for value in NOT_DATES]
     for bound, step in (("minimum", -1), ("maximum", 1)):
         if bound in schema:
             probes += [Probe(operation, name, f"{bound} {schema[bound]}", schema[bound], NOT_REFUSED),

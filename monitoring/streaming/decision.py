@@ -34,6 +34,7 @@ UNKNOWN_TOKEN = "unknown_token"
 SUBSCRIBER_DISABLED = "subscriber_disabled"
 UNKNOWN_STREAM = "unknown_stream"
 NOT_IN_PACKAGES = "not_in_packages"
+SUBSCRIPTION_EXPIRED = "subscription_expired"
 TOO_MANY_SESSIONS = "too_many_sessions"
 BAD_KEY = "bad_key"
 
@@ -42,6 +43,7 @@ TITLES = {
     SUBSCRIBER_DISABLED: "The subscriber is disabled.",
     UNKNOWN_STREAM: "There is no channel with this name in the subscriber's portal.",
     NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
+    SUBSCRIPTION_EXPIRED: "The subscription that gave this channel has expired.",
     TOO_MANY_SESSIONS: "The subscriber already watches on as many devices as the portal allows.",
     BAD_KEY: "Wrong or missing streaming-server key.",
 }
@@ -120,6 +122,8 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
         return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
     channel_id = facts.channel_id
     if channel_id is None:
+        if facts.expired:  # only an expired subscription granted it (so the channel exists)
+            return Decision(SUBSCRIPTION_EXPIRED, facts.subscriber_id)
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)

@@ -2,10 +2,12 @@
 
 from datetime import UTC
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
+from subscribers.access import in_force
 from subscribers.models import Subscriber
 from subscribers.selectors import sharing_suspicion
 
@@ -15,15 +17,20 @@ def _utc(value) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-def subscriber_body(subscriber, caller, package_ids: list[int] | None = None) -> dict:
+def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None) -> dict:
     """The subscriber object of the API (``SubscriberSerializer`` documents it), written by hand.
 
-    ``package_ids`` are the subscriber's subscriptions' packages in subscription order when the caller loaded
-    them apart (the list does, for a whole page in one query); without them they come from the prefetched
-    ``subscriber.subscriptions``. ``playback_token`` is null for callers who may not see tokens.
+    ``subscriptions`` are ``(package ID, starts_at, expires_at)`` of the subscriber's subscriptions in subscription
+    order when the caller loaded them apart (the list does, for a whole page in one query); without them they come
+    from the prefetched ``subscriber.subscriptions``. ``packages`` names those in force now; ``subscriptions`` all
+    of them with their periods. ``playback_token`` is null for callers who may not see tokens.
     """
-    if package_ids is None:
-        package_ids = [s.package_id for s in subscriber.subscriptions.all()]
+    if subscriptions is None:
+        subscriptions = [(s.package_id, s.starts_at, s.expires_at) for s in subscriber.subscriptions.all()]
+    now = timezone.now()
+    periods = [{"packageId": encode_id(package_id), "startsAt": _utc(starts_at), "expiresAt": _utc(expires_at),
+                "active": in_force(starts_at, expires_at, now)}
+               for package_id, starts_at, expires_at in subscriptions]
     suspicion = sharing_suspicion(subscriber)
     show_token = caller is not None and caller.can_see_playback_tokens
     return {
@@ -33,14 +40,25 @@ def subscriber_body(subscriber, caller, package_ids: list[int] | None = None) ->
         "phoneCountryCode": subscriber.phone_country_code,
         "phone": subscriber.phone,
         "playback_token": subscriber.playback_token if show_token else None,
-        "packages": [encode_id(package_id) for package_id in package_ids],
+        "packages": [period["packageId"] for period in periods if period["active"]],
         "disabled": subscriber.disabled,
         "createdAt": _utc(subscriber.created_at),
         "updatedAt": _utc(subscriber.updated_at),
         "lastActivityAt": _utc(subscriber.last_activity_at),
         "suspectedSharing": suspicion is not None,
         "sharingIps": list(suspicion.ips) if suspicion is not None else [],
+        "subscriptions": periods,
     }
+
+
+class SubscriptionPeriodItem(serializers.Serializer):
+    """One subscription of a subscriber: its package, its period (null: open) and whether it is in force now
+    (``startsAt`` ≤ now < ``expiresAt``)."""
+
+    packageId = IdField(read_only=True)
+    startsAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    expiresAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    active = serializers.BooleanField(read_only=True)
 
 
 class SubscriberSerializer(serializers.ModelSerializer):
@@ -62,11 +80,13 @@ class SubscriberSerializer(serializers.ModelSerializer):
     lastActivityAt = serializers.DateTimeField(source="last_activity_at", read_only=True, allow_null=True)
     suspectedSharing = serializers.BooleanField(read_only=True)
     sharingIps = serializers.ListField(child=serializers.CharField(), read_only=True)
+    subscriptions = SubscriptionPeriodItem(many=True, read_only=True)
 
     class Meta:
         model = Subscriber
         fields = ["subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
-                  "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps"]
+                  "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
+                  "subscriptions"]
 
     def to_representation(self, subscriber) -> dict:
         return subscriber_body(subscriber, self.context.get("caller"))
@@ -78,3 +98,18 @@ class SubscriptionSerializer(serializers.Serializer):
     subscriberId = IdField(read_only=True)
     packageId = IdField(read_only=True)
     portalId = IdField(read_only=True)
+
+
+def period_body(subscription, now=None) -> dict:
+    """A subscription's period as the API writes it: ``startsAt``, ``expiresAt`` (null: open) and ``active`` (in
+    force now: ``startsAt`` ≤ now < ``expiresAt``)."""
+    return {"startsAt": _utc(subscription.starts_at), "expiresAt": _utc(subscription.expires_at),
+            "active": in_force(subscription.starts_at, subscription.expires_at, now)}
+
+
+class SubscriptionPeriodSerializer(SubscriptionSerializer):
+    """A subscription and its period, as ``PUT /packages-subscribers`` answers it."""
+
+    startsAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    expiresAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    active = serializers.BooleanField(read_only=True)

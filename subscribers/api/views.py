@@ -12,20 +12,27 @@ from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, js
 from content.models import Package
 from subscribers import selectors, services
 from subscribers.filters import SubscriberFilter
-from subscribers.inputs import SubscriberInput, SubscriptionInput
+from subscribers.inputs import SubscriberInput, SubscriptionInput, SubscriptionPeriodInput
 from subscribers.models import Subscriber, Subscription
 
-from .serializers import SubscriberSerializer, SubscriptionSerializer, subscriber_body
+from .serializers import (
+    SubscriberSerializer,
+    SubscriptionPeriodSerializer,
+    SubscriptionSerializer,
+    period_body,
+    subscriber_body,
+)
 
 
-def package_ids_by_subscriber(subscribers) -> dict[int, list[int]]:
-    """The package IDs of each subscriber's subscriptions in subscription order, in one query."""
-    packages: dict[int, list[int]] = {subscriber.id: [] for subscriber in subscribers}
-    if packages:
-        rows = Subscription.objects.filter(subscriber_id__in=packages).order_by("id")
-        for subscriber_id, package_id in rows.values_list("subscriber_id", "package_id"):
-            packages[subscriber_id].append(package_id)
-    return packages
+def subscriptions_by_subscriber(subscribers) -> dict[int, list[tuple]]:
+    """``(package ID, starts_at, expires_at)`` of each subscriber's subscriptions in subscription order, in one
+    query."""
+    found: dict[int, list[tuple]] = {subscriber.id: [] for subscriber in subscribers}
+    if found:
+        rows = Subscription.objects.filter(subscriber_id__in=found).order_by("id")
+        for subscriber_id, *row in rows.values_list("subscriber_id", "package_id", "starts_at", "expires_at"):
+            found[subscriber_id].append(tuple(row))
+    return found
 
 
 class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
@@ -47,10 +54,10 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         # subscribers. They made ~3,000 objects a page tied in reference cycles (subscription ↔ subscriber,
         # ``ReturnList`` ↔ serializer) that only the garbage collector frees, and the full collections they
         # set off every twenty pages or so took 50–200 ms (bench/lists.py). Still two queries: the page, then
-        # its package IDs. (No docstring: it would replace the class's as the operation's description.)
+        # its subscriptions. (No docstring: it would replace the class's as the operation's description.)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        packages = package_ids_by_subscriber(page)
-        return self.get_paginated_response([subscriber_body(s, self.caller, packages[s.id]) for s in page])
+        subscriptions = subscriptions_by_subscriber(page)
+        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id]) for s in page])
 
     @extend_schema(request=SubscriberInput, responses={201: SubscriberSerializer})
     def create(self, request):
@@ -86,7 +93,8 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
 
 
 class SubscriptionView(LinkView):
-    """``POST``/``DELETE /packages-subscribers``: subscribe a subscriber to a package, or end it."""
+    """``POST``/``PUT``/``DELETE /packages-subscribers``: subscribe a subscriber to a package (optionally for a
+    period), change a subscription's period, or end it."""
 
     permission_classes = [CanManageSubscribers]
     serializer_class = SubscriptionInput
@@ -95,12 +103,20 @@ class SubscriptionView(LinkView):
     def linked_objects(self, request) -> list:
         return list(services.subscription_of(request.auth.portal, json_object(request)))
 
-    @extend_schema(request=SubscriptionInput, responses={200: SubscriptionSerializer},
+    @extend_schema(request=SubscriptionPeriodInput, responses={200: SubscriptionSerializer},
                    operation_id="createPackageSubscriber")
     def post(self, request):
-        subscriber, package = self.linked_objects(request)
-        services.subscribe(subscriber, package, caller=request.auth)
+        subscriber, package, period = services.subscription_and_period(request.auth.portal, json_object(request))
+        services.subscribe(subscriber, package, caller=request.auth, **period)
         return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_200_OK)
+
+    @extend_schema(request=SubscriptionPeriodInput, responses={200: SubscriptionPeriodSerializer},
+                   operation_id="updatePackageSubscriber")
+    def put(self, request):
+        subscriber, package, period = services.subscription_and_period(request.auth.portal, json_object(request))
+        subscription = services.update_subscription_period(subscriber, package, period, caller=request.auth)
+        return Response({**self.link_body(request, (subscriber, package)), **period_body(subscription)},
+                        status=status.HTTP_200_OK)
 
     @extend_schema(request=SubscriptionInput, responses={201: SubscriptionSerializer},
                    operation_id="deletePackageSubscriber")

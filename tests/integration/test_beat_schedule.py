@@ -20,6 +20,7 @@ KNOWN_ENTRIES = {
     "monitoring.close-stale-sessions": "monitoring.tasks.close_stale_sessions",
     "monitoring.write-opened-sessions": "monitoring.tasks.write_opened_sessions",
     "monitoring.flush-session-heartbeats": "monitoring.tasks.flush_session_heartbeats",
+    "subscribers.send-expiry-reminders": "subscribers.tasks.send_expiry_reminders",
 }
 
 

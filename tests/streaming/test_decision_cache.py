@@ -133,8 +133,8 @@ def test_a_change_committed_while_an_entry_is_computed_never_leaves_it_stale(cli
     real = access.watchable_channel_names
     state = {"done": False}
 
-    def unsubscribe_meanwhile(subscriber):
-        result = real(subscriber)  # the old truth: news is watchable
+    def unsubscribe_meanwhile(subscriber, now=None):
+        result = real(subscriber, now)  # the old truth: news is watchable
         if not state["done"]:
             state["done"] = True
             committed(subscribers.unsubscribe, world["alice"], world["basic"], caller=who(world))

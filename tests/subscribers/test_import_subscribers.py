@@ -110,3 +110,40 @@ def test_command(setup, tmp_path, capsys):
     assert Subscriber.objects.count() == 3 and Operation.objects.filter(type="createSubscriber").count() == 3
     with pytest.raises(CommandError):
         call_command("import_subscribers", str(path), "--portal", "no-such-portal")
+
+
+# --- The optional expires_at column (lifecycle.md §1) --------------------------------------------------------
+
+
+def test_expires_at_ends_the_lines_subscriptions_and_is_recorded_like_the_api(setup, time_machine):
+    time_machine.move_to("2026-03-10T12:00:00Z", tick=False)
+    text = ("name,country_code,phone,packages,expires_at\n"
+            "Alice,1,2345678901,basic|sports,2026-04-01\n"
+            "Bob,44,7700900123,basic,2026-05-01T10:30:00+02:00\n"
+            "Carol,49,15123456789,basic,\n")
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=False)
+    assert report.applied and report.subscriptions == 4
+    ends = {(s.subscriber.name, s.package.name): s.expires_at and s.expires_at.isoformat()
+            for s in Subscription.objects.select_related("subscriber", "package")}
+    assert ends == {("Alice", "basic"): "2026-04-01T00:00:00+00:00", ("Alice", "sports"): "2026-04-01T00:00:00+00:00",
+                    ("Bob", "basic"): "2026-05-01T08:30:00+00:00", ("Carol", "basic"): None}
+    bob = Operation.objects.get(type="createPackageSubscriber", subscriber_id=Subscriber.objects.get(name="Bob").id)
+    assert bob.payload["expiresAt"] == "2026-05-01T08:30:00Z"
+    carol = Operation.objects.get(type="createPackageSubscriber", subscriber_id=Subscriber.objects.get(name="Carol").id)
+    assert "expiresAt" not in carol.payload
+
+
+def test_a_bad_expires_at_is_a_line_error_with_the_api_rule(setup, time_machine):
+    time_machine.move_to("2026-03-10T12:00:00Z", tick=False)
+    text = ("name,country_code,phone,packages,expires_at\n"
+            "A,1,5550001,basic,tomorrow\n"
+            "B,1,5550002,basic,2026-02-30\n"
+            "C,1,5550003,basic,2036-03-11\n"
+            "D,1,5550004,,2026-04-01\n"
+            "E,1,5550005,basic,2036-03-10\n")
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=False)
+    rule = "expires_at: Must be a date such as 2026-10-16 or a date and time such as 2026-10-16T15:00:00Z."
+    assert {row.line: row.errors for row in report.failed_rows} == {
+        2: [rule], 3: [rule], 4: ["expires_at: Must be at most 10 years ahead."],
+        5: ["expires_at: No packages to end; give the line's packages too."]}
+    assert not report.applied and not Subscriber.objects.exists()

@@ -20,6 +20,9 @@ from tests.subscribers.test_subscribers_api import make_subscriber
 CREATED = datetime(2024, 10, 16, 15, 0, 0, 999_999, tzinfo=UTC)  # microseconds are dropped
 UPDATED = datetime(2024, 10, 16, 17, 30, 45, tzinfo=timezone(timedelta(hours=2)))  # shown in UTC
 ACTIVE = datetime(2024, 10, 17, 8, 9, 10, 123, tzinfo=UTC)
+STARTED = datetime(2024, 9, 1, tzinfo=UTC)
+ENDS = datetime(2030, 1, 1, 12, 0, 0, 500, tzinfo=UTC)
+ENDED = datetime(2024, 10, 1, tzinfo=UTC)
 
 
 def rendered(value) -> bytes:
@@ -28,13 +31,15 @@ def rendered(value) -> bytes:
 
 
 def setup_subscribers(portal):
-    """A disabled subscriber with two packages, activity and a current sharing suspicion; a bare one with a
-    stale suspicion (an earlier token's), which does not count."""
+    """A disabled subscriber with two packages in force (one started, one ending later) and an expired one,
+    activity and a current sharing suspicion; a bare one with a stale suspicion (an earlier token's), which does
+    not count."""
     rich = make_subscriber(portal, name="Zoë \"Z\" <Ünïcode>", country_code="31", phone="612345678")
     bare = make_subscriber(portal, name="Bare", country_code="1", phone="2345678901")
-    second, first = make_package(portal, "second"), make_package(portal, "first")
-    Subscription.objects.create(subscriber=rich, package=second)
-    Subscription.objects.create(subscriber=rich, package=first)
+    second, first, old = make_package(portal, "second"), make_package(portal, "first"), make_package(portal, "old")
+    Subscription.objects.create(subscriber=rich, package=second, starts_at=STARTED)
+    Subscription.objects.create(subscriber=rich, package=old, expires_at=ENDED)
+    Subscription.objects.create(subscriber=rich, package=first, expires_at=ENDS)
     now = dj_timezone.now()
     TokenSharingSuspicion.objects.create(portal=portal, subscriber=rich, ips=["192.0.2.1", "2001:db8::1"],
                                          token_digest=token_digest(rich.playback_token), detected_at=now,
@@ -47,7 +52,12 @@ def setup_subscribers(portal):
     Subscriber.objects.filter(pk=bare.pk).update(created_at=CREATED, updated_at=CREATED)
     rich.refresh_from_db()
     bare.refresh_from_db()
-    packages = [second.public_id, first.public_id]  # in subscription order
+    packages = [second.public_id, first.public_id]  # in force, in subscription order
+    rich.periods = [
+        {"packageId": second.public_id, "startsAt": "2024-09-01T00:00:00Z", "expiresAt": None, "active": True},
+        {"packageId": old.public_id, "startsAt": None, "expiresAt": "2024-10-01T00:00:00Z", "active": False},
+        {"packageId": first.public_id, "startsAt": None, "expiresAt": "2030-01-01T12:00:00Z", "active": True},
+    ]
     return rich, bare, packages
 
 
@@ -59,14 +69,14 @@ def expected(portal, rich, bare, packages, with_token: bool):
          "packages": packages, "disabled": True,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:30:45Z",
          "lastActivityAt": "2024-10-17T08:09:10Z",
-         "suspectedSharing": True, "sharingIps": ["192.0.2.1", "2001:db8::1"]},
+         "suspectedSharing": True, "sharingIps": ["192.0.2.1", "2001:db8::1"], "subscriptions": rich.periods},
         {"subscriberId": bare.public_id, "portalId": portal.public_id, "name": "Bare",
          "phoneCountryCode": "1", "phone": "2345678901",
          "playback_token": bare.playback_token if with_token else None,
          "packages": [], "disabled": False,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:00:00Z",
          "lastActivityAt": None,
-         "suspectedSharing": False, "sharingIps": []},
+         "suspectedSharing": False, "sharingIps": [], "subscriptions": []},
     ]
 
 

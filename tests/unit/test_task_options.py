@@ -37,7 +37,11 @@ SAFE_TO_RUN_TWICE = {
     "portals.tasks.purge_expired_manager_sessions": "deletes what is expired; nothing left the second time",
     "portals.tasks.send_password_reset_links": "remembers the task id once the mail server accepted: not sent "
                                                "again (and a second email's links would work like the first's)",
+    "subscribers.tasks.send_expiry_reminders": "claims each reminder with a conditional UPDATE of reminded_at "
+                                               "(still empty, same end): a second run finds none to send",
     "subscribers.tasks.send_sms_http": "remembers the task id once the gateway accepted: not sent again",
+    "subscribers.tasks.expire_subscriptions": "claims each expiry with a conditional UPDATE of expiry_recorded_at "
+                                              "in the transaction recording it; a second run finds none left",
 }
 
 

@@ -334,7 +334,7 @@ def test_the_export_follows_the_filter(web, portal):
         make_subscriber(portal, f"Other {i}")
     exported = export(web["viewer"], "/subscribers/", packageId=basic.public_id)
     assert sorted(row["Name"] for row in exported) == [f"Basic {i}" for i in range(5)]
-    assert exported[0].keys() == {"Name", "Phone", "Packages", "Last activity", "Status"}
+    assert exported[0].keys() == {"Name", "Phone", "Packages", "Expires", "Last activity", "Status"}
 
 
 @pytest.mark.parametrize("url, params", [("/subscribers/", {"search": "nobody"}), ("/channels/", {"search": "zz"}),

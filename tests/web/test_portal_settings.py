@@ -278,3 +278,25 @@ def test_a_reader_is_told_which_permission_saving_needs(web, portal):
     response = web["viewer"].post("/portal/settings/", settings_form(portal, title="No"))
     assert response.status_code == 403
     assert "Changing portal settings requires the Admin permission (isAdmin)." in page(response)
+
+
+def test_expiry_reminders_are_set_on_the_settings_screen_and_refused_with_the_rule(web, portal):
+    client = web["owner"]
+    response = client.post("/portal/settings/", settings_form(
+        portal, expiry_reminder_days="5", expiry_reminder_template="{title}: {package} ends {date}"))
+    assert response.status_code == 302
+    portal.refresh_from_db()
+    assert (portal.effective_settings["expiryReminderDays"], portal.effective_settings["expiryReminderTemplate"]) \
+        == (5, "{title}: {package} ends {date}")
+    html = page(client.get("/portal/settings/"))
+    assert 'name="expiry_reminder_days" value="5"' in html and "{title}: {package} ends {date}</textarea>" in html
+    response = client.post("/portal/settings/", settings_form(portal, expiry_reminder_days="91",
+                                                              expiry_reminder_template="Pay by {when}"))
+    assert response.status_code == 400
+    html = page(response)
+    assert "Must be a whole number from 1 to 90, or empty to send no reminders." in html
+    assert "Unknown placeholder {when}: use {title}, {package} and {date}." in html
+    client.post("/portal/settings/", settings_form(portal, expiry_reminder_template="  "))
+    portal.refresh_from_db()
+    assert (portal.effective_settings["expiryReminderDays"], portal.effective_settings["expiryReminderTemplate"]) \
+        == (None, None)

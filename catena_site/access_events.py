@@ -28,7 +28,8 @@ subscription added / removed                           ``subscriber_changed(id)`
 subscription period changed, expiry recorded (job)     ``subscriber_changed(id)`` + recheck
 channel added to / removed from a package              ``packages_changed(id)`` (+ recheck when removed)
 package deleted                                        ``packages_changed(id)`` (+ ``portal_changed``) + recheck
-package made free / not free, portal settings changed  ``portal_changed(id)`` (+ recheck when not free)
+package made free / not free, portal settings changed  ``portal_changed(id)`` (+ recheck when not free, or when
+                                                       ``allowAnonymous`` is switched off: the free channels)
 channel created / deleted                              ``channels_changed(portal)`` (+ packages, recheck)
 channel's location restrictions changed, a location's  ``packages_changed(...)`` of the channels' packages
 countries/networks changed, a location deleted         + ``recheck_sessions(channel_ids=...)``
@@ -82,6 +83,12 @@ def portal_stamp_key(portal_id: int) -> str:
 def package_stamp_key(package_id: int) -> str:
     """Protects the channels of one package."""
     return f"pb:sk:{package_id}"
+
+
+def anonymous_stamp_key() -> str:
+    """Protects which portals of each streaming server allow anonymous viewing (``allowAnonymous``, the portal's
+    server): deleted with every portal's stamp, so it changes whenever any portal's settings or server do."""
+    return "pb:sa"
 
 
 def channels_stamp_key(portal_id: int) -> str:
@@ -202,8 +209,9 @@ def packages_changed(*package_ids: int) -> None:
 
 
 def portal_changed(portal_id: int) -> None:
-    """The portal's free packages or settings changed: every decision of the portal depends on them."""
-    _after_commit([portal_stamp_key(portal_id)])
+    """The portal's free packages, settings or streaming server changed: every decision of the portal depends on
+    them, and so does the list of the portals allowing anonymous viewing (``anonymous_stamp_key``)."""
+    _after_commit([portal_stamp_key(portal_id), anonymous_stamp_key()])
 
 
 def channels_changed(portal_id: int) -> None:

@@ -20,7 +20,7 @@ class CloseReason(models.TextChoices):
 
 
 class PlaySession(PublicModel):
-    """One subscriber watching one channel, as reported by the streaming server.
+    """One subscriber (or an anonymous viewer) watching one channel, as reported by the streaming server.
 
     Subscriber, channel and programme are kept as IDs (and the channel's name), so history survives their
     deletion. ``streamer_session_id`` is the streaming server's session UUID: one per play session.
@@ -29,7 +29,8 @@ class PlaySession(PublicModel):
 
     # No index of its own: every index below starts with the portal.
     portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="+", db_index=False)
-    subscriber_id = models.BigIntegerField()
+    # Null for an anonymous viewer (a free channel watched without a token, lifecycle.md §3).
+    subscriber_id = models.BigIntegerField(null=True, blank=True)
     channel_id = models.BigIntegerField()
     channel_name = models.CharField(max_length=20)
     program_id = models.BigIntegerField(null=True, blank=True)
@@ -65,7 +66,7 @@ class PlaySession(PublicModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel_name} by {self.subscriber_id} ({self.streamer_session_id})"
+        return f"{self.channel_name} by {self.subscriber_id or 'anonymous'} ({self.streamer_session_id})"
 
 
 class TokenSharingSuspicion(models.Model):

@@ -340,7 +340,8 @@ def flush_heartbeats(chunk: int = 1000) -> int:
     batch: list[tuple] = []
     for row in rows:
         batch.append(row[:5])
-        playing.add(row[5])
+        if row[5] is not None:  # None: an anonymous viewer
+            playing.add(row[5])
         if len(batch) >= chunk:
             changed += _flush_each(batch)
             batch = []
@@ -467,7 +468,15 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
                 .values_list("id", "token", "subscriber_id", "channel_id", "channel_name", "ip", "country"))
     facts_by_token: dict[str, object] = {}
     denied, names = [], set()
+    anonymous: dict[int, dict[str, int]] = {}
     for pk, token, subscriber_id, channel_id, channel_name, ip, country in rows:
+        if subscriber_id is None:  # an anonymous viewer: the portal's free channels, if it still allows them
+            if portal_id not in anonymous:
+                anonymous[portal_id] = playback_cache.anonymous_channels(portal_id)
+            if anonymous[portal_id].get(channel_name) != channel_id:
+                denied.append(pk)
+                names.add(channel_name)
+            continue
         if token not in facts_by_token:
             facts_by_token[token] = playback_cache.lookup(token) if token else None
         facts = facts_by_token[token]

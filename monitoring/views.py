@@ -289,7 +289,8 @@ class PlaySessionRow:
                  program_at_start: str | None = None):
         self.session = session
         self.public_id = session.public_id
-        self.subscriber_id = encode_id(session.subscriber_id)
+        self.anonymous = session.subscriber_id is None  # a free channel watched without a token
+        self.subscriber_id = "" if self.anonymous else encode_id(session.subscriber_id)
         self.subscriber_name = getattr(session, "subscriber_name", None)
         self.channel_id = encode_id(session.channel_id)
         self.channel_title = getattr(session, "channel_title", None)
@@ -353,7 +354,8 @@ def live_context(request, portal) -> dict:
         "rows": play_session_rows(shown, now, programs_now=True),
         "total": total,
         "hidden": total - len(shown),
-        "subscribers_watching": len({row.subscriber_id for row in shown}) if total == len(shown) else None,
+        "subscribers_watching": len({s.subscriber_id for s in shown if s.subscriber_id is not None})
+        if total == len(shown) else None,
         "updated_at": now,
         "poll_seconds": LIVE_POLL_MS // 1000,
         "columns": LIVE_COLUMNS,
@@ -429,7 +431,7 @@ class PlaySessionHistoryView(PortalListView):
     # the column every index of PlaySession ends in.
     keyset_class = BoundedKeyset
     columns = [
-        Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
+        Column("Subscriber", csv=lambda row: "anonymous" if row.anonymous else row.subscriber_name or row.subscriber_id),
         Column("Channel", csv=lambda row: row.channel_name),
         Column("Programme at start", csv=lambda row: row.program),
         Column("Opened (UTC)", sort="opened_at", csv=lambda row: row.opened_at.isoformat()),

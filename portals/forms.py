@@ -70,6 +70,11 @@ class PortalSettingsForm(forms.Form):
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
         widget=forms.URLInput())
+    allow_anonymous = forms.BooleanField(
+        required=False, label="Anonymous viewing of the free packages",
+        help_text="Players without a login or token may watch the channels of the free packages: the apps' "
+                  "channel list and playlist show them, and the streaming server lets them play (sessions are "
+                  "recorded as anonymous). The other packages stay paid.")
     expiry_reminder_days = WholeNumberField(
         required=False, label="Expiry reminder: days before the end",
         help_text="Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
@@ -115,6 +120,7 @@ class PortalSettingsForm(forms.Form):
         "settings.smsTemplate": "sms_template",
         "settings.streamBaseUrl": "stream_base_url",
         "settings.require2fa": "require_2fa",
+        "settings.allowAnonymous": "allow_anonymous",
         "settings.icareusApi": "icareus_api",
         "settings.defaultArchiveDays": "default_archive_days",
         "settings.expiryReminderDays": "expiry_reminder_days",
@@ -134,6 +140,7 @@ class PortalSettingsForm(forms.Form):
             "sms_template": settings["smsTemplate"] or "",
             "stream_base_url": settings["streamBaseUrl"] or "",
             "require_2fa": settings["require2fa"],
+            "allow_anonymous": settings["allowAnonymous"],
             "icareus_api": settings["icareusApi"],
             "default_archive_days": settings["defaultArchiveDays"],
             "expiry_reminder_days": settings["expiryReminderDays"],
@@ -173,6 +180,7 @@ class PortalSettingsForm(forms.Form):
                 "smsTemplate": data["sms_template"] if data["sms_template"].strip() else None,
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
                 "require2fa": data["require_2fa"],
+                "allowAnonymous": data["allow_anonymous"],
                 "icareusApi": data["icareus_api"],
                 "defaultArchiveDays": data["default_archive_days"],
                 "expiryReminderDays": data["expiry_reminder_days"],

@@ -131,7 +131,18 @@ def update_portal(portal: Portal, *, caller: Caller, data: dict, screen: bool = 
             record(portal, OperationType.UPDATE_PORTAL, actor=caller.actor, payload=diff)
             if "settings" in diff:  # maxSessionsPerSubscriber is part of every cached playback decision
                 access_events.portal_changed(portal.id)
+                _close_anonymous_sessions_if_switched_off(portal, diff["settings"])
     return portal
+
+
+def _close_anonymous_sessions_if_switched_off(portal: Portal, setting_diff: dict) -> None:
+    """``allowAnonymous`` switched off: re-check the sessions on the free channels (the anonymous viewers' are
+    closed, the subscribers' stay)."""
+    if not (setting_diff.get("old") or {}).get("allowAnonymous") or (setting_diff.get("new") or {}).get("allowAnonymous"):
+        return
+    channel_ids = (portal.free_package_links.exclude(package__channel_links__channel_id=None)
+                   .values_list("package__channel_links__channel_id", flat=True))
+    access_events.recheck_sessions(portal.id, channel_ids=list(channel_ids))
 
 
 # Settings only the portal's owner may change (the API key acts as the owner).

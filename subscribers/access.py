@@ -137,3 +137,30 @@ def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple
 def channel_id_by_name(portal_id: int, name: str) -> int | None:
     """The ID of the portal's channel with this technical name, or None (unique index on portal + name)."""
     return Channel.objects.filter(portal_id=portal_id, name=name).values_list("id", flat=True).first()
+
+
+# --- Anonymous viewing (lifecycle.md §3): the free channels of portals with ``allowAnonymous`` -----------------
+
+
+def anonymous_portal_ids(server_id: int | None, *, portal_id: int | None = None) -> list[int]:
+    """IDs of the portals bound to this streaming server (or the one portal ``portal_id``) that allow anonymous
+    viewing (one query)."""
+    portals = Portal.objects.filter(settings__allowAnonymous=True)
+    portals = portals.filter(pk=portal_id) if portal_id is not None else portals.filter(streaming_server_id=server_id)
+    return list(portals.order_by("id").values_list("id", flat=True))
+
+
+def free_package_ids(portal_ids: list[int]) -> list[int]:
+    """IDs of the free packages of these portals."""
+    return list(FreePackage.objects.filter(portal_id__in=portal_ids).values_list("package_id", flat=True))
+
+
+def free_channels_by_name(portal_ids: list[int]) -> dict[str, tuple[int, int]]:
+    """``{channel name: (portal id, channel id)}`` of the channels of these portals' free packages (one query; a
+    name is unique on a streaming server, so portals of one server never collide)."""
+    if not portal_ids:
+        return {}
+    links = PackageChannel.objects.filter(package__free_link__portal_id__in=portal_ids)
+    return {name: (portal, channel) for channel, portal, name in
+            Channel.objects.filter(portal_id__in=portal_ids, id__in=links.values("channel_id"))
+            .values_list("id", "portal_id", "name")}

@@ -57,7 +57,7 @@ _NAME = re.compile(TECHNICAL_NAME_PATTERN)
 class Beat(NamedTuple):
     """A play session's newest heartbeat, as the auth check caches it."""
 
-    subscriber_id: int
+    subscriber_id: int | None  # None: an anonymous viewer
     channel_id: int
     at: float  # Unix time
     bytes: int
@@ -195,7 +195,8 @@ CHECK = Script(_CHECK)
 
 def _beat_text(beat: Beat) -> str:
     duration = "" if beat.duration is None else str(beat.duration)
-    return f"{beat.subscriber_id}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
+    subscriber = "" if beat.subscriber_id is None else beat.subscriber_id  # None: an anonymous viewer
+    return f"{subscriber}|{beat.channel_id}|{beat.at!r}|{beat.bytes}|{duration}"
 
 
 def _beat(raw) -> Beat | None:
@@ -205,7 +206,8 @@ def _beat(raw) -> Beat | None:
         return None
     try:
         subscriber_id, channel_id, at, bytes_, duration = raw.split("|")
-        return Beat(int(subscriber_id), int(channel_id), float(at), int(bytes_), int(duration) if duration else None)
+        return Beat(int(subscriber_id) if subscriber_id else None, int(channel_id), float(at), int(bytes_),
+                    int(duration) if duration else None)
     except ValueError:  # not a heartbeat (a foreign or older value): as if there were none
         return None
 
@@ -483,3 +485,88 @@ def _uncached(token: str) -> tuple | None:
     return (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until,
             expired, restricted)
 
+
+# --- Anonymous viewing (lifecycle.md §3) ---------------------------------------------------------------------------
+# A request without a token names a stream on the streaming server that asks. Channel names are unique per
+# server (``content.services`` refuses a name another portal of the server uses), so the name finds at most one
+# portal: the viewer may watch it iff that portal allows anonymous viewing and the channel is in one of its free
+# packages. One entry per server holds every such channel as ``name → (portal, channel)``, with the stamps of
+# the anonymous portals of all servers (``anonymous_stamp_key``: deleted with every portal's stamp, so a setting,
+# a free package or a portal's server changed) and of each free package (its channels). On Redis it is a hash of
+# the facts entries' shape (``c:<name>`` holds ``channel:portal``), read by the same script in one round trip.
+
+
+def anonymous_key(server_id: int) -> str:
+    return f"pb:an:{server_id}"
+
+
+def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str, tuple[int, int]]) -> None:
+    if not cache.supports_scripts:
+        cache.set(key, (stamps, channels), _ttl())
+        return
+    stamp_keys = [cache.make_key(k) for k in stamps]
+    fields = {"k": "\n".join(stamp_keys), "m": "anonymous"}
+    fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
+    fields.update({f"c:{name}": f"{channel}:{portal}" for name, (portal, channel) in channels.items()})
+    cache.replace_hash(key, fields, _ttl())
+
+
+def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[bool, tuple[int, int] | None,
+                                                                                 Beat | None]:
+    """``(valid, (portal, channel) or None, the session's heartbeat)`` from the server's entry and the probe's
+    heartbeat key (read only: the caller refreshes it); on Redis in one round trip."""
+    if cache.supports_scripts:
+        if probe is not None:
+            probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout)
+        status, _, channel, beat, *_ = _run_check(cache, key, name, probe, False)
+        beat = _beat(beat) if probe is not None else None
+        if not status:
+            return False, None, beat
+        if not channel:
+            return True, None, beat
+        channel_id, portal_id = channel.split(b":")
+        return True, (int(portal_id), int(channel_id)), beat
+    entry = cache.get_many([key]).get(key)
+    beat = get_heartbeats([probe.key]).get(probe.key) if probe is not None else None
+    if entry is None or not _valid(cache, entry[0]):
+        return False, None, beat
+    return True, entry[1].get(name), beat
+
+
+def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """Read from the database (stamps first): ``(stamps, {name: (portal, channel)})`` (at most three queries)."""
+    stamps = _stamps(cache, [keys.anonymous_stamp_key()])
+    portals = access.anonymous_portal_ids(server_id)
+    packages = access.free_package_ids(portals) if portals else []
+    stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
+    return stamps, (access.free_channels_by_name(portals) if packages else {})
+
+
+def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None
+                    ) -> tuple[tuple[int, int] | None, Beat | None]:
+    """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
+    streaming server (or None), and with ``probe`` the session's cached heartbeat. Warm: one round trip on Redis
+    (a few file reads on the file-based cache), no query. Raises the database's errors; tolerates a failing
+    cache by reading the database."""
+    if not valid_stream_name(name):
+        return None, None
+    key = anonymous_key(server_id)
+    try:
+        cache = store()
+        valid, found, beat = _read_anonymous(cache, key, name, probe)
+        if valid:
+            return found, beat
+        stamps, channels = _anonymous_channels_of_server(cache, server_id)
+        _write_anonymous(cache, key, stamps, channels)
+        return channels.get(name), beat
+    except CacheErrors as exc:
+        log.warning("playback cache unavailable (%s); deciding the anonymous request from the database", exc)
+        return access.free_channels_by_name(access.anonymous_portal_ids(server_id)).get(name), None
+
+
+def anonymous_channels(portal_id: int) -> dict[str, int]:
+    """``{name: channel id}`` of what an anonymous viewer may watch in this portal (empty unless it allows
+    anonymous viewing), from the database: for the background re-check of sessions, not the auth check."""
+    if not access.anonymous_portal_ids(None, portal_id=portal_id):
+        return {}
+    return {name: channel for name, (_, channel) in access.free_channels_by_name([portal_id]).items()}

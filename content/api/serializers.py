@@ -77,13 +77,18 @@ class PackageSerializer(serializers.ModelSerializer):
     packageId = IdField(source="id", read_only=True)
     portalId = IdField(source="portal_id", read_only=True)
     channels = serializers.SerializerMethodField()
+    paid = serializers.SerializerMethodField(help_text="Not one of the portal's free packages (read-only)")
 
     class Meta:
         model = Package
-        fields = ["packageId", "portalId", "name", "description", "channels"]
+        fields = ["packageId", "portalId", "name", "description", "channels", "paid"]
 
     def get_channels(self, package) -> list[str]:
         return [channel.name for channel in package.channels.all()]
+
+    def get_paid(self, package) -> bool:
+        """IPTVPORTAL's ``paid`` (lifecycle.md §3); ``selectors.packages_for`` joins the free link."""
+        return not hasattr(package, "free_link")
 
 
 class CategorySerializer(serializers.ModelSerializer):

@@ -41,7 +41,7 @@ class PlaySessionSerializer(serializers.Serializer):
     """
 
     sessionId = IdField(read_only=True)
-    subscriberId = IdField(read_only=True)
+    subscriberId = IdField(read_only=True, allow_null=True, help_text="null for an anonymous viewer")
     channelId = IdField(read_only=True)
     channelName = serializers.CharField(read_only=True)
     programId = IdField(read_only=True, allow_null=True,
@@ -62,7 +62,7 @@ class PlaySessionSerializer(serializers.Serializer):
         caller = self.context.get("caller")
         return {
             "sessionId": encode_id(session.id),
-            "subscriberId": encode_id(session.subscriber_id),
+            "subscriberId": encode_id(session.subscriber_id) if session.subscriber_id is not None else None,
             "channelId": encode_id(session.channel_id),
             "channelName": session.channel_name,
             "programId": encode_id(session.program_id) if session.program_id else None,

@@ -102,13 +102,17 @@ def play_request(query: Mapping[str, str], session_id: str, name: str, token: st
 def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_id: int | None = None) -> Decision:
     """Answer one auth request given its query parameters. Database errors propagate (the view says 503).
 
+    Without a token (absent or empty): :func:`decide_anonymous`.
+
     ``server_id``: the streaming server that asks (found by its key); a token of a portal bound to another
     server is unknown to it. None only where no server is involved (tests of the rule itself).
     A token with a control character or a lone surrogate is no token we issued: refused without a lookup.
     Every value that may be stored is cleaned first (``values.clean``).
     """
     token = query.get("token") or ""
-    if not token or not is_clean(token, MAX_TOKEN_LENGTH):
+    if not token:
+        return decide_anonymous(query, now, server_id=server_id)
+    if not is_clean(token, MAX_TOKEN_LENGTH):
         return Decision(UNKNOWN_TOKEN)
     now = now or timezone.now()
     name = query.get("name") or ""
@@ -139,3 +143,40 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
         elif not sessions.open_session(facts, channel_id, request, now):
             return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)
     return Decision(None, facts.subscriber_id, facts.max_sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousFacts:
+    """What the session functions read of a decision's facts, for an anonymous viewer: no subscriber, no limit."""
+
+    portal_id: int
+    subscriber_id: None = None
+    max_sessions: None = None
+
+
+def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *,
+                     server_id: int | None = None) -> Decision:
+    """A request without a token (lifecycle.md §3): allowed for a channel of a free package of the portal that
+    has this stream name on the asking streaming server, when that portal allows anonymous viewing
+    (``playback_cache.anonymous_check``); anything else is ``unknown_token`` and records nothing.
+
+    The play session is recorded without a subscriber; the session limit does not apply (it is per subscriber).
+    """
+    if server_id is None:
+        return Decision(UNKNOWN_TOKEN)
+    now = now or timezone.now()
+    name = query.get("name") or ""
+    session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
+    probe = sessions.probe(session_id, name, False, now, None, None) if session_id else None
+    found, beat = playback_cache.anonymous_check(server_id, name, probe)
+    if found is None:
+        return Decision(UNKNOWN_TOKEN)
+    portal_id, channel_id = found
+    if session_id:
+        facts = AnonymousFacts(portal_id)
+        request = play_request(query, session_id, name, "")
+        if query.get("request_type") == "update_session":
+            sessions.refresh_session(facts, channel_id, request, beat, now)
+        else:
+            sessions.open_session(facts, channel_id, request, now)
+    return Decision(None)

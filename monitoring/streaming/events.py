@@ -325,10 +325,42 @@ def _stream_channels(events: list[Event], owners: dict) -> dict:
             Channel.objects.filter(portal_id__in=portal_ids, name__in=names).values_list("id", "portal_id", "name")}
 
 
-def _by_session(events: list[Event], owners: dict, channels: dict, result: BatchResult) -> dict[str, list[Event]]:
-    """The events of known tokens and streams, grouped by session ID; the others are counted."""
+def _anonymous_sessions(events: list[Event]) -> dict[str, tuple[int | None, str]]:
+    """For the events without a token: the anonymous viewers' play sessions they name (opened by the auth
+    check, lifecycle.md §3), as ``session ID → (streaming server, stream name)`` (one query; buffered session
+    starts are written first when one is missing, so an early ``play_closed`` is not lost)."""
+    wanted = {e.session_id for e in events if not e.token}
+    if not wanted:
+        return {}
+
+    def found() -> dict[str, tuple[int | None, str]]:
+        return {sid: (server_id, name) for sid, server_id, name in PlaySession.objects.filter(
+            streamer_session_id__in=wanted, subscriber_id__isnull=True).values_list(
+            "streamer_session_id", "portal__streaming_server_id", "channel_name")}
+
+    sessions_found = found()
+    if len(sessions_found) < len(wanted) and sessions.write_opened_sessions():
+        sessions_found = found()
+    return sessions_found
+
+
+def _anonymous_event_applies(event: Event, anonymous: dict) -> bool:
+    """Whether a token-less event belongs to an anonymous session of a portal of the server that sent it."""
+    session = anonymous.get(event.session_id)
+    if session is None or (event.server_id is not None and session[0] != event.server_id):
+        return False
+    return event.media is None or event.media == session[1]
+
+
+def _by_session(events: list[Event], owners: dict, channels: dict, result: BatchResult,
+                anonymous: dict | None = None) -> dict[str, list[Event]]:
+    """The events of known tokens and streams (and of anonymous viewers' sessions), grouped by session ID; the
+    others are counted."""
     by_session: dict[str, list[Event]] = {}
     for event in events:
+        if not event.token and _anonymous_event_applies(event, anonymous or {}):
+            by_session.setdefault(event.session_id, []).append(event)
+            continue
         owner = owners.get(event.token) if event.token else None
         if owner is None:
             result.skip("events_unknown_token")
@@ -345,7 +377,7 @@ def apply_events(events: list[Event], received_at: dt.datetime, result: BatchRes
     owners, servers = _token_owners(events)
     events = _sent_by_its_server(events, servers, result)
     channels = _stream_channels(events, owners)
-    by_session = _by_session(events, owners, channels, result)
+    by_session = _by_session(events, owners, channels, result, _anonymous_sessions(events))
     if by_session:
         closed, opened = sessions.retry_on_conflict(lambda: _write(by_session, owners, channels, result))
         sessions.forget(closed)
@@ -388,6 +420,8 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
         for session_id, session_events in by_session.items():
             session_events.sort(key=lambda e: (e.at, ORDER[e.kind]))
             session = existing.get(session_id)
+            if session is None and not session_events[0].token:  # an anonymous session gone meanwhile
+                continue
             if session is None:
                 session = _new_session(session_id, session_events[0], owners, channels)
                 new.append(session)

@@ -94,7 +94,8 @@ def auth(request):
     if not decision.allowed:
         return deny(decision.reason)
     response = HttpResponse(status=200, content_type="text/plain")
-    response["X-UserId"] = encode_id(decision.subscriber_id)
+    if decision.subscriber_id is not None:  # None: an anonymous viewer (no X-UserId)
+        response["X-UserId"] = encode_id(decision.subscriber_id)
     response["X-AuthDuration"] = str(settings.STREAMER_AUTH_DURATION)
     if decision.max_sessions:
         response["X-Max-Sessions"] = str(decision.max_sessions)

@@ -9,6 +9,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,7 +48,35 @@ def stream_base(portal) -> str:
 
 
 def stream_url(subscriber, channel) -> str:
-    return f"{stream_base(subscriber.portal)}/{channel.name}/index.m3u8?token={subscriber.playback_token}"
+    """The channel's stream URL with the viewer's playback token (none for an anonymous viewer)."""
+    url = f"{stream_base(subscriber.portal)}/{channel.name}/index.m3u8"
+    return f"{url}?token={subscriber.playback_token}" if subscriber.playback_token else url
+
+
+class AnonymousViewer:
+    """A viewer without credentials of a portal that allows anonymous viewing (lifecycle.md §3). It has no ID,
+    hence no subscriptions: the access rule (``subscribers.access``) grants it exactly the portal's free
+    packages, and its stream URLs carry no token."""
+
+    id = None
+    disabled = False
+    playback_token = None
+
+    def __init__(self, portal):
+        self.portal = portal
+        self.portal_id = portal.id
+
+
+def anonymous_viewer(request) -> AnonymousViewer:
+    """The anonymous viewer of the request's portal (by ``portalId`` or Host); 401, as without the feature,
+    when the portal is unknown or does not allow anonymous viewing."""
+    try:
+        portal = resolve_portal(request)
+    except NotFound:
+        raise NotAuthenticated() from None
+    if not portal.effective_settings.get("allowAnonymous"):
+        raise NotAuthenticated()
+    return AnonymousViewer(portal)
 
 
 def logo_url(request, channel) -> str | None:
@@ -118,9 +147,13 @@ def channel_json(request, subscriber, channel, on_air) -> dict:
 
 
 class ChannelsView(AppView):
+    """The subscriber's channels; without credentials, the free channels of a portal allowing anonymous viewing."""
+
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="appChannels", tags=["client"])
     def get(self, request):
-        subscriber = self.subscriber
+        subscriber = self.subscriber if request.auth is not None else anonymous_viewer(request)
         channels = list(selectors.catalog_of(subscriber))
         on_air = selectors.now_and_next_for(channels)
         return Response({"channels": [channel_json(request, subscriber, channel, on_air[channel.id])
@@ -128,14 +161,18 @@ class ChannelsView(AppView):
 
 
 class CategoriesView(AppView):
-    """The categories holding at least one channel the subscriber may watch, in display order."""
+    """The categories holding at least one channel the subscriber may watch, in display order (without
+    credentials: of the free channels of a portal allowing anonymous viewing)."""
+
+    permission_classes = [AllowAny]
 
     @extend_schema(operation_id="appCategories", tags=["client"])
     def get(self, request):
+        viewer = self.subscriber if request.auth is not None else anonymous_viewer(request)
         return Response({"categories": [
             {"categoryId": category.public_id, "name": category.name, "title": category.title,
              "position": category.position}
-            for category in selectors.categories_of(self.subscriber)
+            for category in selectors.categories_of(viewer)
         ]})
 
 
@@ -210,9 +247,9 @@ def playlist_entries(request, subscriber, channels) -> list[dict]:
 class PlaylistView(PublicView):
     @extend_schema(operation_id="playlist", tags=["client"])
     def get(self, request):
-        subscriber = subscriber_for_playback_token(request.query_params.get("token"))
+        subscriber = playlist_viewer(request)
         channels = list(selectors.catalog_of(subscriber))
-        guide = request.build_absolute_uri(f"/tv/api/v1/epg.xml.gz?token={subscriber.playback_token}")
+        guide = request.build_absolute_uri(f"/tv/api/v1/epg.xml.gz?{guide_query(subscriber)}")
         body = playlists.m3u(guide_url=guide, entries=playlist_entries(request, subscriber, channels))
         response = HttpResponse(body, content_type="audio/x-mpegurl; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="playlist.m3u"'
@@ -220,10 +257,27 @@ class PlaylistView(PublicView):
         return response
 
 
+def playlist_viewer(request):
+    """Who a player URL is for: the subscriber of its ``token``; without one (absent or empty), the anonymous
+    viewer of a portal allowing anonymous viewing; else the token's 401."""
+    token = request.query_params.get("token")
+    if not token:
+        try:
+            return anonymous_viewer(request)
+        except NotAuthenticated:
+            pass
+    return subscriber_for_playback_token(token)
+
+
+def guide_query(viewer) -> str:
+    """The query string of the viewer's guide URL: its token, or the portal of an anonymous viewer."""
+    return f"token={viewer.playback_token}" if viewer.playback_token else f"portalId={viewer.portal.public_id}"
+
+
 class GuideView(PublicView):
     @extend_schema(operation_id="guide", tags=["client"])
     def get(self, request):
-        subscriber = subscriber_for_playback_token(request.query_params.get("token"))
+        subscriber = playlist_viewer(request)
         channels = list(selectors.channels_of(subscriber))
         now = timezone.now()
         start = now - dt.timedelta(days=settings.EPG_RETENTION_DAYS)

@@ -5,7 +5,7 @@ from monitoring.operations import Operation
 from tests.conftest import API
 from tests.content.test_channels_api import make_channel, make_package
 
-PACKAGE_KEYS = {"packageId", "portalId", "name", "description", "channels"}
+PACKAGE_KEYS = {"packageId", "portalId", "name", "description", "channels", "paid"}
 
 
 def test_create_and_read_a_package(api, portal):
@@ -13,7 +13,7 @@ def test_create_and_read_a_package(api, portal):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == PACKAGE_KEYS
-    assert (body["name"], body["description"], body["channels"]) == ("premium", "All sports", [])
+    assert (body["name"], body["description"], body["channels"], body["paid"]) == ("premium", "All sports", [], True)
     assert api.get(f"{API}/packages/{body['packageId']}").json() == body
     operation = Operation.objects.get(type="createPackage")
     assert operation.payload == {"packageId": body["packageId"], "packageName": "premium"}
@@ -189,3 +189,14 @@ def test_name_and_description_errors_come_back_together_and_the_description_limi
 
     body = schema()["paths"][f"{API}/packages/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert _resolve(body)["properties"]["description"]["maxLength"] == 2000
+
+
+def test_paid_is_whether_the_package_is_not_free_and_is_read_only(api, portal):
+    basic, premium = make_package(portal, "basic"), make_package(portal, "premium")
+    assert api.post(f"{API}/portal/free-packages/{basic.public_id}").status_code == 201
+    listed = {p["name"]: p["paid"] for p in api.get(f"{API}/packages").json()["packages"]}
+    assert listed == {"basic": False, "premium": True}
+    assert api.get(f"{API}/packages/{basic.public_id}").json()["paid"] is False
+    api.put(f"{API}/packages/{premium.public_id}", {"name": "premium", "paid": False}, format="json")
+    assert api.get(f"{API}/packages/{premium.public_id}").json()["paid"] is True
+    assert not FreePackage.objects.filter(package=premium).exists()

@@ -222,6 +222,7 @@ class TestWarmCacheAnswersWithoutTheDatabase:
         for name in ("sport", "nosuch"):
             check(client, token, name)
         check(client, unknown, "news")
+        check(client, "", "news")  # which portals of the server allow anonymous viewing (none): cached too
         with django_assert_num_queries(0):
             for number in range(1, 4):
                 ok = check(client, token, "news", session_id=session_id, request_type="update_session",

@@ -29,6 +29,7 @@ channel added to / removed from a package              ``packages_changed(id)`` 
 package deleted                                        ``packages_changed(id)`` (+ ``portal_changed``) + recheck
 package made free / not free, portal settings changed  ``portal_changed(id)`` (+ recheck when not free)
 channel created / deleted                              ``channels_changed(portal)`` (+ packages, recheck)
+device added / removed, subscriber's maxDevices        ``devices_changed(subscriber id)``
 =====================================================  =======================================================
 """
 
@@ -83,6 +84,11 @@ def package_stamp_key(package_id: int) -> str:
 def channels_stamp_key(portal_id: int) -> str:
     """Protects the set of channel names of a portal (which names exist at all)."""
     return f"pb:sc:{portal_id}"
+
+
+def devices_stamp_key(subscriber_id: int) -> str:
+    """Protects the subscriber's known devices and its own device limit (lifecycle.md §2)."""
+    return f"pb:sd:{subscriber_id}"
 
 
 def cache():
@@ -200,6 +206,11 @@ def packages_changed(*package_ids: int) -> None:
 def portal_changed(portal_id: int) -> None:
     """The portal's free packages or settings changed: every decision of the portal depends on them."""
     _after_commit([portal_stamp_key(portal_id)])
+
+
+def devices_changed(subscriber_id: int) -> None:
+    """A device of the subscriber was added or removed, or its own device limit changed."""
+    _after_commit([devices_stamp_key(subscriber_id)])
 
 
 def channels_changed(portal_id: int) -> None:

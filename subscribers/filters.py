@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 
 from catena_site.api.filters import MultipleIdFilter
 
-from .models import Subscriber, Subscription
+from .models import Device, Subscriber, Subscription
 
 
 class SubscriberFilter(filters.FilterSet):
@@ -39,3 +39,14 @@ class SubscriberFilter(filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(id__in=Subscription.objects.filter(package_id__in=value).values("subscriber_id"))
+
+
+class DeviceFilter(filters.FilterSet):
+    """``GET /devices``: ``subscriberId`` and ``kind`` (repeatable, "any of")."""
+
+    subscriberId = MultipleIdFilter(field_name="subscriber_id", label="Subscriber")
+    kind = filters.MultipleChoiceFilter(choices=Device.Kind.choices, label="Kind")
+
+    class Meta:
+        model = Device
+        fields = []

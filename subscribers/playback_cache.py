@@ -70,6 +70,22 @@ class BeatProbe:
     timeout: int
 
 
+class DeviceRules(NamedTuple):
+    """The device facts of a subscriber the auth check decides a first sight by (lifecycle.md §2)."""
+
+    count: int  # devices known now
+    limit: int | None  # the subscriber's own maxDevices, else the portal's maxDevicesPerSubscriber; None: no limit
+    policy: str  # deviceLimitPolicy: "refuse" or "replace_oldest"
+    registration: bool  # allowDeviceRegistration: an unknown device may register itself
+
+
+class DeviceFacts(NamedTuple):
+    """A subscriber's known device uids and the rules for a new one."""
+
+    uids: frozenset[str]
+    rules: DeviceRules
+
+
 class Verdict(NamedTuple):
     """What the auth check needs of a token's facts for one stream name (see :func:`check`)."""
 
@@ -81,21 +97,25 @@ class Verdict(NamedTuple):
     beat: Beat | None  # the session's heartbeat before this check (when a probe was given)
     written: bool  # the heartbeat was refreshed along the way
     server_id: int | None = None  # the streaming server of the subscriber's portal
+    device_known: bool = False  # the device asked about is one of the subscriber's (lifecycle.md §2)
+    device_rules: DeviceRules | None = None  # how a device not known yet is decided
 
 
-def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool) -> Verdict:
-    """The :class:`Verdict` for stream ``name`` from a facts tuple (None: an unknown token)."""
+def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, device: str | None = None) -> Verdict:
+    """The :class:`Verdict` for stream ``name`` (and ``device``, a device uid) from a facts tuple (None: an
+    unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
-    subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
-    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id)
+    subscriber_id, portal_id, disabled, max_sessions, channels, server_id, devices = values
+    return Verdict(subscriber_id, portal_id, disabled, max_sessions, channels.get(name), beat, written, server_id,
+                   device is not None and device in devices.uids, devices.rules)
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
     if probe is None or not probe.update or values is None or beat is None:
         return None
-    subscriber_id, _, disabled, _, channels, _ = values
+    subscriber_id, _, disabled, _, channels, _, _ = values
     channel_id = channels.get(probe.name)
     if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
         return None
@@ -106,12 +126,13 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 # update_session of a stream the facts allow, refresh it (the rules of next_beat). An entry is a hash: ``k``
 # the names of its stamp keys (newline-separated), ``s:<key>`` each stamp's stored bytes, ``m`` the facts
 # the decision needs as ``subscriber|portal|disabled|max sessions|streaming server`` (absent for an unknown
-# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1').
+# token), ``c:<name>`` the ID of each watchable channel and ``f`` all the facts, pickled (returned only when ARGV[7] is '1');
+# ``dv`` the device rules as ``count|limit|policy|registration`` and ``d:<uid>`` each known device (ARGV[8] the one asked about).
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does.
 _CHECK = """
-local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'd:' .. ARGV[8], 'dv')
 local beat = redis.call('GET', KEYS[2])
 if not head[1] then return {0, false, false, beat, false} end
 local names, fields = {}, {}
@@ -142,7 +163,7 @@ if ARGV[2] == '1' and beat and meta and channel then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts}
+return {status, meta, channel, beat, facts, head[4], head[5]}
 """
 
 
@@ -186,22 +207,30 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 # --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
 
 
-def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts]``."""
+def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, device: str | None = None) -> list:
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, device known, device rules]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0")
         beat_key = probe.key
     else:
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0"), key + ":none"
-    return cache.run(CHECK, [key, beat_key], args)
+    return cache.run(CHECK, [key, beat_key], (*args, device or ""))
+
+
+def _device_rules(raw) -> DeviceRules | None:
+    """The ``dv`` field of an entry (``count|limit|policy|registration``) as :class:`DeviceRules`."""
+    if raw is None:
+        return None
+    count, limit, policy, registration = (raw.decode() if isinstance(raw, bytes) else raw).split("|")
+    return DeviceRules(int(count), int(limit) if limit else None, policy, registration == "1")
 
 
 def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     """``(valid, facts)``: whether the entry exists with all its stamps current, and its facts if so (on Redis
     in one round trip)."""
     if cache.supports_scripts:
-        status, _, _, _, facts = _run_check(cache, key, "", None, True)
+        status, _, _, _, facts, _, _ = _run_check(cache, key, "", None, True)
         return (True, cache.loads(facts)) if status else (False, None)
     entry = cache.get_many([key]).get(key)
     if entry is None or not _valid(cache, entry[0]):
@@ -209,7 +238,8 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     return True, entry[1]
 
 
-def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Verdict | None, Beat | None]:
+def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
+                device: str | None = None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name (None: recompute) and the heartbeat, refreshed as ``next_beat`` says. On
     Redis in one round trip reading only what that needs (no unpickling)."""
     if not cache.supports_scripts:
@@ -221,8 +251,8 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
         refreshed = next_beat(entry[1], beat, probe)
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None), beat
-    status, meta, channel, beat, _ = _run_check(cache, key, name, probe, False)
+        return verdict(entry[1], name, beat, refreshed is not None, device), beat
+    status, meta, channel, beat, _, known, rules = _run_check(cache, key, name, probe, False, device)
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -231,7 +261,8 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[Ve
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None), beat
+                   beat, status == 2, int(server_id) if server_id else None, device is not None and known is not None,
+                   _device_rules(rules)), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -242,9 +273,13 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
     fields = {"f": cache.dumps(values), "k": "\n".join(stamp_keys)}
     fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
     if values is not None:
-        subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values
+        subscriber_id, portal_id, disabled, max_sessions, channels, server_id, devices = values
         fields["m"] = f"{subscriber_id}|{portal_id}|{int(bool(disabled))}|{max_sessions or ''}|{server_id or ''}"
         fields.update({f"c:{name}": str(channel_id) for name, channel_id in channels.items()})
+        rules = devices.rules
+        fields["dv"] = (f"{rules.count}|{'' if rules.limit is None else rules.limit}|{rules.policy}|"
+                        f"{int(rules.registration)}")
+        fields.update({f"d:{uid}": "1" for uid in devices.uids})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -258,6 +293,7 @@ class PlaybackFacts:
     max_sessions: int | None
     channels: dict[str, int]  # name → ID of every channel the subscriber may watch (empty when disabled)
     server_id: int | None  # the streaming server of the portal: only its key may ask about this token
+    devices: DeviceFacts | None = None  # the subscriber's known devices and the rules for a new one
 
 
 class _SubscriberRef(NamedTuple):
@@ -269,8 +305,8 @@ class _SubscriberRef(NamedTuple):
 
 
 def entry_key(token: str) -> str:
-    # "e2": the facts gained the portal's streaming server; entries of the older shape are never read.
-    return f"pb:e2:{keys.token_digest(token)}"
+    # "e3": the facts gained the devices (e2: the portal's streaming server); entries of older shapes are never read.
+    return f"pb:e3:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -310,7 +346,8 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     if row is None:
         return stamps, None
     subscriber = _SubscriberRef(*row)
-    stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
+    stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id),
+                                  keys.devices_stamp_key(subscriber.id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
     channels: dict[str, int] = {}
     if not subscriber.disabled:
@@ -318,7 +355,13 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
         stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
         if packages:
             channels = access.watchable_channel_names(subscriber)
-    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id)
+    return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id,
+                    _device_facts(subscriber.id))
+
+
+def _device_facts(subscriber_id: int) -> DeviceFacts:
+    uids, limit, policy, registration = access.device_facts(subscriber_id)
+    return DeviceFacts(frozenset(uids), DeviceRules(len(uids), limit, policy, registration))
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -351,24 +394,24 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
-def check(token: str, name: str, *, probe: BeatProbe | None = None) -> Verdict:
+def check(token: str, name: str, *, probe: BeatProbe | None = None, device: str | None = None) -> Verdict:
     """:func:`lookup` for the auth check: the token's facts as they concern stream ``name``, and (with
     ``probe``) the session's heartbeat, read and refreshed in the same round trip.
 
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
-    its cost does not depend on how many channels the subscriber may watch. Raises the database's errors (the
-    caller answers 503).
+    its cost does not depend on how many channels the subscriber may watch (nor devices: ``device``, a device
+    uid, is looked up as one field). Raises the database's errors (the caller answers 503).
     """
     key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe)
+        found, beat = check_entry(cache, key, name, probe, device)
         if found is not None:
             return found
-        return verdict(_recompute(cache, key, token), name, beat, False)
+        return verdict(_recompute(cache, key, token), name, beat, False, device)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return verdict(_uncached(token), name, None, False)
+        return verdict(_uncached(token), name, None, False, device)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:
@@ -397,4 +440,4 @@ def _uncached(token: str) -> tuple | None:
     subscriber = _SubscriberRef(*row)
     channels = {} if subscriber.disabled else access.watchable_channel_names(subscriber)
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id
+    return subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, _device_facts(subscriber.id)

@@ -15,7 +15,8 @@ from urllib.parse import parse_qs
 
 from django.utils import timezone
 
-from subscribers import playback_cache
+from subscribers import devices, playback_cache
+from subscribers.models import Device
 
 from .. import archive, sessions
 from .values import (
@@ -35,6 +36,8 @@ SUBSCRIBER_DISABLED = "subscriber_disabled"
 UNKNOWN_STREAM = "unknown_stream"
 NOT_IN_PACKAGES = "not_in_packages"
 TOO_MANY_SESSIONS = "too_many_sessions"
+TOO_MANY_DEVICES = devices.TOO_MANY_DEVICES
+UNKNOWN_DEVICE = devices.UNKNOWN_DEVICE
 BAD_KEY = "bad_key"
 
 TITLES = {
@@ -44,6 +47,8 @@ TITLES = {
     NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
     TOO_MANY_SESSIONS: "The subscriber already watches on as many devices as the portal allows.",
     BAD_KEY: "Wrong or missing streaming-server key.",
+    TOO_MANY_DEVICES: "The subscriber already has as many devices as allowed.",
+    UNKNOWN_DEVICE: "This device is not registered, and the portal registers no devices by itself.",
 }
 
 MAX_TOKEN_LENGTH = 64  # longer than any playback token: refused without a lookup
@@ -79,6 +84,13 @@ def device_id_from(query_string: str | None) -> str | None:
     return (clean(values[0], DEVICE_ID_LENGTH) or None) if values else None
 
 
+def device_identity(query: Mapping[str, str]) -> str | None:
+    """The device uid of an auth request: its own ``device_id`` parameter, else ``device_id`` inside ``qs``;
+    a MAC address in its normal form (lifecycle.md §2). None: no identity (not counted against a limit)."""
+    own = clean(query.get("device_id"), DEVICE_ID_LENGTH) or None
+    return devices.device_uid(own or device_id_from(query.get("qs")))
+
+
 def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
     dvr = (query.get("dvr") or "").lower() in ("true", "1", "yes")
     return sessions.PlayRequest(
@@ -86,9 +98,18 @@ def play_request(query: Mapping[str, str], session_id: str, name: str, token: st
         ip=clean(query.get("ip"), IP_LENGTH), proto=clean(query.get("proto"), PROTO_LENGTH),
         user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH),
         bytes=_int(query.get("bytes")), duration=_int(query.get("duration"), MAX_DURATION),
-        dvr=dvr, device_id=device_id_from(query.get("qs")),
+        dvr=dvr, device_id=device_identity(query),
         archive_at=archive.position(query.get("qs"), query.get("url")) if dvr else None,
     )
+
+
+def _device_refusal(facts, device: str | None, query: Mapping[str, str]) -> str | None:
+    """Why the request's device may not play (lifecycle.md §2), or None. A known device (or none at all) costs
+    nothing; an unknown one is decided from the cached rules or, when it may register, by registering it."""
+    if device is None or facts.device_known:
+        return None
+    return devices.admit(facts.subscriber_id, device, Device.Kind.PLAYER, rules=facts.device_rules,
+                         ip=query.get("ip"), user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH))
 
 
 def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_id: int | None = None) -> Decision:
@@ -109,7 +130,8 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
                             _int(query.get("duration"), MAX_DURATION))
              if session_id else None)
-    facts = playback_cache.check(token, name, probe=probe)
+    device = None if update else device_identity(query)  # a running session's device was admitted at its start
+    facts = playback_cache.check(token, name, probe=probe, device=device)
     if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
@@ -119,6 +141,9 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
+    refusal = _device_refusal(facts, device, query)
+    if refusal:
+        return Decision(refusal, facts.subscriber_id)
     if session_id and not facts.written:  # else a warm update_session, already recorded by the check
         request = play_request(query, session_id, name, token)
         if update:

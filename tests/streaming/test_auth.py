@@ -236,8 +236,8 @@ class TestWarmCacheAnswersWithoutTheDatabase:
 
     def test_a_cold_decision_reads_each_fact_with_one_query(self, client, world, django_assert_num_queries):
         # the streaming servers (kept in the shared cache after that), subscriber by token, portal settings and
-        # server, granting packages, their channels; then the name's channel.
-        with django_assert_num_queries(6):
+        # server, the devices and their limits, granting packages, their channels; then the name's channel.
+        with django_assert_num_queries(7):
             assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
 
     def test_a_new_session_adds_only_its_own_writes(self, client, world):

@@ -8,7 +8,8 @@ from tests.conftest import API, api_client
 from tests.content.test_channels_api import make_package
 
 SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
-                   "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps"}
+                   "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
+                   "maxDevices"}
 ALICE = {"name": "Alice", "phoneCountryCode": "1", "phone": "2345678901"}
 
 

@@ -134,7 +134,7 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None) 
 _CHECK = """
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'd:' .. ARGV[8], 'dv')
 local beat = redis.call('GET', KEYS[2])
-if not head[1] then return {0, false, false, beat, false} end
+if not head[1] then return {0, false, false, beat, false, false, false} end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
   names[#names + 1] = name
@@ -144,7 +144,7 @@ if #names > 0 then
   local stored = redis.call('HMGET', KEYS[1], unpack(fields))
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false} end
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false, false} end
   end
 end
 local meta, channel, facts, status = head[2], head[3], false, 1

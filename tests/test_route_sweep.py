@@ -359,6 +359,13 @@ ROUTES: list[Route] = [
     Route("subscribers:apps-logout", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),
                                       "POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
           lambda w: {"subscriber_id": w.subscriber}),
+    Route("subscribers:device-add", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 400)},  # no MAC given
+          lambda w: {"subscriber_id": w.subscriber}),
+    Route("subscribers:device-rename", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
+          lambda w: {"subscriber_id": w.subscriber, "device_id": w.device}),
+    Route("subscribers:device-remove", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),
+                                        "POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
+          lambda w: {"subscriber_id": w.subscriber, "device_id": w.device}),
     Route("subscribers:package-add", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
           lambda w: {"subscriber_id": w.subscriber}),
     Route("subscribers:package-remove", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),

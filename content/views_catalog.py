@@ -81,17 +81,32 @@ class ObjectFormView(PortalMixin, TemplateView):
         raise NotImplementedError
 
 
+class CatalogListView(PortalListView):
+    """A list of categories or locations: searched by title or name, its texts in ``texts``."""
+
+    template_name = "content/catalog_list.html"
+    filter_names = ("search",)
+    filter_labels = {"search": "Search"}
+    texts: dict[str, str] = {}
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", ""),
+                "texts": self.texts, "row_template": self.row_template}
+
+
 # --- Categories -------------------------------------------------------------------------------------------
 
 
-class CategoryListView(PortalListView):
+class CategoryListView(CatalogListView):
     """Categories in display order with their channel counts and up/down buttons."""
 
-    template_name = "content/category_list.html"
+    texts = {"heading": "Categories", "add_url_name": "content:category-create", "add_label": "Add category",
+             "list_url_name": "content:category-list", "empty_title": "No categories yet",
+             "empty_message": "A category groups channels in players (news, sport, kids…).",
+             "footnote": "Players list categories in this order (by position); Up and Down swap a category with "
+                         "its neighbour."}
     section = "categories"
     filterset_class = CategoryFilter
-    filter_names = ("search",)
-    filter_labels = {"search": "Search"}
     columns = [
         Column("Position", sort="position", csv=lambda row: row.position),
         Column("Title", sort="title", csv=lambda row: row.title),
@@ -105,9 +120,6 @@ class CategoryListView(PortalListView):
 
     def get_queryset(self):
         return Category.objects.for_portal(self.portal).annotate(channel_count=Count("channel_links"))
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", "")}
 
 
 class CategoryFormView(ObjectFormView):
@@ -174,14 +186,14 @@ class CategoryDeleteView(ContentAdminMixin, TemplateView):
 # --- Locations --------------------------------------------------------------------------------------------
 
 
-class LocationListView(PortalListView):
+class LocationListView(CatalogListView):
     """Locations by title with their countries, network counts and restricted channel counts."""
 
-    template_name = "content/location_list.html"
+    texts = {"heading": "Locations", "add_url_name": "content:location-create", "add_label": "Add location",
+             "list_url_name": "content:location-list", "empty_title": "No locations yet",
+             "empty_message": "A location (countries and networks) is where a restricted channel may be watched."}
     section = "locations"
     filterset_class = LocationFilter
-    filter_names = ("search",)
-    filter_labels = {"search": "Search"}
     columns = [
         Column("Title", sort="title", csv=lambda row: row.title),
         Column("Technical name", sort="name", csv=lambda row: row.name),
@@ -197,8 +209,6 @@ class LocationListView(PortalListView):
     def get_queryset(self):
         return Location.objects.for_portal(self.portal).annotate(channel_count=Count("channel_links"))
 
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "search": self.request.GET.get("search", "")}
 
 
 class LocationFormView(ObjectFormView):

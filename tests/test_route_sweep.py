@@ -243,6 +243,7 @@ ROUTES: list[Route] = [
     Route("client:device", {"DELETE": (BEARER, 201)}, lambda w: {"device_id": w.device}, host=True),
     Route("client:me", {"GET": (BEARER, 200)}, host=True),
     Route("client:channels", {"GET": (BEARER, 200)}, host=True),
+    Route("client:categories", {"GET": (BEARER, 200)}, host=True),
     Route("client:programs", {"GET": (BEARER, 200)}, lambda w: {"channel_id": w.channel}, query=program_query,
           host=True),
     Route("client:logo", {"GET": (PUBLIC, 200)}, lambda w: {"channel_id": w.channel}, host=True),  # logos are public

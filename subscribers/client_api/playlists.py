@@ -16,15 +16,24 @@ def _attribute(value: str) -> str:
     return value.replace('"', "'").replace("\r", " ").replace("\n", " ")
 
 
+def _extinf_attributes(entry: dict) -> str:
+    """``tvg-id tvg-name [tvg-chno] tvg-logo group-title [radio]``: the channel number only when it has one,
+    ``radio="true"`` only for an audio-only channel."""
+    pairs = [("tvg-id", entry["id"]), ("tvg-name", entry["name"])]
+    if entry.get("number") is not None:
+        pairs.append(("tvg-chno", str(entry["number"])))
+    pairs += [("tvg-logo", entry["logo"]), ("group-title", entry["group"])]
+    if entry.get("radio"):
+        pairs.append(("radio", "true"))
+    return " ".join(f'{key}="{_attribute(value)}"' for key, value in pairs)
+
+
 def m3u(*, guide_url: str, entries: list[dict]) -> str:
     """``#EXTM3U url-tvg=…`` and one ``#EXTINF`` + URL pair per entry."""
     lines = [f'#EXTM3U url-tvg="{_attribute(guide_url)}"']
     for entry in entries:
         title = entry["title"].replace("\r", " ").replace("\n", " ")
-        lines.append(
-            f'#EXTINF:-1 tvg-id="{_attribute(entry["id"])}" tvg-name="{_attribute(entry["name"])}" '
-            f'tvg-logo="{_attribute(entry["logo"])}" group-title="{_attribute(entry["group"])}",{title}'
-        )
+        lines.append(f"#EXTINF:-1 {_extinf_attributes(entry)},{title}")
         lines.append(entry["url"])
     return "\n".join(lines) + "\n"
 

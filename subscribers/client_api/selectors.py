@@ -7,18 +7,40 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from content.epg.selectors import now_and_next_of_guides
-from content.models import FreePackage, Program
+from content.models import Category, ChannelCategory, FreePackage, Program
+from content.selectors import CHANNEL_ORDER
 from subscribers.access import granting_links, granting_packages, watchable_channels
 
 LOOKAHEAD = dt.timedelta(hours=12)
 
 
 def channels_of(subscriber):
-    """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded)."""
+    """Every channel the subscriber may watch, each once, ordered by title (logo bytes not loaded): the guide's
+    channels, which numbers and categories leave as they were (lists and playlists use ``catalog_of``)."""
     return watchable_channels(subscriber).defer("logo").order_by("title", "id")
+
+
+def catalog_of(subscriber):
+    """Every channel the subscriber may watch, each once, in the order of the management lists (by number,
+    channels without one last, then by title), with its categories in the channel's order loaded in one more
+    query (``channel.category_links.all()``, each link's ``category`` selected)."""
+    links = ChannelCategory.objects.select_related("category").only(
+        "id", "channel_id", "position", "category__id", "category__name", "category__title").order_by("position", "id")
+    return (watchable_channels(subscriber).defer("logo").order_by(*CHANNEL_ORDER)
+            .prefetch_related(Prefetch("category_links", queryset=links)))
+
+
+def categories_of(subscriber):
+    """The portal's categories that hold at least one channel the subscriber may watch, each once, in display
+    order (``position``): what a TV app groups the subscriber's channels by."""
+    return (Category.objects.filter(portal_id=subscriber.portal_id,
+                                    id__in=ChannelCategory.objects.filter(channel__in=watchable_channels(subscriber))
+                                    .values("category_id"))
+            .order_by("position", "id"))
 
 
 def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:

@@ -152,17 +152,42 @@ class DeviceView(AppView):
         return Response({"deleted": encode_id(pk)}, status=status.HTTP_201_CREATED)
 
 
+def channel_categories(channel) -> list:
+    """The channel's categories in the channel's order (``selectors.catalog_of`` loads them)."""
+    return [link.category for link in channel.category_links.all()]
+
+
+def channel_json(request, subscriber, channel, on_air) -> dict:
+    """One item of ``GET /channels``; ``on_air`` is ``(now, next)`` of the channel."""
+    return {
+        "channelId": channel.public_id, "name": channel.name, "title": channel.title, "number": channel.number,
+        "categories": [{"categoryId": category.public_id, "name": category.name, "title": category.title}
+                       for category in channel_categories(channel)],
+        "audioOnly": channel.audio_only, "quality": channel.quality, "archiveDays": channel.archive_days,
+        "logo": logo_url(request, channel), "streamUrl": stream_url(subscriber, channel),
+        "now": program_json(on_air[0]), "next": program_json(on_air[1]),
+    }
+
+
 class ChannelsView(AppView):
     @extend_schema(operation_id="appChannels", tags=["client"])
     def get(self, request):
         subscriber = self.subscriber
-        channels = list(selectors.channels_of(subscriber))
+        channels = list(selectors.catalog_of(subscriber))
         on_air = selectors.now_and_next_for(channels)
-        return Response({"channels": [
-            {"channelId": channel.public_id, "name": channel.name, "title": channel.title,
-             "logo": logo_url(request, channel), "streamUrl": stream_url(subscriber, channel),
-             "now": program_json(on_air[channel.id][0]), "next": program_json(on_air[channel.id][1])}
-            for channel in channels
+        return Response({"channels": [channel_json(request, subscriber, channel, on_air[channel.id])
+                                      for channel in channels]})
+
+
+class CategoriesView(AppView):
+    """The categories holding at least one channel the subscriber may watch, in display order."""
+
+    @extend_schema(operation_id="appCategories", tags=["client"])
+    def get(self, request):
+        return Response({"categories": [
+            {"categoryId": category.public_id, "name": category.name, "title": category.title,
+             "position": category.position}
+            for category in selectors.categories_of(self.subscriber)
         ]})
 
 
@@ -218,19 +243,29 @@ def subscriber_for_playback_token(token: str | None) -> Subscriber:
     return subscriber
 
 
+def playlist_entries(request, subscriber, channels) -> list[dict]:
+    """The M3U entries of these channels (``selectors.catalog_of``), in their order. ``group-title`` is the
+    title of the channel's first category, or for a channel without any the name of the first (by name)
+    package granting it."""
+    uncategorised = [c.id for c in channels if not channel_categories(c)]
+    packages = selectors.group_titles(subscriber, uncategorised) if uncategorised else {}
+    entries = []
+    for channel in channels:
+        categories = channel_categories(channel)
+        entries.append({"id": channel.name, "name": channel.title, "number": channel.number,
+                        "logo": logo_url(request, channel) or "",
+                        "group": categories[0].title if categories else packages.get(channel.id, ""),
+                        "radio": channel.audio_only, "title": channel.title, "url": stream_url(subscriber, channel)})
+    return entries
+
+
 class PlaylistView(PublicView):
     @extend_schema(operation_id="playlist", tags=["client"])
     def get(self, request):
         subscriber = subscriber_for_playback_token(request.query_params.get("token"))
-        channels = list(selectors.channels_of(subscriber))
-        groups = selectors.group_titles(subscriber, [c.id for c in channels])
+        channels = list(selectors.catalog_of(subscriber))
         guide = request.build_absolute_uri(f"/tv/api/v1/epg.xml.gz?token={subscriber.playback_token}")
-        body = playlists.m3u(
-            guide_url=guide,
-            entries=[{"id": c.name, "name": c.title, "logo": logo_url(request, c) or "",
-                      "group": groups.get(c.id, ""), "title": c.title, "url": stream_url(subscriber, c)}
-                     for c in channels],
-        )
+        body = playlists.m3u(guide_url=guide, entries=playlist_entries(request, subscriber, channels))
         response = HttpResponse(body, content_type="audio/x-mpegurl; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="playlist.m3u"'
         response["Cache-Control"] = "private, max-age=60"

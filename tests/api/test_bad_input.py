@@ -259,8 +259,8 @@ def targets(portal):
     location = content_services.create_location(portal, caller=caller, data={"name": "fi", "title": "Finland"})
     device = devices.add_device(portal, caller=caller, data={"subscriberId": subscribed.public_id, "kind": "stb",
                                                              "mac": "00:1A:79:00:00:01", "name": "Box"})
-    return {"device": device.public_id, "owner_session": owner_session, "totp_code": pyotp.TOTP(secret).at(time.time() - 30),
-            "next_totp_code": pyotp.TOTP(secret).now(), "category": category.public_id,
+    return {"device": device.public_id, "owner_session": owner_session, "totp_code": TotpCode(secret, -30),
+            "next_totp_code": TotpCode(secret, 0), "category": category.public_id,
             "location": location.public_id, "portal": portal.public_id, "owner_email": portal.owner.email, "manager": manager.public_id,
             "channel": channel.public_id, "linked_channel": linked.public_id, "package": package.public_id,
             "subscriber": subscriber.public_id, "subscribed": subscribed.public_id, "source": source.public_id}
@@ -271,6 +271,17 @@ def stored_rows() -> dict[str, list[dict]]:
     return {model._meta.label: list(model.objects.order_by("pk").values())
             for model in apps.get_models()
             if model._meta.app_label in ("portals", "content", "subscribers", "monitoring")}
+
+
+class TotpCode:
+    """A TOTP code of ``secret`` for the moment it is written into a body, ``offset`` seconds from then: a code
+    computed when the fixture ran could fall out of the accepted window during a slow loop of requests."""
+
+    def __init__(self, secret: str, offset: int):
+        self.secret, self.offset = secret, offset
+
+    def __format__(self, spec: str) -> str:
+        return pyotp.TOTP(self.secret).at(time.time() + self.offset)
 
 
 def _fill(value, targets):

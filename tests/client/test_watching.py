@@ -1,6 +1,5 @@
 import datetime as dt
 import gzip
-import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -13,6 +12,7 @@ from portals.auth import Caller
 from subscribers import services
 from subscribers.sms_login import end_all_app_sessions
 from tests.client.conftest import CLIENT
+from tests.client.m3u import parse_m3u
 from tests.content.helpers import data_uri, image_bytes
 from tests.content.test_channels_api import make_channel, make_package
 from tests.subscribers.test_subscribers_api import make_subscriber
@@ -66,7 +66,10 @@ def test_channel_list_with_now_next_stream_and_logo(app, portal, world):
     listed = channels(app, token)
     assert [c["name"] for c in listed] == ["sport", "news"]  # ordered by title: Arena Sport, World News
     news = listed[1]
-    assert set(news) == {"channelId", "name", "title", "logo", "streamUrl", "now", "next"}
+    assert set(news) == {"channelId", "name", "title", "number", "categories", "audioOnly", "quality", "archiveDays",
+                         "logo", "streamUrl", "now", "next"}
+    assert (news["number"], news["categories"], news["audioOnly"], news["quality"], news["archiveDays"]) == (
+        None, [], False, "HD", 0)
     assert news["now"]["title"] == "Morning News" and news["next"]["title"] == "Weather"
     assert news["streamUrl"] == f"http://127.0.0.1:8080/news/index.m3u8?token={world['subscriber'].playback_token}"
     assert news["logo"].startswith("http://") and news["logo"].endswith(f"/tv/api/v1/logos/{news['channelId']}")
@@ -138,25 +141,6 @@ def test_expired_or_missing_bearer_is_401(app, world):
     assert app.get(f"{CLIENT}/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
 
 
-EXTINF = re.compile(r'^#EXTINF:-1 tvg-id="([^"]*)" tvg-name="([^"]*)" tvg-logo="([^"]*)" group-title="([^"]*)",(.+)$')
-
-
-def parse_m3u(text: str) -> tuple[str, list[dict]]:
-    """A strict extended-M3U parser: header first, then #EXTINF + URL pairs, nothing else."""
-    lines = text.splitlines()
-    header = re.fullmatch(r'#EXTM3U url-tvg="([^"]+)"', lines[0])
-    assert header, lines[0]
-    entries = []
-    assert (len(lines) - 1) % 2 == 0
-    for info, url in zip(lines[1::2], lines[2::2]):
-        match = EXTINF.match(info)
-        assert match, info
-        assert re.match(r"^https?://\S+$", url), url
-        entries.append({"id": match[1], "name": match[2], "logo": match[3], "group": match[4], "title": match[5],
-                        "url": url})
-    return header[1], entries
-
-
 def test_playlist_is_strict_extended_m3u(app, world):
     token = world["subscriber"].playback_token
     response = app.get(f"{CLIENT}/playlist.m3u?token={token}")
@@ -164,10 +148,11 @@ def test_playlist_is_strict_extended_m3u(app, world):
     assert response["Content-Type"].startswith("audio/x-mpegurl")
     guide, entries = parse_m3u(response.content.decode())
     assert guide.endswith(f"/tv/api/v1/epg.xml.gz?token={token}")
-    assert [(e["id"], e["title"], e["group"]) for e in entries] == [("sport", "Arena Sport", "basic"),
-                                                                     ("news", "World News", "basic")]
-    assert entries[1]["logo"].endswith(f"/tv/api/v1/logos/{world['channels']['news'].public_id}")
-    assert entries[0]["logo"] == ""  # sport has no logo
+    assert [(e["attributes"]["tvg-id"], e["title"], e["attributes"]["group-title"]) for e in entries] == [
+        ("sport", "Arena Sport", "basic"), ("news", "World News", "basic")]  # no categories: the package
+    assert entries[1]["attributes"]["tvg-logo"].endswith(f"/tv/api/v1/logos/{world['channels']['news'].public_id}")
+    assert entries[0]["attributes"]["tvg-logo"] == ""  # sport has no logo
+    assert set(entries[0]["attributes"]) == {"tvg-id", "tvg-name", "tvg-logo", "group-title"}  # no number, not radio
     assert entries[0]["url"].endswith(f"/sport/index.m3u8?token={token}")
 
 

@@ -15,6 +15,7 @@ from portals.auth import Caller
 from subscribers import sms_login
 from subscribers.client_sessions import AppSession
 from subscribers.models import Subscription
+from tests.conftest import LATER_SETTINGS
 from tests.content.test_channels_api import make_channel, make_package
 from tests.subscribers.test_subscribers_api import make_subscriber
 
@@ -107,7 +108,7 @@ def test_a_bad_value_is_refused_on_its_field_and_nothing_is_saved(web, portal, f
     portal.refresh_from_db()
     assert portal.title == "Main TV"
     assert portal.effective_settings == {"autoCreateSubscribers": False, "maxSessionsPerSubscriber": None,
-                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False}
+                                         "smsTemplate": None, "streamBaseUrl": None, "require2fa": False, **LATER_SETTINGS}
 
 
 def test_readers_see_the_new_settings_disabled_and_cannot_save_them(web, portal):

@@ -120,7 +120,7 @@ class DeviceViewSet(ListRetrieveMixin, PortalViewSet):
     permission_classes = [CanManageSubscribers]
     list_key = "devices"
 
-    @extend_schema(request=DeviceInput, responses={201: DeviceSerializer})
+    @extend_schema(request=DeviceInput, responses={201: DeviceSerializer, 404: None})  # a subscriber not ours
     def create(self, request):
         device = devices.add_device(self.caller.portal, caller=self.caller, data=json_object(request))
         return self.answer(device, status.HTTP_201_CREATED)

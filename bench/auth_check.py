@@ -57,19 +57,21 @@ end
 
 function init(args)
   for line in io.lines(data_path) do
-    local token, ok, no = line:match("^(%%S+) (%%S+) (%%S+)$")
-    table.insert(viewers, {token, ok, no})
+    local token, ok, no, device = line:match("^(%%S+) (%%S+) (%%S+) ?(%%S*)$")
+    table.insert(viewers, {token, ok, no, device})
   end
   math.randomseed(tid * 7919 + %(seed)d)
 end
 
 %(delay)s
 
-local function query(token, name, sid, kind, n)
-  return path_prefix .. "?key=" .. key .. "&name=" .. name .. "&token=" .. token ..
+local function query(token, name, sid, kind, n, device)
+  local q = path_prefix .. "?key=" .. key .. "&name=" .. name .. "&token=" .. token ..
     "&ip=10.20.30.40&proto=hls&session_id=" .. sid .. "&request_type=" .. kind .. "&request_number=" .. n ..
     "&stream_clients=7&total_clients=3000&bytes=" .. (n * 250000) .. "&duration=" .. n ..
     "&user_agent=BenchPlayer%%2F1.0"
+  if device and device ~= "" then q = q .. "&device_id=" .. device end
+  return q
 end
 
 function request()
@@ -83,9 +85,9 @@ function request()
       if math.random() < 0.5 then
         return wrk.format("GET", query("unknown-token-" .. (counter %% 50), v[2], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
       end
-      return wrk.format("GET", query(v[1], v[3], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
+      return wrk.format("GET", query(v[1], v[3], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0, v[4]))
     end
-    return wrk.format("GET", query(v[1], v[2], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0))
+    return wrk.format("GET", query(v[1], v[2], "n-" .. run .. "-" .. tid .. "-" .. counter, "new_session", 0, v[4]))
   end
   local i = math.random(warm)
   v = viewers[i]
@@ -94,9 +96,9 @@ function request()
     if math.random() < 0.5 then
       return wrk.format("GET", query("unknown-token-" .. (counter %% 50), v[2], sid, "update_session", counter))
     end
-    return wrk.format("GET", query(v[1], v[3], sid, "update_session", counter))
+    return wrk.format("GET", query(v[1], v[3], sid, "update_session", counter, v[4]))
   end
-  return wrk.format("GET", query(v[1], v[2], sid, "update_session", counter))
+  return wrk.format("GET", query(v[1], v[2], sid, "update_session", counter, v[4]))
 end
 
 function response(status, headers, body)
@@ -193,10 +195,11 @@ def build_locations(portal, chans, rng: random.Random, restricted_share: int, co
 
 
 def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, name: str = PORTAL,
-                 periods: float = 0.0, restricted_share: int = 3):
+                 periods: float = 0.0, restricted_share: int = 3, devices: int = 0):
     """A fresh portal with the benchmark's catalogue and subscribers, written in bulk (no operations); the share
     ``periods`` of the subscriptions has a period in force (started a day ago, ending 1–365 days ahead), every
-    ``restricted_share``-th channel has location restrictions (0: none)."""
+    ``restricted_share``-th channel has location restrictions (0: none); with ``devices``, each subscriber has
+    that many devices and that limit (``maxDevicesPerSubscriber``, refuse)."""
     import datetime as dt
 
     from django.utils import timezone
@@ -246,7 +249,24 @@ def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, 
         refused = sorted(set(names.values()) - allowed)
         rows.append((subscriber, rng.choice(sorted(allowed)), rng.choice(refused)))
     Subscription.objects.bulk_create(subscriptions, batch_size=5000)
+    if devices:
+        add_devices(portal, subs, devices)
     return portal, rows
+
+
+def add_devices(portal, subs, per_subscriber: int) -> None:
+    """``per_subscriber`` players per subscriber (uid ``dev-<subscriber>-<n>``), and the portal's limit at that."""
+    from subscribers.models import Device
+
+    Device.objects.bulk_create([Device(portal=portal, subscriber=s, kind="player", uid=device_uid(s, n))
+                                for s in subs for n in range(per_subscriber)], batch_size=5000)
+    portal.settings = {**portal.effective_settings, "maxDevicesPerSubscriber": per_subscriber,
+                       "deviceLimitPolicy": "refuse"}
+    portal.save(update_fields=["settings"])
+
+
+def device_uid(subscriber, n: int) -> str:
+    return f"dev-{subscriber.id}-{n}"
 
 
 def warm_up(portal, rows, playing: int, run: str) -> None:
@@ -326,6 +346,8 @@ def parse_arguments() -> argparse.Namespace:
                         help="every Nth channel carries location restrictions (0: none)")
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--devices", type=int, default=0,
+                        help="devices per subscriber (and the portal's limit): every check carries a known device_id")
     return parser.parse_args()
 
 
@@ -457,7 +479,7 @@ def main() -> None:
 
     started = time.perf_counter()
     portal, rows = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods,
-                                restricted_share=args.restricted_share)
+                                restricted_share=args.restricted_share, devices=args.devices)
     run = uuid.uuid4().hex[:8]
     warm_up(portal, rows, args.playing, run)
     restricted = set(portal.channels.filter(location_links__isnull=False).values_list("name", flat=True))
@@ -469,7 +491,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="catena-auth-bench-"))
     data = tmp / "viewers.txt"
-    data.write_text("".join(f"{s.playback_token} {ok} {no}\n" for s, ok, no in rows))
+    device = (lambda s: f" {device_uid(s, 0)}") if args.devices else (lambda s: "")
+    data.write_text("".join(f"{s.playback_token} {ok} {no}{device(s)}\n" for s, ok, no in rows))
     port = _django.free_port()
     server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
     try:

@@ -34,6 +34,7 @@ channel created / deleted                              ``channels_changed(portal
 channel's location restrictions changed, a location's  ``packages_changed(...)`` of the channels' packages
 countries/networks changed, a location deleted         + ``recheck_sessions(channel_ids=...)``
 channel's categories changed, category changes         nothing: categories do not affect playback decisions
+device added / removed, subscriber's maxDevices        ``devices_changed(subscriber id)``
 =====================================================  =======================================================
 """
 
@@ -94,6 +95,11 @@ def anonymous_stamp_key() -> str:
 def channels_stamp_key(portal_id: int) -> str:
     """Protects the set of channel names of a portal (which names exist at all)."""
     return f"pb:sc:{portal_id}"
+
+
+def devices_stamp_key(subscriber_id: int) -> str:
+    """Protects the subscriber's known devices and its own device limit (lifecycle.md §2)."""
+    return f"pb:sd:{subscriber_id}"
 
 
 def cache():
@@ -212,6 +218,11 @@ def portal_changed(portal_id: int) -> None:
     """The portal's free packages, settings or streaming server changed: every decision of the portal depends on
     them, and so does the list of the portals allowing anonymous viewing (``anonymous_stamp_key``)."""
     _after_commit([portal_stamp_key(portal_id), anonymous_stamp_key()])
+
+
+def devices_changed(subscriber_id: int) -> None:
+    """A device of the subscriber was added or removed, or its own device limit changed."""
+    _after_commit([devices_stamp_key(subscriber_id)])
 
 
 def channels_changed(portal_id: int) -> None:

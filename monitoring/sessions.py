@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catena_site.shared_store import CacheErrors, store
-from subscribers import playback_cache
+from subscribers import devices, playback_cache
 from subscribers.models import Subscriber
 from subscribers.playback_cache import Beat, BeatProbe
 
@@ -243,11 +243,14 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: Beat |
 
 
 def _after_open(facts, request: PlayRequest, now: dt.datetime) -> None:
-    """Side effect of a session start: the token-sharing watch (a query only for an address new in the window).
+    """Side effects of a session start: the token-sharing watch (a query only for an address new in the window)
+    and the device's ``lastSeenAt`` (a query only when the start names a device).
 
     ``lastActivityAt`` is not written here but by the heartbeat flush, in bulk, for everyone playing.
     """
     sharing.note_address(facts.subscriber_id, facts.portal_id, request.token, request.ip, now)
+    if request.device_id and facts.subscriber_id is not None:  # an anonymous viewer has no devices
+        devices.note_seen([(facts.subscriber_id, request.device_id, now, request.ip, request.user_agent)])
 
 
 # --- Writing buffered session starts ---------------------------------------------------------------------------
@@ -280,6 +283,8 @@ def write_opened_sessions(batch: int = 2000) -> int:
             cache.list_drop_head(OPENING, len(items))
             taken += len(items)
             sharing.note_addresses([(s.subscriber_id, s.portal_id, s.token, s.ip) for s in opened], timezone.now())
+            devices.note_seen((s.subscriber_id, s.device_id, s.updated_at, s.ip, s.user_agent)
+                              for s in opened if s.device_id and s.subscriber_id is not None)
     finally:
         cache.unlock(OPENING + ":lock", lock)
 

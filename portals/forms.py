@@ -66,6 +66,20 @@ class PortalSettingsForm(forms.Form):
         required=False, label="Concurrent play sessions per subscriber",
         help_text="From 1 to 1000; blank means unlimited.",
         widget=forms.NumberInput(attrs={"min": 1, "max": 1000}))
+    # lifecycle.md §2: devices
+    allow_device_registration = forms.BooleanField(
+        required=False, label="Register devices when first seen playing",
+        help_text="A player, app or set-top box that plays with a device ID becomes one of the subscriber's "
+                  "devices. Off: only devices a manager added may play.")
+    allow_device_unregister = forms.BooleanField(
+        required=False, label="Subscribers may remove their own devices in the apps")
+    max_devices_per_subscriber = WholeNumberField(
+        required=False, label="Devices per subscriber",
+        help_text="From 1 to 1000; blank means unlimited. A subscriber's own limit (on their card) wins.",
+        widget=forms.NumberInput(attrs={"min": 1, "max": 1000}))
+    device_limit_policy = forms.ChoiceField(
+        required=False, label="When a subscriber's devices are full",
+        choices=[("refuse", "Refuse the new device"), ("replace_oldest", "Replace the least recently seen device")])
     stream_base_url = forms.CharField(
         required=False, label="Stream base URL",
         help_text="Where players fetch the channels' streams: an http:// or https:// address.",
@@ -126,6 +140,10 @@ class PortalSettingsForm(forms.Form):
         "settings.expiryReminderDays": "expiry_reminder_days",
         "settings.expiryReminderTemplate": "expiry_reminder_template",
         "guideLanguage": "guide_language",
+        "settings.allowDeviceRegistration": "allow_device_registration",
+        "settings.allowDeviceUnregister": "allow_device_unregister",
+        "settings.maxDevicesPerSubscriber": "max_devices_per_subscriber",
+        "settings.deviceLimitPolicy": "device_limit_policy",
     }
 
     def __init__(self, *args, portal, read_only: bool = False, owner: bool = False, **kwargs):
@@ -146,6 +164,10 @@ class PortalSettingsForm(forms.Form):
             "expiry_reminder_days": settings["expiryReminderDays"],
             "expiry_reminder_template": settings["expiryReminderTemplate"] or "",
             "guide_language": guide_language(portal),
+            "allow_device_registration": settings["allowDeviceRegistration"],
+            "allow_device_unregister": settings["allowDeviceUnregister"],
+            "max_devices_per_subscriber": settings["maxDevicesPerSubscriber"],
+            "device_limit_policy": settings["deviceLimitPolicy"],
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
@@ -185,6 +207,10 @@ class PortalSettingsForm(forms.Form):
                 "defaultArchiveDays": data["default_archive_days"],
                 "expiryReminderDays": data["expiry_reminder_days"],
                 "expiryReminderTemplate": data["expiry_reminder_template"] if data["expiry_reminder_template"].strip() else None,
+                "allowDeviceRegistration": data["allow_device_registration"],
+                "allowDeviceUnregister": data["allow_device_unregister"],
+                "maxDevicesPerSubscriber": data["max_devices_per_subscriber"],
+                "deviceLimitPolicy": data["device_limit_policy"] or "refuse",
             },
             "logoFile": logo_file,
             "removeLogo": data["remove_logo"],

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from content import restrictions
 from content.models import Channel, FreePackage, Location, Package, PackageChannel
-from portals.models import Portal
+from portals.models import DEFAULT_PORTAL_SETTINGS, Portal
 
 from .models import Subscriber, Subscription
 
@@ -137,6 +137,21 @@ def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple
 def channel_id_by_name(portal_id: int, name: str) -> int | None:
     """The ID of the portal's channel with this technical name, or None (unique index on portal + name)."""
     return Channel.objects.filter(portal_id=portal_id, name=name).values_list("id", flat=True).first()
+
+
+def device_facts(subscriber_id: int) -> tuple[list[str], int | None, str, bool]:
+    """``(known device uids, device limit, limit policy, registration allowed)`` of a subscriber (lifecycle.md §2):
+    the limit is the subscriber's own ``maxDevices``, else the portal's ``maxDevicesPerSubscriber``. One query:
+    the subscriber joined with its portal and its devices (a row per device)."""
+    rows = list(Subscriber.objects.filter(pk=subscriber_id).values_list("max_devices", "portal__settings",
+                                                                        "devices__uid"))
+    if not rows:
+        return [], None, "refuse", False
+    uids = [uid for _, _, uid in rows if uid is not None]
+    own_limit, stored, _ = rows[0]
+    settings = {**DEFAULT_PORTAL_SETTINGS, **(stored or {})}
+    limit = own_limit if own_limit is not None else settings["maxDevicesPerSubscriber"]
+    return uids, limit, settings["deviceLimitPolicy"], bool(settings["allowDeviceRegistration"])
 
 
 # --- Anonymous viewing (lifecycle.md §3): the free channels of portals with ``allowAnonymous`` -----------------

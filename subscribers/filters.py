@@ -10,7 +10,7 @@ from catena_site.api.filters import DateOrDateTimeFilter, MultipleIdFilter
 from content.filters import WholeNumberFilter
 
 from .access import in_force_filter
-from .models import Subscriber, Subscription
+from .models import Device, Subscriber, Subscription
 
 EXPIRES_WITHIN_RULE = "Must be a whole number of days from 1 to 3650."
 
@@ -77,3 +77,14 @@ class SubscriberFilter(filters.FilterSet):
             return queryset
         holders = Subscription.objects.filter(expires_at__lte=timezone.now()).values("subscriber_id")
         return queryset.filter(id__in=holders) if value else queryset.exclude(id__in=holders)
+
+
+class DeviceFilter(filters.FilterSet):
+    """``GET /devices``: ``subscriberId`` and ``kind`` (repeatable, "any of")."""
+
+    subscriberId = MultipleIdFilter(field_name="subscriber_id", label="Subscriber")
+    kind = filters.MultipleChoiceFilter(choices=Device.Kind.choices, label="Kind")
+
+    class Meta:
+        model = Device
+        fields = []

@@ -47,12 +47,18 @@ class SubscriberForm(forms.Form):
         }),
     )
 
-    SERVICE_FIELDS = {"name": "name", "phoneCountryCode": "phone_country_code", "phone": "phone"}
+    max_devices = SubmittedText(
+        label="Devices", help_text="How many devices this subscriber may use, 0–1000. Blank: the portal's limit.",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 1000, "class": "input-short"}))
+
+    SERVICE_FIELDS = {"name": "name", "phoneCountryCode": "phone_country_code", "phone": "phone",
+                      "maxDevices": "max_devices"}
 
     def __init__(self, *args, subscriber=None, **kwargs):
         if subscriber is not None:
             kwargs["initial"] = {"name": subscriber.name, "phone_country_code": subscriber.phone_country_code,
-                                 "phone": subscriber.phone, **(kwargs.get("initial") or {})}
+                                 "phone": subscriber.phone, "max_devices": subscriber.max_devices,
+                                 **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         if subscriber is None:
             self.fields["name"].widget.attrs["autofocus"] = True
@@ -60,4 +66,26 @@ class SubscriberForm(forms.Form):
     def service_data(self) -> dict:
         """The submitted values under the API's names (the phone fields as typed, without surrounding spaces)."""
         data = self.cleaned_data
-        return {"name": data["name"], "phoneCountryCode": data["phone_country_code"], "phone": data["phone"]}
+        return {"name": data["name"], "phoneCountryCode": data["phone_country_code"], "phone": data["phone"],
+                "maxDevices": _whole_number(data["max_devices"])}
+
+
+def _whole_number(value: str):
+    """Digits become an int, blank is None, anything else goes to the service as typed (whose shape names it)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+class DeviceForm(forms.Form):
+    """Add a set-top box to a subscriber from the card: its MAC and a name (``DeviceInput``'s rules)."""
+
+    mac = SubmittedText(label="MAC address", widget=forms.TextInput(attrs={
+        "placeholder": "00:1a:79:00:00:01", "autocomplete": "off", "spellcheck": "false", "required": True}))
+    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+    SERVICE_FIELDS = {"mac": "mac", "name": "name"}

@@ -10,6 +10,7 @@ once, as the ``CountryCode`` and ``Phone`` fields, from the model's field length
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.core.validators import RegexValidator
 from django.utils import timezone
@@ -19,9 +20,9 @@ from rest_framework import serializers
 
 from catena_site.api.fields import IdField
 from catena_site.errors import Invalid
-from catena_site.inputs import InputShape, Text
+from catena_site.inputs import InputShape, Text, WholeNumber
 
-from .models import Subscriber
+from .models import Device, Subscriber
 
 NAME_MAX_LENGTH = Subscriber._meta.get_field("name").max_length
 COUNTRY_CODE_MAX_LENGTH = Subscriber._meta.get_field("phone_country_code").max_length
@@ -76,6 +77,43 @@ def full_number(country_code: str, phone: str) -> str:
     return country_code + phone
 
 
+MAX_DEVICES = 1000
+MAX_DEVICES_RULE = f"Must be a whole number from 0 to {MAX_DEVICES}, or null for the portal's limit."
+DEVICE_UID_MAX_LENGTH = Device._meta.get_field("uid").max_length
+DEVICE_NAME_MAX_LENGTH = Device._meta.get_field("name").max_length
+# A MAC address: six pairs of hex digits separated by ":" or "-" (or none); stored as aa:bb:cc:dd:ee:ff.
+MAC_PATTERN = "[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}"
+MAC_RULE = "Must be a MAC address of six pairs of hex digits, such as aa:bb:cc:dd:ee:ff."
+_MAC = re.compile(rf"^{MAC_PATTERN}\Z")
+MAC_MAX_LENGTH = 17
+MAC_EXAMPLE = "00:1a:79:00:00:01"
+
+
+def normalise_mac(value) -> str | None:
+    """``aa:bb:cc:dd:ee:ff`` for a MAC address written with ``:``, ``-`` or no separators; None otherwise."""
+    if not isinstance(value, str) or not _MAC.match(value):
+        return None
+    digits = value.replace(":", "").replace("-", "").lower()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+@extend_schema_field({"type": "string", "maxLength": MAC_MAX_LENGTH, "pattern": f"^{MAC_PATTERN}$",
+                      "example": MAC_EXAMPLE})
+class Mac(Text):
+    """A MAC address, normalised to ``aa:bb:cc:dd:ee:ff``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAC_MAX_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        mac = normalise_mac(value)
+        if mac is None:
+            raise serializers.ValidationError(MAC_RULE)
+        return mac
+
+
 class SubscriberInput(InputShape):
     """A subscriber's name and phone. ``+{phoneCountryCode}{phone}`` is unique within the portal: a duplicate is
     a 409, checked by the service under its transaction."""
@@ -85,6 +123,11 @@ class SubscriberInput(InputShape):
     name = Text(max_length=NAME_MAX_LENGTH)
     phoneCountryCode = CountryCode(source="phone_country_code")
     phone = Phone()
+    maxDevices = WholeNumber(
+        source="max_devices", required=False, allow_null=True, min_value=0, max_value=MAX_DEVICES,
+        error_messages={"min_value": MAX_DEVICES_RULE, "max_value": MAX_DEVICES_RULE},
+        help_text="This subscriber's device limit, 0–1000 (IPTVPORTAL max_terminal); null: the portal's "
+                  "maxDevicesPerSubscriber.")
 
 
 class SubscriptionInput(InputShape):
@@ -292,3 +335,45 @@ class SmsVerifyInput(SmsRequestInput):
     what = "login"
 
     code = LoginCode()
+    deviceId = Text(required=False, max_length=DEVICE_UID_MAX_LENGTH,
+                    help_text="The app's device ID: the device is registered like one first seen playing "
+                              "(lifecycle.md §2), or the login is refused (403) when the subscriber's devices are full.")
+
+
+class DeviceInput(InputShape):
+    """``POST /devices``: a device a manager adds to a subscriber of the caller's portal (an ID of another portal
+    is a 404). A set-top box is named by its ``mac`` (its uid then is the MAC); other kinds by ``uid``."""
+
+    what = "device"
+
+    subscriberId = IdField()
+    kind = serializers.ChoiceField(choices=Device.Kind.choices)
+    uid = Text(required=False, max_length=DEVICE_UID_MAX_LENGTH,
+               help_text="What identifies the device: the device_id it plays with (a MAC address is normalised). "
+                         "Default: the mac; one of uid and mac is required.")
+    mac = Mac(required=False, help_text="The device's MAC address; required for kind stb (a set-top box logs in "
+                                        "by it). Any of aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, aabbccddeeff.")
+    name = Text(required=False, allow_blank=True, max_length=DEVICE_NAME_MAX_LENGTH)
+
+    def validate(self, attrs):
+        if attrs.get("kind") == Device.Kind.STB and not attrs.get("mac"):
+            raise serializers.ValidationError({"mac": ["A set-top box (kind stb) needs its MAC address."]})
+        if not attrs.get("uid") and not attrs.get("mac"):
+            raise serializers.ValidationError({"uid": ["Give the device's uid or its mac."]})
+        return attrs
+
+
+class DeviceNameInput(InputShape):
+    """``PUT /devices/{id}``: a device's new name."""
+
+    what = "device"
+
+    name = Text(allow_blank=True, max_length=DEVICE_NAME_MAX_LENGTH)
+
+
+class DeviceLoginInput(InputShape):
+    """``POST /auth/device`` of the client API: a set-top box logs in by its MAC address."""
+
+    what = "device login"
+
+    mac = Mac()

@@ -27,6 +27,8 @@ class Subscriber(PublicModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # lifecycle.md §2: this subscriber's device limit (IPTVPORTAL max_terminal); null: the portal's setting.
+    max_devices = models.PositiveIntegerField(null=True, blank=True)
 
     objects = PortalQuerySet.as_manager()
 
@@ -97,5 +99,6 @@ class ExpiryReminder(models.Model):
 
 
 from .client_sessions import AppSession, SmsCode  # noqa: E402  (models of the client API)
+from .device_model import Device  # noqa: E402  (lifecycle.md §2)
 
-__all__ = ["Subscriber", "Subscription", "ExpiryReminder", "AppSession", "SmsCode", "new_playback_token"]
+__all__ = ["Subscriber", "Subscription", "ExpiryReminder", "AppSession", "SmsCode", "Device", "new_playback_token"]

@@ -1,18 +1,20 @@
 """The facts behind playback decisions, cached in the shared cache and never stale.
 
-The streaming server asks on every play whether a token may play a stream name. The answer depends on
-facts about the token's subscriber (who, which portal, disabled?, the session limit, the names of the
-channels it may watch and the location restrictions of those that have any, ``content.restrictions``). They
-are cached per token in the cache every process shares (Redis in production, a file-based cache in the
-embedded default — never per-process memory), so a warm check reads the cache only.
+The streaming server asks on every play whether a token may play a stream name. The answer depends on facts
+about the token's subscriber (who, which portal, disabled?, the session limit, the names of the channels it
+may watch and the location restrictions of those that have any, ``content.restrictions``, and its devices with
+the rules for a new one, lifecycle.md §2). They are cached per token in the cache every process shares (Redis
+in production, a file-based cache in the embedded default — never per-process memory), so a warm check reads
+the cache only.
 
 Exactness: each entry stores the *stamps* (see ``catena_site.access_events``) of the facts it was computed
-from — the token's, the subscriber's subscriptions', the portal's (free packages, settings) and one per
-granting package (which also protects its channels' location restrictions). A check compares them with the
-current stamps (on Redis in the same round trip, by a small Lua script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are
-read before the database, so a change committed while an entry is being computed leaves that entry invalid
-rather than stale. The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth
-check refreshes one in the round trip that validates the facts.
+from — the token's, the subscriber's subscriptions', the subscriber's devices' (and its own device limit), the
+portal's (free packages, settings) and one per granting package (which also protects its channels' location
+restrictions). A check compares them with the current stamps (on Redis in the same round trip, by a small Lua
+script); a change deletes the stamp key after commit, so the next check recomputes. Stamps are read before the
+database, so a change committed while an entry is being computed leaves that entry invalid rather than stale.
+The same store keeps the play sessions' heartbeats (``monitoring.sessions``): the auth check refreshes one in
+the round trip that validates the facts.
 
 Subscription periods (``starts_at`` ≤ now < ``expires_at``) are decided to the second without any job: an entry
 carries ``valid_until``, the first instant after its computation at which one of the subscriber's subscriptions
@@ -82,6 +84,22 @@ class BeatProbe:
     timeout: int
 
 
+class DeviceRules(NamedTuple):
+    """The device facts of a subscriber the auth check decides a first sight by (lifecycle.md §2)."""
+
+    count: int  # devices known now
+    limit: int | None  # the subscriber's own maxDevices, else the portal's maxDevicesPerSubscriber; None: no limit
+    policy: str  # deviceLimitPolicy: "refuse" or "replace_oldest"
+    registration: bool  # allowDeviceRegistration: an unknown device may register itself
+
+
+class DeviceFacts(NamedTuple):
+    """A subscriber's known device uids and the rules for a new one."""
+
+    uids: frozenset[str]
+    rules: DeviceRules
+
+
 class Verdict(NamedTuple):
     """What the auth check needs of a token's facts for one stream name (see :func:`check`)."""
 
@@ -95,13 +113,16 @@ class Verdict(NamedTuple):
     server_id: int | None = None  # the streaming server of the subscriber's portal
     expired: bool = False  # not watchable, and an expired subscription is what granted it
     location_refused: bool = False  # the channel has location restrictions and the viewer is outside them
+    device_known: bool = False  # the device asked about is one of the subscriber's (lifecycle.md §2)
+    device_rules: DeviceRules | None = None  # how a device not known yet is decided
 
 
 # A facts tuple: ``(subscriber, portal, disabled, max sessions, channels, server, valid until, expired channels,
-# restricted channels)``; ``valid until`` is a Unix time (None: no subscription starts or ends later), ``expired
-# channels`` the ``{name: id}`` of the channels only an expired subscription granted, ``restricted channels`` the
-# ``{name: location restriction text}`` (``content.restrictions``) of the watchable channels with restrictions.
-VALID_UNTIL, EXPIRED, RESTRICTED = 6, 7, 8
+# restricted channels, devices)``; ``valid until`` is a Unix time (None: no subscription starts or ends later),
+# ``expired channels`` the ``{name: id}`` of the channels only an expired subscription granted, ``restricted
+# channels`` the ``{name: location restriction text}`` (``content.restrictions``) of the watchable channels with
+# restrictions, ``devices`` a :class:`DeviceFacts` (the known device uids and the rules for a new one).
+VALID_UNTIL, EXPIRED, RESTRICTED, DEVICES = 6, 7, 8, 9
 
 
 def current(values: tuple | None, now: float | None = None) -> bool:
@@ -111,15 +132,18 @@ def current(values: tuple | None, now: float | None = None) -> bool:
     return (time.time() if now is None else now) < values[VALID_UNTIL]
 
 
-def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, viewer: Viewer = NOWHERE) -> Verdict:
-    """The :class:`Verdict` for stream ``name`` watched by ``viewer`` from a facts tuple (None: an unknown token)."""
+def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, viewer: Viewer = NOWHERE,
+            device: str | None = None) -> Verdict:
+    """The :class:`Verdict` for stream ``name`` watched by ``viewer`` (and ``device``, a device uid) from a facts
+    tuple (None: an unknown token)."""
     if values is None:
         return Verdict(None, None, False, None, None, beat, written)
     subscriber_id, portal_id, disabled, max_sessions, channels, server_id = values[:6]
     channel_id = channels.get(name)
     refused = channel_id is not None and not restrictions.allows(values[RESTRICTED].get(name), viewer)
+    devices = values[DEVICES]
     return Verdict(subscriber_id, portal_id, disabled, max_sessions, channel_id, beat, written, server_id,
-                   name in values[EXPIRED], refused)
+                   name in values[EXPIRED], refused, device is not None and device in devices.uids, devices.rules)
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
@@ -145,15 +169,21 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
 # restricted one (``content.restrictions``, decided here for the viewer ARGV[8] (address key) and ARGV[9]
 # (country) by ``located``) and ``f`` all the facts, pickled (returned only when ARGV[7] is '1'); ``u`` the Unix
 # time from which the entry no longer holds (a subscription starts or ends: the script compares it with
-# ARGV[10], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted.
+# ARGV[10], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted;
+# ``dv`` the device rules as ``count|limit|policy|registration`` and ``d:<uid>`` each known device (ARGV[11] the
+# one asked about).
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
-# one Redis server (not a cluster), as Django's cache does. Every answer has seven items (refused last, 0 or 1).
+# one Redis server (not a cluster), as Django's cache does. Every answer has nine items: status, meta, channel,
+# beat, facts, expired, refused (0 or 1), device known, device rules.
 _CHECK = restrictions.LUA + """
-local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1],
+                        'd:' .. ARGV[11], 'dv')
 local beat = redis.call('GET', KEYS[2])
-if not head[1] then return {0, false, false, beat, false, false, 0} end
-if head[4] and tonumber(ARGV[10]) >= tonumber(head[4]) then return {0, false, false, beat, false, false, 0} end
+if not head[1] then return {0, false, false, beat, false, false, 0, false, false} end
+if head[4] and tonumber(ARGV[10]) >= tonumber(head[4]) then
+  return {0, false, false, beat, false, false, 0, false, false}
+end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
   names[#names + 1] = name
@@ -163,7 +193,7 @@ if #names > 0 then
   local stored = redis.call('HMGET', KEYS[1], unpack(fields))
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false} end
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false, 0, false, false} end
   end
 end
 local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
@@ -183,7 +213,7 @@ if ARGV[2] == '1' and beat and meta and channel and refused == 0 then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts, head[5], refused}
+return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8]}
 """
 
 
@@ -229,8 +259,10 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 # --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
 
 
-def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE) -> list:
-    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1)]``."""
+def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE,
+               device: str | None = None) -> list:
+    """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
+    device known, device rules]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -239,7 +271,15 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
     else:
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
             key + ":none"
-    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time())))
+    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or ""))
+
+
+def _device_rules(raw) -> DeviceRules | None:
+    """The ``dv`` field of an entry (``count|limit|policy|registration``) as :class:`DeviceRules`."""
+    if raw is None:
+        return None
+    count, limit, policy, registration = (raw.decode() if isinstance(raw, bytes) else raw).split("|")
+    return DeviceRules(int(count), int(limit) if limit else None, policy, registration == "1")
 
 
 def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
@@ -254,8 +294,8 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
     return True, entry[1]
 
 
-def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
-                viewer: Viewer = NOWHERE) -> tuple[Verdict | None, Beat | None]:
+def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer = NOWHERE,
+                device: str | None = None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
     ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling)."""
     if not cache.supports_scripts:
@@ -267,10 +307,10 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
         refreshed = next_beat(entry[1], beat, probe, viewer)
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None, viewer), beat
+        return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
-    status, meta, channel, beat, _, expired, refused = (*_run_check(cache, key, name, probe, False, viewer),
-                                                        None, None, None)[:7]
+    status, meta, channel, beat, _, expired, refused, known, rules = (
+        *_run_check(cache, key, name, probe, False, viewer, device), None, None, None, None, None)[:9]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -279,7 +319,8 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None,
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1), beat
+                   beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
+                   device is not None and known is not None, _device_rules(rules)), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -297,6 +338,10 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
             fields["u"] = repr(values[VALID_UNTIL])
         fields.update({f"x:{name}": "1" for name in values[EXPIRED]})
         fields.update({f"r:{name}": text for name, text in values[RESTRICTED].items()})
+        rules = values[DEVICES].rules
+        fields["dv"] = (f"{rules.count}|{'' if rules.limit is None else rules.limit}|{rules.policy}|"
+                        f"{int(rules.registration)}")
+        fields.update({f"d:{uid}": "1" for uid in values[DEVICES].uids})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -313,6 +358,7 @@ class PlaybackFacts:
     valid_until: float | None = None  # Unix time when a subscription starts or ends (the facts change then)
     expired: dict[str, int] | None = None  # name → ID of the channels only an expired subscription granted
     restrictions: dict[str, str] = field(default_factory=dict)  # name → location restriction text (restricted only)
+    devices: DeviceFacts | None = None  # the subscriber's known devices and the rules for a new one
 
     def allows_location(self, name: str, ip: str | None, country: str | None) -> bool:
         """Whether channel ``name``'s location restrictions (if any) let a viewer at ``ip`` in ``country`` play."""
@@ -329,8 +375,9 @@ class _SubscriberRef(NamedTuple):
 
 def entry_key(token: str) -> str:
     # "e2": the facts gained the portal's streaming server; "e4": the subscription periods (valid until, expired
-    # channels) and the channels' location restrictions. Entries of an older shape are never read.
-    return f"pb:e4:{keys.token_digest(token)}"
+    # channels) and the channels' location restrictions; "e5": the devices (known uids, the rules for a new one).
+    # Entries of an older shape are never read.
+    return f"pb:e5:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -390,7 +437,8 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     if row is None:
         return stamps, None
     subscriber = _SubscriberRef(*row)
-    stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id)]))
+    stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id),
+                                  keys.devices_stamp_key(subscriber.id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
     channels, valid_until, expired, restricted = {}, None, {}, {}
     if not subscriber.disabled:
@@ -400,7 +448,12 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
 
         channels, valid_until, expired, restricted = _channel_facts(subscriber, now, read_stamps)
     return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id,
-                    valid_until, expired, restricted)
+                    valid_until, expired, restricted, _device_facts(subscriber.id))
+
+
+def _device_facts(subscriber_id: int) -> DeviceFacts:
+    uids, limit, policy, registration = access.device_facts(subscriber_id)
+    return DeviceFacts(frozenset(uids), DeviceRules(len(uids), limit, policy, registration))
 
 
 def _facts(values: tuple | None) -> PlaybackFacts | None:
@@ -433,25 +486,26 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
-def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE) -> Verdict:
+def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,
+          device: str | None = None) -> Verdict:
     """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
     (whether a location restriction refuses it), and (with ``probe``) the session's heartbeat, read and
     refreshed (unless refused) in the same round trip.
 
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
-    its cost does not depend on how many channels the subscriber may watch. Raises the database's errors (the
-    caller answers 503).
+    its cost does not depend on how many channels the subscriber may watch (nor devices: ``device``, a device
+    uid, is looked up as one field). Raises the database's errors (the caller answers 503).
     """
     key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe, viewer)
+        found, beat = check_entry(cache, key, name, probe, viewer, device)
         if found is not None:
             return found
-        return verdict(_recompute(cache, key, token), name, beat, False, viewer)
+        return verdict(_recompute(cache, key, token), name, beat, False, viewer, device)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
-        return verdict(_uncached(token), name, None, False, viewer)
+        return verdict(_uncached(token), name, None, False, viewer, device)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:
@@ -483,7 +537,7 @@ def _uncached(token: str) -> tuple | None:
         channels, valid_until, expired, restricted = _channel_facts(subscriber, time.time())
     limit, server_id = access.portal_facts(subscriber.portal_id)
     return (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until,
-            expired, restricted)
+            expired, restricted, _device_facts(subscriber.id))
 
 
 # --- Anonymous viewing (lifecycle.md §3) ---------------------------------------------------------------------------

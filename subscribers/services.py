@@ -57,14 +57,18 @@ def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
                 subscriber = Subscriber.objects.create(portal=portal, **values)
         except IntegrityError:
             raise _duplicate_phone(values["full_phone"]) from None
+        payload = {"name": subscriber.name, "phone": subscriber.international_phone}
+        if subscriber.max_devices is not None:
+            payload["maxDevices"] = subscriber.max_devices
         record(portal, OperationType.CREATE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
-               payload={"name": subscriber.name, "phone": subscriber.international_phone})
+               payload=payload)
         access_events.token_changed(subscriber.playback_token)
     return subscriber
 
 
 def _snapshot(subscriber: Subscriber) -> dict:
-    return {"name": subscriber.name, "phoneCountryCode": subscriber.phone_country_code, "phone": subscriber.phone}
+    return {"name": subscriber.name, "phoneCountryCode": subscriber.phone_country_code, "phone": subscriber.phone,
+            "maxDevices": subscriber.max_devices}
 
 
 def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscriber:
@@ -85,6 +89,8 @@ def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscrib
             record(subscriber.portal, OperationType.UPDATE_SUBSCRIBER, actor=caller.actor,
                    subscriber_id=subscriber.id, payload=diff)
             access_events.token_changed(subscriber.playback_token)
+            if "maxDevices" in diff:
+                access_events.devices_changed(subscriber.id)
     return subscriber
 
 

@@ -21,9 +21,9 @@ from catena_site.throttle import Counter, Limit, take
 from monitoring.operations import Actor, OperationType, record
 from portals.models import DEFAULT_SMS_TEMPLATE
 
-from . import inputs
+from . import devices, inputs
 from .client_sessions import AppSession, SmsCode
-from .models import Subscriber
+from .models import Device, Subscriber
 
 RESEND_SECONDS = 60
 PER_NUMBER_PER_HOUR = 5
@@ -113,9 +113,18 @@ def _spend_code(portal, full_phone: str, code: str, now: dt.datetime) -> str | N
     return None
 
 
-def verify_code(portal, country_code, phone, code, *, ip: str | None = None, device: str = "") -> dict:
-    """Exchange a valid code for an app session; self-registers when the portal allows it."""
-    full_phone = _full_phone(inputs.SmsVerifyInput, {"phoneCountryCode": country_code, "phone": phone, "code": code})
+NO_DEVICE = object()  # verify_code's ``device_id`` when the body has none (null is a value, and refused)
+
+
+def verify_code(portal, country_code, phone, code, *, ip: str | None = None, device: str = "",
+                device_id=NO_DEVICE) -> dict:
+    """Exchange a valid code for an app session; self-registers when the portal allows it. With ``device_id``
+    (the app's device) the device is registered like one first seen playing (lifecycle.md §2): refused (403)
+    when the portal registers no devices or the subscriber's are full under the ``refuse`` policy."""
+    body = {"phoneCountryCode": country_code, "phone": phone, "code": code}
+    if device_id is not NO_DEVICE:
+        body["deviceId"] = device_id
+    full_phone = _full_phone(inputs.SmsVerifyInput, body)
     now = timezone.now()
     refusal = _spend_code(portal, full_phone, code, now)  # committed on its own: a wrong try must count
     if refusal:
@@ -131,10 +140,33 @@ def verify_code(portal, country_code, phone, code, *, ip: str | None = None, dev
                    subscriber_id=subscriber.id, payload={"name": subscriber.name, "phone": subscriber.international_phone})
         if subscriber.disabled:
             raise Forbidden("This subscriber is blocked.")
-        token = secrets.token_urlsafe(32)
-        expires_at = now + dt.timedelta(seconds=settings.APP_SESSION_TTL)
-        AppSession.objects.create(token_hash=_token_hash(token), subscriber=subscriber, full_phone=full_phone,
-                                  device=(device or "")[:300], ip=ip, last_seen_at=now, expires_at=expires_at)
+        if device_id is not NO_DEVICE and device_id:
+            _admit_app(subscriber, device_id, ip, device)
+        return start_app_session(subscriber, ip=ip, device=device, now=now)
+
+
+DEVICE_REFUSALS = {
+    devices.TOO_MANY_DEVICES: "This subscriber already has as many devices as allowed; remove one first.",
+    devices.UNKNOWN_DEVICE: "This device is not registered; ask your operator to add it.",
+}
+
+
+def _admit_app(subscriber, device_id: str, ip: str | None, user_agent: str) -> None:
+    refusal = devices.see_device(subscriber.id, devices.device_uid(device_id), Device.Kind.APP, ip=ip,
+                                 user_agent=user_agent)
+    if refusal:
+        raise Forbidden(DEVICE_REFUSALS[refusal])
+
+
+def start_app_session(subscriber, *, ip: str | None = None, device: str = "", now: dt.datetime | None = None) -> dict:
+    """A new app session of the subscriber (SMS login, STB login by MAC): ``{"token", "subscriber", "expires_at"}``."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    expires_at = now + dt.timedelta(seconds=settings.APP_SESSION_TTL)
+    with transaction.atomic():
+        AppSession.objects.create(token_hash=_token_hash(token), subscriber=subscriber,
+                                  full_phone=subscriber.full_phone, device=(device or "")[:300], ip=ip,
+                                  last_seen_at=now, expires_at=expires_at)
         Subscriber.objects.filter(pk=subscriber.pk).update(last_activity_at=now)
     return {"token": token, "subscriber": subscriber, "expires_at": expires_at}
 

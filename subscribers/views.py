@@ -10,7 +10,7 @@ import datetime as dt
 from functools import cached_property
 
 from django.contrib import messages
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -33,14 +33,14 @@ from catena_site.web import (
 from content import selectors as content_selectors
 from content.models import Package
 
-from . import selectors, services, sms_login
+from . import devices, selectors, services, sms_login
 from .access import watchable_channels
 from .client_sessions import AppSession
 from .filters import SubscriberFilter
-from .forms import SubscriberForm
+from .forms import DeviceForm, SubscriberForm
 from .imports import HEADER, import_subscribers
 from .inputs import BulkExtendInput, BulkSubscriptionInput
-from .models import Subscriber, Subscription
+from .models import Device, Subscriber, Subscription
 from .selectors import subscribers_for
 
 APP_SESSIONS_SHOWN = 50
@@ -51,6 +51,7 @@ FILTER_LABELS = {"packageId": "Package", "disabled": "Status", "search": "Search
                  "expiresWithinDays": "Expiry", "expiresBefore": "Ends before", "expired": "Expired"}
 FILTER_PARAMS = ("search", "phone", "packageId", "disabled", "expiresWithinDays", "expiresBefore", "expired")
 EXPIRING_SOON_DAYS = 7  # the list's "expiring within 7 days": a row whose soonest end is this close is marked
+DEVICE_COLUMNS = ["Name", "Kind", "Identity", "Last seen", "Last IP", ""]
 
 
 class SubscriberAdminMixin(FlagRequiredMixin):
@@ -340,6 +341,7 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
             watchable_count=watchable_channels(subscriber).count(),
             sharing=selectors.sharing_suspicion(subscriber),
             **self.app_sessions(subscriber),
+            **device_context(subscriber, kwargs.get("device_form")),
         )
         if self.caller.can_see_playback_tokens:
             context["playlist_url"], context["playlist_url_masked"] = playlist_urls(self.request, subscriber)
@@ -353,6 +355,14 @@ class SubscriberCardView(PortalMixin, SubscriberObjectMixin, TemplateView):
         total = len(shown) if len(shown) < APP_SESSIONS_SHOWN else sessions.count()
         return {"app_sessions": shown, "app_sessions_hidden": total - len(shown),
                 "app_session_columns": APP_SESSION_COLUMNS, "now": timezone.now()}
+
+
+def device_context(subscriber, form=None) -> dict:
+    """The card's devices block: the devices, the limit that applies and the form to add a set-top box."""
+    limit, policy, registration = devices.limits_of(subscriber)
+    return {"devices": list(Device.objects.filter(subscriber=subscriber).order_by("id")), "device_limit": limit,
+            "device_limit_policy": policy, "device_registration": registration,
+            "device_columns": DEVICE_COLUMNS, "device_form": form or DeviceForm()}
 
 
 class SubscriberDeleteView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
@@ -418,6 +428,81 @@ class SubscriberPackageRemoveView(SubscriberAdminMixin, SubscriberObjectMixin, T
         except ServiceError as exc:
             return action_refused(request, exc, url)
         messages.success(request, f"Package {self.package.name} removed.")
+        return redirect(url)
+
+
+class SubscriberDeviceAddView(SubscriberAdminMixin, SubscriberObjectMixin, View):
+    """POST ``mac`` and ``name``: add a set-top box; a refusal shows the card again with the form's errors."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, subscriber_id):
+        form = DeviceForm(request.POST)
+        form.is_valid()
+        data = {"subscriberId": self.subscriber.public_id, "kind": Device.Kind.STB, "mac": form.cleaned_data["mac"],
+                "name": form.cleaned_data["name"]}
+        try:
+            device = devices.add_device(self.portal, caller=self.caller, data=data)
+        except ServiceError as exc:
+            return device_form_refused(self, request, form, exc)
+        messages.success(request, f"Set-top box {device.mac} added.")
+        return redirect(self.card_url() + "#devices")
+
+
+def device_form_refused(view, request, form, exc: ServiceError):
+    """The card again, the add form showing why (a field's reason under it, anything else above it)."""
+    for field, reasons in exc.errors.items():
+        target = DeviceForm.SERVICE_FIELDS.get(field)
+        for reason in reasons:
+            form.add_error(target, reason)
+    if not exc.errors:
+        form.add_error(None, exc.message)
+    card = SubscriberCardView(request=request, kwargs=view.kwargs)
+    card.setup(request, **view.kwargs)
+    return card.render_to_response(card.get_context_data(device_form=form), status=exc.status)
+
+
+class SubscriberDeviceMixin(SubscriberAdminMixin, SubscriberObjectMixin):
+    @cached_property
+    def device(self) -> Device:
+        device = self.get_portal_object(Device.objects.all(), self.kwargs["device_id"])
+        if device.subscriber_id != self.subscriber.id:  # another subscriber's: as if there were none
+            raise Http404
+        return device
+
+
+class SubscriberDeviceRenameView(SubscriberDeviceMixin, View):
+    """POST ``name``: the device's new name (blank: none)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, subscriber_id, device_id):
+        url = self.card_url() + "#devices"
+        try:
+            device = devices.rename_device(self.device, caller=self.caller, data={"name": request.POST.get("name", "")})
+        except ServiceError as exc:
+            return action_refused(request, exc, url)
+        messages.success(request, f"Device renamed to {device.name}." if device.name else "Device name removed.")
+        return redirect(url)
+
+
+class SubscriberDeviceRemoveView(SubscriberDeviceMixin, TemplateView):
+    """Confirmation, then the device is removed (``removeDevice``)."""
+
+    template_name = "subscribers/device_remove.html"
+    section = "subscribers"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "subscriber": self.subscriber, "device": self.device,
+                "device_label": str(self.device), "cancel_url": self.card_url() + "#devices"}
+
+    def post(self, request, subscriber_id, device_id):
+        url = self.card_url() + "#devices"
+        try:
+            devices.remove_device(self.device, caller=self.caller)
+        except ServiceError as exc:
+            return action_refused(request, exc, url)
+        messages.success(request, f"Device {self.device} removed.")
         return redirect(url)
 
 

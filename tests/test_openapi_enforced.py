@@ -39,6 +39,7 @@ from content import services as content
 from content.epg import services as epg
 from portals import account
 from portals.auth import Caller, caller_for_token
+from subscribers import devices
 from subscribers import services as subscribers
 from tests.content.helpers import data_uri, image_bytes
 from tests.factories import PASSWORD, make_portal, session_token
@@ -245,6 +246,13 @@ class World:
             "name": "Ref", "phoneCountryCode": "44", "phone": "7700900123"})
 
     @cached_property
+    def stb_mac(self) -> str:
+        """The MAC of a set-top box registered to the world's subscriber (the client API's STB login)."""
+        devices.add_device(self.portal, caller=self.caller, data={
+            "subscriberId": self.subscriber.public_id, "kind": "stb", "mac": "00:1a:79:00:00:02"})
+        return "00:1a:79:00:00:02"
+
+    @cached_property
     def owner_session(self) -> str:
         """A session of the portal's owner: My account (``/me/…``) is a manager's, not the API key's."""
         return session_token(self.portal.owner)
@@ -297,6 +305,7 @@ KNOWN = {
     ("auth/sms/verify/", "phoneCountryCode"): lambda w: w.subscriber.phone_country_code,
     ("auth/sms/verify/", "phone"): lambda w: w.subscriber.phone,
     ("auth/sms/verify/", "code"): lambda w: w.sms_code,
+    ("auth/device/", "mac"): lambda w: w.stb_mac,
     ("me/password/", "currentPassword"): lambda w: PASSWORD,
     ("me/password/", "newPassword"): lambda w: "Vq7#mLp2-Xr9!tZk",
     ("me/totp/confirm/", "code"): lambda w: w.totp_code(0),
@@ -312,6 +321,11 @@ PREPARE = {
     # Two-factor authentication on, confirmed with the previous time step's code (a code is accepted once).
     ("DELETE", "me/totp/"): lambda w: account.confirm_totp(
         caller_for_token(w.owner_session), {"code": w.totp_code(-1)}),
+}
+# The body that creates the object an operation on one object changes, when the collection's POST takes other
+# properties than the operation (keyed by the collection's path after the API's base).
+CREATE = {
+    "devices/": lambda w: {"subscriberId": w.subscriber.public_id, "kind": "player", "uid": "probe-device"},
 }
 # Properties that may only be sent unchanged (``management-api.md`` §3): no other value is accepted, whatever its
 # length.
@@ -567,6 +581,8 @@ def send(probe: Probe, body: dict, world: World):
         collection = path.split("{", 1)[0]
         own = probe.expect != REFUSED and probe.value is not ABSENT
         creation_body = body if own else base_body(probe.operation, world)
+        if make := CREATE.get(collection.split("/api/v1/", 1)[1]):
+            creation_body = make(world)
         created = client.post(collection, creation_body, format="json")
         assert created.status_code == 201, (
             f"could not create the object to {probe.operation.method}: POST {collection} answered "

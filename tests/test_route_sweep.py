@@ -46,6 +46,7 @@ from monitoring.operations import Operation
 from portals import services as portal_services
 from portals.auth import Caller
 from portals.web_auth import SESSION_KEY
+from subscribers import devices
 from subscribers import services as subscribers
 from subscribers.models import AppSession
 from subscribers.sms_login import _token_hash
@@ -225,6 +226,9 @@ ROUTES: list[Route] = [
     Route("api:packages-subscribers", {"POST": (api(IS_SUBSCRIBER_ADMIN), 400),
                                        "PUT": (api(IS_SUBSCRIBER_ADMIN), 400),
                                        "DELETE": (api(IS_SUBSCRIBER_ADMIN), 400)}),
+    Route("api:device-list", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_SUBSCRIBER_ADMIN), 400)}),
+    Route("api:device-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_SUBSCRIBER_ADMIN), 400),
+                                "DELETE": (api(IS_SUBSCRIBER_ADMIN), 201)}, pk("device")),
     # --- Management API: monitoring -------------------------------------------------------------------------
     Route("api:operation-list", {"GET": (ANY_MANAGER, 200)}),
     Route("api:operation-detail", {"GET": (ANY_MANAGER, 200)}, pk("operation")),
@@ -240,6 +244,9 @@ ROUTES: list[Route] = [
     Route("client:sms-request", {"POST": (PUBLIC, 400)}, host=True),
     Route("client:sms-verify", {"POST": (PUBLIC, 400)}, host=True),
     Route("client:logout", {"POST": (BEARER, 204)}, host=True),
+    Route("client:device-login", {"POST": (PUBLIC, 400)}, host=True),
+    Route("client:devices", {"GET": (BEARER, 200)}, host=True),
+    Route("client:device", {"DELETE": (BEARER, 201)}, lambda w: {"device_id": w.device}, host=True),
     Route("client:me", {"GET": (BEARER, 200)}, host=True),
     Route("client:channels", {"GET": (BEARER, 200)}, host=True),
     Route("client:categories", {"GET": (BEARER, 200)}, host=True),
@@ -365,6 +372,13 @@ ROUTES: list[Route] = [
           lambda w: {"subscriber_id": w.subscriber}),
     Route("subscribers:extend", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
           lambda w: {"subscriber_id": w.subscriber}),
+    Route("subscribers:device-add", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 400)},  # no MAC given
+          lambda w: {"subscriber_id": w.subscriber}),
+    Route("subscribers:device-rename", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
+          lambda w: {"subscriber_id": w.subscriber, "device_id": w.device}),
+    Route("subscribers:device-remove", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),
+                                        "POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
+          lambda w: {"subscriber_id": w.subscriber, "device_id": w.device}),
     Route("subscribers:package-add", {"POST": (screen(IS_SUBSCRIBER_ADMIN), 302)},
           lambda w: {"subscriber_id": w.subscriber}),
     Route("subscribers:package-remove", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),
@@ -462,6 +476,8 @@ def _portal_content(portal, name: str):
     subscriber = subscribers.create_subscriber(portal, caller=caller, data={
         "name": "Alice", "phoneCountryCode": "1", "phone": "2345678901" if name == "main" else "2345678902"})
     subscribers.subscribe(subscriber, package, caller=caller)
+    device = devices.add_device(portal, caller=caller, data={"subscriberId": subscriber.public_id, "kind": "player",
+                                                             "uid": f"{name}-tv"})
     fetch = EpgFetch.objects.create(portal=portal, epg_source=source, job_id=f"sweep-{name}", status="success")
     start = dt.datetime(2026, 1, 10, 10, 0, tzinfo=dt.UTC)
     Program.objects.create(portal=portal, epg_source=source, epg_channel_name="news.example", start=start,
@@ -471,7 +487,7 @@ def _portal_content(portal, name: str):
         streamer_session_id=f"sweep-{name}", token=subscriber.playback_token, opened_at=start, updated_at=start,
         ip="192.0.2.1")
     return SimpleNamespace(source=source, channel=channel, package=package, free=free, subscriber=subscriber,
-                           fetch=fetch, session=session, category=category, location=location)
+                           fetch=fetch, session=session, category=category, location=location, device=device)
 
 
 def _build_world():
@@ -516,6 +532,7 @@ def _build_world():
         playback_token=ours.subscriber.playback_token, epg_source=ours.source.public_id,
         epg_fetch=ours.fetch.public_id, spare_channel=spare.public_id, epg_source_name=ours.source.name, operation=operation.public_id, play_session=ours.session.public_id,
         program_date="2026-01-10", category=ours.category.public_id, location=ours.location.public_id,
+        device=ours.device.public_id,
         admin_objects={"auth_group": Group.objects.create(name="operators").pk, "auth_user": superuser.pk, "portals_portal": main.pk,
             "portals_manager": target.pk, "portals_streamingserver": make_streaming_server("sweep-spare-server").pk},
     )

@@ -1,5 +1,5 @@
 """The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → the
-channel's location restrictions (the viewer's ``ip`` and ``country``) → limit.
+channel's location restrictions (the viewer's ``ip`` and ``country``) → the device (lifecycle.md §2) → limit.
 
 The hot path: on a warm cache a decision costs one round trip to Redis (a script validating the token's
 cached facts, reading the one channel asked for and refreshing the session's heartbeat) and no database query.
@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 from django.utils import timezone
 
 from content import restrictions
-from subscribers import playback_cache
+from subscribers import devices, playback_cache
+from subscribers.models import Device
 
 from .. import archive, sessions
 from .values import (
@@ -39,6 +40,8 @@ UNKNOWN_STREAM = "unknown_stream"
 NOT_IN_PACKAGES = "not_in_packages"
 SUBSCRIPTION_EXPIRED = "subscription_expired"
 LOCATION_RESTRICTED = "location_restricted"
+UNKNOWN_DEVICE = devices.UNKNOWN_DEVICE
+TOO_MANY_DEVICES = devices.TOO_MANY_DEVICES
 TOO_MANY_SESSIONS = "too_many_sessions"
 BAD_KEY = "bad_key"
 
@@ -49,6 +52,8 @@ TITLES = {
     NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
     SUBSCRIPTION_EXPIRED: "The subscription that gave this channel has expired.",
     LOCATION_RESTRICTED: "The channel may only be watched from certain places, and this viewer is in none of them.",
+    UNKNOWN_DEVICE: "This device is not registered, and the portal registers no devices by itself.",
+    TOO_MANY_DEVICES: "The subscriber already has as many devices as allowed.",
     TOO_MANY_SESSIONS: "The subscriber already watches on as many devices as the portal allows.",
     BAD_KEY: "Wrong or missing streaming-server key.",
 }
@@ -86,6 +91,13 @@ def device_id_from(query_string: str | None) -> str | None:
     return (clean(values[0], DEVICE_ID_LENGTH) or None) if values else None
 
 
+def device_identity(query: Mapping[str, str]) -> str | None:
+    """The device uid of an auth request: its own ``device_id`` parameter, else ``device_id`` inside ``qs``;
+    a MAC address in its normal form (lifecycle.md §2). None: no identity (not counted against a limit)."""
+    own = clean(query.get("device_id"), DEVICE_ID_LENGTH) or None
+    return devices.device_uid(own or device_id_from(query.get("qs")))
+
+
 def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
     dvr = (query.get("dvr") or "").lower() in ("true", "1", "yes")
     return sessions.PlayRequest(
@@ -94,9 +106,37 @@ def play_request(query: Mapping[str, str], session_id: str, name: str, token: st
         country=clean(query.get("country"), COUNTRY_LENGTH),
         user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH),
         bytes=_int(query.get("bytes")), duration=_int(query.get("duration"), MAX_DURATION),
-        dvr=dvr, device_id=device_id_from(query.get("qs")),
+        dvr=dvr, device_id=device_identity(query),
         archive_at=archive.position(query.get("qs"), query.get("url")) if dvr else None,
     )
+
+
+def _device_refusal(facts, device: str | None, query: Mapping[str, str]) -> str | None:
+    """Why the request's device may not play (lifecycle.md §2), or None. A known device (or none at all) costs
+    nothing; an unknown one is decided from the cached rules or, when it may register, by registering it."""
+    if device is None or facts.device_known:
+        return None
+    return devices.admit(facts.subscriber_id, device, Device.Kind.PLAYER, rules=facts.device_rules,
+                         ip=query.get("ip"), user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH))
+
+
+def _refusal(facts, name: str, device: str | None, query: Mapping[str, str], server_id: int | None) -> Decision | None:
+    """The refusal the cached facts (and, for an unknown device, its admission) decide, in the order of the
+    reasons (all but the session limit), or None when the stream may play."""
+    if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
+        return Decision(UNKNOWN_TOKEN)
+    if facts.disabled:
+        return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
+    if facts.channel_id is None:
+        if facts.expired:  # only an expired subscription granted it (so the channel exists)
+            return Decision(SUBSCRIPTION_EXPIRED, facts.subscriber_id)
+        if playback_cache.channel_id(facts.portal_id, name) is None:
+            return Decision(UNKNOWN_STREAM, facts.subscriber_id)
+        return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
+    if facts.location_refused:
+        return Decision(LOCATION_RESTRICTED, facts.subscriber_id)
+    refusal = _device_refusal(facts, device, query)
+    return Decision(refusal, facts.subscriber_id) if refusal else None
 
 
 def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_id: int | None = None) -> Decision:
@@ -121,21 +161,13 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
                             _int(query.get("duration"), MAX_DURATION))
              if session_id else None)
-    facts = playback_cache.check(token, name, probe=probe,
+    device = None if update else device_identity(query)  # a running session's device was admitted at its start
+    facts = playback_cache.check(token, name, probe=probe, device=device,
                                  viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
-    if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
-        return Decision(UNKNOWN_TOKEN)
-    if facts.disabled:
-        return Decision(SUBSCRIBER_DISABLED, facts.subscriber_id)
+    refusal = _refusal(facts, name, device, query, server_id)
+    if refusal is not None:
+        return refusal
     channel_id = facts.channel_id
-    if channel_id is None:
-        if facts.expired:  # only an expired subscription granted it (so the channel exists)
-            return Decision(SUBSCRIPTION_EXPIRED, facts.subscriber_id)
-        if playback_cache.channel_id(facts.portal_id, name) is None:
-            return Decision(UNKNOWN_STREAM, facts.subscriber_id)
-        return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
-    if facts.location_refused:
-        return Decision(LOCATION_RESTRICTED, facts.subscriber_id)
     if session_id and not facts.written:  # else a warm update_session, already recorded by the check
         request = play_request(query, session_id, name, token)
         if update:

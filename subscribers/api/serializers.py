@@ -8,6 +8,7 @@ from rest_framework import serializers
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
 from subscribers.access import in_force
+from subscribers.devices import device_json
 from subscribers.models import Subscriber
 from subscribers.selectors import sharing_suspicion
 
@@ -48,6 +49,7 @@ def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None
         "suspectedSharing": suspicion is not None,
         "sharingIps": list(suspicion.ips) if suspicion is not None else [],
         "subscriptions": periods,
+        "maxDevices": subscriber.max_devices,
     }
 
 
@@ -81,12 +83,13 @@ class SubscriberSerializer(serializers.ModelSerializer):
     suspectedSharing = serializers.BooleanField(read_only=True)
     sharingIps = serializers.ListField(child=serializers.CharField(), read_only=True)
     subscriptions = SubscriptionPeriodItem(many=True, read_only=True)
+    maxDevices = serializers.IntegerField(source="max_devices", allow_null=True, read_only=True)
 
     class Meta:
         model = Subscriber
         fields = ["subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
                   "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
-                  "subscriptions"]
+                  "subscriptions", "maxDevices"]
 
     def to_representation(self, subscriber) -> dict:
         return subscriber_body(subscriber, self.context.get("caller"))
@@ -113,3 +116,23 @@ class SubscriptionPeriodSerializer(SubscriptionSerializer):
     startsAt = serializers.DateTimeField(read_only=True, allow_null=True)
     expiresAt = serializers.DateTimeField(read_only=True, allow_null=True)
     active = serializers.BooleanField(read_only=True)
+
+
+class DeviceSerializer(serializers.Serializer):
+    """A subscriber's device (lifecycle.md §2); written by ``subscribers.devices.device_json``. ``uid`` identifies
+    it (the auth check's device_id, or an STB's MAC); ``mac`` is set for set-top boxes only."""
+
+    deviceId = IdField(read_only=True)
+    subscriberId = IdField(read_only=True)
+    portalId = IdField(read_only=True)
+    kind = serializers.ChoiceField(choices=["app", "player", "stb"], read_only=True)
+    uid = serializers.CharField(read_only=True)
+    mac = serializers.CharField(read_only=True, allow_null=True)
+    name = serializers.CharField(read_only=True)
+    firstSeenAt = serializers.DateTimeField(read_only=True)
+    lastSeenAt = serializers.DateTimeField(read_only=True, allow_null=True)
+    lastIp = serializers.CharField(read_only=True, allow_null=True)
+    userAgent = serializers.CharField(read_only=True)
+
+    def to_representation(self, device) -> dict:
+        return device_json(device)

@@ -10,12 +10,19 @@ from rest_framework.response import Response
 from catena_site.api.permissions import CanManageSubscribers
 from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, json_object
 from content.models import Package
-from subscribers import selectors, services
-from subscribers.filters import SubscriberFilter
-from subscribers.inputs import SubscriberInput, SubscriptionInput, SubscriptionPeriodInput
-from subscribers.models import Subscriber, Subscription
+from subscribers import devices, selectors, services
+from subscribers.filters import DeviceFilter, SubscriberFilter
+from subscribers.inputs import (
+    DeviceInput,
+    DeviceNameInput,
+    SubscriberInput,
+    SubscriptionInput,
+    SubscriptionPeriodInput,
+)
+from subscribers.models import Device, Subscriber, Subscription
 
 from .serializers import (
+    DeviceSerializer,
     SubscriberSerializer,
     SubscriptionPeriodSerializer,
     SubscriptionSerializer,
@@ -124,3 +131,30 @@ class SubscriptionView(LinkView):
         subscriber, package = self.linked_objects(request)
         services.unsubscribe(subscriber, package, caller=request.auth)
         return Response(self.link_body(request, (subscriber, package)), status=status.HTTP_201_CREATED)
+
+
+class DeviceViewSet(ListRetrieveMixin, PortalViewSet):
+    """Devices of the subscribers of the caller's portal (lifecycle.md §2). Everyone reads; ``isSubscriberAdmin``
+    writes."""
+
+    queryset = Device.objects.all()
+    serializer_class = DeviceSerializer
+    filterset_class = DeviceFilter
+    permission_classes = [CanManageSubscribers]
+    list_key = "devices"
+
+    @extend_schema(request=DeviceInput, responses={201: DeviceSerializer, 404: None})  # a subscriber not ours
+    def create(self, request):
+        device = devices.add_device(self.caller.portal, caller=self.caller, data=json_object(request))
+        return self.answer(device, status.HTTP_201_CREATED)
+
+    @extend_schema(request=DeviceNameInput, responses=DeviceSerializer)
+    def update(self, request, pk=None):
+        device = devices.rename_device(self.get_object(), caller=self.caller, data=json_object(request))
+        return self.answer(device)
+
+    @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<deviceId>"}')})
+    def destroy(self, request, pk=None):
+        device = self.get_object()
+        devices.remove_device(device, caller=self.caller)
+        return self.deleted(device.pk)

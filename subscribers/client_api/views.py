@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
@@ -17,13 +17,15 @@ from rest_framework.views import APIView
 from catena_site.api.views import decode_path_id, json_object
 from catena_site.errors import Forbidden, Invalid, NotFound, Unauthorized
 from catena_site.http import client_ip
+from catena_site.ids import encode_id
+from catena_site.throttle import Counter, Limit, take
 from content.api.views import logo_response
 from content.epg.api.serializers import ProgramSerializer
 from content.epg.selectors import day_error
 from content.models import Channel, Program
-from subscribers import sms_login
-from subscribers.inputs import SmsRequestInput, SmsVerifyInput
-from subscribers.models import Subscriber
+from subscribers import devices, sms_login
+from subscribers.inputs import DeviceLoginInput, SmsRequestInput, SmsVerifyInput
+from subscribers.models import Device, Subscriber
 
 from . import playlists, selectors
 from .auth import BearerAppSession, HasAppSession, resolve_portal
@@ -102,11 +104,41 @@ class SmsVerifyView(PublicView):
         portal = resolve_portal(request)
         body = json_object(request)
         login = sms_login.verify_code(portal, body.get("phoneCountryCode"), body.get("phone"), body.get("code"),
-                                      ip=client_ip(request), device=request.META.get("HTTP_USER_AGENT", ""))
-        subscriber = login["subscriber"]
-        return Response({"token": login["token"], "subscriberId": subscriber.public_id,
-                         "playback_token": subscriber.playback_token,
-                         "expiresAt": login["expires_at"].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                      ip=client_ip(request), device=request.META.get("HTTP_USER_AGENT", ""),
+                                      device_id=body.get("deviceId", sms_login.NO_DEVICE))
+        return Response(login_answer(login))
+
+
+def login_answer(login: dict) -> dict:
+    """The answer of a login (SMS verify, STB login by MAC): the app session and the playback token."""
+    subscriber = login["subscriber"]
+    return {"token": login["token"], "subscriberId": subscriber.public_id, "playback_token": subscriber.playback_token,
+            "expiresAt": login["expires_at"].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+# Failed STB logins per client address: MACs are guessable by vendor prefix, so guessing must be slow; a
+# successful login is not counted (many boxes of one operator may share an address behind NAT).
+DEVICE_LOGIN_LIMIT = Limit("device-login-ip", 20, 600, "Too many failed device logins from this address; try later.")
+DEVICE_LOGIN_REFUSAL = "Unknown or disabled device."
+
+
+class DeviceLoginView(PublicView):
+    """``POST /auth/device {"mac"}``: a set-top box registered to an enabled subscriber logs in by its MAC
+    (lifecycle.md §2) and gets the same answer as SMS verify; 401 otherwise, the same for unknown and disabled."""
+
+    @extend_schema(operation_id="deviceLogin", tags=["client"], request=DeviceLoginInput)
+    def post(self, request):
+        portal = resolve_portal(request)
+        mac = DeviceLoginInput.check(json_object(request))["mac"]
+        ip = client_ip(request)
+        counted = take(Counter.of(DEVICE_LOGIN_LIMIT, ip or "-"))  # RateLimited (429) once past the limit
+        subscriber = devices.subscriber_for_mac(portal, mac)
+        if subscriber is None or subscriber.disabled:
+            raise Unauthorized(DEVICE_LOGIN_REFUSAL)
+        for counter in counted:
+            counter.undo()
+        login = sms_login.start_app_session(subscriber, ip=ip, device=request.META.get("HTTP_USER_AGENT", ""))
+        return Response(login_answer(login))
 
 
 class LogoutView(AppView):
@@ -127,6 +159,26 @@ class MeView(AppView):
             "packages": [{"packageId": item["package"].public_id, "name": item["package"].name, "free": item["free"]}
                          for item in selectors.packages_of(subscriber)],
         })
+
+
+class DevicesView(AppView):
+    """``GET /devices``: the subscriber's own devices."""
+
+    @extend_schema(operation_id="appDevices", tags=["client"])
+    def get(self, request):
+        own = Device.objects.filter(subscriber_id=self.subscriber.id).order_by("id")
+        return Response({"devices": [devices.device_json(device) for device in own]})
+
+
+class DeviceView(AppView):
+    """``DELETE /devices/{id}``: the subscriber removes one of their devices, when the portal allows it."""
+
+    @extend_schema(operation_id="appDeviceDelete", tags=["client"], request=None,
+                   responses={201: OpenApiResponse(description='{"deleted": "<deviceId>"}')})
+    def delete(self, request, device_id):
+        pk = decode_path_id(device_id)
+        devices.unregister_own_device(self.subscriber, pk)
+        return Response({"deleted": encode_id(pk)}, status=status.HTTP_201_CREATED)
 
 
 def channel_categories(channel) -> list:

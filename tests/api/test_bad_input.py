@@ -27,6 +27,7 @@ from monitoring.operations import Operation
 from portals import account
 from portals.auth import Caller, caller_for_token
 from portals.models import Manager
+from subscribers import devices
 from subscribers import services as subscriber_services
 from subscribers.models import Subscriber
 from tests.conftest import API, api_client
@@ -98,6 +99,8 @@ WRITES = {
                                        "expiresAt": "2030-01-01T00:00:00Z"},
     ("delete", "/packages-subscribers"): {"subscriberId": "{subscribed}", "packageId": "{package}",
                                           "portalId": "{portal}"},
+    ("post", "/devices"): {"subscriberId": "{subscriber}", "kind": "player", "uid": "tv-1", "name": "TV"},
+    ("put", "/devices/{device}"): {"name": "Box 2"},
     ("post", "/epg-sources"): {"name": "second-epg", "url": "http://127.0.0.1:9/guide.xml", "period": 2},
     ("put", "/epg-sources/{source}"): {"name": "main-epg", "url": "http://127.0.0.1:9/other.xml", "period": 3},
     # My account, as the owner's session (the API key has no account); an enrolment is waiting for its code.
@@ -132,7 +135,7 @@ QUERY_POISONS = {
 LISTS = {
     "/managers": {}, "/channels": {}, "/packages": {}, "/subscribers": {}, "/epg-sources": {},
     "/epg-fetches": {}, "/operations": {}, "/play-sessions": {}, "/epg-sources/{source}/programs": {},
-    "/categories": {}, "/locations": {},
+    "/categories": {}, "/locations": {}, "/devices": {},
 }
 def _cursor(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -261,7 +264,9 @@ def targets(portal):
     secret = account.start_totp(caller_for_token(owner_session))[0]
     category = content_services.create_category(portal, caller=caller, data={"name": "news", "title": "News"})
     location = content_services.create_location(portal, caller=caller, data={"name": "fi", "title": "Finland"})
-    return {"owner_session": owner_session, "totp_code": TotpCode(secret, -30),
+    device = devices.add_device(portal, caller=caller, data={"subscriberId": subscribed.public_id, "kind": "stb",
+                                                             "mac": "00:1A:79:00:00:01", "name": "Box"})
+    return {"device": device.public_id, "owner_session": owner_session, "totp_code": TotpCode(secret, -30),
             "next_totp_code": TotpCode(secret, 0), "category": category.public_id,
             "location": location.public_id, "portal": portal.public_id, "owner_email": portal.owner.email, "manager": manager.public_id,
             "channel": channel.public_id, "linked_channel": linked.public_id, "package": package.public_id,

@@ -28,7 +28,8 @@ from tests.conftest import API
 CLIENT = "/tv/api/v1"
 CLIENT_WRITES = {
     ("post", "/auth/sms/request"): ("phoneCountryCode", "phone"),
-    ("post", "/auth/sms/verify"): ("phoneCountryCode", "phone", "code"),
+    ("post", "/auth/sms/verify"): ("phoneCountryCode", "phone", "code", "deviceId"),
+    ("post", "/auth/device"): ("mac",),
 }
 
 # Raw JSON values of the wrong type (or null) for some field or other.
@@ -50,6 +51,8 @@ def every_field_as(fields, raw: str, nested: dict | None = None) -> str:
 def _problems(response, label: str) -> list[str]:
     if response.status_code >= 500:
         return [f"{label}: {response.status_code}"]
+    if response.status_code < 300:  # accepted: an answer, not a refusal (its JSON may well hold a null)
+        return []
     text = response.content.decode(errors="replace")
     found = FORBIDDEN.findall(text)
     return [f"{label}: says {found!r} in {text[:300]}"] if found else []

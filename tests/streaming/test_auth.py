@@ -248,8 +248,9 @@ class TestWarmCacheAnswersWithoutTheDatabase:
 
     def test_a_cold_decision_reads_each_fact_with_one_query(self, client, world, django_assert_num_queries):
         # the streaming servers (kept in the shared cache after that), subscriber by token, portal settings and
-        # server, the subscriptions' next start or end, granting packages, their channels; then the name's channel.
-        with django_assert_num_queries(7):
+        # server, the subscriptions' next start or end, granting packages, their channels, the devices and their
+        # limits; then the name's channel.
+        with django_assert_num_queries(8):
             assert reason(check(client, world["alice"].playback_token, "sport")) == "not_in_packages"
 
     def test_a_new_session_adds_only_its_own_writes(self, client, world):
@@ -357,12 +358,16 @@ class TestBufferedStartsOnRedis:
     """With Redis, a warm ``new_session`` touches no database either: the start is buffered and written in bulk."""
 
     def test_a_warm_new_session_is_buffered_then_written(self, client, world, on_redis, django_assert_num_queries,
-                                                         time_machine):
+                                                         time_machine, django_capture_on_commit_callbacks):
         from monitoring import sessions
 
         time_machine.move_to("2026-01-10T10:00:00Z", tick=False)
         token = world["alice"].playback_token
-        check(client, token, "sport")  # warms the facts
+        from subscribers import devices
+
+        with django_capture_on_commit_callbacks(execute=True):  # a device's first sight writes: seen before
+            devices.see_device(world["alice"].id, "tv", "player")
+        check(client, token, "sport")  # warms the facts, with the device
         with django_assert_num_queries(0):
             first = check(client, token, "news", session_id="buf-1", ip="198.51.100.1", qs="device_id=tv")
             again = check(client, token, "news", session_id="buf-1", request_type="update_session", bytes=99)

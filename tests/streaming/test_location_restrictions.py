@@ -136,8 +136,9 @@ def test_the_redis_script_decides_exactly_like_python(on_redis, locations):
 
 def test_a_cold_check_reads_the_locations_with_one_more_query(client, restricted, django_assert_num_queries):
     # the streaming servers, subscriber by token, portal, the subscriptions' next start or end, granting packages,
-    # their channels with their locations' IDs, and those locations (only because some channels are restricted)
-    with django_assert_num_queries(7):
+    # their channels with their locations' IDs, those locations (only because some channels are restricted), and
+    # the devices and their limits
+    with django_assert_num_queries(8):
         assert verdict(client, restricted, ip=AWAY_IP) == "location_restricted"
 
 

@@ -48,7 +48,7 @@ def setup_subscribers(portal):
                                          token_digest=token_digest("an earlier token"), detected_at=now,
                                          last_detected_at=now)
     Subscriber.objects.filter(pk=rich.pk).update(disabled=True, created_at=CREATED, updated_at=UPDATED,
-                                                 last_activity_at=ACTIVE)
+                                                 last_activity_at=ACTIVE, max_devices=3)
     Subscriber.objects.filter(pk=bare.pk).update(created_at=CREATED, updated_at=CREATED)
     rich.refresh_from_db()
     bare.refresh_from_db()
@@ -69,14 +69,15 @@ def expected(portal, rich, bare, packages, with_token: bool):
          "packages": packages, "disabled": True,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:30:45Z",
          "lastActivityAt": "2024-10-17T08:09:10Z",
-         "suspectedSharing": True, "sharingIps": ["192.0.2.1", "2001:db8::1"], "subscriptions": rich.periods},
+         "suspectedSharing": True, "sharingIps": ["192.0.2.1", "2001:db8::1"], "subscriptions": rich.periods,
+         "maxDevices": 3},
         {"subscriberId": bare.public_id, "portalId": portal.public_id, "name": "Bare",
          "phoneCountryCode": "1", "phone": "2345678901",
          "playback_token": bare.playback_token if with_token else None,
          "packages": [], "disabled": False,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:00:00Z",
          "lastActivityAt": None,
-         "suspectedSharing": False, "sharingIps": [], "subscriptions": []},
+         "suspectedSharing": False, "sharingIps": [], "subscriptions": [], "maxDevices": None},
     ]
 
 

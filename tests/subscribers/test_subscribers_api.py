@@ -9,7 +9,7 @@ from tests.content.test_channels_api import make_package
 
 SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
                    "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
-                   "subscriptions"}
+                   "subscriptions", "maxDevices"}
 ALICE = {"name": "Alice", "phoneCountryCode": "1", "phone": "2345678901"}
 
 

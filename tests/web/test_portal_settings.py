@@ -27,7 +27,9 @@ def png(size=(8, 8)) -> bytes:
 def settings_form(portal, **changes) -> dict:
     """The settings form as the browser submits it unchanged, with ``changes`` applied."""
     data = {"title": portal.title, "description": portal.description, "logo_url": portal.logo_url,
-            "max_sessions_per_subscriber": ""}
+            "max_sessions_per_subscriber": "",
+            # checked by default (lifecycle.md §2): a browser sends a checked box as "on"
+            "allow_device_registration": "on", "allow_device_unregister": "on"}
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
     re_path(r"^tv/api/", json_not_found),
+    path("", include("subscribers.jsonsql.urls")),  # IPTVPORTAL JSONSQL: /api/jsonrpc/, /api/jsonsql/
     path("admin/login/", admin_login, name="admin-login"),  # throttled (M4); the rest is Django's admin
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),

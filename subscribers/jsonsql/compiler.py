@@ -14,7 +14,22 @@ import re
 from dataclasses import dataclass, field
 from functools import reduce
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min, Q, Sum, Value
+from django.core.exceptions import FieldError
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
@@ -182,6 +197,19 @@ def like_regex(pattern: str) -> str:
     return "(?s)^" + "".join(parts) + "$"
 
 
+class Arithmetic(CombinedExpression):
+    """``+ - * / %`` of numbers: an integer when both sides are integers (of any width), else a float."""
+
+    def _resolve_output_field(self):
+        try:
+            return super()._resolve_output_field()
+        except FieldError:
+            sources = list(self.get_source_fields())
+            if not all(isinstance(s, (IntegerField, FloatField, DecimalField)) for s in sources):
+                raise
+            return IntegerField() if all(isinstance(s, IntegerField) for s in sources) else FloatField()
+
+
 class Compiler:
     """Compiles the expressions of one select in ``scope``; ``subselect`` compiles a nested ``{"select"}``."""
 
@@ -212,7 +240,7 @@ class Compiler:
         operands = _operands(operator, operands, **({"at_least": 2} if operator in ("add", "mul") else {"exactly": 2}))
         values = [self.value(operand, column=i == 0) for i, operand in enumerate(operands)]
         symbol = MATH[operator]
-        return reduce(lambda left, right: left._combine(right, symbol, False), values)
+        return reduce(lambda left, right: Arithmetic(left, symbol, right), values)
 
     def aggregate(self, node):
         """``{"count": ["id"]}`` (or ``"id"``, ``"*"``), ``sum``, ``min``, ``max``; None when not an aggregate."""

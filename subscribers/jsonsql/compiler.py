@@ -29,7 +29,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.expressions import CombinedExpression
+from django.db.models.expressions import Combinable, CombinedExpression
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
@@ -51,7 +51,8 @@ MAX_DEPTH = 32
 MAX_IN_ITEMS = 10_000
 SELECT_CLAUSES = {"distinct", "data", "from", "where", "group_by", "order_by", "limit", "offset"}
 COMPARISONS = {"eq": Exact, "lt": LessThan, "gt": GreaterThan, "lte": LessThanOrEqual, "gte": GreaterThanOrEqual}
-MATH = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
+MATH = {"add": Combinable.ADD, "sub": Combinable.SUB, "mul": Combinable.MUL, "div": Combinable.DIV,
+        "mod": Combinable.MOD}
 AGGREGATES = {"count": Count, "sum": Sum, "min": Min, "max": Max}
 LITERALS = (str, int, float, bool, type(None))
 
@@ -388,17 +389,18 @@ def _order(items, compiler: Compiler, names: dict[str, str]) -> list:
     return result
 
 
-def compile_select(params, context: Context, *, subquery: bool = False) -> Select:
-    """Compile a select's clauses into a QuerySet over the portal's rows (a sub-select: one column, no cap)."""
-    _check_params(params)
-    scope = scope_of(params, context)
-    compiler = Compiler(scope, lambda inner, ctx: compile_select(inner, ctx, subquery=True).queryset)
-    root_table = scope.tables[scope.names[0]][0]
-    queryset = root_table.model.objects.order_by()
+def _filtered(params, scope: Scope, compiler: Compiler):
+    """The rows of the first table (with the others joined), each table filtered to the portal, then ``where``."""
+    queryset = scope.tables[scope.names[0]][0].model.objects.order_by()
     for table, prefix in scope.tables.values():
-        queryset = queryset.filter(**{prefix + table.portal_path: context.portal})
+        queryset = queryset.filter(**{prefix + table.portal_path: scope.context.portal})
     if params.get("where") is not None:
         queryset = queryset.filter(compiler.condition(params["where"]))
+    return queryset
+
+
+def _data_items(params, *, subquery: bool) -> tuple[list, bool]:
+    """The items of ``data`` and whether the answer is flat (``data`` names one column, not in a list)."""
     data = params["data"]
     flat = not isinstance(data, list)
     items = [data] if flat else data
@@ -406,24 +408,42 @@ def compile_select(params, context: Context, *, subquery: bool = False) -> Selec
         raise invalid("data: name at least one column.")
     if subquery and len(items) != 1:
         raise invalid("A sub-select in in/not_in selects exactly one column.")
-    names = {_key(item): f"jsonsql_{i}" for i, item in enumerate(items)}
+    return items, flat
+
+
+def compile_select(params, context: Context, *, subquery: bool = False) -> Select:
+    """Compile a select's clauses into a QuerySet over the portal's rows (a sub-select: one column, no cap)."""
+    _check_params(params)
+    scope = scope_of(params, context)
+    compiler = Compiler(scope, lambda inner, ctx: compile_select(inner, ctx, subquery=True).queryset)
+    queryset = _filtered(params, scope, compiler)
+    items, flat = _data_items(params, subquery=subquery)
     aggregates = [compiler.aggregate(item) for item in items]
     limit, offset = _window(params)
     if any(a is not None for a in aggregates) or params.get("group_by") is not None:
         queryset, only = _grouped(queryset, compiler, items, aggregates, params.get("group_by"))
         if only is not None:
+            if subquery:
+                raise invalid("A sub-select in in/not_in cannot aggregate without group_by.")
             return Select(queryset, flat, limit, offset, aggregate_only=only)
     else:
         queryset = queryset.annotate(**{f"jsonsql_{i}": compiler.value(item, column=True)
                                         for i, item in enumerate(items)})
     queryset = queryset.values_list(*[f"jsonsql_{i}" for i in range(len(items))], flat=flat and not subquery)
+    return Select(_arranged(queryset, params, compiler, items, subquery=subquery), flat, limit, offset)
+
+
+def _arranged(queryset, params, compiler: Compiler, items, *, subquery: bool):
+    """``distinct`` and ``order_by``; a sub-select's ``limit``/``offset`` too (a top-level select pages later)."""
     if params.get("distinct"):
         queryset = queryset.distinct()
     if params.get("order_by") is not None:
+        names = {_key(item): f"jsonsql_{i}" for i, item in enumerate(items)}
         queryset = queryset.order_by(*_order(params["order_by"], compiler, names))
+    limit, offset = _window(params)
     if subquery and (limit is not None or offset):
         queryset = queryset[offset:offset + limit] if limit is not None else queryset[offset:]
-    return Select(queryset, flat, limit, offset)
+    return queryset
 
 
 def _grouped(queryset, compiler: Compiler, items, aggregates, group_by):

@@ -160,3 +160,24 @@ def test_another_portals_rows_are_invisible_also_through_sub_selects_and_joins(w
                                         {"table": "subscriber", "as": "s"}],
         "where": {"and": [{"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}, {"like": [{"s": "name"}, "b-%"]}]}})
     assert joined == []
+
+
+def test_the_readme_reconciliation_example_answers_paid_packages_in_force(world):
+    rows = select(world["a"]["owner"], {
+        "data": [{"s": "username"}, {"p": "name"}],
+        "from": [{"table": "subscriber", "as": "s"}, {"table": "subscriber_package", "as": "sp"},
+                 {"table": "package", "as": "p"}],
+        "where": {"and": [{"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}, {"eq": [{"sp": "package_id"}, {"p": "id"}]},
+                          {"is": [{"sp": "enabled"}, True]}, {"is": [{"p": "paid"}, True]}]},
+        "order_by": [{"s": "username"}, {"p": "name"}]})
+    assert rows == [["12345678901", "movie"], ["12345678901", "sports"], ["12345678902", "sports"]]
+
+
+def test_the_readme_count_per_package_example_groups_a_sub_select(world):
+    a = world["a"]
+    rows = select(a["owner"], {
+        "data": ["package_id", {"count": "*"}], "from": "subscriber_package",
+        "where": {"in": ["package_id", {"select": {"data": "package_id", "from": "package_media",
+                                                   "where": {"eq": ["media_id", a["channels"]["news"].id]}}}]},
+        "group_by": "package_id", "order_by": {"desc": {"count": "*"}}})
+    assert rows == [[a["packages"]["movie"].id, 2]]  # news is in basic (free, nobody subscribes) and movie

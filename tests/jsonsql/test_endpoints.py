@@ -11,6 +11,8 @@ from monitoring.operations import Operation
 from portals.models import ManagerSession
 from subscribers.jsonsql.compiler import MAX_ROWS
 from subscribers.models import Subscriber, Subscription
+from tests.api.test_account import code, enrol
+from tests.conftest import api_client
 from tests.factories import PASSWORD, make_manager
 from tests.jsonsql.conftest import JSONRPC, call, error, select
 
@@ -143,3 +145,18 @@ def test_a_value_the_column_cannot_hold_is_an_application_error_not_a_500(world)
     refusal = error(world["a"]["owner"], "select", {"data": "id", "from": "subscriber",
                                                      "where": {"eq": [{"add": ["id", "x"]}, 1]}})
     assert refusal["code"] in (6, -32602)
+
+
+def test_authorize_user_with_two_factor_on_needs_the_code_and_throttles_failures(world):
+    portal = world["a"]["portal"]
+    secret, _ = enrol(api_client(world["a"]["owner"]))
+    without = authorize({"username": portal.owner.email, "password": PASSWORD}).json()
+    assert without["error"]["code"] == 2 and "params.totp" in without["error"]["message"]
+    with_code = authorize({"username": portal.owner.email, "password": PASSWORD, "totp": code(secret)}).json()
+    assert set(with_code["result"]) == {"session_id"}
+    codes = set()
+    for _ in range(30):
+        codes.add(authorize({"username": portal.owner.email, "password": "wrong-wrong-wrong"}).json()["error"]["code"])
+        if 3 in codes:
+            break
+    assert codes == {1, 3}  # wrong passwords, then the login throttle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.jsonsql.conftest import select
+from tests.jsonsql.conftest import error, select
 
 WHERE = [
     ({"eq": ["name", "Bob"]}, {"Bob"}),
@@ -98,7 +98,6 @@ def test_a_join_follows_the_foreign_keys_named_in_where(world):
 
 
 def test_tables_that_are_not_linked_are_refused_naming_the_rule(world):
-    from tests.jsonsql.conftest import error
     refusal = error(world["a"]["owner"], "select", {
         "data": [{"s": "id"}, {"p": "id"}],
         "from": [{"table": "subscriber", "as": "s"}, {"table": "package", "as": "p"}]})

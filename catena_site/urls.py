@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from catena_site.admin_login import admin_login
 from catena_site.api.errors import json_not_found
 from catena_site.health import healthz
+from content.icareus_views import channels_admin
 
 API = "tv-management/api/v1/"
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
     re_path(r"^tv/api/", json_not_found),
     path("", include("subscribers.jsonsql.urls")),  # IPTVPORTAL JSONSQL: /api/jsonrpc/, /api/jsonsql/
+    # Icareus Suite's Channels Management API, for the portals that enable it (catalog.md §4).
+    re_path(r"^api/channels/admin/?$", channels_admin, name="icareus-channels"),
     path("admin/login/", admin_login, name="admin-login"),  # throttled (M4); the rest is Django's admin
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),

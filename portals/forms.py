@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings as django_settings
 
-from .models import DEFAULT_SMS_TEMPLATE
+from .models import DEFAULT_ARCHIVE_DAYS, DEFAULT_SMS_TEMPLATE
 from .permissions import PERMISSIONS
 from .services import guide_language
 from .validators import MAX_LOGO_BYTES
@@ -81,6 +81,16 @@ class PortalSettingsForm(forms.Form):
                   "lists. Applies from each source's next fetch.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. en", "maxlength": 12, "autocomplete": "off",
                                       "spellcheck": "false"}))
+    icareus_api = forms.BooleanField(
+        required=False, label="Icareus-compatible channels API",
+        help_text="Scripts written for Icareus Suite's Channels Management API manage this portal's channels at "
+                  "/api/channels/admin with the organization number below. Off by default: its generated tokens "
+                  "are weaker than X-Auth-Token.")
+    default_archive_days = WholeNumberField(
+        required=False, label="Archive days for autoRecord",
+        help_text=f"Days of catch-up a channel gets when that API turns autoRecord on, 1–365. Blank: "
+                  f"{DEFAULT_ARCHIVE_DAYS}.",
+        widget=forms.NumberInput(attrs={"min": 1, "max": 365, "placeholder": DEFAULT_ARCHIVE_DAYS}))
 
     # The service's error keys (API names) → the fields that show them.
     SERVICE_FIELDS = {
@@ -94,6 +104,8 @@ class PortalSettingsForm(forms.Form):
         "settings.smsTemplate": "sms_template",
         "settings.streamBaseUrl": "stream_base_url",
         "settings.require2fa": "require_2fa",
+        "settings.icareusApi": "icareus_api",
+        "settings.defaultArchiveDays": "default_archive_days",
         "guideLanguage": "guide_language",
     }
 
@@ -109,6 +121,8 @@ class PortalSettingsForm(forms.Form):
             "sms_template": settings["smsTemplate"] or "",
             "stream_base_url": settings["streamBaseUrl"] or "",
             "require_2fa": settings["require2fa"],
+            "icareus_api": settings["icareusApi"],
+            "default_archive_days": settings["defaultArchiveDays"],
             "guide_language": guide_language(portal),
             **(kwargs.get("initial") or {}),
         }
@@ -144,6 +158,8 @@ class PortalSettingsForm(forms.Form):
                 "smsTemplate": data["sms_template"] if data["sms_template"].strip() else None,
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
                 "require2fa": data["require_2fa"],
+                "icareusApi": data["icareus_api"],
+                "defaultArchiveDays": data["default_archive_days"],
             },
             "logoFile": logo_file,
             "removeLogo": data["remove_logo"],

@@ -73,6 +73,10 @@ BEARER = "subscriber bearer token"  # client API: Authorization: Bearer <app ses
 PLAYBACK_TOKEN = "playback token"  # players: ?token=<playback_token>
 STREAMER_KEY = "streamer key"  # ?key=<the streaming server's key>
 SYSTEM = "system admin"  # Django's admin: a superuser
+# /api/channels/admin (catalog.md §4): Authorization: Bearer <manager sessionId or generated token>, for a portal
+# that enables it. No persona holds one (X-Auth-Token, cookies and app sessions are no token there): every one is
+# refused with 401 and nothing written; tests/content/test_icareus.py covers the tokens.
+ICAREUS = "Icareus bearer token"
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,9 @@ ROUTES: list[Route] = [
     # --- Streaming server ----------------------------------------------------------------------------------------
     Route("streaming:flussonic-auth", {"GET": (STREAMER_KEY, 200)}, query=streamer_auth, portal_object=True),
     Route("streaming:flussonic-events", {"POST": (STREAMER_KEY, 204)}, query=streamer_key, body=lambda w: []),
+    # --- Icareus-compatible channels endpoint ------------------------------------------------------------------
+    Route("icareus-channels", {"GET": (ICAREUS, 200), "POST": (ICAREUS, 200)},
+          query=lambda w, p: {"action": "getChannels", "organizationId": w.portal.id}),
     # --- Screens: login, dashboard, monitoring ---------------------------------------------------------------------
     Route("web:login", {"GET": (PUBLIC, 200), "POST": (PUBLIC, 400)},
           answers={("GET", persona): 302 for persona in (*MANAGERS, OTHER_PORTAL)}),  # a logged-in manager goes to the dashboard
@@ -573,7 +580,7 @@ def _manager(permission, persona: str, ok: int, portal_object: bool):
 
 # The status for each permission that is not a manager's: (persona, status if held, names an object) → answer.
 NOT_A_MANAGER = {PUBLIC: _public, SYSTEM: _system_admin, STREAMER_KEY: _streaming_server, BEARER: _subscriber,
-                 PLAYBACK_TOKEN: _subscriber}
+                 PLAYBACK_TOKEN: _subscriber, ICAREUS: lambda persona, ok, portal_object: (401, None)}
 
 
 def expected(route: Route, method: str, persona: str):
@@ -683,7 +690,7 @@ def test_every_persona_gets_the_documented_status(route, world, db):
 
 # Who holds every permission of a kind: the persona that asks about methods the row does not list.
 FULL_HOLDER = {PUBLIC: ANONYMOUS, ANY_MANAGER: OWNER, SCREEN: OWNER, BEARER: SUBSCRIBER, PLAYBACK_TOKEN: SUBSCRIBER,
-               STREAMER_KEY: STREAMER}
+               STREAMER_KEY: STREAMER, ICAREUS: ANONYMOUS}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Django's admin and the catch-alls answer every method themselves (their rows list the ones that matter).
 OWN_METHODS = [route for route in ROUTES if route.path is None and not route.name.startswith(("admin", "api-docs"))]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from catena_site.errors import Invalid, RateLimited
+from catena_site.errors import Invalid, RateLimited, Unauthorized
 from catena_site.http import client_ip
 from catena_site.ids import InvalidId, decode_id
 from portals import services as portal_services
@@ -49,8 +49,8 @@ def _call(request) -> tuple[object, str, object]:
         raise JsonRpcError(errors.INVALID_REQUEST, "The request body is larger than 1 MB.", status=413)
     try:
         call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise JsonRpcError(errors.PARSE_ERROR, "The body is not valid JSON.") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise JsonRpcError(errors.PARSE_ERROR, "The body is not valid JSON (or nests too deeply).") from None
     if not isinstance(call, dict):
         raise JsonRpcError(errors.INVALID_REQUEST, "Send one JSON-RPC request object (batches are not supported).")
     method = call.get("method")
@@ -64,7 +64,7 @@ def _request_id(request):
         return None
     try:
         call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return call.get("id") if isinstance(call, dict) and isinstance(call.get("id"), (str, int)) else None
 
@@ -111,6 +111,8 @@ def authorize_user(request, params) -> dict:
         raise JsonRpcError(errors.SECOND_FACTOR, f"{exc.message} Send it as params.totp.") from None
     except RateLimited as exc:
         raise JsonRpcError(errors.TOO_MANY_ATTEMPTS, exc.message) from None
+    except Unauthorized as exc:
+        raise JsonRpcError(errors.NOT_AUTHORIZED, exc.message) from None
     except Invalid as exc:
         raise invalid(exc.message.replace("email", "username", 1)) from None
     if not sessions:

@@ -72,6 +72,7 @@ def test_jsonsql_without_a_live_session_is_401_with_a_json_rpc_error(world):
 
 @pytest.mark.parametrize(("raw", "code"), [
     (b"{not json", -32700),
+    (b"[" * 100_000 + b"]" * 100_000, -32700),  # deeper than the parser goes
     (b"[]", -32600),
     (b'{"id": 1, "method": "select"}', -32600),
     (b'{"jsonrpc": "2.0", "id": 1, "method": "explode", "params": {}}', -32601),

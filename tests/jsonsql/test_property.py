@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from subscribers.jsonsql.compiler import like_regex
 from subscribers.models import Subscriber
-from tests.jsonsql.conftest import select
+from tests.jsonsql.conftest import call, select
 
 COLUMNS = {"name": st.sampled_from(["Alice", "Bob", "Carol", "Dave", "b-Alice", "", "al"]),
            "username": st.sampled_from(["12345678901", "12345678903", "1234567890", "2"]),
@@ -71,3 +71,20 @@ def test_a_random_where_tree_selects_what_python_selects(world, tree):
             for p in Subscriber.objects.filter(portal=a["portal"])]
     expected = sorted(row["id"] for row in rows if matches(tree, row))
     assert select(a["owner"], {"data": "id", "from": "subscriber", "where": tree, "order_by": "id"}) == expected
+
+
+NAMES = st.sampled_from(["id", "name", "username", "disabled", "subscriber", "media", "s", "eq", "and", "in",
+                         "count", "select", "data", "from", "where", "x' or 1=1 --", "*", "-name", "desc"])
+JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), NAMES),
+                    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                            st.dictionaries(NAMES, inner, max_size=2)), max_leaves=12)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.fixed_dictionaries({"data": JSON, "from": st.one_of(NAMES, JSON)},
+                                    optional={"where": JSON, "order_by": JSON, "group_by": JSON, "distinct": JSON}))
+def test_any_params_answer_a_result_or_a_json_rpc_error_never_a_500(world, params):
+    response = call(world["a"]["owner"], "select", params)
+    body = response.json()
+    assert response.status_code == 200 and (set(body) == {"jsonrpc", "id", "result"} or (
+        set(body) == {"jsonrpc", "id", "error"} and set(body["error"]) == {"code", "message"}))

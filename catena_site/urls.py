@@ -28,6 +28,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
     re_path(r"^tv/api/", json_not_found),
+    path("", include("subscribers.jsonsql.urls")),  # IPTVPORTAL JSONSQL: /api/jsonrpc/, /api/jsonsql/
     # Icareus Suite's Channels Management API, for the portals that enable it (catalog.md §4).
     re_path(r"^api/channels/admin/?$", channels_admin, name="icareus-channels"),
     path("admin/login/", admin_login, name="admin-login"),  # throttled (M4); the rest is Django's admin

@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catena_site.shared_store import CacheErrors, store
+from content import restrictions
 from subscribers import devices, playback_cache
 from subscribers.models import Subscriber
 from subscribers.playback_cache import Beat, BeatProbe
@@ -478,7 +479,9 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
         if subscriber_id is None:  # an anonymous viewer: the portal's free channels, if it still allows them
             if portal_id not in anonymous:
                 anonymous[portal_id] = playback_cache.anonymous_channels(portal_id)
-            if anonymous[portal_id].get(channel_name) != channel_id:
+            found = anonymous[portal_id].get(channel_name)
+            if found is None or found.channel_id != channel_id or not restrictions.allows(
+                    found.restriction, restrictions.viewer_key(ip, country)):
                 denied.append(pk)
                 names.add(channel_name)
             continue

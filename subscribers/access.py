@@ -13,7 +13,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from content import restrictions
-from content.models import Channel, FreePackage, Location, Package, PackageChannel
+from content.models import Channel, ChannelLocation, FreePackage, Location, Package, PackageChannel
 from portals.models import DEFAULT_PORTAL_SETTINGS, Portal
 
 from .models import Subscriber, Subscription
@@ -119,8 +119,14 @@ def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple
         channels[name] = channel_id
         if location_id is not None:
             located.setdefault(name, []).append(location_id)
+    return channels, _restriction_texts(located)
+
+
+def _restriction_texts(located: dict) -> dict:
+    """``{name: restriction text}`` (``content.restrictions``) of channels restricted to these location IDs: one
+    query, none when nothing is restricted; each distinct set of locations is encoded once."""
     if not located:
-        return channels, {}
+        return {}
     ids = {location_id for found in located.values() for location_id in found}
     places = {pk: (countries, networks) for pk, countries, networks
               in Location.objects.filter(id__in=ids).values_list("id", "countries", "networks")}
@@ -131,7 +137,16 @@ def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple
         if key not in texts:
             texts[key] = restrictions.encode(places[pk] for pk in key if pk in places)
         restricted[name] = texts[key]
-    return channels, restricted
+    return restricted
+
+
+def channel_restrictions(channel_ids) -> dict[int, str]:
+    """``{channel id: restriction text}`` of those of these channels that have location restrictions."""
+    located: dict[int, list[int]] = {}
+    for channel_id, location_id in ChannelLocation.objects.filter(channel_id__in=list(channel_ids)).values_list(
+            "channel_id", "location_id"):
+        located.setdefault(channel_id, []).append(location_id)
+    return _restriction_texts(located)
 
 
 def channel_id_by_name(portal_id: int, name: str) -> int | None:

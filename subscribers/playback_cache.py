@@ -547,80 +547,106 @@ def _uncached(token: str) -> tuple | None:
 # packages. One entry per server holds every such channel as ``name → (portal, channel)``, with the stamps of
 # the anonymous portals of all servers (``anonymous_stamp_key``: deleted with every portal's stamp, so a setting,
 # a free package or a portal's server changed) and of each free package (its channels). On Redis it is a hash of
-# the facts entries' shape (``c:<name>`` holds ``channel:portal``), read by the same script in one round trip.
+# the facts entries' shape (``c:<name>`` holds ``channel:portal``, ``r:<name>`` a restricted channel's locations),
+# read by the same script in one round trip, which also decides the location restrictions for the viewer.
 
 
 def anonymous_key(server_id: int) -> str:
-    return f"pb:an:{server_id}"
+    # "an2": the channels gained their location restrictions; entries of the older shape are never read.
+    return f"pb:an2:{server_id}"
 
 
-def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str, tuple[int, int]]) -> None:
+class AnonymousChannel(NamedTuple):
+    """A channel an anonymous viewer may watch, as the server's entry holds it."""
+
+    portal_id: int
+    channel_id: int
+    restriction: str | None = None  # its location restriction text (``content.restrictions``), None: anywhere
+
+
+def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str, AnonymousChannel]) -> None:
     if not cache.supports_scripts:
         cache.set(key, (stamps, channels), _ttl())
         return
     stamp_keys = [cache.make_key(k) for k in stamps]
     fields = {"k": "\n".join(stamp_keys), "m": "anonymous"}
     fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
-    fields.update({f"c:{name}": f"{channel}:{portal}" for name, (portal, channel) in channels.items()})
+    fields.update({f"c:{name}": f"{found.channel_id}:{found.portal_id}" for name, found in channels.items()})
+    fields.update({f"r:{name}": found.restriction for name, found in channels.items() if found.restriction})
     cache.replace_hash(key, fields, _ttl())
 
 
-def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None) -> tuple[bool, tuple[int, int] | None,
-                                                                                 Beat | None]:
-    """``(valid, (portal, channel) or None, the session's heartbeat)`` from the server's entry and the probe's
-    heartbeat key (read only: the caller refreshes it); on Redis in one round trip."""
+def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer
+                    ) -> tuple[bool, tuple[int, int] | None, bool, Beat | None]:
+    """``(valid, (portal, channel) or None, location refused, the session's heartbeat)`` from the server's entry
+    and the probe's heartbeat key (read only: the caller refreshes it); on Redis in one round trip."""
     if cache.supports_scripts:
         if probe is not None:
             probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout)
-        status, _, channel, beat, *_ = _run_check(cache, key, name, probe, False)
+        status, _, channel, beat, _, _, refused = (*_run_check(cache, key, name, probe, False, viewer),
+                                                   None, None, None)[:7]
         beat = _beat(beat) if probe is not None else None
         if not status:
-            return False, None, beat
+            return False, None, False, beat
         if not channel:
-            return True, None, beat
+            return True, None, False, beat
         channel_id, portal_id = channel.split(b":")
-        return True, (int(portal_id), int(channel_id)), beat
+        return True, (int(portal_id), int(channel_id)), refused == 1, beat
     entry = cache.get_many([key]).get(key)
     beat = get_heartbeats([probe.key]).get(probe.key) if probe is not None else None
     if entry is None or not _valid(cache, entry[0]):
-        return False, None, beat
-    return True, entry[1].get(name), beat
+        return False, None, False, beat
+    found = entry[1].get(name)
+    if found is None:
+        return True, None, False, beat
+    return True, found[:2], not restrictions.allows(found.restriction, viewer), beat
 
 
-def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
-    """Read from the database (stamps first): ``(stamps, {name: (portal, channel)})`` (at most three queries)."""
+def _free_channels(portal_ids: list[int]) -> dict[str, AnonymousChannel]:
+    """The free channels of these portals by name, with their location restrictions (two queries at most)."""
+    channels = access.free_channels_by_name(portal_ids)
+    texts = access.channel_restrictions(channel for _, channel in channels.values()) if channels else {}
+    return {name: AnonymousChannel(portal, channel, texts.get(channel)) for name, (portal, channel) in channels.items()}
+
+
+def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, AnonymousChannel]]:
+    """Read from the database (stamps first): ``(stamps, {name: channel})`` (at most four queries). A channel's
+    restrictions are protected by its packages' stamps, as in the subscribers' entries."""
     stamps = _stamps(cache, [keys.anonymous_stamp_key()])
     portals = access.anonymous_portal_ids(server_id)
     packages = access.free_package_ids(portals) if portals else []
     stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in packages]))
-    return stamps, (access.free_channels_by_name(portals) if packages else {})
+    return stamps, (_free_channels(portals) if packages else {})
 
 
-def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None
-                    ) -> tuple[tuple[int, int] | None, Beat | None]:
+def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE
+                    ) -> tuple[tuple[int, int] | None, bool, Beat | None]:
     """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
-    streaming server (or None), and with ``probe`` the session's cached heartbeat. Warm: one round trip on Redis
-    (a few file reads on the file-based cache), no query. Raises the database's errors; tolerates a failing
-    cache by reading the database."""
+    streaming server (or None), whether its location restrictions refuse ``viewer``, and with ``probe`` the
+    session's cached heartbeat. Warm: one round trip on Redis (a few file reads on the file-based cache), no
+    query. Raises the database's errors; tolerates a failing cache by reading the database."""
     if not valid_stream_name(name):
-        return None, None
+        return None, False, None
     key = anonymous_key(server_id)
     try:
         cache = store()
-        valid, found, beat = _read_anonymous(cache, key, name, probe)
+        valid, found, refused, beat = _read_anonymous(cache, key, name, probe, viewer)
         if valid:
-            return found, beat
+            return found, refused, beat
         stamps, channels = _anonymous_channels_of_server(cache, server_id)
         _write_anonymous(cache, key, stamps, channels)
-        return channels.get(name), beat
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding the anonymous request from the database", exc)
-        return access.free_channels_by_name(access.anonymous_portal_ids(server_id)).get(name), None
+        channels, beat = _free_channels(access.anonymous_portal_ids(server_id)), None
+    found = channels.get(name)
+    if found is None:
+        return None, False, beat
+    return found[:2], not restrictions.allows(found.restriction, viewer), beat
 
 
-def anonymous_channels(portal_id: int) -> dict[str, int]:
-    """``{name: channel id}`` of what an anonymous viewer may watch in this portal (empty unless it allows
+def anonymous_channels(portal_id: int) -> dict[str, AnonymousChannel]:
+    """``{name: channel}`` of what an anonymous viewer may watch in this portal (empty unless it allows
     anonymous viewing), from the database: for the background re-check of sessions, not the auth check."""
     if not access.anonymous_portal_ids(None, portal_id=portal_id):
         return {}
-    return {name: channel for name, (_, channel) in access.free_channels_by_name([portal_id]).items()}
+    return _free_channels([portal_id])

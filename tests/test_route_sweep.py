@@ -256,6 +256,9 @@ ROUTES: list[Route] = [
     Route("client:playlist", {"GET": (PLAYBACK_TOKEN, 200)}, query=playback, host=True),
     Route("client:guide", {"GET": (PLAYBACK_TOKEN, 200)}, query=playback, host=True),
     Route("^tv/api/", {"GET": (PUBLIC, 404)}, path="/tv/api/v2/me"),
+    # --- IPTVPORTAL JSONSQL: JSON-RPC answers (an empty body is -32600 with 200); no session → 401 -----------------
+    Route("api-jsonrpc", {"POST": (PUBLIC, 200)}),
+    Route("api-jsonsql", {"POST": (ANY_MANAGER, 200)}),
     # --- Streaming server ----------------------------------------------------------------------------------------
     Route("streaming:flussonic-auth", {"GET": (STREAMER_KEY, 200)}, query=streamer_auth, portal_object=True),
     Route("streaming:flussonic-events", {"POST": (STREAMER_KEY, 204)}, query=streamer_key, body=lambda w: []),

@@ -190,7 +190,8 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
                      server_id: int | None = None) -> Decision:
     """A request without a token (lifecycle.md §3): allowed for a channel of a free package of the portal that
     has this stream name on the asking streaming server, when that portal allows anonymous viewing
-    (``playback_cache.anonymous_check``); anything else is ``unknown_token`` and records nothing.
+    (``playback_cache.anonymous_check``); such a channel with location restrictions is refused outside them
+    (``location_restricted``); anything else is ``unknown_token``. A refusal records nothing.
 
     The play session is recorded without a subscriber; the session limit does not apply (it is per subscriber).
     """
@@ -200,9 +201,12 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
     name = query.get("name") or ""
     session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     probe = sessions.probe(session_id, name, False, now, None, None) if session_id else None
-    found, beat = playback_cache.anonymous_check(server_id, name, probe)
+    found, location_refused, beat = playback_cache.anonymous_check(
+        server_id, name, probe, restrictions.viewer_key(query.get("ip"), query.get("country")))
     if found is None:
         return Decision(UNKNOWN_TOKEN)
+    if location_refused:
+        return Decision(LOCATION_RESTRICTED)
     portal_id, channel_id = found
     if session_id:
         facts = AnonymousFacts(portal_id)

@@ -130,7 +130,8 @@ def test_a_cold_anonymous_decision_reads_each_fact_with_one_query(client, free, 
                                                                  django_assert_num_queries):
     allow_anonymous(free["portal"], committed)
     check(client, free["alice"].playback_token, "news")  # the streaming servers are cached from here on
-    with django_assert_num_queries(3):  # the server's anonymous portals, their free packages, their channels
+    # the server's anonymous portals, their free packages, their channels, and those channels' locations
+    with django_assert_num_queries(4):
         assert reason(anonymous(client, "sport")) == "unknown_token"
 
 
@@ -218,3 +219,55 @@ def test_the_screens_show_the_viewer_as_anonymous(client, free, committed, manag
     exported = web.get("/play-sessions/history/", {"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
     assert [row["Subscriber"] for row in rows] == ["anonymous"]
+
+
+class TestLocationRestrictions:
+    """A free channel with location restrictions plays anonymously only from its locations (catalog.md §2)."""
+
+    HOME, AWAY = "192.0.2.10", "198.51.100.7"
+
+    @pytest.fixture
+    def restricted(self, client, free, committed):
+        allow_anonymous(free["portal"], committed)
+        home = committed(content.create_location, free["portal"], caller=caller(free["portal"]),
+                         data={"name": "home", "title": "Home", "countries": ["FI"], "networks": ["192.0.2.0/24"]})
+        free["restrict"] = lambda *locations: committed(
+            content.update_channel, free["news"], caller=caller(free["portal"]),
+            data={"locationRestrictions": [location.public_id for location in locations]})
+        free["home"] = home
+        return free
+
+    def test_it_plays_from_a_network_or_country_of_its_locations_and_nowhere_else(self, client, restricted,
+                                                                               cache_backend):
+        restricted["restrict"](restricted["home"])
+        assert anonymous(client, "news", ip=self.HOME).status_code == 200
+        assert anonymous(client, "news", ip=self.AWAY, country="FI").status_code == 200
+        before = PlaySession.objects.count()
+        response = anonymous(client, "news", ip=self.AWAY, country="SE")
+        assert (response.status_code, reason(response)) == (403, "location_restricted")
+        assert reason(anonymous(client, "news", ip=self.AWAY)) == "location_restricted"
+        assert PlaySession.objects.count() == before  # a refusal records nothing
+
+    def test_a_warm_restricted_check_needs_no_query(self, client, restricted, cache_backend,
+                                                    django_assert_num_queries):
+        restricted["restrict"](restricted["home"])
+        session_id = str(uuid.uuid4())
+        assert anonymous(client, "news", ip=self.HOME, session_id=session_id).status_code == 200  # cold
+        with django_assert_num_queries(0):
+            response = anonymous(client, "news", ip=self.HOME, session_id=session_id, request_type="update_session",
+                                 request_number=1, bytes=1000)
+            assert response.status_code == 200
+            assert reason(anonymous(client, "news", ip=self.AWAY)) == "location_restricted"
+
+    def test_restricting_the_channel_refuses_and_closes_what_is_outside_at_once(self, client, restricted,
+                                                                               cache_backend):
+        assert anonymous(client, "news", ip=self.AWAY, session_id="away").status_code == 200  # warm, unrestricted
+        assert anonymous(client, "news", ip=self.HOME, session_id="home").status_code == 200
+        restricted["restrict"](restricted["home"])
+        assert reason(anonymous(client, "news", ip=self.AWAY)) == "location_restricted"
+        assert anonymous(client, "news", ip=self.HOME).status_code == 200
+        states = dict(PlaySession.objects.filter(streamer_session_id__in=["away", "home"])
+                      .values_list("streamer_session_id", "active"))
+        assert states == {"away": False, "home": True}
+        restricted["restrict"]()  # lifted: anywhere again
+        assert anonymous(client, "news", ip=self.AWAY).status_code == 200

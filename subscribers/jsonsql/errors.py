@@ -1,0 +1,30 @@
+"""JSON-RPC 2.0 errors: the protocol's codes (negative) and our application errors (≥ 1)."""
+
+from __future__ import annotations
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+
+# Application errors, each a refusal the caller can act on.
+NOT_AUTHORIZED = 1  # wrong credentials, or no live session
+SECOND_FACTOR = 2  # the manager has two-factor authentication on: send params.totp
+TOO_MANY_ATTEMPTS = 3  # login throttling
+NOT_SUPPORTED = 4  # insert / update / delete: not yet
+TOO_MANY_ROWS = 5  # more than MAX_ROWS rows: add a limit
+QUERY_FAILED = 6  # the database refused the query (a type mismatch, division by zero, the time limit)
+
+
+class JsonRpcError(Exception):
+    """An answer ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, code: int, message: str, *, status: int = 200):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status  # HTTP status: 200 but for a missing session (401) and a body over 1 MB (413)
+
+
+def invalid(message: str) -> JsonRpcError:
+    return JsonRpcError(INVALID_PARAMS, message)

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import BooleanField, ExpressionWrapper, F, IntegerField, Q, Value
 
 from content.models import Category, Channel, Package, PackageChannel
+from subscribers.device_model import Device
 from subscribers.models import Subscriber, Subscription
 
 
@@ -85,8 +86,17 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "name": field_("name"),
         "phone": field_("phone"),
         "disabled": field_("disabled"),
-        "max_terminal": constant(None, IntegerField()),  # null until devices land
+        "max_terminal": field_("max_devices"),  # the subscriber's own device limit (null: the portal's)
     }),
+    Table("terminal", Device, "portal", {
+        "id": field_("id"),
+        "subscriber_id": field_("subscriber_id"),
+        "mac_addr": field_("mac"),  # "" for apps and players
+        "uid": field_("uid"),
+        "name": field_("name"),
+        "registered": field_("first_seen_at"),
+        "last_seen": field_("last_seen_at"),
+    }, links={"subscriber_id": ("subscriber", "subscriber")}),
     Table("media", Channel, "portal", {
         "id": field_("id"),
         "name": field_("name"),

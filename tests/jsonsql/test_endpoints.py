@@ -83,7 +83,7 @@ def test_malformed_calls_get_the_json_rpc_codes(world, raw, code):
 
 
 @pytest.mark.parametrize(("params", "named"), [
-    ({"data": "id", "from": "terminal"}, "Unknown table: terminal."),
+    ({"data": "id", "from": "terminals"}, "Unknown table: terminals."),
     ({"data": "id", "from": "subscriber; drop table subscribers_subscriber"},
      "Unknown table: subscriber; drop table subscribers_subscriber."),
     ({"data": "playback_token", "from": "subscriber"}, "Unknown column: playback_token."),

@@ -180,3 +180,24 @@ def test_the_readme_count_per_package_example_groups_a_sub_select(world):
                                                    "where": {"eq": ["media_id", a["channels"]["news"].id]}}}]},
         "group_by": "package_id", "order_by": {"desc": {"count": "*"}}})
     assert rows == [[a["packages"]["movie"].id, 2]]  # news is in basic (free, nobody subscribes) and movie
+
+
+def test_terminals_are_the_subscribers_devices_and_max_terminal_their_own_limit(world):
+    from portals.auth import Caller
+    from subscribers import devices
+    from subscribers import services as subscribers
+
+    a, b = world["a"], world["b"]
+    alice = a["people"]["Alice"]
+    devices.add_device(a["portal"], caller=Caller(portal=a["portal"]), data={
+        "subscriberId": alice.public_id, "kind": "stb", "mac": "AA-BB-CC-DD-EE-01", "name": "Living room"})
+    devices.add_device(b["portal"], caller=Caller(portal=b["portal"]), data={
+        "subscriberId": b["people"]["Alice"].public_id, "kind": "stb", "mac": "aa:bb:cc:dd:ee:02", "name": "B box"})
+    subscribers.update_subscriber(alice, caller=Caller(portal=a["portal"]), data={"maxDevices": 3})
+    assert select(a["owner"], {"data": ["mac_addr", "uid", "name", "subscriber_id"], "from": "terminal"}) == [
+        ["aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:01", "Living room", alice.id]]  # portal B's box is invisible
+    watching = {"data": "name", "from": "subscriber",
+                "where": {"in": ["id", {"select": {"data": "subscriber_id", "from": "terminal"}}]}}
+    assert select(a["owner"], watching) == ["Alice"]
+    assert select(a["owner"], {"data": ["name", "max_terminal"], "from": "subscriber",
+                               "where": {"is_not": ["max_terminal", None]}}) == [["Alice", 3]]

@@ -131,6 +131,13 @@ def test_the_live_status_follows_a_running_fetch_without_reloading(owner_page, g
     assert len(polls) == asked
 
 
+def wait_settled(page, selector: str) -> None:
+    """Wait until the block ``selector`` is on the page and htmx has settled it. htmx binds a swapped-in block's
+    triggers only when it settles (``htmx-settling`` goes away): input typed before that reaches no block."""
+    wait_until(page, f"document.querySelector({selector!r}) !== null && "
+                     f"!document.querySelector({selector!r}).classList.contains('htmx-settling')")
+
+
 def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page, guide_url, settings, monkeypatch):
     run_tasks_inline(settings, monkeypatch)
     page = owner_page
@@ -142,7 +149,7 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     page.fill("input[name=name]", "news-24")
     page.fill("input[name=title]", "News 24")
     page.select_option("select[name=epg_source]", "xmltv.main")
-    page.wait_for_selector("#epg-names[data-source='xmltv.main']", state="attached")
+    wait_settled(page, "#epg-names[data-source='xmltv.main']")
     assert suggested(page) == ["news.example", "sport.example"]
     assert page.get_attribute("input[name=epg_channel_name]", "list") == "epg-channel-names"
     assert "2 EPG channel IDs in xmltv.main" in page.text_content("[data-testid=epg-names-hint]")
@@ -151,6 +158,7 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     # Wait for the answer to "spo" itself: "sp" already leaves one suggestion, and a block swapped in while the
     # next input waits out its delay takes that input's request with it (the old block leaves the page).
     wait_until(page, "document.querySelector('[data-testid=epg-names-hint]').textContent.includes('“spo”')")
+    wait_settled(page, "#epg-names")
     assert suggested(page) == ["sport.example"]
     assert page.text_content("[data-testid=epg-names-hint]") == "1 of 2 EPG channel IDs in xmltv.main contain “spo”."
     assert page.input_value("input[name=epg_channel_name]") == "spo"  # the swap leaves the typing alone
@@ -167,9 +175,9 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     # No source: no suggestions.
     page.click("text=Add channel")
     page.select_option("select[name=epg_source]", "xmltv.main")
-    page.wait_for_selector("#epg-names[data-source='xmltv.main']", state="attached")
+    wait_settled(page, "#epg-names[data-source='xmltv.main']")
     page.select_option("select[name=epg_source]", "")
-    page.wait_for_selector("#epg-names[data-source='']", state="attached")
+    wait_settled(page, "#epg-names[data-source='']")
     assert suggested(page) == []
     assert page.is_hidden("[data-testid=epg-names-hint]")
 

@@ -230,7 +230,7 @@ def build_portal(subscribers: int, channels: int, packages: int, seed: int = 7, 
     PackageChannel.objects.bulk_create([PackageChannel(package_id=p, channel_id=c) for p, c in links])
     subs = Subscriber.objects.bulk_create(
         [Subscriber(portal=portal, name=f"Viewer {i}", phone_country_code="1", phone=str(5550000000 + i),
-                    full_phone=f"1{5550000000 + i}") for i in range(subscribers)], batch_size=2000)
+                    full_phone=f"1{5550000000 + i}", login=f"1{5550000000 + i}") for i in range(subscribers)], batch_size=2000)
     channels_of = {}
     for p, c in links:
         channels_of.setdefault(p, []).append(c)

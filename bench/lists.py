@@ -44,9 +44,11 @@ def load(portal, channel_ids: list[int], package_ids: list[int]) -> None:
         # Subscribers: 100k, 5% disabled; IDs from 2024-02-01 on, one per millisecond.
         cursor.execute(f"""
             INSERT INTO subscribers_subscriber (id, portal_id, name, phone_country_code, phone, full_phone,
-                                                playback_token, disabled, created_at, updated_at)
+                                                login, player_password, playback_token, disabled, created_at,
+                                                updated_at)
             SELECT {snowflake("2678400000 + g")}, %s, 'Viewer ' || g, '1', (5000000000 + g)::text,
-                   '1' || (5000000000 + g)::text, md5('token' || g) || md5('more' || g), g %% 20 = 0, now(), now()
+                   '1' || (5000000000 + g)::text, '1' || (5000000000 + g)::text, left(md5('pw' || g), 10),
+                   md5('token' || g) || md5('more' || g), g %% 20 = 0, now(), now()
             FROM generate_series(1, {SUBSCRIBERS}) g""", [portal.id])
         cursor.execute("SELECT id FROM subscribers_subscriber WHERE portal_id = %s ORDER BY id", [portal.id])
         subscribers = [row[0] for row in cursor.fetchall()]

@@ -56,6 +56,7 @@ class OperationType(models.TextChoices):
     DISABLE_SUBSCRIBER = "disableSubscriber"
     ENABLE_SUBSCRIBER = "enableSubscriber"
     RESET_PLAYBACK_TOKEN = "resetPlaybackToken"
+    RESET_PLAYER_PASSWORD = "resetPlayerPassword"  # players.md §2
     CREATE_PACKAGE_SUBSCRIBER = "createPackageSubscriber"
     DELETE_PACKAGE_SUBSCRIBER = "deletePackageSubscriber"
     UPDATE_PACKAGE_SUBSCRIBER = "updatePackageSubscriber"  # lifecycle.md §1: the period changed

@@ -229,6 +229,9 @@ class PortalSettingsInput(Section):
     allowAnonymous = Boolean(
         required=False, help_text="Channels of the free packages play without a token, and the apps list them "
                                   "without a login.")
+    xtreamApi = Boolean(
+        required=False, help_text="IPTV players (TiviMate, IPTV Smarters, Kodi…) log in with the subscriber's login "
+                                  "and player password through the Xtream Codes API at the portal's host.")
 
     def validate_smsTemplate(self, value):
         return value or None

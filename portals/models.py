@@ -24,6 +24,8 @@ DEFAULT_PORTAL_SETTINGS = {
     "deviceLimitPolicy": "refuse",
     # lifecycle.md §3: anonymous viewing of the free packages
     "allowAnonymous": False,
+    # players.md §3: the Xtream Codes API (player_api.php, get.php, xmltv.php, live/, timeshift/)
+    "xtreamApi": False,
 }
 DEVICE_LIMIT_POLICIES = ("refuse", "replace_oldest")
 DEFAULT_ARCHIVE_DAYS = 7  # what ``autoRecord`` sets when the portal's ``defaultArchiveDays`` is None

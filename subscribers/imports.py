@@ -140,7 +140,7 @@ def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, calle
     for result, row in zip(report.rows, rows):
         subscriber = Subscriber(
             id=new_id(), portal=portal, name=result.name, phone_country_code=row["country_code"],
-            phone=row["phone"], full_phone=row["country_code"] + row["phone"],
+            phone=row["phone"], full_phone=row["country_code"] + row["phone"], login=row["country_code"] + row["phone"],
             playback_token=new_playback_token(), created_at=now, updated_at=now,
         )
         subscribers.append(subscriber)

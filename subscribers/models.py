@@ -14,6 +14,16 @@ def new_playback_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# players.md §2: read off a TV screen and typed with a remote, so no look-alikes (no 0/O, 1/l/I).
+PLAYER_PASSWORD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+PLAYER_PASSWORD_LENGTH = 10
+
+
+def new_player_password() -> str:
+    """A fresh player password: 10 characters of an unambiguous alphabet (about 57 bits)."""
+    return "".join(secrets.choice(PLAYER_PASSWORD_ALPHABET) for _ in range(PLAYER_PASSWORD_LENGTH))
+
+
 class Subscriber(PublicModel):
     """A viewer of a portal, identified by a phone number unique within the portal."""
 
@@ -29,6 +39,10 @@ class Subscriber(PublicModel):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     # lifecycle.md §2: this subscriber's device limit (IPTVPORTAL max_terminal); null: the portal's setting.
     max_devices = models.PositiveIntegerField(null=True, blank=True)
+    # players.md §2: what IPTV players log in with. ``login`` defaults to ``full_phone`` and is unique in the
+    # portal; the player password is a device credential like the token, so it is stored to be shown again.
+    login = models.CharField(max_length=64)
+    player_password = models.CharField(max_length=32, default=new_player_password)
 
     objects = PortalQuerySet.as_manager()
 
@@ -36,6 +50,7 @@ class Subscriber(PublicModel):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["portal", "full_phone"], name="subscriber_phone_unique_in_portal"),
+            models.UniqueConstraint(fields=["portal", "login"], name="subscriber_login_unique_in_portal"),
         ]
         indexes = [
             models.Index(fields=["portal", "disabled", "id"], name="subscriber_portal_disabled"),
@@ -44,6 +59,11 @@ class Subscriber(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.name} (+{self.full_phone})"
+
+    def save(self, *args, **kwargs):
+        if not self.login:
+            self.login = self.full_phone
+        super().save(*args, **kwargs)
 
     @property
     def international_phone(self) -> str:
@@ -101,4 +121,5 @@ class ExpiryReminder(models.Model):
 from .client_sessions import AppSession, SmsCode  # noqa: E402  (models of the client API)
 from .device_model import Device  # noqa: E402  (lifecycle.md §2)
 
-__all__ = ["Subscriber", "Subscription", "ExpiryReminder", "AppSession", "SmsCode", "Device", "new_playback_token"]
+__all__ = ["Subscriber", "Subscription", "ExpiryReminder", "AppSession", "SmsCode", "Device", "new_playback_token",
+           "new_player_password"]

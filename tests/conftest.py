@@ -17,7 +17,8 @@ API = "/tv-management/api/v1"
 # The settings of catalog.md §4 and lifecycle.md §1–§3, with their defaults.
 LATER_SETTINGS = {"icareusApi": False, "defaultArchiveDays": None, "expiryReminderDays": None,
                   "expiryReminderTemplate": None, "allowDeviceRegistration": True, "allowDeviceUnregister": True,
-                  "maxDevicesPerSubscriber": None, "deviceLimitPolicy": "refuse", "allowAnonymous": False}
+                  "maxDevicesPerSubscriber": None, "deviceLimitPolicy": "refuse", "allowAnonymous": False,
+                  "xtreamApi": False}
 PERSONAS = ("api_key", "owner", "admin", "content", "subscribers", "viewer")
 
 

@@ -33,6 +33,7 @@ class PortalSettingsSerializer(serializers.Serializer):
     maxDevicesPerSubscriber = serializers.IntegerField(allow_null=True, min_value=1, max_value=1000)
     deviceLimitPolicy = serializers.ChoiceField(choices=["refuse", "replace_oldest"])
     allowAnonymous = serializers.BooleanField()
+    xtreamApi = serializers.BooleanField()
 
 
 class FlagsSerializer(serializers.Serializer):

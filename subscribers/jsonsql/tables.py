@@ -81,7 +81,7 @@ class Table:
 TABLES: dict[str, Table] = {table.name: table for table in (
     Table("subscriber", Subscriber, "portal", {
         "id": field_("id"),
-        "username": field_("full_phone"),  # the login: the full phone number, digits only
+        "username": field_("login"),  # players.md §2: the login, by default the full phone number
         "password": constant(None, models.CharField()),  # write-only: always reads as null
         "name": field_("name"),
         "phone": field_("phone"),

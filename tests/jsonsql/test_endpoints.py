@@ -126,7 +126,7 @@ def test_more_than_10000_rows_asks_for_a_limit(world):
     portal = world["a"]["portal"]
     # Bulk rows straight into the table: 10,001 subscribers through the service would take minutes.
     Subscriber.objects.bulk_create(Subscriber(portal=portal, name=f"n{i}", phone_country_code="7", phone=str(i),
-                                              full_phone=f"7{i}") for i in range(MAX_ROWS))
+                                              full_phone=f"7{i}", login=f"7{i}") for i in range(MAX_ROWS))
     refusal = error(world["a"]["owner"], "select", {"data": "id", "from": "subscriber"})
     assert refusal["code"] == 5 and "add a limit" in refusal["message"]
     assert len(select(world["a"]["owner"], {"data": "id", "from": "subscriber", "limit": MAX_ROWS})) == MAX_ROWS

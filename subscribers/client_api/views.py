@@ -55,6 +55,13 @@ def stream_url(subscriber, channel) -> str:
     return f"{url}?token={subscriber.playback_token}" if subscriber.playback_token else url
 
 
+def archive_url(subscriber, channel, start: int, duration: int) -> str:
+    """A Flussonic DVR URL of ``duration`` seconds of the channel's archive from ``start`` (Unix seconds), with the
+    viewer's playback token (players.md §1)."""
+    url = f"{stream_base(subscriber.portal)}/{channel.name}/index-{start}-{duration}.m3u8"
+    return f"{url}?token={subscriber.playback_token}" if subscriber.playback_token else url
+
+
 class AnonymousViewer:
     """A viewer without credentials of a portal that allows anonymous viewing (lifecycle.md §3). It has no ID,
     hence no subscriptions: the access rule (``subscribers.access``) grants it exactly the portal's free

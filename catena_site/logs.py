@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -120,6 +121,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+def configure(config: dict) -> None:
+    """Django's LOGGING_CONFIG: ``settings.LOGGING``, and with JSON lines Python's warnings as log records too (a
+    warning printed as it is would be the one line that is not JSON)."""
+    logging.config.dictConfig(config)
+    if settings.LOG_FORMAT == "json":
+        logging.captureWarnings(True)
+
+
 # --- Celery: the context travels with the task ------------------------------------------------------------
 
 
@@ -159,5 +168,6 @@ def _json_worker_lines(logger=None, **kwargs) -> None:
     """Celery sets up the worker's and beat's logging itself: with LOG_FORMAT=json its handlers write JSON too."""
     if settings.LOG_FORMAT != "json" or logger is None:
         return
+    logging.captureWarnings(True)
     for handler in logger.handlers:
         handler.setFormatter(JsonFormatter())

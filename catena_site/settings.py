@@ -281,6 +281,7 @@ if LOG_FORMAT not in ("text", "json"):
 # with JSON logs, where it replaces the development server's request lines.
 LOG_REQUESTS = env.bool("LOG_REQUESTS", default=LOG_FORMAT == "json")
 _console_formatter = "json" if LOG_FORMAT == "json" else "plain"
+LOGGING_CONFIG = "catena_site.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -86,10 +86,14 @@ class RequestContextMiddleware:
 
 
 def log_request(request, response, duration: float) -> None:
-    """The request's line: ``GET /path 200`` (never the query string: it may carry keys and tokens)."""
+    """The request's line: ``GET /path 200`` (never the query string: it may carry keys and tokens). INFO, but
+    WARNING for a 4xx other than 404 and ERROR for a 5xx — unless the view marked its answer as ordinary (an auth
+    check's refusal: ``_has_been_logged``, which also keeps it out of ``django.request``'s warnings)."""
     match = getattr(request, "resolver_match", None)
     status = response.status_code
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 and status != 404 else logging.INFO
+    if level == logging.WARNING and getattr(response, "_has_been_logged", False):
+        level = logging.INFO
     request_log.log(level, "%s %s %s", request.method, request.path, status, extra={
         "duration": round(duration, 6), "method": request.method, "path": request.path, "status": status,
         "view": match.view_name if match is not None else None})

@@ -21,7 +21,7 @@ def fetches(samples, portal, status):
     return value(samples, "catena_epg_fetches_total", portal_id=portal.public_id, status=status)
 
 
-def test_fetches_are_counted_by_status_and_their_programmes_shown(client, portal, other_portal, server, sent,
+def test_fetches_are_counted_by_status_and_their_programs_shown(client, portal, other_portal, server, sent,
                                                                    metrics_on, django_capture_on_commit_callbacks):
     server.serve("/guide.xml", guide(program("one.tv", 0, 1), program("one.tv", 1, 2), program("two.tv", 0, 2)))
     good = make_source(portal, url=server.url("/guide.xml"))

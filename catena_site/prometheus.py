@@ -69,6 +69,7 @@ HTTP_REQUEST_SECONDS = Histogram("catena_http_request_seconds", "Time to answer 
 # The classic text format, which every Prometheus (2.x and 3.x) reads; our names need none of 1.0.0's escaping.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNRESOLVED_VIEW = "<unresolved>"  # a request no URL pattern matched (404)
+STATIC_VIEW = "<static>"  # a static file, answered by WhiteNoise before any URL pattern is tried
 
 # Children of the labelled metrics, by label values: ``labels()`` takes a lock and builds a key on every call,
 # which the auth check (thousands per second) should not pay for.
@@ -165,7 +166,10 @@ class HttpMetricsMiddleware:
         response = self.get_response(request)
         try:
             match = getattr(request, "resolver_match", None)
-            view = match.view_name if match is not None else UNRESOLVED_VIEW
+            if match is not None:
+                view = match.view_name
+            else:
+                view = STATIC_VIEW if request.path.startswith(settings.STATIC_URL) else UNRESOLVED_VIEW
             _child(HTTP_REQUESTS, view, request.method, str(response.status_code)).inc()
             _child(HTTP_REQUEST_SECONDS, view).observe(time.perf_counter() - started)
         except Exception:

@@ -155,3 +155,11 @@ def test_a_scrape_adds_up_the_values_of_every_process_until_the_directory_is_cle
     assert own.exists()
     assert counted() == 0
     assert value(scrape(client), "catena_sms_sent_total", portal_id=portal, result="sent") == 1
+
+
+def test_static_files_are_counted_apart_from_unknown_pages(client, metrics_on, db):
+    before = scrape(client)
+    assert client.get("/static/no-such-file.css").status_code == 404
+    after = scrape(client)
+    assert total(after, "catena_http_requests_total", view="<static>") - total(
+        before, "catena_http_requests_total", view="<static>") >= 1

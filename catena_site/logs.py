@@ -18,9 +18,9 @@ import datetime as dt
 import json
 import logging
 import logging.config
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 
 from celery import signals
@@ -60,7 +60,7 @@ def request_id_from(value: str | None) -> str:
     """The caller's request ID if it is a valid one, else a new one (32 hex digits)."""
     if value and REQUEST_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID: several times cheaper
 
 
 class RequestContextMiddleware:

@@ -469,3 +469,15 @@ def test_every_missing_column_is_named_in_one_answer(world):
     refusal = error(world["a"]["owner"], "insert", {"into": "subscriber", "columns": ["name"], "values": [["Erin"]]})
     assert refusal == {"code": 8, "message": "row 1: phone_country_code: This field is required; phone: This field "
                                              "is required. Nothing was changed."}
+
+
+def test_a_refused_second_row_of_an_update_undoes_the_first_and_schedules_no_invalidation(
+        world, django_capture_on_commit_callbacks):
+    before = stored()
+    with django_capture_on_commit_callbacks() as scheduled:
+        refusal = error(world["a"]["owner"], "update", {"table": "subscriber", "set": {"phone": "2345670000"},
+                                                         "where": {"in": ["name", "Carol", "Dave"]}})
+    dave = world["a"]["people"]["Dave"]
+    assert refusal == {"code": 9, "message": f"subscriber {dave.id}: phone: A subscriber with phone +12345670000 "
+                                             "already exists. Nothing was changed."}
+    assert stored() == before and scheduled == []

@@ -481,3 +481,12 @@ def test_a_refused_second_row_of_an_update_undoes_the_first_and_schedules_no_inv
     assert refusal == {"code": 9, "message": f"subscriber {dave.id}: phone: A subscriber with phone +12345670000 "
                                              "already exists. Nothing was changed."}
     assert stored() == before and scheduled == []
+
+
+def test_a_write_with_the_portal_api_key_is_recorded_as_the_api_key(world):
+    portal = world["a"]["portal"]
+    response = call(portal.api_key, "insert", {"into": "category", "columns": ["name", "title"],
+                                               "values": [["films", "Films"]]}, header="X-Auth-Token")
+    assert response.json()["result"] == 1
+    operation = Operation.objects.get(type="createCategory", payload__name="films")
+    assert (operation.portal_id, operation.actor_type, operation.actor_email) == (portal.id, "apiKey", "")

@@ -9,7 +9,8 @@
 ``run`` is the demo of a development machine: when they are not configured (in the environment or ``.env``) it
 gives the three processes a ``STREAMER_KEY`` generated once and kept in ``var/streamer-key``, and
 ``EPG_ALLOW_PRIVATE_URLS=true`` (guides on local addresses). It prints the demo login, API key and streamer
-key last, once the worker is up.
+key last, once the worker is up. Before starting them it empties the Prometheus metrics directory
+(``var/prometheus`` or ``PROMETHEUS_MULTIPROC_DIR``) of the files of processes that ended.
 
 Both commands first make sure ``.venv`` exists and holds the project with its ``dev`` extras; the
 installation is repeated only when ``pyproject.toml`` changed (a stamp file in ``.venv`` keeps its hash).
@@ -85,6 +86,35 @@ def var_dir() -> Path:
     return path
 
 
+def metrics_dir(var: Path) -> Path:
+    """Where web, worker and beat write their Prometheus values (the settings' default, unless configured)."""
+    return Path(configured_value("PROMETHEUS_MULTIPROC_DIR") or var / "prometheus")
+
+
+def clean_metrics(path: Path) -> int:
+    """Empty the metrics directory before the processes start (the counters of a previous run would be added to
+    this one's), keeping the files of processes still running; how many files were deleted."""
+    path.mkdir(parents=True, exist_ok=True)
+    deleted = 0
+    for file in path.glob("*.db"):
+        pid = file.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and _running(int(pid)):
+            continue
+        file.unlink(missing_ok=True)
+        deleted += 1
+    return deleted
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 def manage(*args: str, check: bool = True) -> int:
     code = subprocess.run([str(PYTHON), "manage.py", *args], cwd=ROOT).returncode
     if check and code != 0:
@@ -101,18 +131,23 @@ READY_GRACE = 1.0  # the worker logs "ready" just after its first heartbeat: let
 
 def configured(name: str) -> bool:
     """Whether ``name`` is set in the environment or in the ``.env`` file the settings read."""
+    return configured_value(name) is not None
+
+
+def configured_value(name: str) -> str | None:
+    """The value of ``name`` in the environment or in the ``.env`` file the settings read (None when unset)."""
     if name in os.environ:
-        return True
+        return os.environ[name]
     dotenv = ROOT / ".env"
     if not dotenv.exists():
-        return False
+        return None
     for line in dotenv.read_text(encoding="utf-8", errors="replace").splitlines():
         line = line.strip()
         if line.startswith("export "):
             line = line[len("export "):].lstrip()
         if "=" in line and not line.startswith("#") and line.split("=", 1)[0].strip() == name:
-            return True
-    return False
+            return line.split("=", 1)[1].strip().strip("'\"")
+    return None
 
 
 def local_streamer_key(var: Path) -> str:
@@ -277,6 +312,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     manage("migrate", "--noinput")
     details = demo_details(url)
     env, streamer_key = demo_environment(var)
+    clean_metrics(metrics_dir(var))
 
     stopping = False
 

@@ -71,11 +71,12 @@ def serve(argv: list[str], port: int, **popen) -> subprocess.Popen:
     raise SystemExit(f"{' '.join(argv[1:3])} did not start on port {port}")
 
 
-def gunicorn(port: int, app: str, directory: Path) -> subprocess.Popen:
-    """The project under gunicorn (two workers, ``app`` found in ``directory``), accepting connections on ``port``."""
-    return serve([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                  "--chdir", str(directory), "--log-level", "warning", app],
-                 port, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
+def gunicorn(port: int, app: str, directory: Path, env: dict | None = None) -> subprocess.Popen:
+    """The project under gunicorn (two workers, ``app`` found in ``directory``, the production hooks of
+    ``catena_site/gunicorn_conf.py``), accepting connections on ``port``; ``env`` adds to the environment."""
+    return serve([sys.executable, "-m", "gunicorn", "-c", "python:catena_site.gunicorn_conf", "--workers", "2",
+                  "--bind", f"127.0.0.1:{port}", "--chdir", str(directory), "--log-level", "warning", app],
+                 port, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=str(ROOT))
 
 
 def server_environment(database_url: str, redis_url: str, streamer_key: str) -> None:

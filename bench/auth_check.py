@@ -16,7 +16,11 @@ decision cache, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) 
 3. ours at 50% of its measured maximum rate: p50 and p99.
 
 Targets: ≥ 1,000 checks/s; floor/ours ≤ 2.0; p50 ≤ 3 ms and p99 ≤ 10 ms at 50% of the max rate; 0 database
-queries per warm check. The Redis database given is flushed at the start (use one of your own). Also
+queries per warm check. The server runs with metrics off (no ``METRICS_TOKEN``).
+
+``--metrics-cost`` adds a second server with metrics on (``METRICS_TOKEN`` set: every check counted into the
+multiprocess files) and alternates the mixed load between the two: checks/s of each, the cost of counting
+(1 - on/off; target ≤ 5%) and how many checks the second server's ``/metrics`` counted. The Redis database given is flushed at the start (use one of your own). Also
 usable as gunicorn's app factory (``auth_check:wsgi_app()``), which is how the benchmark serves it.
 """
 
@@ -41,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/catena_bench_streaming"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 KEY = "bench-streamer-key"
+METRICS_TOKEN = "bench-metrics-token"
 QUERIES = "bench:server-queries"
 PORTAL = "bench-auth"
 
@@ -348,6 +353,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--devices", type=int, default=0,
                         help="devices per subscriber (and the portal's limit): every check carries a known device_id")
+    parser.add_argument("--metrics-cost", action="store_true",
+                        help="also measure the same load on a second server with metrics on; report the cost")
     return parser.parse_args()
 
 
@@ -424,6 +431,46 @@ def measure(base: str, args, tmp: Path, data: Path, run: str) -> dict:
     return measured
 
 
+def counted_checks(base: str) -> float:
+    """``catena_auth_checks_total`` summed over its labels, from the server's ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        text = response.read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "catena_auth_checks_total")
+
+
+def metrics_cost(off: str, on: str, args, tmp: Path, data: Path, run: str) -> dict:
+    """The mixed load on the server with metrics off and on, alternating (which goes first alternates too)."""
+    script = lua(tmp, "ours.lua", data=data, path="/streaming/flussonic/auth", mode="mix", run=run, warm=args.playing)
+    wrk(on, script, 3, args.connections, args.threads)  # warm the second server's workers
+    per_round = args.seconds / args.rounds
+    before = counted_checks(on)
+    off_runs, on_runs = [], []
+    for number in range(args.rounds):
+        pairs = [(off_runs, off), (on_runs, on)]
+        for runs, base in pairs if number % 2 == 0 else reversed(pairs):
+            runs.append(wrk(base, script, per_round, args.connections, args.threads))
+    return {"off": total(off_runs), "on": total(on_runs),
+            "round_costs": sorted(1 - n["rps"] / o["rps"] for o, n in zip(off_runs, on_runs)),
+            "counted": counted_checks(on) - before, "sent": sum(r["requests"] for r in on_runs)}
+
+
+def report_metrics_cost(cost: dict) -> None:
+    off_rps, _, off_p50, off_p99 = cost["off"]
+    on_rps, _, on_p50, on_p99 = cost["on"]
+    overall = 1 - on_rps / off_rps
+    rounds = cost["round_costs"]
+    median = rounds[len(rounds) // 2]
+    print(f"metrics off: {off_rps:8,.0f} checks/s p50 {off_p50:.2f} ms  p99 {off_p99:.2f} ms")
+    print(f"metrics on:  {on_rps:8,.0f} checks/s p50 {on_p50:.2f} ms  p99 {on_p99:.2f} ms; /metrics counted "
+          f"{cost['counted']:,.0f} checks for {cost['sent']:,} answered")
+    print(f"cost of counting: {100 * overall:.1f}% overall, {100 * median:.1f}% median of {len(rounds)} alternations "
+          f"(each {', '.join(f'{100 * c:.1f}%' for c in rounds)}) (target ≤ 5%: {'PASS' if overall <= 0.05 else 'FAIL'})")
+
+
 def periodic_jobs() -> dict:
     """Run the periodic jobs' work the load left behind, timed: buffered session starts and heartbeats."""
     from monitoring import sessions
@@ -494,14 +541,25 @@ def main() -> None:
     device = (lambda s: f" {device_uid(s, 0)}") if args.devices else (lambda s: "")
     data.write_text("".join(f"{s.playback_token} {ok} {no}{device(s)}\n" for s, ok, no in rows))
     port = _django.free_port()
-    server = _django.gunicorn(port, "auth_check:wsgi_app()", HERE)
+    servers = [_django.gunicorn(port, "auth_check:wsgi_app()", HERE, env={
+        "METRICS_TOKEN": "", "METRICS_ALLOWED_IPS": "", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-off")})]
+    cost = None
     try:
+        if args.metrics_cost:
+            metered = _django.free_port()
+            servers.append(_django.gunicorn(metered, "auth_check:wsgi_app()", HERE, env={
+                "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-on")}))
         measured = measure(f"http://127.0.0.1:{port}", args, tmp, data, run)
+        if args.metrics_cost:
+            cost = metrics_cost(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metered}", args, tmp, data, run)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
     report(args, measured, periodic_jobs())
+    if cost is not None:
+        report_metrics_cost(cost)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ app = Celery("catena")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Tasks carry the log context (request ID, portal…) of the request that sent them; JSON lines in the worker too.
+import catena_site.logs  # noqa: E402, F401
+
 # Heartbeats that /healthz and the dashboard read (catena_site/heartbeat.py): the worker's from a bootstep,
 # beat's from its scheduler's tick.
 app.steps["worker"].add("catena_site.heartbeat:WorkerHeartbeat")

@@ -30,7 +30,7 @@ def _database_ok() -> bool:
         return False
 
 
-def _broker() -> tuple[bool, int | None]:
+def broker_queue() -> tuple[bool, int | None]:
     """Whether the broker answers, and how many messages wait in the default queue (None if unknown)."""
     from catena_site.celery import app
 
@@ -60,7 +60,7 @@ def _worker_check(age: int | None) -> str:
 
 @require_safe  # GET and HEAD: a probe, never a change
 def healthz(request):
-    broker_ok, queue_length = _broker()
+    broker_ok, queue_length = broker_queue()
     worker_age = heartbeat.age(heartbeat.WORKER)
     checks = {
         "database": "ok" if _database_ok() else "error",

@@ -7,6 +7,7 @@ under ``var/``. With ``DATABASE_URL`` and ``REDIS_URL`` the same code runs on Po
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -45,6 +46,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request ID (X-Request-ID) and the request's log line, then its metrics, around everything else.
+    "catena_site.logs.RequestContextMiddleware",
+    "catena_site.prometheus.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "catena_site.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -210,7 +214,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^streaming/"]  # probes and the streaming server call over plain HTTP
+# Probes, Prometheus and the streaming server call over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^streaming/"]
 
 # --- I18N, static ---------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -265,27 +270,55 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line, for web, worker and beat alike (catena_site.logs); text: readable lines.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+# One line per request (logger catena.request: method, path without its query, status, duration); on by default
+# with JSON logs, where it replaces the development server's request lines.
+LOG_REQUESTS = env.bool("LOG_REQUESTS", default=LOG_FORMAT == "json")
+_console_formatter = "json" if LOG_FORMAT == "json" else "plain"
+LOGGING_CONFIG = "catena_site.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"hide_query_secrets": {"()": "catena_site.log_filters.HideQuerySecrets"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "catena_site.logs.JsonFormatter"},
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": _console_formatter},
         # runserver's request lines, as Django logs them, without the streamer key or playback tokens they carry
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+        "django.server": {"class": "logging.StreamHandler",
+                          "formatter": "json" if LOG_FORMAT == "json" else "django.server",
                           "filters": ["hide_query_secrets"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # With catena.request's lines, runserver's own would say the same twice: only its warnings and errors.
+        "django.server": {"handlers": ["django.server"], "level": "WARNING" if LOG_REQUESTS else "INFO",
+                          "propagate": False},
     },
 }
+
+# --- Metrics (operations.md §1; README "Metrics") ------------------------------------------------------------
+# GET /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>" or from an address in
+# METRICS_ALLOWED_IPS (addresses or CIDRs); with neither set, metrics are off: 404, and nothing is counted.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Every process of this host writes its values here and a scrape adds them up (prometheus_client's multiprocess
+# mode, which reads the variable when imported: so it is set here, before any import of it).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# Seconds the database figures of a scrape (sessions, subscribers, programmes) are reused by the next scrapes.
+METRICS_DATABASE_CACHE = env.int("METRICS_DATABASE_CACHE", default=15)
 
 # --- Streaming server (Flussonic) and play sessions (streaming.md) ------------------------------------------
 STREAMER_KEY = env.str("STREAMER_KEY", default="")  # ?key= of the auth and events URLs; empty refuses all

@@ -8,6 +8,7 @@ from catena_site.admin_login import admin_login
 from catena_site.api.errors import json_not_found
 from catena_site.health import healthz
 from content.icareus_views import channels_admin
+from monitoring.prometheus import metrics
 
 API = "tv-management/api/v1/"
 
@@ -26,6 +27,7 @@ urlpatterns = [
     re_path(rf"^{API}", json_not_found),  # unknown API paths answer JSON, not an HTML page
     path("api-docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),  # Prometheus (README "Metrics"); 404 unless configured
     path("tv/api/v1/", include(("subscribers.client_api.urls", "client"))),  # subscriber apps and players
     re_path(r"^tv/api/", json_not_found),
     path("", include("subscribers.jsonsql.urls")),  # IPTVPORTAL JSONSQL: /api/jsonrpc/, /api/jsonsql/

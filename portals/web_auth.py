@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.shortcuts import redirect
 
+from catena_site import logs
+
 from . import totp
 from .auth import Caller, caller_for_token
 
@@ -33,6 +35,7 @@ class ManagerSessionMiddleware:
                 request.session.pop(SESSION_KEY, None)
             else:
                 request.caller = caller
+                logs.identify(portal_id=caller.portal.id, manager_id=caller.manager.id)
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):

@@ -11,6 +11,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
+from catena_site import prometheus
+
 from . import reminders, services
 
 log = logging.getLogger("catena.sms")
@@ -61,13 +63,21 @@ def send_sms_http(self, to: str, text: str, portal_id: str) -> None:
         status = exc.code
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         log.warning("SMS to %s (portal %s) failed: %s; will retry", to, portal_id, exc)
+        _count_failure(self, portal_id)
         raise SmsGatewayError(str(exc)) from None
     if not 200 <= status < 300:
         log.warning("SMS to %s (portal %s) refused by the gateway with HTTP %s; will retry", to, portal_id, status)
+        _count_failure(self, portal_id)
         raise SmsGatewayError(f"HTTP {status}")
     if sent_key:
         cache.set(sent_key, True, SENT_KEEP)
+    prometheus.count_sms(portal_id, "sent")
     log.info("SMS to %s (portal %s) accepted by the gateway", to, portal_id)
+
+
+def _count_failure(task, portal_id: str) -> None:
+    """A failed attempt: ``error`` while it will be retried, ``failed`` for the last one."""
+    prometheus.count_sms(portal_id, "failed" if task.request.retries >= task.max_retries else "error")
 
 
 @shared_task(name="subscribers.tasks.send_expiry_reminders")

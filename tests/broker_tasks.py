@@ -3,10 +3,13 @@
 The worker under test imports this module with ``-I tests.broker_tasks``; production code never does.
 ``python -m tests.broker_tasks DIRECTORY PREFIX COUNT PAUSE`` is one web-like producer: it sends COUNT ``record``
 tasks through the configured broker, exactly as a web process's ``.delay()`` does, PAUSE seconds apart.
+``python -m tests.broker_tasks request REQUEST_ID TEXT`` answers one request (with that ``X-Request-ID``) whose view
+sends a ``log_line`` task (tests/observability/test_logs.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -15,6 +18,7 @@ import uuid
 from catena_site.celery import app
 
 RECORD = "tests.broker_tasks.record"
+LOG_LINE = "tests.broker_tasks.log_line"
 
 
 @app.task(name=RECORD)
@@ -27,6 +31,30 @@ def record(directory: str, token: str) -> None:
                          os.O_CREAT | os.O_EXCL | os.O_WRONLY))
 
 
+@app.task(name=LOG_LINE)
+def log_line(text: str) -> None:
+    """Log ``text`` (INFO, logger ``tests.broker_tasks``)."""
+    logging.getLogger(__name__).info("%s", text)
+
+
+def request_sending_a_task(request_id: str, text: str) -> None:
+    """One request through the request-ID middleware whose view sends ``log_line(text)``, as a screen's would."""
+    import django
+
+    django.setup()
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from catena_site.logs import RequestContextMiddleware
+
+    def view(request):
+        app.send_task(LOG_LINE, args=[text])
+        return HttpResponse()
+
+    response = RequestContextMiddleware(view)(RequestFactory().get("/", HTTP_X_REQUEST_ID=request_id))
+    assert response["X-Request-ID"] == request_id
+
+
 def produce(directory: str, prefix: str, count: int, pause: float) -> None:
     """Send ``count`` record tasks, tokens ``PREFIX-0`` … ``PREFIX-<count-1>``, ``pause`` seconds apart."""
     for number in range(count):
@@ -35,4 +63,7 @@ def produce(directory: str, prefix: str, count: int, pause: float) -> None:
 
 
 if __name__ == "__main__":
-    produce(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    if sys.argv[1] == "request":
+        request_sending_a_task(sys.argv[2], sys.argv[3])
+    else:
+        produce(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))

@@ -240,6 +240,9 @@ ROUTES: list[Route] = [
     Route("api-docs", {"GET": (PUBLIC, 200)}),
     # 200 when database, broker (and, where required, the worker) answer; 503 otherwise — never a permission.
     Route("healthz", {"GET": (PUBLIC, "health")}),
+    # Prometheus: off here (no METRICS_TOKEN nor METRICS_ALLOWED_IPS), so 404 for everyone; the token and the
+    # addresses are tested in tests/observability/test_metrics.py.
+    Route("metrics", {"GET": (PUBLIC, 404)}),
     # --- Client API --------------------------------------------------------------------------------------------
     Route("client:sms-request", {"POST": (PUBLIC, 400)}, host=True),
     Route("client:sms-verify", {"POST": (PUBLIC, 400)}, host=True),

@@ -18,6 +18,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from catena_site import prometheus
 from catena_site.errors import ServiceError
 from monitoring.operations import OperationType, changes, record
 from portals.services import guide_language
@@ -242,6 +243,9 @@ def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportRep
         fetch_duration=round(report.fetch_seconds, 3),
         import_duration=round(report.import_seconds, 3) if status == FetchStatus.SUCCESS else None,
         fetched_at=report.fetched_at or now, finished_at=now)
+    if written:
+        seconds = (now - fetch.started_at).total_seconds() if fetch.started_at else None
+        transaction.on_commit(lambda: prometheus.count_epg_fetch(fetch.portal_id, status, seconds))
     source = EpgSource.objects.filter(pk=fetch.epg_source_id).first()
     if not written or source is None:
         return

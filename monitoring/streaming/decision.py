@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
 
 from django.utils import timezone
@@ -63,11 +63,13 @@ MAX_TOKEN_LENGTH = 64  # longer than any playback token: refused without a looku
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """An answer: ``reason`` is None when allowed."""
+    """An answer: ``reason`` is None when allowed; ``portal_id`` is the portal the token or channel belongs to
+    (None for an unknown token), for the metrics and the logs."""
 
     reason: str | None
     subscriber_id: int | None = None
     max_sessions: int | None = None
+    portal_id: int | None = None
 
     @property
     def allowed(self) -> bool:
@@ -166,15 +168,15 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
                                  viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
     refusal = _refusal(facts, name, device, query, server_id)
     if refusal is not None:
-        return refusal
+        return refusal if refusal.reason == UNKNOWN_TOKEN else replace(refusal, portal_id=facts.portal_id)
     channel_id = facts.channel_id
     if session_id and not facts.written:  # else a warm update_session, already recorded by the check
         request = play_request(query, session_id, name, token)
         if update:
             sessions.refresh_session(facts, channel_id, request, facts.beat, now)
         elif not sessions.open_session(facts, channel_id, request, now):
-            return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions)
-    return Decision(None, facts.subscriber_id, facts.max_sessions)
+            return Decision(TOO_MANY_SESSIONS, facts.subscriber_id, facts.max_sessions, facts.portal_id)
+    return Decision(None, facts.subscriber_id, facts.max_sessions, facts.portal_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +207,9 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
         server_id, name, probe, restrictions.viewer_key(query.get("ip"), query.get("country")))
     if found is None:
         return Decision(UNKNOWN_TOKEN)
-    if location_refused:
-        return Decision(LOCATION_RESTRICTED)
     portal_id, channel_id = found
+    if location_refused:
+        return Decision(LOCATION_RESTRICTED, portal_id=portal_id)
     if session_id:
         facts = AnonymousFacts(portal_id)
         request = play_request(query, session_id, name, "")
@@ -215,4 +217,4 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
             sessions.refresh_session(facts, channel_id, request, beat, now)
         else:
             sessions.open_session(facts, channel_id, request, now)
-    return Decision(None)
+    return Decision(None, portal_id=portal_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -18,12 +19,13 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from catena_site import logs, prometheus
 from catena_site.http import client_ip
 from catena_site.ids import encode_id
 from portals import streaming_servers
 from portals.streaming_servers import ServerConfig
 
-from .decision import BAD_KEY, TITLES, UNKNOWN_TOKEN, decide
+from .decision import BAD_KEY, TITLES, UNKNOWN_TOKEN, Decision, decide
 from .events import receive_batch
 
 log = logging.getLogger(__name__)
@@ -72,34 +74,56 @@ def _caller(request, params) -> tuple[JsonResponse | None, ServerConfig | None]:
 
 @require_GET
 def auth(request):
-    """Flussonic's auth backend: 200 with ``X-UserId``/``X-AuthDuration``[/``X-Max-Sessions``] or 403."""
+    """Flussonic's auth backend: 200 with ``X-UserId``/``X-AuthDuration``[/``X-Max-Sessions``] or 403.
+
+    Each answer is counted (``catena_auth_checks_total``, ``catena_auth_check_seconds``) and names its portal and
+    subscriber in the request's log context."""
+    started = time.perf_counter()
+    response, decision = _answer(request)
+    if decision is None:  # a wrong key (403), a bad request (400) or the database unreachable (503)
+        status, portal_id = response.status_code, None
+        result, reason = ("refused", BAD_KEY) if status == 403 else ("error", _ERRORS.get(status, "error"))
+    else:
+        result, reason = ("allowed", "ok") if decision.allowed else ("refused", decision.reason)
+        portal_id = decision.portal_id
+        logs.identify(portal_id=portal_id, subscriber_id=decision.subscriber_id)
+    prometheus.count_auth_check(portal_id, result, reason, time.perf_counter() - started)
+    return response
+
+
+_ERRORS = {400: "bad_request", 503: "unavailable"}  # the reason label of an answer that is no decision
+
+
+def _answer(request) -> tuple[HttpResponse, Decision | None]:
+    """The answer to an auth check, and the decision behind it (None when none was reached: a bad request, a
+    wrong key, a database failure)."""
     try:
         params = query_parameters(request)
     except ValueError:
-        return error(400, "bad_request", "Too many query parameters.")
+        return error(400, "bad_request", "Too many query parameters."), None
     try:
         refused, server = _caller(request, params)
         if refused is not None:
-            return refused
+            return refused, None
         decision = decide(params, server_id=server.id)
     except (OperationalError, InterfaceError):  # unreachable, connection lost: Flussonic's failure policy applies
         log.exception("auth check: database unavailable")
-        return unavailable()
+        return unavailable(), None
     except DatabaseError as exc:
         # Not an outage: the database refused something of this request (values.clean should leave no value it
         # refuses). A refusal, never 503, which a streamer set to allow on failure would take for "play it".
         log.log(logging.WARNING if isinstance(exc, DataError) else logging.ERROR,
                 "auth check: the database refused the request; refused", exc_info=True)
-        return deny(UNKNOWN_TOKEN)
+        return deny(UNKNOWN_TOKEN), Decision(UNKNOWN_TOKEN)
     if not decision.allowed:
-        return deny(decision.reason)
+        return deny(decision.reason), decision
     response = HttpResponse(status=200, content_type="text/plain")
     if decision.subscriber_id is not None:  # None: an anonymous viewer (no X-UserId)
         response["X-UserId"] = encode_id(decision.subscriber_id)
     response["X-AuthDuration"] = str(settings.STREAMER_AUTH_DURATION)
     if decision.max_sessions:
         response["X-Max-Sessions"] = str(decision.max_sessions)
-    return response
+    return response, decision
 
 
 @csrf_exempt

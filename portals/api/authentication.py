@@ -6,6 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from catena_site import logs
 from portals.auth import caller_for_token
 
 
@@ -19,6 +20,7 @@ class XAuthTokenAuthentication(BaseAuthentication):
         caller = caller_for_token(token.strip())
         if caller is None:
             raise AuthenticationFailed("Invalid, expired or revoked X-Auth-Token.")
+        logs.identify(portal_id=caller.portal.id, manager_id=caller.manager.id if caller.manager else None)
         return caller, caller
 
     def authenticate_header(self, request) -> str:

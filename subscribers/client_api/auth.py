@@ -6,6 +6,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
+from catena_site import logs
 from catena_site.errors import NotFound
 from catena_site.ids import InvalidId, decode_id
 from portals.models import Portal
@@ -42,6 +43,7 @@ class BearerAppSession(BaseAuthentication):
         session = session_for_token(token.strip())
         if session is None:
             raise AuthenticationFailed("Invalid, expired or ended session; log in again.")
+        logs.identify(portal_id=session.subscriber.portal_id, subscriber_id=session.subscriber_id)
         return session.subscriber, session
 
     def authenticate_header(self, request) -> str:

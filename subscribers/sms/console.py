@@ -1,5 +1,7 @@
 import logging
 
+from catena_site import prometheus
+
 from . import SmsBackend
 
 log = logging.getLogger("catena.sms")
@@ -10,3 +12,4 @@ class ConsoleBackend(SmsBackend):
 
     def send(self, to: str, text: str, portal_id: str) -> None:
         log.info("SMS to %s (portal %s): %s", to, portal_id, text)
+        prometheus.count_sms(portal_id, "sent")

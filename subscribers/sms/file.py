@@ -3,6 +3,8 @@ import json
 
 from django.conf import settings
 
+from catena_site import prometheus
+
 from . import SmsBackend
 
 
@@ -14,3 +16,4 @@ class FileBackend(SmsBackend):
         with open(settings.SMS_FILE_PATH, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # several workers may append at once
             handle.write(line)
+        prometheus.count_sms(portal_id, "sent")

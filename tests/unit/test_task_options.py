@@ -47,7 +47,7 @@ SAFE_TO_RUN_TWICE = {
 
 def project_tasks() -> dict:
     app.loader.import_default_modules()  # what a worker does at start: import every app's tasks module
-    return {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+    return {name: task for name, task in app.tasks.items() if not name.startswith(("celery.", "tests."))}
 
 
 def effective_limits(task) -> tuple[float | None, float | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -20,16 +22,21 @@ def unknown_type(value) -> str:
 
 
 def address_problem(url: str) -> str | None:
-    """Why ``url``'s host may not receive webhooks (it resolves to a private, loopback, link-local or multicast
-    address, or not at all), or None. Nothing is refused with ``EPG_ALLOW_PRIVATE_URLS=true``. The address is
-    checked again at every delivery (``delivery.post``), since a DNS answer may change."""
+    """Why ``url``'s host may not receive webhooks — it resolves to a private, loopback, link-local or multicast
+    address — or None. Nothing is refused with ``EPG_ALLOW_PRIVATE_URLS=true``. A name that does not resolve (yet)
+    is accepted: the address is vetted again at every delivery (``delivery.post``), since a DNS answer may change,
+    and a delivery to a name without an address fails visibly and is retried."""
     if settings.EPG_ALLOW_PRIVATE_URLS:
         return None
     try:
-        guard.resolve(url, allow_private=False)
-    except FetchFailed as exc:
-        return str(exc).replace("Refused to fetch", "Refused").replace(
-            "Set EPG_ALLOW_PRIVATE_URLS=true to allow it.", "Webhooks must reach a public address.")
+        scheme, host, port, path = guard.split_url(url)
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (FetchFailed, OSError, UnicodeError):
+        return None
+    for address in sorted(addresses):
+        if not guard.is_public_address(address):
+            return (f"Refused: host {host!r} resolves to the non-public address {address} (private, loopback, "
+                    "link-local or multicast). Webhooks must reach a public address.")
     return None
 
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('monitoring', '0007_operation_type_player_password'),
-        ('portals', '0006_manager_two_factor'),
+        ('portals', '0001_initial'),  # the Portal table only: a later portals migration is not needed
     ]
 
     operations = [

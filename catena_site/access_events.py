@@ -35,6 +35,9 @@ channel's location restrictions changed, a location's  ``packages_changed(...)``
 countries/networks changed, a location deleted         + ``recheck_sessions(channel_ids=...)``
 channel's categories changed, category changes         nothing: categories do not affect playback decisions
 device added / removed, subscriber's maxDevices        ``devices_changed(subscriber id)``
+webhook created / changed / deleted                    ``webhooks_changed(portal id)`` (the operations outbox's
+                                                       cached list of the portal's webhooks, not a playback
+                                                       decision)
 =====================================================  =======================================================
 """
 
@@ -100,6 +103,11 @@ def channels_stamp_key(portal_id: int) -> str:
 def devices_stamp_key(subscriber_id: int) -> str:
     """Protects the subscriber's known devices and its own device limit (lifecycle.md §2)."""
     return f"pb:sd:{subscriber_id}"
+
+
+def webhooks_stamp_key(portal_id: int) -> str:
+    """Protects the cached list of a portal's active webhooks (``monitoring.operations.subscribed_webhooks``)."""
+    return f"wh:st:{portal_id}"
 
 
 def cache():
@@ -228,6 +236,11 @@ def devices_changed(subscriber_id: int) -> None:
 def channels_changed(portal_id: int) -> None:
     """A channel of the portal was created or deleted."""
     _after_commit([channels_stamp_key(portal_id)])
+
+
+def webhooks_changed(portal_id: int) -> None:
+    """A webhook of the portal was created, changed (URL, types, active) or deleted."""
+    _after_commit([webhooks_stamp_key(portal_id)])
 
 
 # --- Session re-checks, merged per portal ------------------------------------------------------------------

@@ -68,6 +68,12 @@ app.conf.beat_schedule = {
         "task": "content.tasks.dispatch_epg_fetches",
         "schedule": timedelta(seconds=60),
     },
+    # Webhooks: every delivery that is due (a retry, or one whose job was lost with its worker or the broker) is
+    # sent; operations.md §3.
+    "monitoring.sweep-webhook-deliveries": {
+        "task": "monitoring.tasks.sweep_webhook_deliveries",
+        "schedule": timedelta(seconds=60),
+    },
     # Subscriptions: the expiry reminder SMS, once a day (each subscription's reminder is claimed, never twice).
     "subscribers.send-expiry-reminders": {
         "task": "subscribers.tasks.send_expiry_reminders",

@@ -354,6 +354,12 @@ EPG_MAX_CHANNELS = env.int("EPG_MAX_CHANNELS", default=20_000)  # per guide; pro
 EPG_FETCH_LEASE = env.float("EPG_FETCH_LEASE", default=60.0)  # seconds without a sign of life before a running
 # fetch's worker is taken for dead (the lease is renewed every third of it) and the fetch is given up
 
+# --- Webhooks (operations.md §3) -------------------------------------------------------------------------------
+# Their URLs are vetted like EPG URLs: EPG_ALLOW_PRIVATE_URLS=true lets them reach private addresses too.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)  # seconds for one POST (connect to answer)
+WEBHOOK_LEASE = env.float("WEBHOOK_LEASE", default=60.0)  # seconds a sender holds a webhook; a delivery still
+# "sending" after it (its worker died) is sent again
+
 # --- Subscriber apps (client API) -----------------------------------------------------------------------
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")  # console | file | http | dotted.path.Backend
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))

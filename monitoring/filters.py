@@ -8,7 +8,7 @@ from django_filters import rest_framework as filters
 from catena_site.api.filters import DateOrDateTimeFilter, MultipleIdFilter, MultipleValueFilter
 
 from .models import PlaySession
-from .operations import Operation, OperationType
+from .operations import Delivery, DeliveryStatus, Operation, OperationType, Webhook
 
 
 class OperationFilter(filters.FilterSet):
@@ -59,4 +59,25 @@ class PlaySessionFilter(filters.FilterSet):
 
     class Meta:
         model = PlaySession
+        fields = []
+
+
+class WebhookFilter(filters.FilterSet):
+    """``active=true|false``."""
+
+    active = filters.BooleanFilter(field_name="active")
+
+    class Meta:
+        model = Webhook
+        fields = []
+
+
+class DeliveryFilter(filters.FilterSet):
+    """``status`` and ``type`` (the operation's), both repeatable ("any of")."""
+
+    status = MultipleValueFilter(field_name="status", allowed=set(DeliveryStatus.values))
+    type = MultipleValueFilter(field_name="type", allowed=set(OperationType.values))
+
+    class Meta:
+        model = Delivery
         fields = []

@@ -13,7 +13,9 @@ from portals import streaming_servers
 from portals.models import Portal
 
 from . import sessions
+from .operations import DELIVER_TASK
 from .streaming import client, events
+from .webhooks import delivery
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +112,17 @@ def reconcile_streamer_sessions() -> int:
             log.info("reconciliation closed %d play sessions streaming server %s no longer has", count, server.name)
         closed += count
     return closed
+
+
+# Webhooks: a delivery job sends for WORK_SECONDS at most, then queues its successor; the limits leave room for the
+# last POST (WEBHOOK_TIMEOUT) after that.
+@shared_task(name=DELIVER_TASK, soft_time_limit=240, time_limit=280)
+def deliver_webhook(webhook_id: int) -> int:
+    """Send the webhook's due deliveries, in order (see ``monitoring.webhooks.delivery``); how many were delivered."""
+    return delivery.send_due(webhook_id)
+
+
+@shared_task(name="monitoring.tasks.sweep_webhook_deliveries")
+def sweep_webhook_deliveries() -> int:
+    """Queue the sending of every webhook with a due delivery (lost jobs, retries); how many were queued."""
+    return delivery.sweep()

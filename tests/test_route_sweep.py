@@ -42,7 +42,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from content import services as content
 from content.models import EpgFetch, EpgSource, Program
 from monitoring.models import PlaySession
-from monitoring.operations import Operation
+from monitoring.operations import Delivery, Operation
+from monitoring.webhooks import services as webhook_services
 from portals import services as portal_services
 from portals.auth import Caller
 from portals.web_auth import SESSION_KEY
@@ -234,6 +235,12 @@ ROUTES: list[Route] = [
     Route("api:operation-detail", {"GET": (ANY_MANAGER, 200)}, pk("operation")),
     Route("api:play-session-list", {"GET": (ANY_MANAGER, 200)}),
     Route("api:play-session-detail", {"GET": (ANY_MANAGER, 200)}, pk("play_session")),
+    Route("api:webhook-list", {"GET": (api(IS_ADMIN), 200), "POST": (api(IS_ADMIN), 400)}),
+    Route("api:webhook-detail", {"GET": (api(IS_ADMIN), 200), "PUT": (api(IS_ADMIN), 200),
+                                 "DELETE": (api(IS_ADMIN), 201)}, pk("webhook")),
+    Route("api:webhook-deliveries", {"GET": (api(IS_ADMIN), 200)}, lambda w: {"webhook_pk": w.webhook}),
+    Route("api:webhook-delivery-resend", {"POST": (api(IS_ADMIN), 200)},
+          lambda w: {"webhook_pk": w.webhook, "delivery_pk": w.delivery}),
     # Unknown API paths: JSON 404 for everyone, before any authentication.
     Route("^tv-management/api/v1/", {"GET": (PUBLIC, 404)}, path="/tv-management/api/v1/no-such-thing"),
     # --- Schema page, health ----------------------------------------------------------------------------------
@@ -293,6 +300,15 @@ ROUTES: list[Route] = [
     Route("monitoring:play-sessions", {"GET": (SCREEN, 200)}),
     Route("monitoring:play-session-history", {"GET": (SCREEN, 200)}),
     Route("monitoring:operation-list", {"GET": (SCREEN, 200)}),
+    Route("monitoring:webhook-list", {"GET": (screen(IS_ADMIN), 200)}),
+    Route("monitoring:webhook-create", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 400)}),
+    Route("monitoring:webhook-deliveries", {"GET": (screen(IS_ADMIN), 200)}, lambda w: {"webhook_id": w.webhook}),
+    Route("monitoring:webhook-edit", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 400)},
+          lambda w: {"webhook_id": w.webhook}),
+    Route("monitoring:webhook-delete", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 302)},
+          lambda w: {"webhook_id": w.webhook}),
+    Route("monitoring:webhook-delivery-resend", {"GET": (screen(IS_ADMIN), 200), "POST": (screen(IS_ADMIN), 302)},
+          lambda w: {"webhook_id": w.webhook, "delivery_id": w.delivery}),
     # --- Screens: portal and managers ---------------------------------------------------------------------------
     Route("web:portal-settings", {"GET": (SCREEN, 200), "POST": (screen(IS_ADMIN), 302)}),  # every field optional
     Route("web:portal-logo", {"GET": (SCREEN, 200)}),  # the caller's own portal's logo
@@ -531,12 +547,19 @@ def _build_world():
     personas[SYSTEM_ADMIN].admin_session = admin_client.cookies[django_settings.SESSION_COOKIE_NAME].value
 
     operation = Operation.objects.filter(portal=main).order_by("-id").first()
+    webhook = webhook_services.create_webhook(main, caller=Caller(portal=main),
+                                              data={"url": "https://billing.example.com/catena"})
+    # The delivery of an operation recorded before the webhook existed: what its outbox would have queued.
+    delivery = Delivery.objects.create(portal=main, webhook=webhook, operation=operation, type=operation.type,
+                                       next_at=operation.created_at, retry_from=operation.created_at,
+                                       created_at=operation.created_at)
     world = SimpleNamespace(
         portal=main, other=other, personas=personas, domain=main.domain,
         manager=target.public_id, channel=ours.channel.public_id, channel_name=ours.channel.name,
         package=ours.package.public_id, free_package=ours.free.public_id, subscriber=ours.subscriber.public_id,
         playback_token=ours.subscriber.playback_token, epg_source=ours.source.public_id,
         epg_fetch=ours.fetch.public_id, spare_channel=spare.public_id, epg_source_name=ours.source.name, operation=operation.public_id, play_session=ours.session.public_id,
+        webhook=webhook.public_id, delivery=delivery.public_id,
         program_date="2026-01-10", category=ours.category.public_id, location=ours.location.public_id,
         device=ours.device.public_id,
         admin_objects={"auth_group": Group.objects.create(name="operators").pk, "auth_user": superuser.pk, "portals_portal": main.pk,

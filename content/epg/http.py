@@ -24,8 +24,9 @@ USER_AGENT = "Catena-EPG/1 (XMLTV importer)"
 ACCEPTED_ENCODINGS = ("", "identity", "gzip", "x-gzip")
 
 
-def _pinned_connection(target: guard.Target, timeout: float) -> http.client.HTTPConnection:
-    """A connection to ``target.host`` that opens its socket to the vetted addresses only."""
+def pinned_connection(target: guard.Target, timeout: float) -> http.client.HTTPConnection:
+    """A connection to ``target.host`` that opens its socket to the vetted addresses only (also used by the
+    webhook deliveries, ``monitoring.webhooks.delivery``)."""
     if target.scheme == "https":
         connection = http.client.HTTPSConnection(target.host, target.port, timeout=timeout,
                                                  context=ssl.create_default_context())
@@ -94,7 +95,7 @@ class Download:
     def _request(self, url: str) -> tuple[int, http.client.HTTPResponse]:
         target = guard.resolve(url, allow_private=self.allow_private)
         timeout = self.deadline.remaining(f"connecting to {target.host}")
-        self._connection = _pinned_connection(target, timeout)
+        self._connection = pinned_connection(target, timeout)
         try:
             self._connection.request("GET", target.path, headers={
                 "User-Agent": USER_AGENT, "Accept": "application/xml, text/xml, */*", "Accept-Encoding": "gzip"})

@@ -24,6 +24,7 @@ from content import services as content_services
 from content.epg import services as epg_services
 from content.models import Channel
 from monitoring.operations import Operation
+from monitoring.webhooks import services as webhook_services
 from portals import account
 from portals.auth import Caller, caller_for_token
 from portals.models import Manager
@@ -101,6 +102,8 @@ WRITES = {
                                           "portalId": "{portal}"},
     ("post", "/devices"): {"subscriberId": "{subscriber}", "kind": "player", "uid": "tv-1", "name": "TV"},
     ("put", "/devices/{device}"): {"name": "Box 2"},
+    ("post", "/webhooks"): {"url": "http://93.184.216.34/hook", "types": ["createSubscriber"], "active": True},
+    ("put", "/webhooks/{webhook}"): {"url": "http://93.184.216.34/other", "types": [], "active": False},
     ("post", "/epg-sources"): {"name": "second-epg", "url": "http://127.0.0.1:9/guide.xml", "period": 2},
     ("put", "/epg-sources/{source}"): {"name": "main-epg", "url": "http://127.0.0.1:9/other.xml", "period": 3},
     # My account, as the owner's session (the API key has no account); an enrolment is waiting for its code.
@@ -135,7 +138,7 @@ QUERY_POISONS = {
 LISTS = {
     "/managers": {}, "/channels": {}, "/packages": {}, "/subscribers": {}, "/epg-sources": {},
     "/epg-fetches": {}, "/operations": {}, "/play-sessions": {}, "/epg-sources/{source}/programs": {},
-    "/categories": {}, "/locations": {}, "/devices": {},
+    "/categories": {}, "/locations": {}, "/devices": {}, "/webhooks": {}, "/webhooks/{webhook}/deliveries": {},
 }
 def _cursor(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -266,7 +269,8 @@ def targets(portal):
     location = content_services.create_location(portal, caller=caller, data={"name": "fi", "title": "Finland"})
     device = devices.add_device(portal, caller=caller, data={"subscriberId": subscribed.public_id, "kind": "stb",
                                                              "mac": "00:1A:79:00:00:01", "name": "Box"})
-    return {"device": device.public_id, "owner_session": owner_session, "totp_code": TotpCode(secret, -30),
+    webhook = webhook_services.create_webhook(portal, caller=caller, data={"url": "http://93.184.216.34/hook"})
+    return {"webhook": webhook.public_id, "device": device.public_id, "owner_session": owner_session, "totp_code": TotpCode(secret, -30),
             "next_totp_code": TotpCode(secret, 0), "category": category.public_id,
             "location": location.public_id, "portal": portal.public_id, "owner_email": portal.owner.email, "manager": manager.public_id,
             "channel": channel.public_id, "linked_channel": linked.public_id, "package": package.public_id,

@@ -121,14 +121,6 @@ def test_a_sent_sms_is_counted_for_its_portal(client, portal, settings, tmp_path
         before, "catena_sms_sent_total", portal_id=portal.public_id, result="sent") == 1
 
 
-def test_webhook_deliveries_are_counted_by_portal_and_result(client, portal, metrics_on):
-    prometheus.count_webhook_delivery(portal.id, "delivered")
-    prometheus.count_webhook_delivery(portal.public_id, "error")
-    samples = scrape(client)
-    assert value(samples, "catena_webhook_deliveries_total", portal_id=portal.public_id, result="delivered") >= 1
-    assert value(samples, "catena_webhook_deliveries_total", portal_id=portal.public_id, result="error") >= 1
-
-
 # --- Several processes ---------------------------------------------------------------------------------------
 
 COUNT_IN_ANOTHER_PROCESS = """

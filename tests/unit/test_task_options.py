@@ -33,6 +33,10 @@ SAFE_TO_RUN_TWICE = {
     "monitoring.tasks.recheck_sessions": "takes its portal's scope rows in one transaction; closes only active "
                                          "sessions the rule refuses; a second reauth is harmless",
     "monitoring.tasks.reauth_stream": "asking the streamer to re-authorize twice is harmless",
+    "monitoring.tasks.deliver_webhook": "one sender per webhook (a lease taken with a conditional UPDATE); a second "
+                                        "run finds the lease taken or nothing due. A delivery may reach its receiver "
+                                        "twice (at least once, same X-Catena-Delivery ID), as documented",
+    "monitoring.tasks.sweep_webhook_deliveries": "only queues deliver_webhook jobs, which are safe twice",
     "monitoring.tasks.reconcile_streamer_sessions": "closes only active sessions the streamer no longer lists",
     "portals.tasks.purge_expired_manager_sessions": "deletes what is expired; nothing left the second time",
     "portals.tasks.send_password_reset_links": "remembers the task id once the mail server accepted: not sent "

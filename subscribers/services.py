@@ -54,6 +54,19 @@ def _duplicate_login(login: str) -> Conflict:
     return Conflict(message, {"login": [message]})
 
 
+def free_login(portal, full_phone: str) -> str:
+    """The login a subscriber created without a manager (first SMS login) gets: its full phone number, or, when
+    another subscriber has chosen that as its login, the number with the first free suffix ``-2``, ``-3``…
+    (nobody is there to pick another, and the login can be changed later)."""
+    taken = set(Subscriber.objects.for_portal(portal).filter(login__startswith=full_phone)
+                .values_list("login", flat=True))
+    login, suffix = full_phone, 1
+    while login in taken:
+        suffix += 1
+        login = f"{full_phone}-{suffix}"
+    return login
+
+
 def _check_unique(portal, values: dict, pk: int | None = None) -> None:
     """409 naming ``phone`` or ``login`` when another subscriber of the portal (not ``pk``) has the number or the
     login of ``values``. The phone is checked first: a taken number is usually also the taken default login of

@@ -288,3 +288,16 @@ def test_a_reset_or_a_login_change_takes_effect_on_the_next_login(portal):
     services.update_subscriber(alice, caller=caller, data={"login": "alice"})
     assert subscriber_for_player(portal, "12345678901", new) is None
     assert subscriber_for_player(portal, "alice", new) == alice
+
+
+def test_a_reset_drops_the_cached_facts_of_the_subscribers_token_after_commit(portal,
+                                                                              django_capture_on_commit_callbacks):
+    from catena_site.access_events import cache, token_stamp_key
+
+    alice = make_subscriber(portal)
+    key = token_stamp_key(alice.playback_token)
+    cache().set(key, "stamp")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reset_player_password(alice, caller=Caller(portal=portal))
+        assert cache().get(key) == "stamp"  # not before the change is committed
+    assert cache().get(key) is None

@@ -21,7 +21,9 @@ Which service calls what:
 =====================================================  =======================================================
 change                                                 call
 =====================================================  =======================================================
-subscriber created, phone changed                      ``token_changed(token)``
+subscriber created, phone or player login changed      ``token_changed(token)``
+player password reset                                  ``token_changed(token)`` (drops any player-credential
+                                                       facts kept under the token's stamp)
 subscriber disabled / enabled / deleted                ``token_changed(token)`` + ``recheck_sessions(...)``
 playback token reset                                   ``token_changed(old, new)`` + ``recheck_sessions(...)``
 subscription added / removed                           ``subscriber_changed(id)`` (+ recheck when removed)

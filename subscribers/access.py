@@ -8,6 +8,7 @@ package that the subscriber explicitly subscribes to, with the subscription in f
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 from django.db.models import Min, Q
 from django.utils import timezone
@@ -66,6 +67,26 @@ def watchable_channels(subscriber, now: dt.datetime | None = None):
 def subscriber_for_token(token: str) -> tuple[int, int, bool] | None:
     """``(subscriber_id, portal_id, disabled)`` of the token's subscriber, or None (unique index on the token)."""
     return Subscriber.objects.filter(playback_token=token).values_list("id", "portal_id", "disabled").first()
+
+
+# Compared with when no subscriber has the login, so an unknown login costs the same comparison as a known one.
+_NO_PASSWORD = b"\x00" * 32
+
+
+def subscriber_for_player(portal, login: str, password: str) -> Subscriber | None:
+    """The subscriber of ``portal`` (a Portal or its ID) whose player ``login`` and ``password`` these are
+    (players.md §2), or None. The login is looked up by the unique index on (portal, login); the password is
+    compared in constant time, against a dummy when the login is unknown, so the answer's timing tells nothing
+    about which logins exist. Disabled subscribers are returned too: what they may do is the access rule's call
+    (the Xtream API answers them ``status: "Disabled"``)."""
+    portal_id = getattr(portal, "pk", portal)
+    found = None
+    if isinstance(login, str) and login and "\x00" not in login:
+        found = Subscriber.objects.filter(portal_id=portal_id, login=login).first()
+    stored = found.player_password.encode() if found is not None else _NO_PASSWORD
+    given = password.encode("utf-8", "surrogatepass") if isinstance(password, str) else b""
+    matches = hmac.compare_digest(given, stored)
+    return found if matches and found is not None else None
 
 
 def portal_facts(portal_id: int) -> tuple[int | None, int | None]:

@@ -17,7 +17,7 @@ EXPIRES_WITHIN_RULE = "Must be a whole number of days from 1 to 3650."
 
 class SubscriberFilter(filters.FilterSet):
     phone = filters.CharFilter(method="filter_phone", label="Phone (full or partial digits)")
-    search = filters.CharFilter(method="filter_search", label="Name or phone")
+    search = filters.CharFilter(method="filter_search", label="Name, phone or player login")
     packageId = MultipleIdFilter(method="filter_package", label="Package")
     disabled = filters.BooleanFilter(field_name="disabled")
     expiresBefore = DateOrDateTimeFilter(
@@ -47,7 +47,7 @@ class SubscriberFilter(filters.FilterSet):
     def filter_search(self, queryset, name, value):
         if not value:
             return queryset
-        condition = Q(name__icontains=value)
+        condition = Q(name__icontains=value) | Q(login__icontains=value)
         digits = self._digits(value)
         if digits:
             condition |= Q(full_phone__contains=digits)

@@ -15,6 +15,9 @@ from .inputs import (
     COUNTRY_CODE_MAX_LENGTH,
     COUNTRY_CODE_PATTERN,
     COUNTRY_CODE_RULE,
+    LOGIN_MAX_LENGTH,
+    LOGIN_PATTERN,
+    LOGIN_RULE,
     PHONE_MAX_LENGTH,
     PHONE_PATTERN,
     PHONE_RULE,
@@ -51,13 +54,25 @@ class SubscriberForm(forms.Form):
         label="Devices", help_text="How many devices this subscriber may use, 0–1000. Blank: the portal's limit.",
         widget=forms.NumberInput(attrs={"min": 0, "max": 1000, "class": "input-short"}))
 
+    login = SubmittedText(
+        label="Player login",
+        help_text="What the subscriber types into IPTV players such as TiviMate. Blank: the phone number with its "
+                  "country code, which then follows the phone when it changes.",
+        widget=forms.TextInput(attrs={
+            "pattern": LOGIN_PATTERN, "maxlength": LOGIN_MAX_LENGTH, "autocomplete": "off", "spellcheck": "false",
+            "autocapitalize": "none", "data-validate": LOGIN_RULE, "placeholder": "The phone number",
+        }),
+    )
+
     SERVICE_FIELDS = {"name": "name", "phoneCountryCode": "phone_country_code", "phone": "phone",
-                      "maxDevices": "max_devices"}
+                      "maxDevices": "max_devices", "login": "login"}
 
     def __init__(self, *args, subscriber=None, **kwargs):
         if subscriber is not None:
+            # A login that is the phone number shows blank: left blank, it keeps following the number.
+            login = "" if subscriber.login == subscriber.full_phone else subscriber.login
             kwargs["initial"] = {"name": subscriber.name, "phone_country_code": subscriber.phone_country_code,
-                                 "phone": subscriber.phone, "max_devices": subscriber.max_devices,
+                                 "phone": subscriber.phone, "max_devices": subscriber.max_devices, "login": login,
                                  **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         if subscriber is None:
@@ -67,7 +82,7 @@ class SubscriberForm(forms.Form):
         """The submitted values under the API's names (the phone fields as typed, without surrounding spaces)."""
         data = self.cleaned_data
         return {"name": data["name"], "phoneCountryCode": data["phone_country_code"], "phone": data["phone"],
-                "maxDevices": _whole_number(data["max_devices"])}
+                "maxDevices": _whole_number(data["max_devices"]), "login": data["login"].strip() or None}
 
 
 def _whole_number(value: str):

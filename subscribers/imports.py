@@ -1,8 +1,10 @@
-"""Bulk subscriber import from CSV: ``name,country_code,phone,packages[,expires_at]`` (package names split by
-``|``; ``expires_at``, optional, ends that line's subscriptions: the API's ``expiresAt`` rules).
+"""Bulk subscriber import from CSV: ``name,country_code,phone,packages[,expires_at][,login][,player_password]``
+(package names split by ``|``; ``expires_at``, optional, ends that line's subscriptions: the API's ``expiresAt``
+rules; ``login`` and ``player_password``, optional, are what IPTV players log in with — empty: the full phone
+number and a generated password, as ``POST /subscribers`` gives).
 
-The migration use case: thousands of subscribers at once. A dry run reports every line's errors (bad phone,
-duplicate in the file, duplicate in the portal, unknown package); the real run writes everything in one
+The migration use case: thousands of subscribers at once. A dry run reports every line's errors (bad phone or
+login, a phone or login twice in the file or already in the portal, unknown package); the real run writes everything in one
 transaction with bulk inserts — the same rows and the same operations as single creates — or nothing.
 """
 
@@ -22,14 +24,21 @@ from catena_site.inputs import flatten
 from content.models import Package
 from monitoring.operations import OperationType, build, record_many
 
-from .inputs import INSTANT_RULE, SubscriberInput, full_number, parse_instant, period_errors
-from .models import Subscriber, Subscription, new_playback_token
-from .services import duplicate_phone_message
+from .inputs import (
+    INSTANT_RULE,
+    PlayerPasswordInput,
+    SubscriberInput,
+    full_number,
+    parse_instant,
+    period_errors,
+)
+from .models import Subscriber, Subscription, new_playback_token, new_player_password
+from .services import duplicate_login_message, duplicate_phone_message
 
 REQUIRED_COLUMNS = ["name", "country_code", "phone"]
-HEADER = "name,country_code,phone,packages,expires_at"
+HEADER = "name,country_code,phone,packages,expires_at,login,player_password"
 MAX_ROWS = 100_000
-COLUMN_NAMES = {"phoneCountryCode": "country_code"}
+COLUMN_NAMES = {"phoneCountryCode": "country_code", "playerPassword": "player_password"}
 
 
 @dataclass
@@ -39,6 +48,8 @@ class RowResult:
     phone: str
     packages: list[str] = field(default_factory=list)
     expires_at: dt.datetime | None = None
+    login: str = ""
+    player_password: str = ""  # empty: a generated one
     errors: list[str] = field(default_factory=list)
 
 
@@ -63,17 +74,33 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
         return report
     packages = {p.name: p for p in Package.objects.for_portal(portal)}
     taken = set(Subscriber.objects.for_portal(portal).values_list("full_phone", flat=True))
+    taken_logins = set(Subscriber.objects.for_portal(portal).values_list("login", flat=True))
     seen: dict[str, int] = {}
+    seen_logins: dict[str, int] = {}
     check = _row_checker()
     now = timezone.now()
     for index, row in enumerate(rows, start=2):
         country_code, phone = row.get("country_code", ""), row.get("phone", "")
-        result = RowResult(line=index, name=row.get("name", ""), phone=f"+{country_code}{phone}")
+        login, password = row.get("login", ""), row.get("player_password", "")
+        result = RowResult(line=index, name=row.get("name", ""), phone=f"+{country_code}{phone}",
+                           player_password=password)
         report.rows.append(result)
-        problems = check({"name": result.name, "phoneCountryCode": country_code, "phone": phone})
+        data = {"name": result.name, "phoneCountryCode": country_code, "phone": phone}
+        if login:
+            data["login"] = login
+        if password:
+            data["playerPassword"] = password
+        problems = check(data)
         result.errors += [f"{COLUMN_NAMES.get(k, k)}: {v[0]}" for k, v in problems.items()]
-        if "phone" not in problems and "phoneCountryCode" not in problems:
-            _check_number(result, full_number(country_code, phone), seen, taken)
+        phone_valid = "phone" not in problems and "phoneCountryCode" not in problems
+        number_ok = phone_valid and _check_number(result, full_number(country_code, phone), seen, taken)
+        if login:
+            result.login = login if "login" not in problems else ""
+        elif phone_valid:
+            result.login = full_number(country_code, phone)
+        # A default login taken with its number is the number's error already: one reason is enough.
+        if result.login and (login or number_ok):
+            _check_login(result, seen_logins, taken_logins)
         wanted = split_names(row.get("packages", ""))
         unknown = [p for p in wanted if p not in packages]
         if unknown:
@@ -88,31 +115,51 @@ def import_subscribers(portal, content: bytes | str, *, caller, dry_run: bool = 
 
 
 def _row_checker():
-    """A function checking one line's values with ``SubscriberInput``: its errors by API field name, {} when valid.
+    """A function checking one line's values with ``SubscriberInput`` (and ``playerPassword`` with
+    ``PlayerPasswordInput``): its errors by API field name, {} when valid.
 
     One shape instance checks every line (as DRF's ``many=True`` does): a new one per line would build its fields
     anew, ten thousand times for a big file.
     """
-    shape = SubscriberInput()
+    shape, password_shape = SubscriberInput(), PlayerPasswordInput()
 
     def check(data: dict) -> dict[str, list[str]]:
-        try:
-            shape.run_validation(data)
-        except ValidationError as exc:
-            return flatten(exc.detail)
-        return {}
+        problems: dict[str, list[str]] = {}
+        password = data.pop("playerPassword", None)
+        checks = [(shape, data)] + ([(password_shape, {"playerPassword": password})] if password else [])
+        for checking, values in checks:
+            try:
+                checking.run_validation(values)
+            except ValidationError as exc:
+                problems.update(flatten(exc.detail))
+        return problems
 
     return check
 
 
-def _check_number(result: RowResult, number: str, seen: dict[str, int], taken: set[str]) -> None:
-    """A line's number must be new in the file and in the portal (``seen``: number → first line having it)."""
+def _check_number(result: RowResult, number: str, seen: dict[str, int], taken: set[str]) -> bool:
+    """A line's number must be new in the file and in the portal (``seen``: number → first line having it).
+    Returns whether it is."""
     if number in seen:
         result.errors.append(f"Duplicate of line {seen[number]} (same phone +{number}).")
     elif number in taken:
         result.errors.append(duplicate_phone_message(number))
     else:
         seen[number] = result.line
+        return True
+    return False
+
+
+def _check_login(result: RowResult, seen: dict[str, int], taken: set[str]) -> None:
+    """A line's login (its own or its number) must be new in the file and in the portal (``seen``: login → first
+    line having it), as ``POST /subscribers`` requires."""
+    login = result.login
+    if login in seen:
+        result.errors.append(f"Duplicate of line {seen[login]} (same login {login}).")
+    elif login in taken:
+        result.errors.append(duplicate_login_message(login))
+    else:
+        seen[login] = result.line
 
 
 def _check_expiry(result: RowResult, value: str, now: dt.datetime) -> None:
@@ -140,13 +187,17 @@ def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, calle
     for result, row in zip(report.rows, rows):
         subscriber = Subscriber(
             id=new_id(), portal=portal, name=result.name, phone_country_code=row["country_code"],
-            phone=row["phone"], full_phone=row["country_code"] + row["phone"], login=row["country_code"] + row["phone"],
-            playback_token=new_playback_token(), created_at=now, updated_at=now,
+            phone=row["phone"], full_phone=row["country_code"] + row["phone"], login=result.login,
+            playback_token=new_playback_token(), player_password=result.player_password or new_player_password(),
+            created_at=now, updated_at=now,
         )
         subscribers.append(subscriber)
         expiry = result.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if result.expires_at else None
+        payload = {"name": subscriber.name, "phone": subscriber.international_phone}
+        if subscriber.login != subscriber.full_phone:
+            payload["login"] = subscriber.login  # as create_subscriber() records it
         operations.append(build(portal, OperationType.CREATE_SUBSCRIBER, actor=actor, subscriber_id=subscriber.id,
-                                payload={"name": subscriber.name, "phone": subscriber.international_phone}))
+                                payload=payload))
         for name in result.packages:
             package = packages[name]
             subscriptions.append(Subscription(subscriber=subscriber, package=package, created_at=now,

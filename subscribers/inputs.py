@@ -37,9 +37,23 @@ PHONE_RULE = f"Must be {PHONE_MIN_LENGTH}–{PHONE_MAX_LENGTH} digits, without '
 SMS_CODE_PATTERN = "[0-9]{4}"
 SMS_CODE_RULE = "Must be 4 digits."
 
+# players.md §2: what a viewer types into an IPTV player's login screen, often with a TV remote: ASCII letters,
+# digits and the few signs of e-mail-like logins, nothing that a player's keyboard might lack or a URL escape
+# (the Xtream API puts both in URL paths). Compared exactly, letter case included, as IPTV panels do.
+LOGIN_MAX_LENGTH = Subscriber._meta.get_field("login").max_length
+LOGIN_PATTERN = f"[A-Za-z0-9._@-]{{1,{LOGIN_MAX_LENGTH}}}"
+LOGIN_RULE = (f"Must be 1–{LOGIN_MAX_LENGTH} characters: letters A–Z or a–z, digits, '.', '_', '-' or '@', "
+              "without spaces.")
+PLAYER_PASSWORD_MIN_LENGTH = 6
+PLAYER_PASSWORD_MAX_LENGTH = Subscriber._meta.get_field("player_password").max_length
+# Printable ASCII but the space (0x21–0x7E): typed on a remote, sent in URL paths and query strings.
+PLAYER_PASSWORD_PATTERN = f"[!-~]{{{PLAYER_PASSWORD_MIN_LENGTH},{PLAYER_PASSWORD_MAX_LENGTH}}}"
+PLAYER_PASSWORD_RULE = (f"Must be {PLAYER_PASSWORD_MIN_LENGTH}–{PLAYER_PASSWORD_MAX_LENGTH} characters: "
+                        "letters A–Z or a–z, digits and ASCII punctuation, without spaces.")
 
-class Digits(Text):
-    """A string of digits matching ``pattern`` exactly, as sent: no spaces trimmed, since none are allowed."""
+
+class Matching(Text):
+    """Text matching ``pattern`` exactly, as sent: no spaces trimmed, since none are allowed."""
 
     pattern = ""
     rule = ""
@@ -49,6 +63,10 @@ class Digits(Text):
         super().__init__(**kwargs)
         # ``\Z``, not ``$``: ``$`` also matches before a final newline. The OpenAPI document shows it as ``$``.
         self.validators.append(RegexValidator(rf"^{self.pattern}\Z", self.rule))
+
+
+class Digits(Matching):
+    """A string of digits matching ``pattern`` exactly."""
 
 
 class CountryCode(Digits):
@@ -70,6 +88,20 @@ class LoginCode(Digits):
 
     pattern = SMS_CODE_PATTERN
     rule = SMS_CODE_RULE
+
+
+class Login(Matching):
+    """A subscriber's player login (players.md §2): 1–64 letters, digits, ``.``, ``_``, ``-`` or ``@``."""
+
+    pattern = LOGIN_PATTERN
+    rule = LOGIN_RULE
+
+
+class PlayerPassword(Matching):
+    """A player password chosen by a manager or a billing system: 6–32 printable ASCII characters, no spaces."""
+
+    pattern = PLAYER_PASSWORD_PATTERN
+    rule = PLAYER_PASSWORD_RULE
 
 
 def full_number(country_code: str, phone: str) -> str:
@@ -115,8 +147,8 @@ class Mac(Text):
 
 
 class SubscriberInput(InputShape):
-    """A subscriber's name and phone. ``+{phoneCountryCode}{phone}`` is unique within the portal: a duplicate is
-    a 409, checked by the service under its transaction."""
+    """A subscriber's name, phone and player login. ``+{phoneCountryCode}{phone}`` and ``login`` are each unique
+    within the portal: a duplicate is a 409, checked by the service under its transaction."""
 
     what = "subscriber"
 
@@ -128,6 +160,28 @@ class SubscriberInput(InputShape):
         error_messages={"min_value": MAX_DEVICES_RULE, "max_value": MAX_DEVICES_RULE},
         help_text="This subscriber's device limit, 0–1000 (IPTVPORTAL max_terminal); null: the portal's "
                   "maxDevicesPerSubscriber.")
+    login = Login(
+        required=False, allow_null=True,
+        help_text="What IPTV players log in with (players.md §2), unique in the portal. Absent on create or null: "
+                  "the full phone number's digits. While it equals the full phone number it follows a phone change.")
+
+
+class PlayerPasswordInput(InputShape):
+    """The optional body of ``POST /subscribers/{id}/reset_player_password``: the password to set; absent or
+    null, a new one is generated (10 characters of an unambiguous alphabet)."""
+
+    what = "player password"
+
+    playerPassword = PlayerPassword(required=False, allow_null=True)
+
+
+def check_player_password(value) -> str:
+    """``value`` if it is a valid player password (:class:`PlayerPassword`); ``Invalid`` naming ``playerPassword``
+    otherwise."""
+    values = PlayerPasswordInput.check({"playerPassword": value})
+    if values.get("playerPassword") is None:
+        raise Invalid.of(PlayerPasswordInput.what, {"playerPassword": ["This field is required."]})
+    return values["playerPassword"]
 
 
 class SubscriptionInput(InputShape):

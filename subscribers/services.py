@@ -15,8 +15,15 @@ from catena_site.errors import Conflict, NotFound
 from content.models import Package
 from monitoring.operations import Actor, OperationType, changes, record
 
-from .inputs import SubscriberInput, SubscriptionInput, SubscriptionPeriodInput, check_period, full_number
-from .models import Subscriber, Subscription, new_playback_token
+from .inputs import (
+    SubscriberInput,
+    SubscriptionInput,
+    SubscriptionPeriodInput,
+    check_period,
+    check_player_password,
+    full_number,
+)
+from .models import Subscriber, Subscription, new_playback_token, new_player_password
 
 
 def _phone_taken(portal, full_phone: str, exclude: int | None = None) -> bool:
@@ -33,31 +40,88 @@ def _duplicate_phone(full_phone: str) -> Conflict:
     return Conflict(message, {"phone": [message]})
 
 
+def _login_taken(portal, login: str, exclude: int | None = None) -> bool:
+    return Subscriber.objects.for_portal(portal).filter(login=login).exclude(pk=exclude).exists()
+
+
+def duplicate_login_message(login: str) -> str:
+    """The refusal of a player login another subscriber of the portal has (the API's 409, a CSV import's line)."""
+    return f"A subscriber with login {login} already exists."
+
+
+def _duplicate_login(login: str) -> Conflict:
+    message = duplicate_login_message(login)
+    return Conflict(message, {"login": [message]})
+
+
+def free_login(portal, full_phone: str) -> str:
+    """The login a subscriber created without a manager (first SMS login) gets: its full phone number, or, when
+    another subscriber has chosen that as its login, the number with the first free suffix ``-2``, ``-3``…
+    (nobody is there to pick another, and the login can be changed later)."""
+    taken = set(Subscriber.objects.for_portal(portal).filter(login__startswith=full_phone)
+                .values_list("login", flat=True))
+    login, suffix = full_phone, 1
+    while login in taken:
+        suffix += 1
+        login = f"{full_phone}-{suffix}"
+    return login
+
+
+def _check_unique(portal, values: dict, pk: int | None = None) -> None:
+    """409 naming ``phone`` or ``login`` when another subscriber of the portal (not ``pk``) has the number or the
+    login of ``values``. The phone is checked first: a taken number is usually also the taken default login of
+    the same subscriber, and one reason is enough."""
+    number = values.get("full_phone")
+    if number is not None and _phone_taken(portal, number, pk):
+        raise _duplicate_phone(number)
+    login = values.get("login")
+    if login is not None and _login_taken(portal, login, pk):
+        raise _duplicate_login(login)
+
+
+def _save_unique(subscriber: Subscriber, values: dict, **kwargs) -> None:
+    """Save under a savepoint: a unique constraint broken by a concurrent write is the same 409 as the checks'."""
+    try:
+        with transaction.atomic():
+            subscriber.save(**kwargs)
+    except IntegrityError:
+        _check_unique(subscriber.portal, values, None if kwargs.get("force_insert") else subscriber.pk)
+        raise
+
+
 def clean_subscriber(data, *, subscriber: Subscriber | None = None) -> dict:
     """Subscriber input (API names) checked by ``SubscriberInput`` — every field's error at once, ``Invalid`` —
     as model field values, with ``full_phone`` whenever the number changes. An update (``subscriber`` given)
-    checks only the fields sent and completes the number from the subscriber's."""
+    checks only the fields sent and completes the number from the subscriber's.
+
+    ``login`` is always set on a create, and on an update whenever it changes: absent on a create or null, it is
+    the full phone number; on an update changing the number, a login still equal to the old number follows it.
+    """
     values = SubscriberInput.check(data, partial=subscriber is not None)
     if "phone_country_code" in values or "phone" in values:
         values.setdefault("phone_country_code", subscriber.phone_country_code if subscriber else "")
         values.setdefault("phone", subscriber.phone if subscriber else "")
         values["full_phone"] = full_number(values["phone_country_code"], values["phone"])
+    full_phone = values.get("full_phone", subscriber.full_phone if subscriber else None)
+    if values.get("login") is None and ("login" in values or subscriber is None):
+        values["login"] = full_phone
+    elif "login" not in values and subscriber.login == subscriber.full_phone != full_phone:
+        values["login"] = full_phone
     return values
 
 
 def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
-    """Create a subscriber with a fresh playback token. Records ``createSubscriber``."""
+    """Create a subscriber with a fresh playback token and player password. Records ``createSubscriber`` (with
+    ``login`` when it is not the full phone number)."""
     caller.require("isSubscriberAdmin")
     values = clean_subscriber(data)
     with transaction.atomic():
-        if _phone_taken(portal, values["full_phone"]):
-            raise _duplicate_phone(values["full_phone"])
-        try:
-            with transaction.atomic():
-                subscriber = Subscriber.objects.create(portal=portal, **values)
-        except IntegrityError:
-            raise _duplicate_phone(values["full_phone"]) from None
+        _check_unique(portal, values)
+        subscriber = Subscriber(portal=portal, **values)
+        _save_unique(subscriber, values, force_insert=True)
         payload = {"name": subscriber.name, "phone": subscriber.international_phone}
+        if subscriber.login != subscriber.full_phone:
+            payload["login"] = subscriber.login
         if subscriber.max_devices is not None:
             payload["maxDevices"] = subscriber.max_devices
         record(portal, OperationType.CREATE_SUBSCRIBER, actor=caller.actor, subscriber_id=subscriber.id,
@@ -68,24 +132,23 @@ def create_subscriber(portal, *, caller, data: dict) -> Subscriber:
 
 def _snapshot(subscriber: Subscriber) -> dict:
     return {"name": subscriber.name, "phoneCountryCode": subscriber.phone_country_code, "phone": subscriber.phone,
-            "maxDevices": subscriber.max_devices}
+            "maxDevices": subscriber.max_devices, "login": subscriber.login}
 
 
 def update_subscriber(subscriber: Subscriber, *, caller, data: dict) -> Subscriber:
-    """Change name or phone (old → new in ``updateSubscriber``; never the token)."""
+    """Change name, phone, device limit or login (old → new in ``updateSubscriber``; never the token or the
+    player password). A login equal to the old full phone number follows a new number (:func:`clean_subscriber`)."""
     caller.require("isSubscriberAdmin")
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
         values = clean_subscriber(data, subscriber=subscriber)
-        if "full_phone" in values and values["full_phone"] != subscriber.full_phone and _phone_taken(
-                subscriber.portal, values["full_phone"], subscriber.pk):
-            raise _duplicate_phone(values["full_phone"])
+        _check_unique(subscriber.portal, values, subscriber.pk)
         before = _snapshot(subscriber)
         for field, value in values.items():
             setattr(subscriber, field, value)
         diff = changes(before, _snapshot(subscriber))
         if diff:
-            subscriber.save()
+            _save_unique(subscriber, values)
             record(subscriber.portal, OperationType.UPDATE_SUBSCRIBER, actor=caller.actor,
                    subscriber_id=subscriber.id, payload=diff)
             access_events.token_changed(subscriber.playback_token)
@@ -140,6 +203,30 @@ def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
         access_events.recheck_sessions(subscriber.portal_id, subscriber_ids=[subscriber.id])
         record(subscriber.portal, OperationType.RESET_PLAYBACK_TOKEN, actor=caller.actor,
                subscriber_id=subscriber.id, payload={"playback_token": {"old": "<hidden>", "new": "<hidden>"}})
+    return subscriber
+
+
+def reset_player_password(subscriber: Subscriber, *, caller, password: str | None = None) -> Subscriber:
+    """Give the subscriber a new player password (players.md §2): ``password`` when given (6–32 printable ASCII
+    characters without spaces, else ``Invalid`` naming ``playerPassword``), otherwise a generated one. Records
+    ``resetPlayerPassword`` without the password; the same password again changes and records nothing.
+
+    The Xtream API reads the password from the subscriber's row on every request, so the old one is refused from
+    the moment this commits; ``token_changed`` also drops the cached facts of the subscriber's token, so a cache of
+    player credentials kept under the token's stamp cannot outlive the change.
+    """
+    caller.require("isSubscriberAdmin")
+    new = check_player_password(password) if password is not None else new_player_password()
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update(of=("self",)).select_related("portal").get(pk=subscriber.pk)
+        if subscriber.player_password == new:
+            return subscriber
+        subscriber.player_password = new
+        subscriber.save(update_fields=["player_password", "updated_at"])
+        access_events.token_changed(subscriber.playback_token)
+        record(subscriber.portal, OperationType.RESET_PLAYER_PASSWORD, actor=caller.actor,
+               subscriber_id=subscriber.id,
+               payload={"playerPassword": {"old": "<hidden>", "new": "<hidden>"}, "generated": password is None})
     return subscriber
 
 

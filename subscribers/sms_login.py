@@ -24,6 +24,7 @@ from portals.models import DEFAULT_SMS_TEMPLATE
 from . import devices, inputs
 from .client_sessions import AppSession, SmsCode
 from .models import Device, Subscriber
+from .services import free_login
 
 RESEND_SECONDS = 60
 PER_NUMBER_PER_HOUR = 5
@@ -135,7 +136,8 @@ def verify_code(portal, country_code, phone, code, *, ip: str | None = None, dev
             if not portal.effective_settings.get("autoCreateSubscribers"):
                 raise Unauthorized(CODE_MISMATCH)
             subscriber = Subscriber.objects.create(portal=portal, name=f"+{full_phone}", phone_country_code=country_code,
-                                                   phone=phone, full_phone=full_phone)
+                                                   phone=phone, full_phone=full_phone,
+                                                   login=free_login(portal, full_phone))
             record(portal, OperationType.AUTO_CREATE_SUBSCRIBER, actor=Actor(Actor.SUBSCRIBER),
                    subscriber_id=subscriber.id, payload={"name": subscriber.name, "phone": subscriber.international_phone})
         if subscriber.disabled:

@@ -18,6 +18,8 @@ urlpatterns = [
     path("subscribers/<str:subscriber_id>/block/", views.SubscriberBlockView.as_view(), name="block"),
     path("subscribers/<str:subscriber_id>/token/reset/", views.SubscriberTokenResetView.as_view(),
          name="token-reset"),
+    path("subscribers/<str:subscriber_id>/player-password/reset/", views.SubscriberPlayerPasswordResetView.as_view(),
+         name="player-password-reset"),
     path("subscribers/<str:subscriber_id>/apps/logout/", views.SubscriberAppsLogoutView.as_view(),
          name="apps-logout"),
     path("subscribers/<str:subscriber_id>/extend/", views.SubscriberExtendView.as_view(), name="extend"),

@@ -547,6 +547,24 @@ class SubscriberTokenResetView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
         return redirect(self.card_url() + "#token")
 
 
+class SubscriberPlayerPasswordResetView(SubscriberTokenResetView):
+    """Confirmation, then a new player password (players.md §2); the old one stops working at once. Allowed to
+    those who see playback tokens, as the token's reset."""
+
+    template_name = "subscribers/player_password_reset.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "cancel_url": self.card_url() + "#player-password"}
+
+    def post(self, request, subscriber_id):
+        try:
+            services.reset_player_password(self.subscriber, caller=self.caller)
+        except ServiceError as exc:
+            return action_refused(request, exc, self.card_url())
+        messages.success(request, "A new player password was set. The previous password no longer works.")
+        return redirect(self.card_url() + "#player-password")
+
+
 class SubscriberAppsLogoutView(SubscriberAdminMixin, SubscriberObjectMixin, TemplateView):
     """Confirmation, then every app session of the subscriber ends: each app must log in by SMS again."""
 
@@ -591,8 +609,8 @@ class SubscriberImportView(SubscriberAdminMixin, CsvImportView):
 
 EXAMPLE_SUBSCRIBERS_CSV = (
     f"{HEADER}\r\n"
-    "Alice Example,1,2025550143,basic,\r\n"
-    "Bob Example,44,7700900123,basic|sport,2027-01-31\r\n"
+    "Alice Example,1,2025550143,basic,,,\r\n"
+    "Bob Example,44,7700900123,basic|sport,2027-01-31,bob.example,Tv-2027-bob\r\n"
 )
 
 

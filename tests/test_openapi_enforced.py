@@ -326,6 +326,8 @@ PREPARE = {
 # properties than the operation (keyed by the collection's path after the API's base).
 CREATE = {
     "devices/": lambda w: {"subscriberId": w.subscriber.public_id, "kind": "player", "uid": "probe-device"},
+    # POST /subscribers/{id}/reset_player_password takes a password, not a subscriber.
+    "subscribers/": lambda w: {"name": "Probe", "phoneCountryCode": "999", "phone": "5550001234"},
 }
 # Properties that may only be sent unchanged (``management-api.md`` §3): no other value is accepted, whatever its
 # length.

@@ -24,7 +24,8 @@ def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None
     ``subscriptions`` are ``(package ID, starts_at, expires_at)`` of the subscriber's subscriptions in subscription
     order when the caller loaded them apart (the list does, for a whole page in one query); without them they come
     from the prefetched ``subscriber.subscriptions``. ``packages`` names those in force now; ``subscriptions`` all
-    of them with their periods. ``playback_token`` is null for callers who may not see tokens.
+    of them with their periods. ``playback_token`` and ``playerPassword`` are null for callers who may not see
+    tokens.
     """
     if subscriptions is None:
         subscriptions = [(s.package_id, s.starts_at, s.expires_at) for s in subscriber.subscriptions.all()]
@@ -40,7 +41,9 @@ def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None
         "name": subscriber.name,
         "phoneCountryCode": subscriber.phone_country_code,
         "phone": subscriber.phone,
+        "login": subscriber.login,
         "playback_token": subscriber.playback_token if show_token else None,
+        "playerPassword": subscriber.player_password if show_token else None,
         "packages": [period["packageId"] for period in periods if period["active"]],
         "disabled": subscriber.disabled,
         "createdAt": _utc(subscriber.created_at),
@@ -64,7 +67,9 @@ class SubscriptionPeriodItem(serializers.Serializer):
 
 
 class SubscriberSerializer(serializers.ModelSerializer):
-    """``playback_token`` is null for callers who may not see tokens."""
+    """``playback_token`` and ``playerPassword`` are null for callers who may not see tokens. ``login`` and
+    ``playerPassword`` are what IPTV players log in with (the Xtream Codes API); ``login`` is the full phone
+    number's digits unless set."""
 
     # The declared fields only document the object (the OpenAPI schema; the docstring is its description);
     # ``subscriber_body`` writes it, key for key in the same order and formats. Lists of 100–1000 subscribers
@@ -75,7 +80,9 @@ class SubscriberSerializer(serializers.ModelSerializer):
     subscriberId = IdField(source="id", read_only=True)
     portalId = IdField(source="portal_id", read_only=True)
     phoneCountryCode = serializers.CharField(source="phone_country_code")
+    login = serializers.CharField()
     playback_token = serializers.CharField(read_only=True, allow_null=True)
+    playerPassword = serializers.CharField(source="player_password", read_only=True, allow_null=True)
     packages = serializers.ListField(child=serializers.CharField(), read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
@@ -87,9 +94,9 @@ class SubscriberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Subscriber
-        fields = ["subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
-                  "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
-                  "subscriptions", "maxDevices"]
+        fields = ["subscriberId", "portalId", "name", "phoneCountryCode", "phone", "login", "playback_token",
+                  "playerPassword", "packages", "disabled", "createdAt", "updatedAt", "lastActivityAt",
+                  "suspectedSharing", "sharingIps", "subscriptions", "maxDevices"]
 
     def to_representation(self, subscriber) -> dict:
         return subscriber_body(subscriber, self.context.get("caller"))

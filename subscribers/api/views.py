@@ -15,6 +15,7 @@ from subscribers.filters import DeviceFilter, SubscriberFilter
 from subscribers.inputs import (
     DeviceInput,
     DeviceNameInput,
+    PlayerPasswordInput,
     SubscriberInput,
     SubscriptionInput,
     SubscriptionPeriodInput,
@@ -97,6 +98,15 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
     @action(detail=True, methods=["post"], url_path="reset_playback_token")
     def reset_playback_token(self, request, pk=None):
         return self.answer(services.reset_playback_token(self.get_object(), caller=self.caller))
+
+    # players.md §2. The body is optional: none (or no ``playerPassword``) generates a password.
+    @extend_schema(request=PlayerPasswordInput, responses=SubscriberSerializer)
+    @action(detail=True, methods=["post"], url_path="reset_player_password")
+    def reset_player_password(self, request, pk=None):
+        subscriber = self.get_object()
+        body = json_object(request) if request.data else {}
+        password = PlayerPasswordInput.check(body).get("playerPassword")
+        return self.answer(services.reset_player_password(subscriber, caller=self.caller, password=password))
 
 
 class SubscriptionView(LinkView):

@@ -93,6 +93,7 @@ WRITES = {
                                        "portalId": "{portal}"},
     ("post", "/subscribers"): {"name": "Bob", "phoneCountryCode": "1", "phone": "5550002"},
     ("put", "/subscribers/{subscriber}"): {"name": "Ann 2", "phoneCountryCode": "1", "phone": "5550003"},
+    ("post", "/subscribers/{subscriber}/reset_player_password"): {"playerPassword": "Kodi-2027!"},
     ("post", "/packages-subscribers"): {"subscriberId": "{subscriber}", "packageId": "{package}",
                                         "portalId": "{portal}"},
     ("put", "/packages-subscribers"): {"subscriberId": "{subscribed}", "packageId": "{package}",

@@ -208,6 +208,17 @@ def test_self_registration_creates_a_subscriber_with_only_free_packages(app, por
     assert operation.actor_type == "subscriber" and operation.payload["phone"] == "+447700900123"
 
 
+def test_self_registration_whose_number_is_another_subscribers_login_gets_a_free_login(app, portal, sms_file):
+    allow_self_registration(portal)
+    bob = make_subscriber(portal, "Bob", "1", "5550001")
+    services.update_subscriber(bob, caller=Caller(portal=portal), data={"login": "447700900123"})
+    carol = make_subscriber(portal, "Carol", "1", "5550002")
+    services.update_subscriber(carol, caller=Caller(portal=portal), data={"login": "447700900123-2"})
+    response = login(app, sms_file, {"phoneCountryCode": "44", "phone": "7700900123"})
+    assert response.status_code == 200
+    assert Subscriber.objects.get(full_phone="447700900123").login == "447700900123-3"
+
+
 def test_disabled_subscriber_is_refused(app, portal, sms_file):
     subscriber = make_subscriber(portal)
     services.set_disabled(subscriber, True, caller=Caller(portal=portal))

@@ -4,6 +4,7 @@ from django.core.management import CommandError, call_command
 from catena_site.errors import Forbidden
 from monitoring.operations import Operation
 from portals.auth import Caller
+from subscribers import services
 from subscribers.imports import import_subscribers
 from subscribers.models import Subscriber, Subscription
 from tests.content.test_channels_api import make_package
@@ -147,3 +148,67 @@ def test_a_bad_expires_at_is_a_line_error_with_the_api_rule(setup, time_machine)
         2: [rule], 3: [rule], 4: ["expires_at: Must be at most 10 years ahead."],
         5: ["expires_at: No packages to end; give the line's packages too."]}
     assert not report.applied and not Subscriber.objects.exists()
+
+
+# --- The optional login and player_password columns (players.md §2) -------------------------------------------
+
+PASSWORD_RULE = "Must be 6–32 characters: letters A–Z or a–z, digits and ASCII punctuation, without spaces."
+LOGIN_RULE = "Must be 1–64 characters: letters A–Z or a–z, digits, '.', '_', '-' or '@', without spaces."
+
+
+def test_login_and_player_password_columns_set_what_players_log_in_with(setup):
+    text = ("name,country_code,phone,packages,expires_at,login,player_password\n"
+            "Alice,1,2345678901,basic,,alice@flat-42,Tv-2027!x\n"
+            "Bob,44,7700900123,,,,\n"
+            "Carol,49,15123456789,,,,Kodi_pass\n")
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=False)
+    assert report.applied and report.created == 3
+    stored = {s.name: (s.login, s.player_password) for s in Subscriber.objects.all()}
+    assert stored["Alice"] == ("alice@flat-42", "Tv-2027!x")
+    assert stored["Bob"][0] == "447700900123" and len(stored["Bob"][1]) == 10  # the phone, a generated password
+    assert stored["Carol"] == ("4915123456789", "Kodi_pass")
+    payloads = {op.payload["name"]: op.payload for op in Operation.objects.filter(type="createSubscriber")}
+    assert payloads["Alice"] == {"name": "Alice", "phone": "+12345678901", "login": "alice@flat-42"}  # as the API
+    assert payloads["Bob"] == {"name": "Bob", "phone": "+447700900123"}
+    assert "Tv-2027!x" not in str(list(Operation.objects.values_list("payload", flat=True)))
+
+
+def test_a_bad_login_or_password_is_a_line_error_with_the_api_rule(setup):
+    text = ("name,country_code,phone,login,player_password\n"
+            "Alice,1,2345678901,alice smith,\n"
+            "Bob,44,7700900123,bob,short\n"
+            "Carol,49,15123456789,ca/rol,pässwörd1\n"
+            f"Dan,1,5550001,{'d' * 65},\n")
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=False)
+    assert not report.applied
+    assert {row.line: row.errors for row in report.failed_rows} == {
+        2: [f"login: {LOGIN_RULE}"], 3: [f"player_password: {PASSWORD_RULE}"],
+        4: [f"login: {LOGIN_RULE}", f"player_password: {PASSWORD_RULE}"], 5: [f"login: {LOGIN_RULE}"]}
+    assert not Subscriber.objects.exists()
+
+
+def test_a_login_twice_in_the_file_or_already_in_the_portal_is_a_line_error(setup):
+    existing = make_subscriber(setup, "Existing", "44", "7700900123")
+    services.update_subscriber(existing, caller=Caller(portal=setup), data={"login": "taken"})
+    text = ("name,country_code,phone,login\n"
+            "Alice,1,2345678901,alice\n"
+            "Alice again,1,2345678902,alice\n"
+            "Bob,1,2345678903,taken\n"
+            "Carol,1,2345678904,12345678905\n"  # the default login of the next line
+            "Dan,1,2345678905,\n"
+            "Erin,1,2345678906,447700900123\n")  # the existing subscriber's old number: free again
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=True)
+    assert {row.line: row.errors for row in report.failed_rows} == {
+        3: ["Duplicate of line 2 (same login alice)."],
+        4: ["A subscriber with login taken already exists."],
+        6: ["Duplicate of line 5 (same login 12345678905)."],
+    }
+
+
+def test_a_duplicate_number_is_reported_once_not_again_as_its_login(setup):
+    make_subscriber(setup, "Existing", "44", "7700900123")
+    text = "name,country_code,phone\nAlice,44,7700900123\nBob,1,5550001\nBob again,1,5550001\n"
+    report = import_subscribers(setup, text, caller=Caller(portal=setup), dry_run=True)
+    assert {row.line: row.errors for row in report.failed_rows} == {
+        2: ["A subscriber with phone +447700900123 already exists."],
+        4: ["Duplicate of line 3 (same phone +15550001)."]}

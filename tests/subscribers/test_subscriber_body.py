@@ -48,7 +48,8 @@ def setup_subscribers(portal):
                                          token_digest=token_digest("an earlier token"), detected_at=now,
                                          last_detected_at=now)
     Subscriber.objects.filter(pk=rich.pk).update(disabled=True, created_at=CREATED, updated_at=UPDATED,
-                                                 last_activity_at=ACTIVE, max_devices=3)
+                                                 last_activity_at=ACTIVE, max_devices=3, login="zoe.z@home",
+                                                 player_password="Xq7-pass")
     Subscriber.objects.filter(pk=bare.pk).update(created_at=CREATED, updated_at=CREATED)
     rich.refresh_from_db()
     bare.refresh_from_db()
@@ -64,16 +65,18 @@ def setup_subscribers(portal):
 def expected(portal, rich, bare, packages, with_token: bool):
     return [
         {"subscriberId": rich.public_id, "portalId": portal.public_id, "name": "Zoë \"Z\" <Ünïcode>",
-         "phoneCountryCode": "31", "phone": "612345678",
+         "phoneCountryCode": "31", "phone": "612345678", "login": "zoe.z@home",
          "playback_token": rich.playback_token if with_token else None,
+         "playerPassword": "Xq7-pass" if with_token else None,
          "packages": packages, "disabled": True,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:30:45Z",
          "lastActivityAt": "2024-10-17T08:09:10Z",
          "suspectedSharing": True, "sharingIps": ["192.0.2.1", "2001:db8::1"], "subscriptions": rich.periods,
          "maxDevices": 3},
         {"subscriberId": bare.public_id, "portalId": portal.public_id, "name": "Bare",
-         "phoneCountryCode": "1", "phone": "2345678901",
+         "phoneCountryCode": "1", "phone": "2345678901", "login": "12345678901",
          "playback_token": bare.playback_token if with_token else None,
+         "playerPassword": bare.player_password if with_token else None,
          "packages": [], "disabled": False,
          "createdAt": "2024-10-16T15:00:00Z", "updatedAt": "2024-10-16T15:00:00Z",
          "lastActivityAt": None,

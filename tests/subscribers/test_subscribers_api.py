@@ -7,7 +7,8 @@ from subscribers.models import Subscriber, Subscription
 from tests.conftest import API, api_client
 from tests.content.test_channels_api import make_package
 
-SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "playback_token", "packages",
+SUBSCRIBER_KEYS = {"subscriberId", "portalId", "name", "phoneCountryCode", "phone", "login", "playback_token",
+                   "playerPassword", "packages",
                    "disabled", "createdAt", "updatedAt", "lastActivityAt", "suspectedSharing", "sharingIps",
                    "subscriptions", "maxDevices"}
 ALICE = {"name": "Alice", "phoneCountryCode": "1", "phone": "2345678901"}
@@ -125,8 +126,10 @@ def test_update_subscriber_logs_old_and_new_but_never_the_token(api, portal):
     assert response.status_code == 200
     assert response.json()["phone"] == "2345678902"
     operation = Operation.objects.get(type="updateSubscriber")
+    # The login was the full phone number: it follows the new number.
     assert operation.payload == {"name": {"old": "Alice", "new": "Alice B"},
-                                 "phone": {"old": "2345678901", "new": "2345678902"}}
+                                 "phone": {"old": "2345678901", "new": "2345678902"},
+                                 "login": {"old": "12345678901", "new": "12345678902"}}
     assert subscriber.playback_token not in str(operation.payload)
 
 

@@ -38,9 +38,20 @@ def report_rows(html: str) -> list[str]:
 
 def test_the_screen_shows_the_header_and_an_example(web):
     html = page(web["subscribers"].get("/subscribers/import/"))
-    assert "name,country_code,phone,packages" in html
+    assert "name,country_code,phone,packages,expires_at,login,player_password" in html
     example = web["subscribers"].get("/subscribers/import/example.csv")
-    assert example.content.decode().startswith("name,country_code,phone,packages")
+    assert example.content.decode().startswith("name,country_code,phone,packages,expires_at,login,player_password")
+
+
+def test_the_example_file_passes_the_check_with_its_login_and_password(web, portal):
+    make_package(portal, "basic")
+    make_package(portal, "sport")
+    example = web["subscribers"].get("/subscribers/import/example.csv").content
+    html = page(web["subscribers"].post("/subscribers/import/", {
+        "action": "check", "file": SimpleUploadedFile("example.csv", example, content_type="text/csv")}))
+    assert "Check passed: 2 subscribers and 3 subscriptions to create" in html
+    rows = report_rows(html)
+    assert "12025550143" in rows[0] and "bob.example" in rows[1]  # the Login column: the phone when none given
 
 
 def test_check_shows_errors_per_line_and_changes_nothing(web, portal):

@@ -253,6 +253,7 @@ def _news_guide(portal, world, now) -> dict[str, Program]:
 def test_an_archive_session_shows_its_archive_program_live_and_in_the_history(web, world, portal):
     now = timezone.now()
     _news_guide(portal, world, now)
+    content.update_channel(world["news"], caller=Caller(portal=portal), data={"archiveDays": 7})
     from_ = int((now - dt.timedelta(minutes=90)).timestamp())
     archive = start(world["alice"], "news", dvr="true", qs=f"from={from_}")
     live = start(world["bob"], "news")

@@ -2,8 +2,8 @@
 
 The streaming server asks on every play whether a token may play a stream name. The answer depends on facts
 about the token's subscriber (who, which portal, disabled?, the session limit, the names of the channels it
-may watch and the location restrictions of those that have any, ``content.restrictions``, and its devices with
-the rules for a new one, lifecycle.md §2). They are cached per token in the cache every process shares (Redis
+may watch, the location restrictions of those that have any, ``content.restrictions``, which of them keep an
+archive for ``dvr`` requests, players.md §1, and its devices with the rules for a new one, lifecycle.md §2). They are cached per token in the cache every process shares (Redis
 in production, a file-based cache in the embedded default — never per-process memory), so a warm check reads
 the cache only.
 

@@ -128,7 +128,7 @@ def test_the_live_view_asks_nothing_while_the_tab_is_hidden_and_catches_up_when_
     assert asked < len(polls) <= asked + 2
 
 
-def test_an_archive_viewer_shows_with_the_badge_and_the_programme_watched(owner_page, world, live_server):
+def test_an_archive_viewer_shows_with_the_badge_and_the_program_watched(owner_page, world, live_server):
     import datetime as dt
 
     from django.utils import timezone

@@ -64,7 +64,7 @@ def listed(app, token, channel, programs) -> dict[str, dict]:
     return found
 
 
-def test_programmes_the_archive_holds_carry_their_archive_url(app, guide):
+def test_programs_the_archive_holds_carry_their_archive_url(app, guide):
     token, playback = app_token(guide["subscriber"]), guide["subscriber"].playback_token
     found = listed(app, token, guide["news"], guide["programs"].values())
     assert all(set(p) == PROGRAM_KEYS for p in found.values())
@@ -102,7 +102,7 @@ def test_the_channel_list_gives_each_channels_archive_days(app, guide):
     assert {c["name"]: c["archiveDays"] for c in response.json()["channels"]} == {"news": 2, "sport": 0}
 
 
-def test_programmes_of_a_channel_outside_the_packages_stay_404(app, guide, portal, other_portal):
+def test_programs_of_a_channel_outside_the_packages_stay_404(app, guide, portal, other_portal):
     kids = make_channel(portal, "kids", "Cartoons", archiveDays=7)
     foreign = make_channel(other_portal, "news", "Foreign", archiveDays=7)
     token = {"HTTP_AUTHORIZATION": f"Bearer {app_token(guide['subscriber'])}"}

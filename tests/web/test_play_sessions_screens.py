@@ -277,7 +277,7 @@ def test_an_archive_session_shows_its_archive_program_live_and_in_the_history(we
     assert "Morning Show" in card_rows[archive.public_id] and f"{aired}</time> UTC" in card_rows[archive.public_id]
 
 
-def test_an_archive_session_without_a_known_programme_shows_only_its_badge(web, world, portal):
+def test_an_archive_session_without_a_known_program_shows_only_its_badge(web, world, portal):
     content.update_channel(world["news"], caller=Caller(portal=portal), data={"archiveDays": 7})
     archive = start(world["alice"], "news", dvr="true")  # no position, no guide
     for html in (live_block(web["viewer"]), page(web["viewer"].get(HISTORY)),

@@ -35,6 +35,9 @@ package made free / not free, portal settings changed  ``portal_changed(id)`` (+
 channel created / deleted                              ``channels_changed(portal)`` (+ packages, recheck)
 channel's location restrictions changed, a location's  ``packages_changed(...)`` of the channels' packages
 countries/networks changed, a location deleted         + ``recheck_sessions(channel_ids=...)``
+channel's archiveDays changed to or from 0             ``packages_changed(...)`` of the channel's packages
+                                                       (+ ``recheck_sessions(channel_ids=...)`` when to 0: its
+                                                       archive sessions); other archiveDays changes: nothing
 channel's categories changed, category changes         nothing: categories do not affect playback decisions
 device added / removed, subscriber's maxDevices        ``devices_changed(subscriber id)``
 webhook created / changed / deleted                    ``webhooks_changed(portal id)`` (the operations outbox's

@@ -136,6 +136,19 @@ def restrictions_changed(portal_id: int, channel_ids) -> None:
     access_events.recheck_sessions(portal_id, channel_ids=channel_ids)
 
 
+def archive_changed(channel: Channel, before_days: int) -> None:
+    """The channel's ``archiveDays`` changed from ``before_days``. Playback decisions only know whether it keeps an
+    archive at all (an archive request for one without is ``no_archive``, players.md §1), so only a change to or
+    from 0 touches them: every cached decision that can watch it recomputes (it holds the stamps of the
+    channel's packages), and when the archive is gone its active archive sessions are re-checked."""
+    if bool(before_days) == bool(channel.archive_days):
+        return
+    access_events.packages_changed(*PackageChannel.objects.filter(channel_id=channel.id)
+                                   .values_list("package_id", flat=True).distinct())
+    if not channel.archive_days:
+        access_events.recheck_sessions(channel.portal_id, channel_ids=[channel.id])
+
+
 def number_taken(channel: Channel | None, portal, number: int | None) -> None:
     """Refuse (409 naming ``number``) a channel number another channel of the portal has."""
     if number is None:
@@ -243,6 +256,8 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
                    payload={"channelId": channel.public_id, "name": channel.name, "changes": diff})
             if "locationRestrictions" in diff:  # categories do not affect playback: nothing to invalidate for them
                 restrictions_changed(channel.portal_id, [channel.id])
+            if "archiveDays" in diff:
+                archive_changed(channel, before["archiveDays"])
     return channel
 
 

@@ -36,11 +36,14 @@ def with_fresh_heartbeats(sessions: list[PlaySession]) -> list[PlaySession]:
 
 
 def _described(queryset):
-    """Sessions with ``subscriber_name``, ``channel_title`` and ``program_title`` (None once deleted)."""
+    """Sessions with ``subscriber_name``, ``channel_title``, and ``program_title`` and ``program_start`` of an
+    archive session's programme (None once deleted)."""
+    program = Program.objects.filter(pk=OuterRef("program_id"))
     return queryset.annotate(
         subscriber_name=Subquery(Subscriber.objects.filter(pk=OuterRef("subscriber_id")).values("name")[:1]),
         channel_title=Subquery(Channel.objects.filter(pk=OuterRef("channel_id")).values("title")[:1]),
-        program_title=Subquery(Program.objects.filter(pk=OuterRef("program_id")).values("title")[:1]),
+        program_title=Subquery(program.values("title")[:1]),
+        program_start=Subquery(program.values("start")[:1]),
     )
 
 

@@ -84,9 +84,10 @@ def remember(streamer_session_id: str, subscriber_id: int, channel_id: int, at: 
 
 
 def probe(session_id: str, name: str, update: bool, now: dt.datetime, bytes_: int | None,
-          duration: int | None) -> BeatProbe:
-    """What the auth check asks of the session's heartbeat while it reads the token's facts."""
-    return BeatProbe(session_key(session_id), name, update, now.timestamp(), bytes_, duration, _heartbeat_ttl())
+          duration: int | None, *, dvr: bool = False) -> BeatProbe:
+    """What the auth check asks of the session's heartbeat while it reads the token's facts (``dvr``: an archive
+    request, whose heartbeat is refreshed only when the channel keeps an archive)."""
+    return BeatProbe(session_key(session_id), name, update, now.timestamp(), bytes_, duration, _heartbeat_ttl(), dvr)
 
 
 def heartbeat(cached: Beat, request: PlayRequest, now: dt.datetime) -> None:
@@ -454,13 +455,30 @@ def close_sessions(session_ids: list[int], reason: str, at: dt.datetime | None =
     return closed
 
 
+def _anonymous_allowed(found, channel_id: int, dvr: bool, ip: str | None, country: str | None) -> bool:
+    """Whether an anonymous session may go on: its channel still free under the same ID (``found``, from
+    ``playback_cache.anonymous_channels``), an archive for an archive session, and a viewer inside its locations."""
+    return (found is not None and found.channel_id == channel_id and (not dvr or found.archive)
+            and restrictions.allows(found.restriction, restrictions.viewer_key(ip, country)))
+
+
+def _subscriber_allowed(facts, subscriber_id: int, channel_id: int, channel_name: str, dvr: bool, ip: str | None,
+                        country: str | None) -> bool:
+    """Whether a subscriber's session may go on, judged from its token's current facts (None: unknown token)."""
+    return (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
+            and facts.channels.get(channel_name) == channel_id
+            and (not dvr or channel_name in facts.archive)
+            and facts.allows_location(channel_name, ip, country))
+
+
 def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel_ids: Iterable[int] = (),
                      now: dt.datetime | None = None) -> list[str]:
     """After an access change: close the scope's active sessions the access rule no longer allows.
 
     Each session is judged like a new auth request with its own token and stream name (through the
-    playback cache, which the change has already invalidated). Returns the stream names of the closed
-    sessions, for the streaming server's re-authorization.
+    playback cache, which the change has already invalidated); an archive session also needs the channel to keep
+    an archive (players.md §1). Returns the stream names of the closed sessions, for the streaming server's
+    re-authorization.
     """
     write_opened_sessions()  # sessions started just before the change are judged too
     scope = Q()
@@ -471,26 +489,20 @@ def recheck_sessions(portal_id: int, subscriber_ids: Iterable[int] = (), channel
     if not scope:
         return []
     rows = list(PlaySession.objects.filter(scope, portal_id=portal_id, active=True)
-                .values_list("id", "token", "subscriber_id", "channel_id", "channel_name", "ip", "country"))
+                .values_list("id", "token", "subscriber_id", "channel_id", "channel_name", "ip", "country", "dvr"))
     facts_by_token: dict[str, object] = {}
     denied, names = [], set()
-    anonymous: dict[int, dict[str, int]] = {}
-    for pk, token, subscriber_id, channel_id, channel_name, ip, country in rows:
+    anonymous = None
+    for pk, token, subscriber_id, channel_id, channel_name, ip, country, dvr in rows:
         if subscriber_id is None:  # an anonymous viewer: the portal's free channels, if it still allows them
-            if portal_id not in anonymous:
-                anonymous[portal_id] = playback_cache.anonymous_channels(portal_id)
-            found = anonymous[portal_id].get(channel_name)
-            if found is None or found.channel_id != channel_id or not restrictions.allows(
-                    found.restriction, restrictions.viewer_key(ip, country)):
-                denied.append(pk)
-                names.add(channel_name)
-            continue
-        if token not in facts_by_token:
-            facts_by_token[token] = playback_cache.lookup(token) if token else None
-        facts = facts_by_token[token]
-        allowed = (facts is not None and not facts.disabled and facts.subscriber_id == subscriber_id
-                   and facts.channels.get(channel_name) == channel_id
-                   and facts.allows_location(channel_name, ip, country))
+            if anonymous is None:
+                anonymous = playback_cache.anonymous_channels(portal_id)
+            allowed = _anonymous_allowed(anonymous.get(channel_name), channel_id, dvr, ip, country)
+        else:
+            if token not in facts_by_token:
+                facts_by_token[token] = playback_cache.lookup(token) if token else None
+            allowed = _subscriber_allowed(facts_by_token[token], subscriber_id, channel_id, channel_name, dvr, ip,
+                                          country)
         if not allowed:
             denied.append(pk)
             names.add(channel_name)

@@ -282,7 +282,8 @@ class PlaySessionRow:
 
     ``program``: an archive session's programme (its ``programId``), or for a live one the programme on air
     when it started (computed, ``program_at_start``); ``program_now``: for a live session the programme on air
-    now, for an archive one again the archive programme.
+    now, for an archive one again the archive programme; ``program_start``: when an archive session's programme
+    was on air (None for a live one).
     """
 
     def __init__(self, session: PlaySession, now: dt.datetime, program_now: str | None = None,
@@ -298,6 +299,7 @@ class PlaySessionRow:
         archive_program = getattr(session, "program_title", None) if session.dvr else None
         self.program = archive_program if session.dvr else program_at_start
         self.program_now = archive_program if session.dvr else program_now
+        self.program_start = getattr(session, "program_start", None) if session.dvr and archive_program else None
         self.opened_at = session.opened_at
         self.closed_at = session.closed_at
         self.updated_at = session.updated_at

@@ -129,18 +129,23 @@ def expired_package_ids(subscriber_id: int, now: dt.datetime) -> list[int]:
                 .values_list("package_id", flat=True))
 
 
-def watchable_channel_facts(subscriber, now: dt.datetime | None = None) -> tuple[dict[str, int], dict[str, str]]:
-    """:func:`watchable_channel_names` and, for those of them with location restrictions, ``{name: restriction
-    text}`` (``content.restrictions``): one query, and a second one for the locations only when some of the
-    channels are restricted (each distinct set of locations is encoded once)."""
-    rows = watchable_channels(subscriber, now).values_list("name", "id", "location_links__location_id")
+def watchable_channel_facts(subscriber, now: dt.datetime | None = None
+                            ) -> tuple[dict[str, int], dict[str, str], frozenset[str]]:
+    """:func:`watchable_channel_names`, for those of them with location restrictions ``{name: restriction text}``
+    (``content.restrictions``), and the names of those that keep an archive (``archive_days`` > 0, players.md
+    §1): one query, and a second one for the locations only when some of the channels are restricted (each
+    distinct set of locations is encoded once)."""
+    rows = watchable_channels(subscriber, now).values_list("name", "id", "archive_days", "location_links__location_id")
     channels: dict[str, int] = {}
     located: dict[str, list[int]] = {}
-    for name, channel_id, location_id in rows:
+    archive: set[str] = set()
+    for name, channel_id, archive_days, location_id in rows:
         channels[name] = channel_id
+        if archive_days:
+            archive.add(name)
         if location_id is not None:
             located.setdefault(name, []).append(location_id)
-    return channels, _restriction_texts(located)
+    return channels, _restriction_texts(located), frozenset(archive)
 
 
 def _restriction_texts(located: dict) -> dict:
@@ -206,12 +211,12 @@ def free_package_ids(portal_ids: list[int]) -> list[int]:
     return list(FreePackage.objects.filter(portal_id__in=portal_ids).values_list("package_id", flat=True))
 
 
-def free_channels_by_name(portal_ids: list[int]) -> dict[str, tuple[int, int]]:
-    """``{channel name: (portal id, channel id)}`` of the channels of these portals' free packages (one query; a
-    name is unique on a streaming server, so portals of one server never collide)."""
+def free_channels_by_name(portal_ids: list[int]) -> dict[str, tuple[int, int, bool]]:
+    """``{channel name: (portal id, channel id, keeps an archive)}`` of the channels of these portals' free
+    packages (one query; a name is unique on a streaming server, so portals of one server never collide)."""
     if not portal_ids:
         return {}
     links = PackageChannel.objects.filter(package__free_link__portal_id__in=portal_ids)
-    return {name: (portal, channel) for channel, portal, name in
+    return {name: (portal, channel, archive_days > 0) for channel, portal, name, archive_days in
             Channel.objects.filter(portal_id__in=portal_ids, id__in=links.values("channel_id"))
-            .values_list("id", "portal_id", "name")}
+            .values_list("id", "portal_id", "name", "archive_days")}

@@ -2,8 +2,8 @@
 
 The streaming server asks on every play whether a token may play a stream name. The answer depends on facts
 about the token's subscriber (who, which portal, disabled?, the session limit, the names of the channels it
-may watch and the location restrictions of those that have any, ``content.restrictions``, and its devices with
-the rules for a new one, lifecycle.md §2). They are cached per token in the cache every process shares (Redis
+may watch, the location restrictions of those that have any, ``content.restrictions``, which of them keep an
+archive for ``dvr`` requests, players.md §1, and its devices with the rules for a new one, lifecycle.md §2). They are cached per token in the cache every process shares (Redis
 in production, a file-based cache in the embedded default — never per-process memory), so a warm check reads
 the cache only.
 
@@ -82,6 +82,7 @@ class BeatProbe:
     bytes: int | None
     duration: int | None
     timeout: int
+    dvr: bool = False  # an archive request: refreshed only when the channel keeps an archive (players.md §1)
 
 
 class DeviceRules(NamedTuple):
@@ -115,14 +116,16 @@ class Verdict(NamedTuple):
     location_refused: bool = False  # the channel has location restrictions and the viewer is outside them
     device_known: bool = False  # the device asked about is one of the subscriber's (lifecycle.md §2)
     device_rules: DeviceRules | None = None  # how a device not known yet is decided
+    archive: bool = False  # the stream's channel keeps an archive (``archive_days`` > 0): ``dvr`` may play
 
 
 # A facts tuple: ``(subscriber, portal, disabled, max sessions, channels, server, valid until, expired channels,
 # restricted channels, devices)``; ``valid until`` is a Unix time (None: no subscription starts or ends later),
 # ``expired channels`` the ``{name: id}`` of the channels only an expired subscription granted, ``restricted
 # channels`` the ``{name: location restriction text}`` (``content.restrictions``) of the watchable channels with
-# restrictions, ``devices`` a :class:`DeviceFacts` (the known device uids and the rules for a new one).
-VALID_UNTIL, EXPIRED, RESTRICTED, DEVICES = 6, 7, 8, 9
+# restrictions, ``devices`` a :class:`DeviceFacts` (the known device uids and the rules for a new one), ``archive``
+# the names of the watchable channels that keep an archive (``archive_days`` > 0; players.md §1).
+VALID_UNTIL, EXPIRED, RESTRICTED, DEVICES, ARCHIVE = 6, 7, 8, 9, 10
 
 
 def current(values: tuple | None, now: float | None = None) -> bool:
@@ -143,7 +146,8 @@ def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, v
     refused = channel_id is not None and not restrictions.allows(values[RESTRICTED].get(name), viewer)
     devices = values[DEVICES]
     return Verdict(subscriber_id, portal_id, disabled, max_sessions, channel_id, beat, written, server_id,
-                   name in values[EXPIRED], refused, device is not None and device in devices.uids, devices.rules)
+                   name in values[EXPIRED], refused, device is not None and device in devices.uids, devices.rules,
+                   channel_id is not None and name in values[ARCHIVE])
 
 
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
@@ -158,6 +162,8 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
         return None
     if not restrictions.allows(restricted.get(probe.name), viewer):
         return None
+    if probe.dvr and probe.name not in values[ARCHIVE]:  # refused: no_archive
+        return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
 
@@ -171,18 +177,19 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
 # time from which the entry no longer holds (a subscription starts or ends: the script compares it with
 # ARGV[10], the caller's clock) and ``x:<name>`` (1) each channel only an expired subscription granted;
 # ``dv`` the device rules as ``count|limit|policy|registration`` and ``d:<uid>`` each known device (ARGV[11] the
-# one asked about).
+# one asked about); ``a:<name>`` (1) each watchable channel that keeps an archive (a ``dvr`` request, ARGV[12]
+# '1', is refused without it: its heartbeat is not refreshed).
 # Only the fields asked for are read: the cost does not grow with the number of channels. A heartbeat is a
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
-# one Redis server (not a cluster), as Django's cache does. Every answer has nine items: status, meta, channel,
-# beat, facts, expired, refused (0 or 1), device known, device rules.
+# one Redis server (not a cluster), as Django's cache does. Every answer has ten items: status, meta, channel,
+# beat, facts, expired, refused (0 or 1), device known, device rules, archive.
 _CHECK = restrictions.LUA + """
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1],
-                        'd:' .. ARGV[11], 'dv')
+                        'd:' .. ARGV[11], 'dv', 'a:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
-if not head[1] then return {0, false, false, beat, false, false, 0, false, false} end
+if not head[1] then return {0, false, false, beat, false, false, 0, false, false, false} end
 if head[4] and tonumber(ARGV[10]) >= tonumber(head[4]) then
-  return {0, false, false, beat, false, false, 0, false, false}
+  return {0, false, false, beat, false, false, 0, false, false, false}
 end
 local names, fields = {}, {}
 for name in string.gmatch(head[1], '[^\\n]+') do
@@ -193,13 +200,13 @@ if #names > 0 then
   local stored = redis.call('HMGET', KEYS[1], unpack(fields))
   local current = redis.call('MGET', unpack(names))
   for i = 1, #names do
-    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false, 0, false, false} end
+    if not current[i] or stored[i] ~= current[i] then return {0, false, false, beat, false, false, 0, false, false, false} end
   end
 end
 local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
 if channel and head[6] and not located(head[6], ARGV[8], ARGV[9]) then refused = 1 end
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
-if ARGV[2] == '1' and beat and meta and channel and refused == 0 then
+if ARGV[2] == '1' and beat and meta and channel and refused == 0 and (ARGV[12] ~= '1' or head[9]) then
   local user = string.match(meta, '^([^|]*)')
   local b_user, b_channel, b_at, b_bytes, b_duration =
     string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -213,7 +220,7 @@ if ARGV[2] == '1' and beat and meta and channel and refused == 0 then
     status = 2
   end
 end
-return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8]}
+return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9]}
 """
 
 
@@ -262,7 +269,7 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE,
                device: str | None = None) -> list:
     """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
-    device known, device rules]``."""
+    device known, device rules, archive]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -271,7 +278,8 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
     else:
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
             key + ":none"
-    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or ""))
+    dvr = "1" if probe is not None and probe.dvr else "0"
+    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or "", dvr))
 
 
 def _device_rules(raw) -> DeviceRules | None:
@@ -309,8 +317,8 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
-    status, meta, channel, beat, _, expired, refused, known, rules = (
-        *_run_check(cache, key, name, probe, False, viewer, device), None, None, None, None, None)[:9]
+    status, meta, channel, beat, _, expired, refused, known, rules, archive = (
+        *_run_check(cache, key, name, probe, False, viewer, device), None, None, None, None, None, None)[:10]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
@@ -320,7 +328,8 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
     return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
                    int(max_sessions) if max_sessions else None, int(channel) if channel else None,
                    beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
-                   device is not None and known is not None, _device_rules(rules)), beat
+                   device is not None and known is not None, _device_rules(rules),
+                   channel is not None and archive is not None), beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -342,6 +351,7 @@ def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, t
         fields["dv"] = (f"{rules.count}|{'' if rules.limit is None else rules.limit}|{rules.policy}|"
                         f"{int(rules.registration)}")
         fields.update({f"d:{uid}": "1" for uid in values[DEVICES].uids})
+        fields.update({f"a:{name}": "1" for name in values[ARCHIVE]})
     cache.replace_hash(key, fields, timeout)
 
 
@@ -359,6 +369,7 @@ class PlaybackFacts:
     expired: dict[str, int] | None = None  # name → ID of the channels only an expired subscription granted
     restrictions: dict[str, str] = field(default_factory=dict)  # name → location restriction text (restricted only)
     devices: DeviceFacts | None = None  # the subscriber's known devices and the rules for a new one
+    archive: frozenset[str] = frozenset()  # names of the watchable channels that keep an archive (players.md §1)
 
     def allows_location(self, name: str, ip: str | None, country: str | None) -> bool:
         """Whether channel ``name``'s location restrictions (if any) let a viewer at ``ip`` in ``country`` play."""
@@ -375,9 +386,9 @@ class _SubscriberRef(NamedTuple):
 
 def entry_key(token: str) -> str:
     # "e2": the facts gained the portal's streaming server; "e4": the subscription periods (valid until, expired
-    # channels) and the channels' location restrictions; "e5": the devices (known uids, the rules for a new one).
-    # Entries of an older shape are never read.
-    return f"pb:e5:{keys.token_digest(token)}"
+    # channels) and the channels' location restrictions; "e5": the devices (known uids, the rules for a new one);
+    # "e6": the channels that keep an archive. Entries of an older shape are never read.
+    return f"pb:e6:{keys.token_digest(token)}"
 
 
 def channel_key(portal_id: int, name: str) -> str:
@@ -411,8 +422,9 @@ def _valid(cache, stamps: dict[str, str]) -> bool:
 
 
 def _channel_facts(subscriber, now: float, on_packages=None) -> tuple[dict[str, int], float | None, dict[str, int],
-                                                                    dict[str, str]]:
-    """``(channels, valid until, expired channels, restricted channels)`` of a subscriber at ``now`` (Unix time).
+                                                                    dict[str, str], frozenset[str]]:
+    """``(channels, valid until, expired channels, restricted channels, archive channels)`` of a subscriber at
+    ``now`` (Unix time).
     ``on_packages`` is given the IDs of the packages they come from before their channels are read (to read their
     stamps)."""
     instant = dt.datetime.fromtimestamp(now, dt.UTC)
@@ -421,12 +433,13 @@ def _channel_facts(subscriber, now: float, on_packages=None) -> tuple[dict[str, 
     ended = access.expired_package_ids(subscriber.id, instant) if any_ended else []
     if on_packages is not None:
         on_packages(dict.fromkeys([*packages, *ended]))
-    channels, restricted = access.watchable_channel_facts(subscriber, instant) if packages else ({}, {})
+    channels, restricted, archive = (access.watchable_channel_facts(subscriber, instant) if packages
+                                     else ({}, {}, frozenset()))
     expired = {}
     if ended:
         expired = {name: pk for name, pk in access.package_channel_names(subscriber.portal_id, ended).items()
                    if name not in channels}
-    return channels, (next_change.timestamp() if next_change else None), expired, restricted
+    return channels, (next_change.timestamp() if next_change else None), expired, restricted, archive
 
 
 def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
@@ -440,15 +453,15 @@ def _compute(cache, token: str) -> tuple[tuple, tuple | None]:
     stamps.update(_stamps(cache, [keys.subscriber_stamp_key(subscriber.id), keys.portal_stamp_key(subscriber.portal_id),
                                   keys.devices_stamp_key(subscriber.id)]))
     limit, server_id = access.portal_facts(subscriber.portal_id)
-    channels, valid_until, expired, restricted = {}, None, {}, {}
+    channels, valid_until, expired, restricted, archive = {}, None, {}, {}, frozenset()
     if not subscriber.disabled:
         def read_stamps(package_ids):
             # A channel's restrictions (and its locations) are protected by the stamps of its packages.
             stamps.update(_stamps(cache, [keys.package_stamp_key(p) for p in package_ids]))
 
-        channels, valid_until, expired, restricted = _channel_facts(subscriber, now, read_stamps)
+        channels, valid_until, expired, restricted, archive = _channel_facts(subscriber, now, read_stamps)
     return stamps, (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id,
-                    valid_until, expired, restricted, _device_facts(subscriber.id))
+                    valid_until, expired, restricted, _device_facts(subscriber.id), archive)
 
 
 def _device_facts(subscriber_id: int) -> DeviceFacts:
@@ -532,12 +545,12 @@ def _uncached(token: str) -> tuple | None:
     if row is None:
         return None
     subscriber = _SubscriberRef(*row)
-    channels, valid_until, expired, restricted = {}, None, {}, {}
+    channels, valid_until, expired, restricted, archive = {}, None, {}, {}, frozenset()
     if not subscriber.disabled:
-        channels, valid_until, expired, restricted = _channel_facts(subscriber, time.time())
+        channels, valid_until, expired, restricted, archive = _channel_facts(subscriber, time.time())
     limit, server_id = access.portal_facts(subscriber.portal_id)
     return (subscriber.id, subscriber.portal_id, subscriber.disabled, limit, channels, server_id, valid_until,
-            expired, restricted, _device_facts(subscriber.id))
+            expired, restricted, _device_facts(subscriber.id), archive)
 
 
 # --- Anonymous viewing (lifecycle.md §3) ---------------------------------------------------------------------------
@@ -547,13 +560,14 @@ def _uncached(token: str) -> tuple | None:
 # packages. One entry per server holds every such channel as ``name → (portal, channel)``, with the stamps of
 # the anonymous portals of all servers (``anonymous_stamp_key``: deleted with every portal's stamp, so a setting,
 # a free package or a portal's server changed) and of each free package (its channels). On Redis it is a hash of
-# the facts entries' shape (``c:<name>`` holds ``channel:portal``, ``r:<name>`` a restricted channel's locations),
-# read by the same script in one round trip, which also decides the location restrictions for the viewer.
+# the facts entries' shape (``c:<name>`` holds ``channel:portal``, ``r:<name>`` a restricted channel's locations,
+# ``a:<name>`` marks a channel that keeps an archive), read by the same script in one round trip, which also decides the location restrictions for the viewer.
 
 
 def anonymous_key(server_id: int) -> str:
-    # "an2": the channels gained their location restrictions; entries of the older shape are never read.
-    return f"pb:an2:{server_id}"
+    # "an2": the channels gained their location restrictions; "an3": whether they keep an archive. Entries of an
+    # older shape are never read.
+    return f"pb:an3:{server_id}"
 
 
 class AnonymousChannel(NamedTuple):
@@ -562,6 +576,7 @@ class AnonymousChannel(NamedTuple):
     portal_id: int
     channel_id: int
     restriction: str | None = None  # its location restriction text (``content.restrictions``), None: anywhere
+    archive: bool = False  # it keeps an archive (``archive_days`` > 0): a ``dvr`` request may play it
 
 
 def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str, AnonymousChannel]) -> None:
@@ -573,40 +588,44 @@ def _write_anonymous(cache, key: str, stamps: dict[str, str], channels: dict[str
     fields.update({f"s:{k}": cache.dumps(v) for k, v in zip(stamp_keys, stamps.values())})
     fields.update({f"c:{name}": f"{found.channel_id}:{found.portal_id}" for name, found in channels.items()})
     fields.update({f"r:{name}": found.restriction for name, found in channels.items() if found.restriction})
+    fields.update({f"a:{name}": "1" for name, found in channels.items() if found.archive})
     cache.replace_hash(key, fields, _ttl())
 
 
 def _read_anonymous(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer
-                    ) -> tuple[bool, tuple[int, int] | None, bool, Beat | None]:
-    """``(valid, (portal, channel) or None, location refused, the session's heartbeat)`` from the server's entry
-    and the probe's heartbeat key (read only: the caller refreshes it); on Redis in one round trip."""
+                    ) -> tuple[bool, tuple[int, int] | None, bool, bool, Beat | None]:
+    """``(valid, (portal, channel) or None, location refused, keeps an archive, the session's heartbeat)`` from
+    the server's entry and the probe's heartbeat key (read only: the caller refreshes it); on Redis in one round
+    trip."""
     if cache.supports_scripts:
         if probe is not None:
-            probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout)
-        status, _, channel, beat, _, _, refused = (*_run_check(cache, key, name, probe, False, viewer),
-                                                   None, None, None)[:7]
+            probe = BeatProbe(probe.key, probe.name, False, probe.at, probe.bytes, probe.duration, probe.timeout,
+                              probe.dvr)
+        status, _, channel, beat, _, _, refused, _, _, archive = (
+            *_run_check(cache, key, name, probe, False, viewer), None, None, None, None, None, None)[:10]
         beat = _beat(beat) if probe is not None else None
         if not status:
-            return False, None, False, beat
+            return False, None, False, False, beat
         if not channel:
-            return True, None, False, beat
+            return True, None, False, False, beat
         channel_id, portal_id = channel.split(b":")
-        return True, (int(portal_id), int(channel_id)), refused == 1, beat
+        return True, (int(portal_id), int(channel_id)), refused == 1, archive is not None, beat
     entry = cache.get_many([key]).get(key)
     beat = get_heartbeats([probe.key]).get(probe.key) if probe is not None else None
     if entry is None or not _valid(cache, entry[0]):
-        return False, None, False, beat
+        return False, None, False, False, beat
     found = entry[1].get(name)
     if found is None:
-        return True, None, False, beat
-    return True, found[:2], not restrictions.allows(found.restriction, viewer), beat
+        return True, None, False, False, beat
+    return True, found[:2], not restrictions.allows(found.restriction, viewer), found.archive, beat
 
 
 def _free_channels(portal_ids: list[int]) -> dict[str, AnonymousChannel]:
     """The free channels of these portals by name, with their location restrictions (two queries at most)."""
     channels = access.free_channels_by_name(portal_ids)
-    texts = access.channel_restrictions(channel for _, channel in channels.values()) if channels else {}
-    return {name: AnonymousChannel(portal, channel, texts.get(channel)) for name, (portal, channel) in channels.items()}
+    texts = access.channel_restrictions(found[1] for found in channels.values()) if channels else {}
+    return {name: AnonymousChannel(portal, channel, texts.get(channel), archive)
+            for name, (portal, channel, archive) in channels.items()}
 
 
 def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str], dict[str, AnonymousChannel]]:
@@ -620,19 +639,19 @@ def _anonymous_channels_of_server(cache, server_id: int) -> tuple[dict[str, str]
 
 
 def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE
-                    ) -> tuple[tuple[int, int] | None, bool, Beat | None]:
+                    ) -> tuple[tuple[int, int] | None, bool, bool, Beat | None]:
     """``(portal id, channel id)`` of the channel named ``name`` that an anonymous viewer may watch through this
-    streaming server (or None), whether its location restrictions refuse ``viewer``, and with ``probe`` the
-    session's cached heartbeat. Warm: one round trip on Redis (a few file reads on the file-based cache), no
+    streaming server (or None), whether its location restrictions refuse ``viewer``, whether it keeps an archive,
+    and with ``probe`` the session's cached heartbeat. Warm: one round trip on Redis (a few file reads on the file-based cache), no
     query. Raises the database's errors; tolerates a failing cache by reading the database."""
     if not valid_stream_name(name):
-        return None, False, None
+        return None, False, False, None
     key = anonymous_key(server_id)
     try:
         cache = store()
-        valid, found, refused, beat = _read_anonymous(cache, key, name, probe, viewer)
+        valid, found, refused, archive, beat = _read_anonymous(cache, key, name, probe, viewer)
         if valid:
-            return found, refused, beat
+            return found, refused, archive, beat
         stamps, channels = _anonymous_channels_of_server(cache, server_id)
         _write_anonymous(cache, key, stamps, channels)
     except CacheErrors as exc:
@@ -640,8 +659,8 @@ def anonymous_check(server_id: int, name: str, probe: BeatProbe | None = None, v
         channels, beat = _free_channels(access.anonymous_portal_ids(server_id)), None
     found = channels.get(name)
     if found is None:
-        return None, False, beat
-    return found[:2], not restrictions.allows(found.restriction, viewer), beat
+        return None, False, False, beat
+    return found[:2], not restrictions.allows(found.restriction, viewer), found.archive, beat
 
 
 def anonymous_channels(portal_id: int) -> dict[str, AnonymousChannel]:

@@ -1,5 +1,6 @@
-"""The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → the
-channel's location restrictions (the viewer's ``ip`` and ``country``) → the device (lifecycle.md §2) → limit.
+"""The playback decision (streaming.md §1): token → subscriber → portal → channel by name → access rule → for an
+archive (``dvr``) request, whether the channel keeps an archive (players.md §1) → the channel's location
+restrictions (the viewer's ``ip`` and ``country``) → the device (lifecycle.md §2) → limit.
 
 The hot path: on a warm cache a decision costs one round trip to Redis (a script validating the token's
 cached facts, reading the one channel asked for and refreshing the session's heartbeat) and no database query.
@@ -39,6 +40,7 @@ SUBSCRIBER_DISABLED = "subscriber_disabled"
 UNKNOWN_STREAM = "unknown_stream"
 NOT_IN_PACKAGES = "not_in_packages"
 SUBSCRIPTION_EXPIRED = "subscription_expired"
+NO_ARCHIVE = "no_archive"
 LOCATION_RESTRICTED = "location_restricted"
 UNKNOWN_DEVICE = devices.UNKNOWN_DEVICE
 TOO_MANY_DEVICES = devices.TOO_MANY_DEVICES
@@ -51,6 +53,7 @@ TITLES = {
     UNKNOWN_STREAM: "There is no channel with this name in the subscriber's portal.",
     NOT_IN_PACKAGES: "The channel is not in any package the subscriber may watch.",
     SUBSCRIPTION_EXPIRED: "The subscription that gave this channel has expired.",
+    NO_ARCHIVE: "The channel keeps no archive to play from.",
     LOCATION_RESTRICTED: "The channel may only be watched from certain places, and this viewer is in none of them.",
     UNKNOWN_DEVICE: "This device is not registered, and the portal registers no devices by itself.",
     TOO_MANY_DEVICES: "The subscriber already has as many devices as allowed.",
@@ -100,8 +103,13 @@ def device_identity(query: Mapping[str, str]) -> str | None:
     return devices.device_uid(own or device_id_from(query.get("qs")))
 
 
+def is_dvr(query: Mapping[str, str]) -> bool:
+    """Whether the request plays from the archive (Flussonic's ``dvr=true``)."""
+    return (query.get("dvr") or "").lower() in ("true", "1", "yes")
+
+
 def play_request(query: Mapping[str, str], session_id: str, name: str, token: str) -> sessions.PlayRequest:
-    dvr = (query.get("dvr") or "").lower() in ("true", "1", "yes")
+    dvr = is_dvr(query)
     return sessions.PlayRequest(
         session_id=session_id, name=name, token=token,
         ip=clean(query.get("ip"), IP_LENGTH), proto=clean(query.get("proto"), PROTO_LENGTH),
@@ -122,9 +130,11 @@ def _device_refusal(facts, device: str | None, query: Mapping[str, str]) -> str 
                          ip=query.get("ip"), user_agent=clean(query.get("user_agent"), USER_AGENT_LENGTH))
 
 
-def _refusal(facts, name: str, device: str | None, query: Mapping[str, str], server_id: int | None) -> Decision | None:
+def _refusal(facts, name: str, device: str | None, query: Mapping[str, str], server_id: int | None,
+             dvr: bool = False) -> Decision | None:
     """The refusal the cached facts (and, for an unknown device, its admission) decide, in the order of the
-    reasons (all but the session limit), or None when the stream may play."""
+    reasons (all but the session limit), or None when the stream may play. ``dvr``: an archive request, refused
+    for a channel without an archive."""
     if facts.subscriber_id is None or (server_id is not None and facts.server_id != server_id):
         return Decision(UNKNOWN_TOKEN)
     if facts.disabled:
@@ -135,6 +145,8 @@ def _refusal(facts, name: str, device: str | None, query: Mapping[str, str], ser
         if playback_cache.channel_id(facts.portal_id, name) is None:
             return Decision(UNKNOWN_STREAM, facts.subscriber_id)
         return Decision(NOT_IN_PACKAGES, facts.subscriber_id)
+    if dvr and not facts.archive:
+        return Decision(NO_ARCHIVE, facts.subscriber_id)
     if facts.location_refused:
         return Decision(LOCATION_RESTRICTED, facts.subscriber_id)
     refusal = _device_refusal(facts, device, query)
@@ -160,13 +172,14 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
     name = query.get("name") or ""
     session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     update = query.get("request_type") == "update_session"
+    dvr = is_dvr(query)
     probe = (sessions.probe(session_id, name, update, now, _int(query.get("bytes")),
-                            _int(query.get("duration"), MAX_DURATION))
+                            _int(query.get("duration"), MAX_DURATION), dvr=dvr)
              if session_id else None)
     device = None if update else device_identity(query)  # a running session's device was admitted at its start
     facts = playback_cache.check(token, name, probe=probe, device=device,
                                  viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
-    refusal = _refusal(facts, name, device, query, server_id)
+    refusal = _refusal(facts, name, device, query, server_id, dvr)
     if refusal is not None:
         return refusal if refusal.reason == UNKNOWN_TOKEN else replace(refusal, portal_id=facts.portal_id)
     channel_id = facts.channel_id
@@ -192,8 +205,9 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
                      server_id: int | None = None) -> Decision:
     """A request without a token (lifecycle.md §3): allowed for a channel of a free package of the portal that
     has this stream name on the asking streaming server, when that portal allows anonymous viewing
-    (``playback_cache.anonymous_check``); such a channel with location restrictions is refused outside them
-    (``location_restricted``); anything else is ``unknown_token``. A refusal records nothing.
+    (``playback_cache.anonymous_check``); an archive (``dvr``) request for such a channel without an archive is
+    refused (``no_archive``), and one with location restrictions outside them (``location_restricted``); anything
+    else is ``unknown_token``. A refusal records nothing.
 
     The play session is recorded without a subscriber; the session limit does not apply (it is per subscriber).
     """
@@ -203,11 +217,13 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
     name = query.get("name") or ""
     session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     probe = sessions.probe(session_id, name, False, now, None, None) if session_id else None
-    found, location_refused, beat = playback_cache.anonymous_check(
+    found, location_refused, archive, beat = playback_cache.anonymous_check(
         server_id, name, probe, restrictions.viewer_key(query.get("ip"), query.get("country")))
     if found is None:
         return Decision(UNKNOWN_TOKEN)
     portal_id, channel_id = found
+    if is_dvr(query) and not archive:
+        return Decision(NO_ARCHIVE, portal_id=portal_id)
     if location_refused:
         return Decision(LOCATION_RESTRICTED, portal_id=portal_id)
     if session_id:

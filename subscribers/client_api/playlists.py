@@ -17,14 +17,18 @@ def _attribute(value: str) -> str:
 
 
 def _extinf_attributes(entry: dict) -> str:
-    """``tvg-id tvg-name [tvg-chno] tvg-logo group-title [radio]``: the channel number only when it has one,
-    ``radio="true"`` only for an audio-only channel."""
+    """``tvg-id tvg-name [tvg-chno] tvg-logo group-title [radio] [catchup catchup-days]``: the channel number only
+    when it has one, ``radio="true"`` only for an audio-only channel, and ``catchup="flussonic"
+    catchup-days="<n>"`` only for a channel keeping an archive (players.md §1: players build the archive URL of a
+    past programme from the live URL, Flussonic's way)."""
     pairs = [("tvg-id", entry["id"]), ("tvg-name", entry["name"])]
     if entry.get("number") is not None:
         pairs.append(("tvg-chno", str(entry["number"])))
     pairs += [("tvg-logo", entry["logo"]), ("group-title", entry["group"])]
     if entry.get("radio"):
         pairs.append(("radio", "true"))
+    if entry.get("archive_days"):
+        pairs += [("catchup", "flussonic"), ("catchup-days", str(entry["archive_days"]))]
     return " ".join(f'{key}="{_attribute(value)}"' for key, value in pairs)
 
 
@@ -62,25 +66,30 @@ def _program_element(channel_id: str, program: Program) -> str:
     return "".join(parts)
 
 
-def xmltv(channels, start: dt.datetime, stop: dt.datetime, *, logo: Callable) -> Iterator[str]:
-    """XMLTV of these channels' programmes overlapping [start, stop), generated piece by piece."""
+def xmltv(channels, start: dt.datetime, stop: dt.datetime, *, logo: Callable,
+          since: Callable | None = None) -> Iterator[str]:
+    """XMLTV of these channels' programmes overlapping [start, stop), generated piece by piece; with ``since``
+    (channel → moment), each channel's programmes overlap [since(channel), stop) instead."""
     yield '<?xml version="1.0" encoding="UTF-8"?>\n<tv generator-info-name="Catena">\n'
-    by_guide: dict[tuple[int, str], list[str]] = defaultdict(list)
+    by_guide: dict[tuple[int, str], list[tuple[str, dt.datetime]]] = defaultdict(list)
     for channel in channels:
         icon = logo(channel)
         yield (f"<channel id={quoteattr(channel.name)}><display-name>{escape(channel.title)}</display-name>"
                + (f"<icon src={quoteattr(icon)} />" if icon else "") + "</channel>\n")
         if channel.epg_source_id and channel.epg_channel_name:
-            by_guide[(channel.epg_source_id, channel.epg_channel_name)].append(channel.name)
+            by_guide[(channel.epg_source_id, channel.epg_channel_name)].append(
+                (channel.name, since(channel) if since is not None else start))
     if by_guide:
+        earliest = min(moment for guide in by_guide.values() for _, moment in guide)
         programs = (Program.objects
                     .filter(epg_source_id__in={s for s, _ in by_guide}, epg_channel_name__in={n for _, n in by_guide},
-                            end__gt=start, start__lt=stop)
+                            end__gt=earliest, start__lt=stop)
                     .order_by("epg_source_id", "epg_channel_name", "start")
                     .iterator(chunk_size=2000))
         for program in programs:
-            for channel_id in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
-                yield _program_element(channel_id, program)
+            for channel_id, moment in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
+                if program.end > moment:
+                    yield _program_element(channel_id, program)
     yield "</tv>\n"
 
 

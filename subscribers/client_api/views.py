@@ -235,8 +235,30 @@ class CategoriesView(AppView):
         ]})
 
 
+def archive_span(channel, program, now: dt.datetime) -> tuple[int, int] | None:
+    """``(start, duration)`` in Unix seconds of a programme the channel's archive holds (players.md §1): one that
+    has ended and started no longer than ``archive_days`` ago; None for a channel without an archive, a programme
+    on air or to come, or one older than the archive."""
+    if not channel.archive_days or program.end > now or program.start < now - dt.timedelta(days=channel.archive_days):
+        return None
+    start = int(program.start.timestamp())
+    return start, max(int(program.end.timestamp()) - start, 0)
+
+
+def archived_program_json(subscriber, channel, program: Program, now: dt.datetime) -> dict:
+    """A programme of ``GET /channels/{id}/programs``: the Management API's fields and ``archiveUrl``, the URL
+    that plays it from the channel's archive with the viewer's token (null when the archive does not hold it)."""
+    span = archive_span(channel, program, now)
+    return {**ProgramSerializer(program).data,
+            "archiveUrl": archive_url(subscriber, channel, *span) if span is not None else None}
+
+
 class ChannelProgramsView(AppView):
-    @extend_schema(operation_id="appChannelPrograms", tags=["client"])
+    @extend_schema(operation_id="appChannelPrograms", tags=["client"], responses={200: OpenApiResponse(
+        description='{"programs": [...]}: the programmes starting on the UTC day `date`, each with the Management '
+                    "API's programme fields and `archiveUrl` (the channel's archive URL of that programme with the "
+                    "viewer's token, `{stream base}/{name}/index-{start}-{duration}.m3u8?token=…`, for a programme "
+                    "that has ended within the channel's `archiveDays`; else null)")})
     def get(self, request, channel_id):
         channel = selectors.channels_of(self.subscriber).filter(pk=decode_path_id(channel_id)).first()
         if channel is None:
@@ -253,7 +275,9 @@ class ChannelProgramsView(AppView):
         first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
         programs = Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name,
                                           start__gte=first, start__lt=first + dt.timedelta(days=1)).order_by("start")
-        return Response({"programs": ProgramSerializer(programs, many=True).data})
+        now = timezone.now()
+        return Response({"programs": [archived_program_json(self.subscriber, channel, program, now)
+                                      for program in programs]})
 
 
 class LogoView(PublicView):
@@ -290,7 +314,7 @@ def subscriber_for_playback_token(token: str | None) -> Subscriber:
 def playlist_entries(request, subscriber, channels) -> list[dict]:
     """The M3U entries of these channels (``selectors.catalog_of``), in their order. ``group-title`` is the
     title of the channel's first category, or for a channel without any the name of the first (by name)
-    package granting it."""
+    package granting it; a channel keeping an archive gets the catch-up attributes (its URL stays the live one)."""
     uncategorised = [c.id for c in channels if not channel_categories(c)]
     packages = selectors.group_titles(subscriber, uncategorised) if uncategorised else {}
     entries = []
@@ -299,7 +323,8 @@ def playlist_entries(request, subscriber, channels) -> list[dict]:
         entries.append({"id": channel.name, "name": channel.title, "number": channel.number,
                         "logo": logo_url(request, channel) or "",
                         "group": categories[0].title if categories else packages.get(channel.id, ""),
-                        "radio": channel.audio_only, "title": channel.title, "url": stream_url(subscriber, channel)})
+                        "radio": channel.audio_only, "archive_days": channel.archive_days, "title": channel.title,
+                        "url": stream_url(subscriber, channel)})
     return entries
 
 
@@ -333,6 +358,12 @@ def guide_query(viewer) -> str:
     return f"token={viewer.playback_token}" if viewer.playback_token else f"portalId={viewer.portal.public_id}"
 
 
+def guide_since(channel, now: dt.datetime, retention_start: dt.datetime) -> dt.datetime:
+    """From when the guide gives a channel's programmes: as far back as its archive goes for a channel keeping
+    one (players.md §1: the past programmes a player offers to catch up), else from ``EPG_RETENTION_DAYS`` ago."""
+    return now - dt.timedelta(days=channel.archive_days) if channel.archive_days else retention_start
+
+
 class GuideView(PublicView):
     @extend_schema(operation_id="guide", tags=["client"])
     def get(self, request):
@@ -342,7 +373,8 @@ class GuideView(PublicView):
         start = now - dt.timedelta(days=settings.EPG_RETENTION_DAYS)
         stop = now + dt.timedelta(days=7)
         response = StreamingHttpResponse(
-            playlists.gzip_chunks(playlists.xmltv(channels, start, stop, logo=lambda c: logo_url(request, c))),
+            playlists.gzip_chunks(playlists.xmltv(channels, start, stop, logo=lambda c: logo_url(request, c),
+                                                  since=lambda c: guide_since(c, now, start))),
             content_type="application/gzip",
         )
         response["Content-Disposition"] = 'attachment; filename="epg.xml.gz"'

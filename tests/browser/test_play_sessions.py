@@ -126,3 +126,38 @@ def test_the_live_view_asks_nothing_while_the_tab_is_hidden_and_catches_up_when_
     set_hidden(page, False)  # shown again: asked at once, not at the next period
     page.wait_for_selector("[data-testid=live-table] tr:has-text('Alice Smith')", timeout=2_500)
     assert asked < len(polls) <= asked + 2
+
+
+def test_an_archive_viewer_shows_with_the_badge_and_the_program_watched(owner_page, world, live_server):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from content import services as content
+    from content.epg import services as epg_services
+    from content.models import Channel, Program
+    from portals.auth import Caller
+
+    portal = world["portal"]
+    source = epg_services.create_epg_source(portal, caller=Caller(portal=portal),
+                                            data={"name": "xmltv.main", "url": "https://epg.example.com/g.xml"})
+    Channel.objects.filter(pk=world["news"].pk).update(epg_source=source, epg_channel_name="news.example")
+    content.update_channel(world["news"], caller=Caller(portal=portal), data={"archiveDays": 3})
+    aired = timezone.now().replace(microsecond=0) - dt.timedelta(days=1)
+    Program.objects.create(portal=portal, epg_source=source, epg_channel_name="news.example", start=aired,
+                           end=aired + dt.timedelta(hours=1), title="Yesterday's Debate", content_hash=1)
+    page = owner_page
+    page.click("nav >> text=Play sessions")
+    page.wait_for_selector("[data-testid=live-empty]")
+
+    start_viewer(live_server.url, world["alice"], "news", dvr="true",
+                 qs=f"from={int(aired.timestamp()) + 600}")
+
+    row = page.wait_for_selector("[data-testid=live-table] tr:has-text('Alice Smith')", timeout=20_000)
+    assert row.query_selector("[data-testid=session-archive]").text_content() == "Archive"
+    assert "Yesterday's Debate" in row.text_content()
+    assert row.query_selector("[data-testid=session-program-start]").text_content().strip() == \
+        f"aired {aired.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    page.click("[data-testid=live-table] >> text=Alice Smith")
+    card = page.wait_for_selector("[data-testid=play-sessions] tr:has-text('News 24')")
+    assert "Yesterday's Debate" in card.text_content() and "Archive" in card.text_content()

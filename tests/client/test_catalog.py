@@ -141,7 +141,7 @@ def test_catalog_query_count_is_constant(app, portal, catalog, django_assert_max
                              .content.decode())[1]) == 204
 
 
-def test_playlist_carries_number_first_category_and_radio_in_list_order(app, catalog):
+def test_playlist_carries_number_first_category_radio_and_catch_up_in_list_order(app, catalog):
     token = catalog["subscriber"].playback_token
     response = app.get(f"{CLIENT}/playlist.m3u?token={token}")
     assert response.status_code == 200
@@ -155,7 +155,7 @@ def test_playlist_carries_number_first_category_and_radio_in_list_order(app, cat
         ({"tvg-id": "kids", "tvg-name": "Cartoons", "tvg-logo": "", "group-title": "kids-pack"},  # no category
          "Cartoons"),
         ({"tvg-id": "radio1", "tvg-name": "Radio One, Classics", "tvg-logo": "", "group-title": "Music",
-          "radio": "true"}, "Radio One, Classics"),
+          "radio": "true", "catchup": "flussonic", "catchup-days": "3"}, "Radio One, Classics"),  # 3 archive days
     ]
     assert [e["url"].split("/")[-2] for e in entries] == ["sport", "news", "kids", "radio1"]
 
@@ -195,7 +195,13 @@ def test_the_parser_refuses_what_players_would_misread():
     assert parse_m3u(good)[1] == [{"attributes": {"tvg-id": "a", "tvg-name": "A", "tvg-logo": "",
                                                   "group-title": "G"}, "title": "A", "url": "http://x/a"}]
     for bad in [good.replace('group-title="G"', 'group-title="G"" x'),  # an unescaped quote
-                good.replace('tvg-logo=""', 'tvg-logo="" catchup="x"'),  # an unknown attribute
+                good.replace('tvg-logo=""', 'tvg-logo="" x-catchup="x"'),  # an unknown attribute
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup="x" catchup-days="7"'),  # an unknown catch-up mode
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup="flussonic"'),  # catch-up without its days
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup-days="7"'),  # days without the mode
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup="flussonic" catchup-days="0"'),  # no days
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup="flussonic" catchup-days="366"'),  # past the limit
+                good.replace('tvg-logo=""', 'tvg-logo="" catchup="flussonic" catchup-days="07"'),  # not plain
                 good.replace('tvg-logo=""', 'tvg-logo="" tvg-logo=""'),  # twice
                 good.replace(' group-title="G"', ""),  # a required one missing
                 good.replace("http://x/a\n", ""),  # no URL line

@@ -9,10 +9,11 @@ from unittest import mock
 
 import pytest
 
+from content import services as content
 from monitoring import metrics, sessions
 from monitoring.models import PlaySession
 
-from .conftest import EVENTS, KEY, check, make_channel, make_package, make_subscriber
+from .conftest import EVENTS, KEY, caller, check, make_channel, make_package, make_subscriber
 
 T0 = 1_760_000_000  # seconds
 
@@ -182,6 +183,7 @@ class TestProgram:
         source = EpgSource.objects.create(portal=world["portal"], name="guide", url="https://epg.example.com/g.xml")
         world["news"].epg_source, world["news"].epg_channel_name = source, "news.nl"
         world["news"].save()
+        content.update_channel(world["news"], caller=caller(world["portal"]), data={"archiveDays": 7})  # dvr plays
 
         def make(start, end, title, channel="news.nl"):
             return Program.objects.create(portal=world["portal"], epg_source=source, epg_channel_name=channel,

@@ -10,10 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catena_site.ids import encode_id
+from content import services as content
 from monitoring.models import PlaySession
 from tests.conftest import API
 
-from .conftest import check, make_channel, make_package, make_subscriber
+from .conftest import caller, check, make_channel, make_package, make_subscriber
 
 SESSION_KEYS = {"sessionId", "subscriberId", "channelId", "channelName", "programId", "portalId", "openedAt",
                 "closedAt", "updatedAt", "active", "bytes", "ip", "userAgent", "token", "deviceId",
@@ -71,6 +72,7 @@ def test_program_id_is_the_archive_program_and_null_for_live_viewing(api, world,
     source = EpgSource.objects.create(portal=world["portal"], name="guide", url="https://epg.example.com/g.xml")
     world["news"].epg_source, world["news"].epg_channel_name = source, "news.nl"
     world["news"].save()
+    content.update_channel(world["news"], caller=caller(world["portal"]), data={"archiveDays": 7})
     yesterday = Program.objects.create(portal=world["portal"], epg_source=source, epg_channel_name="news.nl",
                                        start=BASE - dt.timedelta(days=1), end=BASE - dt.timedelta(days=1, hours=-1),
                                        title="Yesterday's news", content_hash=1)

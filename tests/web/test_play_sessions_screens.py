@@ -252,18 +252,38 @@ def _news_guide(portal, world, now) -> dict[str, Program]:
 
 def test_an_archive_session_shows_its_archive_program_live_and_in_the_history(web, world, portal):
     now = timezone.now()
-    _news_guide(portal, world, now)
+    guide = _news_guide(portal, world, now)
+    content.update_channel(world["news"], caller=Caller(portal=portal), data={"archiveDays": 7})
     from_ = int((now - dt.timedelta(minutes=90)).timestamp())
     archive = start(world["alice"], "news", dvr="true", qs=f"from={from_}")
     live = start(world["bob"], "news")
     assert archive.program_id is not None and live.program_id is None
+    aired = guide["Morning Show"].start.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
     live_rows = {row.split('"')[1]: row for row in rows(live_block(web["viewer"]))}
     assert "Morning Show" in live_rows[archive.public_id] and 'data-testid="session-archive"' in live_rows[
         archive.public_id]
+    assert f"aired <time datetime=\"{guide['Morning Show'].start.astimezone(dt.UTC).isoformat()}\">{aired}</time> UTC" \
+        in live_rows[archive.public_id]
     assert "Evening News" in live_rows[live.public_id] and "session-archive" not in live_rows[live.public_id]
+    assert "session-program-start" not in live_rows[live.public_id]
     history_rows = {row.split('"')[1]: row for row in rows(page(web["viewer"].get(HISTORY)))}
     assert "Morning Show" in history_rows[archive.public_id] and "Archive" in history_rows[archive.public_id]
+    assert f"{aired}</time> UTC" in history_rows[archive.public_id]
     assert "Evening News" in history_rows[live.public_id]  # on air when it started: computed, not its programId
+    assert "session-program-start" not in history_rows[live.public_id]
+    card_rows = {row.split('"')[1]: row for row in rows(page(web["viewer"].get(
+        f"/subscribers/{world['alice'].public_id}/")))}
+    assert 'data-testid="session-archive"' in card_rows[archive.public_id]
+    assert "Morning Show" in card_rows[archive.public_id] and f"{aired}</time> UTC" in card_rows[archive.public_id]
+
+
+def test_an_archive_session_without_a_known_program_shows_only_its_badge(web, world, portal):
+    content.update_channel(world["news"], caller=Caller(portal=portal), data={"archiveDays": 7})
+    archive = start(world["alice"], "news", dvr="true")  # no position, no guide
+    for html in (live_block(web["viewer"]), page(web["viewer"].get(HISTORY)),
+                 page(web["viewer"].get(f"/subscribers/{world['alice'].public_id}/"))):
+        row = {row.split('"')[1]: row for row in rows(html)}[archive.public_id]
+        assert 'data-testid="session-archive"' in row and "session-program-start" not in row
 
 
 def test_the_history_and_the_card_show_what_was_on_air_when_a_live_session_started(web, world, portal):

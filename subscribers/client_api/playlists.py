@@ -18,13 +18,14 @@ def _attribute(value: str) -> str:
 
 def _extinf_attributes(entry: dict) -> str:
     """``tvg-id tvg-name [tvg-chno] tvg-logo group-title [radio]``: the channel number only when it has one,
-    ``radio="true"`` only for an audio-only channel."""
+    ``radio="true"`` only for an audio-only channel; then the entry's own ``attributes`` (``[(key, value)]``)."""
     pairs = [("tvg-id", entry["id"]), ("tvg-name", entry["name"])]
     if entry.get("number") is not None:
         pairs.append(("tvg-chno", str(entry["number"])))
     pairs += [("tvg-logo", entry["logo"]), ("group-title", entry["group"])]
     if entry.get("radio"):
         pairs.append(("radio", "true"))
+    pairs += entry.get("attributes", ())
     return " ".join(f'{key}="{_attribute(value)}"' for key, value in pairs)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # The attributes an #EXTINF line may carry, and those it must.
-KNOWN = {"tvg-id", "tvg-name", "tvg-chno", "tvg-logo", "group-title", "radio"}
+KNOWN = {"tvg-id", "tvg-name", "tvg-chno", "tvg-logo", "group-title", "radio", "catchup", "catchup-days"}
 REQUIRED = {"tvg-id", "tvg-name", "tvg-logo", "group-title"}
 ATTRIBUTE = re.compile(r' ([a-z-]+)="([^"\r\n]*)"')
 EXTINF = re.compile(r'#EXTINF:-1((?: [a-z-]+="[^"\r\n]*")+),([^\r\n]+)')

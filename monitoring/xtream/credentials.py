@@ -1,5 +1,5 @@
-"""Who an Xtream request is for: a subscriber's ``login`` and player password (players.md §2), compared in
-constant time, with wrong passwords throttled per client address."""
+"""Who an Xtream request is for: the portal, and a subscriber's ``login`` and player password (players.md §2),
+compared in constant time, with wrong passwords throttled per client address."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import datetime as dt
 import hmac
 from dataclasses import dataclass
 
-from catena_site.throttle import Counter, Limit, take
+from catena_site.errors import NotFound, RateLimited
+from catena_site.throttle import Counter, Limit
 from portals.models import Portal
 from subscribers.models import PLAYER_PASSWORD_LENGTH, Subscriber
 
-# 20 wrong passwords from one address within a minute: that address (and only it) gets 429 until the oldest
-# of them leaves the window. A right password is not counted (a player asks many times a minute).
+# 20 wrong passwords from one address within a minute: that address (and only it) gets 429, whatever the password,
+# until the oldest of them leaves the window. Right passwords are never counted (a player asks many times a
+# minute), so a request reads the count (one round trip) and only a wrong password adds to it: concurrent wrong
+# guesses can pass the limit by at most their number, which leaves a 10-character password as safe.
 WRONG_PASSWORDS = Limit("xtream-ip", 20, 60, "Too many wrong player passwords from this address; try again later.")
+NO_API = "No Xtream Codes API here: unknown portal, or its xtreamApi setting is off."
 
 # Compared against when the login is unknown, so that an unknown login and a wrong password take the same time.
 _DUMMY_PASSWORD = "x" * PLAYER_PASSWORD_LENGTH
 _MAX_LOGIN = Subscriber._meta.get_field("login").max_length
+_PORTAL_FIELDS = ("id", "name", "domain", "settings", "streaming_server_id")
 
 
 @dataclass(frozen=True)
@@ -43,30 +48,40 @@ def _usable(text: str) -> bool:
     return 0 < len(text) <= _MAX_LOGIN and text.isprintable()
 
 
-def player_for(portal: Portal, login: str | None, password: str | None) -> Player | None:
-    """The portal's subscriber with this login and player password, or None (one indexed query).
+def _serving(portal: Portal | None) -> Portal:
+    if portal is None or not portal.effective_settings.get("xtreamApi"):
+        raise NotFound(NO_API)
+    return portal
 
-    The password is compared with ``hmac.compare_digest``, against a dummy when the login is unknown.
-    """
+
+def player_for(portals: dict, login: str | None, password: str | None) -> tuple[Portal, Player | None]:
+    """The portal (``portals``: the filter naming it) and its subscriber with this login and player password, or
+    None; 404 when no such portal serves the Xtream API. One query when the login exists (the subscriber with its
+    portal), two otherwise. The password is compared with ``hmac.compare_digest``, against a dummy when the login
+    is unknown."""
     login, password = login or "", password or ""
-    row = None
+    subscriber = None
     if _usable(login):
-        row = (Subscriber.objects.filter(portal_id=portal.id, login=login)
-               .values_list("id", "player_password", "playback_token", "disabled", "created_at").first())
-    stored = row[1] if row is not None else _DUMMY_PASSWORD
+        subscriber = (Subscriber.objects.select_related("portal")
+                      .only("id", "login", "player_password", "playback_token", "disabled", "created_at",
+                            *(f"portal__{name}" for name in _PORTAL_FIELDS))
+                      .filter(login=login, **{f"portal__{key}": value for key, value in portals.items()}).first())
+    portal = _serving(subscriber.portal if subscriber is not None else Portal.objects.only(*_PORTAL_FIELDS).filter(**portals).first())
+    stored = subscriber.player_password if subscriber is not None else _DUMMY_PASSWORD
     matches = hmac.compare_digest(stored.encode("utf-8", "surrogatepass"), password.encode("utf-8", "surrogatepass"))
-    if row is None or not matches or not password:
-        return None
-    subscriber_id, player_password, token, disabled, created_at = row
-    return Player(subscriber_id, portal, login, player_password, token, disabled, created_at)
+    if subscriber is None or not matches or not password:
+        return portal, None
+    return portal, Player(subscriber.id, portal, login, subscriber.player_password, subscriber.playback_token,
+                          subscriber.disabled, subscriber.created_at)
 
 
-def log_in(portal: Portal, login: str | None, password: str | None, ip: str | None) -> Player | None:
-    """:func:`player_for`, counted against the address's limit of wrong passwords: ``RateLimited`` (429) when the
-    address is past it, whatever the password; a right password is taken back from the count."""
-    counted = take(Counter.of(WRONG_PASSWORDS, ip or "-"))
-    player = player_for(portal, login, password)
-    if player is not None:
-        for counter in counted:
-            counter.undo()
-    return player
+def log_in(portals: dict, login: str | None, password: str | None, ip: str | None) -> tuple[Portal, Player | None]:
+    """:func:`player_for`, within the address's limit of wrong passwords: ``RateLimited`` (429) when the address
+    is past it, whatever the password; a wrong password (or none) counts one more."""
+    counter = Counter.of(WRONG_PASSWORDS, ip or "-")
+    if counter.count() >= WRONG_PASSWORDS.limit:
+        raise RateLimited(WRONG_PASSWORDS.message, counter.retry_after())
+    portal, player = player_for(portals, login, password)
+    if player is None:
+        counter.add()
+    return portal, player

@@ -42,7 +42,7 @@ from subscribers.client_api.views import archive_url, playlist_entries, stream_b
 from subscribers.models import Subscription
 
 from . import catalog
-from .credentials import Player, log_in
+from .credentials import NO_API, Player, log_in
 
 AUTH_FAILED = {"user_info": {"auth": 0}}
 OUTPUTS = {"m3u8": "m3u8", "ts": "ts", "hls": "m3u8", "mpegts": "ts"}  # get.php's ``output`` → the URLs' extension
@@ -82,24 +82,20 @@ def xtream_view(view: Callable) -> Callable:
 # --- Who is asking -----------------------------------------------------------------------------------------------
 
 
-def xtream_portal(request) -> Portal:
-    """The request's portal (``?portalId=``, else the Host's domain) when it serves the Xtream API; else 404."""
+def portal_filter(request) -> dict:
+    """How the request names its portal: ``?portalId=``, else the Host's domain (a filter of ``Portal``); 404 for a
+    ``portalId`` that is no ID."""
     portal_id = request.GET.get("portalId")
-    portal = None
-    if portal_id:
-        try:
-            portal = Portal.objects.filter(pk=decode_id(portal_id)).first()
-        except InvalidId:
-            pass
-    else:
-        portal = Portal.objects.filter(domain=request.get_host().split(":")[0].lower()).first()
-    if portal is None or not portal.effective_settings.get("xtreamApi"):
-        raise NotFound("No Xtream Codes API here: unknown portal, or its xtreamApi setting is off.")
-    return portal
+    if not portal_id:
+        return {"domain": request.get_host().split(":")[0].lower()}
+    try:
+        return {"id": decode_id(portal_id)}
+    except InvalidId:
+        raise NotFound(NO_API) from None
 
 
-def _player(request, portal: Portal, username: str | None, password: str | None) -> Player | None:
-    return log_in(portal, username, password, client_ip(request))
+def _login(request, username: str | None, password: str | None) -> tuple[Portal, Player | None]:
+    return log_in(portal_filter(request), username, password, client_ip(request))
 
 
 def _facts(player: Player) -> playback_cache.PlaybackFacts:
@@ -220,11 +216,11 @@ def _category(text: str | None) -> int | None:
 
 def _action(request, portal: Portal, facts, action: str, now: dt.datetime):
     params = request.GET
-    channel_ids = facts.channels.values()
+    watchable = set(facts.channels.values())
     if action == "get_live_categories":
-        return catalog.live_categories(channel_ids)
+        return catalog.live_categories(portal.id, watchable)
     if action == "get_live_streams":
-        return catalog.live_streams(portal.id, channel_ids, logo_base=_logo_base(request),
+        return catalog.live_streams(portal.id, watchable, logo_base=_logo_base(request),
                                     category_id=_category(params.get("category_id")))
     if action == "get_short_epg":
         limit = _limit(params.get("limit"))
@@ -242,8 +238,7 @@ def _action(request, portal: Portal, facts, action: str, now: dt.datetime):
 def player_api(request):
     """``GET /player_api.php?username=&password=[&action=…]``: without an action the login answer (``user_info``
     and ``server_info``), else the action's list or object."""
-    portal = xtream_portal(request)
-    player = _player(request, portal, request.GET.get("username"), request.GET.get("password"))
+    portal, player = _login(request, request.GET.get("username"), request.GET.get("password"))
     facts = playback_cache.lookup(player.playback_token) if player is not None else None
     if facts is None:
         return _json(AUTH_FAILED)
@@ -257,9 +252,9 @@ def player_api(request):
 # --- get.php and xmltv.php ---------------------------------------------------------------------------------------
 
 
-def _logged_in(request, portal: Portal) -> Player:
+def _logged_in(request) -> Player:
     """The player of a playlist or guide URL; 401 for wrong credentials, 403 for a blocked subscriber."""
-    player = _player(request, portal, request.GET.get("username"), request.GET.get("password"))
+    _, player = _login(request, request.GET.get("username"), request.GET.get("password"))
     if player is None:
         raise Unauthorized("Wrong username or password.")
     if player.disabled:
@@ -284,8 +279,7 @@ def get_php(request):
     """``GET /get.php?username=&password=&type=m3u_plus&output=m3u8|ts``: the subscriber's ``playlist.m3u`` with
     Xtream live URLs; channels with an archive carry ``catchup="xc" catchup-days``, so Kodi and TiviMate build
     the ``timeshift/`` URL of a past programme from the live URL."""
-    portal = xtream_portal(request)
-    player = _logged_in(request, portal)
+    player = _logged_in(request)
     if request.GET.get("type", "m3u_plus") != "m3u_plus":
         raise Invalid.field("type", "Use m3u_plus.")
     ext = OUTPUTS.get(request.GET.get("output", "ts"))
@@ -310,8 +304,7 @@ def get_php(request):
 def xmltv_php(request):
     """``GET /xmltv.php?username=&password=``: the subscriber's XMLTV (``epg.xml.gz``'s content, uncompressed),
     streamed while it is generated."""
-    portal = xtream_portal(request)
-    player = _logged_in(request, portal)
+    player = _logged_in(request)
     channels = list(selectors.channels_of(player))
     now = timezone.now()
     logo_base = _logo_base(request)
@@ -325,11 +318,11 @@ def xmltv_php(request):
 # --- live/ and timeshift/ ----------------------------------------------------------------------------------------
 
 
-def _refusing(request, portal: Portal, username: str, password: str) -> Player:
-    player = _player(request, portal, username, password)
+def _refusing(request, username: str, password: str) -> tuple[Portal, Player]:
+    portal, player = _login(request, username, password)
     if player is None:
         raise Forbidden("Wrong username or password.")
-    return player
+    return portal, player
 
 
 def _redirect(url: str) -> HttpResponse:
@@ -342,8 +335,7 @@ def _redirect(url: str) -> HttpResponse:
 def live(request, username: str, password: str, stream: str, ext: str):
     """``GET /live/{username}/{password}/{stream_id}.{m3u8|ts}`` → 302 to the channel's stream on the streaming
     server with the subscriber's playback token (HLS ``index.m3u8``, or Flussonic's ``mpegts``); 403 when refused."""
-    portal = xtream_portal(request)
-    player = _refusing(request, portal, username, password)
+    portal, player = _refusing(request, username, password)
     channel_id = stream_id_of(stream)
     ext = _extension(ext)
     name = watchable_name(portal, _facts(player), channel_id)
@@ -371,8 +363,7 @@ def timeshift(request, username: str, password: str, minutes: str, start: str, s
     channel's archive from ``start`` (UTC, as ``server_info.timezone``) for ``minutes``: Flussonic's
     ``index-{from}-{duration}.m3u8`` or ``archive-{from}-{duration}.ts`` with the playback token. 403 when refused
     or the channel keeps no archive; 400 for a start outside its archive (or in the future) or malformed."""
-    portal = xtream_portal(request)
-    player = _refusing(request, portal, username, password)
+    portal, player = _refusing(request, username, password)
     channel_id = stream_id_of(stream)
     ext = _extension(ext)
     duration, begin = _minutes(minutes) * 60, _start(start)

@@ -101,3 +101,22 @@ def test_right_passwords_are_never_counted(player, world):
     for _ in range(30):
         answer = player.get("/player_api.php", credentials(world["alice"]), REMOTE_ADDR="203.0.113.8")
         assert answer.json()["user_info"]["auth"] == 1
+
+
+def test_catalog_changes_show_on_the_next_list(player, world):
+    from content import services as content
+
+    alice, caller, channels, cats = world["alice"], world["caller"], world["channels"], world["categories"]
+    assert [s["name"] for s in api(player, alice, "get_live_streams").json()][:2] == ["World News", "Arena Sport"]
+    content.update_channel(channels["news"], caller=caller, data={"title": "Global News", "number": 9})
+    content.update_channel(channels["sport"], caller=caller, data={"categories": [cats["news"].public_id]})
+    content.update_category(cats["news"], caller=caller, data={"title": "Headlines"})
+    streams = api(player, alice, "get_live_streams").json()
+    assert [(s["num"], s["name"]) for s in streams] == [(5, "Arena Sport"), (9, "Global News"), (10, "Cinema"),
+                                                        (11, "Documentaries")]
+    assert streams[0]["category_ids"] == [cats["news"].id]
+    assert api(player, alice, "get_live_categories").json() == [
+        {"category_id": str(cats["news"].id), "category_name": "Headlines", "parent_id": 0}]
+    content.delete_category(cats["news"], caller=caller)
+    assert api(player, alice, "get_live_categories").json() == []
+    assert api(player, alice, "get_live_streams").json()[0]["category_ids"] == []

@@ -201,3 +201,13 @@ def test_vod_and_series_are_empty_and_an_unknown_action_is_400(player, world):
         assert api(player, world["alice"], action).json() == [], action
     unknown = api(player, world["alice"], "get_everything")
     assert unknown.status_code == 400 and list(unknown.json()["errors"]) == ["action"]
+
+
+def test_the_openapi_document_lists_the_xtream_api(db):
+    document = Client().get("/tv-management/api/v1/schema/", {"format": "json"}).json()
+    xtream = {path: item["get"]["operationId"] for path, item in document["paths"].items()
+              if "xtream" in item.get("get", {}).get("tags", [])}
+    assert xtream == {"/player_api.php": "xtreamPlayerApi", "/get.php": "xtreamPlaylist", "/xmltv.php": "xtreamGuide",
+                      "/live/{username}/{password}/{stream_id}.{ext}": "xtreamLive",
+                      "/timeshift/{username}/{password}/{minutes}/{start}/{stream_id}.{ext}": "xtreamTimeshift"}
+    assert document["paths"]["/player_api.php"]["get"]["security"] == []

@@ -195,7 +195,7 @@ def test_the_parser_refuses_what_players_would_misread():
     assert parse_m3u(good)[1] == [{"attributes": {"tvg-id": "a", "tvg-name": "A", "tvg-logo": "",
                                                   "group-title": "G"}, "title": "A", "url": "http://x/a"}]
     for bad in [good.replace('group-title="G"', 'group-title="G"" x'),  # an unescaped quote
-                good.replace('tvg-logo=""', 'tvg-logo="" catchup="x"'),  # an unknown attribute
+                good.replace('tvg-logo=""', 'tvg-logo="" tvg-shift="x"'),  # an unknown attribute
                 good.replace('tvg-logo=""', 'tvg-logo="" tvg-logo=""'),  # twice
                 good.replace(' group-title="G"', ""),  # a required one missing
                 good.replace("http://x/a\n", ""),  # no URL line

@@ -479,3 +479,12 @@ def run_select(params, context: Context) -> list:
         raise JsonRpcError(TOO_MANY_ROWS, f"The select matches more than {MAX_ROWS} rows: add a limit "
                                           f"(at most {MAX_ROWS}) and page with offset.")
     return [row if select.flat else list(row) for row in rows]
+
+
+def matching_rows(table_name: str, where, context: Context):
+    """The model rows of one table that ``where`` selects, filtered to the portal (also inside sub-selects): the
+    rows an ``update`` or ``delete`` changes."""
+    params = {"from": table_name, "where": where}
+    scope = scope_of(params, context)
+    compiler = Compiler(scope, lambda inner, ctx: compile_select(inner, ctx, subquery=True).queryset)
+    return _filtered(params, scope, compiler)

@@ -1,4 +1,5 @@
-"""``POST /api/jsonrpc/`` (``authorize_user``) and ``POST /api/jsonsql/`` (``select``; writes not yet).
+"""``POST /api/jsonrpc/`` (``authorize_user``) and ``POST /api/jsonsql/`` (``select``, ``insert``, ``update``,
+``delete``).
 
 Every answer is JSON-RPC 2.0 with HTTP 200, except a JSONSQL call without a live session or API key (401) and a
 body over 1 MB (413); an error never leaves a 500 (``lifecycle.md`` §4).
@@ -24,7 +25,7 @@ from portals.auth import Caller, caller_for_token, end_session
 from portals.models import Portal
 from portals.totp import SecondFactorRequired
 
-from . import errors
+from . import errors, writes
 from .compiler import MAX_DEPTH, depth, run_select
 from .errors import JsonRpcError, invalid
 from .tables import Context
@@ -171,7 +172,7 @@ def select(caller: Caller, params) -> list:
             return run_select(params, context)
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
-    except DatabaseError as exc:
+    except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
         if getattr(exc.__cause__, "sqlstate", None) == "57014":
             raise JsonRpcError(errors.QUERY_FAILED, "The select took longer than 5 s: narrow it.") from None
         raise JsonRpcError(errors.QUERY_FAILED, "The database could not run this select (a value of the wrong "
@@ -181,13 +182,13 @@ def select(caller: Caller, params) -> list:
 @csrf_exempt
 @require_POST
 def jsonsql(request):
-    """``POST /api/jsonsql/``: ``select`` (``insert``/``update``/``delete`` come with the next part)."""
+    """``POST /api/jsonsql/``: ``select``, and ``insert``/``update``/``delete`` through the services."""
     request_id = None
     try:
         caller = _caller(request)
         request_id, method, params = _call(request)
         if method in WRITES:
-            raise JsonRpcError(errors.NOT_SUPPORTED, f"{method} is not supported yet: only select for now.")
+            return _answer(request_id, result=writes.run(method, caller, params))
         if method != "select":
             raise JsonRpcError(errors.METHOD_NOT_FOUND, f"Unknown method: {method}.")
         return _answer(request_id, result=select(caller, params))

@@ -267,6 +267,9 @@ SPECTACULAR_SETTINGS = {
     # Request bodies as components of their own: a field that must not be blank is documented with
     # ``minLength: 1`` there (and read-only fields are left out), so the document says what is enforced.
     "COMPONENT_SPLIT_REQUEST": True,
+    # The Xtream Codes API's plain Django views, which drf-spectacular cannot see (players.md §3).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "monitoring.xtream.schema.add_xtream_paths"],
 }
 
 # --- Logging --------------------------------------------------------------------------------------------

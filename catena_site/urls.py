@@ -33,6 +33,8 @@ urlpatterns = [
     path("", include("subscribers.jsonsql.urls")),  # IPTVPORTAL JSONSQL: /api/jsonrpc/, /api/jsonsql/
     # Icareus Suite's Channels Management API, for the portals that enable it (catalog.md §4).
     re_path(r"^api/channels/admin/?$", channels_admin, name="icareus-channels"),
+    # The Xtream Codes API for IPTV players, for the portals that enable it (players.md §3).
+    path("", include("monitoring.xtream.urls")),
     path("admin/login/", admin_login, name="admin-login"),  # throttled (M4); the rest is Django's admin
     path("admin/", admin.site.urls),
     path("", include("monitoring.urls")),

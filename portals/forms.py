@@ -89,6 +89,11 @@ class PortalSettingsForm(forms.Form):
         help_text="Players without a login or token may watch the channels of the free packages: the apps' "
                   "channel list and playlist show them, and the streaming server lets them play (sessions are "
                   "recorded as anonymous). The other packages stay paid.")
+    xtream_api = forms.BooleanField(
+        required=False, label="Xtream Codes API for IPTV players",
+        help_text="IPTV players (TiviMate, IPTV Smarters, Kodi) log in at this portal's address with a "
+                  "subscriber's login and player password: player_api.php, get.php, xmltv.php and the live/ and "
+                  "timeshift/ stream addresses answer. Off by default.")
     expiry_reminder_days = WholeNumberField(
         required=False, label="Expiry reminder: days before the end",
         help_text="Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
@@ -135,6 +140,7 @@ class PortalSettingsForm(forms.Form):
         "settings.streamBaseUrl": "stream_base_url",
         "settings.require2fa": "require_2fa",
         "settings.allowAnonymous": "allow_anonymous",
+        "settings.xtreamApi": "xtream_api",
         "settings.icareusApi": "icareus_api",
         "settings.defaultArchiveDays": "default_archive_days",
         "settings.expiryReminderDays": "expiry_reminder_days",
@@ -159,6 +165,7 @@ class PortalSettingsForm(forms.Form):
             "stream_base_url": settings["streamBaseUrl"] or "",
             "require_2fa": settings["require2fa"],
             "allow_anonymous": settings["allowAnonymous"],
+            "xtream_api": settings["xtreamApi"],
             "icareus_api": settings["icareusApi"],
             "default_archive_days": settings["defaultArchiveDays"],
             "expiry_reminder_days": settings["expiryReminderDays"],
@@ -203,6 +210,7 @@ class PortalSettingsForm(forms.Form):
                 "streamBaseUrl": data["stream_base_url"].strip() or None,
                 "require2fa": data["require_2fa"],
                 "allowAnonymous": data["allow_anonymous"],
+                "xtreamApi": data["xtream_api"],
                 "icareusApi": data["icareus_api"],
                 "defaultArchiveDays": data["default_archive_days"],
                 "expiryReminderDays": data["expiry_reminder_days"],

@@ -73,20 +73,24 @@ def subscriber_for_token(token: str) -> tuple[int, int, bool] | None:
 _NO_PASSWORD = b"\x00" * 32
 
 
+def player_password_matches(stored: str | None, given) -> bool:
+    """Whether ``given`` is the player password ``stored`` (None: the login is unknown), compared in constant time —
+    against a dummy when the login is unknown, so the answer's timing tells nothing about which logins exist."""
+    expected = stored.encode("utf-8", "surrogatepass") if stored else _NO_PASSWORD
+    offered = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else b""
+    return hmac.compare_digest(offered, expected) and stored is not None
+
+
 def subscriber_for_player(portal, login: str, password: str) -> Subscriber | None:
     """The subscriber of ``portal`` (a Portal or its ID) whose player ``login`` and ``password`` these are
     (players.md §2), or None. The login is looked up by the unique index on (portal, login); the password is
-    compared in constant time, against a dummy when the login is unknown, so the answer's timing tells nothing
-    about which logins exist. Disabled subscribers are returned too: what they may do is the access rule's call
-    (the Xtream API answers them ``status: "Disabled"``)."""
+    compared by :func:`player_password_matches`. Disabled subscribers are returned too: what they may do is the
+    access rule's call (the Xtream API answers them ``status: "Disabled"``)."""
     portal_id = getattr(portal, "pk", portal)
     found = None
     if isinstance(login, str) and login and "\x00" not in login:
         found = Subscriber.objects.filter(portal_id=portal_id, login=login).first()
-    stored = found.player_password.encode() if found is not None else _NO_PASSWORD
-    given = password.encode("utf-8", "surrogatepass") if isinstance(password, str) else b""
-    matches = hmac.compare_digest(given, stored)
-    return found if matches and found is not None else None
+    return found if player_password_matches(found.player_password if found else None, password) else None
 
 
 def portal_facts(portal_id: int) -> tuple[int | None, int | None]:

@@ -79,6 +79,11 @@ SYSTEM = "system admin"  # Django's admin: a superuser
 # that enables it. No persona holds one (X-Auth-Token, cookies and app sessions are no token there): every one is
 # refused with 401 and nothing written; tests/content/test_icareus.py covers the tokens.
 ICAREUS = "Icareus bearer token"
+# The Xtream Codes API (players.md §3), for a portal that enables it: a subscriber's login and player password in
+# the query (``player_api.php`` answers everyone 200, with ``auth: 0`` for wrong credentials). The live/ and
+# timeshift/ URLs carry them in their path: whoever holds such a URL plays (like a playlist URL), so those rows
+# are public here; tests/xtream covers their refusals.
+PLAYER_PASSWORD = "player login and password"
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,10 @@ def program_query(world, persona):
 
 def playback(world, persona):
     return {"token": persona.playback_token} if persona.playback_token else {}
+
+
+def player_credentials(world, persona):
+    return {"username": persona.player[0], "password": persona.player[1]} if persona.player else {}
 
 
 def streamer_auth(world, persona):
@@ -267,6 +276,15 @@ ROUTES: list[Route] = [
     Route("client:playlist", {"GET": (PLAYBACK_TOKEN, 200)}, query=playback, host=True),
     Route("client:guide", {"GET": (PLAYBACK_TOKEN, 200)}, query=playback, host=True),
     Route("^tv/api/", {"GET": (PUBLIC, 404)}, path="/tv/api/v2/me"),
+    # --- Xtream Codes API ----------------------------------------------------------------------------------------
+    Route("xtream-player-api", {"GET": (PUBLIC, 200)}, query=player_credentials, host=True),
+    Route("xtream-get", {"GET": (PLAYER_PASSWORD, 200)}, query=player_credentials, host=True),
+    Route("xtream-xmltv", {"GET": (PLAYER_PASSWORD, 200)}, query=player_credentials, host=True),
+    Route("xtream-live", {"GET": (PUBLIC, 302)}, lambda w: {"username": w.player_login, "password": w.player_password, "stream": w.stream_id, "ext": "ts"},
+          host=True),
+    Route("xtream-timeshift", {"GET": (PUBLIC, 302)},
+          lambda w: {"username": w.player_login, "password": w.player_password, "minutes": "60", "start": w.shift_start, "stream": w.stream_id, "ext": "m3u8"},
+          host=True),
     # --- IPTVPORTAL JSONSQL: JSON-RPC answers (an empty body is -32600 with 200); no session → 401 -----------------
     Route("api-jsonrpc", {"POST": (PUBLIC, 200)}),
     Route("api-jsonsql", {"POST": (ANY_MANAGER, 200)}),
@@ -494,7 +512,8 @@ def _portal_content(portal, name: str):
                                                                     "countries": ["FI"]})
     channel = content.create_channel(portal, caller=caller, data={
         "name": f"{name}-news", "title": "News", "logo": image_bytes(), "epgSourceName": source.name,
-        "epgChannelName": "news.example", "categories": [category.public_id], "locationRestrictions": [location.public_id]})
+        "epgChannelName": "news.example", "categories": [category.public_id], "locationRestrictions": [location.public_id],
+        "archiveDays": 7})
     package = content.create_package(portal, caller=caller, data={"name": f"{name}-basic"})
     content.add_channel_to_package(package, channel, caller=caller)
     free = content.create_package(portal, caller=caller, data={"name": f"{name}-free"})
@@ -518,6 +537,7 @@ def _portal_content(portal, name: str):
 
 def _build_world():
     main = make_portal("sweep-main")
+    portal_services.update_portal(main, caller=Caller(portal=main), data={"settings": {"xtreamApi": True}})
     other = make_portal("sweep-other", streaming_server=make_streaming_server("sweep-other-server"))
     managers = {
         OWNER: main.owner,
@@ -534,7 +554,7 @@ def _build_world():
     admin_client.force_login(superuser)
 
     personas = {name: SimpleNamespace(name=name, token=None, web=None, bearer=None, playback_token=None,
-                                      streamer_key=None, admin_session=None) for name in PERSONAS}
+                                      streamer_key=None, admin_session=None, player=None) for name in PERSONAS}
     for name, manager in managers.items():
         personas[name].token = session_token(manager)
         personas[name].web = _web_session(**{SESSION_KEY: session_token(manager)})
@@ -544,9 +564,11 @@ def _build_world():
     stranger.web = _web_session(**{SESSION_KEY: session_token(other.owner)})
     stranger.bearer = _app_token(theirs.subscriber, "other")
     stranger.playback_token = theirs.subscriber.playback_token
+    stranger.player = (theirs.subscriber.login, theirs.subscriber.player_password)
     stranger.streamer_key = "sweep-other-server-key"
     personas[SUBSCRIBER].bearer = _app_token(ours.subscriber, "main")
     personas[SUBSCRIBER].playback_token = ours.subscriber.playback_token
+    personas[SUBSCRIBER].player = (ours.subscriber.login, ours.subscriber.player_password)
     personas[STREAMER].streamer_key = "sweep-streamer-key"
     personas[SYSTEM_ADMIN].admin_session = admin_client.cookies[django_settings.SESSION_COOKIE_NAME].value
 
@@ -565,7 +587,9 @@ def _build_world():
         epg_fetch=ours.fetch.public_id, spare_channel=spare.public_id, epg_source_name=ours.source.name, operation=operation.public_id, play_session=ours.session.public_id,
         webhook=webhook.public_id, delivery=delivery.public_id,
         program_date="2026-01-10", category=ours.category.public_id, location=ours.location.public_id,
-        device=ours.device.public_id,
+        device=ours.device.public_id, stream_id=str(ours.channel.id),
+        player_login=ours.subscriber.login, player_password=ours.subscriber.player_password,
+        shift_start=f"{dt.datetime.now(dt.UTC) - dt.timedelta(hours=1):%Y-%m-%d:%H-%M}",
         admin_objects={"auth_group": Group.objects.create(name="operators").pk, "auth_user": superuser.pk, "portals_portal": main.pk,
             "portals_manager": target.pk, "portals_streamingserver": make_streaming_server("sweep-spare-server").pk},
     )
@@ -632,7 +656,8 @@ def _manager(permission, persona: str, ok: int, portal_object: bool):
 
 # The status for each permission that is not a manager's: (persona, status if held, names an object) → answer.
 NOT_A_MANAGER = {PUBLIC: _public, SYSTEM: _system_admin, STREAMER_KEY: _streaming_server, BEARER: _subscriber,
-                 PLAYBACK_TOKEN: _subscriber, ICAREUS: lambda persona, ok, portal_object: (401, None)}
+                 PLAYBACK_TOKEN: _subscriber, ICAREUS: lambda persona, ok, portal_object: (401, None),
+                 PLAYER_PASSWORD: lambda persona, ok, portal_object: (ok if persona == SUBSCRIBER else 401, None)}
 
 
 def expected(route: Route, method: str, persona: str):
@@ -742,7 +767,7 @@ def test_every_persona_gets_the_documented_status(route, world, db):
 
 # Who holds every permission of a kind: the persona that asks about methods the row does not list.
 FULL_HOLDER = {PUBLIC: ANONYMOUS, ANY_MANAGER: OWNER, SCREEN: OWNER, BEARER: SUBSCRIBER, PLAYBACK_TOKEN: SUBSCRIBER,
-               STREAMER_KEY: STREAMER, ICAREUS: ANONYMOUS}
+               STREAMER_KEY: STREAMER, ICAREUS: ANONYMOUS, PLAYER_PASSWORD: SUBSCRIBER}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Django's admin and the catch-alls answer every method themselves (their rows list the ones that matter).
 OWN_METHODS = [route for route in ROUTES if route.path is None and not route.name.startswith(("admin", "api-docs"))]

@@ -20,7 +20,8 @@ def _extinf_attributes(entry: dict) -> str:
     """``tvg-id tvg-name [tvg-chno] tvg-logo group-title [radio] [catchup catchup-days]``: the channel number only
     when it has one, ``radio="true"`` only for an audio-only channel, and ``catchup="flussonic"
     catchup-days="<n>"`` only for a channel keeping an archive (players.md §1: players build the archive URL of a
-    past programme from the live URL, Flussonic's way)."""
+    past programme from the live URL, Flussonic's way; the entry's ``catchup`` names another mode, ``xc`` for
+    the Xtream Codes URLs of ``get.php``)."""
     pairs = [("tvg-id", entry["id"]), ("tvg-name", entry["name"])]
     if entry.get("number") is not None:
         pairs.append(("tvg-chno", str(entry["number"])))
@@ -28,7 +29,7 @@ def _extinf_attributes(entry: dict) -> str:
     if entry.get("radio"):
         pairs.append(("radio", "true"))
     if entry.get("archive_days"):
-        pairs += [("catchup", "flussonic"), ("catchup-days", str(entry["archive_days"]))]
+        pairs += [("catchup", entry.get("catchup", "flussonic")), ("catchup-days", str(entry["archive_days"]))]
     return " ".join(f'{key}="{_attribute(value)}"' for key, value in pairs)
 
 

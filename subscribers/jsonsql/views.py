@@ -7,7 +7,9 @@ body over 1 MB (413); an error never leaves a 500 (``lifecycle.md`` §4).
 from __future__ import annotations
 
 import json
+import re
 
+from django.conf import settings
 from django.core.exceptions import FieldError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
@@ -25,7 +27,7 @@ from portals.models import Portal
 from portals.totp import SecondFactorRequired
 
 from . import errors
-from .compiler import MAX_DEPTH, depth, run_select
+from .compiler import MAX_DEPTH, compile_select, depth, run
 from .errors import JsonRpcError, invalid
 from .tables import Context
 
@@ -42,14 +44,42 @@ def _answer(request_id, *, result=None, error: JsonRpcError | None = None, statu
     return JsonResponse(body, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False})
 
 
+# A JSON string (kept as it is), or a comma after a value and before a closing bracket, whitespace around it
+# allowed (the comma dropped, the whitespace kept).
+STRING_OR_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|(?<=[\]}"0-9a-z.])(\s*),(?=\s*[\]}])', re.DOTALL)
+
+
+def without_trailing_commas(text: str) -> str:
+    """``text`` without the commas right before a ``]`` or ``}`` (whitespace between allowed), outside strings.
+
+    IPTVPORTAL's own examples carry them (``{"eq": …},\n]``) and so do the billing scripts written from them;
+    string contents are never changed (a ``,]`` inside a string stays)."""
+    return STRING_OR_TRAILING_COMMA.sub(lambda match: match.group(1) or match.group(2), text)
+
+
+def parse_body(body: bytes):
+    """The JSON of a request body; trailing commas before ``]``/``}`` are accepted when strict JSON fails."""
+    try:
+        return json.loads(body or b"")
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exc from None
+        lenient = without_trailing_commas(text)
+        if lenient == text:
+            raise
+        return json.loads(lenient)
+
+
 def _call(request) -> tuple[object, str, object]:
     """``(id, method, params)`` of a JSON-RPC request, or a JsonRpcError (parse error, invalid request)."""
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > MAX_BODY:
         raise JsonRpcError(errors.INVALID_REQUEST, "The request body is larger than 1 MB.", status=413)
     try:
-        call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        call = parse_body(request.body)
+    except (ValueError, RecursionError):
         raise JsonRpcError(errors.PARSE_ERROR, "The body is not valid JSON (or nests too deeply).") from None
     if not isinstance(call, dict):
         raise JsonRpcError(errors.INVALID_REQUEST, "Send one JSON-RPC request object (batches are not supported).")
@@ -63,8 +93,8 @@ def _request_id(request):
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
         return None
     try:
-        call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        call = parse_body(request.body)
+    except (ValueError, RecursionError):
         return None
     return call.get("id") if isinstance(call, dict) and isinstance(call.get("id"), (str, int)) else None
 
@@ -158,22 +188,32 @@ def _caller(request) -> Caller:
     return caller
 
 
+def statement_timeout_ms() -> int:
+    """The time limit of a select on PostgreSQL: ``JSONSQL_STATEMENT_TIMEOUT_MS`` (default 5,000 ms)."""
+    return int(getattr(settings, "JSONSQL_STATEMENT_TIMEOUT_MS", 5000))
+
+
 def select(caller: Caller, params) -> list:
-    """Run a select on the caller's portal, read-only and (on PostgreSQL) within the statement timeout."""
+    """Run a select on the caller's portal, read-only and (on PostgreSQL) within the statement timeout.
+
+    The whole select is compiled (and refused, for a too-deep expression, a huge ``in`` list, an unknown name)
+    before any query runs."""
     if depth(params) > MAX_DEPTH:
         raise invalid(f"params: expressions nest at most {MAX_DEPTH} levels deep.")
-    context = Context.of(caller.portal, timezone.now())
+    timeout = statement_timeout_ms()
     try:
+        compiled = compile_select(params, Context.of(caller.portal, timezone.now()))
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout = '5s'")  # a constant: nothing from the input
-            return run_select(params, context)
+                    cursor.execute(f"SET LOCAL statement_timeout = {timeout}")  # an integer setting, not input
+            return run(compiled)
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
     except DatabaseError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "57014":
-            raise JsonRpcError(errors.QUERY_FAILED, "The select took longer than 5 s: narrow it.") from None
+            raise JsonRpcError(errors.QUERY_FAILED, f"The select took longer than {timeout / 1000:g} s: narrow it "
+                                                    "(a where on each table, a limit).") from None
         raise JsonRpcError(errors.QUERY_FAILED, "The database could not run this select (a value of the wrong "
                                                 "type, a division by zero…).") from None
 

@@ -262,6 +262,9 @@ SPECTACULAR_SETTINGS = {
     # Request bodies as components of their own: a field that must not be blank is documented with
     # ``minLength: 1`` there (and read-only fields are left out), so the document says what is enforced.
     "COMPONENT_SPLIT_REQUEST": True,
+    # IPTVPORTAL's /api/jsonrpc/ and /api/jsonsql/ are plain Django views: the hook documents them.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "subscribers.jsonsql.schema.add_jsonsql_paths"],
 }
 
 # --- Logging --------------------------------------------------------------------------------------------

@@ -158,3 +158,51 @@ def test_a_correlated_sub_select_stays_in_the_portal_and_refuses_computed_outer_
         "in": ["id", {"select": {"data": "package_id", "from": "subscriber_package",
                                  "where": {"eq": [{"p": "nope"}, 1]}}}]}})
     assert unknown["code"] == -32602 and "Unknown column: p.nope (table package)." in unknown["message"]
+
+
+def test_the_readme_no_device_reconciliation_example(world):
+    from portals.auth import Caller
+    from subscribers import devices
+
+    a = world["a"]
+    devices.add_device(a["portal"], caller=Caller(portal=a["portal"]), data={
+        "subscriberId": a["people"]["Alice"].public_id, "kind": "stb", "mac": "AA-BB-CC-DD-EE-01"})
+    rows = select(a["owner"], {
+        "data": ["id", "username", "name"], "from": "subscriber",
+        "where": {"and": [
+            {"is": ["disabled", False]},
+            {"in": ["id", {"select": {"data": "subscriber_id", "from": "subscriber_package",
+                                      "where": {"and": [{"eq": ["package_id", a["packages"]["sports"].id]},
+                                                        {"is": ["enabled", True]}]}}}]},
+            {"not_in": ["id", {"select": {"data": "subscriber_id", "from": "terminal"}}]}]},
+        "order_by": "id", "limit": 100, "offset": 0})
+    bob = a["people"]["Bob"]
+    assert rows == [[bob.id, "12345678902", "Bob"]]  # Alice has a box; Carol and Dave do not hold sports
+
+
+def test_the_readme_cross_join_with_a_correlated_sub_select(world):
+    rows = select(world["a"]["owner"], {
+        "data": [{"s": "username"}, {"p": "name"}], "from": S_P,
+        "where": {"and": [{"is": [{"p": "paid"}, True]}, {"not_in": [{"p": "id"}, {"select": {
+            "data": "package_id", "from": {"table": "subscriber_package", "as": "sp"},
+            "where": {"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}}}]}]},
+        "order_by": [{"s": "username"}, {"p": "name"}]})
+    assert rows == [["12345678902", "movie"], ["12345678903", "sports"], ["12345678904", "movie"],
+                    ["12345678904", "sports"]]
+
+
+def test_every_pair_of_tables_cross_joins_to_the_product_of_their_counts(world):
+    from portals.auth import Caller
+    from subscribers import devices
+    from subscribers.jsonsql.tables import TABLES
+
+    a = world["a"]
+    for portal in (a, world["b"]):  # a device in each portal: the terminal table is not empty
+        devices.add_device(portal["portal"], caller=Caller(portal=portal["portal"]), data={
+            "subscriberId": portal["people"]["Bob"].public_id, "kind": "app", "uid": "phone-1"})
+    counts = {name: select(a["owner"], {"data": {"count": "*"}, "from": name})[0] for name in TABLES}
+    assert all(counts.values())
+    for first, second in itertools.product(TABLES, repeat=2):
+        product = select(a["owner"], {"data": {"count": "*"}, "from": [{"table": first, "as": "x"},
+                                                                       {"table": second, "as": "y"}]})
+        assert product == [counts[first] * counts[second]], (first, second)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import reduce
 
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db.models import (
     BooleanField,
     Count,
@@ -109,6 +109,23 @@ class Scope:
             raise invalid(f"Column {name} is in several tables ({', '.join(owners)}): name it as "
                           f'{{"{owners[0]}": "{name}"}}.')
         return self._resolve(owners[0], name)
+
+    def never_null(self, expression) -> bool:
+        """Whether ``expression`` is a column that cannot be null here: a NOT NULL field of the first table or of
+        one reached along NOT NULL foreign keys (so ``is`` needs no ``COALESCE``, and the planner sees the column)."""
+        if type(expression) is not F:
+            return False
+        model = self.tables[self.names[0]][0].model
+        *path, name = expression.name.split("__")
+        try:
+            for part in path:
+                link = model._meta.get_field(part)
+                if not (link.many_to_one and not link.null):
+                    return False
+                model = link.related_model
+            return not model._meta.get_field(name).null
+        except FieldDoesNotExist:  # a cross-joined table's relation: its columns may come from an outer join
+            return False
 
     def _outer(self, alias: str, name: str):
         """A column of an enclosing select (a correlated sub-select): an ``OuterRef`` per level out."""
@@ -254,9 +271,10 @@ class Compiler:
     """Compiles the expressions of one select in ``scope``; ``subselect(params, scope)`` compiles a nested
     ``{"select"}`` (which may name the columns of ``scope``: a correlated sub-select)."""
 
-    def __init__(self, scope: Scope, subselect):
+    def __init__(self, scope: Scope, subselect=None):
         self.scope = scope
-        self.subselect = subselect
+        self.subselect = subselect or (
+            lambda inner, outer: compile_select(inner, outer.context, subquery=True, parent=outer).queryset)
 
     # Values: columns, literals, math, aggregates
     def value(self, node, *, column: bool):
@@ -334,6 +352,8 @@ class Compiler:
             return Q(IsNull(left, True))
         if not isinstance(right, bool):
             raise invalid("is: compares with null, true or false only.")
+        if self.scope.never_null(left):
+            return Q(Exact(left, right))
         return Q(Exact(Coalesce(left, Value(not right)), right))
 
     def _is_operator(self, operator, operands) -> Q:
@@ -460,7 +480,7 @@ def compile_select(params, context: Context, *, subquery: bool = False, parent: 
     ``parent`` the scope of the select it is in). Runs no query: the QuerySet is lazy."""
     _check_params(params)
     scope = scope_of(params, context, parent)
-    compiler = Compiler(scope, lambda inner, outer: compile_select(inner, context, subquery=True, parent=outer).queryset)
+    compiler = Compiler(scope)
     queryset = _filtered(params, scope, compiler)
     items, flat = _data_items(params, subquery=subquery)
     aggregates = [compiler.aggregate(item) for item in items]
@@ -531,3 +551,11 @@ def run(select: Select) -> list:
         raise JsonRpcError(TOO_MANY_ROWS, f"The select matches more than {MAX_ROWS} rows: add a limit "
                                           f"(at most {MAX_ROWS}) and page with offset.")
     return [row if select.flat else list(row) for row in rows]
+
+
+def matching_rows(table_name: str, where, context: Context):
+    """The model rows of one table that ``where`` selects, filtered to the portal (also inside sub-selects): the
+    rows an ``update`` or ``delete`` changes."""
+    params = {"from": table_name, "where": where}
+    scope = scope_of(params, context)
+    return _filtered(params, scope, Compiler(scope))

@@ -210,7 +210,7 @@ def select(caller: Caller, params) -> list:
             return run(compiled)
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
-    except DatabaseError as exc:
+    except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
         if getattr(exc.__cause__, "sqlstate", None) == "57014":
             raise JsonRpcError(errors.QUERY_FAILED, f"The select took longer than {timeout / 1000:g} s: narrow it "
                                                     "(a where on each table, a limit).") from None

@@ -24,7 +24,7 @@ ERROR_CODES = {
     errors.NOT_SUPPORTED: "not supported",
     errors.TOO_MANY_ROWS: f"the select matches more than {MAX_ROWS:,} rows: add a `limit`",
     errors.QUERY_FAILED: "the database refused the query (a value of the wrong type, a division by zero, the 5 s "
-                         "statement timeout on PostgreSQL)",
+                         "time limit of a select)",
 }
 
 
@@ -155,7 +155,7 @@ def paths() -> dict:
                            "`X-Auth-Token` with a session or the portal's API key). Every table is the caller's "
                            "portal only, also in joins and sub-selects; queries are compiled from a whitelist, "
                            "never to SQL text.\n\nTables:\n" + _tables() + "\n\n"
-                           f"Limits: {MAX_ROWS:,} rows per select, 5 s per statement on PostgreSQL, a 1 MB body, "
+                           f"Limits: {MAX_ROWS:,} rows per select, 5 s per select, a 1 MB body, "
                            f"expressions {MAX_DEPTH} levels deep, `in` lists of {MAX_IN_ITEMS:,} values.\n\n"
                            "Error codes:\n" + _codes(),
             "parameters": [{**PORTAL_ID, "description": "Must be the session's portal when given."}],

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import FieldError
@@ -193,8 +195,33 @@ def statement_timeout_ms() -> int:
     return int(getattr(settings, "JSONSQL_STATEMENT_TIMEOUT_MS", 5000))
 
 
+@contextmanager
+def time_limit(milliseconds: int):
+    """The statements run inside take at most ``milliseconds``: PostgreSQL's ``statement_timeout`` for the
+    transaction, SQLite's progress handler (checked every 1,000 virtual machine steps) for the embedded default."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")  # an integer setting, not input
+        yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        deadline = time.monotonic() + milliseconds / 1000
+        connection.connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        try:
+            yield
+        finally:
+            connection.connection.set_progress_handler(None, 0)
+    else:
+        yield
+
+
+def _timed_out(exc: Exception) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "57014" or str(cause) == "interrupted"  # PostgreSQL, SQLite
+
+
 def select(caller: Caller, params) -> list:
-    """Run a select on the caller's portal, read-only and (on PostgreSQL) within the statement timeout.
+    """Run a select on the caller's portal, read-only and within the statement timeout.
 
     The whole select is compiled (and refused, for a too-deep expression, a huge ``in`` list, an unknown name)
     before any query runs."""
@@ -203,15 +230,12 @@ def select(caller: Caller, params) -> list:
     timeout = statement_timeout_ms()
     try:
         compiled = compile_select(params, Context.of(caller.portal, timezone.now()))
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL statement_timeout = {timeout}")  # an integer setting, not input
+        with transaction.atomic(), time_limit(timeout):
             return run(compiled)
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
     except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
-        if getattr(exc.__cause__, "sqlstate", None) == "57014":
+        if _timed_out(exc):
             raise JsonRpcError(errors.QUERY_FAILED, f"The select took longer than {timeout / 1000:g} s: narrow it "
                                                     "(a where on each table, a limit).") from None
         raise JsonRpcError(errors.QUERY_FAILED, "The database could not run this select (a value of the wrong "

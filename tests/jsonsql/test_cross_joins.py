@@ -206,3 +206,12 @@ def test_every_pair_of_tables_cross_joins_to_the_product_of_their_counts(world):
         product = select(a["owner"], {"data": {"count": "*"}, "from": [{"table": first, "as": "x"},
                                                                        {"table": second, "as": "y"}]})
         assert product == [counts[first] * counts[second]], (first, second)
+
+
+def test_a_sub_select_may_cross_join_too(world):
+    inner = {"select": {"data": {"x": "id"}, "from": [{"table": "subscriber", "as": "x"},
+                                                      {"table": "package", "as": "y"}],
+                        "where": {"and": [{"eq": [{"y": "name"}, "movie"]}, {"neq": [{"x": "name"}, {"y": "name"}]},
+                                          {"like": [{"x": "name"}, "B%"]}]}}}
+    assert select(world["a"]["owner"], {"data": "name", "from": "subscriber", "where": {"in": ["id", inner]}}) == [
+        "Bob"]

@@ -11,9 +11,13 @@ INVALID_PARAMS = -32602
 NOT_AUTHORIZED = 1  # wrong credentials, or no live session
 SECOND_FACTOR = 2  # the manager has two-factor authentication on: send params.totp
 TOO_MANY_ATTEMPTS = 3  # login throttling
-NOT_SUPPORTED = 4  # insert / update / delete: not yet
+NOT_SUPPORTED = 4  # a write Catena does not do yet (username / password)
 TOO_MANY_ROWS = 5  # more than MAX_ROWS rows: add a limit
 QUERY_FAILED = 6  # the database refused the query (a type mismatch, division by zero, the time limit)
+NOT_PERMITTED = 7  # a write the manager's permissions do not allow (as in the Management API's 403)
+INVALID_VALUE = 8  # a value a column cannot take (the Management API's 400), naming the column and the reason
+CONFLICT = 9  # the change conflicts with what is stored: a duplicate, a package still in use (409)
+NOT_FOUND = 10  # a row a value names is not one of the portal's (subscriber_id, package_id, media_id: 404)
 
 
 class JsonRpcError(Exception):

@@ -21,10 +21,14 @@ ERROR_CODES = {
     errors.NOT_AUTHORIZED: "not logged in (HTTP 401), or wrong credentials",
     errors.SECOND_FACTOR: "the manager has two-factor authentication on: send `params.totp`",
     errors.TOO_MANY_ATTEMPTS: "too many login attempts",
-    errors.NOT_SUPPORTED: "not supported",
+    errors.NOT_SUPPORTED: "a write Catena does not do (`username`, `password`)",
     errors.TOO_MANY_ROWS: f"the select matches more than {MAX_ROWS:,} rows: add a `limit`",
     errors.QUERY_FAILED: "the database refused the query (a value of the wrong type, a division by zero, the 5 s "
                          "time limit of a select)",
+    errors.NOT_PERMITTED: "a write the manager's permissions do not allow; nothing changed",
+    errors.INVALID_VALUE: "a value a column cannot take, naming the row and the column; nothing changed",
+    errors.CONFLICT: "the change conflicts with what is stored (a duplicate, a package in use); nothing changed",
+    errors.NOT_FOUND: "a row a value names is not one of the portal's; nothing changed",
 }
 
 

@@ -86,7 +86,8 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "username": field_("login"),  # players.md §2: the login, by default the full phone number
         "password": constant(None, models.CharField()),  # write-only: always reads as null
         "name": field_("name"),
-        "phone": field_("phone"),
+        "phone_country_code": field_("phone_country_code"),
+        "phone": field_("phone"),  # without the country code, as the Management API's phone
         "disabled": field_("disabled"),
         "max_terminal": field_("max_devices"),  # the subscriber's own device limit (null: the portal's)
     }),

@@ -1,4 +1,5 @@
-"""``POST /api/jsonrpc/`` (``authorize_user``) and ``POST /api/jsonsql/`` (``select``; writes not yet).
+"""``POST /api/jsonrpc/`` (``authorize_user``) and ``POST /api/jsonsql/`` (``select``, ``insert``, ``update``,
+``delete``).
 
 Every answer is JSON-RPC 2.0 with HTTP 200, except a JSONSQL call without a live session or API key (401) and a
 body over 1 MB (413); an error never leaves a 500 (``lifecycle.md`` §4).
@@ -28,7 +29,7 @@ from portals.auth import Caller, caller_for_token, end_session
 from portals.models import Portal
 from portals.totp import SecondFactorRequired
 
-from . import errors
+from . import errors, writes
 from .compiler import MAX_DEPTH, compile_select, depth, run
 from .errors import JsonRpcError, invalid
 from .tables import Context
@@ -245,13 +246,13 @@ def select(caller: Caller, params) -> list:
 @csrf_exempt
 @require_POST
 def jsonsql(request):
-    """``POST /api/jsonsql/``: ``select`` (``insert``/``update``/``delete`` come with the next part)."""
+    """``POST /api/jsonsql/``: ``select``, and ``insert``/``update``/``delete`` through the services."""
     request_id = None
     try:
         caller = _caller(request)
         request_id, method, params = _call(request)
         if method in WRITES:
-            raise JsonRpcError(errors.NOT_SUPPORTED, f"{method} is not supported yet: only select for now.")
+            return _answer(request_id, result=writes.run(method, caller, params))
         if method != "select":
             raise JsonRpcError(errors.METHOD_NOT_FOUND, f"Unknown method: {method}.")
         return _answer(request_id, result=select(caller, params))

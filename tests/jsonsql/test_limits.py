@@ -29,6 +29,22 @@ def test_the_seed_example_with_its_trailing_comma_is_read(world):
     assert body["id"] == 4 and body.get("error", {}).get("code") != -32700, body  # …the endpoint reads it
 
 
+def test_the_seed_example_4_as_printed_subscribes_the_login_12345_to_movie_and_sports(world):
+    from portals.auth import Caller
+    from subscribers import services as subscribers
+    from subscribers.models import Subscription
+
+    a = world["a"]
+    subscriber = subscribers.create_subscriber(a["portal"], caller=Caller(portal=a["portal"]), data={
+        "name": "Billing", "phoneCountryCode": "1", "phone": "2345"})
+    assert subscriber.login == "12345"
+    body = call(a["owner"], "", None, raw=SEED_WITH_TRAILING_COMMA.encode()).json()
+    packages = a["packages"]
+    assert body["id"] == 4 and sorted(body["result"]) == sorted([packages["movie"].id, packages["sports"].id])
+    assert set(Subscription.objects.filter(subscriber=subscriber).values_list("package__name", flat=True)) == {
+        "movie", "sports"}
+
+
 def test_the_select_of_the_seed_example_with_its_trailing_comma_answers_the_pairs(world):
     a = world["a"]
     text = SEED_WITH_TRAILING_COMMA.split('"select" : ', 1)[1].split(',\n   "in"', 1)[0].replace(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+from content.models import FreePackage, Package
 from monitoring.operations import Operation
+from portals.auth import Caller
+from subscribers import devices
+from subscribers import services as subscribers
+from subscribers.device_model import Device
 from subscribers.models import Subscriber, Subscription
 from tests.jsonsql.conftest import call
 
@@ -145,17 +150,52 @@ def test_the_sub_select_of_the_delete_examples_runs_as_a_select(world):
     assert body["result"] == sorted([a["packages"]["sports"].id, a["packages"]["movie"].id])
 
 
-def test_the_write_examples_answer_not_supported_yet_and_change_nothing(world):
+def _subscriber(portal, login: str, phone: str) -> Subscriber:
+    subscriber = subscribers.create_subscriber(portal, caller=Caller(portal=portal), data={
+        "name": login, "phoneCountryCode": "1", "phone": phone})
+    # The login is the full phone number until changed; logins are set by the players' service (another part).
+    Subscriber.objects.filter(pk=subscriber.pk).update(login=login)
+    return subscriber
+
+
+def test_the_add_packages_example_creates_paid_packages_and_returns_their_ids(world):
+    b = world["b"]  # portal A has packages named movie and sports already (a duplicate would be code 9)
+    body = post(b["owner"], ADD_PACKAGES).json()
+    created = Package.objects.filter(portal=b["portal"], name__in=["movie", "sports"]).order_by("name")
+    assert body == {"jsonrpc": "2.0", "id": 3, "result": [created[0].id, created[1].id]}
+    assert not FreePackage.objects.filter(package__in=created).exists()
+    assert list(Operation.objects.filter(type="createPackage", package_id__in=[p.id for p in created])
+                .values_list("actor_email", flat=True)) == [b["portal"].owner.email] * 2
+
+
+def test_the_disable_example_disables_the_subscriber_with_that_login(world):
     a = world["a"]
-    before = (Subscriber.objects.filter(disabled=True).count(), Subscription.objects.count(),
-              Operation.objects.count())
-    for example in (ADD_PACKAGES, ADD_PACKAGES_TO_SUBSCRIBER, DISABLE_SUBSCRIBER, DELETE_TERMINALS,
-                    DELETE_SUBSCRIBER_PACKAGES):
-        call_id, method = json.loads(example)["id"], json.loads(example)["method"]
-        response = post(a["owner"], example)
-        assert response.status_code == 200
-        assert response.json() == {"jsonrpc": "2.0", "id": call_id, "error": {
-            "code": 4, "message": f"{method} is not supported yet: only select for now."}}
-    after = (Subscriber.objects.filter(disabled=True).count(), Subscription.objects.count(),
-             Operation.objects.count())
-    assert after == before
+    subscriber = _subscriber(a["portal"], "12345", "2345")
+    assert subscriber.full_phone == "12345"
+    body = post(a["owner"], DISABLE_SUBSCRIBER).json()
+    assert body == {"jsonrpc": "2.0", "id": 2, "result": [subscriber.id]}
+    assert Subscriber.objects.get(pk=subscriber.pk).disabled
+    operation = Operation.objects.get(type="disableSubscriber", subscriber_id=subscriber.id)
+    assert operation.actor_email == a["portal"].owner.email
+
+
+def test_the_delete_examples_remove_the_terminals_and_subscriptions_of_the_login_test(world):
+    a = world["a"]
+    owner = Caller(portal=a["portal"])
+    test = _subscriber(a["portal"], "test", "5550001")
+    terminals = [devices.add_device(a["portal"], caller=owner, data={
+        "subscriberId": test.public_id, "kind": "player", "uid": uid}) for uid in ("tv", "phone")]
+    subscriptions = [subscribers.subscribe(test, a["packages"][name], caller=owner) for name in ("sports", "movie")]
+    untouched = stored_rows()
+    body = post(a["owner"], DELETE_TERMINALS).json()
+    assert body == {"jsonrpc": "2.0", "id": 2, "result": [d.id for d in terminals]}
+    body = post(a["owner"], DELETE_SUBSCRIBER_PACKAGES).json()
+    assert body == {"jsonrpc": "2.0", "id": 2, "result": [s.id for s in subscriptions]}
+    assert not Device.objects.filter(subscriber=test).exists() and not test.subscriptions.exists()
+    assert stored_rows() == (untouched[0] - 2, untouched[1] - 2)  # nobody else's rows
+    assert Operation.objects.filter(type__in=["removeDevice", "deletePackageSubscriber"],
+                                    subscriber_id=test.id).count() == 4
+
+
+def stored_rows() -> tuple[int, int]:
+    return Device.objects.count(), Subscription.objects.count()

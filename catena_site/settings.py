@@ -267,9 +267,11 @@ SPECTACULAR_SETTINGS = {
     # Request bodies as components of their own: a field that must not be blank is documented with
     # ``minLength: 1`` there (and read-only fields are left out), so the document says what is enforced.
     "COMPONENT_SPLIT_REQUEST": True,
-    # The Xtream Codes API's plain Django views, which drf-spectacular cannot see (players.md §3).
+    # Plain Django views, which drf-spectacular cannot see, documented by hooks: the Xtream Codes API (players.md
+    # §3) and IPTVPORTAL's /api/jsonrpc/ and /api/jsonsql/ (lifecycle.md §4).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "monitoring.xtream.schema.add_xtream_paths"],
+                             "monitoring.xtream.schema.add_xtream_paths",
+                             "subscribers.jsonsql.schema.add_jsonsql_paths"],
 }
 
 # --- Logging --------------------------------------------------------------------------------------------

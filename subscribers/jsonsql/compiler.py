@@ -3,8 +3,11 @@ as query parameters, every table (also in joins and sub-selects) filtered to the
 
 Operands: in ``data``, ``group_by`` and ``order_by`` a string names a column; in an operator the first operand
 may be a column name and the others are values; ``{"alias": "column"}`` always names a column.
-Joins: ``from`` lists ``{"table", "as"}`` items, each linked to the first ones by an ``eq`` on a foreign key in the
-top-level ``and`` of ``where`` (``{"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}``); the ORM follows the key.
+Joins: ``from`` lists ``{"table", "as"}`` items. Tables linked by an ``eq`` of a foreign key and an ``id`` in the
+top-level ``and`` of ``where`` (``{"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}``) are joined along the key; the
+others are cross-joined (every pair of rows, within the portal), and any condition of ``where`` may compare them.
+A sub-select in ``in``/``not_in`` may name the tables of the selects around it (``{"s": "id"}``): a correlated
+sub-select, compiled to ``OuterRef``.
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ import re
 from dataclasses import dataclass, field
 from functools import reduce
 
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db.models import (
     BooleanField,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     FloatField,
     IntegerField,
     Max,
     Min,
+    OuterRef,
     Q,
     Sum,
     Value,
@@ -68,11 +73,18 @@ def depth(node) -> int:
 
 @dataclass
 class Scope:
-    """The tables of one select: alias → (table, ORM path prefix from the first table)."""
+    """The tables of one select: alias → (table, ORM path prefix from the first table); ``relations`` are the
+    cross-joined tables' own joins (``FilteredRelation`` annotations); ``parent`` is the select a sub-select is in."""
 
     context: Context
     tables: dict[str, tuple[Table, str]] = field(default_factory=dict)
-    names: list[str] = field(default_factory=list)  # aliases in ``from`` order
+    names: list[str] = field(default_factory=list)  # aliases, the queryset's own table first, then ``from`` order
+    relations: dict[str, FilteredRelation] = field(default_factory=dict)
+    parent: Scope | None = None
+
+    def aliases(self) -> set[str]:
+        """The aliases an ``{"alias": "column"}`` may name here: this select's and the enclosing selects'."""
+        return set(self.tables) | (self.parent.aliases() if self.parent is not None else set())
 
     def column(self, alias: str | None, name) -> object:
         return self._resolve(alias, name)[1]
@@ -84,6 +96,8 @@ class Scope:
         if not isinstance(name, str):
             raise invalid(f"A column name must be a string, not {json.dumps(name)}.")
         if alias is not None:
+            if alias not in self.tables:
+                return (alias, name), self._outer(alias, name)
             table, prefix = self.tables[alias]
             if name not in table.columns:
                 raise invalid(f"Unknown column: {alias}.{name} (table {table.name}).")
@@ -95,6 +109,39 @@ class Scope:
             raise invalid(f"Column {name} is in several tables ({', '.join(owners)}): name it as "
                           f'{{"{owners[0]}": "{name}"}}.')
         return self._resolve(owners[0], name)
+
+    def never_null(self, expression) -> bool:
+        """Whether ``expression`` is a column that cannot be null here: a NOT NULL field of the first table or of
+        one reached along NOT NULL foreign keys (so ``is`` needs no ``COALESCE``, and the planner sees the column)."""
+        if type(expression) is not F:
+            return False
+        model = self.tables[self.names[0]][0].model
+        *path, name = expression.name.split("__")
+        try:
+            for part in path:
+                link = model._meta.get_field(part)
+                if not (link.many_to_one and not link.null):
+                    return False
+                model = link.related_model
+            return not model._meta.get_field(name).null
+        except FieldDoesNotExist:  # a cross-joined table's relation: its columns may come from an outer join
+            return False
+
+    def _outer(self, alias: str, name: str):
+        """A column of an enclosing select (a correlated sub-select): an ``OuterRef`` per level out."""
+        scope, levels = self.parent, 1
+        while alias not in scope.tables:
+            scope, levels = scope.parent, levels + 1
+        expression = scope.column(alias, name)
+        if isinstance(expression, Value):
+            return expression
+        if type(expression) is not F:
+            raise invalid(f"{alias}.{name}: a computed column of an enclosing select cannot be used inside a "
+                          "sub-select; test it in the enclosing select's where instead.")
+        reference = expression.name
+        for _ in range(levels):
+            reference = OuterRef(reference)
+        return reference
 
 
 def _from_items(clause) -> list[tuple[str, Table]]:
@@ -137,38 +184,47 @@ def _links(where, items: list[tuple[str, Table]]) -> list[tuple[tuple[str, str],
     return pairs
 
 
-def _join_from(root: str, items, pairs) -> dict[str, str] | None:
-    """ORM prefixes of every alias reached from ``root`` along foreign keys; None unless all are reached."""
-    tables = dict(items)
+def _reach(root: str, tables: dict[str, Table], pairs, among: list[str]) -> dict[str, str]:
+    """ORM prefixes, from ``root``, of the aliases of ``among`` reached along foreign keys named in ``pairs``."""
     prefixes = {root: ""}
     grown = True
     while grown:
         grown = False
         for (alias, column), (other, other_column) in pairs:
             link = tables[alias].links.get(column) if alias in prefixes else None
-            if link and other not in prefixes and other_column == "id" and tables[other].name == link[0]:
+            if (link and other in among and other not in prefixes and other_column == "id"
+                    and tables[other].name == link[0]):
                 prefixes[other] = prefixes[alias] + link[1] + "__"
                 grown = True
-    return prefixes if len(prefixes) == len(items) else None
+    return prefixes
 
 
-def scope_of(params: dict, context: Context) -> Scope:
-    """The tables of a select, joined along the foreign keys its ``where`` names."""
+def scope_of(params: dict, context: Context, parent: Scope | None = None) -> Scope:
+    """The tables of a select: joined along the foreign keys its ``where`` names, and the groups of tables no
+    such key links cross-joined (each reached through the portal, so the product never leaves it).
+
+    Every condition of ``where`` stays a condition (a followed key just holds trivially), so any grouping
+    answers the same rows; the largest groups first keep the joins on keys. A cross-joined group is its own
+    ``FilteredRelation`` (a join of its own even when a table appears twice)."""
     items = _from_items(params.get("from"))
-    scope = Scope(context=context, names=[a for a, _ in items])
-    if len(items) == 1:
-        scope.tables = {items[0][0]: (items[0][1], "")}
-        return scope
-    pairs = _links(params.get("where"), items)
-    for root, _ in items:
-        prefixes = _join_from(root, items, pairs)
-        if prefixes is not None:
-            scope.names.sort(key=lambda a: a != root)
-            scope.tables = {alias: (table, prefixes[alias]) for alias, table in items}
-            return scope
-    raise invalid("from: join each table to the others by an eq of a foreign key and an id in the top-level "
-                  'and of where (e.g. {"eq": [{"sp": "subscriber_id"}, {"s": "id"}]}); '
-                  "cross joins without such a link are not supported yet.")
+    tables = dict(items)
+    order = [a for a, _ in items]
+    pairs = _links(params.get("where"), items) if len(items) > 1 else []
+    groups, unplaced = [], list(order)
+    while unplaced:
+        root = max(unplaced, key=lambda a: (len(_reach(a, tables, pairs, unplaced)), -order.index(a)))
+        reach = _reach(root, tables, pairs, unplaced)
+        groups.append((root, reach))
+        unplaced = [a for a in unplaced if a not in reach]
+    (first, reach), *crossed = groups
+    scope = Scope(context=context, names=[first] + [a for a in order if a != first], parent=parent)
+    located = dict(reach)
+    for number, (root, reach) in enumerate(crossed):
+        relation = f"jsonsql_cross_{number}"
+        scope.relations[relation] = FilteredRelation(f"{tables[first].portal_path}__{tables[root].from_portal}")
+        located.update({alias: f"{relation}__{prefix}" for alias, prefix in reach.items()})
+    scope.tables = {alias: (tables[alias], located[alias]) for alias in scope.names}
+    return scope
 
 
 # --- Expressions ------------------------------------------------------------------------------------------------
@@ -212,11 +268,13 @@ class Arithmetic(CombinedExpression):
 
 
 class Compiler:
-    """Compiles the expressions of one select in ``scope``; ``subselect`` compiles a nested ``{"select"}``."""
+    """Compiles the expressions of one select in ``scope``; ``subselect(params, scope)`` compiles a nested
+    ``{"select"}`` (which may name the columns of ``scope``: a correlated sub-select)."""
 
-    def __init__(self, scope: Scope, subselect):
+    def __init__(self, scope: Scope, subselect=None):
         self.scope = scope
-        self.subselect = subselect
+        self.subselect = subselect or (
+            lambda inner, outer: compile_select(inner, outer.context, subquery=True, parent=outer).queryset)
 
     # Values: columns, literals, math, aggregates
     def value(self, node, *, column: bool):
@@ -226,7 +284,7 @@ class Compiler:
         if isinstance(node, LITERALS):
             return Value(node)
         if isinstance(node, dict) and len(node) == 1:
-            ref = _alias_ref(node, self.scope.tables)
+            ref = _alias_ref(node, self.scope.aliases())
             if ref is not None:
                 return self.scope.column(*ref)
             (operator, operands), = node.items()
@@ -258,7 +316,7 @@ class Compiler:
     # Conditions: logical, comparison, match, subquery operators
     def condition(self, node) -> Q:
         """A ``Q`` for a where-tree."""
-        if isinstance(node, str) or _alias_ref(node, self.scope.tables):
+        if isinstance(node, str) or _alias_ref(node, self.scope.aliases()):
             return self._is(self.value(node, column=True), True)
         if not (isinstance(node, dict) and len(node) == 1):
             raise invalid(f"Not a condition: {json.dumps(node)[:80]}.")
@@ -294,6 +352,8 @@ class Compiler:
             return Q(IsNull(left, True))
         if not isinstance(right, bool):
             raise invalid("is: compares with null, true or false only.")
+        if self.scope.never_null(left):
+            return Q(Exact(left, right))
         return Q(Exact(Coalesce(left, Value(not right)), right))
 
     def _is_operator(self, operator, operands) -> Q:
@@ -318,7 +378,7 @@ class Compiler:
         if len(values) == 1 and isinstance(values[0], list):
             values = values[0]
         if len(values) == 1 and isinstance(values[0], dict) and list(values[0]) == ["select"]:
-            right = self.subselect(values[0]["select"], self.scope.context)
+            right = self.subselect(values[0]["select"], self.scope)
         else:
             if len(values) > MAX_IN_ITEMS:
                 raise invalid(f"{operator}: at most {MAX_IN_ITEMS} values, got {len(values)}.")
@@ -390,13 +450,17 @@ def _order(items, compiler: Compiler, names: dict[str, str]) -> list:
 
 
 def _filtered(params, scope: Scope, compiler: Compiler):
-    """The rows of the first table (with the others joined), each table filtered to the portal, then ``where``."""
+    """The rows of the first table (with the others joined), each table filtered to the portal, then ``where``.
+
+    One ``filter()``: a cross-joined table is reached by a multi-valued join, which Django shares only between
+    the conditions of one call — the portal condition comes first, so ``where`` and ``data`` reuse its join."""
     queryset = scope.tables[scope.names[0]][0].model.objects.order_by()
-    for table, prefix in scope.tables.values():
-        queryset = queryset.filter(**{prefix + table.portal_path: scope.context.portal})
+    if scope.relations:
+        queryset = queryset.annotate(**scope.relations)
+    condition = Q(*[Q(**{prefix + table.portal_path: scope.context.portal}) for table, prefix in scope.tables.values()])
     if params.get("where") is not None:
-        queryset = queryset.filter(compiler.condition(params["where"]))
-    return queryset
+        condition &= compiler.condition(params["where"])
+    return queryset.filter(condition)
 
 
 def _data_items(params, *, subquery: bool) -> tuple[list, bool]:
@@ -411,11 +475,12 @@ def _data_items(params, *, subquery: bool) -> tuple[list, bool]:
     return items, flat
 
 
-def compile_select(params, context: Context, *, subquery: bool = False) -> Select:
-    """Compile a select's clauses into a QuerySet over the portal's rows (a sub-select: one column, no cap)."""
+def compile_select(params, context: Context, *, subquery: bool = False, parent: Scope | None = None) -> Select:
+    """Compile a select's clauses into a QuerySet over the portal's rows (a sub-select: one column, no cap, and
+    ``parent`` the scope of the select it is in). Runs no query: the QuerySet is lazy."""
     _check_params(params)
-    scope = scope_of(params, context)
-    compiler = Compiler(scope, lambda inner, ctx: compile_select(inner, ctx, subquery=True).queryset)
+    scope = scope_of(params, context, parent)
+    compiler = Compiler(scope)
     queryset = _filtered(params, scope, compiler)
     items, flat = _data_items(params, subquery=subquery)
     aggregates = [compiler.aggregate(item) for item in items]
@@ -468,7 +533,14 @@ def _grouped(queryset, compiler: Compiler, items, aggregates, group_by):
 
 def run_select(params, context: Context) -> list:
     """The rows of a select: a list of arrays in ``data`` order (of values when ``data`` is one column)."""
-    select = compile_select(params, context)
+    return run(compile_select(params, context))
+
+
+def run(select: Select) -> list:
+    """The rows of a compiled select, at most ``MAX_ROWS`` without a ``limit`` (else ``TOO_MANY_ROWS``).
+
+    The cap is a ``LIMIT MAX_ROWS + 1`` of the query itself, so a large product (a cross join) is never
+    materialised here: the database stops at the first row over the cap (or at the statement timeout)."""
     if select.aggregate_only is not None:
         row = select.queryset.aggregate(**select.aggregate_only)
         values = [row[name] for name in sorted(row, key=lambda n: int(n.rsplit("_", 1)[1]))]
@@ -486,5 +558,4 @@ def matching_rows(table_name: str, where, context: Context):
     rows an ``update`` or ``delete`` changes."""
     params = {"from": table_name, "where": where}
     scope = scope_of(params, context)
-    compiler = Compiler(scope, lambda inner, ctx: compile_select(inner, ctx, subquery=True).queryset)
-    return _filtered(params, scope, compiler)
+    return _filtered(params, scope, Compiler(scope))

@@ -11,7 +11,7 @@ INVALID_PARAMS = -32602
 NOT_AUTHORIZED = 1  # wrong credentials, or no live session
 SECOND_FACTOR = 2  # the manager has two-factor authentication on: send params.totp
 TOO_MANY_ATTEMPTS = 3  # login throttling
-NOT_SUPPORTED = 4  # a write Catena does not do yet (username / password)
+# 4 is not used: it answered writes before they were supported.
 TOO_MANY_ROWS = 5  # more than MAX_ROWS rows: add a limit
 QUERY_FAILED = 6  # the database refused the query (a type mismatch, division by zero, the time limit)
 NOT_PERMITTED = 7  # a write the manager's permissions do not allow (as in the Management API's 403)

@@ -69,17 +69,19 @@ def _in_force(prefix: str, ctx: Context) -> Q:
 
 @dataclass(frozen=True)
 class Table:
-    """One JSONSQL table over a model; ``portal_path`` reaches the portal that owns a row."""
+    """One JSONSQL table over a model; ``portal_path`` reaches the portal that owns a row, ``from_portal`` the
+    rows of a portal (the ORM path back: how a cross join reaches this table from another one's portal)."""
 
     name: str
     model: type[models.Model]
     portal_path: str
+    from_portal: str
     columns: dict[str, Column]
     links: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 TABLES: dict[str, Table] = {table.name: table for table in (
-    Table("subscriber", Subscriber, "portal", {
+    Table("subscriber", Subscriber, "portal", "subscribers", {
         "id": field_("id"),
         "username": field_("login"),  # players.md §2: the login, by default the full phone number
         "password": constant(None, models.CharField()),  # write-only: always reads as null
@@ -89,7 +91,7 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "disabled": field_("disabled"),
         "max_terminal": field_("max_devices"),  # the subscriber's own device limit (null: the portal's)
     }),
-    Table("terminal", Device, "portal", {
+    Table("terminal", Device, "portal", "subscribers__devices", {
         "id": field_("id"),
         "subscriber_id": field_("subscriber_id"),
         "mac_addr": field_("mac"),  # "" for apps and players
@@ -98,7 +100,7 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "registered": field_("first_seen_at"),
         "last_seen": field_("last_seen_at"),
     }, links={"subscriber_id": ("subscriber", "subscriber")}),
-    Table("media", Channel, "portal", {
+    Table("media", Channel, "portal", "channels", {
         "id": field_("id"),
         "name": field_("name"),
         "title": field_("title"),
@@ -110,17 +112,17 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "inet_addr": from_context("inet_addr", models.CharField()),
         "port": from_context("port", IntegerField()),
     }),
-    Table("package", Package, "portal", {
+    Table("package", Package, "portal", "packages", {
         "id": field_("id"),
         "name": field_("name"),
         "description": field_("description"),
         "paid": condition(lambda prefix, ctx: Q(**{prefix + "free_link__isnull": True})),
     }),
-    Table("package_media", PackageChannel, "package__portal", {
+    Table("package_media", PackageChannel, "package__portal", "packages__channel_links", {
         "package_id": field_("package_id"),
         "media_id": field_("channel_id"),
     }, links={"package_id": ("package", "package"), "media_id": ("media", "channel")}),
-    Table("subscriber_package", Subscription, "subscriber__portal", {
+    Table("subscriber_package", Subscription, "subscriber__portal", "subscribers__subscriptions", {
         "id": field_("id"),
         "subscriber_id": field_("subscriber_id"),
         "package_id": field_("package_id"),
@@ -128,7 +130,7 @@ TABLES: dict[str, Table] = {table.name: table for table in (
         "started_on": field_("starts_at"),
         "expired_on": field_("expires_at"),
     }, links={"subscriber_id": ("subscriber", "subscriber"), "package_id": ("package", "package")}),
-    Table("category", Category, "portal", {
+    Table("category", Category, "portal", "categories", {
         "id": field_("id"),
         "name": field_("name"),
         "title": field_("title"),

@@ -8,7 +8,11 @@ body over 1 MB (413); an error never leaves a 500 (``lifecycle.md`` §4).
 from __future__ import annotations
 
 import json
+import re
+import time
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.exceptions import FieldError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
@@ -26,7 +30,7 @@ from portals.models import Portal
 from portals.totp import SecondFactorRequired
 
 from . import errors, writes
-from .compiler import MAX_DEPTH, depth, run_select
+from .compiler import MAX_DEPTH, compile_select, depth, run
 from .errors import JsonRpcError, invalid
 from .tables import Context
 
@@ -43,14 +47,42 @@ def _answer(request_id, *, result=None, error: JsonRpcError | None = None, statu
     return JsonResponse(body, status=status, encoder=DjangoJSONEncoder, json_dumps_params={"ensure_ascii": False})
 
 
+# A JSON string (kept as it is), or a comma after a value and before a closing bracket, whitespace around it
+# allowed (the comma dropped, the whitespace kept).
+STRING_OR_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|(?<=[\]}"0-9a-z.])(\s*),(?=\s*[\]}])', re.DOTALL)
+
+
+def without_trailing_commas(text: str) -> str:
+    """``text`` without the commas right before a ``]`` or ``}`` (whitespace between allowed), outside strings.
+
+    IPTVPORTAL's own examples carry them (``{"eq": …},\n]``) and so do the billing scripts written from them;
+    string contents are never changed (a ``,]`` inside a string stays)."""
+    return STRING_OR_TRAILING_COMMA.sub(lambda match: match.group(1) or match.group(2), text)
+
+
+def parse_body(body: bytes):
+    """The JSON of a request body; trailing commas before ``]``/``}`` are accepted when strict JSON fails."""
+    try:
+        return json.loads(body or b"")
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exc from None
+        lenient = without_trailing_commas(text)
+        if lenient == text:
+            raise
+        return json.loads(lenient)
+
+
 def _call(request) -> tuple[object, str, object]:
     """``(id, method, params)`` of a JSON-RPC request, or a JsonRpcError (parse error, invalid request)."""
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > MAX_BODY:
         raise JsonRpcError(errors.INVALID_REQUEST, "The request body is larger than 1 MB.", status=413)
     try:
-        call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        call = parse_body(request.body)
+    except (ValueError, RecursionError):
         raise JsonRpcError(errors.PARSE_ERROR, "The body is not valid JSON (or nests too deeply).") from None
     if not isinstance(call, dict):
         raise JsonRpcError(errors.INVALID_REQUEST, "Send one JSON-RPC request object (batches are not supported).")
@@ -64,8 +96,8 @@ def _request_id(request):
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
         return None
     try:
-        call = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        call = parse_body(request.body)
+    except (ValueError, RecursionError):
         return None
     return call.get("id") if isinstance(call, dict) and isinstance(call.get("id"), (str, int)) else None
 
@@ -159,22 +191,54 @@ def _caller(request) -> Caller:
     return caller
 
 
+def statement_timeout_ms() -> int:
+    """The time limit of a select on PostgreSQL: ``JSONSQL_STATEMENT_TIMEOUT_MS`` (default 5,000 ms)."""
+    return int(getattr(settings, "JSONSQL_STATEMENT_TIMEOUT_MS", 5000))
+
+
+@contextmanager
+def time_limit(milliseconds: int):
+    """The statements run inside take at most ``milliseconds``: PostgreSQL's ``statement_timeout`` for the
+    transaction, SQLite's progress handler (checked every 1,000 virtual machine steps) for the embedded default."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")  # an integer setting, not input
+        yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        deadline = time.monotonic() + milliseconds / 1000
+        connection.connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+        try:
+            yield
+        finally:
+            connection.connection.set_progress_handler(None, 0)
+    else:
+        yield
+
+
+def _timed_out(exc: Exception) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == "57014" or str(cause) == "interrupted"  # PostgreSQL, SQLite
+
+
 def select(caller: Caller, params) -> list:
-    """Run a select on the caller's portal, read-only and (on PostgreSQL) within the statement timeout."""
+    """Run a select on the caller's portal, read-only and within the statement timeout.
+
+    The whole select is compiled (and refused, for a too-deep expression, a huge ``in`` list, an unknown name)
+    before any query runs."""
     if depth(params) > MAX_DEPTH:
         raise invalid(f"params: expressions nest at most {MAX_DEPTH} levels deep.")
-    context = Context.of(caller.portal, timezone.now())
+    timeout = statement_timeout_ms()
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout = '5s'")  # a constant: nothing from the input
-            return run_select(params, context)
+        compiled = compile_select(params, Context.of(caller.portal, timezone.now()))
+        with transaction.atomic(), time_limit(timeout):
+            return run(compiled)
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
     except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
-        if getattr(exc.__cause__, "sqlstate", None) == "57014":
-            raise JsonRpcError(errors.QUERY_FAILED, "The select took longer than 5 s: narrow it.") from None
+        if _timed_out(exc):
+            raise JsonRpcError(errors.QUERY_FAILED, f"The select took longer than {timeout / 1000:g} s: narrow it "
+                                                    "(a where on each table, a limit).") from None
         raise JsonRpcError(errors.QUERY_FAILED, "The database could not run this select (a value of the wrong "
                                                 "type, a division by zero…).") from None
 

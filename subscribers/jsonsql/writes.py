@@ -44,7 +44,6 @@ CLAUSES = {
 }
 # Operators an insert … select may carry beside its clauses (IPTVPORTAL compatibility): ANDed into the select.
 CONDITION_OPERATORS = set(Compiler.CONDITIONS) | set(COMPARISONS)
-DEFERRED = {("subscriber", "username"), ("subscriber", "password")}
 
 Values = dict[str, object]  # one row: JSONSQL column → value
 
@@ -107,12 +106,19 @@ def _free(package: Package) -> bool:
 # --- subscriber -----------------------------------------------------------------------------------------------
 
 SUBSCRIBER_FIELDS = {"name": "name", "phone_country_code": "phoneCountryCode", "phone": "phone",
-                     "max_terminal": "maxDevices"}
+                     "max_terminal": "maxDevices", "username": "login"}
+
+
+def _set_password(caller: Caller, subscriber: Subscriber, values: Values) -> None:
+    """``password*`` (write-only): the player password (players.md §2); null generates a new one."""
+    if "password" in values:
+        services.reset_player_password(subscriber, caller=caller, password=values["password"])
 
 
 def _insert_subscriber(caller: Caller, values: Values) -> Subscriber:
     disabled = _boolean(values, "disabled")
     subscriber = services.create_subscriber(caller.portal, caller=caller, data=_data(values, SUBSCRIBER_FIELDS))
+    _set_password(caller, subscriber, values)
     if disabled:
         services.set_disabled(subscriber, True, caller=caller)
     return subscriber
@@ -123,6 +129,7 @@ def _update_subscriber(caller: Caller, subscriber: Subscriber, values: Values) -
     data = _data(values, SUBSCRIBER_FIELDS)
     if data:
         subscriber = services.update_subscriber(subscriber, caller=caller, data=data)
+    _set_password(caller, subscriber, values)
     if disabled is not None:
         services.set_disabled(subscriber, disabled, caller=caller)
 
@@ -238,11 +245,14 @@ ID_HINT = "IDs are assigned by Catena"
 WRITERS: dict[str, Writer] = {
     "subscriber": Writer(
         "isSubscriberAdmin",
-        insertable=frozenset({"name", "phone_country_code", "phone", "disabled", "max_terminal"}),
-        updatable=frozenset({"name", "phone_country_code", "phone", "disabled", "max_terminal"}),
+        insertable=frozenset({"name", "phone_country_code", "phone", "disabled", "max_terminal", "username",
+                              "password"}),
+        updatable=frozenset({"name", "phone_country_code", "phone", "disabled", "max_terminal", "username",
+                             "password"}),
         insert=_insert_subscriber, update=_update_subscriber,
         delete=lambda caller, row: services.delete_subscriber(row, caller=caller),
-        fields={api: column for column, api in SUBSCRIBER_FIELDS.items()}, related=("portal",),
+        fields={**{api: column for column, api in SUBSCRIBER_FIELDS.items()}, "playerPassword": "password"},
+        related=("portal",),
         hints={"id": ID_HINT}),
     "terminal": Writer(
         "isSubscriberAdmin",
@@ -330,9 +340,6 @@ def _writable(method: str, table: Table, writer: Writer, columns, clause: str) -
         if name not in table.columns:
             raise invalid(f"{clause}: unknown column: {name} (table {table.name}).")
     for name in columns:
-        if (table.name, name) in DEFERRED:
-            raise JsonRpcError(errors.NOT_SUPPORTED, f"{clause}: {table.name}.{name} cannot be written yet: "
-                                                     "username/password writes come with player passwords.")
         if name not in allowed:
             hint = writer.hints.get(name)
             raise invalid(f"{clause}: {method} cannot write {table.name}.{name}" + (f" ({hint})." if hint else "."))

@@ -151,11 +151,8 @@ def test_the_sub_select_of_the_delete_examples_runs_as_a_select(world):
 
 
 def _subscriber(portal, login: str, phone: str) -> Subscriber:
-    subscriber = subscribers.create_subscriber(portal, caller=Caller(portal=portal), data={
-        "name": login, "phoneCountryCode": "1", "phone": phone})
-    # The login is the full phone number until changed; logins are set by the players' service (another part).
-    Subscriber.objects.filter(pk=subscriber.pk).update(login=login)
-    return subscriber
+    return subscribers.create_subscriber(portal, caller=Caller(portal=portal), data={
+        "name": login, "phoneCountryCode": "1", "phone": phone, "login": login})
 
 
 def test_the_add_packages_example_creates_paid_packages_and_returns_their_ids(world):

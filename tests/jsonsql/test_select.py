@@ -1,10 +1,11 @@
-"""Selects: every operator, joins, grouping, ordering, paging and the portal wall."""
+"""Selects: every operator, joins, grouping, ordering, paging and the portal wall (cross joins and correlated
+sub-selects: ``test_cross_joins.py``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.jsonsql.conftest import error, select
+from tests.jsonsql.conftest import select
 
 WHERE = [
     ({"eq": ["name", "Bob"]}, {"Bob"}),
@@ -95,13 +96,6 @@ def test_a_join_follows_the_foreign_keys_named_in_where(world):
             "where": {"eq": ["subscriber_id", a["people"]["Alice"].id]}}}]}]},
         "order_by": {"m": "name"}})
     assert channels == ["movies", "news", "sport"]
-
-
-def test_tables_that_are_not_linked_are_refused_naming_the_rule(world):
-    refusal = error(world["a"]["owner"], "select", {
-        "data": [{"s": "id"}, {"p": "id"}],
-        "from": [{"table": "subscriber", "as": "s"}, {"table": "package", "as": "p"}]})
-    assert refusal["code"] == -32602 and "cross joins without such a link are not supported yet" in refusal["message"]
 
 
 def test_group_by_with_count_sum_min_max(world):

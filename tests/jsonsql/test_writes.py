@@ -4,6 +4,7 @@ portal only."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -25,7 +26,8 @@ def write(session: str, method: str, params):
 
 def stored() -> tuple:
     """Everything a write could change, to assert that a refused call changed nothing."""
-    return (sorted(Subscriber.objects.values_list("id", "name", "phone", "disabled", "max_devices")),
+    return (sorted(Subscriber.objects.values_list("id", "name", "phone", "disabled", "max_devices", "login",
+                                                      "player_password")),
             sorted(Subscription.objects.values_list("id", "starts_at", "expires_at")),
             sorted(Device.objects.values_list("id", "name")),
             sorted(Package.objects.values_list("id", "name", "description")),
@@ -135,14 +137,36 @@ def test_deleting_a_subscriber_records_its_subscriptions_ending(world):
     assert Operation.objects.filter(type="deleteSubscriber", subscriber_id=bob.id).count() == 1
 
 
-@pytest.mark.parametrize("column", ["username", "password"])
-def test_username_and_password_writes_wait_for_player_passwords(world, column):
+def test_username_and_password_write_the_player_login_and_password(world):
+    owner, alice = world["a"]["owner"], world["a"]["people"]["Alice"]
+    created = write(owner, "insert", {"into": "subscriber", "columns": [
+        "name", "phone_country_code", "phone", "username", "password"], "values": [
+        ["Erin", "44", "7700900123", "erin.tv", "Secret-42"]], "returning": ["username", "password"]})
+    assert created == [["erin.tv", None]]  # the password is write-only
+    erin = Subscriber.objects.get(login="erin.tv")
+    assert erin.player_password == "Secret-42"
+    assert write(owner, "update", {"table": "subscriber", "set": {"username": "alice.tv", "password": "Other-43"},
+                                   "where": {"eq": ["name", "Alice"]}, "returning": "username"}) == ["alice.tv"]
+    alice.refresh_from_db()
+    assert (alice.login, alice.player_password) == ("alice.tv", "Other-43")
+    reset = Operation.objects.filter(type="resetPlayerPassword", subscriber_id=alice.id).get()
+    assert "Other-43" not in json.dumps(reset.payload)
+    assert Operation.objects.filter(type="updateSubscriber", subscriber_id=alice.id).get().payload["login"] == {
+        "old": "12345678901", "new": "alice.tv"}
+    write(owner, "update", {"table": "subscriber", "set": {"password": None}, "where": {"eq": ["name", "Alice"]}})
+    alice.refresh_from_db()
+    assert alice.player_password not in ("Other-43", "") and len(alice.player_password) == 10
+
+
+def test_a_taken_username_or_a_bad_password_changes_nothing(world):
+    owner = world["a"]["owner"]
     before = stored()
-    for method, params in (
-            ("insert", {"into": "subscriber", "columns": ["name", column], "values": [["Erin", "x"]]}),
-            ("update", {"table": "subscriber", "set": {column: "x"}, "where": {"eq": ["name", "Alice"]}})):
-        refusal = error(world["a"]["owner"], method, params)
-        assert refusal["code"] == 4 and "username/password writes come with player passwords" in refusal["message"]
+    taken = error(owner, "update", {"table": "subscriber", "set": {"username": "12345678901"},
+                                    "where": {"eq": ["name", "Bob"]}})
+    assert taken["code"] == 9 and "username" in taken["message"]
+    short = error(owner, "update", {"table": "subscriber", "set": {"name": "Bobby", "password": "abc"},
+                                    "where": {"eq": ["name", "Bob"]}})
+    assert short["code"] == 8 and "password" in short["message"]
     assert stored() == before
 
 

@@ -18,9 +18,10 @@ class HideQuerySecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_hidden(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(hide_secrets(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
 
 
-def _hidden(text: str) -> str:
+def hide_secrets(text: str) -> str:
+    """``text`` with the secrets of request lines (see above) as ``***``."""
     return _SECRET_PATH_SEGMENT.sub(r"\1***", _SECRET_QUERY_VALUE.sub(r"\1***", text))

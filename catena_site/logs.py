@@ -27,6 +27,7 @@ from celery import signals
 from django.conf import settings
 
 from catena_site.ids import encode_id
+from catena_site.log_filters import hide_secrets
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -94,8 +95,9 @@ def log_request(request, response, duration: float) -> None:
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 and status != 404 else logging.INFO
     if level == logging.WARNING and getattr(response, "_has_been_logged", False):
         level = logging.INFO
-    request_log.log(level, "%s %s %s", request.method, request.path, status, extra={
-        "duration": round(duration, 6), "method": request.method, "path": request.path, "status": status,
+    path = hide_secrets(request.path)  # an Xtream stream URL's path carries the player password
+    request_log.log(level, "%s %s %s", request.method, path, status, extra={
+        "duration": round(duration, 6), "method": request.method, "path": path, "status": status,
         "view": match.view_name if match is not None else None})
 
 

@@ -297,7 +297,9 @@ LOGGING = {
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": _console_formatter},
+        # Every line without the secrets request lines carry (Django's "Not Found: /live/<login>/<password>/…" too)
+        "console": {"class": "logging.StreamHandler", "formatter": _console_formatter,
+                    "filters": ["hide_query_secrets"]},
         # runserver's request lines, as Django logs them, without the streamer key or playback tokens they carry
         "django.server": {"class": "logging.StreamHandler",
                           "formatter": "json" if LOG_FORMAT == "json" else "django.server",

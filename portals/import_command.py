@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from catena_site.csvfiles import read_limited
+from catena_site.errors import ServiceError
 from monitoring.operations import Actor
 
 from .auth import Caller
@@ -35,7 +36,10 @@ class ImportCommand(BaseCommand):
         except OSError as exc:
             raise CommandError(str(exc)) from None
         caller = Caller(portal=portal, acting_as=Actor.system())
-        report = self.import_file(portal, content, caller=caller, dry_run=options["dry_run"])
+        try:
+            report = self.import_file(portal, content, caller=caller, dry_run=options["dry_run"])
+        except ServiceError as exc:  # e.g. a number taken by another change while importing: nothing imported
+            raise CommandError(exc.message) from None
         self.stdout.write(self.format_report(report))
         if not report.ok:
             raise CommandError("The file has errors; nothing was imported.")

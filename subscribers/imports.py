@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from catena_site.csvfiles import ImportReport as BaseImportReport
 from catena_site.csvfiles import read_csv, split_names
+from catena_site.errors import Conflict
 from catena_site.ids import encode_id, new_id
 from catena_site.inputs import flatten
 from content.models import Package
@@ -210,10 +211,14 @@ def _apply(portal, report: ImportReport, rows: list[dict], packages: dict, calle
                                     subscriber_id=subscriber.id, package_id=package.id, payload=payload))
     for operation in operations:
         operation.id = new_id()  # ordered like single creates would be
-    with transaction.atomic():
-        Subscriber.objects.bulk_create(subscribers, batch_size=2000)
-        Subscription.objects.bulk_create(subscriptions, batch_size=5000)
-        record_many(operations)
+    try:
+        with transaction.atomic():
+            Subscriber.objects.bulk_create(subscribers, batch_size=2000)
+            Subscription.objects.bulk_create(subscriptions, batch_size=5000)
+            record_many(operations)
+    except IntegrityError:  # a phone or login taken by another change after the checks: nothing was imported
+        raise Conflict("A phone number or login of the file was taken by another change while importing; nothing "
+                       "was imported. Check the file again.") from None
 
 
 def format_report(report: ImportReport, *, limit: int = 200) -> str:

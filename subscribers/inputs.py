@@ -46,10 +46,12 @@ LOGIN_RULE = (f"Must be 1–{LOGIN_MAX_LENGTH} characters: letters A–Z or a–
               "without spaces.")
 PLAYER_PASSWORD_MIN_LENGTH = 6
 PLAYER_PASSWORD_MAX_LENGTH = Subscriber._meta.get_field("player_password").max_length
-# Printable ASCII but the space (0x21–0x7E): typed on a remote, sent in URL paths and query strings.
-PLAYER_PASSWORD_PATTERN = f"[!-~]{{{PLAYER_PASSWORD_MIN_LENGTH},{PLAYER_PASSWORD_MAX_LENGTH}}}"
+# Typed on a remote and sent as is in URL paths (/live/<login>/<password>/…) and query strings by players that do
+# not always escape them: letters, digits and the signs that need no escaping there (no '/', '?', '#', '%', '&',
+# '+' or spaces).
+PLAYER_PASSWORD_PATTERN = f"[A-Za-z0-9._~!@*-]{{{PLAYER_PASSWORD_MIN_LENGTH},{PLAYER_PASSWORD_MAX_LENGTH}}}"
 PLAYER_PASSWORD_RULE = (f"Must be {PLAYER_PASSWORD_MIN_LENGTH}–{PLAYER_PASSWORD_MAX_LENGTH} characters: "
-                        "letters A–Z or a–z, digits and ASCII punctuation, without spaces.")
+                        "letters A–Z or a–z, digits, '.', '_', '~', '!', '@', '*' or '-', without spaces.")
 
 
 class Matching(Text):
@@ -98,7 +100,7 @@ class Login(Matching):
 
 
 class PlayerPassword(Matching):
-    """A player password chosen by a manager or a billing system: 6–32 printable ASCII characters, no spaces."""
+    """A player password chosen by a manager or a billing system: 6–32 letters, digits or URL-safe signs."""
 
     pattern = PLAYER_PASSWORD_PATTERN
     rule = PLAYER_PASSWORD_RULE

@@ -207,8 +207,8 @@ def reset_playback_token(subscriber: Subscriber, *, caller) -> Subscriber:
 
 
 def reset_player_password(subscriber: Subscriber, *, caller, password: str | None = None) -> Subscriber:
-    """Give the subscriber a new player password (players.md §2): ``password`` when given (6–32 printable ASCII
-    characters without spaces, else ``Invalid`` naming ``playerPassword``), otherwise a generated one. Records
+    """Give the subscriber a new player password (players.md §2): ``password`` when given (6–32 letters, digits or
+    URL-safe signs, else ``Invalid`` naming ``playerPassword``), otherwise a generated one. Records
     ``resetPlayerPassword`` without the password; the same password again changes and records nothing.
 
     The Xtream API reads the password from the subscriber's row on every request, so the old one is refused from

@@ -106,7 +106,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     except FetchFailed as exc:
         return Answer(None, str(exc).replace("Refused to fetch", "Refused to deliver to")[:500])
     deadline = time.monotonic() + limit
-    connection = pinned_connection(target, limit)
+    try:
+        connection = pinned_connection(target, limit)
+    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        return Answer(None, f"Could not deliver to {target.host}: {exc or type(exc).__name__}."[:500])
     try:
         connection.request("POST", target.path, body=body, headers={
             "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers})
@@ -172,6 +175,12 @@ def send_due(webhook_id: int) -> int:
                 delivered += 1
     finally:
         _release_lease(webhook_id, token)
+        # A delivery committed between the last look at the queue and the release found the lease taken and left
+        # it to this sender: queue another run rather than leave it to the next sweep.
+        head = (Delivery.objects.filter(webhook_id=webhook_id, webhook__active=True, status__in=UNFINISHED)
+                .order_by("id").only("status", "next_at").first())
+        if head is not None and head.status == DeliveryStatus.PENDING and head.next_at <= timezone.now():
+            enqueue(DELIVER_TASK, webhook_id=webhook_id)
 
 
 def attempt(webhook: Webhook, delivery: Delivery) -> Answer:
@@ -186,14 +195,18 @@ def attempt(webhook: Webhook, delivery: Delivery) -> Answer:
         answer = Answer(None, "The operation no longer exists.")
         _finish(delivery, answer, attempts, now, give_up=True)
         return answer
-    body = body_of(operation)
-    timestamp = str(int(now.timestamp()))
-    answer = post(webhook.url, body, {
-        "X-Catena-Event": delivery.type,
-        "X-Catena-Delivery": delivery.public_id,
-        "X-Catena-Timestamp": timestamp,
-        "X-Catena-Signature": signature(webhook.secret, timestamp, body),
-    })
+    try:
+        body = body_of(operation)
+        timestamp = str(int(now.timestamp()))
+        answer = post(webhook.url, body, {
+            "X-Catena-Event": delivery.type,
+            "X-Catena-Delivery": delivery.public_id,
+            "X-Catena-Timestamp": timestamp,
+            "X-Catena-Signature": signature(webhook.secret, timestamp, body),
+        })
+    except Exception as exc:  # a bug of ours must not hold the webhook's queue: an attempt failed, retried as any
+        log.exception("webhook delivery %s (%s) could not be attempted", delivery.public_id, delivery.type)
+        answer = Answer(None, f"Catena could not send it: {type(exc).__name__}: {exc}"[:500])
     _finish(delivery, answer, attempts, timezone.now())
     return answer
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from contextlib import contextmanager
 
-from django.conf import settings
 from django.core.exceptions import FieldError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -32,6 +29,7 @@ from portals.totp import SecondFactorRequired
 from . import errors, writes
 from .compiler import MAX_DEPTH, compile_select, depth, run
 from .errors import JsonRpcError, invalid
+from .limits import statement_timeout_ms, time_limit, timed_out
 from .tables import Context
 
 MAX_BODY = 1024 * 1024
@@ -191,36 +189,6 @@ def _caller(request) -> Caller:
     return caller
 
 
-def statement_timeout_ms() -> int:
-    """The time limit of a select on PostgreSQL: ``JSONSQL_STATEMENT_TIMEOUT_MS`` (default 5,000 ms)."""
-    return int(getattr(settings, "JSONSQL_STATEMENT_TIMEOUT_MS", 5000))
-
-
-@contextmanager
-def time_limit(milliseconds: int):
-    """The statements run inside take at most ``milliseconds``: PostgreSQL's ``statement_timeout`` for the
-    transaction, SQLite's progress handler (checked every 1,000 virtual machine steps) for the embedded default."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")  # an integer setting, not input
-        yield
-    elif connection.vendor == "sqlite":
-        connection.ensure_connection()
-        deadline = time.monotonic() + milliseconds / 1000
-        connection.connection.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
-        try:
-            yield
-        finally:
-            connection.connection.set_progress_handler(None, 0)
-    else:
-        yield
-
-
-def _timed_out(exc: Exception) -> bool:
-    cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) == "57014" or str(cause) == "interrupted"  # PostgreSQL, SQLite
-
-
 def select(caller: Caller, params) -> list:
     """Run a select on the caller's portal, read-only and within the statement timeout.
 
@@ -236,7 +204,7 @@ def select(caller: Caller, params) -> list:
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
     except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
-        if _timed_out(exc):
+        if timed_out(exc):
             raise JsonRpcError(errors.QUERY_FAILED, f"The select took longer than {timeout / 1000:g} s: narrow it "
                                                     "(a where on each table, a limit).") from None
         raise JsonRpcError(errors.QUERY_FAILED, "The database could not run this select (a value of the wrong "

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.core.exceptions import FieldError
@@ -34,6 +35,7 @@ from subscribers.models import Subscriber
 from . import errors
 from .compiler import COMPARISONS, LITERALS, MAX_DEPTH, MAX_ROWS, Compiler, depth, matching_rows, run_select
 from .errors import JsonRpcError, invalid
+from .limits import sqlite_time_limit, statement_timeout_ms, time_limit, timed_out
 from .tables import TABLES, Context, Table
 
 MAX_VALUES = 10_000
@@ -410,7 +412,8 @@ def _matched(table: Table, writer: Writer, params: dict, context: Context) -> li
     if params.get("where") is None:
         raise invalid("where: name the rows to change (a condition every row meets changes them all).")
     queryset = matching_rows(table.name, params["where"], context).select_related(*writer.related).order_by("pk")
-    rows = list(queryset[:MAX_ROWS + 1])
+    with sqlite_time_limit():
+        rows = list(queryset[:MAX_ROWS + 1])
     if len(rows) > MAX_ROWS:
         raise JsonRpcError(errors.TOO_MANY_ROWS, f"The where matches more than {MAX_ROWS} rows: change them in "
                                                  "several calls.")
@@ -440,7 +443,9 @@ def _selected_rows(params: dict, context: Context) -> list:
             conjuncts = [] if where is None else [where]
         # Flat, so that the join links the compiler looks for stay in the top-level and.
         select = {**select, "where": {"and": conjuncts + extra}}
-    return [row if isinstance(row, list) else [row] for row in run_select(select, context)]
+    with sqlite_time_limit():
+        rows = run_select(select, context)
+    return [row if isinstance(row, list) else [row] for row in rows]
 
 
 def insert(caller: Caller, params: dict, context: Context):
@@ -516,25 +521,25 @@ METHODS = {"insert": insert, "update": update, "delete": delete}
 
 
 def run(method: str, caller: Caller, params) -> object:
-    """Run one write on the caller's portal in one transaction (on PostgreSQL each statement within 5 s)."""
+    """Run one write on the caller's portal in one transaction, each statement within the time limit (on SQLite:
+    the queries that find its rows, :func:`limits.sqlite_time_limit`)."""
     if not isinstance(params, dict):
         raise invalid(f"params: {method} takes an object of clauses.")
     if depth(params) > MAX_DEPTH:
         raise invalid(f"params: expressions nest at most {MAX_DEPTH} levels deep.")
     context = Context.of(caller.portal, timezone.now())
+    timeout = statement_timeout_ms()
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL statement_timeout = '5s'")  # a constant: nothing from the input
+        with transaction.atomic(), (time_limit(timeout) if connection.vendor == "postgresql" else nullcontext()):
             return METHODS[method](caller, params, context)
     except ServiceError as exc:  # the permission check before any row
         raise _refusal(exc) from None
     except FieldError as exc:
         raise invalid(f"The expression cannot be computed: {exc}") from None
     except (DatabaseError, OverflowError) as exc:  # OverflowError: SQLite's answer to an integer over 64 bits
-        if getattr(exc.__cause__, "sqlstate", None) == "57014":
-            raise JsonRpcError(errors.QUERY_FAILED, f"The {method} took longer than 5 s per statement: change "
-                                                    "fewer rows per call. Nothing was changed.") from None
+        if timed_out(exc):
+            raise JsonRpcError(errors.QUERY_FAILED, f"The {method} took longer than {timeout / 1000:g} s in one "
+                                                    "statement: narrow its where or change fewer rows per call. "
+                                                    "Nothing was changed.") from None
         raise JsonRpcError(errors.QUERY_FAILED, f"The database could not run this {method} (a value of the wrong "
                                                 "type…). Nothing was changed.") from None

@@ -84,6 +84,20 @@ def test_a_select_over_the_statement_timeout_is_application_error_6(world):
     assert select(a["owner"], {"data": {"count": "*"}, "from": "subscriber"}) == [304]  # the next call runs
 
 
+def test_a_write_whose_where_runs_over_the_time_limit_is_error_6_and_changes_nothing(world):
+    a = world["a"]
+    Subscriber.objects.bulk_create(Subscriber(portal=a["portal"], name=f"n{i}", phone_country_code="7",
+                                              phone=str(i), full_phone=f"7{i}", login=f"7{i}") for i in range(300))
+    heavy = {"in": ["id", {"select": {"data": {"x": "id"}, "from": [
+        {"table": "subscriber", "as": alias} for alias in ("x", "y", "z")],
+        "where": {"neq": [{"add": [{"x": "id"}, {"y": "id"}, {"z": "id"}]}, 0]}}}]}
+    disabled = set(Subscriber.objects.filter(disabled=True).values_list("id", flat=True))
+    with override_settings(JSONSQL_STATEMENT_TIMEOUT_MS=50):
+        response = call(a["owner"], "update", {"table": "subscriber", "set": {"disabled": True}, "where": heavy})
+    assert response.json()["error"]["code"] == 6 and "took longer than 0.05 s" in response.json()["error"]["message"]
+    assert set(Subscriber.objects.filter(disabled=True).values_list("id", flat=True)) == disabled
+
+
 def _tables_read(queries) -> set[str]:
     return {table for table in ("subscribers_subscriber", "subscribers_subscription", "content_package")
             if any(table in query["sql"] for query in queries.captured_queries)}

@@ -154,3 +154,19 @@ def test_a_workers_json_line_carries_the_id_of_the_request_that_sent_the_task(tm
     assert (line["request_id"], line["task"], line["logger"]) == ("web-req-7", LOG_LINE, "tests.broker_tasks")
     assert line["task_id"]
     assert any(" ready." in line["message"] for line in lines)
+
+
+def test_the_player_password_in_an_xtream_stream_path_is_never_logged(client, db, json_lines):
+    # An unknown portal (404), so Django's "Not Found: <path>" warning is written too.
+    client.get("/live/12345678901/Pw3xYz7KmN/42.m3u8")
+    lines = json_lines()
+    assert request_line(lines)["path"] == "/live/12345678901/***/42.m3u8"
+    assert not [line for line in lines if "Pw3xYz7KmN" in json.dumps(line)]
+
+
+def test_the_console_handler_hides_secrets_in_every_logger_s_lines():
+    [console] = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
+    record = logging.getLogger("django.request").makeRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/live/12345678901/Pw3xYz7KmN/42.ts",), None)
+    assert console.filter(record)
+    assert "Pw3xYz7KmN" not in console.format(record) and "/live/12345678901/***/42.ts" in console.format(record)

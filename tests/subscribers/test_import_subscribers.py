@@ -152,7 +152,7 @@ def test_a_bad_expires_at_is_a_line_error_with_the_api_rule(setup, time_machine)
 
 # --- The optional login and player_password columns (players.md §2) -------------------------------------------
 
-PASSWORD_RULE = "Must be 6–32 characters: letters A–Z or a–z, digits and ASCII punctuation, without spaces."
+PASSWORD_RULE = "Must be 6–32 characters: letters A–Z or a–z, digits, '.', '_', '~', '!', '@', '*' or '-', without spaces."
 LOGIN_RULE = "Must be 1–64 characters: letters A–Z or a–z, digits, '.', '_', '-' or '@', without spaces."
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -89,3 +90,28 @@ def server_environment(database_url: str, redis_url: str, streamer_key: str) -> 
         "DJANGO_SETTINGS_MODULE": "catena_site.settings",
         "STATIC_ROOT": tempfile.mkdtemp(prefix="catena-bench-static-"),
     })
+
+
+# The end of a wrk script (``%``-formatted with the rest of it, hence ``%%``): every answer counted by status, and
+# ``RESULT requests duration p50 p99 mean errors`` and ``CODE status count`` lines for the benchmarks to read.
+WRK_COUNTED_DONE = r"""
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local codes = {}
+  for _, t in ipairs(threads) do
+    for k, n in pairs(t:get("statuses")) do codes[k] = (codes[k] or 0) + n end
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.mean, e.connect + e.read + e.write + e.timeout))
+  for k, n in pairs(codes) do io.write(string.format("CODE %%d %%d\n", k, n)) end
+end
+"""
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (of 50 values: the 48th slowest); the value itself when there is one."""
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]

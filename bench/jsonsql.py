@@ -169,10 +169,6 @@ def explain(portal, params: dict) -> str:
     return queryset.explain(analyze=True)
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
@@ -214,10 +210,10 @@ def main() -> None:
                 continue
             ours.append(elapsed)
             theirs.append(floor_elapsed)
-        if p95(ours) > TARGET_MS:
+        if _django.p95(ours) > TARGET_MS:
             failures.append(name)
-        print(f"{name:24} {rows:>5} {statistics.median(ours):7.1f} {p95(ours):7.1f} {statistics.median(theirs):10.1f} "
-              f"{p95(theirs):10.1f} {statistics.median(ours) / statistics.median(theirs):10.2f}")
+        print(f"{name:24} {rows:>5} {statistics.median(ours):7.1f} {_django.p95(ours):7.1f} {statistics.median(theirs):10.1f} "
+              f"{_django.p95(theirs):10.1f} {statistics.median(ours) / statistics.median(theirs):10.2f}")
     print(f"target p95 ≤ {TARGET_MS} ms for every select: {'PASS' if not failures else 'FAIL ' + '; '.join(failures)}")
 
 

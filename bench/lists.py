@@ -199,10 +199,6 @@ def raw_times(sql: str, repeat: int) -> list[float]:
     return times
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
@@ -240,10 +236,10 @@ def main() -> None:
             times, count, counted, sql = measure(client, f"{API}/{path}?{params}", args.repeat)
             floor = raw_times(sql, args.repeat)
             counts.add(count)
-            worst = max(worst, p95(times))
-            if p95(times) > 50 or counted:
+            worst = max(worst, _django.p95(times))
+            if _django.p95(times) > 50 or counted:
                 failures.append(f"{name} page {page}")
-            print(f"{name:32} {page:>5} {statistics.median(times):7.1f} {p95(times):7.1f} {p95(floor):10.2f} "
+            print(f"{name:32} {page:>5} {statistics.median(times):7.1f} {_django.p95(times):7.1f} {_django.p95(floor):10.2f} "
                   f"{count:>8} {'yes' if counted else 'no':>6}")
         if len(counts) > 1:
             failures.append(f"{name}: query count varies {sorted(counts)}")

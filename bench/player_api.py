@@ -55,21 +55,9 @@ function request()
   return wrk.format("GET", paths[math.random(#paths)])
 end
 
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local codes = {}
-  for _, t in ipairs(threads) do
-    for k, n in pairs(t:get("statuses")) do codes[k] = (codes[k] or 0) + n end
-  end
-  local e = summary.errors
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.mean, e.connect + e.read + e.write + e.timeout))
-  for k, n in pairs(codes) do io.write(string.format("CODE %%d %%d\n", k, n)) end
-end
 """
+# ``response``/``done``: the answers counted by status, printed as the lines ``wrk()`` reads.
+LUA += _django.WRK_COUNTED_DONE
 
 
 def build_portal(subscribers: int, channels: int, categories: int, seed: int = 7):

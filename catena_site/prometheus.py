@@ -133,24 +133,24 @@ def count_epg_fetch(portal_id: int | None, status: str, seconds: float | None) -
         log.warning("could not count an EPG fetch", exc_info=True)
 
 
-def count_sms(portal_id: int | str | None, result: str) -> None:
-    """One SMS: ``sent`` (accepted), ``error`` (an attempt failed, retried) or ``failed`` (given up)."""
+def _count_by_portal(metric, what: str, portal_id: int | str | None, result: str) -> None:
+    """One more of ``metric`` for the portal and ``result``; never raises, nothing while metrics are off."""
     if not enabled():
         return
     try:
-        _child(SMS_SENT, portal_label(portal_id), result).inc()
+        _child(metric, portal_label(portal_id), result).inc()
     except Exception:
-        log.warning("could not count an SMS", exc_info=True)
+        log.warning("could not count %s", what, exc_info=True)
+
+
+def count_sms(portal_id: int | str | None, result: str) -> None:
+    """One SMS: ``sent`` (accepted), ``error`` (an attempt failed, retried) or ``failed`` (given up)."""
+    _count_by_portal(SMS_SENT, "an SMS", portal_id, result)
 
 
 def count_webhook_delivery(portal_id: int | str | None, result: str) -> None:
-    """One webhook delivery attempt and its ``result`` (e.g. ``delivered``, ``error``, ``failed``)."""
-    if not enabled():
-        return
-    try:
-        _child(WEBHOOK_DELIVERIES, portal_label(portal_id), result).inc()
-    except Exception:
-        log.warning("could not count a webhook delivery", exc_info=True)
+    """One webhook delivery attempt and its ``result`` (``delivered``, ``retrying`` or ``failed``)."""
+    _count_by_portal(WEBHOOK_DELIVERIES, "a webhook delivery", portal_id, result)
 
 
 class HttpMetricsMiddleware:

@@ -26,8 +26,9 @@ from .inputs import (
 from .models import Subscriber, Subscription, new_playback_token, new_player_password
 
 
-def _phone_taken(portal, full_phone: str, exclude: int | None = None) -> bool:
-    return Subscriber.objects.for_portal(portal).filter(full_phone=full_phone).exclude(pk=exclude).exists()
+def _taken(portal, exclude: int | None, **value) -> bool:
+    """Whether another subscriber of the portal (not ``exclude``) has this ``full_phone`` or ``login``."""
+    return Subscriber.objects.for_portal(portal).filter(**value).exclude(pk=exclude).exists()
 
 
 def duplicate_phone_message(full_phone: str) -> str:
@@ -38,10 +39,6 @@ def duplicate_phone_message(full_phone: str) -> str:
 def _duplicate_phone(full_phone: str) -> Conflict:
     message = duplicate_phone_message(full_phone)
     return Conflict(message, {"phone": [message]})
-
-
-def _login_taken(portal, login: str, exclude: int | None = None) -> bool:
-    return Subscriber.objects.for_portal(portal).filter(login=login).exclude(pk=exclude).exists()
 
 
 def duplicate_login_message(login: str) -> str:
@@ -72,10 +69,10 @@ def _check_unique(portal, values: dict, pk: int | None = None) -> None:
     login of ``values``. The phone is checked first: a taken number is usually also the taken default login of
     the same subscriber, and one reason is enough."""
     number = values.get("full_phone")
-    if number is not None and _phone_taken(portal, number, pk):
+    if number is not None and _taken(portal, pk, full_phone=number):
         raise _duplicate_phone(number)
     login = values.get("login")
-    if login is not None and _login_taken(portal, login, pk):
+    if login is not None and _taken(portal, pk, login=login):
         raise _duplicate_login(login)
 
 

@@ -5,7 +5,9 @@ Every change goes through ``portals.account`` (the login through ``portals.servi
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
@@ -16,7 +18,7 @@ from catena_site.web import PortalMixin, service_error_page, show_service_errors
 
 from . import account, services, totp
 from .account_forms import CodeForm, PasswordChangeForm
-from .views import SECOND_STEP_KEY, finish_login
+from .views import SECOND_STEP_KEY, _next_url, finish_login
 
 ROLE_NAMES = (("is_admin", "Admin"), ("is_content_admin", "Content"), ("is_subscriber_admin", "Subscribers"))
 
@@ -187,3 +189,29 @@ class TwoFactorView(PortalMixin, TemplateView):
         account.disable_totp(self.caller, form.service_data())
         messages.success(self.request, "Two-factor authentication is off.")
         return redirect("web:account")
+
+
+# --- The header's language switcher ------------------------------------------------------------------------
+
+
+class LanguageView(View):
+    """POST ``language`` (``en``, ``ru``) and ``next``: the screens in that language from now on.
+
+    A logged-in manager's choice is stored on the manager (it follows them to other browsers); every browser,
+    the login page's too, keeps it in the language cookie. An unknown language is a 400 and changes nothing.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        language = request.POST.get("language", "")
+        if language not in dict(settings.LANGUAGES):
+            choices = ", ".join(code for code, _name in settings.LANGUAGES)
+            return HttpResponse(f"language: unknown language {language!r}; use one of {choices}.\n", status=400,
+                                content_type="text/plain; charset=utf-8")
+        if request.caller is not None and request.caller.manager is not None:
+            account.set_language(request.caller, language)
+        response = redirect(_next_url(request, request.POST.get("next")))
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=settings.SESSION_COOKIE_SECURE, httponly=True)
+        return response

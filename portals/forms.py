@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings as django_settings
+from django.utils.translation import gettext_lazy as _
 
 from .models import DEFAULT_ARCHIVE_DAYS, DEFAULT_EXPIRY_REMINDER_TEMPLATE, DEFAULT_SMS_TEMPLATE
 from .permissions import PERMISSIONS
 from .services import guide_language
-from .validators import MAX_LOGO_BYTES
+from .validators import MAX_LOGO_BYTES, time_zone_names
 
 
 class WholeNumberField(forms.CharField):
@@ -94,6 +95,10 @@ class PortalSettingsForm(forms.Form):
         help_text="IPTV players (TiviMate, IPTV Smarters, Kodi) log in at this portal's address with a "
                   "subscriber's login and player password: player_api.php, get.php, xmltv.php and the live/ and "
                   "timeshift/ stream addresses answer. Off by default.")
+    time_zone = forms.ChoiceField(
+        required=False, label=_("Time zone"), choices=(),
+        help_text=_("The screens show times in this zone (its name beside them); the API and CSV exports stay "
+                    "in UTC."))
     expiry_reminder_days = WholeNumberField(
         required=False, label="Expiry reminder: days before the end",
         help_text="Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
@@ -141,6 +146,7 @@ class PortalSettingsForm(forms.Form):
         "settings.require2fa": "require_2fa",
         "settings.allowAnonymous": "allow_anonymous",
         "settings.xtreamApi": "xtream_api",
+        "settings.timeZone": "time_zone",
         "settings.icareusApi": "icareus_api",
         "settings.defaultArchiveDays": "default_archive_days",
         "settings.expiryReminderDays": "expiry_reminder_days",
@@ -166,6 +172,7 @@ class PortalSettingsForm(forms.Form):
             "require_2fa": settings["require2fa"],
             "allow_anonymous": settings["allowAnonymous"],
             "xtream_api": settings["xtreamApi"],
+            "time_zone": settings["timeZone"],
             "icareus_api": settings["icareusApi"],
             "default_archive_days": settings["defaultArchiveDays"],
             "expiry_reminder_days": settings["expiryReminderDays"],
@@ -178,6 +185,7 @@ class PortalSettingsForm(forms.Form):
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in sorted(time_zone_names())]
         # The default is a deployment setting: show it in the empty field and in the help.
         stream_base_url = self.fields["stream_base_url"]
         stream_base_url.widget.attrs["placeholder"] = django_settings.STREAM_BASE_URL
@@ -211,6 +219,7 @@ class PortalSettingsForm(forms.Form):
                 "require2fa": data["require_2fa"],
                 "allowAnonymous": data["allow_anonymous"],
                 "xtreamApi": data["xtream_api"],
+                "timeZone": data["time_zone"] or self.portal.effective_settings["timeZone"],
                 "icareusApi": data["icareus_api"],
                 "defaultArchiveDays": data["default_archive_days"],
                 "expiryReminderDays": data["expiry_reminder_days"],

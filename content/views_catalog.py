@@ -12,6 +12,9 @@ from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -74,7 +77,7 @@ class ObjectFormView(PortalMixin, TemplateView):
             obj = self.save(form.service_data())
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, f"{self.what.capitalize()} {obj.name} saved.")
+        messages.success(request, _("%(what)s %(name)s saved.") % {"what": capfirst(self.what), "name": obj.name})
         return redirect(self.list_url_name)
 
     def save(self, data: dict):
@@ -86,7 +89,7 @@ class CatalogListView(PortalListView):
 
     template_name = "content/catalog_list.html"
     filter_names = ("search",)
-    filter_labels = {"search": "Search"}
+    filter_labels = {"search": _("Search")}
     texts: dict[str, str] = {}
 
     def get_context_data(self, **kwargs):
@@ -108,10 +111,10 @@ class CategoryListView(CatalogListView):
     section = "categories"
     filterset_class = CategoryFilter
     columns = [
-        Column("Position", sort="position", csv=lambda row: row.position),
-        Column("Title", sort="title", csv=lambda row: row.title),
-        Column("Technical name", sort="name", csv=lambda row: row.name),
-        Column("Channels", csv=lambda row: row.channel_count),
+        Column(_("Position"), sort="position", csv=lambda row: row.position),
+        Column(_("Title"), sort="title", csv=lambda row: row.title),
+        Column(_("Technical name"), sort="name", csv=lambda row: row.name),
+        Column(_("Channels"), csv=lambda row: row.channel_count),
         Column(""),
     ]
     default_sort = "position"
@@ -128,7 +131,7 @@ class CategoryFormView(ObjectFormView):
     form_class = CategoryForm
     model = Category
     object_kwarg = "category_id"
-    what = "category"
+    what = _("category")
     list_url_name = "content:category-list"
     delete_url_name = "content:category-delete"
 
@@ -148,7 +151,7 @@ class CategoryMoveView(ContentAdminMixin, View):
         url = reverse("content:category-list")
         direction = request.POST.get("direction", "")
         if direction not in ("up", "down"):
-            messages.error(request, "Choose to move the category up or down.")
+            messages.error(request, _("Choose to move the category up or down."))
             return redirect(url)
         try:
             services.move_category(category, caller=self.caller, up=direction == "up")
@@ -178,8 +181,9 @@ class CategoryDeleteView(ContentAdminMixin, TemplateView):
             left = services.delete_category(category, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, reverse("content:category-list"))
-        suffix = f"; {len(left)} channel{'s' if len(left) != 1 else ''} left it" if left else ""
-        messages.success(request, f"Category {category.name} deleted{suffix}.")
+        suffix = ngettext("; %(count)d channel left it", "; %(count)d channels left it",
+                          len(left)) % {"count": len(left)} if left else ""
+        messages.success(request, _("Category %(name)s deleted%(suffix)s.") % {"name": category.name, "suffix": suffix})
         return redirect("content:category-list")
 
 
@@ -195,11 +199,11 @@ class LocationListView(CatalogListView):
     section = "locations"
     filterset_class = LocationFilter
     columns = [
-        Column("Title", sort="title", csv=lambda row: row.title),
-        Column("Technical name", sort="name", csv=lambda row: row.name),
-        Column("Countries", csv=lambda row: " ".join(row.countries)),
-        Column("Networks", csv=lambda row: " ".join(row.networks)),
-        Column("Channels", csv=lambda row: row.channel_count),
+        Column(_("Title"), sort="title", csv=lambda row: row.title),
+        Column(_("Technical name"), sort="name", csv=lambda row: row.name),
+        Column(_("Countries"), csv=lambda row: " ".join(row.countries)),
+        Column(_("Networks"), csv=lambda row: " ".join(row.networks)),
+        Column(_("Channels"), csv=lambda row: row.channel_count),
         Column(""),
     ]
     default_sort = "title"
@@ -217,7 +221,7 @@ class LocationFormView(ObjectFormView):
     form_class = LocationForm
     model = Location
     object_kwarg = "location_id"
-    what = "location"
+    what = _("location")
     list_url_name = "content:location-list"
     delete_url_name = "content:location-delete"
 
@@ -250,6 +254,8 @@ class LocationDeleteView(ContentAdminMixin, TemplateView):
             left = services.delete_location(location, caller=self.caller, force=request.POST.get("force") == "1")
         except ServiceError as exc:
             return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
-        suffix = f"; {len(left)} channel{'s' if len(left) != 1 else ''} no longer restricted to it" if left else ""
-        messages.success(request, f"Location {location.name} deleted{suffix}.")
+        suffix = ngettext("; %(count)d channel no longer restricted to it",
+                          "; %(count)d channels no longer restricted to it", len(left)) % {"count": len(left)} \
+            if left else ""
+        messages.success(request, _("Location %(name)s deleted%(suffix)s.") % {"name": location.name, "suffix": suffix})
         return redirect("content:location-list")

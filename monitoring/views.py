@@ -17,6 +17,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from catena_site import heartbeat
@@ -433,16 +434,16 @@ class PlaySessionHistoryView(PortalListView):
     # the column every index of PlaySession ends in.
     keyset_class = BoundedKeyset
     columns = [
-        Column("Subscriber", csv=lambda row: "anonymous" if row.anonymous else row.subscriber_name or row.subscriber_id),
-        Column("Channel", csv=lambda row: row.channel_name),
-        Column("Programme at start", csv=lambda row: row.program),
-        Column("Opened (UTC)", sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
-        Column("Ended (UTC)", csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
-        Column("Duration", csv=lambda row: row.duration),
-        Column("Data", csv=lambda row: row.bytes),
-        Column("IP address", csv=lambda row: row.ip),
-        Column("Player", csv=lambda row: row.user_agent),
-        Column("Device", csv=lambda row: row.device_id),
+        Column(_("Subscriber"), csv=lambda row: "anonymous" if row.anonymous else row.subscriber_name or row.subscriber_id),
+        Column(_("Channel"), csv=lambda row: row.channel_name),
+        Column(_("Programme at start"), csv=lambda row: row.program),
+        Column(_("Opened (UTC)"), sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
+        Column(_("Ended (UTC)"), csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
+        Column(_("Duration"), csv=lambda row: row.duration),
+        Column(_("Data"), csv=lambda row: row.bytes),
+        Column(_("IP address"), csv=lambda row: row.ip),
+        Column(_("Player"), csv=lambda row: row.user_agent),
+        Column(_("Device"), csv=lambda row: row.device_id),
     ]
     default_sort = "-opened_at"
     row_template = "monitoring/_play_session_row.html"
@@ -607,12 +608,12 @@ class OperationListView(PortalListView):
     name_filters = {"subscriberId": (subscribers_named, SUBSCRIBER_ACCEPTED),
                     "packageId": (packages_named, "a package name or ID")}
     columns = [
-        Column("Time (UTC)", sort="id", csv=lambda row: row.created_at.isoformat()),
-        Column("Type", csv=lambda row: row.type),
-        Column("Actor", csv=_actor),
-        Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
-        Column("Package", csv=lambda row: row.package_name or row.package_id),
-        Column("Details", csv=lambda row: json.dumps(row.operation.payload, ensure_ascii=False, sort_keys=True)),
+        Column(_("Time (UTC)"), sort="id", csv=lambda row: row.created_at.isoformat()),
+        Column(_("Type"), csv=lambda row: row.type),
+        Column(_("Actor"), csv=_actor),
+        Column(_("Subscriber"), csv=lambda row: row.subscriber_name or row.subscriber_id),
+        Column(_("Package"), csv=lambda row: row.package_name or row.package_id),
+        Column(_("Details"), csv=lambda row: json.dumps(row.operation.payload, ensure_ascii=False, sort_keys=True)),
     ]
     default_sort = "-id"
     row_template = "monitoring/_operation_row.html"

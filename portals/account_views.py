@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -51,7 +53,7 @@ class LoginCodeView(View):
                                      password_ok=pending["passwordOk"], web=True, ip=client_ip(request),
                                      user_agent=request.META.get("HTTP_USER_AGENT", ""))
         except RateLimited as exc:
-            form.add_error(None, "Too many failed login attempts. Please try again later.")
+            form.add_error(None, _("Too many failed login attempts. Please try again later."))
             response = self.show(request, form, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
@@ -111,7 +113,7 @@ class PasswordChangeView(AccountView):
                 return service_error_page(request, exc)
             show_service_errors(form, exc, form.SERVICE_FIELDS)
             return self.render_to_response(self.get_context_data(form=form), status=exc.status)
-        messages.success(request, "Your password was changed. Your other sessions have ended.")
+        messages.success(request, _("Your password was changed. Your other sessions have ended."))
         return redirect("web:account")
 
 
@@ -126,9 +128,9 @@ class SessionEndView(PortalMixin, View):
             return service_error_page(request, exc)
         if current:
             request.session.flush()
-            messages.info(request, "You have been logged out.")
+            messages.info(request, _("You have been logged out."))
             return redirect("web:login")
-        messages.success(request, "The session was ended.")
+        messages.success(request, _("The session was ended."))
         return redirect("web:account")
 
 
@@ -137,7 +139,8 @@ class OtherSessionsEndView(PortalMixin, View):
 
     def post(self, request):
         ended = account.end_other_sessions(self.caller)
-        messages.success(request, f"{ended} other session{'s' if ended != 1 else ''} ended.")
+        messages.success(request, ngettext("%(count)d other session ended.", "%(count)d other sessions ended.",
+                                           ended) % {"count": ended})
         return redirect("web:account")
 
 

@@ -42,7 +42,7 @@ class ChannelForm(forms.Form):
                            help_text=_("The stream name on the streaming server: 2–20 letters, digits, '-' or '_'. "
                                      "It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False, help_text=_("The name subscribers see."))
+    title = forms.CharField(label=_("Title"), required=False, strip=False, help_text=_("The name subscribers see."))
     # Text offered as a list: the portal's sources, and the name the channel refers to even while no source has it.
     epg_source = forms.CharField(required=False, label=_("EPG source"), widget=forms.Select)
     epg_channel_name = forms.CharField(required=False, strip=False, label=_("EPG channel name"),
@@ -52,15 +52,15 @@ class ChannelForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
                                                                   "data-logo-preview": "logo-preview"}))
     remove_logo = forms.BooleanField(required=False, label=_("Remove the logo"))
-    number = forms.IntegerField(required=False, help_text=_("The logical channel number players sort by (1–99999), "
+    number = forms.IntegerField(label=_("Number"), required=False, help_text=_("The logical channel number players sort by (1–99999), "
                                                           "unique in the portal; empty for none."),
                                 widget=forms.NumberInput(attrs={"min": 1, "max": 99999, "step": 1}))
-    categories = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+    categories = forms.MultipleChoiceField(label=_("Categories"), required=False, widget=forms.CheckboxSelectMultiple,
                                            help_text=_("The groups players list the channel under."))
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
-    language = forms.CharField(required=False, help_text=_("A language (en) or locale (en_US) code; empty for none."))
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    language = forms.CharField(label=_("Language"), required=False, help_text=_("A language (en) or locale (en_US) code; empty for none."))
     aspect_ratio = forms.ChoiceField(required=False, label=_("Aspect ratio"), choices=AspectRatio.choices)
-    quality = forms.ChoiceField(required=False, choices=Quality.choices)
+    quality = forms.ChoiceField(label=_("Quality"), required=False, choices=Quality.choices)
     audio_only = forms.BooleanField(required=False, label=_("Audio only (a radio station)"))
     is_public = forms.BooleanField(required=False, label=_("Public"),
                                    help_text=_("Listed in catalogs shown to people without access to it."))
@@ -172,10 +172,10 @@ class ChannelForm(forms.Form):
 class CategoryForm(forms.Form):
     """A category's technical name (create only), title and position."""
 
-    name = forms.CharField(required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False, help_text=_("The group name players show."))
-    position = forms.IntegerField(required=False, help_text=_("Smallest first; empty: after the last category."))
+    title = forms.CharField(label=_("Title"), required=False, strip=False, help_text=_("The group name players show."))
+    position = forms.IntegerField(label=_("Position"), required=False, help_text=_("Smallest first; empty: after the last category."))
 
     SERVICE_FIELDS = {"name": "name", "title": "title", "position": "position"}
 
@@ -200,13 +200,13 @@ class CategoryForm(forms.Form):
 class LocationForm(forms.Form):
     """A location's technical name (create only), title, countries and networks."""
 
-    name = forms.CharField(required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False)
-    countries = forms.CharField(required=False, help_text=_("ISO 3166-1 alpha-2 codes separated by spaces or commas, "
+    title = forms.CharField(label=_("Title"), required=False, strip=False)
+    countries = forms.CharField(label=_("Countries"), required=False, help_text=_("ISO 3166-1 alpha-2 codes separated by spaces or commas, "
                                                           "e.g. FI SE EE."),
                                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    networks = forms.CharField(required=False, help_text=_("IPv4 or IPv6 networks, one per line, e.g. 192.0.2.0/24 "
+    networks = forms.CharField(label=_("Networks"), required=False, help_text=_("IPv4 or IPv6 networks, one per line, e.g. 192.0.2.0/24 "
                                                          "(at most 1,000)."),
                                widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}))
 
@@ -233,9 +233,9 @@ class LocationForm(forms.Form):
 class PackageForm(forms.Form):
     """A package's name and description."""
 
-    name = forms.CharField(required=False, help_text=_("2–20 letters, digits, '-' or '_'."),
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     SERVICE_FIELDS = {"name": "name", "description": "description"}
 
@@ -256,7 +256,7 @@ class PackageForm(forms.Form):
 class EpgSourceForm(forms.Form):
     """An EPG source: its name, the URL of its XMLTV guide and the days between automatic fetches."""
 
-    name = forms.CharField(required=False,
+    name = forms.CharField(label=_("Name"), required=False,
                            help_text=_("2–64 letters, digits, '.', '-' or '_'. Channels name their EPG source by it."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
     url = forms.CharField(required=False, strip=False, label=_("URL"),

@@ -17,6 +17,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
@@ -68,16 +69,16 @@ def _operations_last_day(portal: Portal) -> int:
 # Figures counted one query each. Play session figures come together from ``selectors.dashboard`` (the
 # "Watching now" block), so they are not listed here.
 DASHBOARD_COUNTS: list[DashboardCount] = [
-    DashboardCount("Channels", lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
-    DashboardCount("Packages", lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
-    DashboardCount("Active subscribers",
+    DashboardCount(_("Channels"), lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
+    DashboardCount(_("Packages"), lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
+    DashboardCount(_("Active subscribers"),
                    lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=False).count(),
                    "subscribers:list"),
-    DashboardCount("Blocked subscribers",
+    DashboardCount(_("Blocked subscribers"),
                    lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=True).count(),
                    "subscribers:list"),
-    DashboardCount("Managers", lambda portal: Manager.objects.for_portal(portal).count(), "web:manager-list"),
-    DashboardCount("Operations in the last 24 hours", _operations_last_day, "monitoring:operation-list"),
+    DashboardCount(_("Managers"), lambda portal: Manager.objects.for_portal(portal).count(), "web:manager-list"),
+    DashboardCount(_("Operations in the last 24 hours"), _operations_last_day, "monitoring:operation-list"),
 ]
 
 
@@ -242,12 +243,12 @@ def human_bytes(value: int | None) -> str:
     """``0 bytes``, ``512 bytes``, ``1.5 KB``, ``117.7 MB``, ``2.3 GB`` (powers of 1024)."""
     value = max(int(value or 0), 0)
     if value < 1024:
-        return f"{value} byte{'s' * (value != 1)}"
+        return ngettext("%(count)d byte", "%(count)d bytes", value) % {"count": value}
     amount = float(value)
-    for unit in ("KB", "MB", "GB", "TB"):
+    for unit in (gettext_noop("KB"), gettext_noop("MB"), gettext_noop("GB"), gettext_noop("TB")):
         amount /= 1024
         if amount < 1024 or unit == "TB":
-            return f"{amount:.1f} {unit}"
+            return f"{amount:.1f} {gettext(unit)}"
     return f"{value} bytes"  # unreachable
 
 
@@ -258,12 +259,12 @@ def human_duration(seconds: float | None) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours:02d} h"
+        return gettext("%(days)d d %(hours)02d h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return gettext("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return gettext("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+    return gettext("%(seconds)d s") % {"seconds": secs}
 
 
 def program_titles_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:

@@ -34,9 +34,9 @@ class WholeNumberField(forms.CharField):
 
 
 class LoginForm(forms.Form):
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
                                                                           "autofocus": True}))
-    password = forms.CharField(required=False, strip=False,
+    password = forms.CharField(label=_("Password"), required=False, strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
     SERVICE_FIELDS = {"email": "email", "password": "password"}
@@ -45,8 +45,8 @@ class LoginForm(forms.Form):
 class PortalSettingsForm(forms.Form):
     """Branding and settings of the portal (``PUT /portal`` on a screen, plus a logo upload)."""
 
-    title = forms.CharField(required=False, strip=False)
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    title = forms.CharField(label=_("Title"), required=False, strip=False)
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
     logo = forms.FileField(required=False, label=_("Upload a logo"),
                            help_text=_("PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels."),
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
@@ -242,15 +242,15 @@ class PortalSettingsForm(forms.Form):
 
 def _flag_field(flag: str) -> forms.BooleanField:
     permission = PERMISSIONS[flag]
-    return forms.BooleanField(required=False, label=permission.label, help_text=permission.scope)
+    return forms.BooleanField(required=False, label=_(permission.label), help_text=_(permission.scope))
 
 
 class ManagerForm(forms.Form):
     """A manager's account and permission flags; the password is optional when editing."""
 
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    name = forms.CharField(required=False)
-    password = forms.CharField(
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(label=_("Name"), required=False)
+    password = forms.CharField(label=_("Password"),
         required=False, strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_("At least 8 characters with an upper-case letter, a lower-case letter, a digit and a "

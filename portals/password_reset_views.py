@@ -27,7 +27,7 @@ SESSION_TOKENS_KEY = "catena_password_reset"
 
 
 class ResetRequestForm(forms.Form):
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
                                                                           "autofocus": True}))
 
     SERVICE_FIELDS = {"email": "email"}

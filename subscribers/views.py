@@ -14,8 +14,8 @@ from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -139,8 +139,8 @@ class BulkSelectionMixin:
                                          queryset=Subscriber.objects.for_portal(self.portal))
             if not filterset.is_valid():
                 raise BulkSelectionError("The list's filter is not valid any more; filter the list again.")
-            return filterset.qs, "all subscribers matching the filter"
-        return values["ids"], "the selected subscribers"
+            return filterset.qs, gettext("all subscribers matching the filter")
+        return values["ids"], gettext("the selected subscribers")
 
 
 class SubscriberBulkView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView):

@@ -42,10 +42,10 @@ from .operations import Actor, Operation, OperationType
 
 RECENT_OPERATIONS = 10  # operations the dashboard lists
 CARD_OPERATIONS = 20  # operations the subscriber card lists
-OPERATION_COLUMNS = ["Time (UTC)", "Type", "Actor", "Subscriber", "Package", "Details"]
+OPERATION_COLUMNS = [_("Time (UTC)"), _("Type"), _("Actor"), _("Subscriber"), _("Package"), _("Details")]
 SUBSCRIBER_ACCEPTED = "a subscriber's name, phone number or ID"
-ACTOR_LABELS = {Actor.API_KEY: "API key", Actor.SYSTEM: "System", Actor.SUBSCRIBER: "Subscriber",
-                Actor.MANAGER: "Manager"}
+ACTOR_LABELS = {Actor.API_KEY: _("API key"), Actor.SYSTEM: _("System"), Actor.SUBSCRIBER: _("Subscriber"),
+                Actor.MANAGER: _("Manager")}
 TYPE_LABELS = dict(OperationType.choices)
 
 

@@ -8,6 +8,7 @@ refusals come back onto these forms, every field's at once, through ``catena_sit
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from catena_site.ids import encode_id
@@ -139,11 +140,11 @@ class ChannelForm(forms.Form):
         channel = self.channel
         waiting = channel.epg_source_name if channel is not None and channel.epg_source_id is None else ""
         if waiting:
-            choices.append((waiting, f"{waiting} (no EPG source named {waiting} yet)"))
-            field.help_text = (f"No EPG source named {waiting} yet: the channel is linked to it as soon as a "
-                               "source of that name is added.")
+            choices.append((waiting, gettext("%(name)s (no EPG source named %(name)s yet)") % {"name": waiting}))
+            field.help_text = gettext("No EPG source named %(name)s yet: the channel is linked to it as soon as a "
+                                      "source of that name is added.") % {"name": waiting}
         elif not names:
-            field.help_text = "This portal has no EPG sources yet."
+            field.help_text = _("This portal has no EPG sources yet.")
         field.widget.choices = choices
 
     def service_data(self) -> dict:

@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -40,7 +40,9 @@ class ObjectFormView(PortalMixin, TemplateView):
     form_class = None
     model = None
     object_kwarg = ""
-    what = ""
+    what = ""  # the form's keyword for the object
+    what_label = ""  # the object's kind on the screen: "Category News", and in "Add category" (accusative)
+    what_object = ""
     list_url_name = ""
     delete_url_name = ""
     create = False
@@ -61,7 +63,7 @@ class ObjectFormView(PortalMixin, TemplateView):
     def get_context_data(self, form=None, **kwargs):
         context = super().get_context_data(**kwargs)
         read_only = not self.caller.can_manage_content
-        context.update(form=form or self.make_form(read_only=read_only), object=self.object, what=self.what,
+        context.update(form=form or self.make_form(read_only=read_only), object=self.object, what=self.what_label, what_object=self.what_object,
                        list_url=reverse(self.list_url_name), read_only=read_only)
         if self.object is not None:
             context["delete_url"] = reverse(self.delete_url_name, args=[self.object.public_id])
@@ -77,7 +79,7 @@ class ObjectFormView(PortalMixin, TemplateView):
             obj = self.save(form.service_data())
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, _("%(what)s %(name)s saved.") % {"what": capfirst(self.what), "name": obj.name})
+        messages.success(request, _("%(what)s %(name)s saved.") % {"what": capfirst(self.what_label), "name": obj.name})
         return redirect(self.list_url_name)
 
     def save(self, data: dict):
@@ -103,11 +105,11 @@ class CatalogListView(PortalListView):
 class CategoryListView(CatalogListView):
     """Categories in display order with their channel counts and up/down buttons."""
 
-    texts = {"heading": "Categories", "add_url_name": "content:category-create", "add_label": "Add category",
-             "list_url_name": "content:category-list", "empty_title": "No categories yet",
-             "empty_message": "A category groups channels in players (news, sport, kids…).",
-             "footnote": "Players list categories in this order (by position); Up and Down swap a category with "
-                         "its neighbour."}
+    texts = {"heading": _("Categories"), "add_url_name": "content:category-create", "add_label": _("Add category"),
+             "list_url_name": "content:category-list", "empty_title": _("No categories yet"),
+             "empty_message": _("A category groups channels in players (news, sport, kids…)."),
+             "footnote": _("Players list categories in this order (by position); Up and Down swap a category "
+                           "with its neighbour.")}
     section = "categories"
     filterset_class = CategoryFilter
     columns = [
@@ -131,7 +133,9 @@ class CategoryFormView(ObjectFormView):
     form_class = CategoryForm
     model = Category
     object_kwarg = "category_id"
-    what = _("category")
+    what = "category"
+    what_label = _("category")
+    what_object = pgettext_lazy("accusative", "category")
     list_url_name = "content:category-list"
     delete_url_name = "content:category-delete"
 
@@ -193,9 +197,10 @@ class CategoryDeleteView(ContentAdminMixin, TemplateView):
 class LocationListView(CatalogListView):
     """Locations by title with their countries, network counts and restricted channel counts."""
 
-    texts = {"heading": "Locations", "add_url_name": "content:location-create", "add_label": "Add location",
-             "list_url_name": "content:location-list", "empty_title": "No locations yet",
-             "empty_message": "A location (countries and networks) is where a restricted channel may be watched."}
+    texts = {"heading": _("Locations"), "add_url_name": "content:location-create", "add_label": _("Add location"),
+             "list_url_name": "content:location-list", "empty_title": _("No locations yet"),
+             "empty_message": _("A location (countries and networks) is where a restricted channel may be "
+                                "watched.")}
     section = "locations"
     filterset_class = LocationFilter
     columns = [
@@ -221,7 +226,9 @@ class LocationFormView(ObjectFormView):
     form_class = LocationForm
     model = Location
     object_kwarg = "location_id"
-    what = _("location")
+    what = "location"
+    what_label = _("location")
+    what_object = pgettext_lazy("accusative", "location")
     list_url_name = "content:location-list"
     delete_url_name = "content:location-delete"
 

@@ -206,8 +206,8 @@ def viewers_per_hour_chart(hours: list[tuple[dt.datetime, int]]) -> dict:
     return chart(
         [count for _, count in hours],
         [f"{start:%H}:00" for start, _ in hours],
-        [f"{start:%Y-%m-%d %H}:00–{start + dt.timedelta(hours=1):%H}:00 UTC: {count} viewer{'s' * (count != 1)}"
-         for start, count in hours],
+        [f"{start:%Y-%m-%d %H}:00–{start + dt.timedelta(hours=1):%H}:00 UTC: "
+         + ngettext("%(count)d viewer", "%(count)d viewers", count) % {"count": count} for start, count in hours],
         kind="bars", label_every=3)
 
 
@@ -216,7 +216,8 @@ def sessions_per_day_chart(days: list[tuple[dt.date, int]]) -> dict:
     return chart(
         [count for _, count in days],
         [f"{day:%m-%d}" for day, _ in days],
-        [f"{day:%Y-%m-%d}: {count} session{'s' * (count != 1)} opened" for day, count in days],
+        [f"{day:%Y-%m-%d}: " + ngettext("%(count)d session opened", "%(count)d sessions opened", count)
+         % {"count": count} for day, count in days],
         kind="line", label_every=3, width=1100, height=200)  # drawn across the whole page
 
 

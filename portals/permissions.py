@@ -1,7 +1,7 @@
 """The three permission flags of a manager, by every name they go by: the one table the API, the services, the
 screens' labels and every refusal read.
 
-The API and the spec name a flag ``isContentAdmin``; the screens call it gettext_noop("Content admin"). A refusal names both,
+The API and the spec name a flag ``isContentAdmin``; the screens call it "Content admin". A refusal names both,
 ``This action requires the Content admin permission (isContentAdmin).``, so a person reads the name the screens
 show and an API client still finds the flag it must ask for.
 """
@@ -31,9 +31,10 @@ PERMISSIONS: dict[str, Permission] = {
     for permission in (
         Permission("isAdmin", "is_admin", "can_manage", gettext_noop("Admin"),
                    gettext_noop("Portal settings and branding, API key, free packages, managers.")),
-        Permission("isContentAdmin", "is_content_admin", "can_manage_content", "Content admin",
+        Permission("isContentAdmin", "is_content_admin", "can_manage_content", gettext_noop("Content admin"),
                    gettext_noop("Channels, logos, packages, EPG sources.")),
-        Permission("isSubscriberAdmin", "is_subscriber_admin", "can_manage_subscribers", gettext_noop("Subscriber admin"),
+        Permission("isSubscriberAdmin", "is_subscriber_admin", "can_manage_subscribers",
+                   gettext_noop("Subscriber admin"),
                    gettext_noop("Subscribers, subscriptions, blocking, playback tokens.")),
     )
 }

@@ -35,7 +35,7 @@ class SubmittedText(forms.CharField):
 
 
 class SubscriberForm(forms.Form):
-    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
+    name = SubmittedText(label=_("Name"), strip=False, widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
     phone_country_code = SubmittedText(
         label=_("Country code"), help_text=_("Digits only, e.g. 1 or 44."),
         widget=forms.TextInput(attrs={
@@ -44,7 +44,7 @@ class SubscriberForm(forms.Form):
         }),
     )
     phone = SubmittedText(
-        help_text=_("The number without the country code: digits only."),
+        label=_("Phone"), help_text=_("The number without the country code: digits only."),
         widget=forms.TextInput(attrs={
             "inputmode": "numeric", "pattern": PHONE_PATTERN, "maxlength": PHONE_MAX_LENGTH, "required": True,
             "autocomplete": "off", "data-validate": PHONE_RULE,
@@ -61,7 +61,7 @@ class SubscriberForm(forms.Form):
                   "country code, which then follows the phone when it changes."),
         widget=forms.TextInput(attrs={
             "pattern": LOGIN_PATTERN, "maxlength": LOGIN_MAX_LENGTH, "autocomplete": "off", "spellcheck": "false",
-            "autocapitalize": "none", "data-validate": LOGIN_RULE, "placeholder": "The phone number",
+            "autocapitalize": "none", "data-validate": LOGIN_RULE, "placeholder": _("The phone number"),
         }),
     )
 
@@ -102,6 +102,6 @@ class DeviceForm(forms.Form):
 
     mac = SubmittedText(label=_("MAC address"), widget=forms.TextInput(attrs={
         "placeholder": "00:1a:79:00:00:01", "autocomplete": "off", "spellcheck": "false", "required": True}))
-    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name = SubmittedText(label=_("Name"), strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
     SERVICE_FIELDS = {"mac": "mac", "name": "name"}

@@ -95,8 +95,6 @@ def log_in(request, token: str) -> None:
 
 
 def caller_context(request) -> dict:
-    """Template context: the caller, its portal and the screens' time zone name for the base layout."""
+    """Template context: the caller and its portal for the base layout."""
     caller: Caller | None = getattr(request, "caller", None)
-    # The zone the screens' times are in (ScreenLocaleMiddleware activated the portal's), named beside them.
-    return {"caller": caller, "current_portal": caller.portal if caller else None,
-            "time_zone": timezone.get_current_timezone_name()}
+    return {"caller": caller, "current_portal": caller.portal if caller else None}

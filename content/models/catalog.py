@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.models import PortalQuerySet, PublicModel
 
@@ -17,7 +18,7 @@ MAX_ARCHIVE_DAYS = 365
 
 
 class AspectRatio(models.TextChoices):
-    NONE = "", "Not set"
+    NONE = "", _("Not set")
     FOUR_THREE = "4:3", "4:3"
     SIXTEEN_NINE = "16:9", "16:9"
 

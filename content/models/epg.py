@@ -7,6 +7,7 @@ import datetime as dt
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.models import PortalQuerySet, PublicModel
 
@@ -47,11 +48,11 @@ class EpgSource(PublicModel):
 
 
 class FetchStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCESS = "success"
-    ERROR = "error"
-    TIMEOUT = "timeout"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCESS = "success", _("Success")
+    ERROR = "error", _("Error")
+    TIMEOUT = "timeout", _("Timeout")
 
 
 ACTIVE_STATUSES = (FetchStatus.QUEUED, FetchStatus.RUNNING)
@@ -59,8 +60,8 @@ FINISHED_STATUSES = (FetchStatus.SUCCESS, FetchStatus.ERROR, FetchStatus.TIMEOUT
 
 
 class FetchTrigger(models.TextChoices):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
+    SCHEDULE = "schedule", _("Schedule")
+    MANUAL = "manual", _("Manual")
 
 
 class EpgFetch(PublicModel):

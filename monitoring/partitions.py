@@ -131,6 +131,8 @@ def drop_expired(cursor, history: History, cutoff: dt.datetime) -> list[str]:
     """Drop the month partitions that end at or before ``cutoff`` (and delete older rows of the default one);
     return the dropped names."""
     dropped = []
+    # Deferred foreign-key checks of rows written earlier in this transaction would forbid the DROP: run them now.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for name, month in sorted(partitions(cursor, history.table).items(), key=lambda item: item[0]):
         if month is not None and dt.datetime.combine(next_month(month), dt.time(), dt.UTC) <= cutoff:
             cursor.execute(f'DROP TABLE "{name}"')

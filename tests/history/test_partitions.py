@@ -267,3 +267,59 @@ def test_the_migration_converts_an_existing_database_without_losing_a_row_and_ba
             assert not partitions.is_partitioned(cursor, table)
             assert _rows(table) == stored[table]
     MigrationExecutor(connection).migrate(after)
+
+
+@postgresql_only
+def test_two_starts_of_one_session_id_at_once_make_one_row_without_a_unique_index(portal, transactional_db, settings):
+    """The partitioned table cannot keep ``streamer_session_id`` unique: the second writer waits for the first's
+    lock on the session ID, then finds its row (revives it) instead of inserting a second one."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from django.db import connections, transaction
+
+    from monitoring import sessions
+
+    settings.STREAMER_BUFFER_SESSIONS = False  # written at once, as with a session limit
+    facts = SimpleNamespace(portal_id=portal.id, subscriber_id=None, max_sessions=0)
+    request = sessions.PlayRequest(session_id="same-session", name="news", token="t")
+    first_wrote, errors = threading.Event(), []
+
+    def first():
+        try:
+            with transaction.atomic():
+                assert sessions.open_session(facts, 303, request)
+                first_wrote.set()
+                deadline = time.monotonic() + 30
+                while not _someone_waits_for_an_advisory_lock() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            first_wrote.wait(30)
+            assert sessions.open_session(facts, 303, request)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert PlaySession.objects.filter(streamer_session_id="same-session").count() == 1
+
+
+def _someone_waits_for_an_advisory_lock() -> bool:
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0] > 0

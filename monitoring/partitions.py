@@ -30,6 +30,7 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 MONTHS_AHEAD = 3  # months beyond the current one that always have their partition
+PARTITIONS_LOCK_CLASS = 7302  # PostgreSQL advisory locks: (this, hashtext(table))
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ def partitions(cursor, table: str) -> dict[str, dt.date | None]:
     return found
 
 
+def _lock(cursor, table: str) -> None:
+    """One maintainer of a table's partitions at a time (until the transaction ends): a second run waits, then
+    finds the work done."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [PARTITIONS_LOCK_CLASS, table])
+
+
 def create_months(cursor, history: History, first: dt.date, last: dt.date) -> list[str]:
     """Create the missing month partitions from ``first`` to ``last`` (and the default one); return the new names.
 
@@ -105,6 +112,7 @@ def create_months(cursor, history: History, first: dt.date, last: dt.date) -> li
     """
     with transaction.atomic(using=cursor.db.alias):
         table, key = history.table, history.key
+        _lock(cursor, table)
         existing = partitions(cursor, table)
         if default_name(table) not in existing:
             cursor.execute(f'CREATE TABLE "{default_name(table)}" PARTITION OF "{table}" DEFAULT')
@@ -130,6 +138,7 @@ def create_months(cursor, history: History, first: dt.date, last: dt.date) -> li
 def drop_expired(cursor, history: History, cutoff: dt.datetime) -> list[str]:
     """Drop the month partitions that end at or before ``cutoff`` (and delete older rows of the default one);
     return the dropped names."""
+    _lock(cursor, history.table)
     dropped = []
     # Deferred foreign-key checks of rows written earlier in this transaction would forbid the DROP: run them now.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -188,6 +188,7 @@ def test_retention_drops_expired_history_and_keeps_the_rest(portal, settings, th
     expired = make_session(portal, old, subscriber_id=1, channel_id=2)
     kept = make_session(portal, recent, subscriber_id=1, channel_id=2)
     old_operation, new_operation = make_operations(portal, [(old, {}), (recent, {})])
+    assert PlaySession.objects.filter(id__in=[expired.id, kept.id]).count() == 2
 
     result = maintain_history_partitions()  # the beat job's task, run here in-process
 

@@ -46,16 +46,17 @@ def _rebuild(cursor, table, key, partitioned, uniques):
     clause = f'PARTITION BY RANGE ("{key}")' if partitioned else ""
     cursor.execute(f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS INCLUDING STORAGE) {clause}')
     if partitioned:
-        cursor.execute(f'SELECT min("{key}"), max("{key}") FROM "{old}"')
-        oldest, newest = cursor.fetchone()
+        # A partition for each month that has rows (not for the empty months between), this one and 3 ahead.
+        cursor.execute(f"SELECT DISTINCT date_trunc('month', \"{key}\" AT TIME ZONE 'UTC')::date FROM \"{old}\"")
+        stored = [row[0] for row in cursor.fetchall()]
         now = dt.datetime.now(dt.UTC)
         last = partitions.month_start(now)
         for _ in range(MONTHS_AHEAD):
             last = partitions.next_month(last)
-        first = min(partitions.month_start(oldest), partitions.month_start(now)) if oldest else partitions.month_start(now)
-        last = max(last, partitions.month_start(newest)) if newest else last
         history = partitions.History(table, key, "")
-        partitions.create_months(cursor, history, first, last)
+        for month in stored:
+            partitions.create_months(cursor, history, month, month)
+        partitions.create_months(cursor, history, now, last)
     cursor.execute(f'INSERT INTO "{table}" SELECT * FROM "{old}"')
     cursor.execute(f'DROP TABLE "{old}" CASCADE')
     columns = f'"id", "{key}"' if partitioned else '"id"'

@@ -347,6 +347,10 @@ STREAMER_CACHE_ALIAS = env.str("STREAMER_CACHE_ALIAS", default="default")
 # while an access change committed (its invalidation could not be delivered).
 STREAMER_CACHE_TTL = env.int("STREAMER_CACHE_TTL", default=3600)
 SESSION_STALE_SECONDS = env.int("SESSION_STALE_SECONDS", default=600)
+# History retention (operations.md §5): older play sessions and operations are dropped, a whole month at a time on
+# PostgreSQL (monitoring/partitions.py), by beat's daily job. Unset (the default for operations): kept forever.
+PLAY_SESSION_RETENTION_DAYS = env.int("PLAY_SESSION_RETENTION_DAYS", default=400)
+OPERATION_RETENTION_DAYS = env.int("OPERATION_RETENTION_DAYS", default=None)
 # With Redis: session starts of portals without a session limit are buffered and written every few seconds.
 STREAMER_BUFFER_SESSIONS = env.bool("STREAMER_BUFFER_SESSIONS", default=True)
 # With Redis: event batches are acknowledged once buffered and applied in bulk by a worker within seconds.

@@ -57,8 +57,8 @@ def guide_file(scale: int, directory: Path, generator: Path = GENERATOR) -> Path
     return path
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen, int]:
-    port = _django.free_port()
+def start_server(directory: Path, port: int = 0) -> tuple[subprocess.Popen, int]:
+    port = port or _django.free_port()
     server = _django.serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                             "--directory", str(directory)], port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return server, port
@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--work-dir", default=str(_django.ROOT / "var" / "bench"), help="where guides are cached")
     parser.add_argument("--generator", type=Path, default=GENERATOR, help="the guide generator (gen_xmltv.py); "
                         f"default: {GENERATOR}")
+    parser.add_argument("--port", type=int, default=0, help="port of the guide's HTTP server (default: any free)")
     parser.add_argument("--child", choices=["floor", "fetch"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--source-id", type=int, help=argparse.SUPPRESS)
@@ -226,7 +227,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit("this benchmark measures PostgreSQL (COPY); give --database-url postgres://…")
     path = guide_file(args.scale, Path(args.work_dir), args.generator)
-    server, port = start_server(path.parent)
+    server, port = start_server(path.parent, args.port)
     name = f"bench-epg-{int(time.time())}"
     portal = portals.create_portal(name=name, domain=f"{name}.bench", owner_email="bench@example.com",
                                    owner_password="Bench-Pass-2024!")

@@ -1,6 +1,7 @@
 """One fetch end to end: download → decompress → parse → store, then merge in one transaction.
 
-Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
+Download and parsing run in a child process while this one writes (:mod:`.pipeline`), so parsing and COPY
+overlap. Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
 message of the fetch record come from :class:`ImportReport`.
 """
 
@@ -12,12 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from content.models import EpgSource
 
+from . import pipeline
 from .decode import xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
 from .http import Download
@@ -90,19 +93,47 @@ def _begin_merge(source_id: int, deadline: Deadline) -> None:
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
-def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int, deadline: Deadline) -> None:
-    """Stream the body through decompression and the parser into the store, chunk by chunk; the deadline is
+class Parsed(NamedTuple):
+    """What the parser and the download tell the importer once the guide is read (plain data: it crosses
+    from the parser process as a tuple)."""
+
+    found: int
+    skipped: dict[str, int]
+    ranges: dict[str, list[int]]
+    received: int
+    network_seconds: float
+
+
+def _read_guide(download: Download, parser: XmltvParser, write: Callable[[list], None], max_bytes: int,
+                deadline: Deadline) -> Parsed:
+    """Stream the body through decompression and the parser to ``write``, chunk by chunk; the deadline is
     checked for every chunk (a small download can decompress into a long parse)."""
     with download:
         for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
             deadline.remaining("parsing the guide")
             parser.feed(chunk)
             if parser.rows:
-                store.write(parser.rows)
+                write(parser.rows)
                 parser.rows.clear()
         parser.close()
-        store.write(parser.rows)
-        parser.rows.clear()
+        if parser.rows:
+            write(parser.rows)
+            parser.rows.clear()
+    return Parsed(parser.found, dict(parser.skipped), parser.ranges, download.received, download.network_seconds)
+
+
+def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, deadline: Deadline) -> Parsed:
+    """Parse in a child process while this one writes (:mod:`.pipeline`), or here where there is no fork."""
+
+    def work(write: Callable[[list], None]) -> tuple:
+        return tuple(_read_guide(download, parser, write, max_bytes, deadline))
+
+    if not pipeline.available():
+        return _read_guide(download, parser, store.write, max_bytes, deadline)
+    with pipeline.ParserProcess(work) as child:
+        for rows in child.batches():
+            store.write(rows)
+        return Parsed(*child.result)
 
 
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
@@ -121,17 +152,16 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
                                                         max_channels=max_channels) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)
         try:
-            _read_guide(download, parser, store, max_bytes, deadline)
+            parsed = _parse_into(store, download, parser, max_bytes, deadline)
         except BaseException as exc:
             store.abort(exc)
             raise
         finally:
-            report.bytes_received = download.received
-            report.fetch_seconds = download.network_seconds
             report.fetched_at = timezone.now()
+        report.bytes_received, report.fetch_seconds = parsed.received, parsed.network_seconds
         deadline.remaining("storing the programmes")
-        store.finish(parser.ranges)
-        report.found, report.channels, report.skipped = parser.found, parser.channel_count, parser.skipped
+        store.finish(parsed.ranges)
+        report.found, report.channels, report.skipped = parsed.found, len(parsed.ranges), Counter(parsed.skipped)
         retain_after = timezone.now() - dt.timedelta(days=retention_days)
         try:
             with transaction.atomic():

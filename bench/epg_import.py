@@ -37,7 +37,7 @@ GENERATOR = next((tools / "gen_xmltv.py" for tools in _TOOLS + [_django.ROOT.par
                                                                  _django.ROOT.parent.parent / "shared" / "tools"]
                   if (tools / "gen_xmltv.py").exists()), _django.ROOT.parent / "shared" / "tools" / "gen_xmltv.py")
 BASE_CHANNELS, DAYS = 500, 14
-TARGETS = {"import": 20_000, "ratio": 2.0, "reimport": 30_000, "rss_mib": 256}
+TARGETS = {"import": 20_000, "ratio": 1.0, "reimport": 60_000, "rss_mib": 256}  # performance.md, raised targets
 CHUNK = 256 * 1024
 
 
@@ -65,6 +65,13 @@ def start_server(directory: Path, port: int = 0) -> tuple[subprocess.Popen, int]
 
 
 # --- Children: one measurement per fresh process, reporting JSON on stdout -----------------------------
+
+
+def children_peak_rss_mib() -> float:
+    """The peak RSS of the largest child process reaped so far (the importer's parser process)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def peak_rss_mib() -> float:
@@ -166,7 +173,8 @@ def child_fetch(args) -> dict:
     assert fetch.status == "success", fetch.message
     return {"seconds": seconds, "rows": fetch.found_programs, "imported": fetch.imported_programs,
             "deleted": fetch.deleted_programs, "fetch_duration": fetch.fetch_duration,
-            "import_duration": fetch.import_duration, "rss_mib": peak_rss_mib(), "message": fetch.message}
+            "import_duration": fetch.import_duration, "rss_mib": peak_rss_mib(),
+            "parser_rss_mib": children_peak_rss_mib(), "message": fetch.message}
 
 
 def run_child(kind: str, args, **extra) -> dict:
@@ -266,7 +274,9 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     median = {kind: statistics.median(r["seconds"] for r in runs) for kind, runs in results.items()}
     ratio = statistics.median(b["seconds"] / a["seconds"] for a, b in zip(results["floor"], results["import"]))
     rate = {kind: rows / seconds for kind, seconds in median.items()}
-    rss = max(r["rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    # The worker and its parser process together (the parser's shared pages counted twice: an upper bound).
+    rss = max(r["rss_mib"] + r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    parser_rss = max(r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
     checks = {
         "import": rate["import"] >= TARGETS["import"],
         "ratio": ratio <= TARGETS["ratio"],
@@ -285,7 +295,8 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     print(f"    (b)/(a)   {ratio:7.2f}                           target ≤ {TARGETS['ratio']}: {verdict[checks['ratio']]}")
     print(f"(c) reimport  {median['reimport']:7.2f} s  {rate['reimport']:>9,.0f} programmes/s   target ≥ "
           f"{TARGETS['reimport']:,} and 0 rows written (wrote {max(reimport_writes)}): {verdict[checks['reimport']]}")
-    print(f"worker peak RSS {rss:.0f} MiB (floor {max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
+    print(f"worker + parser peak RSS {rss:.0f} MiB (parser {parser_rss:.0f} MiB; floor "
+          f"{max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
           f"                target ≤ {TARGETS['rss_mib']} MiB: {verdict[checks['rss']]}")
     print(f"last import message: {results['import'][-1]['message']}")
     if not all(checks.values()):

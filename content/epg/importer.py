@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -93,21 +92,11 @@ def _begin_merge(source_id: int, deadline: Deadline) -> None:
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
-class Parsed(NamedTuple):
-    """What the parser and the download tell the importer once the guide is read (plain data: it crosses
-    from the parser process as a tuple)."""
-
-    found: int
-    skipped: dict[str, int]
-    ranges: dict[str, list[int]]
-    received: int
-    network_seconds: float
-
-
 def _read_guide(download: Download, parser: XmltvParser, write: Callable[[list], None], max_bytes: int,
-                deadline: Deadline) -> Parsed:
+                deadline: Deadline) -> tuple[int, float]:
     """Stream the body through decompression and the parser to ``write``, chunk by chunk; the deadline is
-    checked for every chunk (a small download can decompress into a long parse)."""
+    checked for every chunk (a small download can decompress into a long parse). Returns the bytes received
+    and the seconds spent on the network."""
     with download:
         for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
             deadline.remaining("parsing the guide")
@@ -119,21 +108,29 @@ def _read_guide(download: Download, parser: XmltvParser, write: Callable[[list],
         if parser.rows:
             write(parser.rows)
             parser.rows.clear()
-    return Parsed(parser.found, dict(parser.skipped), parser.ranges, download.received, download.network_seconds)
+    return download.received, download.network_seconds
 
 
-def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, deadline: Deadline) -> Parsed:
-    """Parse in a child process while this one writes (:mod:`.pipeline`), or here where there is no fork."""
-
-    def work(write: Callable[[list], None]) -> tuple:
-        return tuple(_read_guide(download, parser, write, max_bytes, deadline))
-
+def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, deadline: Deadline,
+                language: str) -> tuple[int, float]:
+    """Read the guide into ``store``. Where the platform can fork, a child process downloads and reads the
+    XML (a ``raw`` parser, :mod:`.pipeline`) while this one turns its raw programmes into rows with
+    ``parser`` (times, checks, figures) and writes them: the work is shared by two cores."""
     if not pipeline.available():
         return _read_guide(download, parser, store.write, max_bytes, deadline)
+    reader = XmltvParser(language=language, raw=True)
+
+    def work(send: Callable[[list], None]) -> tuple[int, float]:
+        return _read_guide(download, reader, send, max_bytes, deadline)
+
     with pipeline.ParserProcess(work) as child:
-        for rows in child.batches():
-            store.write(rows)
-        return Parsed(*child.result)
+        for programs in child.batches():
+            parser.take_raw(programs)
+            if parser.rows:
+                store.write(parser.rows)
+                parser.rows.clear()
+        parser.end_raw()
+        return child.result
 
 
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
@@ -152,16 +149,16 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
                                                         max_channels=max_channels) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)
         try:
-            parsed = _parse_into(store, download, parser, max_bytes, deadline)
+            report.bytes_received, report.fetch_seconds = _parse_into(store, download, parser, max_bytes, deadline,
+                                                                      language)
         except BaseException as exc:
             store.abort(exc)
             raise
         finally:
             report.fetched_at = timezone.now()
-        report.bytes_received, report.fetch_seconds = parsed.received, parsed.network_seconds
         deadline.remaining("storing the programmes")
-        store.finish(parsed.ranges)
-        report.found, report.channels, report.skipped = parsed.found, len(parsed.ranges), Counter(parsed.skipped)
+        store.finish(parser.ranges)
+        report.found, report.channels, report.skipped = parser.found, parser.channel_count, parser.skipped
         retain_after = timezone.now() - dt.timedelta(days=retention_days)
         try:
             with transaction.atomic():

@@ -3,6 +3,7 @@ nothing and leaves no process behind."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from pathlib import Path
@@ -34,6 +35,21 @@ def child_processes() -> set[int]:
     """This process's children, running or not yet reaped (every thread's)."""
     return {int(pid) for path in Path(f"/proc/{os.getpid()}/task").glob("*/children")
             for pid in path.read_text().split()}
+
+
+def after_half(failure: BaseException | signal.Signals):
+    """The parser process's reading of each programme (it is forked: it inherits the patch), raising
+    ``failure`` or killed by that signal half-way through the guide."""
+    real, seen = XmltvParser._collect_raw, itertools.count(1)
+
+    def collect(self, *args):
+        if next(seen) == PROGRAMS // 2:
+            if isinstance(failure, BaseException):
+                raise failure
+            os.kill(os.getpid(), failure)
+        real(self, *args)
+
+    return collect
 
 
 @pytest.fixture
@@ -88,14 +104,7 @@ def test_bad_xml_far_into_the_guide_writes_nothing_and_names_the_error(portal, s
 def test_a_parser_that_crashes_is_an_internal_error_and_writes_nothing(portal, server, monkeypatch, before):
     source = make_source(portal, url=server.serve("/g.xml", guide(program("ch1.tv", 0, 1, "Kept"))))
     fetch_now(source)
-    real = XmltvParser._finish_program
-
-    def failing(self, *args):
-        if self.found == PROGRAMS // 2:
-            raise ZeroDivisionError("boom")
-        real(self, *args)
-
-    monkeypatch.setattr(XmltvParser, "_finish_program", failing)  # the child is forked: it inherits this
+    monkeypatch.setattr(XmltvParser, "_collect_raw", after_half(ZeroDivisionError("boom")))
     server.serve("/g.xml", big_guide("New"))
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == (
@@ -107,14 +116,7 @@ def test_a_parser_that_crashes_is_an_internal_error_and_writes_nothing(portal, s
 def test_a_parser_killed_mid_stream_is_an_error_and_writes_nothing(portal, server, monkeypatch, before):
     source = make_source(portal, url=server.serve("/g.xml", guide(program("ch1.tv", 0, 1, "Kept"))))
     fetch_now(source)
-    real = XmltvParser._finish_program
-
-    def killed(self, *args):
-        if self.found == PROGRAMS // 2:
-            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
-        real(self, *args)
-
-    monkeypatch.setattr(XmltvParser, "_finish_program", killed)
+    monkeypatch.setattr(XmltvParser, "_collect_raw", after_half(signal.SIGKILL))  # as the out-of-memory killer
     server.serve("/g.xml", big_guide("New"))
     fetch = fetch_now(source)
     assert (fetch.status, fetch.message) == (
@@ -161,3 +163,44 @@ def test_a_failing_writer_stops_the_parser_even_while_it_waits_for_the_network(p
     assert (fetch.status, fetch.message) == (
         "error", "Internal error while importing: DatabaseError: could not extend file: No space left on device")
     assert stored(source) == kept
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_guide_read_raw_and_taken_elsewhere_gives_the_rows_and_figures_of_one_parser():
+    """The split the importer uses (read in the child, checked and timed here) changes nothing: the same
+    rows, skips by reason, channel ranges and count as one parser doing both, on a guide full of quirks."""
+    document = guide(
+        program("one.tv", 0, None, "Open ended"), program("one.tv", 1, 2, "Closed"),
+        program("one.tv", 1, 3, "Duplicate start"), program("one.tv", 2, None, "Last, no stop"),
+        program("two.tv", 0, 1, None), program("two.tv", 2, 2, "Zero length"), program("two.tv", 4, 3, "Backwards"),
+        program("two.tv", "tomorrow", 5, "Bad start"), program("two.tv", 6, "20301340990000 +0000", "Bad stop"),
+        program("", 7, 8, "No channel"), program(" three.tv ", 1, 2, "Padded id", offset=180),
+        program("four.tv", 0, 1, "Over the channel limit"),
+        program("one.tv", 5, 6, "Show", body='<title lang="fr">Émission</title><desc lang="fr">Le soir.</desc>'
+                                             '<desc lang="en">Evening.</desc><rating><value>12+</value></rating>'),
+    )
+
+    def parse(parser: XmltvParser, *, split: bool) -> tuple:
+        reader = XmltvParser(language="fr", raw=True) if split else parser
+        rows = []
+        for start in range(0, len(document), 97):  # small pieces: programmes cut across feeds
+            reader.feed(document[start:start + 97])
+            if split:
+                parser.take_raw(reader.rows)
+                reader.rows.clear()
+            rows += parser.rows
+            parser.rows.clear()
+        reader.close()
+        if split:
+            parser.take_raw(reader.rows)
+            parser.end_raw()
+            rows += parser.rows
+        return rows, parser.found, dict(parser.skipped), parser.ranges
+
+    whole = parse(XmltvParser(language="fr", max_channels=3), split=False)
+    split = parse(XmltvParser(language="fr", max_channels=3), split=True)
+    assert split == whole
+    rows, found, skipped, ranges = whole
+    assert found == 13 and len(rows) == 5 and set(ranges) == {"one.tv", "three.tv"}
+    assert rows[-1][3:6] == ("Émission", "fr", "Le soir.")
+    assert sum(skipped.values()) == 8

@@ -1,9 +1,9 @@
 """Parsing and writing at the same time: the guide is downloaded and parsed in a forked child process while
 this process writes the rows it sends (COPY on PostgreSQL), so the two overlap on two cores.
 
-The child gets nothing but a pipe: it downloads, decompresses and parses exactly as the in-process path does
-(same code, same checks, same deadline) and sends ``marshal`` frames of programme rows, then the parser's
-figures. The pipe is the bounded queue between the two: when the writer falls behind, the child blocks on
+The child gets nothing but a pipe: it downloads, decompresses and reads the XML as the in-process path does
+(same code, same hardening, same deadline) and sends ``marshal`` frames of what it reads (the importer sends raw
+programmes, checked and timed on this side, so the two processes share the work), then what ``work`` returned. The pipe is the bounded queue between the two: when the writer falls behind, the child blocks on
 its next frame (at most :data:`PIPE_BYTES` plus one frame are in flight), so memory stays flat whatever the
 guide's size.
 

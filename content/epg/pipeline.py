@@ -14,7 +14,8 @@ Failures end both sides and leave nothing behind:
   exception in the child is raised as :class:`ParserCrashed` with its type and text;
 * the child dies without a word (killed, out of memory): :class:`ParserCrashed` names the signal;
 * the writer fails (a database error, the deadline): the child is killed and reaped before the error
-  propagates — no process and no thread is left running.
+  propagates — no process and no thread is left running;
+* the worker dies (killed, out of memory): on Linux the child is killed with it (``PR_SET_PDEATHSIG``).
 
 The child never touches the database connection or any other shared resource, and leaves with
 ``os._exit`` (no atexit handler, no finalizer runs in it).
@@ -23,6 +24,8 @@ The child never touches the database connection or any other shared resource, an
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import marshal
 import os
 import signal
@@ -34,6 +37,7 @@ from .errors import FetchFailed, FetchTimedOut
 HEADER = struct.Struct("!I")  # the length of the marshalled frame that follows
 PIPE_BYTES = 1 << 20  # the pipe's capacity asked for (Linux); the default 64 KiB also works, with more switches
 _F_SETPIPE_SZ = 1031
+_PR_SET_PDEATHSIG = 1
 _FAILURES = {FetchFailed.status: FetchFailed, FetchTimedOut.status: FetchTimedOut}
 
 Send = Callable[[list], None]
@@ -58,10 +62,17 @@ class ParserProcess:
             import fcntl
 
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, PIPE_BYTES)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected (it leaves with os._exit)
-            os.close(read_fd)
-            _child(write_fd, work)
+        # The objects alive now are the child's inheritance: frozen, the child's collections never walk them
+        # (less CPU, and fewer shared pages copied on write).
+        gc.freeze()
+        parent = os.getpid()
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's coverage is not collected (it leaves with os._exit)
+                os.close(read_fd)
+                _child(write_fd, work, parent)
+        finally:
+            gc.unfreeze()  # here only: the child never comes back from _child
         os.close(write_fd)
         self.pid: int | None = pid
         self.result = None
@@ -122,11 +133,20 @@ class ParserProcess:
             self._reap()
 
 
-def _child(write_fd: int, work: Callable[[Send], object]) -> None:  # pragma: no cover - runs in the child
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Linux: be killed when the worker dies (killed, out of memory), not only at the next frame sent."""
+    with contextlib.suppress(Exception):  # no prctl (not Linux): the next frame's broken pipe ends the child
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that was in place
+        os._exit(1)
+
+
+def _child(write_fd: int, work: Callable[[Send], object], parent: int) -> None:  # pragma: no cover - child
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a Ctrl-C reaches both
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent(parent)
         frames = os.fdopen(write_fd, "wb", buffering=PIPE_BYTES)
 
         def send(kind: str, payload) -> None:

@@ -204,3 +204,33 @@ def test_a_guide_read_raw_and_taken_elsewhere_gives_the_rows_and_figures_of_one_
     assert found == 13 and len(rows) == 5 and set(ranges) == {"one.tv", "three.tv"}
     assert rows[-1][3:6] == ("Émission", "fr", "Le soir.")
     assert sum(skipped.values()) == 8
+
+
+def test_the_parser_process_dies_with_its_worker():
+    """A worker killed mid-import (out of memory, SIGKILL) takes its parser process with it, even one that
+    is waiting for the network and would send nothing for a long time."""
+    import subprocess
+    import sys
+    import time
+
+    script = ("import sys, time\nsys.path.insert(0, sys.argv[1])\nfrom content.epg.pipeline import ParserProcess\n"
+              "child = ParserProcess(lambda send: time.sleep(120))\nprint(child.pid, flush=True)\ntime.sleep(120)\n")
+    worker = subprocess.Popen([sys.executable, "-c", script, str(Path(pipeline.__file__).parents[2])],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        parser_pid = int(worker.stdout.readline())
+        assert process_state(parser_pid) not in (None, "Z")
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while process_state(parser_pid) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_state(parser_pid) in (None, "Z")  # gone (or a zombie waiting for init to reap it)
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

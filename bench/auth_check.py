@@ -341,6 +341,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--devices", type=int, default=0,
                         help="devices per subscriber (and the portal's limit): every check carries a known device_id")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the server's port (the metered server's is the next one); 0: any free port")
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also measure the same load on a second server with metrics on; report the cost")
     return parser.parse_args()
@@ -528,13 +530,13 @@ def main() -> None:
     data = tmp / "viewers.txt"
     device = (lambda s: f" {device_uid(s, 0)}") if args.devices else (lambda s: "")
     data.write_text("".join(f"{s.playback_token} {ok} {no}{device(s)}\n" for s, ok, no in rows))
-    port = _django.free_port()
+    port = args.port or _django.free_port()
     servers = [_django.gunicorn(port, "auth_check:wsgi_app()", HERE, env={
         "METRICS_TOKEN": "", "METRICS_ALLOWED_IPS": "", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-off")})]
     cost = None
     try:
         if args.metrics_cost:
-            metered = _django.free_port()
+            metered = args.port + 1 if args.port else _django.free_port()
             servers.append(_django.gunicorn(metered, "auth_check:wsgi_app()", HERE, env={
                 "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-on")}))
         measured = measure(f"http://127.0.0.1:{port}", args, tmp, data, run)

@@ -110,6 +110,12 @@ def devices_stamp_key(subscriber_id: int) -> str:
     return f"pb:sd:{subscriber_id}"
 
 
+def generation_key() -> str:
+    """Takes a new random value with every invalidation, in the same Redis transaction as the deletes: the one
+    stamp the process tier of the playback facts (``subscribers.playback_cache``) validates its entries by."""
+    return "pb:gen"
+
+
 def webhooks_stamp_key(portal_id: int) -> str:
     """Protects the cached list of a portal's active webhooks (``monitoring.operations.subscribed_webhooks``)."""
     return f"wh:st:{portal_id}"
@@ -142,8 +148,10 @@ def _after_commit(keys: list[str]) -> None:
 def _deliver(row_ids: list[int], keys: list[str]) -> bool:
     """Delete ``keys`` from the cache, then their pending rows; False (rows kept, retry flagged) if the cache failed."""
     global _retry_due
+    from .shared_store import store  # it imports this module
+
     try:
-        cache().delete_many(keys)
+        store().invalidate(keys, generation_key())
     except Exception as exc:  # the cache is unreachable: the pending rows are retried within seconds
         log.warning("could not invalidate playback decisions %s (%s); retrying from the pending record", keys, exc)
         _retry_due = time.monotonic()

@@ -150,19 +150,25 @@ def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, v
                    channel_id is not None and name in values[ARCHIVE])
 
 
+def refreshable(values: tuple | None, probe: BeatProbe | None, viewer: Viewer = NOWHERE) -> tuple[int, int] | None:
+    """``(subscriber, channel)`` a heartbeat must name to be refreshed for ``probe`` given valid facts, or None
+    when the facts refuse the stream (no heartbeat is written then)."""
+    if probe is None or not probe.update or values is None:
+        return None
+    subscriber_id, _, disabled, _, channels, _ = values[:6]
+    channel_id = channels.get(probe.name)
+    if disabled or channel_id is None or not restrictions.allows(values[RESTRICTED].get(probe.name), viewer):
+        return None
+    if probe.dvr and probe.name not in values[ARCHIVE]:  # refused: no_archive
+        return None
+    return subscriber_id, channel_id
+
+
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
               viewer: Viewer = NOWHERE) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
-    if probe is None or not probe.update or values is None or beat is None:
-        return None
-    subscriber_id, _, disabled, _, channels, _ = values[:6]
-    restricted = values[RESTRICTED]
-    channel_id = channels.get(probe.name)
-    if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
-        return None
-    if not restrictions.allows(restricted.get(probe.name), viewer):
-        return None
-    if probe.dvr and probe.name not in values[ARCHIVE]:  # refused: no_archive
+    owner = refreshable(values, probe, viewer) if beat is not None else None
+    if owner is None or (beat.subscriber_id, beat.channel_id) != owner:
         return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
@@ -183,7 +189,25 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does. Every answer has ten items: status, meta, channel,
 # beat, facts, expired, refused (0 or 1), device known, device rules, archive.
-_CHECK = restrictions.LUA + """
+# ``refresh``: the heartbeat ``beat`` (of KEYS[2]) advanced to ARGV[3] (time), ARGV[4] (bytes) and ARGV[5]
+# (duration), expiring after ARGV[6] seconds, when it names subscriber ``user`` and channel ``channel``; whether
+# it was.
+_REFRESH = """
+local function refresh(beat, user, channel)
+  local b_user, b_channel, b_at, b_bytes, b_duration =
+    string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if b_user ~= user or b_channel ~= channel then return false end
+  local bytes = math.max(tonumber(b_bytes) or 0, tonumber(ARGV[4]) or 0)
+  local duration = math.max(tonumber(b_duration) or -1, tonumber(ARGV[5]) or -1)
+  local text = ''
+  if duration >= 0 then text = string.format('%.0f', duration) end
+  redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
+             '|' .. text, 'EX', ARGV[6])
+  return true
+end
+"""
+
+_CHECK = restrictions.LUA + _REFRESH + """
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1],
                         'd:' .. ARGV[11], 'dv', 'a:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
@@ -207,24 +231,34 @@ local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
 if channel and head[6] and not located(head[6], ARGV[8], ARGV[9]) then refused = 1 end
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
 if ARGV[2] == '1' and beat and meta and channel and refused == 0 and (ARGV[12] ~= '1' or head[9]) then
-  local user = string.match(meta, '^([^|]*)')
-  local b_user, b_channel, b_at, b_bytes, b_duration =
-    string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-  if b_user == user and b_channel == channel then
-    local bytes = math.max(tonumber(b_bytes) or 0, tonumber(ARGV[4]) or 0)
-    local duration = math.max(tonumber(b_duration) or -1, tonumber(ARGV[5]) or -1)
-    local text = ''
-    if duration >= 0 then text = string.format('%.0f', duration) end
-    redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
-               '|' .. text, 'EX', ARGV[6])
-    status = 2
+  if refresh(beat, string.match(meta, '^([^|]*)'), channel) then status = 2 end
+end
+if KEYS[3] then
+  local generation = redis.call('GET', KEYS[3])
+  if not generation then
+    generation = ARGV[13]
+    redis.call('SET', KEYS[3], generation)
   end
+  return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9], generation}
 end
 return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9]}
 """
 
 
 CHECK = Script(_CHECK)
+
+# The process tier's check (see "The process tier" below), in one round trip: whether the generation key
+# KEYS[1] still holds ARGV[1], the value the process's entry was read under ({0} when not: the entry is dropped),
+# and the heartbeat KEYS[2], refreshed (as ``refresh``; {2}) when ARGV[2] is '1' and it names subscriber ARGV[7]
+# and channel ARGV[8] (the facts, decided in the process, allow the stream); else {1, heartbeat}.
+_LOCAL = _REFRESH + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+local beat = redis.call('GET', KEYS[2])
+if ARGV[2] == '1' and beat and refresh(beat, ARGV[7], ARGV[8]) then return {2} end
+return {1, beat}
+"""
+
+LOCAL = Script(_LOCAL)
 
 
 # --- Heartbeats: a ``subscriber|channel|time|bytes|duration`` text, which _CHECK reads and refreshes ---------------
@@ -267,9 +301,10 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 
 
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE,
-               device: str | None = None) -> list:
+               device: str | None = None, generation: bool = False) -> list:
     """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
-    device known, device rules, archive]``."""
+    device known, device rules, archive]`` and, with ``generation``, the generation key's value (created when
+    missing) as an eleventh item."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -279,6 +314,9 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
             key + ":none"
     dvr = "1" if probe is not None and probe.dvr else "0"
+    if generation:
+        return cache.run(CHECK, [key, beat_key, keys.generation_key()],
+                         (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8)))
     return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or "", dvr))
 
 
@@ -303,9 +341,10 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
 
 
 def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer = NOWHERE,
-                device: str | None = None) -> tuple[Verdict | None, Beat | None]:
+                device: str | None = None, token: str | None = None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
-    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling)."""
+    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling) — except with
+    ``token``: then a valid entry's facts also fill the process tier (see below) in that round trip."""
     if not cache.supports_scripts:
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
@@ -317,11 +356,14 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
-    status, meta, channel, beat, _, expired, refused, known, rules, archive = (
-        *_run_check(cache, key, name, probe, False, viewer, device), None, None, None, None, None, None)[:10]
+    status, meta, channel, beat, facts, expired, refused, known, rules, archive, generation = (
+        *_run_check(cache, key, name, probe, token is not None, viewer, device, token is not None),
+        None, None, None, None, None, None, None)[:11]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
+    if token is not None and generation is not None:
+        _remember(cache, token, generation.decode(), cache.loads(facts), UNKNOWN_TOKEN_TTL if meta is None else _ttl())
     if meta is None:
         return Verdict(None, None, False, None, None, beat, False), beat
     subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
@@ -499,6 +541,79 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
+# --- The process tier ----------------------------------------------------------------------------------------
+# On Redis, each process also keeps the facts tuples it read, by token, with the value the generation key
+# (``access_events.generation_key``) had when they were read: the script that validated the entry's stamps read
+# it in the same atomic step. Every invalidation gives that key a new random value in the same Redis transaction
+# as it deletes the stamps, so a process entry is exactly as valid as the shared entry it came from while the key
+# still holds its value — one GET, done by the ``_LOCAL`` script in the round trip that refreshes the session's
+# heartbeat anyway. A process entry also ends at its subscription period edge (``valid until``) and its shared
+# entry's lifetime. Any change anywhere drops every process entry (they are refilled from the shared tier, one
+# round trip each), which keeps the rule simple: nothing but one compared value decides. Restriction texts and
+# channel maps are shared between the entries that have equal ones (subscribers of the same packages).
+
+PROCESS_TIER_SIZE = 50_000  # entries per process; the tier starts again empty when full
+_shared: dict = {}  # equal channel maps, restriction maps and archive sets of the process tier's entries, shared
+
+
+_NO_BEAT = "pb:hb:-"  # no session asked about: a key no heartbeat has ("-" is no streamer session ID's hash)
+
+
+class _ProcessEntry(NamedTuple):
+    generation: str
+    values: tuple | None  # None: an unknown token
+    until: float  # monotonic time: the shared entry's lifetime
+
+
+def _share(component):
+    """The one object of the process tier equal to ``component`` (a dict or frozenset of hashable items)."""
+    found = _shared.get(component_key := (type(component), frozenset(
+        component.items() if isinstance(component, dict) else component)))
+    if found is None:
+        if len(_shared) >= PROCESS_TIER_SIZE:
+            _shared.clear()
+        found = _shared[component_key] = component
+    return found
+
+
+def _remember(cache, token: str, generation: str, values: tuple | None, ttl: int) -> None:
+    tier = cache.process_tier
+    if len(tier) >= PROCESS_TIER_SIZE:
+        tier.clear()
+    if values is not None:
+        values = (*values[:4], _share(values[4]), *values[5:EXPIRED], _share(values[EXPIRED]),
+                  _share(values[RESTRICTED]), values[DEVICES], _share(values[ARCHIVE]))
+    tier[token] = _ProcessEntry(generation, values, time.monotonic() + ttl)
+
+
+def _check_process_tier(cache, token: str, name: str, probe: BeatProbe | None, viewer: Viewer,
+                        device: str | None) -> Verdict | None:
+    """The verdict from this process's entry for ``token``, validated (and the heartbeat refreshed) in one round
+    trip; None when there is no valid entry (dropped then: the caller reads the shared tier)."""
+    entry = cache.process_tier.get(token)
+    if entry is None:
+        return None
+    values = entry.values
+    if entry.until < time.monotonic() or not current(values):
+        del cache.process_tier[token]
+        return None
+    owner = refreshable(values, probe, viewer)
+    if probe is not None:
+        args = ("1" if owner else "0", repr(probe.at), str(probe.bytes or 0),
+                "" if probe.duration is None else str(probe.duration), str(probe.timeout))
+        beat_key = probe.key
+    else:
+        args, beat_key = ("0", "0", "0", "", "1"), _NO_BEAT
+    answer = cache.run(LOCAL, [keys.generation_key(), beat_key],
+                       (entry.generation, *args, *((str(owner[0]), str(owner[1])) if owner else ("", ""))))
+    status = answer[0]
+    if not status:
+        cache.process_tier.pop(token, None)
+        return None
+    beat = _beat(answer[1]) if status == 1 and probe is not None else None
+    return verdict(values, name, beat, status == 2, viewer, device)
+
+
 def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,
           device: str | None = None) -> Verdict:
     """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
@@ -509,10 +624,15 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: View
     its cost does not depend on how many channels the subscriber may watch (nor devices: ``device``, a device
     uid, is looked up as one field). Raises the database's errors (the caller answers 503).
     """
-    key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe, viewer, device)
+        if cache.supports_scripts:
+            found = _check_process_tier(cache, token, name, probe, viewer, device)
+            if found is not None:
+                return found
+        key = entry_key(token)
+        found, beat = check_entry(cache, key, name, probe, viewer, device,
+                                  token if cache.supports_scripts else None)
         if found is not None:
             return found
         return verdict(_recompute(cache, key, token), name, beat, False, viewer, device)

@@ -239,7 +239,7 @@ if KEYS[3] then
     generation = ARGV[13]
     redis.call('SET', KEYS[3], generation)
   end
-  return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9], generation}
+  return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9], generation, head[4]}
 end
 return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9]}
 """
@@ -304,7 +304,7 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
                device: str | None = None, generation: bool = False) -> list:
     """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
     device known, device rules, archive]`` and, with ``generation``, the generation key's value (created when
-    missing) as an eleventh item."""
+    missing) and the entry's ``valid until`` (``u``) as the eleventh and twelfth items."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -343,8 +343,8 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
 def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer = NOWHERE,
                 device: str | None = None, token: str | None = None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
-    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling) — except with
-    ``token``: then a valid entry's facts also fill the process tier (see below) in that round trip."""
+    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling); with ``token``,
+    a valid answer also fills the process tier (see below) in that round trip."""
     if not cache.supports_scripts:
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
@@ -356,22 +356,25 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
-    status, meta, channel, beat, facts, expired, refused, known, rules, archive, generation = (
-        *_run_check(cache, key, name, probe, token is not None, viewer, device, token is not None),
-        None, None, None, None, None, None, None)[:11]
+    status, meta, channel, beat, _, expired, refused, known, rules, archive, generation, until = (
+        *_run_check(cache, key, name, probe, False, viewer, device, token is not None),
+        None, None, None, None, None, None, None, None)[:12]
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         return None, beat
-    if token is not None and generation is not None:
-        _remember(cache, token, generation.decode(), cache.loads(facts), UNKNOWN_TOKEN_TTL if meta is None else _ttl())
     if meta is None:
-        return Verdict(None, None, False, None, None, beat, False), beat
-    subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
-    return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
-                   int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
-                   device is not None and known is not None, _device_rules(rules),
-                   channel is not None and archive is not None), beat
+        found = Verdict(None, None, False, None, None, beat, False)
+    else:
+        subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
+        found = Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
+                        int(max_sessions) if max_sessions else None, int(channel) if channel else None,
+                        beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
+                        device is not None and known is not None, _device_rules(rules),
+                        channel is not None and archive is not None)
+    if token is not None and generation is not None:
+        _remember(cache, (token, name, viewer, device), generation.decode(), found,
+                  UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None)
+    return found, beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -542,76 +545,64 @@ def lookup(token: str) -> PlaybackFacts | None:
 
 
 # --- The process tier ----------------------------------------------------------------------------------------
-# On Redis, each process also keeps the facts tuples it read, by token, with the value the generation key
-# (``access_events.generation_key``) had when they were read: the script that validated the entry's stamps read
-# it in the same atomic step. Every invalidation gives that key a new random value in the same Redis transaction
-# as it deletes the stamps, so a process entry is exactly as valid as the shared entry it came from while the key
-# still holds its value — one GET, done by the ``_LOCAL`` script in the round trip that refreshes the session's
-# heartbeat anyway. A process entry also ends at its subscription period edge (``valid until``) and its shared
-# entry's lifetime. Any change anywhere drops every process entry (they are refilled from the shared tier, one
-# round trip each), which keeps the rule simple: nothing but one compared value decides. Restriction texts and
-# channel maps are shared between the entries that have equal ones (subscribers of the same packages).
+# On Redis, each process also keeps the verdicts it read from the shared tier, by token, stream name, viewer and
+# device, with the value the generation key (``access_events.generation_key``) had when they were read: the script
+# that validated the shared entry's stamps read it in the same atomic step. Every invalidation gives that key a
+# new random value in the same Redis transaction as it deletes the stamps, so a process entry is exactly as valid
+# as the shared entry it came from while the key still holds its value — one GET, done by the ``_LOCAL`` script
+# in the round trip that refreshes the session's heartbeat anyway. A process entry also ends at the shared
+# entry's ``valid until`` (a subscription period starts or ends) and its lifetime. Any change anywhere drops every
+# process entry (each is refilled by the next check of it, in its one round trip), which keeps the rule simple:
+# nothing but one compared value decides.
 
 PROCESS_TIER_SIZE = 50_000  # entries per process; the tier starts again empty when full
-_shared: dict = {}  # equal channel maps, restriction maps and archive sets of the process tier's entries, shared
-
-
 _NO_BEAT = "pb:hb:-"  # no session asked about: a key no heartbeat has ("-" is no streamer session ID's hash)
 
 
 class _ProcessEntry(NamedTuple):
     generation: str
-    values: tuple | None  # None: an unknown token
-    until: float  # monotonic time: the shared entry's lifetime
+    verdict: Verdict  # without a heartbeat
+    expires: float  # monotonic time: the shared entry's lifetime
+    valid_until: float | None  # Unix time: the shared entry's ``valid until``
 
 
-def _share(component):
-    """The one object of the process tier equal to ``component`` (a dict or frozenset of hashable items)."""
-    found = _shared.get(component_key := (type(component), frozenset(
-        component.items() if isinstance(component, dict) else component)))
-    if found is None:
-        if len(_shared) >= PROCESS_TIER_SIZE:
-            _shared.clear()
-        found = _shared[component_key] = component
-    return found
-
-
-def _remember(cache, token: str, generation: str, values: tuple | None, ttl: int) -> None:
+def _remember(cache, key: tuple, generation: str, found: Verdict, ttl: int, valid_until: float | None) -> None:
     tier = cache.process_tier
     if len(tier) >= PROCESS_TIER_SIZE:
         tier.clear()
-    if values is not None:
-        values = (*values[:4], _share(values[4]), *values[5:EXPIRED], _share(values[EXPIRED]),
-                  _share(values[RESTRICTED]), values[DEVICES], _share(values[ARCHIVE]))
-    tier[token] = _ProcessEntry(generation, values, time.monotonic() + ttl)
+    tier[key] = _ProcessEntry(generation, found._replace(beat=None, written=False), time.monotonic() + ttl,
+                              valid_until)
 
 
 def _check_process_tier(cache, token: str, name: str, probe: BeatProbe | None, viewer: Viewer,
                         device: str | None) -> Verdict | None:
-    """The verdict from this process's entry for ``token``, validated (and the heartbeat refreshed) in one round
-    trip; None when there is no valid entry (dropped then: the caller reads the shared tier)."""
-    entry = cache.process_tier.get(token)
+    """The verdict from this process's entry, validated (and the heartbeat refreshed as ``next_beat`` says) in
+    one round trip; None when there is no valid entry (dropped then: the caller reads the shared tier)."""
+    key = (token, name, viewer, device)
+    entry = cache.process_tier.get(key)
     if entry is None:
         return None
-    values = entry.values
-    if entry.until < time.monotonic() or not current(values):
-        del cache.process_tier[token]
+    if entry.expires < time.monotonic() or (entry.valid_until is not None and time.time() >= entry.valid_until):
+        del cache.process_tier[key]
         return None
-    owner = refreshable(values, probe, viewer)
+    found = entry.verdict
     if probe is not None:
+        owner = (probe.update and found.subscriber_id is not None and not found.disabled and
+                 found.channel_id is not None and not found.location_refused and (found.archive or not probe.dvr))
         args = ("1" if owner else "0", repr(probe.at), str(probe.bytes or 0),
-                "" if probe.duration is None else str(probe.duration), str(probe.timeout))
+                "" if probe.duration is None else str(probe.duration), str(probe.timeout),
+                str(found.subscriber_id), str(found.channel_id))
         beat_key = probe.key
     else:
-        args, beat_key = ("0", "0", "0", "", "1"), _NO_BEAT
-    answer = cache.run(LOCAL, [keys.generation_key(), beat_key],
-                       (entry.generation, *args, *((str(owner[0]), str(owner[1])) if owner else ("", ""))))
+        args, beat_key = ("0", "0", "0", "", "1", "", ""), _NO_BEAT
+    answer = cache.run(LOCAL, [keys.generation_key(), beat_key], (entry.generation, *args))
     status = answer[0]
     if not status:
-        cache.process_tier.pop(token, None)
+        cache.process_tier.pop(key, None)
         return None
-    beat = _beat(answer[1]) if status == 1 and probe is not None else None
-    return verdict(values, name, beat, status == 2, viewer, device)
+    if probe is None:
+        return found
+    return found._replace(beat=_beat(answer[1]) if status == 1 else None, written=status == 2)
 
 
 def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,

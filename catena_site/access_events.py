@@ -12,6 +12,10 @@ Both halves are durable: the keys to delete and the scope to re-check are writte
 its row within seconds (:func:`drain_pending_invalidations`); re-checks of one portal are merged into one job
 (:func:`recheck_sessions`).
 
+On Redis every delivery also gives the generation key (:func:`generation_key`) a new random value, in the same
+transaction as the deletes: the web processes' own tier of decisions (``subscribers.playback_cache``) is valid
+only while that key holds the value it was read under.
+
 This module lives in the infrastructure layer so that ``content`` and ``subscribers`` can call it without
 importing ``monitoring``; the re-check of active play sessions is a Celery task that ``monitoring``
 registers under :data:`RECHECK_TASK`, enqueued by name.

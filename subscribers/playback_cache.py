@@ -208,6 +208,11 @@ end
 """
 
 _CHECK = restrictions.LUA + _REFRESH + """
+if KEYS[3] and ARGV[14] and ARGV[14] ~= '' and redis.call('GET', KEYS[3]) == ARGV[14] then
+  local beat = redis.call('GET', KEYS[2])
+  if ARGV[2] == '1' and ARGV[15] ~= '' and beat and refresh(beat, ARGV[15], ARGV[16]) then return {4} end
+  return {3, beat}
+end
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1],
                         'd:' .. ARGV[11], 'dv', 'a:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
@@ -247,18 +252,6 @@ return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], 
 
 CHECK = Script(_CHECK)
 
-# The process tier's check (see "The process tier" below), in one round trip: whether the generation key
-# KEYS[1] still holds ARGV[1], the value the process's entry was read under ({0} when not: the entry is dropped),
-# and the heartbeat KEYS[2], refreshed (as ``refresh``; {2}) when ARGV[2] is '1' and it names subscriber ARGV[7]
-# and channel ARGV[8] (the facts, decided in the process, allow the stream); else {1, heartbeat}.
-_LOCAL = _REFRESH + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
-local beat = redis.call('GET', KEYS[2])
-if ARGV[2] == '1' and beat and refresh(beat, ARGV[7], ARGV[8]) then return {2} end
-return {1, beat}
-"""
-
-LOCAL = Script(_LOCAL)
 
 
 # --- Heartbeats: a ``subscriber|channel|time|bytes|duration`` text, which _CHECK reads and refreshes ---------------
@@ -301,10 +294,12 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 
 
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE,
-               device: str | None = None, generation: bool = False) -> list:
+               device: str | None = None, generation: bool = False, held: _ProcessEntry | None = None) -> list:
     """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
     device known, device rules, archive]`` and, with ``generation``, the generation key's value (created when
-    missing) and the entry's ``valid until`` (``u``) as the eleventh and twelfth items."""
+    missing) and the entry's ``valid until`` (``u``) as the eleventh and twelfth items. ``held``: this process's
+    entry for the check; while the generation key still holds its value the answer is only ``[4]`` (the heartbeat
+    refreshed) or ``[3, heartbeat]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -315,8 +310,14 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
             key + ":none"
     dvr = "1" if probe is not None and probe.dvr else "0"
     if generation:
+        tier = ("",)
+        if held is not None:
+            found = held.verdict
+            owner = (found.subscriber_id is not None and not found.disabled and found.channel_id is not None
+                     and not found.location_refused and (found.archive or dvr == "0"))
+            tier = (held.generation, *((str(found.subscriber_id), str(found.channel_id)) if owner else ("", "")))
         return cache.run(CHECK, [key, beat_key, keys.generation_key()],
-                         (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8)))
+                         (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8), *tier))
     return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or "", dvr))
 
 
@@ -355,12 +356,21 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
+    tier_key = (token, name, viewer, device)
+    held = _held(cache, tier_key) if token is not None else None
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
     status, meta, channel, beat, _, expired, refused, known, rules, archive, generation, until = (
-        *_run_check(cache, key, name, probe, False, viewer, device, token is not None),
-        None, None, None, None, None, None, None, None)[:12]
+        *_run_check(cache, key, name, probe, False, viewer, device, token is not None, held),
+        None, None, None, None, None, None, None, None, None, None, None)[:12]
+    if status in (3, 4):  # this process's entry still holds (3: with the heartbeat, 4: refreshed)
+        if probe is None:
+            return held.verdict, None
+        beat = _beat(meta) if status == 3 else None
+        return held.verdict._replace(beat=beat, written=status == 4), beat
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
+        if held is not None:
+            cache.process_tier.pop(tier_key, None)
         return None, beat
     if meta is None:
         found = Verdict(None, None, False, None, None, beat, False)
@@ -372,7 +382,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
                         device is not None and known is not None, _device_rules(rules),
                         channel is not None and archive is not None)
     if token is not None and generation is not None:
-        _remember(cache, (token, name, viewer, device), generation.decode(), found,
+        _remember(cache, tier_key, generation.decode(), found,
                   UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None)
     return found, beat
 
@@ -549,14 +559,14 @@ def lookup(token: str) -> PlaybackFacts | None:
 # device, with the value the generation key (``access_events.generation_key``) had when they were read: the script
 # that validated the shared entry's stamps read it in the same atomic step. Every invalidation gives that key a
 # new random value in the same Redis transaction as it deletes the stamps, so a process entry is exactly as valid
-# as the shared entry it came from while the key still holds its value — one GET, done by the ``_LOCAL`` script
-# in the round trip that refreshes the session's heartbeat anyway. A process entry also ends at the shared
-# entry's ``valid until`` (a subscription period starts or ends) and its lifetime. Any change anywhere drops every
-# process entry (each is refilled by the next check of it, in its one round trip), which keeps the rule simple:
-# nothing but one compared value decides.
+# as the shared entry it came from while the key still holds its value. The check sends the entry's value with
+# the usual script: when the key still holds it, the script only refreshes the heartbeat (one GET instead of the
+# entry's fields and stamps); when not, the same script goes on to check the shared entry as without a process
+# entry — still one round trip, however often things change. A process entry also ends at the shared entry's
+# ``valid until`` (a subscription period starts or ends) and its lifetime. Any change anywhere drops every process
+# entry (each is refilled by its next check), which keeps the rule simple: nothing but one compared value decides.
 
 PROCESS_TIER_SIZE = 50_000  # entries per process; the tier starts again empty when full
-_NO_BEAT = "pb:hb:-"  # no session asked about: a key no heartbeat has ("-" is no streamer session ID's hash)
 
 
 class _ProcessEntry(NamedTuple):
@@ -574,35 +584,15 @@ def _remember(cache, key: tuple, generation: str, found: Verdict, ttl: int, vali
                               valid_until)
 
 
-def _check_process_tier(cache, token: str, name: str, probe: BeatProbe | None, viewer: Viewer,
-                        device: str | None) -> Verdict | None:
-    """The verdict from this process's entry, validated (and the heartbeat refreshed as ``next_beat`` says) in
-    one round trip; None when there is no valid entry (dropped then: the caller reads the shared tier)."""
-    key = (token, name, viewer, device)
+def _held(cache, key: tuple) -> _ProcessEntry | None:
+    """This process's entry for a check, unless its time is over (dropped then)."""
     entry = cache.process_tier.get(key)
     if entry is None:
         return None
     if entry.expires < time.monotonic() or (entry.valid_until is not None and time.time() >= entry.valid_until):
         del cache.process_tier[key]
         return None
-    found = entry.verdict
-    if probe is not None:
-        owner = (probe.update and found.subscriber_id is not None and not found.disabled and
-                 found.channel_id is not None and not found.location_refused and (found.archive or not probe.dvr))
-        args = ("1" if owner else "0", repr(probe.at), str(probe.bytes or 0),
-                "" if probe.duration is None else str(probe.duration), str(probe.timeout),
-                str(found.subscriber_id), str(found.channel_id))
-        beat_key = probe.key
-    else:
-        args, beat_key = ("0", "0", "0", "", "1", "", ""), _NO_BEAT
-    answer = cache.run(LOCAL, [keys.generation_key(), beat_key], (entry.generation, *args))
-    status = answer[0]
-    if not status:
-        cache.process_tier.pop(key, None)
-        return None
-    if probe is None:
-        return found
-    return found._replace(beat=_beat(answer[1]) if status == 1 else None, written=status == 2)
+    return entry
 
 
 def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,
@@ -617,10 +607,6 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: View
     """
     try:
         cache = store()
-        if cache.supports_scripts:
-            found = _check_process_tier(cache, token, name, probe, viewer, device)
-            if found is not None:
-                return found
         key = entry_key(token)
         found, beat = check_entry(cache, key, name, probe, viewer, device,
                                   token if cache.supports_scripts else None)

@@ -124,3 +124,19 @@ def test_a_removed_device_is_unknown_at_once(client, world, cache_backend, commi
     assert check(client, token, "news", device_id=DEVICE).status_code == 200
     committed(devices.remove_device, device, caller=who(world))
     assert reason(check(client, token, "news", device_id=DEVICE)) == "unknown_device"
+
+
+def test_a_change_of_another_subscriber_costs_no_query(client, world, cache_backend, committed,
+                                                       django_assert_num_queries):
+    """Any change drops every process entry; the next check reads the shared tier (still valid for this token) in
+    the same round trip, with no query, and fills the process tier again."""
+    from .conftest import make_subscriber
+
+    bob = make_subscriber(world["portal"], "Bob", [world["basic"]])
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    warm(client, token, session_id="s1", request_type="update_session")
+    committed(subscribers.set_disabled, bob, True, caller=who(world))
+    for _ in range(2):
+        with django_assert_num_queries(0):
+            assert check(client, token, "news", session_id="s1", request_type="update_session").status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -138,10 +139,20 @@ def live_streams_json(portal_id: int, watchable: set[int], *, logo_base: str, ca
     found = catalog.answers.get(key)
     if found is None:
         found = dumps(live_streams(portal_id, watchable, logo_base=logo_base, category_id=category_id))
-        if len(catalog.answers) >= ANSWERS_PER_CATALOG:
-            del catalog.answers[next(iter(catalog.answers))]
-        catalog.answers[key] = found
+        keep(catalog.answers, key, found, ANSWERS_PER_CATALOG)
     return found
+
+
+_keeping = threading.Lock()
+
+
+def keep(kept: dict, key, value, most: int) -> None:
+    """``kept[key] = value`` in a per-process dict of at most ``most`` items, dropping the oldest first (safe
+    with a threaded server)."""
+    with _keeping:
+        while len(kept) >= most:
+            del kept[next(iter(kept))]
+        kept[key] = value
 
 
 def dumps(body) -> bytes:

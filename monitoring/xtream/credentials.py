@@ -21,6 +21,8 @@ from portals.models import Portal
 from subscribers.access import player_password_matches
 from subscribers.models import Subscriber
 
+from .catalog import keep
+
 # 20 wrong passwords from one address within a minute: that address (and only it) gets 429, whatever the password,
 # until the oldest of them leaves the window. Right passwords are never counted (a player asks many times a
 # minute), so a request reads the count (one round trip) and only a wrong password adds to it: concurrent wrong
@@ -59,10 +61,11 @@ class _KeptLogin(NamedTuple):
 
 
 # Per process: successful logins by :func:`_login_key`, oldest first (see :func:`log_in`). ``KEPT_LOGIN_MAX_AGE``
-# bounds what no stamp announces (a row changed outside the services).
+# bounds what no stamp announces (a row changed outside the services); ``MAX_KEPT_LOGINS`` the memory (a few KB
+# each, with its portal): the oldest goes first.
 _logins: dict[bytes, _KeptLogin] = {}
-MAX_KEPT_LOGINS = 20_000
-KEPT_LOGIN_MAX_AGE = 60.0
+MAX_KEPT_LOGINS = 5_000
+KEPT_LOGIN_MAX_AGE = 300.0
 
 
 def _usable(text: str) -> bool:
@@ -128,9 +131,7 @@ def _remember(key: bytes, portals: dict, login: str, password: str, player: Play
     again = player_for(portals, login, password)[1] if stamps is not None else None
     if again is None or again.playback_token != player.playback_token:
         return
-    if len(_logins) >= MAX_KEPT_LOGINS:
-        del _logins[next(iter(_logins))]  # the oldest kept
-    _logins[key] = _KeptLogin(stamps, again, time.monotonic())
+    keep(_logins, key, _KeptLogin(stamps, again, time.monotonic()), MAX_KEPT_LOGINS)
 
 
 # MGET through the store's own connection (``RedisStore.run``), which costs less than redis-py's command machinery.

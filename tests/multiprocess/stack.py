@@ -1,0 +1,111 @@
+"""The processes of a production host, started for a test: gunicorn (its workers), Celery workers and beat, each in
+a session of its own with its output kept (``tests.worker.WorkerProcess``), all on one database, one Redis and one
+``CATENA_VAR_DIR``; and the small real HTTP servers the tests point Catena at (a static file server for guides)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.worker import ROOT, WorkerProcess, launch_worker, wait_until
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
+         timeout: float = 20.0) -> tuple[int, bytes]:
+    """One request; the status (0 when nothing answered) and the body."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def start(argv: list[str], env: dict, cwd: Path = ROOT) -> WorkerProcess:
+    """A process in a session of its own (stopped with its children by ``stop()``), its output kept."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    return WorkerProcess(proc, queue="")
+
+
+def start_gunicorn(argv: list[str], env: dict, base_url: str, timeout: float = 60.0) -> WorkerProcess:
+    """gunicorn from ``argv``; ready when ``GET /healthz`` answers at all (200, or 503 before a worker beats)."""
+    server = start(argv, env)
+    if not wait_until(lambda: http("GET", f"{base_url}/healthz", timeout=5)[0] in (200, 503) or
+                      server.proc.poll() is not None, timeout):
+        server.stop()
+        pytest.fail(f"gunicorn did not answer within {timeout:g} s:\n{server.log_tail()}", pytrace=False)
+    if server.proc.poll() is not None:
+        pytest.fail(f"gunicorn exited with code {server.proc.returncode}:\n{server.log_tail()}", pytrace=False)
+    return server
+
+
+def start_celery_worker(argv: list[str], env: dict) -> WorkerProcess:
+    return launch_worker(argv, env, queue="")
+
+
+def start_beat(argv: list[str], env: dict, timeout: float = 60.0) -> WorkerProcess:
+    """Celery beat from ``argv``; ready once it says it starts."""
+    beat = start(argv, env)
+    if not beat.wait_for_log("beat: Starting", timeout) or beat.proc.poll() is not None:
+        beat.stop()
+        pytest.fail(f"beat did not start (exit code {beat.proc.poll()}):\n{beat.log_tail()}", pytrace=False)
+    return beat
+
+
+def stop_all(processes) -> None:
+    """SIGTERM to every process group at once (they shut down side by side), then wait for each."""
+    for process in processes:
+        if process.proc.poll() is None:
+            try:
+                os.killpg(process.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for process in processes:
+        process.stop()
+
+
+class FileServer:
+    """A real HTTP server on 127.0.0.1 (an ephemeral port) serving the files of ``directory``, in a thread."""
+
+    def __init__(self, directory: Path):
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="file-server", daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def process_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment every process of the host gets (what an operator's ``.env`` would hold)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_"))}
+    env.update(DJANGO_SETTINGS_MODULE="catena_site.settings", DATABASE_URL=database_url, CATENA_VAR_DIR=str(var_dir),
+               PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """``python -m module args…`` with this interpreter (the project's virtualenv)."""
+    return [sys.executable, "-m", module, *args]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_dev_run import free_port
 from tests.worker import ROOT, WorkerProcess, launch_worker, wait_until
 
 
@@ -40,29 +41,52 @@ def start(argv: list[str], env: dict, cwd: Path = ROOT) -> WorkerProcess:
     return WorkerProcess(proc, queue="")
 
 
-def start_gunicorn(argv: list[str], env: dict, base_url: str, timeout: float = 60.0) -> WorkerProcess:
-    """gunicorn from ``argv``; ready when ``GET /healthz`` answers at all (200, or 503 before a worker beats)."""
-    server = start(argv, env)
-    if not wait_until(lambda: http("GET", f"{base_url}/healthz", timeout=5)[0] in (200, 503) or
-                      server.proc.poll() is not None, timeout):
-        server.stop()
-        pytest.fail(f"gunicorn did not answer within {timeout:g} s:\n{server.log_tail()}", pytrace=False)
-    if server.proc.poll() is not None:
-        pytest.fail(f"gunicorn exited with code {server.proc.returncode}:\n{server.log_tail()}", pytrace=False)
+def _failed(process: WorkerProcess, what: str) -> None:
+    process.stop()
+    pytest.fail(f"{what} (exit code {process.proc.poll()}):\n{process.log_tail()}", pytrace=False)
+
+
+def web_ready(server: WorkerProcess, base_url: str, timeout: float = 60.0) -> WorkerProcess:
+    """Wait until gunicorn answers HTTP at all (``/healthz``: 200, 503 before a worker beats, 400 for a host name
+    outside ``ALLOWED_HOSTS``)."""
+    if not wait_until(lambda: http("GET", f"{base_url}/healthz", timeout=5)[0] != 0 or server.proc.poll() is not None,
+                      timeout) or server.proc.poll() is not None:
+        _failed(server, f"gunicorn did not answer at {base_url} within {timeout:g} s")
     return server
+
+
+def worker_ready(worker: WorkerProcess, timeout: float = 60.0) -> WorkerProcess:
+    """Wait until the Celery worker says it is ready."""
+    if not wait_until(lambda: worker.ready.is_set() or worker.proc.poll() is not None, timeout) \
+            or worker.proc.poll() is not None:
+        _failed(worker, "the Celery worker did not become ready")
+    return worker
+
+
+def beat_ready(beat: WorkerProcess, timeout: float = 60.0) -> WorkerProcess:
+    """Wait until Celery beat says it starts."""
+    if not beat.wait_for_log("beat: Starting", timeout) or beat.proc.poll() is not None:
+        _failed(beat, "beat did not start")
+    return beat
+
+
+def start_gunicorn(argv: list[str], env: dict, base_url: str) -> WorkerProcess:
+    return web_ready(start(argv, env), base_url)
 
 
 def start_celery_worker(argv: list[str], env: dict) -> WorkerProcess:
     return launch_worker(argv, env, queue="")
 
 
-def start_beat(argv: list[str], env: dict, timeout: float = 60.0) -> WorkerProcess:
-    """Celery beat from ``argv``; ready once it says it starts."""
-    beat = start(argv, env)
-    if not beat.wait_for_log("beat: Starting", timeout) or beat.proc.poll() is not None:
-        beat.stop()
-        pytest.fail(f"beat did not start (exit code {beat.proc.poll()}):\n{beat.log_tail()}", pytrace=False)
-    return beat
+def start_beat(argv: list[str], env: dict) -> WorkerProcess:
+    return beat_ready(start(argv, env))
+
+
+def server_port(offset: int = 0) -> int:
+    """A port for a server of the test: ``CATENA_TEST_PORT_BASE`` + ``offset`` when set (a range of one's own on a
+    shared machine), else a free one."""
+    base = os.environ.get("CATENA_TEST_PORT_BASE")
+    return int(base) + offset if base else free_port()
 
 
 def stop_all(processes) -> None:

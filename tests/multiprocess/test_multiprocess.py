@@ -12,7 +12,7 @@ the Management API keeps changing the portal and a real webhook receiver takes e
 
 A stage of its own in ``.ci/run`` (on a Redis database nothing else uses): ``CATENA_MULTIPROCESS=1`` with
 ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``. Without ``CATENA_MULTIPROCESS=1`` it is skipped.
-``CATENA_MULTIPROCESS_PORT`` chooses gunicorn's port (default: a free one).
+``CATENA_TEST_PORT_BASE`` chooses gunicorn's port (default: a free one).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from content.models import EpgFetch, Program
 from monitoring.models import PlaySession
 from monitoring.operations import DELIVER_TASK, Delivery, Operation
 from monitoring.streaming.simulator import HttpTransport, StreamerSimulator
-from tests.integration.test_dev_run import free_port
 from tests.multiprocess.stack import (
     FileServer,
     http,
     process_env,
     python_module,
+    server_port,
     start_beat,
     start_celery_worker,
     start_gunicorn,
@@ -122,7 +122,7 @@ def host(tmp_path):
     env = process_env(worker_database_url(), var, STREAMER_KEY=STREAMER_KEY, SESSION_STALE_SECONDS=str(STALE_SECONDS),
                       EPG_ALLOW_PRIVATE_URLS="true", DEBUG="false", SECRET_KEY=uuid.uuid4().hex * 2,
                       ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="INFO", LOG_FORMAT="text")
-    port = int(os.environ.get("CATENA_MULTIPROCESS_PORT") or free_port())
+    port = server_port()
     base_url = f"http://127.0.0.1:{port}"
     processes = {}
     try:

@@ -257,7 +257,12 @@ def test_the_systemd_units_commands_start_and_answer(services_up, tmp_path):
         assert extra.get("CATENA_VAR_DIR") == "/var/lib/catena"  # StateDirectory=catena
         return here(argv, port), settings
 
-    run(*command("catena-migrate"))
+    release = unit("catena-migrate")["Service"]
+    assert release["ExecStartPre"].endswith("manage.py collectstatic --noinput")
+    argv, env = command("catena-migrate")
+    run(here(shlex.split(release["ExecStartPre"].replace("/opt/catena/.venv/bin/", f"{BIN}/")), port), env)
+    assert (Path(env["STATIC_ROOT"]) / "css" / "catena.css.gz").exists()
+    assert "No migrations to apply" in run(argv, env).stdout
     processes = {}
     try:
         for name in ("catena-worker", "catena-beat", "catena-web"):

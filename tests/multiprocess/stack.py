@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_dev_run import free_port
-from tests.worker import ROOT, WorkerProcess, launch_worker, wait_until
+from tests.worker import ROOT, WorkerProcess, wait_until
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
@@ -34,11 +34,26 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
         return 0, b""
 
 
-def start(argv: list[str], env: dict, cwd: Path = ROOT) -> WorkerProcess:
+class HostProcess(WorkerProcess):
+    """A process of the host; ``lines`` keeps all of its output (``log`` only the last 2,000 lines)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        super().__init__(proc, queue="")
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            self._lines.append(line.rstrip("\n"))
+            if " ready." in line:
+                self.ready.set()
+
+
+def start(argv: list[str], env: dict, cwd: Path = ROOT) -> HostProcess:
     """A process in a session of its own (stopped with its children by ``stop()``), its output kept."""
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
-    return WorkerProcess(proc, queue="")
+    return HostProcess(proc)
 
 
 def _failed(process: WorkerProcess, what: str) -> None:
@@ -68,18 +83,6 @@ def beat_ready(beat: WorkerProcess, timeout: float = 60.0) -> WorkerProcess:
     if not beat.wait_for_log("beat: Starting", timeout) or beat.proc.poll() is not None:
         _failed(beat, "beat did not start")
     return beat
-
-
-def start_gunicorn(argv: list[str], env: dict, base_url: str) -> WorkerProcess:
-    return web_ready(start(argv, env), base_url)
-
-
-def start_celery_worker(argv: list[str], env: dict) -> WorkerProcess:
-    return launch_worker(argv, env, queue="")
-
-
-def start_beat(argv: list[str], env: dict) -> WorkerProcess:
-    return beat_ready(start(argv, env))
 
 
 def server_port(offset: int = 0) -> int:
@@ -124,7 +127,9 @@ class FileServer:
 
 def process_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     """The environment every process of the host gets (what an operator's ``.env`` would hold)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_"))}
+    # Not this test process's PROMETHEUS_MULTIPROC_DIR (its settings exported it): the var dir's, as on a host.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYTEST", "DJANGO_")) and key != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(DJANGO_SETTINGS_MODULE="catena_site.settings", DATABASE_URL=database_url, CATENA_VAR_DIR=str(var_dir),
                PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), **extra)
     return env

@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from catena_site.celery import app as celery_app
 from catena_site.ids import decode_id, encode_id
@@ -38,16 +39,18 @@ from monitoring.operations import DELIVER_TASK, Delivery, Operation
 from monitoring.streaming.simulator import HttpTransport, StreamerSimulator
 from tests.epg.helpers import guide as epg_guide
 from tests.epg.helpers import gzipped, program
+from tests.metrics import total
 from tests.multiprocess.stack import (
     FileServer,
+    beat_ready,
     http,
     process_env,
     python_module,
     server_port,
-    start_beat,
-    start_celery_worker,
-    start_gunicorn,
+    start,
     stop_all,
+    web_ready,
+    worker_ready,
 )
 from tests.webhooks.receiver import Receiver
 from tests.worker import ROOT, missing_prerequisite, skip_or_fail, wait_until, worker_database_url
@@ -60,9 +63,10 @@ pytestmark = [
 API = "/tv-management/api/v1"
 VIEWERS, SECONDS, TICK = 50, 60.0, 4.0
 DROPPED = 10  # viewers the streamer loses without a play_closed: the stale cleanup's work
-STALE_SECONDS = 15  # ≥ 3 ticks: a viewer still playing is never stale
+STALE_SECONDS = 20  # 5 rounds: only a machine under heavy load leaves a playing session unheard of that long
 GUIDE_CHANNELS, GUIDE_DAYS = 20, 2
 STREAMER_KEY = "multiprocess-streamer-key"
+METRICS_TOKEN = "multiprocess-metrics-token"
 STALE_LINE = re.compile(r"closed (\d+) stale play sessions")
 GENERATOR = next((tools / "gen_xmltv.py" for tools in [Path(os.environ.get("CATENA_SHARED_TOOLS", "/nonexistent")),
                                                        ROOT.parent / "shared" / "tools",
@@ -129,19 +133,22 @@ def host(tmp_path):
     var.mkdir()
     env = process_env(worker_database_url(), var, STREAMER_KEY=STREAMER_KEY, SESSION_STALE_SECONDS=str(STALE_SECONDS),
                       EPG_ALLOW_PRIVATE_URLS="true", DEBUG="false", SECRET_KEY=uuid.uuid4().hex * 2,
-                      ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="INFO", LOG_FORMAT="text")
+                      ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="INFO", LOG_FORMAT="text",
+                      METRICS_TOKEN=METRICS_TOKEN, METRICS_DATABASE_CACHE="0")
     port = server_port()
     base_url = f"http://127.0.0.1:{port}"
     processes = {}
     try:
-        for name in ("worker1", "worker2"):
-            processes[name] = start_celery_worker(
-                python_module("celery", "-A", "catena_site", "worker", "--concurrency=2", "--loglevel=INFO",
-                              "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h"), env)
-        processes["beat"] = start_beat(python_module("celery", "-A", "catena_site", "beat", "--loglevel=INFO"), env)
-        processes["web"] = start_gunicorn(
-            python_module("gunicorn", "-c", "python:catena_site.gunicorn_conf", "--workers", "2",
-                          "--bind", f"127.0.0.1:{port}", "catena_site.wsgi"), env, base_url)
+        for name in ("worker1", "worker2"):  # all four start side by side
+            processes[name] = start(python_module("celery", "-A", "catena_site", "worker", "--concurrency=2",
+                                                  "--loglevel=INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h"), env)
+        processes["beat"] = start(python_module("celery", "-A", "catena_site", "beat", "--loglevel=INFO"), env)
+        processes["web"] = start(python_module("gunicorn", "-c", "python:catena_site.gunicorn_conf", "--workers", "2",
+                                               "--bind", f"127.0.0.1:{port}", "catena_site.wsgi"), env)
+        worker_ready(processes["worker1"])
+        worker_ready(processes["worker2"])
+        beat_ready(processes["beat"])
+        web_ready(processes["web"], base_url)
         yield {"url": base_url, "env": env, "processes": processes}
     finally:
         stop_all(processes.values())
@@ -176,6 +183,20 @@ def churn(api: Api, subscribers: list[dict], channels: list[dict], stop: threadi
             errors.append(exc)
             return errors
     return errors
+
+
+def scrape(base_url: str) -> dict[tuple[str, frozenset], float]:
+    """``GET /metrics`` of the host (whichever gunicorn worker answers, it adds up every process's files)."""
+    status, body = http("GET", f"{base_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert status == 200, body[:500]
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(body.decode()) for sample in family.samples}
+
+
+def stale_closures(host: dict) -> dict[str, list[int]]:
+    """How many sessions each stale cleanup closed so far, by worker, in the order it logged them."""
+    return {name: [int(n) for line in list(host["processes"][name].lines) for n in STALE_LINE.findall(line)]
+            for name in ("worker1", "worker2")}
 
 
 def expected_sessions(transport: RecordingTransport) -> tuple[set[str], dict[str, int], set[str]]:
@@ -241,9 +262,15 @@ def test_two_web_processes_two_workers_and_beat_lose_nothing_and_do_nothing_twic
         played_from = time.monotonic()
         try:
             simulator.start()
+            rounds = []
             while time.monotonic() - played_from < SECONDS:
                 time.sleep(TICK)
+                began_round = time.monotonic()
                 simulator.tick()
+                rounds.append(time.monotonic() - began_round)
+            # Stale closures so far: sessions a slow round left unheard of for STALE_SECONDS (a loaded machine),
+            # revived by their next heartbeat. Those from here on are the dropped sessions'.
+            closed_while_playing = stale_closures(host)
             dropped = [viewer.session_id for viewer in simulator.viewers[:DROPPED] if viewer.playing]
             for viewer in simulator.viewers[:DROPPED]:
                 viewer.playing = False  # lost by the streamer: no play_closed, no more heartbeats
@@ -292,10 +319,11 @@ def test_two_web_processes_two_workers_and_beat_lose_nothing_and_do_nothing_twic
         assert all(not s.active and s.closed_at == s.updated_at and s.bytes == most_bytes[s.streamer_session_id]
                    for s in stale)
         assert not PlaySession.objects.filter(active=True).exists()
-        workers = [host["processes"]["worker1"], host["processes"]["worker2"]]
         time.sleep(1)  # the log line follows the commit
-        logged = [int(n) for worker in workers for n in STALE_LINE.findall(worker.log)]
+        logged = [n for name, counts in stale_closures(host).items() for n in counts[len(closed_while_playing[name]):]]
         assert sum(logged) == DROPPED, f"the stale cleanups logged {logged}: a session was closed twice"
+        print(f"stale closures while playing (revived): {sum(map(sum, closed_while_playing.values()))}; rounds took "
+              f"{max(rounds):.1f} s at most")
 
         # No duplicate operation delivery: each operation since the webhook once, under one delivery ID.
         expected_ops = set(Operation.objects.exclude(id__in=before_webhook).exclude(type="createWebhook")
@@ -323,6 +351,15 @@ def test_two_web_processes_two_workers_and_beat_lose_nothing_and_do_nothing_twic
         ids = {encode_id(pk): pk for pk in Delivery.objects.filter(webhook_id=webhook_id).values_list("id", flat=True)}
         got = [ids[r.delivery_id] for r in received]
         assert got == sorted(got), "deliveries of one webhook went out of order"
+
+        # The counts of every process add up on the web's /metrics: gunicorn's two workers counted the auth checks,
+        # the Celery workers' pool processes the deliveries.
+        for _ in range(3):
+            samples = scrape(base_url)
+            assert total(samples, "catena_auth_checks_total", portal_id=portal["portalId"], result="allowed") == \
+                len(transport.auth)
+            assert total(samples, "catena_webhook_deliveries_total", portal_id=portal["portalId"],
+                         result="delivered") == len(by_operation)
     finally:
         receiver.close()
         if guide_server:

@@ -8,7 +8,9 @@ the Management API keeps changing the portal and a real webhook receiver takes e
 - no duplicate operation delivery: every operation recorded after the webhook's creation reached the receiver,
   under one ``X-Catena-Delivery`` ID, once, signed — although several senders were started for it at once;
 - the sessions the streamer dropped silently are closed by the stale cleanup exactly once, at their last sign of
-  life — although four cleanups ran at the same time (the workers' logs add up to the sessions closed).
+  life — although four cleanups ran at the same time (the workers' logs add up to the sessions closed);
+- the web's ``/metrics`` adds up every process: the auth checks both gunicorn workers counted, the deliveries the
+  Celery pool processes counted.
 
 A stage of its own in ``.ci/run`` (on a Redis database nothing else uses): ``CATENA_MULTIPROCESS=1`` with
 ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``. Without ``CATENA_MULTIPROCESS=1`` it is skipped.

@@ -213,6 +213,7 @@ def test_the_build_step_collects_compressed_static_files(tmp_path):
     assert (tmp_path / "static" / "css" / "catena.css.gz").exists()  # WhiteNoise's compressed copy (DEBUG=false)
 
 
+@pytest.mark.celery_worker
 def test_compose_commands_and_health_checks_answer_against_the_local_services(services_up, tmp_path):
     services = compose()["services"]
     variables = {"SECRET_KEY": uuid.uuid4().hex * 2, "POSTGRES_PASSWORD": "unused-here"}
@@ -245,6 +246,7 @@ def test_compose_commands_and_health_checks_answer_against_the_local_services(se
     assert health_check(services["beat"]["healthcheck"]["test"], empty, port).returncode != 0
 
 
+@pytest.mark.celery_worker
 def test_the_systemd_units_commands_start_and_answer(services_up, tmp_path):
     port = server_port(11)
     settings = local(env_example(), tmp_path / "var")

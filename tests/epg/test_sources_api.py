@@ -13,7 +13,7 @@ from tests.epg.helpers import every_page, fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
-SOURCE_KEYS = {"epgSourceId", "portalId", "name", "url", "period", "last_fetch_result"}
+SOURCE_KEYS = {"epgSourceId", "portalId", "name", "url", "period", "offsetMinutes", "forceOffset", "last_fetch_result"}
 RESULT_KEYS = {"epgSourceId", "fetched_at", "job_id", "status", "message", "channels", "foundPrograms",
                "importedPrograms", "deletedPrograms", "fetchDuration", "importDuration"}
 WRITERS = {"api_key", "owner", "content"}

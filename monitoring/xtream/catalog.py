@@ -18,6 +18,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from catena_site.ids import encode_id
+from content.epg.selectors import channel_guides, guide_between
 from content.models import Category, Channel, ChannelCategory, Program
 from content.selectors import CHANNEL_ORDER
 
@@ -153,20 +154,16 @@ def listings(channel: Channel, programs: Iterable[Program], now: dt.datetime) ->
     } for program in programs]}
 
 
-def _guide(channel: Channel):
-    if not channel.epg_source_id or not channel.epg_channel_name:
-        return Program.objects.none()
-    return Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name)
-
-
 def short_epg(channel: Channel, limit: int, now: dt.datetime) -> dict:
-    """``get_short_epg``: the programme on air and the next ones, ``limit`` in all (one query)."""
-    return listings(channel, _guide(channel).filter(end__gt=now).order_by("start")[:limit], now)
+    """``get_short_epg``: the programme on air and the next ones within ``GUIDE_AHEAD``, ``limit`` in all, on the
+    channel's merged, shifted guide (one query)."""
+    guides = channel_guides(channel)
+    return listings(channel, [] if guides is None else guide_between(guides, now, now + GUIDE_AHEAD)[:limit], now)
 
 
 def simple_data_table(channel: Channel, now: dt.datetime) -> dict:
-    """``get_simple_data_table``: the channel's guide from the start of its archive (at least the last day) to
-    ``GUIDE_AHEAD`` ahead, by start time (one query)."""
+    """``get_simple_data_table``: the channel's guide (merged, shifted) from the start of its archive (at least the
+    last day) to ``GUIDE_AHEAD`` ahead, by start time (one query)."""
     since = now - dt.timedelta(days=max(channel.archive_days, 1))
-    return listings(channel, _guide(channel).filter(end__gt=since, start__lt=now + GUIDE_AHEAD).order_by("start"),
-                    now)
+    guides = channel_guides(channel)
+    return listings(channel, [] if guides is None else guide_between(guides, since, now + GUIDE_AHEAD), now)

@@ -83,6 +83,8 @@ class EpgSourceEntry(serializers.Serializer):
     """One entry of a channel's ``epgSources``: a source by name (which may not exist yet) and the channel's id
     in its XMLTV file."""
 
+    default_error_messages = {"invalid": "Each entry must be an object with epgSourceName and epgChannelName."}
+
     epgSourceName = epg_source_name(source="epg_source_name")
     epgChannelName = Text(source="epg_channel_name", max_length=model_max_length(Channel, "epg_channel_name"),
                           help_text="The channel's id in this source's XMLTV file.")
@@ -189,6 +191,16 @@ class ChannelInput(InputShape):
     def validate(self, attrs: dict) -> dict:
         """``epgSources`` and the pair ``epgSourceName``/``epgChannelName``, when both are given, must agree: the
         pair is the list's first entry."""
+        channel = self.context.get("channel")
+        if "epg_sources" in attrs and channel is not None:  # a GET → change → PUT round trip changes one of them
+            stored = {"epg_source_name": channel.epg_source_name, "epg_channel_name": channel.epg_channel_name}
+            if attrs["epg_sources"] == [{"epg_source_name": entry["epgSourceName"],
+                                         "epg_channel_name": entry["epgChannelName"]} for entry in channel.epg_sources]:
+                del attrs["epg_sources"]  # the list as it was: the pair (if changed) applies
+            else:
+                for field in stored:
+                    if field in attrs and attrs[field] == stored[field]:
+                        del attrs[field]  # the pair as it was: the list applies
         if "epg_sources" in attrs:
             first = attrs["epg_sources"][0] if attrs["epg_sources"] else {"epg_source_name": "",
                                                                           "epg_channel_name": ""}
@@ -197,7 +209,6 @@ class ChannelInput(InputShape):
                     raise serializers.ValidationError({"epgSources": [
                         f"The first entry must be the {api_name} given ({attrs[field] or 'none'}); "
                         f"send one of them, or both alike."]})
-        channel = self.context.get("channel")
         if attrs.get("epg_source_name") and "epg_sources" not in attrs and channel is not None and any(
                 name == attrs["epg_source_name"] for name, _, _ in channel.epg_extra_sources):
             raise serializers.ValidationError({"epgSourceName": [

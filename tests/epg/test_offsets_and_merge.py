@@ -135,7 +135,7 @@ def test_two_sources_covering_different_hours_are_merged_in_the_client_api(app, 
                                                     merged_world["backup"].public_id}
 
 
-def test_a_channel_offset_shifts_its_programmes_when_read_and_never_the_stored_ones(app, api, merged_world):  # noqa: F811
+def test_a_channel_offset_shifts_its_programs_when_read_and_never_the_stored_ones(app, api, merged_world):  # noqa: F811
     token = app_token(merged_world["subscriber"])
     url = f"{CLIENT}/channels/{merged_world['sport'].public_id}/programs?date={BASE.date().isoformat()}"
     programs = app.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").json()["programs"]
@@ -162,7 +162,7 @@ def test_the_xmltv_export_gives_the_merged_and_shifted_guides(app, merged_world)
     assert sport == [(at(1.5).strftime("%Y%m%d%H%M%S"), at(2.5).strftime("%Y%m%d%H%M%S"))]
 
 
-def test_play_sessions_find_the_programme_on_the_merged_guide(merged_world):
+def test_play_sessions_find_the_program_on_the_merged_guide(merged_world):
     news, sport = merged_world["news"].id, merged_world["sport"].id
     moments = [(news, at(0.5)), (news, at(3.5)), (news, at(9)), (sport, at(1.25)), (sport, at(1.75))]
     titles = on_air.titles_on_air(moments)
@@ -218,6 +218,23 @@ def test_epg_sources_are_the_pair_first_then_the_further_sources(api, portal):
     assert channel.epg_source_id == later.id and channel.epg_extra_sources == []
     assert api.put(f"{API}/channels/{channel.public_id}", {"epgSources": []}, format="json").json()[
         "epgSources"] == []
+
+
+def test_a_get_change_put_round_trip_changes_the_pair_or_the_list_whichever_was_edited(api, portal):
+    channel = make_channel(portal, "news", "News", epgSources=[{"epgSourceName": "a-src", "epgChannelName": "a"},
+                                                               {"epgSourceName": "b-src", "epgChannelName": "b"}])
+    url = f"{API}/channels/{channel.public_id}"
+    body = api.get(url).json()
+    response = api.put(url, {**body, "epgSourceName": "c-src"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["epgSources"] == [{"epgSourceName": "c-src", "epgChannelName": "a"},
+                                             {"epgSourceName": "b-src", "epgChannelName": "b"}]
+    body = response.json()
+    response = api.put(url, {**body, "epgSources": body["epgSources"][::-1]}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["epgSourceName"], response.json()["epgChannelName"]) == ("b-src", "b")
+    response = api.put(url, {**body, "epgSourceName": "d-src", "epgSources": []}, format="json")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["epgSources"]
 
 
 @pytest.mark.parametrize(("data", "field"), [

@@ -25,6 +25,7 @@ import hashlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,6 +128,7 @@ def manage(*args: str, check: bool = True) -> int:
 STREAMER_KEY_FILE = "streamer-key"
 WORKER_READY_TIMEOUT = 180.0  # seconds to wait for the worker before printing the login anyway
 READY_GRACE = 1.0  # the worker logs "ready" just after its first heartbeat: let that line come first
+WEB_READY_TIMEOUT = 120.0  # seconds to wait for the web server to accept connections before announcing anyway
 
 
 def configured(name: str) -> bool:
@@ -187,8 +189,20 @@ def demo_details(url: str) -> str:
     return result.stdout.rstrip("\n")
 
 
-def announce(url: str, details: str, streamer_key: str | None, key_file: Path, worker_ready: bool) -> None:
+def accepts_connections(host: str, port: int) -> bool:
+    """Whether the web server listens yet (runserver binds its port a moment after it starts, later on a busy machine)."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def announce(url: str, details: str, streamer_key: str | None, key_file: Path, worker_ready: bool,
+             web_ready: bool = True) -> None:
     """The last lines of the start-up: where Catena runs, the demo login and keys."""
+    if not web_ready:
+        say(f"the web server does not accept connections after {WEB_READY_TIMEOUT:.0f} s (see its output above)")
     if not worker_ready:
         say(f"no worker heartbeat within {WORKER_READY_TIMEOUT:.0f} s: background jobs may not run (see the worker's "
             "output above)")
@@ -329,15 +343,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                                "--timeout", f"{WORKER_READY_TIMEOUT:g}"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     announce_at = None
+    web_deadline = time.monotonic() + WEB_READY_TIMEOUT
     try:
         supervisor.start_all()
         while not stopping:
             supervisor.check()
             if announce_at is None and waiter.poll() is not None:
                 announce_at = time.monotonic() + READY_GRACE
+            # "Catena is running at …" is said once the worker is up and the address answers.
             if announce_at is not None and time.monotonic() >= announce_at and details is not None:
-                announce(url, details, streamer_key, var / STREAMER_KEY_FILE, worker_ready=waiter.returncode == 0)
-                details = None
+                web_ready = accepts_connections(args.host, args.port)
+                if web_ready or time.monotonic() >= web_deadline:
+                    announce(url, details, streamer_key, var / STREAMER_KEY_FILE,
+                             worker_ready=waiter.returncode == 0, web_ready=web_ready)
+                    details = None
             time.sleep(0.25)
     finally:
         say("stopping")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from catena_site.ids import encode_id
 from portals.validators import MAX_LOGO_BYTES
 
+from .inputs import MAX_EPG_SOURCES
 from .models import AspectRatio, Category, EpgSource, Location, Quality
 
 
@@ -48,6 +49,14 @@ class ChannelForm(forms.Form):
     epg_source = forms.CharField(required=False, label=_("EPG source"), widget=forms.Select)
     epg_channel_name = forms.CharField(required=False, strip=False, label=_("EPG channel name"),
                                        help_text=_("The channel's id in the EPG source's XMLTV guide."))
+    epg_extra_sources = forms.CharField(
+        required=False, strip=False, label=_("Further EPG sources"), widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line: a source name, a space, and the channel's id in it. Where the source above has "
+                    "no programmes, the first of these that has them fills the guide."))
+    epg_offset_minutes = forms.IntegerField(
+        required=False, label=_("EPG offset (minutes)"),
+        help_text=_("Shifts every programme of this channel's guide (−1440 to 1440; 0 or empty: none)."),
+        widget=forms.NumberInput(attrs={"min": -1440, "max": 1440, "step": 1}))
     logo = forms.FileField(required=False, label=_("Upload a logo"),
                            help_text=_("PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels."),
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
@@ -79,7 +88,11 @@ class ChannelForm(forms.Form):
                       "categories": "categories", "description": "description", "language": "language",
                       "aspectRatio": "aspect_ratio", "quality": "quality", "audioOnly": "audio_only",
                       "isPublic": "is_public", "isExclusive": "is_exclusive", "archiveDays": "archive_days",
-                      "locationRestrictions": "location_restrictions"}
+                      "locationRestrictions": "location_restrictions", "epgSources": "epg_extra_sources",
+                      "epgOffsetMinutes": "epg_offset_minutes",
+                      **{f"epgSources.{index}.{key}": "epg_extra_sources" for index in range(1, MAX_EPG_SOURCES)
+                         for key in ("epgSourceName", "epgChannelName")},
+                      "epgSources.0.epgSourceName": "epg_source", "epgSources.0.epgChannelName": "epg_channel_name"}
     # Catalog fields read as they are (form field → API name).
     CATALOG_FIELDS = {"description": "description", "language": "language", "aspect_ratio": "aspectRatio",
                       "audio_only": "audioOnly", "is_public": "isPublic", "is_exclusive": "isExclusive"}
@@ -93,6 +106,9 @@ class ChannelForm(forms.Form):
                 "title": channel.title,
                 "epg_source": channel.epg_source_name,
                 "epg_channel_name": channel.epg_channel_name,
+                "epg_extra_sources": "\n".join(f"{name} {epg_channel}"
+                                               for name, epg_channel, _ in channel.epg_extra_sources),
+                "epg_offset_minutes": channel.epg_offset_minutes,
                 **self._catalog_initial(channel),
                 **(kwargs.get("initial") or {}),
             }
@@ -152,8 +168,8 @@ class ChannelForm(forms.Form):
         data = self.cleaned_data
         result = {
             "title": data["title"],
-            "epgSourceName": data["epg_source"] or None,
-            "epgChannelName": data["epg_channel_name"],
+            **self._epg_sources(data),
+            "epgOffsetMinutes": data["epg_offset_minutes"] or 0,
             "number": data["number"],
             "quality": data["quality"] or Quality.HD,
             "archiveDays": 0 if data["archive_days"] is None else data["archive_days"],
@@ -168,6 +184,27 @@ class ChannelForm(forms.Form):
         elif data.get("remove_logo"):
             result["logo"] = None
         return result
+
+
+    def clean_epg_extra_sources(self) -> list[dict]:
+        entries = []
+        for line in self.cleaned_data["epg_extra_sources"].splitlines():
+            if not line.strip():
+                continue
+            parts = line.strip().split(None, 1)
+            if len(parts) != 2:
+                raise forms.ValidationError(f"“{line.strip()}”: write a source name, a space, and the channel's id "
+                                            "in that source.")
+            entries.append({"epgSourceName": parts[0], "epgChannelName": parts[1]})
+        return entries
+
+    def _epg_sources(self, data) -> dict:
+        """The EPG pair; ``epgSources`` (the pair first) instead when further sources are listed or were."""
+        pair = {"epgSourceName": data["epg_source"] or None, "epgChannelName": data["epg_channel_name"]}
+        extras = data["epg_extra_sources"]
+        if not extras and not (self.channel is not None and self.channel.epg_extra_sources):
+            return pair
+        return {"epgSources": ([pair] if pair["epgSourceName"] else []) + extras}
 
 
 class CategoryForm(forms.Form):
@@ -268,12 +305,23 @@ class EpgSourceForm(forms.Form):
                                 help_text=_("Days between automatic fetches; Update now fetches at any time."),
                                 widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
 
-    SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period"}
+    offset_minutes = forms.IntegerField(
+        required=False, label="Time offset (minutes)",
+        help_text="The offset east of UTC of the guide's times that give none, e.g. 180 for UTC+3 (−1440 to "
+                  "1440). It applies from the next fetch.",
+        widget=forms.NumberInput(attrs={"min": -1440, "max": 1440, "step": 1}))
+    force_offset = forms.BooleanField(required=False, label="Use this offset for every time",
+                                      help_text="Replace the offsets the guide gives (a guide whose offsets are wrong).")
+
+    SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period", "offsetMinutes": "offset_minutes",
+                      "forceOffset": "force_offset"}
 
     def __init__(self, *args, source=None, read_only: bool = False, **kwargs):
         self.source = source
         initial = {"period": 1} if source is None else {"name": source.name, "url": source.url,
-                                                        "period": source.period}
+                                                        "period": source.period,
+                                                        "offset_minutes": source.offset_minutes,
+                                                        "force_offset": source.force_offset}
         kwargs["initial"] = {**initial, **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         if source is None:
@@ -285,7 +333,8 @@ class EpgSourceForm(forms.Form):
     def service_data(self) -> dict:
         """The fields under their API names; an empty period is left out (1 day on create, unchanged on edit)."""
         data = self.cleaned_data
-        result = {"name": data["name"].strip(), "url": data["url"]}
+        result = {"name": data["name"].strip(), "url": data["url"], "offsetMinutes": data["offset_minutes"] or 0,
+                  "forceOffset": data["force_offset"]}
         if data["period"] is not None:
             result["period"] = data["period"]
         return result

@@ -133,6 +133,12 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
         return child.result
 
 
+def guide_parser(source, *, language: str, max_channels: int) -> XmltvParser:
+    """The parser of ``source``'s guide: its times read with the source's ``offsetMinutes``/``forceOffset``."""
+    return XmltvParser(language=language, max_channels=max_channels,
+                       offset_minutes=source.offset_minutes, force_offset=source.force_offset)
+
+
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
                  language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS,
                  on_success: Callable[[ImportReport], None] | None = None, clock=None) -> ImportReport:
@@ -144,7 +150,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
     started = time.perf_counter()
     deadline = Deadline(timeout, clock)
     report = ImportReport(url=source.url)
-    parser = XmltvParser(language=language, max_channels=max_channels)
+    parser = guide_parser(source, language=language, max_channels=max_channels)
     with import_lock(source.id), open_store(connection, source.id, source.portal_id,
                                                         max_channels=max_channels) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)

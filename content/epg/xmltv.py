@@ -69,11 +69,17 @@ _MIN_YEAR, _MAX_YEAR = 1900, 2200
 
 
 class XmltvTimes:
-    """XMLTV time strings to UTC Unix seconds, fast for the usual ``YYYYMMDDhhmmss +hhmm`` form."""
+    """XMLTV time strings to UTC Unix seconds, fast for the usual ``YYYYMMDDhhmmss +hhmm`` form.
+
+    ``offset_minutes`` is the offset of a time that gives none (the source's ``offsetMinutes``); with ``force``
+    it replaces the offset every time gives (a guide that labels local times as UTC).
+    """
 
     CACHE_SIZE = 50_000
 
-    def __init__(self):
+    def __init__(self, *, offset_minutes: int = 0, force: bool = False):
+        self._default_offset = offset_minutes * 60
+        self._force = force
         self._days: dict[str, int] = {}
         self._offsets: dict[str, int] = {}
         self._seen: dict[str, int | None] = {}  # guides repeat the same times across channels
@@ -116,14 +122,18 @@ class XmltvTimes:
                 offset = self._offsets.get(text[15:])
                 if offset is None:
                     offset = self._offset(text[15:])
+                if self._force:
+                    offset = self._default_offset
                 hour, minute, second = int(text[8:10]), int(text[10:12]), int(text[12:14])
             else:
                 match = _GENERAL_TIME.match(text)
                 if match is None:
                     return None
-                year, month, dom, hh, mi, ss, sign, oh, om, _zone = match.groups()
+                year, month, dom, hh, mi, ss, sign, oh, om, zone = match.groups()
                 day = self._days.get(year + month + dom) or self._day(year + month + dom)
                 offset = self._offset(f"{sign}{oh}{om}") if sign else 0
+                if self._force or not (sign or zone):
+                    offset = self._default_offset
                 hour, minute, second = int(hh or 0), int(mi or 0), int(ss or 0)
             if hour > 23 or minute > 59 or second > 60:
                 return None
@@ -145,6 +155,8 @@ class XmltvParser:
 
     ``language`` (e.g. ``"en"``) picks, among several ``title``/``desc``/``category``/``sub-title``
     elements, the one in that language; without it (or without a match) the first one is kept.
+    ``offset_minutes``/``force_offset``: see :class:`XmltvTimes` (a raw parser converts no time: the parser that
+    takes its raw programmes applies them).
 
     The work can be split between two processes (see :mod:`.pipeline`): a parser made with ``raw=True``
     only reads the XML, and its :attr:`rows` are *raw* programmes — the strings of :data:`RAW_FIELDS`, as
@@ -152,13 +164,14 @@ class XmltvParser:
     once every raw programme is taken, :meth:`end_raw`.
     """
 
-    def __init__(self, *, language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS, raw: bool = False):
+    def __init__(self, *, language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS, raw: bool = False,
+                 offset_minutes: int = 0, force_offset: bool = False):
         self.rows: list[tuple] = []
         self.found = 0
         self.skipped: Counter[str] = Counter()
         self.ranges: dict[str, list[int]] = {}  # channel -> [first start, last stop] of kept programmes
         self._language = (language or "").strip().lower()
-        self._times = XmltvTimes()
+        self._times = XmltvTimes(offset_minutes=offset_minutes, force=force_offset)
         self._channels: dict[str, list] = {}  # channel -> [last start, pending row without stop or None]
         self._max_channels = max_channels
         self._root_seen = False

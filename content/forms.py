@@ -193,8 +193,8 @@ class ChannelForm(forms.Form):
                 continue
             parts = line.strip().split(None, 1)
             if len(parts) != 2:
-                raise forms.ValidationError(f"“{line.strip()}”: write a source name, a space, and the channel's id "
-                                            "in that source.")
+                raise forms.ValidationError(_("“%(line)s”: write a source name, a space, and the channel's id "
+                                              "in that source.") % {"line": line.strip()})
             entries.append({"epgSourceName": parts[0], "epgChannelName": parts[1]})
         return entries
 
@@ -306,12 +306,13 @@ class EpgSourceForm(forms.Form):
                                 widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
 
     offset_minutes = forms.IntegerField(
-        required=False, label="Time offset (minutes)",
-        help_text="The offset east of UTC of the guide's times that give none, e.g. 180 for UTC+3 (−1440 to "
-                  "1440). It applies from the next fetch.",
+        required=False, label=_("Time offset (minutes)"),
+        help_text=_("The offset east of UTC of the guide's times that give none, e.g. 180 for UTC+3 (−1440 to "
+                    "1440). It applies from the next fetch."),
         widget=forms.NumberInput(attrs={"min": -1440, "max": 1440, "step": 1}))
-    force_offset = forms.BooleanField(required=False, label="Use this offset for every time",
-                                      help_text="Replace the offsets the guide gives (a guide whose offsets are wrong).")
+    force_offset = forms.BooleanField(required=False, label=_("Use this offset for every time"),
+                                      help_text=_("Replace the offsets the guide gives (a guide whose offsets "
+                                                  "are wrong)."))
 
     SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period", "offsetMinutes": "offset_minutes",
                       "forceOffset": "force_offset"}

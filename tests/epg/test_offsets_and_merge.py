@@ -5,6 +5,7 @@ play sessions' programme lookup and the screens."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
 import re
@@ -178,6 +179,37 @@ def test_the_client_channel_list_shows_now_and_next_on_the_merged_guide(app, mer
     token = app_token(merged_world["subscriber"])
     listed = {c["name"]: c for c in app.get(f"{CLIENT}/channels", HTTP_AUTHORIZATION=f"Bearer {token}").json()["channels"]}
     assert (listed["news"]["now"]["title"], listed["news"]["next"]["title"]) == ("B3", "P4")
+
+
+def test_the_xtream_short_epg_is_the_merged_and_shifted_guide(api, portal, merged_world, monkeypatch):
+    from django.test import Client
+    from django.utils import timezone
+
+    from tests.xtream.conftest import api as player_api
+    from tests.xtream.conftest import enable_xtream
+
+    enable_xtream(portal)
+    clock = {"now": at(3.5)}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    player, subscriber = Client(HTTP_HOST=portal.domain), merged_world["subscriber"]
+    subscriber.refresh_from_db()
+
+    def short_epg(channel) -> list[tuple[str, int]]:
+        response = player_api(player, subscriber, "get_short_epg", stream_id=channel.id, limit=3)
+        assert response.status_code == 200, response.content
+        return [(base64.b64decode(p["title"]).decode(), int(p["start_timestamp"]))
+                for p in response.json()["epg_listings"]]
+
+    def starts(*hours: float) -> list[int]:
+        return [int(at(hour).timestamp()) for hour in hours]
+
+    assert short_epg(merged_world["news"]) == list(zip(["B3", "P4", "P5"], starts(3, 4, 5)))
+    clock["now"] = at(1.25)  # sport's Match, stored 01:00–02:00, is shifted by its +30 minutes
+    assert short_epg(merged_world["sport"]) == [("Match", *starts(1.5))]
+    # Without the offset the channel has one guide as stored (the one-query path): the next request sees it.
+    response = api.put(f"{API}/channels/{merged_world['sport'].public_id}", {"epgOffsetMinutes": 0}, format="json")
+    assert response.status_code == 200
+    assert short_epg(merged_world["sport"]) == [("Match", *starts(1))]
 
 
 # --- The channel's epgSources in the Management API ------------------------------------------------------

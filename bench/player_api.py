@@ -5,8 +5,9 @@
 Builds a portal with the Xtream API on, 300 channels (numbered, in 1–2 of 12 categories, every third with an
 archive, each with a day of guide: 48 programmes) in one package, and 1,000 subscribers of it; starts gunicorn
 (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the playback facts of the subscribers the
-load uses, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate process, alternating
-rounds of:
+load uses, then each action for ``--warm-seconds`` (every worker keeps the logins it saw and the portal's
+catalog: ``monitoring.xtream``), and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate
+process, alternating rounds of:
 
 - the *floor*: a bare Django view answering 200 (same server, same middleware);
 - ``player_api.php?…&action=get_live_streams`` of random subscribers (300 streams each, ~90 KB of JSON);
@@ -155,6 +156,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="floor/ours alternations")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--warm", type=int, default=200, help="subscribers the load picks from")
+    parser.add_argument("--warm-seconds", type=float, default=5, help="load per action before measuring")
     parser.add_argument("--channels", type=int, default=300)
     parser.add_argument("--categories", type=int, default=12)
     parser.add_argument("--connections", type=int, default=2)
@@ -166,8 +168,10 @@ def measure(base: str, args, scripts: dict[str, Path]) -> dict:
     import redis
 
     counter = redis.Redis.from_url(args.redis_url)
-    for script in scripts.values():  # warm the workers (imports, pools, the facts cache of each worker's reads)
-        wrk(base, script, 2, args.connections, args.threads)
+    # Warm the workers: imports, pools, the facts cache, and each worker's kept logins and catalog (a player logs
+    # in with every request, so the steady state is warm).
+    for script in scripts.values():
+        wrk(base, script, args.warm_seconds, args.connections, args.threads)
     check_query_counter(base, counter)
     runs: dict[str, list[dict]] = {name: [] for name in scripts}
     queries = {name: 0 for name in scripts}

@@ -148,6 +148,15 @@ class Counter:
         """Events inside the window."""
         return sum(events for _, events in self._buckets(time.time() if now is None else now))
 
+    def bucket_keys(self, now: float) -> list[str]:
+        """The cache keys of the buckets inside the window at ``now``: for a caller reading them in the same round
+        trip as other keys of the cache (then :meth:`count_in`)."""
+        return [key for _, key in self._bucket_keys(now)]
+
+    def count_in(self, values: dict, now: float) -> int:
+        """Events inside the window, from ``values`` read under :meth:`bucket_keys` (a missing key: none)."""
+        return sum(int(values.get(key) or 0) for key in self.bucket_keys(now))
+
     def retry_after(self, now: float | None = None) -> int:
         """Seconds until one more event fits in the window (at least 1)."""
         now = time.time() if now is None else now

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
+import threading
 import time
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -18,6 +20,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from catena_site.ids import encode_id
+from content.epg.selectors import GUIDE_FIELDS, channel_guides, guide_between
 from content.models import Category, Channel, ChannelCategory, Program
 from content.selectors import CHANNEL_ORDER
 
@@ -35,6 +38,7 @@ class PortalCatalog(NamedTuple):
     categories: dict[int, list[int]]  # channel id → its category IDs, in the channel's order
     ordered_categories: list[tuple[int, str]]  # (id, title) of the portal's categories in display order
     read_at: float  # time.monotonic() when read
+    answers: dict  # (watchable channel IDs, logo base, category) → get_live_streams' JSON (live_streams_json)
 
 
 # Per process: {portal id: PortalCatalog}. Each use validates it with one aggregate query (:func:`catalog_version`);
@@ -44,6 +48,7 @@ class PortalCatalog(NamedTuple):
 # read in between.
 _catalogs: dict[int, PortalCatalog] = {}
 CATALOG_MAX_AGE = 60.0
+ANSWERS_PER_CATALOG = 32
 
 
 # Raw SQL on purpose: it runs on every list request, and compiling the ORM's four subqueries costs several
@@ -76,7 +81,7 @@ def portal_catalog(portal_id: int) -> PortalCatalog:
                                     .order_by("position", "id").values_list("channel_id", "category_id")):
         categories.setdefault(channel_id, []).append(category_id)
     ordered = list(Category.objects.filter(portal_id=portal_id).order_by("position", "id").values_list("id", "title"))
-    catalog = PortalCatalog(version, rows, categories, ordered, time.monotonic())
+    catalog = PortalCatalog(version, rows, categories, ordered, time.monotonic(), {})
     _catalogs[portal_id] = catalog
     return catalog
 
@@ -126,6 +131,36 @@ def live_streams(portal_id: int, watchable: set[int], *, logo_base: str, categor
     return streams
 
 
+def live_streams_json(portal_id: int, watchable: set[int], *, logo_base: str, category_id: int | None = None) -> bytes:
+    """:func:`live_streams` as the JSON answer. It names no subscriber, so subscribers with the same channels
+    share it: kept with the portal's catalog (so dropped with it when the catalog changes), at most
+    ``ANSWERS_PER_CATALOG`` of them, the oldest dropped first."""
+    catalog = portal_catalog(portal_id)
+    key = (frozenset(watchable), logo_base, category_id)
+    found = catalog.answers.get(key)
+    if found is None:
+        found = dumps(live_streams(portal_id, watchable, logo_base=logo_base, category_id=category_id))
+        keep(catalog.answers, key, found, ANSWERS_PER_CATALOG)
+    return found
+
+
+_keeping = threading.Lock()
+
+
+def keep(kept: dict, key, value, most: int) -> None:
+    """``kept[key] = value`` in a per-process dict of at most ``most`` items, dropping the oldest first (safe
+    with a threaded server)."""
+    with _keeping:
+        while len(kept) >= most:
+            del kept[next(iter(kept))]
+        kept[key] = value
+
+
+def dumps(body) -> bytes:
+    """The compact JSON of an answer."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
@@ -140,7 +175,7 @@ def has_archive(program_start: dt.datetime, program_end: dt.datetime, archive_da
     return bool(archive_days) and program_end <= now and program_start >= now - dt.timedelta(days=archive_days)
 
 
-def listings(channel: Channel, programs: Iterable[Program], now: dt.datetime) -> dict:
+def listings(channel: Channel | _Listed, programs: Iterable, now: dt.datetime) -> dict:
     """``{"epg_listings": [...]}`` of these programmes of the channel: titles and descriptions base64-encoded,
     times in UTC (``server_info.timezone``)."""
     return {"epg_listings": [{
@@ -153,20 +188,68 @@ def listings(channel: Channel, programs: Iterable[Program], now: dt.datetime) ->
     } for program in programs]}
 
 
-def _guide(channel: Channel):
-    if not channel.epg_source_id or not channel.epg_channel_name:
-        return Program.objects.none()
-    return Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name)
+class _Listed(NamedTuple):
+    """What :func:`listings` reads of a channel and of a programme (``short_epg``'s query gives these)."""
+
+    name: str
+    archive_days: int
 
 
-def short_epg(channel: Channel, limit: int, now: dt.datetime) -> dict:
-    """``get_short_epg``: the programme on air and the next ones, ``limit`` in all (one query)."""
-    return listings(channel, _guide(channel).filter(end__gt=now).order_by("start")[:limit], now)
+class _Programme(NamedTuple):
+    id: int
+    epg_source_id: int
+    title: str
+    language: str
+    start: dt.datetime
+    end: dt.datetime
+    description: str
+
+
+# Raw SQL on purpose (as ``_VERSION_SQL``): the channel and its next programmes in one query, the channel's row
+# alone (NULL programme) when its guide has none, no row when the portal has no such channel. The channel's
+# further sources and offset come along: a channel that merges or shifts its guide is read by the EPG selectors.
+_SHORT_EPG_SQL = ("SELECT c.name, c.archive_days, c.epg_extra_sources, c.epg_offset_minutes, p.id, "
+                  "p.epg_source_id, p.title, p.language, p.{start}, p.{end}, p.description "
+                  "FROM {channels} c LEFT JOIN {programs} p ON p.epg_source_id = c.epg_source_id "
+                  "AND p.epg_channel_name = c.epg_channel_name AND c.epg_channel_name <> '' AND p.{end} > %s "
+                  "AND p.{start} < %s WHERE c.portal_id = %s AND c.id = %s ORDER BY p.{start}, p.id LIMIT %s")
+
+
+def _aware(value) -> dt.datetime:
+    """A datetime column read by raw SQL: aware on PostgreSQL; naive UTC (or its text) on SQLite."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def short_epg(portal_id: int, channel_id: int, limit: int, now: dt.datetime) -> dict | None:
+    """``get_short_epg``: the programme on air and the next ones within ``GUIDE_AHEAD``, ``limit`` in all, of the
+    portal's channel; None when the portal has no such channel. One query for a channel with one guide and no
+    offset (most of them); one more for a channel whose guide is merged from several sources or shifted."""
+    quote = connection.ops.quote_name
+    sql = _SHORT_EPG_SQL.format(channels=quote(Channel._meta.db_table), programs=quote(Program._meta.db_table),
+                                start=quote("start"), end=quote("end"))
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(now), adapt(now + GUIDE_AHEAD), portal_id, channel_id, limit])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    name, archive_days, extra_sources, offset_minutes = rows[0][:4]
+    if isinstance(extra_sources, str):  # SQLite gives the JSON column's text
+        extra_sources = json.loads(extra_sources)
+    if extra_sources or offset_minutes:
+        channel = Channel.objects.only("id", "name", "archive_days", *GUIDE_FIELDS).get(pk=channel_id)
+        guides = channel_guides(channel)
+        return listings(channel, [] if guides is None else guide_between(guides, now, now + GUIDE_AHEAD)[:limit], now)
+    programmes = [_Programme(pk, source, title, language, _aware(start), _aware(end), description)
+                  for _, _, _, _, pk, source, title, language, start, end, description in rows if pk is not None]
+    return listings(_Listed(name, archive_days), programmes, now)
 
 
 def simple_data_table(channel: Channel, now: dt.datetime) -> dict:
-    """``get_simple_data_table``: the channel's guide from the start of its archive (at least the last day) to
-    ``GUIDE_AHEAD`` ahead, by start time (one query)."""
+    """``get_simple_data_table``: the channel's guide (merged, shifted) from the start of its archive (at least the
+    last day) to ``GUIDE_AHEAD`` ahead, by start time (one query)."""
     since = now - dt.timedelta(days=max(channel.archive_days, 1))
-    return listings(channel, _guide(channel).filter(end__gt=since, start__lt=now + GUIDE_AHEAD).order_by("start"),
-                    now)
+    guides = channel_guides(channel)
+    return listings(channel, [] if guides is None else guide_between(guides, since, now + GUIDE_AHEAD), now)

@@ -4,13 +4,24 @@ compared in constant time, with wrong passwords throttled per client address."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
+import secrets
+import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from django.conf import settings
+
+from catena_site import access_events, throttle
 from catena_site.errors import NotFound, RateLimited
+from catena_site.shared_store import CacheErrors, Script, store
 from catena_site.throttle import Counter, Limit
 from portals.models import Portal
 from subscribers.access import player_password_matches
 from subscribers.models import Subscriber
+
+from .catalog import keep
 
 # 20 wrong passwords from one address within a minute: that address (and only it) gets 429, whatever the password,
 # until the oldest of them leaves the window. Right passwords are never counted (a player asks many times a
@@ -18,6 +29,8 @@ from subscribers.models import Subscriber
 # guesses can pass the limit by at most their number, which leaves a 10-character password as safe.
 WRONG_PASSWORDS = Limit("xtream-ip", 20, 60, "Too many wrong player passwords from this address; try again later.")
 NO_API = "No Xtream Codes API here: unknown portal, or its xtreamApi setting is off."
+
+log = logging.getLogger(__name__)
 
 _MAX_LOGIN = Subscriber._meta.get_field("login").max_length
 _PORTAL_FIELDS = ("id", "name", "domain", "settings", "streaming_server_id")
@@ -39,6 +52,20 @@ class Player:
     @property
     def portal_id(self) -> int:
         return self.portal.id
+
+
+class _KeptLogin(NamedTuple):
+    stamps: dict  # stamp key → the value read before the subscriber was (``access_events``)
+    player: Player
+    read_at: float  # time.monotonic()
+
+
+# Per process: successful logins by :func:`_login_key`, oldest first (see :func:`log_in`). ``KEPT_LOGIN_MAX_AGE``
+# bounds what no stamp announces (a row changed outside the services); ``MAX_KEPT_LOGINS`` the memory (a few KB
+# each, with its portal): the oldest goes first.
+_logins: dict[bytes, _KeptLogin] = {}
+MAX_KEPT_LOGINS = 5_000
+KEPT_LOGIN_MAX_AGE = 300.0
 
 
 def _usable(text: str) -> bool:
@@ -72,13 +99,90 @@ def player_for(portals: dict, login: str | None, password: str | None) -> tuple[
                           subscriber.disabled, subscriber.created_at)
 
 
+def _login_key(portals: dict, login: str, password: str) -> bytes:
+    # A digest: the per-process cache's keys hold no password.
+    text = "\x1f".join([*(f"{key}={value}" for key, value in sorted(portals.items())), login, password])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _stamp_keys(player: Player) -> list[str]:
+    # The token's stamp: login, password, blocking, token reset, deletion (``access_events.token_changed``); the
+    # portal's: its settings (``xtreamApi``, ``streamBaseUrl``) and streaming server (``portal_changed``).
+    return [access_events.token_stamp_key(player.playback_token), access_events.portal_stamp_key(player.portal.id)]
+
+
+def _current_stamps(cache, stamp_keys: list[str]) -> dict | None:
+    """The stamps under these keys, creating the missing ones; None when one cannot be had (evicted at once)."""
+    found = cache.get_many(stamp_keys)
+    for key in stamp_keys:
+        if key not in found:
+            fresh = secrets.token_hex(8)
+            found[key] = fresh if cache.add(key, fresh, None) else cache.get_many([key]).get(key)
+    return found if None not in found.values() else None
+
+
+def _remember(key: bytes, portals: dict, login: str, password: str, player: Player) -> None:
+    """Keep a successful login for the next requests: its stamps are read first, then the subscriber again (what
+    is kept), so a change committing meanwhile leaves the kept login invalid rather than stale."""
+    try:
+        stamps = _current_stamps(store(), _stamp_keys(player))
+    except CacheErrors:
+        return
+    again = player_for(portals, login, password)[1] if stamps is not None else None
+    if again is None or again.playback_token != player.playback_token:
+        return
+    keep(_logins, key, _KeptLogin(stamps, again, time.monotonic()), MAX_KEPT_LOGINS)
+
+
+# MGET through the store's own connection (``RedisStore.run``), which costs less than redis-py's command machinery.
+_MGET = Script("return redis.call('MGET', unpack(KEYS))")
+
+
+def _get_many(cache, keys: list[str]) -> dict:
+    if not cache.supports_scripts or not keys:
+        return cache.get_many(keys)
+    return {key: cache.loads(value) for key, value in zip(keys, cache.run(_MGET, keys, ())) if value is not None}
+
+
+def _read(counter: Counter, kept: _KeptLogin | None, now: float) -> tuple[int, bool]:
+    """``(wrong passwords of the address in the window, whether the kept login still holds)``: one round trip
+    when the throttle and the stamps share the cache (the default)."""
+    shared = getattr(settings, "STREAMER_CACHE_ALIAS", "default") == throttle.CACHE_ALIAS
+    stamp_keys = list(kept.stamps) if kept is not None else []
+    try:
+        found = _get_many(store(), counter.bucket_keys(now) + stamp_keys if shared else stamp_keys)
+    except CacheErrors:
+        log.warning("shared cache unavailable: logging the player in from the database", exc_info=True)
+        return (0 if shared else counter.count(now)), False
+    count = counter.count_in(found, now) if shared else counter.count(now)
+    holds = kept is not None and all(found.get(key) == value for key, value in kept.stamps.items())
+    return count, holds
+
+
 def log_in(portals: dict, login: str | None, password: str | None, ip: str | None) -> tuple[Portal, Player | None]:
     """:func:`player_for`, within the address's limit of wrong passwords: ``RateLimited`` (429) when the address
-    is past it, whatever the password; a wrong password (or none) counts one more."""
+    is past it, whatever the password; a wrong password (or none) counts one more.
+
+    A successful login is kept in this process (keyed by a digest of the portal, login and password) with the
+    stamps of the subscriber's token and of its portal, and used again while they hold: a password reset, a
+    login change, a block, a token reset, a deletion or a portal settings change deletes one of them after its
+    commit, so the next request reads the database again. A warm login is thus one read of the shared cache
+    (the address's wrong passwords and the two stamps, together) and no query."""
+    login, password = login or "", password or ""
     counter = Counter.of(WRONG_PASSWORDS, ip or "-")
-    if counter.count() >= WRONG_PASSWORDS.limit:
+    now, key = time.time(), _login_key(portals, login, password)
+    kept = _logins.get(key)
+    if kept is not None and time.monotonic() - kept.read_at >= KEPT_LOGIN_MAX_AGE:
+        kept = None
+    count, holds = _read(counter, kept, now)
+    if count >= WRONG_PASSWORDS.limit:
         raise RateLimited(WRONG_PASSWORDS.message, counter.retry_after())
+    if holds:
+        return kept.player.portal, kept.player
+    _logins.pop(key, None)
     portal, player = player_for(portals, login, password)
     if player is None:
         counter.add()
+    else:
+        _remember(key, portals, login, password, player)
     return portal, player

@@ -4,7 +4,8 @@ hundreds of channels), and DRF's request and renderer machinery would cost more 
 Every request names the portal (``Host``, or ``?portalId=`` on a shared host; 404 unless its ``xtreamApi`` is on)
 and carries the subscriber's login and player password (``credentials``). What the subscriber may watch comes
 from its playback facts (``subscribers.playback_cache``), so a block, an expiry, an unsubscription or a token reset
-shows on the next request; the password is read from the database on every request, so a reset does too.
+shows on the next request; a login is kept per process only while the stamps of the subscriber's token and portal
+hold (``credentials.log_in``), so a password reset, a login change or a block does too.
 
 Answers: ``player_api.php`` with wrong or missing credentials → 200 ``{"user_info": {"auth": 0}}`` (what players
 expect); ``get.php`` and ``xmltv.php`` → 401; ``live/`` and ``timeshift/`` → 403, never a redirect. 20 wrong
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -32,6 +32,7 @@ from catena_site.api.errors import error_body
 from catena_site.errors import Forbidden, Invalid, NotFound, RateLimited, ServiceError, Unauthorized
 from catena_site.http import client_ip
 from catena_site.ids import MAX_ID, InvalidId, decode_id
+from content.epg.selectors import GUIDE_FIELDS
 from content.models import Channel
 from monitoring.models import PlaySession
 from portals.models import Portal
@@ -57,7 +58,9 @@ _DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _json(body, status: int = 200) -> HttpResponse:
-    response = HttpResponse(json.dumps(body, separators=(",", ":")), status=status, content_type="application/json")
+    """A JSON answer: ``body`` serialized, or as is when it is already (bytes: ``catalog.live_streams_json``)."""
+    content = body if isinstance(body, bytes) else catalog.dumps(body)
+    response = HttpResponse(content, status=status, content_type="application/json")
     response["Cache-Control"] = "private, no-store"  # answers name the subscriber (and carry its password)
     return response
 
@@ -187,12 +190,17 @@ def _logo_base(request) -> str:
     return request.build_absolute_uri("/tv/api/v1/logos/")
 
 
-def _guide_channel(portal: Portal, facts, stream_id: str | None) -> Channel:
+def _watchable_id(facts, stream_id: str | None) -> int:
+    """The channel ID of a ``stream_id`` among the subscriber's channels (404 otherwise)."""
     channel_id = stream_id_of(stream_id)
     if channel_id not in set(facts.channels.values()):
         raise NotFound("stream_id: no such stream among the subscriber's channels.")
-    channel = (Channel.objects.filter(portal_id=portal.id, pk=channel_id)
-               .only("id", "name", "archive_days", "epg_source_id", "epg_channel_name").first())
+    return channel_id
+
+
+def _guide_channel(portal: Portal, facts, stream_id: str | None) -> Channel:
+    channel = (Channel.objects.filter(portal_id=portal.id, pk=_watchable_id(facts, stream_id))
+               .only("id", "name", "archive_days", *GUIDE_FIELDS).first())
     if channel is None:
         raise NotFound("stream_id: no such stream.")
     return channel
@@ -220,11 +228,14 @@ def _action(request, portal: Portal, facts, action: str, now: dt.datetime):
     if action == "get_live_categories":
         return catalog.live_categories(portal.id, watchable)
     if action == "get_live_streams":
-        return catalog.live_streams(portal.id, watchable, logo_base=_logo_base(request),
-                                    category_id=_category(params.get("category_id")))
+        return catalog.live_streams_json(portal.id, watchable, logo_base=_logo_base(request),
+                                         category_id=_category(params.get("category_id")))
     if action == "get_short_epg":
         limit = _limit(params.get("limit"))
-        return catalog.short_epg(_guide_channel(portal, facts, params.get("stream_id")), limit, now)
+        found = catalog.short_epg(portal.id, _watchable_id(facts, params.get("stream_id")), limit, now)
+        if found is None:
+            raise NotFound("stream_id: no such stream.")
+        return found
     if action == "get_simple_data_table":
         return catalog.simple_data_table(_guide_channel(portal, facts, params.get("stream_id")), now)
     if action in ("get_vod_categories", "get_vod_streams", "get_series_categories", "get_series"):

@@ -1,7 +1,7 @@
 """``python manage.py demo_portal [--url URL] [--json]``: the demo portal of a development machine.
 
-Creates the portal ``demo`` (owner ``owner@demo.example.com`` / ``Demo-Pass-2024!``) unless it exists, and
-prints where to open Catena and how to sign in — on every run, so ``python3 dev.py run`` shows the
+Creates the portal ``demo`` (owner ``owner@demo.example.com`` / ``Demo-Pass-2024!``, the Xtream Codes API for
+IPTV players on: ``settings.xtreamApi``) unless it exists, and prints where to open Catena and how to sign in — on every run, so ``python3 dev.py run`` shows the
 credentials each time it starts. Running it again changes nothing.
 """
 
@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from catena_site.errors import ServiceError
+from monitoring.operations import Actor
 from portals import services
+from portals.auth import Caller
 from portals.models import Portal
 
 DEMO_NAME = "demo"
@@ -31,6 +33,9 @@ def ensure_demo_portal() -> tuple[Portal, bool]:
     try:
         portal = services.create_portal(name=DEMO_NAME, domain=DEMO_DOMAIN, owner_email=DEMO_EMAIL,
                                         owner_password=DEMO_PASSWORD, title=DEMO_TITLE)
+        # The README's player walkthrough (Watching with an IPTV player) works on a fresh demo.
+        services.update_portal(portal, caller=Caller(portal=portal, acting_as=Actor.system()),
+                               data={"settings": {"xtreamApi": True}})
     except ServiceError as exc:  # e.g. another portal already uses the demo domain
         raise CommandError(f"cannot create the demo portal: {exc.message}") from None
     return Portal.objects.select_related("owner").get(pk=portal.pk), True
@@ -60,6 +65,7 @@ class Command(BaseCommand):
             "apiKey": portal.api_key,
             "api": f"{url}tv-management/api/v1/",
             "apiDocs": f"{url}api-docs/",
+            "players": f"{url}player_api.php?portalId={portal.public_id}",
         }
         if options["json"]:
             self.stdout.write(json.dumps(details))
@@ -72,5 +78,6 @@ class Command(BaseCommand):
             f"  API key:       {portal.api_key}   (header X-Auth-Token)",
             f"  API:           {details['api']}",
             f"  API docs:      {details['apiDocs']}",
+            f"  IPTV players:  {details['players']}&username=…&password=…   (Xtream Codes API)",
         ]
         self.stdout.write("\n".join(lines))

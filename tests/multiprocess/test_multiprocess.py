@@ -109,8 +109,8 @@ class Api:
 
 
 def guide(directory: Path) -> tuple[Path, int]:
-    """The XMLTV guide of gen_xmltv.py (starting today) and how many programmes it holds; without the generator (a
-    clone outside the project's folders, no ``CATENA_SHARED_TOOLS``), hourly programmes of the same channels."""
+    """The XMLTV guide of gen_xmltv.py (starting today) and how many programs it holds; without the generator (a
+    clone outside the project's folders, no ``CATENA_SHARED_TOOLS``), hourly programs of the same channels."""
     path = directory / "guide.xml.gz"
     if GENERATOR is None:
         print("gen_xmltv.py not found (CATENA_SHARED_TOOLS): the guide is built by tests/epg/helpers.py")
@@ -217,151 +217,186 @@ def expected_sessions(transport: RecordingTransport) -> tuple[set[str], dict[str
     return opened, {sid: most[sid] for sid in opened}, closed
 
 
+def catalogue(api: Api) -> tuple[list[dict], list[dict]]:
+    """Channels linked to the guide, one package of them all, and the viewers subscribed to it, through the API."""
+    channels = [api.call("POST", "/channels", {"name": f"mp{i}", "title": f"Channel {i}", "epgSourceName": "guide",
+                                               "epgChannelName": f"ch{i:05d}.example.tv"}, expect=201)
+                for i in range(5)]
+    package = api.call("POST", "/packages", {"name": "everything"}, expect=201)
+    for channel in channels:
+        api.call("POST", "/channels-packages", {"channelId": channel["channelId"], "packageId": package["packageId"]},
+                 expect=201)
+    subscribers = []
+    for i in range(VIEWERS):
+        subscriber = api.call("POST", "/subscribers", {"name": f"Viewer {i}", "phoneCountryCode": "1",
+                                                       "phone": f"555{i:04d}"}, expect=201)
+        api.call("POST", "/packages-subscribers", {"subscriberId": subscriber["subscriberId"],
+                                                   "packageId": package["packageId"]})
+        subscribers.append(subscriber)
+    return channels, subscribers
+
+
+def play(simulator: StreamerSimulator, host: dict, api: Api, channels: list[dict], subscribers: list[dict],
+         webhook_id: int) -> dict:
+    """SECONDS of viewing while the API changes the portal; then the streamer loses DROPPED viewers silently and
+    stops the others. What the later checks need: the dropped sessions, when they were last heard of, the stale
+    closures logged while playing, the longest round."""
+    stop = threading.Event()
+    churned: list = []
+    changer = threading.Thread(target=lambda: churned.extend(churn(api, subscribers, channels, stop, webhook_id)),
+                               name="churn", daemon=True)
+    changer.start()
+    played_from = time.monotonic()
+    rounds = []
+    try:
+        simulator.start()
+        while time.monotonic() - played_from < SECONDS:
+            time.sleep(TICK)
+            began_round = time.monotonic()
+            simulator.tick()
+            rounds.append(time.monotonic() - began_round)
+        # Stale closures so far: sessions a slow round left unheard of for STALE_SECONDS (a loaded machine),
+        # revived by their next heartbeat. Those from here on are the dropped sessions'.
+        closed_while_playing = stale_closures(host)
+        dropped = [viewer.session_id for viewer in simulator.viewers[:DROPPED] if viewer.playing]
+        for viewer in simulator.viewers[:DROPPED]:
+            viewer.playing = False  # lost by the streamer: no play_closed, no more heartbeats
+        last_heard = time.monotonic()
+        simulator.stop()
+    finally:
+        stop.set()
+        changer.join(30)
+    assert not churned, churned
+    assert set(simulator.stats.auth) == {"200"}, simulator.stats.auth
+    assert simulator.stats.duplicates and simulator.stats.late  # the simulator did send both
+    assert len(dropped) == DROPPED
+    return {"dropped": set(dropped), "last_heard": last_heard, "closed_while_playing": closed_while_playing,
+            "longest_round": max(rounds)}
+
+
+def check_guide(job: dict, programs: int) -> None:
+    """The EPG import finished, whole."""
+    def finished() -> bool:
+        return EpgFetch.objects.filter(job_id=job["jobId"], status__in=("success", "error", "timeout")).exists()
+
+    assert wait_until(finished, 60), "the EPG fetch did not finish"
+    fetch = EpgFetch.objects.get(job_id=job["jobId"])
+    assert (fetch.status, fetch.imported_programs) == ("success", programs), fetch.message
+    assert Program.objects.filter(epg_source_id=fetch.epg_source_id).count() == programs
+
+
+def check_events(transport: RecordingTransport, dropped: set[str]) -> dict[str, int]:
+    """No lost event: every session opened is there once, with its last bytes, closed when the streamer said.
+    Returns the bytes each session last reported."""
+    opened, most_bytes, closed_by_streamer = expected_sessions(transport)
+    assert len(opened) > VIEWERS
+    assert closed_by_streamer == opened - dropped
+
+    def applied() -> bool:
+        rows = {row.streamer_session_id: row for row in PlaySession.objects.filter(portal_id__isnull=False)}
+        return set(rows) == opened and all(
+            rows[sid].bytes == most_bytes[sid] and not rows[sid].active and rows[sid].close_reason == "streamer"
+            for sid in closed_by_streamer)
+
+    assert wait_until(applied, 60), "events were lost or not applied"
+    assert PlaySession.objects.count() == len(opened)
+    return most_bytes
+
+
+def check_stale_cleanup(host: dict, played: dict, most_bytes: dict[str, int]) -> None:
+    """Four stale cleanups at once (two workers × two pool processes), beat's own too when it falls due: each
+    dropped session closed once, at its last heartbeat."""
+    time.sleep(max(0.0, STALE_SECONDS + 2 - (time.monotonic() - played["last_heard"])))
+    for _ in range(4):
+        celery_app.send_task("monitoring.tasks.close_stale_sessions")
+
+    def stale_closed() -> bool:
+        return PlaySession.objects.filter(close_reason="stale").count() == DROPPED
+
+    assert wait_until(stale_closed, 45), "the stale sessions were not closed"
+    stale = PlaySession.objects.filter(close_reason="stale")
+    assert set(stale.values_list("streamer_session_id", flat=True)) == played["dropped"]
+    assert all(not s.active and s.closed_at == s.updated_at and s.bytes == most_bytes[s.streamer_session_id]
+               for s in stale)
+    assert not PlaySession.objects.filter(active=True).exists()
+    time.sleep(1)  # the log line follows the commit
+    before = played["closed_while_playing"]
+    logged = [n for name, counts in stale_closures(host).items() for n in counts[len(before[name]):]]
+    assert sum(logged) == DROPPED, f"the stale cleanups logged {logged}: a session was closed twice"
+    print(f"stale closures while playing (revived): {sum(map(sum, before.values()))}; rounds took "
+          f"{played['longest_round']:.1f} s at most")
+
+
+def check_deliveries(receiver: Receiver, webhook: dict, before_webhook: set[int]) -> int:
+    """No duplicate operation delivery: each operation since the webhook once, in order, under one delivery ID,
+    signed. Returns how many operations were delivered."""
+    webhook_id = decode_id(webhook["webhookId"])
+    expected = set(Operation.objects.exclude(id__in=before_webhook).exclude(type="createWebhook")
+                   .values_list("id", flat=True))
+    celery_app.send_task("monitoring.tasks.sweep_webhook_deliveries")
+
+    def delivered() -> bool:
+        return not Delivery.objects.filter(webhook_id=webhook_id).exclude(status="delivered").exists() and \
+            len(receiver.received) >= len(expected)
+
+    assert wait_until(delivered, 60), Counter(Delivery.objects.filter(webhook_id=webhook_id)
+                                              .values_list("status", flat=True))
+    time.sleep(2)  # a duplicate POST, if any sender made one, would arrive now
+    received = list(receiver.received)
+    by_operation = defaultdict(set)
+    for request in received:
+        by_operation[json.loads(request.body)["operationId"]].add(request.delivery_id)
+    public = {op.public_id for op in Operation.objects.filter(id__in=expected)}
+    assert public <= set(by_operation), "operations were not delivered"
+    assert all(len(ids) == 1 for ids in by_operation.values()), "an operation went out under two delivery IDs"
+    repeated = {i: n for i, n in Counter(r.delivery_id for r in received).items() if n > 1}
+    assert not repeated, f"deliveries posted more than once: {repeated}"
+    assert all(r.signature_is_valid(webhook["secret"]) for r in received)
+    assert Delivery.objects.filter(webhook_id=webhook_id).count() == len(by_operation)
+    ids = {encode_id(pk): pk for pk in Delivery.objects.filter(webhook_id=webhook_id).values_list("id", flat=True)}
+    got = [ids[r.delivery_id] for r in received]
+    assert got == sorted(got), "deliveries of one webhook went out of order"
+    return len(by_operation)
+
+
+def check_metrics(base_url: str, portal_id: str, auth_checks: int, deliveries: int) -> None:
+    """The counts of every process add up on the web's /metrics, whichever gunicorn worker answers: both gunicorn
+    workers counted the auth checks, the Celery workers' pool processes the deliveries."""
+    for _ in range(3):
+        samples = scrape(base_url)
+        assert total(samples, "catena_auth_checks_total", portal_id=portal_id, result="allowed") == auth_checks
+        assert total(samples, "catena_webhook_deliveries_total", portal_id=portal_id, result="delivered") == \
+            deliveries
+
+
 def test_two_web_processes_two_workers_and_beat_lose_nothing_and_do_nothing_twice(host, tmp_path):
     began = time.monotonic()
-    base_url, env = host["url"], host["env"]
-    portal = create_portal(env)
+    base_url = host["url"]
+    portal = create_portal(host["env"])
     api = Api(base_url, portal["apiKey"])
     receiver = Receiver()
     guide_server = None
     try:
         webhook = api.call("POST", "/webhooks", {"url": receiver.url}, expect=201)
-        webhook_id = decode_id(webhook["webhookId"])
         before_webhook = set(Operation.objects.values_list("id", flat=True))
-
-        # The catalogue and the viewers, through the API.
-        channels = [api.call("POST", "/channels", {"name": f"mp{i}", "title": f"Channel {i}", "epgSourceName": "guide",
-                                                   "epgChannelName": f"ch{i:05d}.example.tv"}, expect=201)
-                    for i in range(5)]
-        package = api.call("POST", "/packages", {"name": "everything"}, expect=201)
-        for channel in channels:
-            api.call("POST", "/channels-packages", {"channelId": channel["channelId"],
-                                                    "packageId": package["packageId"]}, expect=201)
-        subscribers = []
-        for i in range(VIEWERS):
-            subscriber = api.call("POST", "/subscribers", {"name": f"Viewer {i}", "phoneCountryCode": "1",
-                                                           "phone": f"555{i:04d}"}, expect=201)
-            api.call("POST", "/packages-subscribers", {"subscriberId": subscriber["subscriberId"],
-                                                       "packageId": package["packageId"]})
-            subscribers.append(subscriber)
+        channels, subscribers = catalogue(api)
 
         # The EPG import, from a real HTTP server, runs while the viewers play.
-        guide_path, programmes = guide(tmp_path)
+        guide_path, programs = guide(tmp_path)
         guide_server = FileServer(guide_path.parent)
         source = api.call("POST", "/epg-sources", {"name": "guide", "url": guide_server.url(guide_path.name)},
                           expect=201)
         job = api.call("POST", f"/epg-sources/{source['epgSourceId']}/update", expect=202)
 
         transport = RecordingTransport(base_url)
-        names = [channel["name"] for channel in channels]
-        simulator = StreamerSimulator(transport, STREAMER_KEY, [(s["playback_token"], names) for s in subscribers],
-                                      seed=18)
-        stop = threading.Event()
-        churned: list = []
-        changer = threading.Thread(target=lambda: churned.extend(churn(api, subscribers, channels, stop, webhook_id)),
-                                   name="churn", daemon=True)
-        changer.start()
-        played_from = time.monotonic()
-        try:
-            simulator.start()
-            rounds = []
-            while time.monotonic() - played_from < SECONDS:
-                time.sleep(TICK)
-                began_round = time.monotonic()
-                simulator.tick()
-                rounds.append(time.monotonic() - began_round)
-            # Stale closures so far: sessions a slow round left unheard of for STALE_SECONDS (a loaded machine),
-            # revived by their next heartbeat. Those from here on are the dropped sessions'.
-            closed_while_playing = stale_closures(host)
-            dropped = [viewer.session_id for viewer in simulator.viewers[:DROPPED] if viewer.playing]
-            for viewer in simulator.viewers[:DROPPED]:
-                viewer.playing = False  # lost by the streamer: no play_closed, no more heartbeats
-            last_heard = time.monotonic()
-            simulator.stop()
-        finally:
-            stop.set()
-            changer.join(30)
-        assert not churned, churned
-        assert set(simulator.stats.auth) == {"200"}, simulator.stats.auth
-        assert simulator.stats.duplicates and simulator.stats.late  # the simulator did send both
-        opened, most_bytes, closed_by_streamer = expected_sessions(transport)
-        assert len(opened) > VIEWERS and len(dropped) == DROPPED
-        assert closed_by_streamer == opened - set(dropped)
-
-        # The EPG import finished, whole.
-        def imported() -> bool:
-            return EpgFetch.objects.filter(job_id=job["jobId"], status__in=("success", "error", "timeout")).exists()
-
-        assert wait_until(imported, 60), "the EPG fetch did not finish"
-        fetch = EpgFetch.objects.get(job_id=job["jobId"])
-        assert (fetch.status, fetch.imported_programs) == ("success", programmes), fetch.message
-        assert Program.objects.filter(epg_source_id=fetch.epg_source_id).count() == programmes
-
-        # No lost event: every session opened is there once, with its last bytes, closed when the streamer said.
-        def applied() -> bool:
-            rows = {row.streamer_session_id: row for row in PlaySession.objects.filter(portal_id__isnull=False)}
-            return set(rows) == opened and all(
-                rows[sid].bytes == most_bytes[sid] and not rows[sid].active and rows[sid].close_reason == "streamer"
-                for sid in closed_by_streamer)
-
-        assert wait_until(applied, 60), "events were lost or not applied"
-        assert PlaySession.objects.count() == len(opened)
-
-        # The stale cleanup: four at once (two workers × two pool processes), beat's own too when it falls due.
-        time.sleep(max(0.0, STALE_SECONDS + 2 - (time.monotonic() - last_heard)))
-        for _ in range(4):
-            celery_app.send_task("monitoring.tasks.close_stale_sessions")
-
-        def stale_closed() -> bool:
-            return PlaySession.objects.filter(close_reason="stale").count() == DROPPED
-
-        assert wait_until(stale_closed, 45), "the stale sessions were not closed"
-        stale = PlaySession.objects.filter(close_reason="stale")
-        assert set(stale.values_list("streamer_session_id", flat=True)) == set(dropped)
-        assert all(not s.active and s.closed_at == s.updated_at and s.bytes == most_bytes[s.streamer_session_id]
-                   for s in stale)
-        assert not PlaySession.objects.filter(active=True).exists()
-        time.sleep(1)  # the log line follows the commit
-        logged = [n for name, counts in stale_closures(host).items() for n in counts[len(closed_while_playing[name]):]]
-        assert sum(logged) == DROPPED, f"the stale cleanups logged {logged}: a session was closed twice"
-        print(f"stale closures while playing (revived): {sum(map(sum, closed_while_playing.values()))}; rounds took "
-              f"{max(rounds):.1f} s at most")
-
-        # No duplicate operation delivery: each operation since the webhook once, under one delivery ID.
-        expected_ops = set(Operation.objects.exclude(id__in=before_webhook).exclude(type="createWebhook")
-                           .values_list("id", flat=True))
-        celery_app.send_task("monitoring.tasks.sweep_webhook_deliveries")
-
-        def delivered() -> bool:
-            return not Delivery.objects.filter(webhook_id=webhook_id).exclude(status="delivered").exists() and \
-                len(receiver.received) >= len(expected_ops)
-
-        assert wait_until(delivered, 60), Counter(Delivery.objects.filter(webhook_id=webhook_id)
-                                                  .values_list("status", flat=True))
-        time.sleep(2)  # a duplicate POST, if any sender made one, would arrive now
-        received = list(receiver.received)
-        by_operation = defaultdict(set)
-        for request in received:
-            by_operation[json.loads(request.body)["operationId"]].add(request.delivery_id)
-        public = {op.public_id: op.id for op in Operation.objects.filter(id__in=expected_ops)}
-        assert set(public) <= set(by_operation), "operations were not delivered"
-        assert all(len(ids) == 1 for ids in by_operation.values()), "an operation went out under two delivery IDs"
-        repeated = {i: n for i, n in Counter(r.delivery_id for r in received).items() if n > 1}
-        assert not repeated, f"deliveries posted more than once: {repeated}"
-        assert all(r.signature_is_valid(webhook["secret"]) for r in received)
-        assert Delivery.objects.filter(webhook_id=webhook_id).count() == len(by_operation)
-        ids = {encode_id(pk): pk for pk in Delivery.objects.filter(webhook_id=webhook_id).values_list("id", flat=True)}
-        got = [ids[r.delivery_id] for r in received]
-        assert got == sorted(got), "deliveries of one webhook went out of order"
-
-        # The counts of every process add up on the web's /metrics: gunicorn's two workers counted the auth checks,
-        # the Celery workers' pool processes the deliveries.
-        for _ in range(3):
-            samples = scrape(base_url)
-            assert total(samples, "catena_auth_checks_total", portal_id=portal["portalId"], result="allowed") == \
-                len(transport.auth)
-            assert total(samples, "catena_webhook_deliveries_total", portal_id=portal["portalId"],
-                         result="delivered") == len(by_operation)
+        simulator = StreamerSimulator(transport, STREAMER_KEY, [(s["playback_token"], [c["name"] for c in channels])
+                                                                for s in subscribers], seed=18)
+        played = play(simulator, host, api, channels, subscribers, decode_id(webhook["webhookId"]))
+        check_guide(job, programs)
+        most_bytes = check_events(transport, played["dropped"])
+        check_stale_cleanup(host, played, most_bytes)
+        deliveries = check_deliveries(receiver, webhook, before_webhook)
+        check_metrics(base_url, portal["portalId"], len(transport.auth), deliveries)
     finally:
         receiver.close()
         if guide_server:

@@ -200,7 +200,7 @@ class _Listed(NamedTuple):
     archive_days: int
 
 
-class _Programme(NamedTuple):
+class _Program(NamedTuple):
     id: int
     epg_source_id: int
     title: str
@@ -236,9 +236,9 @@ def short_epg(portal_id: int, channel_id: int, limit: int, now: dt.datetime) -> 
         rows = cursor.fetchall()
     if not rows:
         return None
-    programmes = [_Programme(pk, source, title, language, _aware(start), _aware(end), description)
+    programs = [_Program(pk, source, title, language, _aware(start), _aware(end), description)
                   for _, _, pk, source, title, language, start, end, description in rows if pk is not None]
-    return listings(_Listed(rows[0][0], rows[0][1]), programmes, now)
+    return listings(_Listed(rows[0][0], rows[0][1]), programs, now)
 
 
 def simple_data_table(channel: Channel, now: dt.datetime) -> dict:

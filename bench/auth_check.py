@@ -262,15 +262,46 @@ def device_uid(subscriber, n: int) -> str:
     return f"dev-{subscriber.id}-{n}"
 
 
-def warm_up(portal, rows, playing: int, run: str) -> None:
-    """Fill the decision cache for every token and name, and start ``playing`` sessions (rows + heartbeats)."""
+def existing_portal(name: str = PORTAL, seed: int = 7):
+    """The portal a previous run built (``--reuse``) and its rows, read back: each subscriber with one channel its
+    packages grant and one they do not (every subscription of the benchmark is in force); None when there is none."""
+    from content.models import PackageChannel
+    from monitoring.models import PlaySession
+    from portals.models import Portal
+    from subscribers.models import Subscription
+
+    portal = Portal.objects.filter(name=name).first()
+    if portal is None:
+        return None
+    PlaySession.objects.filter(portal=portal).delete()
+    names = dict(portal.channels.values_list("id", "name"))
+    channels_of: dict[int, set[str]] = {}
+    for package_id, channel_id in PackageChannel.objects.filter(package__portal=portal).values_list("package_id",
+                                                                                                  "channel_id"):
+        channels_of.setdefault(package_id, set()).add(names[channel_id])
+    granted: dict[int, set[str]] = {}
+    for subscriber_id, package_id in Subscription.objects.filter(subscriber__portal=portal).values_list(
+            "subscriber_id", "package_id"):
+        granted.setdefault(subscriber_id, set()).update(channels_of.get(package_id, ()))
+    rng, everything = random.Random(seed), sorted(names.values())
+    rows = []
+    for subscriber in portal.subscribers.order_by("id"):
+        allowed = sorted(granted.get(subscriber.id, ()))
+        if allowed:
+            rows.append((subscriber, rng.choice(allowed), rng.choice(sorted(set(everything) - set(allowed)))))
+    return portal, rows
+
+
+def warm_up(portal, rows, playing: int, run: str, every_token: bool = True) -> None:
+    """Fill the decision cache for every token (or, without ``every_token``, those of the ``playing`` sessions)
+    and name, and start ``playing`` sessions (rows + heartbeats)."""
     from django.utils import timezone
 
     from monitoring import sessions
     from monitoring.models import PlaySession
     from subscribers import playback_cache
 
-    for subscriber, _, _ in rows:
+    for subscriber, _, _ in (rows if every_token else rows[:playing]):
         playback_cache.lookup(subscriber.playback_token)
     for n in range(50):
         playback_cache.lookup(f"unknown-token-{n}")
@@ -341,6 +372,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--devices", type=int, default=0,
                         help="devices per subscriber (and the portal's limit): every check carries a known device_id")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the server's port (the metered server's is the next one); 0: any free port")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the data and decision cache of a previous run (no flush, no build; only the "
+                             "playing sessions are new): for repeated runs on a loaded machine")
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also measure the same load on a second server with metrics on; report the cost")
     return parser.parse_args()
@@ -509,14 +545,18 @@ def main() -> None:
     _django.server_environment(args.database_url, args.redis_url, KEY)
     import redis
 
-    redis.Redis.from_url(args.redis_url).flushdb()
+    if not args.reuse:
+        redis.Redis.from_url(args.redis_url).flushdb()
     _django.setup(args.database_url)
 
     started = time.perf_counter()
-    portal, rows = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods,
-                                restricted_share=args.restricted_share, devices=args.devices)
+    found = existing_portal() if args.reuse else None
+    if found is None:
+        found = build_portal(args.subscribers, args.channels, args.packages, periods=args.periods,
+                             restricted_share=args.restricted_share, devices=args.devices)
+    portal, rows = found
     run = uuid.uuid4().hex[:8]
-    warm_up(portal, rows, args.playing, run)
+    warm_up(portal, rows, args.playing, run, every_token=not args.reuse)
     restricted = set(portal.channels.filter(location_links__isnull=False).values_list("name", flat=True))
     playing_restricted = sum(1 for _, allowed, _ in rows[:args.playing] if allowed in restricted)
     print(f"data: {args.subscribers} subscribers, {args.channels} channels ({len(restricted)} with location "
@@ -528,13 +568,13 @@ def main() -> None:
     data = tmp / "viewers.txt"
     device = (lambda s: f" {device_uid(s, 0)}") if args.devices else (lambda s: "")
     data.write_text("".join(f"{s.playback_token} {ok} {no}{device(s)}\n" for s, ok, no in rows))
-    port = _django.free_port()
+    port = args.port or _django.free_port()
     servers = [_django.gunicorn(port, "auth_check:wsgi_app()", HERE, env={
         "METRICS_TOKEN": "", "METRICS_ALLOWED_IPS": "", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-off")})]
     cost = None
     try:
         if args.metrics_cost:
-            metered = _django.free_port()
+            metered = args.port + 1 if args.port else _django.free_port()
             servers.append(_django.gunicorn(metered, "auth_check:wsgi_app()", HERE, env={
                 "METRICS_TOKEN": METRICS_TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-on")}))
         measured = measure(f"http://127.0.0.1:{port}", args, tmp, data, run)

@@ -8,12 +8,12 @@ runs, each in a fresh worker process:
 
   (a) floor    the fastest parse available (expat with minimal handlers) of the same file, with a binary
                COPY of the same rows into an empty, unindexed table;
-  (b) import   our full fetch + import of a new source: HTTP download, gzip, hardened parse, staging,
-               merge into the indexed programme table, fetch record (``run_fetch``, as the Celery task);
+  (b) import   our full fetch + import of a new source: HTTP download, gzip, hardened parse (read in a
+               parser process while the worker writes), staging, merge into the indexed programme table, fetch record (``run_fetch``, as the Celery task);
   (c) reimport the same file again, which must write 0 programme rows (checked in pg_stat_user_tables).
 
-It prints programmes/s of each (median of the rounds), the ratio (b)/(a) of their times, the worker's peak
-RSS, and PASS/FAIL against the targets of ../shared/spec/performance.md. Shared machines are noisy: the
+It prints programmes/s of each (median of the rounds), the ratio (b)/(a) of their times, the peak RSS of the
+worker and its parser process, and PASS/FAIL against the targets of ../shared/spec/performance.md. Shared machines are noisy: the
 rounds alternate, and the ratio is the figure to trust.
 """
 
@@ -37,7 +37,7 @@ GENERATOR = next((tools / "gen_xmltv.py" for tools in _TOOLS + [_django.ROOT.par
                                                                  _django.ROOT.parent.parent / "shared" / "tools"]
                   if (tools / "gen_xmltv.py").exists()), _django.ROOT.parent / "shared" / "tools" / "gen_xmltv.py")
 BASE_CHANNELS, DAYS = 500, 14
-TARGETS = {"import": 20_000, "ratio": 2.0, "reimport": 30_000, "rss_mib": 256}
+TARGETS = {"import": 20_000, "ratio": 1.0, "reimport": 60_000, "rss_mib": 256}  # performance.md, raised targets
 CHUNK = 256 * 1024
 
 
@@ -57,14 +57,30 @@ def guide_file(scale: int, directory: Path, generator: Path = GENERATOR) -> Path
     return path
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen, int]:
-    port = _django.free_port()
+def start_server(directory: Path, port: int = 0) -> tuple[subprocess.Popen, int]:
+    port = port or _django.free_port()
     server = _django.serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                             "--directory", str(directory)], port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return server, port
 
 
 # --- Children: one measurement per fresh process, reporting JSON on stdout -----------------------------
+
+
+def cpu_seconds() -> dict:
+    """CPU seconds (user + system) of this process and of its reaped children (the parser process): a figure
+    that load on a shared machine inflates far less than wall time."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"cpu": own.ru_utime + own.ru_stime, "parser_cpu": children.ru_utime + children.ru_stime}
+
+
+def children_peak_rss_mib() -> float:
+    """The peak RSS of the largest child process reaped so far (the importer's parser process)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def peak_rss_mib() -> float:
@@ -136,7 +152,7 @@ def child_floor(args) -> dict:
                      "title text, language text, description text, genre text, rating text, subtitle text, "
                      "icon text, episode text)")
         conn.commit()
-        started, count = time.perf_counter(), 0
+        started, count, cpu_before = time.perf_counter(), 0, cpu_seconds()
         with conn.cursor().copy("COPY floor_programs FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "timestamptz", "timestamptz"] + ["text"] * 8)
             for rows in floor_rows(Path(args.file)):
@@ -148,7 +164,8 @@ def child_floor(args) -> dict:
         seconds = time.perf_counter() - started
         stored = conn.execute("SELECT count(*) FROM floor_programs").fetchone()[0]
     assert stored == count
-    return {"seconds": seconds, "rows": count, "rss_mib": peak_rss_mib()}
+    cpu = {key: value - cpu_before[key] for key, value in cpu_seconds().items()}
+    return {"seconds": seconds, "rows": count, "rss_mib": peak_rss_mib(), **cpu}
 
 
 def child_fetch(args) -> dict:
@@ -160,13 +177,15 @@ def child_fetch(args) -> dict:
     source = EpgSource.objects.select_related("portal").get(pk=args.source_id)
     # The fetch record the API or the dispatcher would create, without sending a job to a broker.
     fetch = EpgFetch.objects.create(portal_id=source.portal_id, epg_source=source, job_id=f"bench-{time.time_ns()}")
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     fetch = epg_services.run_fetch(fetch.id)
     seconds = time.perf_counter() - started
+    cpu = {key: value - cpu_before[key] for key, value in cpu_seconds().items()}
     assert fetch.status == "success", fetch.message
     return {"seconds": seconds, "rows": fetch.found_programs, "imported": fetch.imported_programs,
             "deleted": fetch.deleted_programs, "fetch_duration": fetch.fetch_duration,
-            "import_duration": fetch.import_duration, "rss_mib": peak_rss_mib(), "message": fetch.message}
+            "import_duration": fetch.import_duration, "rss_mib": peak_rss_mib(),
+            "parser_rss_mib": children_peak_rss_mib(), "message": fetch.message, **cpu}
 
 
 def run_child(kind: str, args, **extra) -> dict:
@@ -204,6 +223,7 @@ def main() -> None:
     parser.add_argument("--work-dir", default=str(_django.ROOT / "var" / "bench"), help="where guides are cached")
     parser.add_argument("--generator", type=Path, default=GENERATOR, help="the guide generator (gen_xmltv.py); "
                         f"default: {GENERATOR}")
+    parser.add_argument("--port", type=int, default=0, help="port of the guide's HTTP server (default: any free)")
     parser.add_argument("--child", choices=["floor", "fetch"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--source-id", type=int, help=argparse.SUPPRESS)
@@ -226,7 +246,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit("this benchmark measures PostgreSQL (COPY); give --database-url postgres://…")
     path = guide_file(args.scale, Path(args.work_dir), args.generator)
-    server, port = start_server(path.parent)
+    server, port = start_server(path.parent, args.port)
     name = f"bench-epg-{int(time.time())}"
     portal = portals.create_portal(name=name, domain=f"{name}.bench", owner_email="bench@example.com",
                                    owner_password="Bench-Pass-2024!")
@@ -265,7 +285,9 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     median = {kind: statistics.median(r["seconds"] for r in runs) for kind, runs in results.items()}
     ratio = statistics.median(b["seconds"] / a["seconds"] for a, b in zip(results["floor"], results["import"]))
     rate = {kind: rows / seconds for kind, seconds in median.items()}
-    rss = max(r["rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    # The worker and its parser process together (the parser's shared pages counted twice: an upper bound).
+    rss = max(r["rss_mib"] + r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    parser_rss = max(r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
     checks = {
         "import": rate["import"] >= TARGETS["import"],
         "ratio": ratio <= TARGETS["ratio"],
@@ -284,8 +306,20 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     print(f"    (b)/(a)   {ratio:7.2f}                           target ≤ {TARGETS['ratio']}: {verdict[checks['ratio']]}")
     print(f"(c) reimport  {median['reimport']:7.2f} s  {rate['reimport']:>9,.0f} programmes/s   target ≥ "
           f"{TARGETS['reimport']:,} and 0 rows written (wrote {max(reimport_writes)}): {verdict[checks['reimport']]}")
-    print(f"worker peak RSS {rss:.0f} MiB (floor {max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
+    print(f"worker + parser peak RSS {rss:.0f} MiB (parser {parser_rss:.0f} MiB; floor "
+          f"{max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
           f"                target ≤ {TARGETS['rss_mib']} MiB: {verdict[checks['rss']]}")
+    # On a loaded machine (and with the kernel's per-session CPU share) wall times say little about overlap;
+    # the busiest process's CPU time is what an idle machine's wall time would approach.
+    busiest = {kind: statistics.median(max(r["cpu"], r["parser_cpu"]) for r in runs) for kind, runs in results.items()}
+    print(f"CPU seconds (medians): floor {statistics.median(r['cpu'] for r in results['floor']):.2f}; import worker "
+          f"{statistics.median(r['cpu'] for r in results['import']):.2f} + parser process "
+          f"{statistics.median(r['parser_cpu'] for r in results['import']):.2f}; reimport worker "
+          f"{statistics.median(r['cpu'] for r in results['reimport']):.2f} + parser process "
+          f"{statistics.median(r['parser_cpu'] for r in results['reimport']):.2f}")
+    print(f"busiest process (b)/(a) {busiest['import'] / busiest['floor']:.2f}, (c) "
+          f"{rows / busiest['reimport']:,.0f} programmes per CPU second   (information: what an idle machine's "
+          "ratio approaches)")
     print(f"last import message: {results['import'][-1]['message']}")
     if not all(checks.values()):
         sys.exit(1)

@@ -1,6 +1,6 @@
 """Benchmark: deep list pages of the Management API on big tables (performance.md, ``bench/lists.py``).
 
-    python bench/lists.py [--database-url postgres://…] [--reload] [--repeat 50] [--no-freeze]
+    python bench/lists.py [--database-url postgres://…] [--reload] [--repeat 50] [--no-freeze] [--sessions N]
 
 Loads (once; ``--reload`` to redo) 1,000,000 play sessions, 1,000,000 operations and 100,000 subscribers into
 one portal of a PostgreSQL database with ``INSERT … SELECT generate_series`` (skewed on purpose so that
@@ -10,6 +10,10 @@ portal's API key), it reads pages of 100 at page 1, 100 and 1,000 — without an
 each the p95 latency, the number of SQL queries (must not depend on the depth), whether any ``COUNT(`` ran,
 and the floor: the page's keyset SQL alone, run directly.
 
+Play sessions are one per second from 2024-04-01 (1M: 11.5 days; ``--sessions 10000000``: 4 months), so on
+PostgreSQL's monthly partitions (operations.md §5; their months are created before loading) the lists read
+across partitions.
+
 Target: p95 ≤ 50 ms per page at any depth, constant query count, no ``COUNT(*)``.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import datetime as dt
 import os
 import statistics
 import time
@@ -38,9 +43,15 @@ def snowflake(ms_expr: str) -> str:
 def load(portal, channel_ids: list[int], package_ids: list[int]) -> None:
     from django.db import connection
 
+    from monitoring import partitions
+
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO OFF")
+        for history, first, seconds in ((partitions.OPERATIONS, dt.datetime(2024, 3, 1, tzinfo=dt.UTC), OPERATIONS),
+                                        (partitions.PLAY_SESSIONS, dt.datetime(2024, 4, 1, tzinfo=dt.UTC), SESSIONS)):
+            if partitions.is_partitioned(cursor, history.table):
+                partitions.create_months(cursor, history, first, first + dt.timedelta(seconds=seconds + 1800))
         # Subscribers: 100k, 5% disabled; IDs from 2024-02-01 on, one per millisecond.
         cursor.execute(f"""
             INSERT INTO subscribers_subscriber (id, portal_id, name, phone_country_code, phone, full_phone,
@@ -88,7 +99,7 @@ def load(portal, channel_ids: list[int], package_ids: list[int]) -> None:
                    CASE WHEN g %% 100 = 0 THEN NULL ELSE timestamptz '2024-04-01' + (g + 1800) * interval '1 second' END,
                    g %% 100 = 0, CASE WHEN g %% 100 = 0 THEN '' ELSE 'streamer' END, g * 1000,
                    '10.0.' || (g %% 250) || '.' || (g %% 200 + 1), 'BenchPlayer/1.0', 'hls', false, 'NL'
-            FROM generate_series(1, {SESSIONS}) g JOIN bench_subscribers s ON s.n = 1 + g %% {SUBSCRIBERS}
+            FROM generate_series(1, {SESSIONS}::bigint) g JOIN bench_subscribers s ON s.n = 1 + g %% {SUBSCRIBERS}
             """, [portal.id, heavy])
         for table in ("subscribers_subscriber", "subscribers_subscription", "monitoring_operation",
                       "monitoring_playsession"):
@@ -200,12 +211,15 @@ def raw_times(sql: str, repeat: int) -> list[float]:
 
 
 def main() -> None:
+    global SESSIONS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument("--reload", action="store_true")
     parser.add_argument("--repeat", type=int, default=50, help="reads per page (p95 of 50: the 48th slowest)")
     parser.add_argument("--no-freeze", action="store_true", help="skip the WSGI entry point's gc.freeze()")
+    parser.add_argument("--sessions", type=int, default=SESSIONS, help="play sessions to load (10,000,000: 4 months)")
     args = parser.parse_args()
+    SESSIONS = args.sessions
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     _django.setup(args.database_url)
     from django.db import connection

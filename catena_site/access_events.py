@@ -12,6 +12,10 @@ Both halves are durable: the keys to delete and the scope to re-check are writte
 its row within seconds (:func:`drain_pending_invalidations`); re-checks of one portal are merged into one job
 (:func:`recheck_sessions`).
 
+On Redis every delivery also gives the generation key (:func:`generation_key`) a new random value, in the same
+transaction as the deletes: the web processes' own tier of decisions (``subscribers.playback_cache``) is valid
+only while that key holds the value it was read under.
+
 This module lives in the infrastructure layer so that ``content`` and ``subscribers`` can call it without
 importing ``monitoring``; the re-check of active play sessions is a Celery task that ``monitoring``
 registers under :data:`RECHECK_TASK`, enqueued by name.
@@ -110,6 +114,12 @@ def devices_stamp_key(subscriber_id: int) -> str:
     return f"pb:sd:{subscriber_id}"
 
 
+def generation_key() -> str:
+    """Takes a new random value with every invalidation, in the same Redis transaction as the deletes: the one
+    stamp the process tier of the playback facts (``subscribers.playback_cache``) validates its entries by."""
+    return "pb:gen"
+
+
 def webhooks_stamp_key(portal_id: int) -> str:
     """Protects the cached list of a portal's active webhooks (``monitoring.operations.subscribed_webhooks``)."""
     return f"wh:st:{portal_id}"
@@ -142,8 +152,10 @@ def _after_commit(keys: list[str]) -> None:
 def _deliver(row_ids: list[int], keys: list[str]) -> bool:
     """Delete ``keys`` from the cache, then their pending rows; False (rows kept, retry flagged) if the cache failed."""
     global _retry_due
+    from .shared_store import store  # it imports this module
+
     try:
-        cache().delete_many(keys)
+        store().invalidate(keys, generation_key())
     except Exception as exc:  # the cache is unreachable: the pending rows are retried within seconds
         log.warning("could not invalidate playback decisions %s (%s); retrying from the pending record", keys, exc)
         _retry_due = time.monotonic()

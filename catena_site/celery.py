@@ -74,6 +74,11 @@ app.conf.beat_schedule = {
         "task": "monitoring.tasks.sweep_webhook_deliveries",
         "schedule": timedelta(seconds=60),
     },
+    # History (operations.md §5): month partitions created ahead, expired months dropped (monitoring/partitions.py).
+    "monitoring.maintain-history-partitions": {
+        "task": "monitoring.tasks.maintain_history_partitions",
+        "schedule": crontab(hour=3, minute=17),
+    },
     # Subscriptions: the expiry reminder SMS, once a day (each subscription's reminder is claimed, never twice).
     "subscribers.send-expiry-reminders": {
         "task": "subscribers.tasks.send_expiry_reminders",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.text import UNSTORABLE, text_problem
 
@@ -87,7 +88,7 @@ class ImportReport:
 class ImportForm(forms.Form):
     """A CSV upload, or the token of a file already checked (so that "Import" needs no second upload)."""
 
-    file = forms.FileField(required=False, label="CSV file",
+    file = forms.FileField(required=False, label=_("CSV file"),
                            widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}))
     checked = forms.CharField(required=False, widget=forms.HiddenInput)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.db import connections
 from django.http import Http404, QueryDict, StreamingHttpResponse
+from django.utils import translation
 from django.views.generic import TemplateView
 from rest_framework.exceptions import ValidationError as InvalidCursor
 
@@ -291,7 +292,9 @@ class PortalListView(PortalMixin, TemplateView):
 
     def csv_lines(self, queryset, ordering: tuple[str, ...], columns: list[Column]) -> Iterator[str]:
         writer = csv.writer(_Echo())
-        yield writer.writerow([column.label for column in columns])
+        with translation.override("en"):  # the export's header stays English in every language (files, scripts)
+            header = [str(column.label) for column in columns]
+        yield writer.writerow(header)
         keyset = self.keyset_class(queryset.model, ordering)
         cursor = None
         while True:

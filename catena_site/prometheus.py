@@ -23,11 +23,15 @@ import ipaddress
 import logging
 import os
 import re
+import struct
+import threading
 import time
+from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 # Loading the settings points prometheus_client at the directory (PROMETHEUS_MULTIPROC_DIR in the environment),
 # which it reads once, when imported: so before the import.
@@ -74,11 +78,25 @@ STATIC_VIEW = "<static>"  # a static file, answered by WhiteNoise before any URL
 # Children of the labelled metrics, by label values: ``labels()`` takes a lock and builds a key on every call,
 # which the auth check (thousands per second) should not pay for.
 _children: dict[tuple, object] = {}
+_enabled: bool | None = None  # enabled(), kept until the settings change
 
 
 def enabled() -> bool:
     """Whether anybody may read the metrics (``METRICS_TOKEN`` or ``METRICS_ALLOWED_IPS`` set)."""
-    return bool(settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS)
+    global _enabled
+    found = _enabled
+    if found is None:
+        found = _enabled = bool(settings.METRICS_TOKEN or settings.METRICS_ALLOWED_IPS)
+    return found
+
+
+def _settings_changed(setting=None, **kwargs) -> None:
+    global _enabled
+    if setting in ("METRICS_TOKEN", "METRICS_ALLOWED_IPS"):
+        _enabled = None
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="prometheus.settings_changed")
 
 
 def _child(metric, *values: str):
@@ -87,6 +105,53 @@ def _child(metric, *values: str):
     if child is None:
         child = _children[key] = metric.labels(*values)
     return child
+
+
+# --- Writing a value the cheap way ------------------------------------------------------------------------------
+# prometheus_client's multiprocess value takes a lock, asks the kernel for the process ID (a fork moves its files)
+# and looks its position up on every increment, and a histogram walks its buckets: most of what counting cost the
+# auth check. Here the hot paths add to the value and write its 16 bytes into the mapped file directly, under a
+# lock of this module (threaded workers); the process ID is checked once after a fork (os.register_at_fork), by
+# letting prometheus_client's own increment run once, which reopens every value's file for the new process. Where
+# a value is not a multiprocess one (no PROMETHEUS_MULTIPROC_DIR: tests of the library itself), its own ``inc``.
+
+_PACK = struct.Struct("dd").pack
+_lock = threading.Lock()
+_forked = False  # a forked child that has not written yet
+
+
+def _after_fork() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _write(value, amount: float) -> None:
+    """Add ``amount`` to one value (a counter's, a histogram's sum or bucket); the caller holds ``_lock``."""
+    try:
+        file = value._file
+        position = file._positions[value._key]
+    except AttributeError:  # not a multiprocess value
+        value.inc(amount)
+        return
+    value._value += amount
+    file._m[position:position + 16] = _PACK(value._value, 0.0)
+
+
+def _tally(counter, histogram, seconds: float) -> None:
+    """``counter.inc()`` and ``histogram.observe(seconds)`` (labelled children) the cheap way: the counter, the
+    histogram's sum and the one bucket ``seconds`` falls in (the first bound ≥ it; stored buckets are not
+    cumulative)."""
+    global _forked
+    with _lock:
+        if _forked:
+            counter._value.inc(0)  # prometheus_client's own pid check: the files of this process from now on
+            _forked = False
+        _write(counter._value, 1.0)
+        _write(histogram._sum, seconds)
+        _write(histogram._buckets[bisect_left(histogram._upper_bounds, seconds)], 1.0)
 
 
 @lru_cache(maxsize=10_000)
@@ -105,8 +170,8 @@ def count_auth_check(portal_id: int | None, result: str, reason: str, seconds: f
     if not enabled():
         return
     try:
-        _child(AUTH_CHECKS, portal_label(portal_id), result, reason).inc()
-        _child(AUTH_CHECK_SECONDS, result).observe(seconds)
+        _tally(_child(AUTH_CHECKS, portal_label(portal_id), result, reason), _child(AUTH_CHECK_SECONDS, result),
+               seconds)
     except Exception:  # a metric is not worth a failed request
         log.warning("could not count an auth check", exc_info=True)
 
@@ -170,8 +235,8 @@ class HttpMetricsMiddleware:
                 view = match.view_name
             else:
                 view = STATIC_VIEW if request.path.startswith(settings.STATIC_URL) else UNRESOLVED_VIEW
-            _child(HTTP_REQUESTS, view, request.method, str(response.status_code)).inc()
-            _child(HTTP_REQUEST_SECONDS, view).observe(time.perf_counter() - started)
+            _tally(_child(HTTP_REQUESTS, view, request.method, str(response.status_code)),
+                   _child(HTTP_REQUEST_SECONDS, view), time.perf_counter() - started)
         except Exception:
             log.warning("could not count a request", exc_info=True)
         return response

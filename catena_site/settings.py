@@ -53,10 +53,13 @@ MIDDLEWARE = [
     "catena_site.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the cookie or Accept-Language; ScreenLocaleMiddleware then prefers the manager's choice.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portals.web_auth.ManagerSessionMiddleware",
+    "portals.web_auth.ScreenLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Live blocks: ``request.htmx`` tells a block refresh (HX-Request) from a page load.
@@ -218,7 +221,10 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^streaming/"]
 
 # --- I18N, static ---------------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The screens' languages (README "Languages and time zone"); the API and its error messages stay English.
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -341,6 +347,10 @@ STREAMER_CACHE_ALIAS = env.str("STREAMER_CACHE_ALIAS", default="default")
 # while an access change committed (its invalidation could not be delivered).
 STREAMER_CACHE_TTL = env.int("STREAMER_CACHE_TTL", default=3600)
 SESSION_STALE_SECONDS = env.int("SESSION_STALE_SECONDS", default=600)
+# History retention (operations.md §5): older play sessions and operations are dropped, a whole month at a time on
+# PostgreSQL (monitoring/partitions.py), by beat's daily job. Unset (the default for operations): kept forever.
+PLAY_SESSION_RETENTION_DAYS = env.int("PLAY_SESSION_RETENTION_DAYS", default=400)
+OPERATION_RETENTION_DAYS = env.int("OPERATION_RETENTION_DAYS", default=None)
 # With Redis: session starts of portals without a session limit are buffered and written every few seconds.
 STREAMER_BUFFER_SESSIONS = env.bool("STREAMER_BUFFER_SESSIONS", default=True)
 # With Redis: event batches are acknowledged once buffered and applied in bulk by a worker within seconds.

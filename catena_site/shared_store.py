@@ -53,6 +53,10 @@ class DjangoStore:
         if keys:
             self.cache.delete_many(keys)
 
+    def invalidate(self, keys: list[str], generation_key: str) -> None:
+        """Delete stamp keys (``access_events``). This store keeps no process tier, so no generation to change."""
+        self.delete_many(keys)
+
     def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
         return [self.cache.add(key, value, timeout=timeout) for key in keys]
 
@@ -97,6 +101,10 @@ class RedisStore:
         self._connection = None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._no_script = redis.exceptions.NoScriptError
+        # The process tier of the playback facts (``subscribers.playback_cache``): entries of this process,
+        # valid while the generation key holds the value they were read under. Per store, so a forked child or
+        # other cache settings start empty.
+        self.process_tier: dict = {}
 
     def get_many(self, keys: list[str]) -> dict:
         if not keys:
@@ -114,6 +122,15 @@ class RedisStore:
     def delete_many(self, keys: list[str]) -> None:
         if keys:
             self.client.delete(*[self.make_key(k) for k in keys])
+
+    def invalidate(self, keys: list[str], generation_key: str) -> None:
+        """Delete stamp keys and give the generation key a new random value, atomically (MULTI): every process
+        tier entry read before is invalid from the same instant the deleted stamps are."""
+        pipe = self.client.pipeline(transaction=True)
+        if keys:
+            pipe.delete(*[self.make_key(k) for k in keys])
+        pipe.set(self.make_key(generation_key), secrets.token_hex(8))
+        pipe.execute()
 
     def add_many(self, keys: list[str], value, timeout: int | None) -> list[bool]:
         """``add`` of each key, in one round trip; which were added."""

@@ -18,6 +18,7 @@ from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.exceptions import ValidationError as InvalidCursor
@@ -230,7 +231,7 @@ class CsvImportView(TemplateView):
         else:
             content = cache.get(self.cache_key(token))
             if content is None:
-                form.add_error("file", "The checked file is no longer available; choose it again.")
+                form.add_error("file", _("The checked file is no longer available; choose it again."))
                 return self.render_to_response(self.get_context_data(form=form), status=400)
         dry_run = request.POST.get("action") != "import"
         try:

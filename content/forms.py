@@ -8,10 +8,13 @@ refusals come back onto these forms, every field's at once, through ``catena_sit
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.ids import encode_id
 from portals.validators import MAX_LOGO_BYTES
 
+from .inputs import MAX_EPG_SOURCES
 from .models import AspectRatio, Category, EpgSource, Location, Quality
 
 
@@ -37,39 +40,47 @@ def disable_fields(form: forms.Form, *, name_fixed: bool, read_only: bool) -> No
 class ChannelForm(forms.Form):
     """A channel: technical name (create only), title, EPG source and channel, logo upload or removal."""
 
-    name = forms.CharField(required=False, label="Technical name",
-                           help_text="The stream name on the streaming server: 2–20 letters, digits, '-' or '_'. "
-                                     "It cannot be changed later.",
+    name = forms.CharField(required=False, label=_("Technical name"),
+                           help_text=_("The stream name on the streaming server: 2–20 letters, digits, '-' or '_'. "
+                                     "It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False, help_text="The name subscribers see.")
+    title = forms.CharField(label=_("Title"), required=False, strip=False, help_text=_("The name subscribers see."))
     # Text offered as a list: the portal's sources, and the name the channel refers to even while no source has it.
-    epg_source = forms.CharField(required=False, label="EPG source", widget=forms.Select)
-    epg_channel_name = forms.CharField(required=False, strip=False, label="EPG channel name",
-                                       help_text="The channel's id in the EPG source's XMLTV guide.")
-    logo = forms.FileField(required=False, label="Upload a logo",
-                           help_text="PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels.",
+    epg_source = forms.CharField(required=False, label=_("EPG source"), widget=forms.Select)
+    epg_channel_name = forms.CharField(required=False, strip=False, label=_("EPG channel name"),
+                                       help_text=_("The channel's id in the EPG source's XMLTV guide."))
+    epg_extra_sources = forms.CharField(
+        required=False, strip=False, label=_("Further EPG sources"), widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line: a source name, a space, and the channel's id in it. Where the source above has "
+                    "no programmes, the first of these that has them fills the guide."))
+    epg_offset_minutes = forms.IntegerField(
+        required=False, label=_("EPG offset (minutes)"),
+        help_text=_("Shifts every programme of this channel's guide (−1440 to 1440; 0 or empty: none)."),
+        widget=forms.NumberInput(attrs={"min": -1440, "max": 1440, "step": 1}))
+    logo = forms.FileField(required=False, label=_("Upload a logo"),
+                           help_text=_("PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels."),
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
                                                                   "data-logo-preview": "logo-preview"}))
-    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
-    number = forms.IntegerField(required=False, help_text="The logical channel number players sort by (1–99999), "
-                                                          "unique in the portal; empty for none.",
+    remove_logo = forms.BooleanField(required=False, label=_("Remove the logo"))
+    number = forms.IntegerField(label=_("Number"), required=False, help_text=_("The logical channel number players sort by (1–99999), "
+                                                          "unique in the portal; empty for none."),
                                 widget=forms.NumberInput(attrs={"min": 1, "max": 99999, "step": 1}))
-    categories = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                           help_text="The groups players list the channel under.")
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
-    language = forms.CharField(required=False, help_text="A language (en) or locale (en_US) code; empty for none.")
-    aspect_ratio = forms.ChoiceField(required=False, label="Aspect ratio", choices=AspectRatio.choices)
-    quality = forms.ChoiceField(required=False, choices=Quality.choices)
-    audio_only = forms.BooleanField(required=False, label="Audio only (a radio station)")
-    is_public = forms.BooleanField(required=False, label="Public",
-                                   help_text="Listed in catalogs shown to people without access to it.")
-    is_exclusive = forms.BooleanField(required=False, label="Exclusive")
-    archive_days = forms.IntegerField(required=False, label="Archive days",
-                                      help_text="Days of catch-up the streaming server keeps (0–365).",
+    categories = forms.MultipleChoiceField(label=_("Categories"), required=False, widget=forms.CheckboxSelectMultiple,
+                                           help_text=_("The groups players list the channel under."))
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    language = forms.CharField(label=_("Language"), required=False, help_text=_("A language (en) or locale (en_US) code; empty for none."))
+    aspect_ratio = forms.ChoiceField(required=False, label=_("Aspect ratio"), choices=AspectRatio.choices)
+    quality = forms.ChoiceField(label=_("Quality"), required=False, choices=Quality.choices)
+    audio_only = forms.BooleanField(required=False, label=_("Audio only (a radio station)"))
+    is_public = forms.BooleanField(required=False, label=_("Public"),
+                                   help_text=_("Listed in catalogs shown to people without access to it."))
+    is_exclusive = forms.BooleanField(required=False, label=_("Exclusive"))
+    archive_days = forms.IntegerField(required=False, label=_("Archive days"),
+                                      help_text=_("Days of catch-up the streaming server keeps (0–365)."),
                                       widget=forms.NumberInput(attrs={"min": 0, "max": 365, "step": 1}))
     location_restrictions = forms.MultipleChoiceField(
-        required=False, label="Location restrictions", widget=forms.CheckboxSelectMultiple,
-        help_text="None checked: the channel plays anywhere; else only from these locations.")
+        required=False, label=_("Location restrictions"), widget=forms.CheckboxSelectMultiple,
+        help_text=_("None checked: the channel plays anywhere; else only from these locations."))
 
     # The service's error keys (API names) → the fields that show them.
     SERVICE_FIELDS = {"name": "name", "title": "title", "epgSourceName": "epg_source",
@@ -77,7 +88,11 @@ class ChannelForm(forms.Form):
                       "categories": "categories", "description": "description", "language": "language",
                       "aspectRatio": "aspect_ratio", "quality": "quality", "audioOnly": "audio_only",
                       "isPublic": "is_public", "isExclusive": "is_exclusive", "archiveDays": "archive_days",
-                      "locationRestrictions": "location_restrictions"}
+                      "locationRestrictions": "location_restrictions", "epgSources": "epg_extra_sources",
+                      "epgOffsetMinutes": "epg_offset_minutes",
+                      **{f"epgSources.{index}.{key}": "epg_extra_sources" for index in range(1, MAX_EPG_SOURCES)
+                         for key in ("epgSourceName", "epgChannelName")},
+                      "epgSources.0.epgSourceName": "epg_source", "epgSources.0.epgChannelName": "epg_channel_name"}
     # Catalog fields read as they are (form field → API name).
     CATALOG_FIELDS = {"description": "description", "language": "language", "aspect_ratio": "aspectRatio",
                       "audio_only": "audioOnly", "is_public": "isPublic", "is_exclusive": "isExclusive"}
@@ -91,6 +106,9 @@ class ChannelForm(forms.Form):
                 "title": channel.title,
                 "epg_source": channel.epg_source_name,
                 "epg_channel_name": channel.epg_channel_name,
+                "epg_extra_sources": "\n".join(f"{name} {epg_channel}"
+                                               for name, epg_channel, _ in channel.epg_extra_sources),
+                "epg_offset_minutes": channel.epg_offset_minutes,
                 **self._catalog_initial(channel),
                 **(kwargs.get("initial") or {}),
             }
@@ -138,11 +156,11 @@ class ChannelForm(forms.Form):
         channel = self.channel
         waiting = channel.epg_source_name if channel is not None and channel.epg_source_id is None else ""
         if waiting:
-            choices.append((waiting, f"{waiting} (no EPG source named {waiting} yet)"))
-            field.help_text = (f"No EPG source named {waiting} yet: the channel is linked to it as soon as a "
-                               "source of that name is added.")
+            choices.append((waiting, gettext("%(name)s (no EPG source named %(name)s yet)") % {"name": waiting}))
+            field.help_text = gettext("No EPG source named %(name)s yet: the channel is linked to it as soon as a "
+                                      "source of that name is added.") % {"name": waiting}
         elif not names:
-            field.help_text = "This portal has no EPG sources yet."
+            field.help_text = _("This portal has no EPG sources yet.")
         field.widget.choices = choices
 
     def service_data(self) -> dict:
@@ -150,8 +168,8 @@ class ChannelForm(forms.Form):
         data = self.cleaned_data
         result = {
             "title": data["title"],
-            "epgSourceName": data["epg_source"] or None,
-            "epgChannelName": data["epg_channel_name"],
+            **self._epg_sources(data),
+            "epgOffsetMinutes": data["epg_offset_minutes"] or 0,
             "number": data["number"],
             "quality": data["quality"] or Quality.HD,
             "archiveDays": 0 if data["archive_days"] is None else data["archive_days"],
@@ -168,13 +186,34 @@ class ChannelForm(forms.Form):
         return result
 
 
+    def clean_epg_extra_sources(self) -> list[dict]:
+        entries = []
+        for line in self.cleaned_data["epg_extra_sources"].splitlines():
+            if not line.strip():
+                continue
+            parts = line.strip().split(None, 1)
+            if len(parts) != 2:
+                raise forms.ValidationError(_("“%(line)s”: write a source name, a space, and the channel's id "
+                                              "in that source.") % {"line": line.strip()})
+            entries.append({"epgSourceName": parts[0], "epgChannelName": parts[1]})
+        return entries
+
+    def _epg_sources(self, data) -> dict:
+        """The EPG pair; ``epgSources`` (the pair first) instead when further sources are listed or were."""
+        pair = {"epgSourceName": data["epg_source"] or None, "epgChannelName": data["epg_channel_name"]}
+        extras = data["epg_extra_sources"]
+        if not extras and not (self.channel is not None and self.channel.epg_extra_sources):
+            return pair
+        return {"epgSources": ([pair] if pair["epgSourceName"] else []) + extras}
+
+
 class CategoryForm(forms.Form):
     """A category's technical name (create only), title and position."""
 
-    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'. It cannot be changed later.",
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False, help_text="The group name players show.")
-    position = forms.IntegerField(required=False, help_text="Smallest first; empty: after the last category.")
+    title = forms.CharField(label=_("Title"), required=False, strip=False, help_text=_("The group name players show."))
+    position = forms.IntegerField(label=_("Position"), required=False, help_text=_("Smallest first; empty: after the last category."))
 
     SERVICE_FIELDS = {"name": "name", "title": "title", "position": "position"}
 
@@ -199,14 +238,14 @@ class CategoryForm(forms.Form):
 class LocationForm(forms.Form):
     """A location's technical name (create only), title, countries and networks."""
 
-    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'. It cannot be changed later.",
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'. It cannot be changed later."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    title = forms.CharField(required=False, strip=False)
-    countries = forms.CharField(required=False, help_text="ISO 3166-1 alpha-2 codes separated by spaces or commas, "
-                                                          "e.g. FI SE EE.",
+    title = forms.CharField(label=_("Title"), required=False, strip=False)
+    countries = forms.CharField(label=_("Countries"), required=False, help_text=_("ISO 3166-1 alpha-2 codes separated by spaces or commas, "
+                                                          "e.g. FI SE EE."),
                                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    networks = forms.CharField(required=False, help_text="IPv4 or IPv6 networks, one per line, e.g. 192.0.2.0/24 "
-                                                         "(at most 1,000).",
+    networks = forms.CharField(label=_("Networks"), required=False, help_text=_("IPv4 or IPv6 networks, one per line, e.g. 192.0.2.0/24 "
+                                                         "(at most 1,000)."),
                                widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}))
 
     SERVICE_FIELDS = {"name": "name", "title": "title", "countries": "countries", "networks": "networks"}
@@ -232,9 +271,9 @@ class LocationForm(forms.Form):
 class PackageForm(forms.Form):
     """A package's name and description."""
 
-    name = forms.CharField(required=False, help_text="2–20 letters, digits, '-' or '_'.",
+    name = forms.CharField(label=_("Name"), required=False, help_text=_("2–20 letters, digits, '-' or '_'."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     SERVICE_FIELDS = {"name": "name", "description": "description"}
 
@@ -255,23 +294,35 @@ class PackageForm(forms.Form):
 class EpgSourceForm(forms.Form):
     """An EPG source: its name, the URL of its XMLTV guide and the days between automatic fetches."""
 
-    name = forms.CharField(required=False,
-                           help_text="2–64 letters, digits, '.', '-' or '_'. Channels name their EPG source by it.",
+    name = forms.CharField(label=_("Name"), required=False,
+                           help_text=_("2–64 letters, digits, '.', '-' or '_'. Channels name their EPG source by it."),
                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
-    url = forms.CharField(required=False, strip=False, label="URL",
-                          help_text="The http:// or https:// address of the XMLTV file (it may be gzipped).",
+    url = forms.CharField(required=False, strip=False, label=_("URL"),
+                          help_text=_("The http:// or https:// address of the XMLTV file (it may be gzipped)."),
                           widget=forms.URLInput(attrs={"autocomplete": "off", "spellcheck": "false",
                                                        "placeholder": "https://epg.example.com/guide.xml"}))
-    period = forms.IntegerField(required=False, label="Period (days)",
-                                help_text="Days between automatic fetches; Update now fetches at any time.",
+    period = forms.IntegerField(required=False, label=_("Period (days)"),
+                                help_text=_("Days between automatic fetches; Update now fetches at any time."),
                                 widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
 
-    SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period"}
+    offset_minutes = forms.IntegerField(
+        required=False, label=_("Time offset (minutes)"),
+        help_text=_("The offset east of UTC of the guide's times that give none, e.g. 180 for UTC+3 (−1440 to "
+                    "1440). It applies from the next fetch."),
+        widget=forms.NumberInput(attrs={"min": -1440, "max": 1440, "step": 1}))
+    force_offset = forms.BooleanField(required=False, label=_("Use this offset for every time"),
+                                      help_text=_("Replace the offsets the guide gives (a guide whose offsets "
+                                                  "are wrong)."))
+
+    SERVICE_FIELDS = {"name": "name", "url": "url", "period": "period", "offsetMinutes": "offset_minutes",
+                      "forceOffset": "force_offset"}
 
     def __init__(self, *args, source=None, read_only: bool = False, **kwargs):
         self.source = source
         initial = {"period": 1} if source is None else {"name": source.name, "url": source.url,
-                                                        "period": source.period}
+                                                        "period": source.period,
+                                                        "offset_minutes": source.offset_minutes,
+                                                        "force_offset": source.force_offset}
         kwargs["initial"] = {**initial, **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         if source is None:
@@ -283,7 +334,8 @@ class EpgSourceForm(forms.Form):
     def service_data(self) -> dict:
         """The fields under their API names; an empty period is left out (1 day on create, unchanged on edit)."""
         data = self.cleaned_data
-        result = {"name": data["name"].strip(), "url": data["url"]}
+        result = {"name": data["name"].strip(), "url": data["url"], "offsetMinutes": data["offset_minutes"] or 0,
+                  "forceOffset": data["force_offset"]}
         if data["period"] is not None:
             result["period"] = data["period"]
         return result

@@ -28,6 +28,7 @@ from .models import (
     MAX_ARCHIVE_DAYS,
     MAX_CHANNEL_NUMBER,
     MAX_NETWORKS,
+    MAX_OFFSET_MINUTES,
     TECHNICAL_NAME_PATTERN,
     AspectRatio,
     Category,
@@ -50,6 +51,8 @@ ARCHIVE_DAYS_RULE = f"Must be a whole number of days from 0 to {MAX_ARCHIVE_DAYS
 LANGUAGE_PATTERN = r"^[a-z]{2}(_[A-Z]{2})?$"
 LANGUAGE_RULE = "Must be a language code such as en or a locale such as en_US (ll or ll_CC)."
 POSITION_RULE = "Must be a whole number from -1000000 to 1000000."
+OFFSET_RULE = f"Must be a whole number of minutes from -{MAX_OFFSET_MINUTES} to {MAX_OFFSET_MINUTES}."
+MAX_EPG_SOURCES = 10  # sources one channel's guide may merge
 
 
 def valid_epg_source_name(value) -> bool:
@@ -67,6 +70,33 @@ def epg_source_name(**kwargs) -> Text:
     """An EPG source's name, or the name a channel refers to its source by."""
     return Text(trim_whitespace=False, validators=[RegexValidator(EPG_SOURCE_NAME_PATTERN,
                                                                   message=EPG_SOURCE_NAME_RULE)], **kwargs)
+
+
+def offset_minutes(**kwargs) -> WholeNumber:
+    """A guide's shift in minutes (a source's ``offsetMinutes``, a channel's ``epgOffsetMinutes``)."""
+    return WholeNumber(min_value=-MAX_OFFSET_MINUTES, max_value=MAX_OFFSET_MINUTES, required=False,
+                       error_messages={"invalid": OFFSET_RULE, "min_value": OFFSET_RULE, "max_value": OFFSET_RULE,
+                                       "null": OFFSET_RULE}, **kwargs)
+
+
+class EpgSourceEntry(serializers.Serializer):
+    """One entry of a channel's ``epgSources``: a source by name (which may not exist yet) and the channel's id
+    in its XMLTV file."""
+
+    default_error_messages = {"invalid": "Each entry must be an object with epgSourceName and epgChannelName."}
+
+    epgSourceName = epg_source_name(source="epg_source_name")
+    epgChannelName = Text(source="epg_channel_name", max_length=model_max_length(Channel, "epg_channel_name"),
+                          help_text="The channel's id in this source's XMLTV file.")
+
+    def validate(self, attrs: dict) -> dict:
+        """Both keys, also in an update (where DRF's ``partial`` would let an entry's key be left out)."""
+        missing = {api: ["This field is required."] for field, api in (("epg_source_name", "epgSourceName"),
+                                                                       ("epg_channel_name", "epgChannelName"))
+                   if field not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 @extend_schema_field({"type": "string", "nullable": True, "minLength": 1,
@@ -105,6 +135,13 @@ class ChannelInput(InputShape):
     epgChannelName = Text(source="epg_channel_name", required=False, allow_null=True, allow_blank=True,
                           max_length=model_max_length(Channel, "epg_channel_name"),
                           help_text="The channel's id in the EPG source's XMLTV file.")
+    epgSources = serializers.ListField(
+        source="epg_sources", child=EpgSourceEntry(), required=False, max_length=MAX_EPG_SOURCES,
+        help_text="The sources of the channel's guide in priority order: where one has programmes, those of the "
+                  "sources after it are not shown. The first entry is epgSourceName/epgChannelName; [] for none.")
+    epgOffsetMinutes = offset_minutes(
+        source="epg_offset_minutes",
+        help_text="Minutes added to every programme time of the channel's guide when it is shown (0: none).")
     logo = LogoField(required=False, allow_null=True)
     number = WholeNumber(min_value=1, max_value=MAX_CHANNEL_NUMBER, required=False, allow_null=True,
                          error_messages={"invalid": NUMBER_RULE, "min_value": NUMBER_RULE, "max_value": NUMBER_RULE},
@@ -143,6 +180,41 @@ class ChannelInput(InputShape):
 
     def validate_epgChannelName(self, value: str | None) -> str:
         return value or ""
+
+    def validate_epgSources(self, value: list[dict]) -> list[dict]:  # noqa: N802  (the API's field name)
+        names = [entry["epg_source_name"] for entry in value]
+        repeated = next((name for index, name in enumerate(names) if name in names[:index]), None)
+        if repeated is not None:
+            raise serializers.ValidationError(f"The source {repeated} is listed twice; name each source once.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        """``epgSources`` and the pair ``epgSourceName``/``epgChannelName``, when both are given, must agree: the
+        pair is the list's first entry."""
+        channel = self.context.get("channel")
+        if "epg_sources" in attrs and channel is not None:  # a GET → change → PUT round trip changes one of them
+            stored = {"epg_source_name": channel.epg_source_name, "epg_channel_name": channel.epg_channel_name}
+            if attrs["epg_sources"] == [{"epg_source_name": entry["epgSourceName"],
+                                         "epg_channel_name": entry["epgChannelName"]} for entry in channel.epg_sources]:
+                del attrs["epg_sources"]  # the list as it was: the pair (if changed) applies
+            else:
+                for field in stored:
+                    if field in attrs and attrs[field] == stored[field]:
+                        del attrs[field]  # the pair as it was: the list applies
+        if "epg_sources" in attrs:
+            first = attrs["epg_sources"][0] if attrs["epg_sources"] else {"epg_source_name": "",
+                                                                          "epg_channel_name": ""}
+            for field, api_name in (("epg_source_name", "epgSourceName"), ("epg_channel_name", "epgChannelName")):
+                if field in attrs and attrs[field] != first[field]:
+                    raise serializers.ValidationError({"epgSources": [
+                        f"The first entry must be the {api_name} given ({attrs[field] or 'none'}); "
+                        f"send one of them, or both alike."]})
+        if attrs.get("epg_source_name") and "epg_sources" not in attrs and channel is not None and any(
+                name == attrs["epg_source_name"] for name, _, _ in channel.epg_extra_sources):
+            raise serializers.ValidationError({"epgSourceName": [
+                f"The source {attrs['epg_source_name']} is already among the channel's epgSources; "
+                f"name each source once."]})
+        return attrs
 
     def validate_description(self, value: str | None) -> str:
         return value or ""
@@ -317,6 +389,12 @@ class EpgSourceInput(InputShape):
                          error_messages={"invalid": PERIOD_RULE, "min_value": PERIOD_RULE, "max_value": PERIOD_RULE,
                                          "null": PERIOD_RULE},
                          help_text="Days between automatic fetches (1 when left out on create).")
+    offsetMinutes = offset_minutes(
+        source="offset_minutes",
+        help_text="The offset, in minutes east of UTC, of the guide's times that give none (0: UTC); applied "
+                  "from the next fetch.")
+    forceOffset = Boolean(source="force_offset", required=False,
+                          help_text="Use offsetMinutes for every time, replacing the offset the guide gives.")
 
     def validate_url(self, value: str) -> str:
         problem = url_problem(value)

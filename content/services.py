@@ -91,6 +91,8 @@ def channel_snapshot(channel: Channel, lists: dict | None = None) -> dict:
         "title": channel.title,
         "epgSourceName": channel.epg_source_name or None,
         "epgChannelName": channel.epg_channel_name,
+        "epgSources": channel.epg_sources,
+        "epgOffsetMinutes": channel.epg_offset_minutes,
         "logo": channel.logo_etag or None,
         **{api: getattr(channel, field) for api, field in CATALOG_FIELDS.items()},
     }
@@ -184,16 +186,36 @@ def channel_values(checked: dict) -> tuple[dict, dict]:
         values.update(NO_LOGO if logo is None else logo)
     if "number" in values:
         values["number_order"] = NO_NUMBER_ORDER if values["number"] is None else values["number"]
+    if "epg_sources" in values:  # the first entry is the pair; the rest are the further sources
+        entries = values.pop("epg_sources") or [{"epg_source_name": "", "epg_channel_name": ""}]
+        values["epg_source_name"], values["epg_channel_name"] = (entries[0]["epg_source_name"],
+                                                                 entries[0]["epg_channel_name"])
+        values["epg_extra_sources"] = [[entry["epg_source_name"], entry["epg_channel_name"], None]
+                                       for entry in entries[1:]]
     lists = {field: values.pop(field) for field in CHANNEL_LISTS if field in values}
     return values, lists
 
 
 def link_epg_source(portal, values: dict) -> None:
-    """Add the source a channel names (None while no source has that name) to its field values; call it with
+    """Add the sources a channel names (None while no source has that name) to its field values; call it with
     the portal locked (:func:`lock_portal`)."""
+    names = ([values["epg_source_name"]] if values.get("epg_source_name") else []) + [
+        name for name, _, _ in values.get("epg_extra_sources", ())]
+    sources = {source.name: source for source in EpgSource.objects.for_portal(portal).filter(name__in=names)} \
+        if names else {}
     if "epg_source_name" in values:
-        name = values["epg_source_name"]
-        values["epg_source"] = EpgSource.objects.for_portal(portal).filter(name=name).first() if name else None
+        values["epg_source"] = sources.get(values["epg_source_name"])
+    if "epg_extra_sources" in values:
+        values["epg_extra_sources"] = [[name, epg_channel, sources[name].id if name in sources else None]
+                                       for name, epg_channel, _ in values["epg_extra_sources"]]
+
+
+def promote_first_extra(channel: Channel) -> None:
+    """Keep ``epgSources``' first entry the pair: when the pair names no source while further sources remain,
+    the first of them becomes the pair."""
+    if not channel.epg_source_name and channel.epg_extra_sources:
+        channel.epg_source_name, channel.epg_channel_name, channel.epg_source_id = channel.epg_extra_sources[0]
+        channel.epg_extra_sources = channel.epg_extra_sources[1:]
 
 
 def create_channel(portal, *, caller, data: dict) -> Channel:
@@ -235,7 +257,7 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
     values.pop("name", None)
     renditions = values.pop("renditions", None)
     with transaction.atomic():
-        if "epg_source_name" in values or "number" in values:
+        if "epg_source_name" in values or "epg_extra_sources" in values or "number" in values:
             lock_portal(channel.portal)
         channel = Channel.objects.select_for_update(of=("self",)).select_related("portal").get(pk=channel.pk)
         if "number" in values and values["number"] != channel.number:
@@ -244,6 +266,7 @@ def update_channel(channel: Channel, *, caller, data: dict) -> Channel:
         before = channel_snapshot(channel)
         for field, value in values.items():
             setattr(channel, field, value)
+        promote_first_extra(channel)
         after_lists = {field: [obj.name for obj in objects] for field, objects in lists.items()}
         diff = changes(before, channel_snapshot(channel, {**{f: before[CHANNEL_LISTS[f][0]] for f in CHANNEL_LISTS},
                                                          **after_lists}))

@@ -16,6 +16,8 @@ from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -65,21 +67,21 @@ class ChannelListView(PortalListView):
     section = "channels"
     filterset_class = ChannelFilter
     filter_names = ("search", "packageId", "categoryId", "locationId", "number")
-    filter_labels = {"packageId": "Package", "search": "Search", "categoryId": "Category", "locationId": "Location",
-                     "number": "Number"}
+    filter_labels = {"packageId": _("Package"), "search": _("Search"), "categoryId": _("Category"), "locationId": _("Location"),
+                     "number": _("Number")}
     name_filters = {"packageId": (selectors.packages_named, "a package name or ID"),
                     "categoryId": (selectors.categories_named, "a category name, title or ID"),
                     "locationId": (selectors.locations_named, "a location name, title or ID")}
     columns = [
         Column(""),
-        Column("Number", sort="number_order", csv=lambda row: row.number),
-        Column("Title", sort="title", csv=lambda row: row.title),
-        Column("Technical name", sort="name", csv=lambda row: row.name),
-        Column("Categories", csv=lambda row: "|".join(link.category.title for link in row.category_links.all())),
-        Column("Locations", csv=lambda row: "|".join(link.location.title for link in row.location_links.all())),
-        Column("Packages", csv=lambda row: _names(row.packages.all())),
-        Column("EPG source", csv=lambda row: row.epg_source_name),
-        Column("EPG channel", sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
+        Column(_("Number"), sort="number_order", csv=lambda row: row.number),
+        Column(_("Title"), sort="title", csv=lambda row: row.title),
+        Column(_("Technical name"), sort="name", csv=lambda row: row.name),
+        Column(_("Categories"), csv=lambda row: "|".join(link.category.title for link in row.category_links.all())),
+        Column(_("Locations"), csv=lambda row: "|".join(link.location.title for link in row.location_links.all())),
+        Column(_("Packages"), csv=lambda row: _names(row.packages.all())),
+        Column(_("EPG source"), csv=lambda row: row.epg_source_name),
+        Column(_("EPG channel"), sort="epg_channel_name", csv=lambda row: row.epg_channel_name),
         Column(""),
     ]
     default_sort = "number_order"
@@ -190,7 +192,7 @@ class ChannelFormMixin:
             channel = self.save(form)
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(self.request, f"Channel {channel.name} saved.")
+        messages.success(self.request, _("Channel %(name)s saved.") % {"name": channel.name})
         return redirect("content:channel-list")
 
 
@@ -254,8 +256,9 @@ class ChannelDeleteView(ContentAdminMixin, TemplateView):
             left = services.delete_channel(channel, caller=self.caller)
         except ServiceError as exc:
             return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
-        suffix = f"; it left {len(left)} package{'s' if len(left) != 1 else ''}: {', '.join(left)}" if left else ""
-        messages.success(request, f"Channel {channel.name} deleted{suffix}.")
+        suffix = ngettext("; it left %(count)d package: %(names)s", "; it left %(count)d packages: %(names)s",
+                          len(left)) % {"count": len(left), "names": ", ".join(left)} if left else ""
+        messages.success(request, _("Channel %(name)s deleted%(suffix)s.") % {"name": channel.name, "suffix": suffix})
         return redirect("content:channel-list")
 
 
@@ -281,10 +284,10 @@ class PackageListView(PortalListView):
     filterset_class = PackageFilter
     filter_names = ("search", "name")
     columns = [
-        Column("Name", sort="name", csv=lambda row: row.name),
-        Column("Description", csv=lambda row: row.description),
-        Column("Channels", csv=lambda row: row.channel_count),
-        Column("Subscribers", csv=lambda row: row.subscriber_count),
+        Column(_("Name"), sort="name", csv=lambda row: row.name),
+        Column(_("Description"), csv=lambda row: row.description),
+        Column(_("Channels"), csv=lambda row: row.channel_count),
+        Column(_("Subscribers"), csv=lambda row: row.subscriber_count),
         Column(""),
     ]
     default_sort = "name"
@@ -313,7 +316,7 @@ class PackageCreateView(ContentAdminMixin, TemplateView):
             package = services.create_package(self.portal, caller=self.caller, data=form.service_data())
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, f"Package {package.name} created. Add its channels below.")
+        messages.success(request, _("Package %(name)s created. Add its channels below.") % {"name": package.name})
         return redirect("content:package-detail", package_id=package.public_id)
 
 
@@ -370,7 +373,7 @@ class PackageDetailView(PortalMixin, PackageObjectMixin, TemplateView):
             package = services.update_package(self.package, caller=self.caller, data=form.service_data())
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, f"Package {package.name} saved.")
+        messages.success(request, _("Package %(name)s saved.") % {"name": package.name})
         return redirect("content:package-detail", package_id=package.public_id)
 
 
@@ -390,10 +393,10 @@ class PackageChannelView(ContentAdminMixin, PackageObjectMixin, View):
         try:
             if self.remove:
                 services.remove_channel_from_package(package, channel, caller=self.caller)
-                messages.success(request, f"{channel.title} removed from {package.name}.")
+                messages.success(request, _("%(title)s removed from %(name)s.") % {"title": channel.title, "name": package.name})
             else:
                 services.add_channel_to_package(package, channel, caller=self.caller)
-                messages.success(request, f"{channel.title} added to {package.name}.")
+                messages.success(request, _("%(title)s added to %(name)s.") % {"title": channel.title, "name": package.name})
         except ServiceError as exc:
             return action_refused(request, exc, url)
         return redirect(url)
@@ -448,7 +451,7 @@ class FreePackageAddView(FlagRequiredMixin, View):
             services.add_free_package(package, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, free_packages_url())
-        messages.success(request, f"Package {package.name} is now free for every subscriber.")
+        messages.success(request, _("Package %(name)s is now free for every subscriber.") % {"name": package.name})
         return redirect(free_packages_url())
 
 
@@ -472,7 +475,7 @@ class FreePackageRemoveView(FlagRequiredMixin, PackageObjectMixin, TemplateView)
             services.remove_free_package(package, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, free_packages_url())
-        messages.success(request, f"Package {package.name} is no longer free.")
+        messages.success(request, _("Package %(name)s is no longer free.") % {"name": package.name})
         return redirect(free_packages_url())
 
 

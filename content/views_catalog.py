@@ -12,6 +12,9 @@ from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -37,7 +40,9 @@ class ObjectFormView(PortalMixin, TemplateView):
     form_class = None
     model = None
     object_kwarg = ""
-    what = ""
+    what = ""  # the form's keyword for the object
+    what_label = ""  # the object's kind on the screen: "Category News", and in "Add category" (accusative)
+    what_object = ""
     list_url_name = ""
     delete_url_name = ""
     create = False
@@ -58,7 +63,7 @@ class ObjectFormView(PortalMixin, TemplateView):
     def get_context_data(self, form=None, **kwargs):
         context = super().get_context_data(**kwargs)
         read_only = not self.caller.can_manage_content
-        context.update(form=form or self.make_form(read_only=read_only), object=self.object, what=self.what,
+        context.update(form=form or self.make_form(read_only=read_only), object=self.object, what=self.what_label, what_object=self.what_object,
                        list_url=reverse(self.list_url_name), read_only=read_only)
         if self.object is not None:
             context["delete_url"] = reverse(self.delete_url_name, args=[self.object.public_id])
@@ -74,7 +79,7 @@ class ObjectFormView(PortalMixin, TemplateView):
             obj = self.save(form.service_data())
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, f"{self.what.capitalize()} {obj.name} saved.")
+        messages.success(request, _("%(what)s %(name)s saved.") % {"what": capfirst(self.what_label), "name": obj.name})
         return redirect(self.list_url_name)
 
     def save(self, data: dict):
@@ -86,7 +91,7 @@ class CatalogListView(PortalListView):
 
     template_name = "content/catalog_list.html"
     filter_names = ("search",)
-    filter_labels = {"search": "Search"}
+    filter_labels = {"search": _("Search")}
     texts: dict[str, str] = {}
 
     def get_context_data(self, **kwargs):
@@ -100,18 +105,18 @@ class CatalogListView(PortalListView):
 class CategoryListView(CatalogListView):
     """Categories in display order with their channel counts and up/down buttons."""
 
-    texts = {"heading": "Categories", "add_url_name": "content:category-create", "add_label": "Add category",
-             "list_url_name": "content:category-list", "empty_title": "No categories yet",
-             "empty_message": "A category groups channels in players (news, sport, kids…).",
-             "footnote": "Players list categories in this order (by position); Up and Down swap a category with "
-                         "its neighbour."}
+    texts = {"heading": _("Categories"), "add_url_name": "content:category-create", "add_label": _("Add category"),
+             "list_url_name": "content:category-list", "empty_title": _("No categories yet"),
+             "empty_message": _("A category groups channels in players (news, sport, kids…)."),
+             "footnote": _("Players list categories in this order (by position); Up and Down swap a category "
+                           "with its neighbour.")}
     section = "categories"
     filterset_class = CategoryFilter
     columns = [
-        Column("Position", sort="position", csv=lambda row: row.position),
-        Column("Title", sort="title", csv=lambda row: row.title),
-        Column("Technical name", sort="name", csv=lambda row: row.name),
-        Column("Channels", csv=lambda row: row.channel_count),
+        Column(_("Position"), sort="position", csv=lambda row: row.position),
+        Column(_("Title"), sort="title", csv=lambda row: row.title),
+        Column(_("Technical name"), sort="name", csv=lambda row: row.name),
+        Column(_("Channels"), csv=lambda row: row.channel_count),
         Column(""),
     ]
     default_sort = "position"
@@ -129,6 +134,8 @@ class CategoryFormView(ObjectFormView):
     model = Category
     object_kwarg = "category_id"
     what = "category"
+    what_label = _("category")
+    what_object = pgettext_lazy("accusative", "category")
     list_url_name = "content:category-list"
     delete_url_name = "content:category-delete"
 
@@ -148,7 +155,7 @@ class CategoryMoveView(ContentAdminMixin, View):
         url = reverse("content:category-list")
         direction = request.POST.get("direction", "")
         if direction not in ("up", "down"):
-            messages.error(request, "Choose to move the category up or down.")
+            messages.error(request, _("Choose to move the category up or down."))
             return redirect(url)
         try:
             services.move_category(category, caller=self.caller, up=direction == "up")
@@ -178,8 +185,9 @@ class CategoryDeleteView(ContentAdminMixin, TemplateView):
             left = services.delete_category(category, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, reverse("content:category-list"))
-        suffix = f"; {len(left)} channel{'s' if len(left) != 1 else ''} left it" if left else ""
-        messages.success(request, f"Category {category.name} deleted{suffix}.")
+        suffix = ngettext("; %(count)d channel left it", "; %(count)d channels left it",
+                          len(left)) % {"count": len(left)} if left else ""
+        messages.success(request, _("Category %(name)s deleted%(suffix)s.") % {"name": category.name, "suffix": suffix})
         return redirect("content:category-list")
 
 
@@ -189,17 +197,18 @@ class CategoryDeleteView(ContentAdminMixin, TemplateView):
 class LocationListView(CatalogListView):
     """Locations by title with their countries, network counts and restricted channel counts."""
 
-    texts = {"heading": "Locations", "add_url_name": "content:location-create", "add_label": "Add location",
-             "list_url_name": "content:location-list", "empty_title": "No locations yet",
-             "empty_message": "A location (countries and networks) is where a restricted channel may be watched."}
+    texts = {"heading": _("Locations"), "add_url_name": "content:location-create", "add_label": _("Add location"),
+             "list_url_name": "content:location-list", "empty_title": _("No locations yet"),
+             "empty_message": _("A location (countries and networks) is where a restricted channel may be "
+                                "watched.")}
     section = "locations"
     filterset_class = LocationFilter
     columns = [
-        Column("Title", sort="title", csv=lambda row: row.title),
-        Column("Technical name", sort="name", csv=lambda row: row.name),
-        Column("Countries", csv=lambda row: " ".join(row.countries)),
-        Column("Networks", csv=lambda row: " ".join(row.networks)),
-        Column("Channels", csv=lambda row: row.channel_count),
+        Column(_("Title"), sort="title", csv=lambda row: row.title),
+        Column(_("Technical name"), sort="name", csv=lambda row: row.name),
+        Column(_("Countries"), csv=lambda row: " ".join(row.countries)),
+        Column(_("Networks"), csv=lambda row: " ".join(row.networks)),
+        Column(_("Channels"), csv=lambda row: row.channel_count),
         Column(""),
     ]
     default_sort = "title"
@@ -218,6 +227,8 @@ class LocationFormView(ObjectFormView):
     model = Location
     object_kwarg = "location_id"
     what = "location"
+    what_label = _("location")
+    what_object = pgettext_lazy("accusative", "location")
     list_url_name = "content:location-list"
     delete_url_name = "content:location-delete"
 
@@ -250,6 +261,8 @@ class LocationDeleteView(ContentAdminMixin, TemplateView):
             left = services.delete_location(location, caller=self.caller, force=request.POST.get("force") == "1")
         except ServiceError as exc:
             return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
-        suffix = f"; {len(left)} channel{'s' if len(left) != 1 else ''} no longer restricted to it" if left else ""
-        messages.success(request, f"Location {location.name} deleted{suffix}.")
+        suffix = ngettext("; %(count)d channel no longer restricted to it",
+                          "; %(count)d channels no longer restricted to it", len(left)) % {"count": len(left)} \
+            if left else ""
+        messages.success(request, _("Location %(name)s deleted%(suffix)s.") % {"name": location.name, "suffix": suffix})
         return redirect("content:location-list")

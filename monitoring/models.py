@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.models import PortalQuerySet, PublicModel
 
@@ -13,10 +14,10 @@ from .operations import Operation
 class CloseReason(models.TextChoices):
     """Who ended a play session."""
 
-    STREAMER = "streamer", "Closed by the streaming server"
-    STALE = "stale", "No update for SESSION_STALE_SECONDS"
-    ACCESS = "access", "Access withdrawn"
-    RECONCILED = "reconciled", "No longer on the streaming server"
+    STREAMER = "streamer", _("Closed by the streaming server")
+    STALE = "stale", _("No update for SESSION_STALE_SECONDS")
+    ACCESS = "access", _("Access withdrawn")
+    RECONCILED = "reconciled", _("No longer on the streaming server")
 
 
 class PlaySession(PublicModel):

@@ -2,7 +2,8 @@
 position, ``monitoring.archive``) and the screens' programme of a live session (at its start).
 
 Programmes are stored by the EPG import in ``content.Program`` (epg_source, epg_channel_name, start, end); a
-channel points at its guide with ``epg_source`` + ``epg_channel_name``.
+channel points at its guide with ``epg_source`` + ``epg_channel_name`` (and further sources merged after it,
+its times shifted by ``epg_offset_minutes``: ``content.epg.selectors.ChannelGuides``).
 """
 
 from __future__ import annotations
@@ -11,47 +12,58 @@ import datetime as dt
 
 from catena_site.shared_store import store
 from content.epg import selectors as epg_selectors
+from content.epg.selectors import ChannelGuides
 from content.models import Channel, Program
 
 GUIDE_TTL = 300  # seconds a channel's guide (EPG source + channel name) is remembered for programme lookups
 
 
-def _guides(channel_ids: set[int]) -> dict[int, tuple[int, str]]:
-    """``{channel id: (epg_source_id, epg_channel_name)}`` of the channels that have a guide; cached briefly.
+def _guides(channel_ids: set[int]) -> dict[int, ChannelGuides]:
+    """``{channel id: its guides (content.epg.selectors.ChannelGuides)}`` of the channels that have one; cached
+    briefly.
 
     Only ``programId`` of new sessions depends on it (never a playback decision), so a guide change may
     take ``GUIDE_TTL`` to show there; in exchange a channel without a guide costs no query at all.
     """
-    keys = {channel_id: f"pb:g:{channel_id}" for channel_id in channel_ids}
+    keys = {channel_id: f"pb:g2:{channel_id}" for channel_id in channel_ids}
     try:
         cached = store().get_many(list(keys.values()))
     except Exception:
         cached = {}
-    guides = {c: tuple(cached[k]) for c, k in keys.items() if cached.get(k)}
+    guides = {c: ChannelGuides.from_cache_value(cached[k]) for c, k in keys.items() if cached.get(k)}
     missing = [c for c, k in keys.items() if k not in cached]
     if missing:
-        found = {c: (s, n) for c, s, n in Channel.objects.filter(pk__in=missing)
-                 .values_list("id", "epg_source_id", "epg_channel_name") if s and n}
+        found = _read_guides(Channel.objects.filter(pk__in=missing))
         guides.update(found)
         try:
             for channel_id in missing:
-                store().set(keys[channel_id], found.get(channel_id, ()), GUIDE_TTL)
+                store().set(keys[channel_id], found[channel_id].cache_value() if channel_id in found else (),
+                            GUIDE_TTL)
         except Exception:
             pass
     return guides
 
 
-def _current_guides(channel_ids: set[int]) -> dict[int, tuple[int, str]]:
+def _read_guides(channels) -> dict[int, ChannelGuides]:
+    """The guides of ``channels`` (a queryset) that have one: one query."""
+    found = {}
+    for channel_id, *columns in channels.values_list("id", *epg_selectors.GUIDE_FIELDS):
+        guides = epg_selectors.guides_from(*columns)
+        if guides is not None:
+            found[channel_id] = guides
+    return found
+
+
+def _current_guides(channel_ids: set[int]) -> dict[int, ChannelGuides]:
     """:func:`_guides` read from the database (one query): for screens, whose query count must not depend on
     what the cache holds."""
-    return {c: (s, n) for c, s, n in Channel.objects.filter(pk__in=channel_ids, epg_source__isnull=False)
-            .exclude(epg_channel_name="").values_list("id", "epg_source_id", "epg_channel_name")}
+    return _read_guides(Channel.objects.filter(pk__in=channel_ids))
 
 
-def _on_air(starts: list[tuple[int, dt.datetime]], guides: dict[int, tuple[int, str]],
+def _on_air(starts: list[tuple[int, dt.datetime]], guides: dict[int, ChannelGuides],
             *fields: str) -> list[Program | None]:
     """The programme (loading only ``fields`` besides what the rule needs) on air for each ``(channel_id, at)``."""
-    on_air = epg_selectors.programs_on_air(
+    on_air = epg_selectors.channel_programs_on_air(
         [(guides[channel_id], at) for channel_id, at in starts if channel_id in guides],
         Program.objects.only("id", "epg_source_id", "epg_channel_name", "start", "end", *fields))
     return [on_air.get((guides.get(channel_id), at)) for channel_id, at in starts]

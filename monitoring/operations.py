@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catena_site import access_events
 from catena_site.ids import encode_id
@@ -68,48 +69,48 @@ class Actor:
 
 
 class OperationType(models.TextChoices):
-    CREATE_SUBSCRIBER = "createSubscriber"
-    AUTO_CREATE_SUBSCRIBER = "autoCreateSubscriber"
-    UPDATE_SUBSCRIBER = "updateSubscriber"
-    DELETE_SUBSCRIBER = "deleteSubscriber"
-    DISABLE_SUBSCRIBER = "disableSubscriber"
-    ENABLE_SUBSCRIBER = "enableSubscriber"
-    RESET_PLAYBACK_TOKEN = "resetPlaybackToken"
-    RESET_PLAYER_PASSWORD = "resetPlayerPassword"  # players.md §2
-    CREATE_PACKAGE_SUBSCRIBER = "createPackageSubscriber"
-    DELETE_PACKAGE_SUBSCRIBER = "deletePackageSubscriber"
-    UPDATE_PACKAGE_SUBSCRIBER = "updatePackageSubscriber"  # lifecycle.md §1: the period changed
-    EXPIRE_PACKAGE_SUBSCRIBER = "expirePackageSubscriber"  # its period ended (actor system)
-    ADD_DEVICE = "addDevice"  # lifecycle.md §2
-    REMOVE_DEVICE = "removeDevice"
-    CREATE_PACKAGE = "createPackage"
-    UPDATE_PACKAGE = "updatePackage"
-    DELETE_PACKAGE = "deletePackage"
-    CREATE_CHANNEL = "createChannel"
-    UPDATE_CHANNEL = "updateChannel"
-    DELETE_CHANNEL = "deleteChannel"
-    ADD_CHANNEL_TO_PACKAGE = "addChannelToPackage"
-    REMOVE_CHANNEL_FROM_PACKAGE = "removeChannelFromPackage"
-    CREATE_CATEGORY = "createCategory"
-    UPDATE_CATEGORY = "updateCategory"
-    DELETE_CATEGORY = "deleteCategory"
-    CREATE_LOCATION = "createLocation"
-    UPDATE_LOCATION = "updateLocation"
-    DELETE_LOCATION = "deleteLocation"
-    CREATE_EPG_SOURCE = "createEpgSource"
-    UPDATE_EPG_SOURCE = "updateEpgSource"
-    DELETE_EPG_SOURCE = "deleteEpgSource"
-    UPDATE_PORTAL = "updatePortal"
-    RESET_API_KEY = "resetApiKey"
-    ADD_FREE_PACKAGE = "addFreePackage"
-    REMOVE_FREE_PACKAGE = "removeFreePackage"
-    CREATE_MANAGER = "createManager"
-    UPDATE_MANAGER = "updateManager"
-    DELETE_MANAGER = "deleteManager"
-    TOKEN_SHARING_SUSPECTED = "tokenSharingSuspected"
-    CREATE_WEBHOOK = "createWebhook"  # operations.md §3 (types of ours: the spec names none)
-    UPDATE_WEBHOOK = "updateWebhook"
-    DELETE_WEBHOOK = "deleteWebhook"
+    CREATE_SUBSCRIBER = "createSubscriber", _("Create Subscriber")
+    AUTO_CREATE_SUBSCRIBER = "autoCreateSubscriber", _("Auto Create Subscriber")
+    UPDATE_SUBSCRIBER = "updateSubscriber", _("Update Subscriber")
+    DELETE_SUBSCRIBER = "deleteSubscriber", _("Delete Subscriber")
+    DISABLE_SUBSCRIBER = "disableSubscriber", _("Disable Subscriber")
+    ENABLE_SUBSCRIBER = "enableSubscriber", _("Enable Subscriber")
+    RESET_PLAYBACK_TOKEN = "resetPlaybackToken", _("Reset Playback Token")
+    RESET_PLAYER_PASSWORD = "resetPlayerPassword", _("Reset Player Password")  # players.md §2
+    CREATE_PACKAGE_SUBSCRIBER = "createPackageSubscriber", _("Create Package Subscriber")
+    DELETE_PACKAGE_SUBSCRIBER = "deletePackageSubscriber", _("Delete Package Subscriber")
+    UPDATE_PACKAGE_SUBSCRIBER = "updatePackageSubscriber", _("Update Package Subscriber")  # lifecycle.md §1: the period changed
+    EXPIRE_PACKAGE_SUBSCRIBER = "expirePackageSubscriber", _("Expire Package Subscriber")  # its period ended (actor system)
+    ADD_DEVICE = "addDevice", _("Add Device")  # lifecycle.md §2
+    REMOVE_DEVICE = "removeDevice", _("Remove Device")
+    CREATE_PACKAGE = "createPackage", _("Create Package")
+    UPDATE_PACKAGE = "updatePackage", _("Update Package")
+    DELETE_PACKAGE = "deletePackage", _("Delete Package")
+    CREATE_CHANNEL = "createChannel", _("Create Channel")
+    UPDATE_CHANNEL = "updateChannel", _("Update Channel")
+    DELETE_CHANNEL = "deleteChannel", _("Delete Channel")
+    ADD_CHANNEL_TO_PACKAGE = "addChannelToPackage", _("Add Channel To Package")
+    REMOVE_CHANNEL_FROM_PACKAGE = "removeChannelFromPackage", _("Remove Channel From Package")
+    CREATE_CATEGORY = "createCategory", _("Create Category")
+    UPDATE_CATEGORY = "updateCategory", _("Update Category")
+    DELETE_CATEGORY = "deleteCategory", _("Delete Category")
+    CREATE_LOCATION = "createLocation", _("Create Location")
+    UPDATE_LOCATION = "updateLocation", _("Update Location")
+    DELETE_LOCATION = "deleteLocation", _("Delete Location")
+    CREATE_EPG_SOURCE = "createEpgSource", _("Create Epg Source")
+    UPDATE_EPG_SOURCE = "updateEpgSource", _("Update Epg Source")
+    DELETE_EPG_SOURCE = "deleteEpgSource", _("Delete Epg Source")
+    UPDATE_PORTAL = "updatePortal", _("Update Portal")
+    RESET_API_KEY = "resetApiKey", _("Reset Api Key")
+    ADD_FREE_PACKAGE = "addFreePackage", _("Add Free Package")
+    REMOVE_FREE_PACKAGE = "removeFreePackage", _("Remove Free Package")
+    CREATE_MANAGER = "createManager", _("Create Manager")
+    UPDATE_MANAGER = "updateManager", _("Update Manager")
+    DELETE_MANAGER = "deleteManager", _("Delete Manager")
+    TOKEN_SHARING_SUSPECTED = "tokenSharingSuspected", _("Token Sharing Suspected")
+    CREATE_WEBHOOK = "createWebhook", _("Create Webhook")  # operations.md §3 (types of ours: the spec names none)
+    UPDATE_WEBHOOK = "updateWebhook", _("Update Webhook")
+    DELETE_WEBHOOK = "deleteWebhook", _("Delete Webhook")
 
 
 class Operation(PublicModel):

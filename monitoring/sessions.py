@@ -39,6 +39,7 @@ _SAFE_SESSION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
 OPENING = "pb:opening"  # the buffer of session starts (Redis list), drained by write_opened_sessions
 HEARTBEATS = "pb:hb"  # the cached heartbeats (one key per session), flushed by flush_heartbeats
+SESSION_LOCK_CLASS = 7301  # PostgreSQL advisory locks of session IDs: (this, hashtext(session ID))
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,22 @@ def _live_count(subscriber_id: int, portal_id: int, except_session: str, now: dt
     return sum(1 for sid, updated in rows if max(updated, cached.get(sid, (updated,))[0]) >= cutoff)
 
 
+def lock_session_ids(streamer_session_ids: Iterable[str]) -> None:
+    """Inside a transaction, on PostgreSQL: hold each session ID's lock until commit, in one order for everyone.
+
+    The partitioned ``play_sessions`` table cannot have a unique index on ``streamer_session_id`` alone
+    (``monitoring.partitions``): every writer that may insert a session takes its ID's lock first, then looks
+    for the row, so one session ID never gets two rows. Sorted locking order: no deadlock between two writers.
+    """
+    if connection.vendor != "postgresql":
+        return  # elsewhere the unique index on streamer_session_id holds
+    ids = sorted(set(streamer_session_ids))
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT hashtext(s) AS k "
+                           "FROM unnest(%s::text[]) s) keys ORDER BY k", [SESSION_LOCK_CLASS, ids])
+
+
 def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> None:
     """Create the session, or revive it if the streaming server reuses its ID (keeps ``opened_at``)."""
     session = PlaySession(
@@ -149,15 +166,28 @@ def _upsert(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> N
         dvr=request.dvr, program_id=archive.program_id(channel_id, request.archive_at) if request.dvr else None,
         country=request.country,
     )
-    PlaySession.objects.bulk_create(
-        [session], update_conflicts=True, unique_fields=["streamer_session_id"],
-        update_fields=["updated_at", "closed_at", "active", "close_reason", "ip", "user_agent", "token", "device_id",
-                       "proto", "country"],
-    )
+    revived = ["updated_at", "closed_at", "active", "close_reason", "ip", "user_agent", "token", "device_id", "proto",
+               "country"]
+    if connection.vendor != "postgresql":
+        PlaySession.objects.bulk_create([session], update_conflicts=True, unique_fields=["streamer_session_id"],
+                                        update_fields=revived)
+        return
+    # The caller holds the session ID's lock (relaxed_durability): one statement updates the row or inserts it.
+    quote, fields = connection.ops.quote_name, PlaySession._meta.concrete_fields
+    table, session_id = quote(PlaySession._meta.db_table), quote("streamer_session_id")
+    values = [field.get_db_prep_save(getattr(session, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH updated AS (UPDATE {table} SET {', '.join(f'{quote(name)} = %s' for name in revived)} "
+            f"WHERE {session_id} = %s RETURNING 1) "
+            f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)}) "
+            f"SELECT {', '.join(['%s'] * len(fields))} WHERE NOT EXISTS (SELECT 1 FROM updated)",
+            [*(getattr(session, name) for name in revived), request.session_id, *values])
 
 
-def relaxed_durability() -> None:
-    """Inside a transaction: on PostgreSQL, commit without waiting for the WAL flush (``synchronous_commit``).
+def relaxed_durability(lock_session_id: str | None = None) -> None:
+    """Inside a transaction: on PostgreSQL, commit without waiting for the WAL flush (``synchronous_commit``);
+    with ``lock_session_id``, the same statement takes that session ID's lock (:func:`lock_session_ids`).
 
     Used for play-session writes only. A database crash may lose the last fraction of a second of them; the
     streaming server's next ``update_session`` recreates a missing session and the stale cleanup closes one
@@ -166,7 +196,11 @@ def relaxed_durability() -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if lock_session_id is None:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            else:
+                cursor.execute("SELECT set_config('synchronous_commit', 'off', true), "
+                               "pg_advisory_xact_lock(%s, hashtext(%s))", [SESSION_LOCK_CLASS, lock_session_id])
 
 
 def buffered() -> bool:
@@ -199,7 +233,7 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
         except CacheErrors:
             log.warning("session buffer unavailable; writing the session start directly", exc_info=True)
     with transaction.atomic():
-        relaxed_durability()
+        relaxed_durability(lock_session_id=request.session_id)
         if facts.max_sessions:
             list(Subscriber.objects.select_for_update().filter(pk=facts.subscriber_id).values_list("id"))
             if _live_count(facts.subscriber_id, facts.portal_id, request.session_id, now) >= facts.max_sessions:
@@ -227,7 +261,7 @@ def refresh_session(facts, channel_id: int, request: PlayRequest, cached: Beat |
            .values_list("subscriber_id", "channel_id", "active", "close_reason", "bytes", "duration").first())
     if row is None:
         with transaction.atomic():
-            relaxed_durability()
+            relaxed_durability(lock_session_id=request.session_id)
             _upsert(facts, channel_id, request, now)
         remember(request.session_id, facts.subscriber_id, channel_id, now, max(request.bytes or 0, 0),
                  request.duration)
@@ -299,6 +333,7 @@ def _write_opened(items: list[tuple]) -> list[PlaySession]:
         starts.setdefault(item[0], (*item, *(None, "")[len(item) - 14:]) if len(item) < 16 else item)
     created, changed, positions = [], [], []
     with transaction.atomic():
+        lock_session_ids(starts)
         existing = {s.streamer_session_id: s for s in PlaySession.objects.select_for_update()
                     .filter(streamer_session_id__in=list(starts)).order_by("streamer_session_id")}
         for session_id in sorted(starts):

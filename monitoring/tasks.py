@@ -12,7 +12,7 @@ from catena_site.access_events import RECHECK_TASK, enqueue
 from portals import streaming_servers
 from portals.models import Portal
 
-from . import sessions
+from . import partitions, sessions
 from .operations import DELIVER_TASK
 from .streaming import client, events
 from .webhooks import delivery
@@ -126,3 +126,10 @@ def deliver_webhook(webhook_id: int) -> int:
 def sweep_webhook_deliveries() -> int:
     """Queue the sending of every webhook with a due delivery (lost jobs, retries); how many were queued."""
     return delivery.sweep()
+
+
+@shared_task(name="monitoring.tasks.maintain_history_partitions", soft_time_limit=240, time_limit=280)
+def maintain_history_partitions() -> dict:
+    """Create the history tables' month partitions ahead and drop the expired ones (``monitoring.partitions``)."""
+    result = partitions.maintain()
+    return {"created": result.created, "dropped": result.dropped, "deleted": result.deleted}

@@ -17,6 +17,8 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext, gettext_noop, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from catena_site import heartbeat
@@ -40,10 +42,10 @@ from .operations import Actor, Operation, OperationType
 
 RECENT_OPERATIONS = 10  # operations the dashboard lists
 CARD_OPERATIONS = 20  # operations the subscriber card lists
-OPERATION_COLUMNS = ["Time (UTC)", "Type", "Actor", "Subscriber", "Package", "Details"]
+OPERATION_COLUMNS = [_("Time (UTC)"), _("Type"), _("Actor"), _("Subscriber"), _("Package"), _("Details")]
 SUBSCRIBER_ACCEPTED = "a subscriber's name, phone number or ID"
-ACTOR_LABELS = {Actor.API_KEY: "API key", Actor.SYSTEM: "System", Actor.SUBSCRIBER: "Subscriber",
-                Actor.MANAGER: "Manager"}
+ACTOR_LABELS = {Actor.API_KEY: _("API key"), Actor.SYSTEM: _("System"), Actor.SUBSCRIBER: _("Subscriber"),
+                Actor.MANAGER: _("Manager")}
 TYPE_LABELS = dict(OperationType.choices)
 
 
@@ -67,16 +69,16 @@ def _operations_last_day(portal: Portal) -> int:
 # Figures counted one query each. Play session figures come together from ``selectors.dashboard`` (the
 # "Watching now" block), so they are not listed here.
 DASHBOARD_COUNTS: list[DashboardCount] = [
-    DashboardCount("Channels", lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
-    DashboardCount("Packages", lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
-    DashboardCount("Active subscribers",
+    DashboardCount(_("Channels"), lambda portal: Channel.objects.for_portal(portal).count(), "content:channel-list"),
+    DashboardCount(_("Packages"), lambda portal: Package.objects.for_portal(portal).count(), "content:package-list"),
+    DashboardCount(_("Active subscribers"),
                    lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=False).count(),
                    "subscribers:list"),
-    DashboardCount("Blocked subscribers",
+    DashboardCount(_("Blocked subscribers"),
                    lambda portal: Subscriber.objects.for_portal(portal).filter(disabled=True).count(),
                    "subscribers:list"),
-    DashboardCount("Managers", lambda portal: Manager.objects.for_portal(portal).count(), "web:manager-list"),
-    DashboardCount("Operations in the last 24 hours", _operations_last_day, "monitoring:operation-list"),
+    DashboardCount(_("Managers"), lambda portal: Manager.objects.for_portal(portal).count(), "web:manager-list"),
+    DashboardCount(_("Operations in the last 24 hours"), _operations_last_day, "monitoring:operation-list"),
 ]
 
 
@@ -204,8 +206,8 @@ def viewers_per_hour_chart(hours: list[tuple[dt.datetime, int]]) -> dict:
     return chart(
         [count for _, count in hours],
         [f"{start:%H}:00" for start, _ in hours],
-        [f"{start:%Y-%m-%d %H}:00–{start + dt.timedelta(hours=1):%H}:00 UTC: {count} viewer{'s' * (count != 1)}"
-         for start, count in hours],
+        [f"{start:%Y-%m-%d %H}:00–{start + dt.timedelta(hours=1):%H}:00 UTC: "
+         + ngettext("%(count)d viewer", "%(count)d viewers", count) % {"count": count} for start, count in hours],
         kind="bars", label_every=3)
 
 
@@ -214,7 +216,8 @@ def sessions_per_day_chart(days: list[tuple[dt.date, int]]) -> dict:
     return chart(
         [count for _, count in days],
         [f"{day:%m-%d}" for day, _ in days],
-        [f"{day:%Y-%m-%d}: {count} session{'s' * (count != 1)} opened" for day, count in days],
+        [f"{day:%Y-%m-%d}: " + ngettext("%(count)d session opened", "%(count)d sessions opened", count)
+         % {"count": count} for day, count in days],
         kind="line", label_every=3, width=1100, height=200)  # drawn across the whole page
 
 
@@ -241,12 +244,12 @@ def human_bytes(value: int | None) -> str:
     """``0 bytes``, ``512 bytes``, ``1.5 KB``, ``117.7 MB``, ``2.3 GB`` (powers of 1024)."""
     value = max(int(value or 0), 0)
     if value < 1024:
-        return f"{value} byte{'s' * (value != 1)}"
+        return ngettext("%(count)d byte", "%(count)d bytes", value) % {"count": value}
     amount = float(value)
-    for unit in ("KB", "MB", "GB", "TB"):
+    for unit in (gettext_noop("KB"), gettext_noop("MB"), gettext_noop("GB"), gettext_noop("TB")):
         amount /= 1024
         if amount < 1024 or unit == "TB":
-            return f"{amount:.1f} {unit}"
+            return f"{amount:.1f} {gettext(unit)}"
     return f"{value} bytes"  # unreachable
 
 
@@ -257,12 +260,12 @@ def human_duration(seconds: float | None) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours:02d} h"
+        return gettext("%(days)d d %(hours)02d h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return gettext("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return gettext("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+    return gettext("%(seconds)d s") % {"seconds": secs}
 
 
 def program_titles_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
@@ -433,16 +436,16 @@ class PlaySessionHistoryView(PortalListView):
     # the column every index of PlaySession ends in.
     keyset_class = BoundedKeyset
     columns = [
-        Column("Subscriber", csv=lambda row: "anonymous" if row.anonymous else row.subscriber_name or row.subscriber_id),
-        Column("Channel", csv=lambda row: row.channel_name),
-        Column("Programme at start", csv=lambda row: row.program),
-        Column("Opened (UTC)", sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
-        Column("Ended (UTC)", csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
-        Column("Duration", csv=lambda row: row.duration),
-        Column("Data", csv=lambda row: row.bytes),
-        Column("IP address", csv=lambda row: row.ip),
-        Column("Player", csv=lambda row: row.user_agent),
-        Column("Device", csv=lambda row: row.device_id),
+        Column(_("Subscriber"), csv=lambda row: "anonymous" if row.anonymous else row.subscriber_name or row.subscriber_id),
+        Column(_("Channel"), csv=lambda row: row.channel_name),
+        Column(_("Programme at start"), csv=lambda row: row.program),
+        Column(_("Opened (UTC)"), sort="opened_at", csv=lambda row: row.opened_at.isoformat()),
+        Column(_("Ended (UTC)"), csv=lambda row: row.closed_at.isoformat() if row.closed_at else ""),
+        Column(_("Duration"), csv=lambda row: row.duration),
+        Column(_("Data"), csv=lambda row: row.bytes),
+        Column(_("IP address"), csv=lambda row: row.ip),
+        Column(_("Player"), csv=lambda row: row.user_agent),
+        Column(_("Device"), csv=lambda row: row.device_id),
     ]
     default_sort = "-opened_at"
     row_template = "monitoring/_play_session_row.html"
@@ -607,12 +610,12 @@ class OperationListView(PortalListView):
     name_filters = {"subscriberId": (subscribers_named, SUBSCRIBER_ACCEPTED),
                     "packageId": (packages_named, "a package name or ID")}
     columns = [
-        Column("Time (UTC)", sort="id", csv=lambda row: row.created_at.isoformat()),
-        Column("Type", csv=lambda row: row.type),
-        Column("Actor", csv=_actor),
-        Column("Subscriber", csv=lambda row: row.subscriber_name or row.subscriber_id),
-        Column("Package", csv=lambda row: row.package_name or row.package_id),
-        Column("Details", csv=lambda row: json.dumps(row.operation.payload, ensure_ascii=False, sort_keys=True)),
+        Column(_("Time (UTC)"), sort="id", csv=lambda row: row.created_at.isoformat()),
+        Column(_("Type"), csv=lambda row: row.type),
+        Column(_("Actor"), csv=_actor),
+        Column(_("Subscriber"), csv=lambda row: row.subscriber_name or row.subscriber_id),
+        Column(_("Package"), csv=lambda row: row.package_name or row.package_id),
+        Column(_("Details"), csv=lambda row: json.dumps(row.operation.payload, ensure_ascii=False, sort_keys=True)),
     ]
     default_sort = "-id"
     row_template = "monitoring/_operation_row.html"

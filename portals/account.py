@@ -7,6 +7,7 @@ one transaction with its ``updateManager`` operation row. The rows say what chan
 
 from __future__ import annotations
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,6 +59,22 @@ def change_password(caller: Caller, data: dict) -> Manager:
         manager.save(update_fields=["password", "updated_at"])
         _other_sessions(manager, caller).delete()
         _record(manager, caller, {"password": "changed"})
+    return manager
+
+
+def set_language(caller: Caller, language: str) -> Manager:
+    """Store the screens' language the caller chose in the header (one of ``settings.LANGUAGES``; ``""``: the
+    browser's). ``Invalid`` on ``language`` for any other value; an unchanged choice writes nothing."""
+    manager = own_manager(caller)
+    if language not in {"", *dict(django_settings.LANGUAGES)}:
+        raise Invalid({"language": [f"Unknown language {language!r}: use one of "
+                                    + ", ".join(code for code, _name in django_settings.LANGUAGES) + "."]})
+    with transaction.atomic():
+        manager = Manager.objects.select_for_update(of=("self",)).select_related("portal").get(pk=manager.pk)
+        if manager.language != language:
+            manager.language = language
+            manager.save(update_fields=["language", "updated_at"])
+            _record(manager, caller, {"language": language})
     return manager
 
 

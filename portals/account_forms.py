@@ -7,6 +7,7 @@ codes) are ``portals.account``'s, whose refusals come back onto these forms.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 CODE_WIDGET = forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True,
                                      "spellcheck": "false", "autocapitalize": "off", "maxlength": 64})
@@ -14,12 +15,12 @@ CODE_WIDGET = forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode
 
 class PasswordChangeForm(forms.Form):
     current_password = forms.CharField(
-        required=False, strip=False, label="Current password",
+        required=False, strip=False, label=_("Current password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
     new_password = forms.CharField(
-        required=False, strip=False, label="New password",
-        help_text="At least 8 characters with an upper-case letter, a lower-case letter, a digit and a special "
-                  "character. Your other sessions end; this one stays.",
+        required=False, strip=False, label=_("New password"),
+        help_text=_("At least 8 characters with an upper-case letter, a lower-case letter, a digit and a special "
+                  "character. Your other sessions end; this one stays."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     SERVICE_FIELDS = {"currentPassword": "current_password", "newPassword": "new_password"}
@@ -32,7 +33,7 @@ class PasswordChangeForm(forms.Form):
 class CodeForm(forms.Form):
     """A code of the authenticator app (or a recovery code where one is accepted)."""
 
-    code = forms.CharField(required=False, label="Code", widget=CODE_WIDGET)
+    code = forms.CharField(required=False, label=_("Code"), widget=CODE_WIDGET)
 
     SERVICE_FIELDS = {"code": "code"}
 

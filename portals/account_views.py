@@ -5,8 +5,12 @@ Every change goes through ``portals.account`` (the login through ``portals.servi
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -16,7 +20,7 @@ from catena_site.web import PortalMixin, service_error_page, show_service_errors
 
 from . import account, services, totp
 from .account_forms import CodeForm, PasswordChangeForm
-from .views import SECOND_STEP_KEY, finish_login
+from .views import SECOND_STEP_KEY, _next_url, finish_login
 
 ROLE_NAMES = (("is_admin", "Admin"), ("is_content_admin", "Content"), ("is_subscriber_admin", "Subscribers"))
 
@@ -49,7 +53,7 @@ class LoginCodeView(View):
                                      password_ok=pending["passwordOk"], web=True, ip=client_ip(request),
                                      user_agent=request.META.get("HTTP_USER_AGENT", ""))
         except RateLimited as exc:
-            form.add_error(None, "Too many failed login attempts. Please try again later.")
+            form.add_error(None, _("Too many failed login attempts. Please try again later."))
             response = self.show(request, form, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
@@ -109,7 +113,7 @@ class PasswordChangeView(AccountView):
                 return service_error_page(request, exc)
             show_service_errors(form, exc, form.SERVICE_FIELDS)
             return self.render_to_response(self.get_context_data(form=form), status=exc.status)
-        messages.success(request, "Your password was changed. Your other sessions have ended.")
+        messages.success(request, _("Your password was changed. Your other sessions have ended."))
         return redirect("web:account")
 
 
@@ -124,9 +128,9 @@ class SessionEndView(PortalMixin, View):
             return service_error_page(request, exc)
         if current:
             request.session.flush()
-            messages.info(request, "You have been logged out.")
+            messages.info(request, _("You have been logged out."))
             return redirect("web:login")
-        messages.success(request, "The session was ended.")
+        messages.success(request, _("The session was ended."))
         return redirect("web:account")
 
 
@@ -135,7 +139,8 @@ class OtherSessionsEndView(PortalMixin, View):
 
     def post(self, request):
         ended = account.end_other_sessions(self.caller)
-        messages.success(request, f"{ended} other session{'s' if ended != 1 else ''} ended.")
+        messages.success(request, ngettext("%(count)d other session ended.", "%(count)d other sessions ended.",
+                                           ended) % {"count": ended})
         return redirect("web:account")
 
 
@@ -187,3 +192,29 @@ class TwoFactorView(PortalMixin, TemplateView):
         account.disable_totp(self.caller, form.service_data())
         messages.success(self.request, "Two-factor authentication is off.")
         return redirect("web:account")
+
+
+# --- The header's language switcher ------------------------------------------------------------------------
+
+
+class LanguageView(View):
+    """POST ``language`` (``en``, ``ru``) and ``next``: the screens in that language from now on.
+
+    A logged-in manager's choice is stored on the manager (it follows them to other browsers); every browser,
+    the login page's too, keeps it in the language cookie. An unknown language is a 400 and changes nothing.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        language = request.POST.get("language", "")
+        if language not in dict(settings.LANGUAGES):
+            choices = ", ".join(code for code, _name in settings.LANGUAGES)
+            return HttpResponse(f"language: unknown language {language!r}; use one of {choices}.\n", status=400,
+                                content_type="text/plain; charset=utf-8")
+        if request.caller is not None and request.caller.manager is not None:
+            account.set_language(request.caller, language)
+        response = redirect(_next_url(request, request.POST.get("next")))
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=settings.SESSION_COOKIE_SECURE, httponly=True)
+        return response

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings as django_settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .models import DEFAULT_ARCHIVE_DAYS, DEFAULT_EXPIRY_REMINDER_TEMPLATE, DEFAULT_SMS_TEMPLATE
 from .permissions import PERMISSIONS
 from .services import guide_language
-from .validators import MAX_LOGO_BYTES
+from .validators import MAX_LOGO_BYTES, time_zone_names
 
 
 class WholeNumberField(forms.CharField):
@@ -32,9 +34,9 @@ class WholeNumberField(forms.CharField):
 
 
 class LoginForm(forms.Form):
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
                                                                           "autofocus": True}))
-    password = forms.CharField(required=False, strip=False,
+    password = forms.CharField(label=_("Password"), required=False, strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
     SERVICE_FIELDS = {"email": "email", "password": "password"}
@@ -43,88 +45,94 @@ class LoginForm(forms.Form):
 class PortalSettingsForm(forms.Form):
     """Branding and settings of the portal (``PUT /portal`` on a screen, plus a logo upload)."""
 
-    title = forms.CharField(required=False, strip=False)
-    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
-    logo = forms.FileField(required=False, label="Upload a logo",
-                           help_text="PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels.",
+    title = forms.CharField(label=_("Title"), required=False, strip=False)
+    description = forms.CharField(label=_("Description"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    logo = forms.FileField(required=False, label=_("Upload a logo"),
+                           help_text=_("PNG, JPEG or WebP, at most 1 MB and 4096×4096 pixels."),
                            widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp",
                                                                   "data-logo-preview": "logo-preview"}))
-    logo_url = forms.CharField(required=False, label="…or a logo URL", help_text="An https:// address.",
+    logo_url = forms.CharField(required=False, label=_("…or a logo URL"), help_text=_("An https:// address."),
                                widget=forms.URLInput(attrs={"placeholder": "https://"}))
-    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+    remove_logo = forms.BooleanField(required=False, label=_("Remove the logo"))
     auto_create_subscribers = forms.BooleanField(
-        required=False, label="Create subscribers on first SMS login (they get only free packages)",
-        help_text="Self-registration: an unknown phone number may log in to the apps by SMS code and becomes a "
-                  "subscriber. Off: only numbers of existing subscribers get a code.")
+        required=False, label=_("Create subscribers on first SMS login (they get only free packages)"),
+        help_text=_("Self-registration: an unknown phone number may log in to the apps by SMS code and becomes a "
+                  "subscriber. Off: only numbers of existing subscribers get a code."))
     sms_template = forms.CharField(
-        required=False, strip=False, label="SMS message template",
-        help_text=f"The text of the login SMS. {{title}} is replaced by the portal title and {{code}} by the "
-                  f"login code; it must contain {{code}}. At most 300 characters. Leave blank for the default: "
-                  f"{DEFAULT_SMS_TEMPLATE}",
+        required=False, strip=False, label=_("SMS message template"),
+        help_text=format_lazy(
+            "{} {}", _("The text of the login SMS. {title} is replaced by the portal title and {code} by the login "
+                       "code; it must contain {code}. At most 300 characters. Leave blank for the default:"),
+            DEFAULT_SMS_TEMPLATE),
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_SMS_TEMPLATE}))
     max_sessions_per_subscriber = WholeNumberField(
-        required=False, label="Concurrent play sessions per subscriber",
-        help_text="From 1 to 1000; blank means unlimited.",
+        required=False, label=_("Concurrent play sessions per subscriber"),
+        help_text=_("From 1 to 1000; blank means unlimited."),
         widget=forms.NumberInput(attrs={"min": 1, "max": 1000}))
     # lifecycle.md §2: devices
     allow_device_registration = forms.BooleanField(
-        required=False, label="Register devices when first seen playing",
-        help_text="A player, app or set-top box that plays with a device ID becomes one of the subscriber's "
-                  "devices. Off: only devices a manager added may play.")
+        required=False, label=_("Register devices when first seen playing"),
+        help_text=_("A player, app or set-top box that plays with a device ID becomes one of the subscriber's "
+                  "devices. Off: only devices a manager added may play."))
     allow_device_unregister = forms.BooleanField(
-        required=False, label="Subscribers may remove their own devices in the apps")
+        required=False, label=_("Subscribers may remove their own devices in the apps"))
     max_devices_per_subscriber = WholeNumberField(
-        required=False, label="Devices per subscriber",
-        help_text="From 1 to 1000; blank means unlimited. A subscriber's own limit (on their card) wins.",
+        required=False, label=_("Devices per subscriber"),
+        help_text=_("From 1 to 1000; blank means unlimited. A subscriber's own limit (on their card) wins."),
         widget=forms.NumberInput(attrs={"min": 1, "max": 1000}))
     device_limit_policy = forms.ChoiceField(
-        required=False, label="When a subscriber's devices are full",
+        required=False, label=_("When a subscriber's devices are full"),
         choices=[("refuse", "Refuse the new device"), ("replace_oldest", "Replace the least recently seen device")])
     stream_base_url = forms.CharField(
-        required=False, label="Stream base URL",
-        help_text="Where players fetch the channels' streams: an http:// or https:// address.",
+        required=False, label=_("Stream base URL"),
+        help_text=_("Where players fetch the channels' streams: an http:// or https:// address."),
         widget=forms.URLInput())
     allow_anonymous = forms.BooleanField(
-        required=False, label="Anonymous viewing of the free packages",
-        help_text="Players without a login or token may watch the channels of the free packages: the apps' "
+        required=False, label=_("Anonymous viewing of the free packages"),
+        help_text=_("Players without a login or token may watch the channels of the free packages: the apps' "
                   "channel list and playlist show them, and the streaming server lets them play (sessions are "
-                  "recorded as anonymous). The other packages stay paid.")
+                  "recorded as anonymous). The other packages stay paid."))
     xtream_api = forms.BooleanField(
-        required=False, label="Xtream Codes API for IPTV players",
-        help_text="IPTV players (TiviMate, IPTV Smarters, Kodi) log in at this portal's address with a "
+        required=False, label=_("Xtream Codes API for IPTV players"),
+        help_text=_("IPTV players (TiviMate, IPTV Smarters, Kodi) log in at this portal's address with a "
                   "subscriber's login and player password: player_api.php, get.php, xmltv.php and the live/ and "
-                  "timeshift/ stream addresses answer. Off by default.")
+                  "timeshift/ stream addresses answer. Off by default."))
+    time_zone = forms.ChoiceField(
+        required=False, label=_("Time zone"), choices=(),
+        help_text=_("The screens show times in this zone (its name beside them); the API and CSV exports stay "
+                    "in UTC."))
     expiry_reminder_days = WholeNumberField(
-        required=False, label="Expiry reminder: days before the end",
-        help_text="Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
-                  "no reminders.",
+        required=False, label=_("Expiry reminder: days before the end"),
+        help_text=_("Send a subscriber one SMS this many days before a subscription ends (from 1 to 90). Blank: "
+                  "no reminders."),
         widget=forms.NumberInput(attrs={"min": 1, "max": 90}))
     expiry_reminder_template = forms.CharField(
-        required=False, strip=False, label="Expiry reminder template",
-        help_text=f"The text of the reminder SMS: {{title}} is the portal title, {{package}} the package and "
-                  f"{{date}} the end date (YYYY-MM-DD, UTC). At most 300 characters. Leave blank for the "
-                  f"default: {DEFAULT_EXPIRY_REMINDER_TEMPLATE}",
+        required=False, strip=False, label=_("Expiry reminder template"),
+        help_text=format_lazy(
+            "{} {}", _("The text of the reminder SMS: {title} is the portal title, {package} the package and {date} "
+                       "the end date (YYYY-MM-DD, UTC). At most 300 characters. Leave blank for the default:"),
+            DEFAULT_EXPIRY_REMINDER_TEMPLATE),
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 300, "placeholder": DEFAULT_EXPIRY_REMINDER_TEMPLATE}))
     require_2fa = forms.BooleanField(
-        required=False, label="Require two-factor authentication of every manager",
-        help_text="Managers without it are sent to enrol an authenticator app when they log in to the screens, "
-                  "and cannot log in to the API until they have. Only the portal owner changes this.")
+        required=False, label=_("Require two-factor authentication of every manager"),
+        help_text=_("Managers without it are sent to enrol an authenticator app when they log in to the screens, "
+                  "and cannot log in to the API until they have. Only the portal owner changes this."))
     guide_language = forms.CharField(
-        required=False, label="Guide language",
-        help_text="When an EPG source's guide offers titles and descriptions in several languages, this one is "
+        required=False, label=_("Guide language"),
+        help_text=_("When an EPG source's guide offers titles and descriptions in several languages, this one is "
                   "imported: a language code such as en, ru or pt-BR. Blank: the first language the guide "
-                  "lists. Applies from each source's next fetch.",
+                  "lists. Applies from each source's next fetch."),
         widget=forms.TextInput(attrs={"placeholder": "e.g. en", "maxlength": 12, "autocomplete": "off",
                                       "spellcheck": "false"}))
     icareus_api = forms.BooleanField(
-        required=False, label="Icareus-compatible channels API",
-        help_text="Scripts written for Icareus Suite's Channels Management API manage this portal's channels at "
+        required=False, label=_("Icareus-compatible channels API"),
+        help_text=_("Scripts written for Icareus Suite's Channels Management API manage this portal's channels at "
                   "/api/channels/admin with the organization number below. Off by default: its generated tokens "
-                  "are weaker than X-Auth-Token.")
+                  "are weaker than X-Auth-Token."))
     default_archive_days = WholeNumberField(
-        required=False, label="Archive days for autoRecord",
-        help_text=f"Days of catch-up a channel gets when that API turns autoRecord on, 1–365. Blank: "
-                  f"{DEFAULT_ARCHIVE_DAYS}.",
+        required=False, label=_("Archive days for autoRecord"),
+        help_text=format_lazy(_("Days of catch-up a channel gets when that API turns autoRecord on, 1–365. Blank: "
+                                "{days}."), days=DEFAULT_ARCHIVE_DAYS),
         widget=forms.NumberInput(attrs={"min": 1, "max": 365, "placeholder": DEFAULT_ARCHIVE_DAYS}))
 
     # The service's error keys (API names) → the fields that show them.
@@ -141,6 +149,7 @@ class PortalSettingsForm(forms.Form):
         "settings.require2fa": "require_2fa",
         "settings.allowAnonymous": "allow_anonymous",
         "settings.xtreamApi": "xtream_api",
+        "settings.timeZone": "time_zone",
         "settings.icareusApi": "icareus_api",
         "settings.defaultArchiveDays": "default_archive_days",
         "settings.expiryReminderDays": "expiry_reminder_days",
@@ -166,6 +175,7 @@ class PortalSettingsForm(forms.Form):
             "require_2fa": settings["require2fa"],
             "allow_anonymous": settings["allowAnonymous"],
             "xtream_api": settings["xtreamApi"],
+            "time_zone": settings["timeZone"],
             "icareus_api": settings["icareusApi"],
             "default_archive_days": settings["defaultArchiveDays"],
             "expiry_reminder_days": settings["expiryReminderDays"],
@@ -178,10 +188,12 @@ class PortalSettingsForm(forms.Form):
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in sorted(time_zone_names())]
         # The default is a deployment setting: show it in the empty field and in the help.
         stream_base_url = self.fields["stream_base_url"]
         stream_base_url.widget.attrs["placeholder"] = django_settings.STREAM_BASE_URL
-        stream_base_url.help_text += f" Leave blank for the default: {django_settings.STREAM_BASE_URL}"
+        stream_base_url.help_text = format_lazy("{} {} {}", stream_base_url.help_text,
+                                                _("Leave blank for the default:"), django_settings.STREAM_BASE_URL)
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
@@ -211,6 +223,7 @@ class PortalSettingsForm(forms.Form):
                 "require2fa": data["require_2fa"],
                 "allowAnonymous": data["allow_anonymous"],
                 "xtreamApi": data["xtream_api"],
+                "timeZone": data["time_zone"] or self.portal.effective_settings["timeZone"],
                 "icareusApi": data["icareus_api"],
                 "defaultArchiveDays": data["default_archive_days"],
                 "expiryReminderDays": data["expiry_reminder_days"],
@@ -229,19 +242,19 @@ class PortalSettingsForm(forms.Form):
 
 def _flag_field(flag: str) -> forms.BooleanField:
     permission = PERMISSIONS[flag]
-    return forms.BooleanField(required=False, label=permission.label, help_text=permission.scope)
+    return forms.BooleanField(required=False, label=_(permission.label), help_text=_(permission.scope))
 
 
 class ManagerForm(forms.Form):
     """A manager's account and permission flags; the password is optional when editing."""
 
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    name = forms.CharField(required=False)
-    password = forms.CharField(
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(label=_("Name"), required=False)
+    password = forms.CharField(label=_("Password"),
         required=False, strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
-                  "special character.",
+        help_text=_("At least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
+                  "special character."),
     )
     is_admin = _flag_field("isAdmin")
     is_content_admin = _flag_field("isContentAdmin")

@@ -29,7 +29,14 @@ from .models import (
 )
 from .permissions import PERMISSIONS
 from .streaming_servers import address_problems
-from .validators import decode_logo, decode_logo_data_uri, logo_data_uri, password_problems, validate_logo_url
+from .validators import (
+    decode_logo,
+    decode_logo_data_uri,
+    logo_data_uri,
+    password_problems,
+    time_zone_problem,
+    validate_logo_url,
+)
 
 # --- Fields -----------------------------------------------------------------------------------------------
 
@@ -232,6 +239,15 @@ class PortalSettingsInput(Section):
     xtreamApi = Boolean(
         required=False, help_text="IPTV players (TiviMate, IPTV Smarters, Kodi…) log in with the subscriber's login "
                                   "and player password through the Xtream Codes API at the portal's host.")
+    timeZone = Text(
+        required=False, max_length=64,
+        help_text="The IANA time zone (UTC, Europe/Moscow…) the screens show times in; the API stays UTC.")
+
+    def validate_timeZone(self, value):
+        problem = time_zone_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_smsTemplate(self, value):
         return value or None

@@ -26,6 +26,8 @@ DEFAULT_PORTAL_SETTINGS = {
     "allowAnonymous": False,
     # players.md §3: the Xtream Codes API (player_api.php, get.php, xmltv.php, live/, timeshift/)
     "xtreamApi": False,
+    # operations.md §4: the IANA zone the screens show times in (the API stays UTC)
+    "timeZone": "UTC",
 }
 DEVICE_LIMIT_POLICIES = ("refuse", "replace_oldest")
 DEFAULT_ARCHIVE_DAYS = 7  # what ``autoRecord`` sets when the portal's ``defaultArchiveDays`` is None
@@ -133,6 +135,8 @@ class Manager(PublicModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # The screens' language this manager chose in the header ("" = the browser's Accept-Language).
+    language = models.CharField(max_length=8, blank=True, default="")
 
     objects = PortalQuerySet.as_manager()
 

@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from catena_site.errors import Invalid, RateLimited
@@ -26,17 +27,17 @@ SESSION_TOKENS_KEY = "catena_password_reset"
 
 
 class ResetRequestForm(forms.Form):
-    email = forms.CharField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
+    email = forms.CharField(label=_("Email"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "username",
                                                                           "autofocus": True}))
 
     SERVICE_FIELDS = {"email": "email"}
 
 
 class NewPasswordForm(forms.Form):
-    new_password = forms.CharField(required=False, strip=False, label="New password",
+    new_password = forms.CharField(required=False, strip=False, label=_("New password"),
                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password",
                                                                      "autofocus": True}))
-    new_password_again = forms.CharField(required=False, strip=False, label="New password again",
+    new_password_again = forms.CharField(required=False, strip=False, label=_("New password again"),
                                          widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     SERVICE_FIELDS = {"newPassword": "new_password", "newPasswordAgain": "new_password_again"}
@@ -122,8 +123,8 @@ class SetPasswordView(View):
         tokens = request.session.get(SESSION_TOKENS_KEY, {})
         tokens.pop(manager_id, None)
         request.session[SESSION_TOKENS_KEY] = tokens
-        messages.success(request, "Your password has been changed, and every session of this account was ended. "
-                                  "Log in with the new password.")
+        messages.success(request, _("Your password has been changed, and every session of this account was ended. "
+                                  "Log in with the new password."))
         return redirect("web:login")
 
     @staticmethod

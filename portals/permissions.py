@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Marked for the Russian screens (they translate a label when they show it); the API's texts stay English.
+from django.utils.translation import gettext_noop
+
 
 @dataclass(frozen=True)
 class Permission:
@@ -26,12 +29,13 @@ class Permission:
 PERMISSIONS: dict[str, Permission] = {
     permission.flag: permission
     for permission in (
-        Permission("isAdmin", "is_admin", "can_manage", "Admin",
-                   "Portal settings and branding, API key, free packages, managers."),
-        Permission("isContentAdmin", "is_content_admin", "can_manage_content", "Content admin",
-                   "Channels, logos, packages, EPG sources."),
-        Permission("isSubscriberAdmin", "is_subscriber_admin", "can_manage_subscribers", "Subscriber admin",
-                   "Subscribers, subscriptions, blocking, playback tokens."),
+        Permission("isAdmin", "is_admin", "can_manage", gettext_noop("Admin"),
+                   gettext_noop("Portal settings and branding, API key, free packages, managers.")),
+        Permission("isContentAdmin", "is_content_admin", "can_manage_content", gettext_noop("Content admin"),
+                   gettext_noop("Channels, logos, packages, EPG sources.")),
+        Permission("isSubscriberAdmin", "is_subscriber_admin", "can_manage_subscribers",
+                   gettext_noop("Subscriber admin"),
+                   gettext_noop("Subscribers, subscriptions, blocking, playback tokens.")),
     )
 }
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/portal/", views.ChoosePortalView.as_view(), name="choose-portal"),
     path("login/code/", account_views.LoginCodeView.as_view(), name="login-code"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("language/", account_views.LanguageView.as_view(), name="language"),
     path("account/", account_views.AccountView.as_view(), name="account"),
     path("account/password/", account_views.PasswordChangeView.as_view(), name="account-password"),
     path("account/sessions/<int:session_id>/end/", account_views.SessionEndView.as_view(), name="account-session-end"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import re
+import zoneinfo
 
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
@@ -134,3 +136,16 @@ def logo_data_uri(image: bytes, content_type: str) -> str:
 def validate_logo_url(value: str) -> str:
     URLValidator(schemes=["https"], message="Logo URL must be an https:// URL.")(value)
     return value
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA time zone name this machine knows (the system's database, else the tzdata package)."""
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def time_zone_problem(name: str) -> str | None:
+    """Why ``name`` is not a time zone for a portal's ``timeZone`` setting, or None when it is one."""
+    if name not in time_zone_names():
+        return f"Unknown time zone {name!r}: use an IANA name such as UTC or Europe/Moscow."
+    return None

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -92,7 +93,7 @@ class LoginView(View):
             show_service_errors(form, exc, form.SERVICE_FIELDS)
             return self.show(request, form, next_url, status=400)
         except RateLimited as exc:
-            form.add_error(None, "Too many failed login attempts. Please try again later.")
+            form.add_error(None, _("Too many failed login attempts. Please try again later."))
             response = self.show(request, form, next_url, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
@@ -163,7 +164,7 @@ class LogoutView(View):
     def post(self, request):
         _end_web_login(request)
         request.session.flush()
-        messages.info(request, "You have been logged out.")
+        messages.info(request, _("You have been logged out."))
         return redirect("web:login")
 
 
@@ -209,7 +210,7 @@ class PortalSettingsView(PortalMixin, TemplateView):
             services.update_portal(self.portal, caller=self.caller, data=form.service_data(), screen=True)
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, "Portal settings saved.")
+        messages.success(request, _("Portal settings saved."))
         return redirect("web:portal-settings")
 
 
@@ -224,7 +225,7 @@ class ResetApiKeyView(FlagRequiredMixin, TemplateView):
             services.reset_api_key(self.portal, caller=self.caller)
         except ServiceError as exc:
             return service_error_page(request, exc)
-        messages.success(request, "A new API key was generated. The previous key no longer works.")
+        messages.success(request, _("A new API key was generated. The previous key no longer works."))
         return redirect("web:portal-settings")
 
 
@@ -243,12 +244,12 @@ class ManagerListView(PortalListView):
     section = "managers"
     filterset_class = ManagerFilter
     filter_names = ("search",)
-    filter_labels = {"search": "Search"}
+    filter_labels = {"search": _("Search")}
     columns = [
-        Column("Email", sort="email", csv=lambda row: row.email),
-        Column("Name", sort="name", csv=lambda row: row.name),
-        Column("Permissions", csv=_permission_names),
-        Column("Last login", csv=lambda row: row.last_login_at.isoformat() if row.last_login_at else ""),
+        Column(_("Email"), sort="email", csv=lambda row: row.email),
+        Column(_("Name"), sort="name", csv=lambda row: row.name),
+        Column(_("Permissions"), csv=_permission_names),
+        Column(_("Last login"), csv=lambda row: row.last_login_at.isoformat() if row.last_login_at else ""),
         Column(""),
     ]
     default_sort = "id"
@@ -278,7 +279,7 @@ class ManagerFormMixin(FlagRequiredMixin):
             manager = self.save(form)
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(self.request, f"Manager {manager.email} saved.")
+        messages.success(self.request, _("Manager %(email)s saved.") % {"email": manager.email})
         return redirect("web:manager-list")
 
     def form_invalid(self, form):
@@ -330,5 +331,5 @@ class ManagerDeleteView(FlagRequiredMixin, TemplateView):
             services.delete_manager(manager, caller=self.caller)
         except ServiceError as exc:
             return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
-        messages.success(request, f"Manager {manager.email} deleted.")
+        messages.success(request, _("Manager %(email)s deleted.") % {"email": manager.email})
         return redirect("web:manager-list")

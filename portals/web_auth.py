@@ -6,7 +6,11 @@ deletion, logout, inactivity) ends their web login too.
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.conf import settings
 from django.shortcuts import redirect
+from django.utils import timezone, translation
 
 from catena_site import logs
 
@@ -17,7 +21,7 @@ SESSION_KEY = "catena_manager_session"
 # Screens (by URL namespace) that a manager who must enrol 2FA first does not reach, and the pages of the
 # ``web`` namespace they still do: enrolment, logging out, the header's logo.
 SCREEN_NAMESPACES = ("web", "content", "subscribers", "monitoring")
-BEFORE_ENROLMENT = ("account-2fa", "logout", "login", "login-code", "choose-portal", "portal-logo")
+BEFORE_ENROLMENT = ("account-2fa", "logout", "language", "login", "login-code", "choose-portal", "portal-logo")
 
 
 class ManagerSessionMiddleware:
@@ -49,6 +53,40 @@ class ManagerSessionMiddleware:
         if totp.enabled_for(caller.manager):
             return None
         return redirect("web:account-2fa")
+
+
+class ScreenLocaleMiddleware:
+    """The screens speak the manager's chosen language (else the cookie's or Accept-Language, which
+    ``LocaleMiddleware`` already chose) and show times in the portal's ``timeZone``; the API, the streaming
+    server's calls and the players' APIs stay English and UTC whatever the browser asks for."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match.namespace not in SCREEN_NAMESPACES:
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+            return None
+        caller = request.caller
+        if caller is None:
+            return None
+        language = caller.manager.language
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(caller.portal.effective_settings["timeZone"]))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # a zone this machine lacks: UTC
+            timezone.deactivate()
+        return None
 
 
 def log_in(request, token: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext_lazy as _
 
 from .inputs import (
     COUNTRY_CODE_MAX_LENGTH,
@@ -34,16 +35,16 @@ class SubmittedText(forms.CharField):
 
 
 class SubscriberForm(forms.Form):
-    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
+    name = SubmittedText(label=_("Name"), strip=False, widget=forms.TextInput(attrs={"autocomplete": "off", "required": True}))
     phone_country_code = SubmittedText(
-        label="Country code", help_text="Digits only, e.g. 1 or 44.",
+        label=_("Country code"), help_text=_("Digits only, e.g. 1 or 44."),
         widget=forms.TextInput(attrs={
             "inputmode": "numeric", "pattern": COUNTRY_CODE_PATTERN, "maxlength": COUNTRY_CODE_MAX_LENGTH,
             "required": True, "autocomplete": "off", "data-validate": COUNTRY_CODE_RULE, "class": "input-short",
         }),
     )
     phone = SubmittedText(
-        help_text="The number without the country code: digits only.",
+        label=_("Phone"), help_text=_("The number without the country code: digits only."),
         widget=forms.TextInput(attrs={
             "inputmode": "numeric", "pattern": PHONE_PATTERN, "maxlength": PHONE_MAX_LENGTH, "required": True,
             "autocomplete": "off", "data-validate": PHONE_RULE,
@@ -51,16 +52,16 @@ class SubscriberForm(forms.Form):
     )
 
     max_devices = SubmittedText(
-        label="Devices", help_text="How many devices this subscriber may use, 0–1000. Blank: the portal's limit.",
+        label=_("Devices"), help_text=_("How many devices this subscriber may use, 0–1000. Blank: the portal's limit."),
         widget=forms.NumberInput(attrs={"min": 0, "max": 1000, "class": "input-short"}))
 
     login = SubmittedText(
-        label="Player login",
-        help_text="What the subscriber types into IPTV players such as TiviMate. Blank: the phone number with its "
-                  "country code, which then follows the phone when it changes.",
+        label=_("Player login"),
+        help_text=_("What the subscriber types into IPTV players such as TiviMate. Blank: the phone number with its "
+                  "country code, which then follows the phone when it changes."),
         widget=forms.TextInput(attrs={
             "pattern": LOGIN_PATTERN, "maxlength": LOGIN_MAX_LENGTH, "autocomplete": "off", "spellcheck": "false",
-            "autocapitalize": "none", "data-validate": LOGIN_RULE, "placeholder": "The phone number",
+            "autocapitalize": "none", "data-validate": LOGIN_RULE, "placeholder": _("The phone number"),
         }),
     )
 
@@ -99,8 +100,8 @@ def _whole_number(value: str):
 class DeviceForm(forms.Form):
     """Add a set-top box to a subscriber from the card: its MAC and a name (``DeviceInput``'s rules)."""
 
-    mac = SubmittedText(label="MAC address", widget=forms.TextInput(attrs={
+    mac = SubmittedText(label=_("MAC address"), widget=forms.TextInput(attrs={
         "placeholder": "00:1a:79:00:00:01", "autocomplete": "off", "spellcheck": "false", "required": True}))
-    name = SubmittedText(strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name = SubmittedText(label=_("Name"), strip=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
     SERVICE_FIELDS = {"mac": "mac", "name": "name"}

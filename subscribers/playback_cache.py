@@ -150,19 +150,25 @@ def verdict(values: tuple | None, name: str, beat: Beat | None, written: bool, v
                    channel_id is not None and name in values[ARCHIVE])
 
 
+def refreshable(values: tuple | None, probe: BeatProbe | None, viewer: Viewer = NOWHERE) -> tuple[int, int] | None:
+    """``(subscriber, channel)`` a heartbeat must name to be refreshed for ``probe`` given valid facts, or None
+    when the facts refuse the stream (no heartbeat is written then)."""
+    if probe is None or not probe.update or values is None:
+        return None
+    subscriber_id, _, disabled, _, channels, _ = values[:6]
+    channel_id = channels.get(probe.name)
+    if disabled or channel_id is None or not restrictions.allows(values[RESTRICTED].get(probe.name), viewer):
+        return None
+    if probe.dvr and probe.name not in values[ARCHIVE]:  # refused: no_archive
+        return None
+    return subscriber_id, channel_id
+
+
 def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
               viewer: Viewer = NOWHERE) -> Beat | None:
     """The refreshed heartbeat for ``probe`` given valid facts, or None when it must not be written here."""
-    if probe is None or not probe.update or values is None or beat is None:
-        return None
-    subscriber_id, _, disabled, _, channels, _ = values[:6]
-    restricted = values[RESTRICTED]
-    channel_id = channels.get(probe.name)
-    if disabled or channel_id is None or beat.subscriber_id != subscriber_id or beat.channel_id != channel_id:
-        return None
-    if not restrictions.allows(restricted.get(probe.name), viewer):
-        return None
-    if probe.dvr and probe.name not in values[ARCHIVE]:  # refused: no_archive
+    owner = refreshable(values, probe, viewer) if beat is not None else None
+    if owner is None or (beat.subscriber_id, beat.channel_id) != owner:
         return None
     return beat.advanced(probe.at, probe.bytes, probe.duration)
 
@@ -183,7 +189,30 @@ def next_beat(values: tuple | None, beat: Beat | None, probe: BeatProbe | None,
 # ``subscriber|channel|time|bytes|duration`` string. The stamp keys are read from the entry, so this needs
 # one Redis server (not a cluster), as Django's cache does. Every answer has ten items: status, meta, channel,
 # beat, facts, expired, refused (0 or 1), device known, device rules, archive.
-_CHECK = restrictions.LUA + """
+# ``refresh``: the heartbeat ``beat`` (of KEYS[2]) advanced to ARGV[3] (time), ARGV[4] (bytes) and ARGV[5]
+# (duration), expiring after ARGV[6] seconds, when it names subscriber ``user`` and channel ``channel``; whether
+# it was.
+_REFRESH = """
+local function refresh(beat, user, channel)
+  local b_user, b_channel, b_at, b_bytes, b_duration =
+    string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if b_user ~= user or b_channel ~= channel then return false end
+  local bytes = math.max(tonumber(b_bytes) or 0, tonumber(ARGV[4]) or 0)
+  local duration = math.max(tonumber(b_duration) or -1, tonumber(ARGV[5]) or -1)
+  local text = ''
+  if duration >= 0 then text = string.format('%.0f', duration) end
+  redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
+             '|' .. text, 'EX', ARGV[6])
+  return true
+end
+"""
+
+_CHECK = restrictions.LUA + _REFRESH + """
+if KEYS[3] and ARGV[14] and ARGV[14] ~= '' and redis.call('GET', KEYS[3]) == ARGV[14] then
+  local beat = redis.call('GET', KEYS[2])
+  if ARGV[2] == '1' and ARGV[15] ~= '' and beat and refresh(beat, ARGV[15], ARGV[16]) then return {4} end
+  return {3, beat}
+end
 local head = redis.call('HMGET', KEYS[1], 'k', 'm', 'c:' .. ARGV[1], 'u', 'x:' .. ARGV[1], 'r:' .. ARGV[1],
                         'd:' .. ARGV[11], 'dv', 'a:' .. ARGV[1])
 local beat = redis.call('GET', KEYS[2])
@@ -207,24 +236,22 @@ local meta, channel, facts, status, refused = head[2], head[3], false, 1, 0
 if channel and head[6] and not located(head[6], ARGV[8], ARGV[9]) then refused = 1 end
 if ARGV[7] == '1' then facts = redis.call('HGET', KEYS[1], 'f') end
 if ARGV[2] == '1' and beat and meta and channel and refused == 0 and (ARGV[12] ~= '1' or head[9]) then
-  local user = string.match(meta, '^([^|]*)')
-  local b_user, b_channel, b_at, b_bytes, b_duration =
-    string.match(beat, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-  if b_user == user and b_channel == channel then
-    local bytes = math.max(tonumber(b_bytes) or 0, tonumber(ARGV[4]) or 0)
-    local duration = math.max(tonumber(b_duration) or -1, tonumber(ARGV[5]) or -1)
-    local text = ''
-    if duration >= 0 then text = string.format('%.0f', duration) end
-    redis.call('SET', KEYS[2], user .. '|' .. channel .. '|' .. ARGV[3] .. '|' .. string.format('%.0f', bytes) ..
-               '|' .. text, 'EX', ARGV[6])
-    status = 2
+  if refresh(beat, string.match(meta, '^([^|]*)'), channel) then status = 2 end
+end
+if KEYS[3] then
+  local generation = redis.call('GET', KEYS[3])
+  if not generation then
+    generation = ARGV[13]
+    redis.call('SET', KEYS[3], generation)
   end
+  return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9], generation, head[4]}
 end
 return {status, meta, channel, beat, facts, head[5], refused, head[7], head[8], head[9]}
 """
 
 
 CHECK = Script(_CHECK)
+
 
 
 # --- Heartbeats: a ``subscriber|channel|time|bytes|duration`` text, which _CHECK reads and refreshes ---------------
@@ -267,9 +294,12 @@ def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: i
 
 
 def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer = NOWHERE,
-               device: str | None = None) -> list:
+               device: str | None = None, generation: bool = False, held: _ProcessEntry | None = None) -> list:
     """Run the ``_CHECK`` script: ``[status, meta, channel, heartbeat, facts, expired, location refused (0/1),
-    device known, device rules, archive]``."""
+    device known, device rules, archive]`` and, with ``generation``, the generation key's value (created when
+    missing) and the entry's ``valid until`` (``u``) as the eleventh and twelfth items. ``held``: this process's
+    entry for the check; while the generation key still holds its value the answer is only ``[4]`` (the heartbeat
+    refreshed) or ``[3, heartbeat]``."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -279,6 +309,15 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
         args, beat_key = (name, "0", "0", "0", "", "1", "1" if full else "0", viewer.address, viewer.country), \
             key + ":none"
     dvr = "1" if probe is not None and probe.dvr else "0"
+    if generation:
+        tier = ("",)
+        if held is not None:
+            found = held.verdict
+            owner = (found.subscriber_id is not None and not found.disabled and found.channel_id is not None
+                     and not found.location_refused and (found.archive or dvr == "0"))
+            tier = (held.generation, *((str(found.subscriber_id), str(found.channel_id)) if owner else ("", "")))
+        return cache.run(CHECK, [key, beat_key, keys.generation_key()],
+                         (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8), *tier))
     return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or "", dvr))
 
 
@@ -303,9 +342,10 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
 
 
 def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer = NOWHERE,
-                device: str | None = None) -> tuple[Verdict | None, Beat | None]:
+                device: str | None = None, token: str | None = None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
-    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling)."""
+    ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling); with ``token``,
+    a valid answer also fills the process tier (see below) in that round trip."""
     if not cache.supports_scripts:
         found = cache.get_many([key])
         beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
@@ -316,20 +356,35 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         if refreshed is not None:
             cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
         return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
+    tier_key = (token, name, viewer, device)
+    held = _held(cache, tier_key) if token is not None else None
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
-    status, meta, channel, beat, _, expired, refused, known, rules, archive = (
-        *_run_check(cache, key, name, probe, False, viewer, device), None, None, None, None, None, None)[:10]
+    status, meta, channel, beat, _, expired, refused, known, rules, archive, generation, until = (
+        *_run_check(cache, key, name, probe, False, viewer, device, token is not None, held),
+        None, None, None, None, None, None, None, None, None, None, None)[:12]
+    if status in (3, 4):  # this process's entry still holds (3: with the heartbeat, 4: refreshed)
+        if probe is None:
+            return held.verdict, None
+        beat = _beat(meta) if status == 3 else None
+        return held.verdict._replace(beat=beat, written=status == 4), beat
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
+        if held is not None:
+            cache.process_tier.pop(tier_key, None)
         return None, beat
     if meta is None:
-        return Verdict(None, None, False, None, None, beat, False), beat
-    subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
-    return Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
-                   int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                   beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
-                   device is not None and known is not None, _device_rules(rules),
-                   channel is not None and archive is not None), beat
+        found = Verdict(None, None, False, None, None, beat, False)
+    else:
+        subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
+        found = Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
+                        int(max_sessions) if max_sessions else None, int(channel) if channel else None,
+                        beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
+                        device is not None and known is not None, _device_rules(rules),
+                        channel is not None and archive is not None)
+    if token is not None and generation is not None:
+        _remember(cache, tier_key, generation.decode(), found,
+                  UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None)
+    return found, beat
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:
@@ -499,6 +554,47 @@ def lookup(token: str) -> PlaybackFacts | None:
     return _facts(values)
 
 
+# --- The process tier ----------------------------------------------------------------------------------------
+# On Redis, each process also keeps the verdicts it read from the shared tier, by token, stream name, viewer and
+# device, with the value the generation key (``access_events.generation_key``) had when they were read: the script
+# that validated the shared entry's stamps read it in the same atomic step. Every invalidation gives that key a
+# new random value in the same Redis transaction as it deletes the stamps, so a process entry is exactly as valid
+# as the shared entry it came from while the key still holds its value. The check sends the entry's value with
+# the usual script: when the key still holds it, the script only refreshes the heartbeat (one GET instead of the
+# entry's fields and stamps); when not, the same script goes on to check the shared entry as without a process
+# entry — still one round trip, however often things change. A process entry also ends at the shared entry's
+# ``valid until`` (a subscription period starts or ends) and its lifetime. Any change anywhere drops every process
+# entry (each is refilled by its next check), which keeps the rule simple: nothing but one compared value decides.
+
+PROCESS_TIER_SIZE = 50_000  # entries per process; the tier starts again empty when full
+
+
+class _ProcessEntry(NamedTuple):
+    generation: str
+    verdict: Verdict  # without a heartbeat
+    expires: float  # monotonic time: the shared entry's lifetime
+    valid_until: float | None  # Unix time: the shared entry's ``valid until``
+
+
+def _remember(cache, key: tuple, generation: str, found: Verdict, ttl: int, valid_until: float | None) -> None:
+    tier = cache.process_tier
+    if len(tier) >= PROCESS_TIER_SIZE:
+        tier.clear()
+    tier[key] = _ProcessEntry(generation, found._replace(beat=None, written=False), time.monotonic() + ttl,
+                              valid_until)
+
+
+def _held(cache, key: tuple) -> _ProcessEntry | None:
+    """This process's entry for a check, unless its time is over (dropped then)."""
+    entry = cache.process_tier.get(key)
+    if entry is None:
+        return None
+    if entry.expires < time.monotonic() or (entry.valid_until is not None and time.time() >= entry.valid_until):
+        del cache.process_tier[key]
+        return None
+    return entry
+
+
 def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,
           device: str | None = None) -> Verdict:
     """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
@@ -509,10 +605,11 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: View
     its cost does not depend on how many channels the subscriber may watch (nor devices: ``device``, a device
     uid, is looked up as one field). Raises the database's errors (the caller answers 503).
     """
-    key = entry_key(token)
     try:
         cache = store()
-        found, beat = check_entry(cache, key, name, probe, viewer, device)
+        key = entry_key(token)
+        found, beat = check_entry(cache, key, name, probe, viewer, device,
+                                  token if cache.supports_scripts else None)
         if found is not None:
             return found
         return verdict(_recompute(cache, key, token), name, beat, False, viewer, device)

@@ -14,6 +14,8 @@ from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -85,12 +87,12 @@ class SubscriberListView(PortalListView):
     filter_labels = FILTER_LABELS
     name_filters = {"packageId": (content_selectors.packages_named, "a package name or ID")}
     columns = [
-        Column("Name", sort="name", csv=lambda row: row.name),
-        Column("Phone", sort="full_phone", csv=lambda row: f"+{row.phone_country_code} {row.phone}"),
-        Column("Packages", csv=lambda row: len(row.subscriptions.all())),
-        Column("Expires", csv=lambda row: row.soonest_expiry.isoformat() if row.soonest_expiry else ""),
-        Column("Last activity", csv=lambda row: row.last_activity_at.isoformat() if row.last_activity_at else ""),
-        Column("Status", csv=lambda row: "blocked" if row.disabled else "active"),
+        Column(_("Name"), sort="name", csv=lambda row: row.name),
+        Column(_("Phone"), sort="full_phone", csv=lambda row: f"+{row.phone_country_code} {row.phone}"),
+        Column(_("Packages"), csv=lambda row: len(row.subscriptions.all())),
+        Column(_("Expires"), csv=lambda row: row.soonest_expiry.isoformat() if row.soonest_expiry else ""),
+        Column(_("Last activity"), csv=lambda row: row.last_activity_at.isoformat() if row.last_activity_at else ""),
+        Column(_("Status"), csv=lambda row: "blocked" if row.disabled else "active"),
         Column(""),
     ]
     default_sort = "-id"
@@ -137,8 +139,8 @@ class BulkSelectionMixin:
                                          queryset=Subscriber.objects.for_portal(self.portal))
             if not filterset.is_valid():
                 raise BulkSelectionError("The list's filter is not valid any more; filter the list again.")
-            return filterset.qs, "all subscribers matching the filter"
-        return values["ids"], "the selected subscribers"
+            return filterset.qs, gettext("all subscribers matching the filter")
+        return values["ids"], gettext("the selected subscribers")
 
 
 class SubscriberBulkView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView):
@@ -175,9 +177,13 @@ class SubscriberBulkView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView)
                 changed = apply(self.portal, subscribers, package, caller=self.caller)
             except ServiceError as exc:
                 return service_error_page(request, exc)
-            one = changed == 1
-            verb = ("now has" if one else "now have") if adding else ("no longer has" if one else "no longer have")
-            messages.success(request, f"{changed} subscriber{'' if one else 's'} {verb} package {package.name}.")
+            if adding:
+                text = ngettext("%(count)d subscriber now has package %(name)s.",
+                                "%(count)d subscribers now have package %(name)s.", changed)
+            else:
+                text = ngettext("%(count)d subscriber no longer has package %(name)s.",
+                                "%(count)d subscribers no longer have package %(name)s.", changed)
+            messages.success(request, text % {"count": changed, "name": package.name})
             return redirect(back)
         targets = (services.bulk_subscribe_targets if adding else services.bulk_unsubscribe_targets)(
             self.portal, subscribers, package)
@@ -195,8 +201,10 @@ class SubscriberBulkView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView)
 
 
 def extension_words(amount: int, unit: str) -> str:
-    """``1 month``, ``3 months``, ``1 day``…"""
-    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+    """``1 month``, ``3 months``, ``1 day``… in the screens' language."""
+    if unit == "days":
+        return ngettext("%(count)d day", "%(count)d days", amount) % {"count": amount}
+    return ngettext("%(count)d month", "%(count)d months", amount) % {"count": amount}
 
 
 class SubscriberExtendView(SubscriberAdminMixin, BulkSelectionMixin, TemplateView):
@@ -251,7 +259,9 @@ class SubscriberExtendView(SubscriberAdminMixin, BulkSelectionMixin, TemplateVie
                 extended = services.extend_subscriptions(self.portal, subscribers, caller=self.caller, **length)
             except ServiceError as exc:
                 return action_refused(request, exc, back)
-            messages.success(request, f"{extended} subscription{'' if extended == 1 else 's'} extended by {words}.")
+            messages.success(request, ngettext("%(count)d subscription extended by %(words)s.",
+                                               "%(count)d subscriptions extended by %(words)s.", extended)
+                             % {"count": extended, "words": words})
             return redirect(back)
         changing, open_ended = services.extension_targets(self.portal, subscribers)
         return self.render_to_response(self.get_context_data(
@@ -287,7 +297,7 @@ class SubscriberFormView(TemplateView):
             subscriber = self.save(form)
         except ServiceError as exc:
             return form_refused(self, form, exc)
-        messages.success(request, f"Subscriber {subscriber.name} saved.")
+        messages.success(request, _("Subscriber %(name)s saved.") % {"name": subscriber.name})
         return redirect("subscribers:card", subscriber_id=subscriber.public_id)
 
 
@@ -381,7 +391,7 @@ class SubscriberDeleteView(SubscriberAdminMixin, SubscriberObjectMixin, Template
             services.delete_subscriber(subscriber, caller=self.caller)
         except ServiceError as exc:
             return self.render_to_response(self.get_context_data(error=exc.message), status=exc.status)
-        messages.success(request, f"Subscriber {subscriber.name} ({subscriber.international_phone}) deleted.")
+        messages.success(request, _("Subscriber %(name)s (%(international_phone)s) deleted.") % {"name": subscriber.name, "international_phone": subscriber.international_phone})
         return redirect("subscribers:list")
 
 
@@ -396,14 +406,14 @@ class SubscriberPackageAddView(SubscriberAdminMixin, SubscriberObjectMixin, View
     def post(self, request, subscriber_id):
         url = self.card_url() + "#packages"
         if not request.POST.get("package"):
-            messages.error(request, "Choose a package to add.")
+            messages.error(request, _("Choose a package to add."))
             return redirect(url)
         package = self.get_portal_object(Package.objects.select_related("portal"), request.POST["package"])
         try:
             services.subscribe(self.subscriber, package, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, url)
-        messages.success(request, f"Package {package.name} added.")
+        messages.success(request, _("Package %(name)s added.") % {"name": package.name})
         return redirect(url)
 
 
@@ -427,7 +437,7 @@ class SubscriberPackageRemoveView(SubscriberAdminMixin, SubscriberObjectMixin, T
             services.unsubscribe(self.subscriber, self.package, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, url)
-        messages.success(request, f"Package {self.package.name} removed.")
+        messages.success(request, _("Package %(name)s removed.") % {"name": self.package.name})
         return redirect(url)
 
 
@@ -445,7 +455,7 @@ class SubscriberDeviceAddView(SubscriberAdminMixin, SubscriberObjectMixin, View)
             device = devices.add_device(self.portal, caller=self.caller, data=data)
         except ServiceError as exc:
             return device_form_refused(self, request, form, exc)
-        messages.success(request, f"Set-top box {device.mac} added.")
+        messages.success(request, _("Set-top box %(mac)s added.") % {"mac": device.mac})
         return redirect(self.card_url() + "#devices")
 
 
@@ -482,7 +492,8 @@ class SubscriberDeviceRenameView(SubscriberDeviceMixin, View):
             device = devices.rename_device(self.device, caller=self.caller, data={"name": request.POST.get("name", "")})
         except ServiceError as exc:
             return action_refused(request, exc, url)
-        messages.success(request, f"Device renamed to {device.name}." if device.name else "Device name removed.")
+        messages.success(request, _("Device renamed to %(name)s.") % {"name": device.name} if device.name
+                         else _("Device name removed."))
         return redirect(url)
 
 
@@ -502,7 +513,7 @@ class SubscriberDeviceRemoveView(SubscriberDeviceMixin, TemplateView):
             devices.remove_device(self.device, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, url)
-        messages.success(request, f"Device {self.device} removed.")
+        messages.success(request, _("Device %(device)s removed.") % {"device": self.device})
         return redirect(url)
 
 
@@ -517,8 +528,8 @@ class SubscriberBlockView(SubscriberAdminMixin, SubscriberObjectMixin, View):
             subscriber = services.set_disabled(self.subscriber, disabled, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, self.card_url())
-        state = "blocked: they can watch nothing until unblocked" if disabled else "active again"
-        messages.success(request, f"{subscriber.name} is {state}.")
+        state = _("blocked: they can watch nothing until unblocked") if disabled else _("active again")
+        messages.success(request, _("%(name)s is %(state)s.") % {"name": subscriber.name, "state": state})
         return redirect(self.card_url())
 
 
@@ -543,7 +554,7 @@ class SubscriberTokenResetView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
             services.reset_playback_token(self.subscriber, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, self.card_url())
-        messages.success(request, "A new playback token was issued. The previous token no longer works.")
+        messages.success(request, _("A new playback token was issued. The previous token no longer works."))
         return redirect(self.card_url() + "#token")
 
 
@@ -561,7 +572,7 @@ class SubscriberPlayerPasswordResetView(SubscriberTokenResetView):
             services.reset_player_password(self.subscriber, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, self.card_url())
-        messages.success(request, "A new player password was set. The previous password no longer works.")
+        messages.success(request, _("A new player password was set. The previous password no longer works."))
         return redirect(self.card_url() + "#player-password")
 
 
@@ -582,7 +593,7 @@ class SubscriberAppsLogoutView(SubscriberAdminMixin, SubscriberObjectMixin, Temp
         except ServiceError as exc:
             return action_refused(request, exc, url)
         sessions = "1 app session" if ended == 1 else f"{ended} app sessions"
-        messages.success(request, f"{self.subscriber.name} was logged out of every app ({sessions} ended).")
+        messages.success(request, _("%(name)s was logged out of every app (%(sessions)s ended).") % {"name": self.subscriber.name, "sessions": sessions})
         return redirect(url)
 
 

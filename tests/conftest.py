@@ -14,11 +14,11 @@ from tests.worker import celery_worker_process  # noqa: F401  (one real Celery w
 
 API = "/tv-management/api/v1"
 
-# The settings of catalog.md §4 and lifecycle.md §1–§3, with their defaults.
+# The settings of catalog.md §4, lifecycle.md §1–§3, players.md §3 and operations.md §4, with their defaults.
 LATER_SETTINGS = {"icareusApi": False, "defaultArchiveDays": None, "expiryReminderDays": None,
                   "expiryReminderTemplate": None, "allowDeviceRegistration": True, "allowDeviceUnregister": True,
                   "maxDevicesPerSubscriber": None, "deviceLimitPolicy": "refuse", "allowAnonymous": False,
-                  "xtreamApi": False}
+                  "xtreamApi": False, "timeZone": "UTC"}
 PERSONAS = ("api_key", "owner", "admin", "content", "subscribers", "viewer")
 
 

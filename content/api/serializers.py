@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from catena_site.api.fields import IdField
 from catena_site.ids import encode_id
+from content.inputs import EpgSourceEntry
 from content.models import LOGO_WIDTHS, Category, Channel, Location, LogoSize, Package
 
 
@@ -42,16 +43,24 @@ class ChannelSerializer(serializers.ModelSerializer):
     categories = serializers.SerializerMethodField()
     locationRestrictions = serializers.SerializerMethodField()
     archiveDays = serializers.IntegerField(source="archive_days")
+    epgSources = serializers.SerializerMethodField()
+    epgOffsetMinutes = serializers.IntegerField(source="epg_offset_minutes")
 
     class Meta:
         model = Channel
-        fields = ["channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl",
+        fields = ["channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "epgSources",
+                  "epgOffsetMinutes", "packages", "logoUrl",
                   "logoUrls", "number", "description", "language", "aspectRatio", "audioOnly", "quality", "isPublic",
                   "isExclusive", "categories", "locationRestrictions", "archiveDays"]
 
     def get_epgSourceName(self, channel) -> str | None:
         """The name the channel refers to its EPG source by, whether or not a source has it yet."""
         return channel.epg_source_name or None
+
+    @extend_schema_field(EpgSourceEntry(many=True))
+    def get_epgSources(self, channel) -> list[dict]:
+        """The sources of the channel's guide in priority order; the first is epgSourceName/epgChannelName."""
+        return channel.epg_sources
 
     def get_packages(self, channel) -> list[str]:
         return [package.name for package in channel.packages.all()]

@@ -1,6 +1,7 @@
 """One fetch end to end: download → decompress → parse → store, then merge in one transaction.
 
-Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
+Download and parsing run in a child process while this one writes (:mod:`.pipeline`), so parsing and COPY
+overlap. Nothing is held in memory beyond one chunk of the body and the rows parsed from it. The figures and the
 message of the fetch record come from :class:`ImportReport`.
 """
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from content.models import EpgSource
 
+from . import pipeline
 from .decode import xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
 from .http import Download
@@ -90,19 +92,51 @@ def _begin_merge(source_id: int, deadline: Deadline) -> None:
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 
-def _read_guide(download: Download, parser: XmltvParser, store, max_bytes: int, deadline: Deadline) -> None:
-    """Stream the body through decompression and the parser into the store, chunk by chunk; the deadline is
-    checked for every chunk (a small download can decompress into a long parse)."""
+def _read_guide(download: Download, parser: XmltvParser, write: Callable[[list], None], max_bytes: int,
+                deadline: Deadline) -> tuple[int, float]:
+    """Stream the body through decompression and the parser to ``write``, chunk by chunk; the deadline is
+    checked for every chunk (a small download can decompress into a long parse). Returns the bytes received
+    and the seconds spent on the network."""
     with download:
         for chunk in xml_bytes(download.chunks(), max_bytes=max_bytes):
             deadline.remaining("parsing the guide")
             parser.feed(chunk)
             if parser.rows:
-                store.write(parser.rows)
+                write(parser.rows)
                 parser.rows.clear()
         parser.close()
-        store.write(parser.rows)
-        parser.rows.clear()
+        if parser.rows:
+            write(parser.rows)
+            parser.rows.clear()
+    return download.received, download.network_seconds
+
+
+def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, deadline: Deadline,
+                language: str) -> tuple[int, float]:
+    """Read the guide into ``store``. Where the platform can fork, a child process downloads and reads the
+    XML (a ``raw`` parser, :mod:`.pipeline`) while this one turns its raw programmes into rows with
+    ``parser`` (times, checks, figures) and writes them: the work is shared by two cores."""
+    if not pipeline.available():
+        return _read_guide(download, parser, store.write, max_bytes, deadline)
+    reader = XmltvParser(language=language, raw=True)
+
+    def work(send: Callable[[list], None]) -> tuple[int, float]:
+        return _read_guide(download, reader, send, max_bytes, deadline)
+
+    with pipeline.ParserProcess(work) as child:
+        for programs in child.batches():
+            parser.take_raw(programs)
+            if parser.rows:
+                store.write(parser.rows)
+                parser.rows.clear()
+        parser.end_raw()
+        return child.result
+
+
+def guide_parser(source, *, language: str, max_channels: int) -> XmltvParser:
+    """The parser of ``source``'s guide: its times read with the source's ``offsetMinutes``/``forceOffset``."""
+    return XmltvParser(language=language, max_channels=max_channels,
+                       offset_minutes=source.offset_minutes, force_offset=source.force_offset)
 
 
 def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool, retention_days: int,
@@ -116,18 +150,17 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
     started = time.perf_counter()
     deadline = Deadline(timeout, clock)
     report = ImportReport(url=source.url)
-    parser = XmltvParser(language=language, max_channels=max_channels)
+    parser = guide_parser(source, language=language, max_channels=max_channels)
     with import_lock(source.id), open_store(connection, source.id, source.portal_id,
                                                         max_channels=max_channels) as store:
         download = Download(source.url, deadline=deadline, allow_private=allow_private)
         try:
-            _read_guide(download, parser, store, max_bytes, deadline)
+            report.bytes_received, report.fetch_seconds = _parse_into(store, download, parser, max_bytes, deadline,
+                                                                      language)
         except BaseException as exc:
             store.abort(exc)
             raise
         finally:
-            report.bytes_received = download.received
-            report.fetch_seconds = download.network_seconds
             report.fetched_at = timezone.now()
         deadline.remaining("storing the programmes")
         store.finish(parser.ranges)

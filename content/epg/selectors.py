@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import copy
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -65,6 +68,176 @@ def epg_channel_names(source: EpgSource) -> list[str]:
 
 Guide = tuple[int, str]  # (epg_source_id, epg_channel_name): where a channel's programmes are in the EPG
 
+
+@dataclass(frozen=True)
+class ChannelGuides:
+    """Where a channel's programmes are: its guides in priority order (the ``epgSources`` that exist) and the
+    shift (``epgOffsetMinutes``) applied to their times when they are read.
+
+    The shift is applied when read, never stored: one EPG channel may feed several channels with different
+    shifts, and a changed shift shows at once without a re-import.
+    """
+
+    guides: tuple[Guide, ...]
+    offset: dt.timedelta = dt.timedelta(0)
+
+    @property
+    def merged(self) -> bool:
+        """Whether several guides are merged (else the one guide's programmes are the channel's)."""
+        return len(self.guides) > 1
+
+    def cache_value(self) -> list:
+        """A JSON-able form for a cache (:meth:`from_cache_value` reads it back)."""
+        return [[list(guide) for guide in self.guides], int(self.offset.total_seconds())]
+
+    @classmethod
+    def from_cache_value(cls, value) -> ChannelGuides:
+        return cls(tuple((source, name) for source, name in value[0]), dt.timedelta(seconds=value[1]))
+
+
+def channel_guides(channel: Channel) -> ChannelGuides | None:
+    """The channel's guides (needs ``epg_source_id``, ``epg_channel_name``, ``epg_extra_sources`` and
+    ``epg_offset_minutes`` loaded; no query), or None when it has none."""
+    return guides_from(channel.epg_source_id, channel.epg_channel_name, channel.epg_extra_sources,
+                       channel.epg_offset_minutes)
+
+
+def guides_from(source_id: int | None, channel_name: str, extra_sources: list, offset_minutes: int
+                ) -> ChannelGuides | None:
+    """:func:`channel_guides` from the channel's column values (for ``values_list`` reads)."""
+    guides = [(source_id, channel_name)] if source_id and channel_name else []
+    guides += [(extra_id, extra_name) for _, extra_name, extra_id in extra_sources or () if extra_id and extra_name]
+    if not guides:
+        return None
+    return ChannelGuides(tuple(guides), dt.timedelta(minutes=offset_minutes or 0))
+
+
+GUIDE_FIELDS = ("epg_source_id", "epg_channel_name", "epg_extra_sources", "epg_offset_minutes")
+
+
+def shifted(program: Program, offset: dt.timedelta) -> Program:
+    """``program`` with its times moved by ``offset`` (a copy: the same row may be read for several channels)."""
+    if not offset:
+        return program
+    program = copy.copy(program)
+    program.start += offset
+    program.end += offset
+    return program
+
+
+def merge_guides(guides: ChannelGuides, programs: Iterable[Program]) -> list[Program]:
+    """The channel's programmes among ``programs`` (rows of any guides, any order), by start: for each time
+    range, those of the first guide (in priority order) that has programmes there; shifted by the channel's
+    offset.
+
+    A programme of a later guide is kept only when no programme of an earlier guide overlaps it, so the
+    merged guide never shows two programmes at once where the sources disagree.
+    """
+    rank = {guide: index for index, guide in enumerate(guides.guides)}
+    by_guide: list[list[Program]] = [[] for _ in guides.guides]
+    for program in programs:
+        index = rank.get((program.epg_source_id, program.epg_channel_name))
+        if index is not None:
+            by_guide[index].append(program)
+    kept: list[Program] = []
+    covered: list[tuple[dt.datetime, dt.datetime]] = []  # sorted, disjoint: the time of the guides so far
+    for rows in by_guide:
+        rows.sort(key=lambda program: program.start)
+        new = [program for program in rows if not _overlaps(covered, program.start, program.end)]
+        kept += new
+        covered = _union(covered + [(program.start, program.end) for program in rows])
+    kept.sort(key=lambda program: (program.start, program.id))
+    return [shifted(program, guides.offset) for program in kept]
+
+
+def _overlaps(covered: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime) -> bool:
+    index = bisect.bisect_left(covered, (end,))  # the spans starting before ``end``…
+    return index > 0 and covered[index - 1][1] > start  # …of which the last ends furthest (disjoint, sorted)
+
+
+def _union(spans: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def guide_rows(guides: Iterable[ChannelGuides], first: dt.datetime, last: dt.datetime,
+               programs: QuerySet[Program] | None = None) -> QuerySet[Program]:
+    """The stored programmes of all these guides that can overlap [first, last) once shifted: one query."""
+    guides = list(guides)
+    programs = Program.objects.all() if programs is None else programs
+    if not guides:
+        return programs.none()
+    offsets = [channel.offset for channel in guides]
+    return programs.filter(epg_source_id__in={source for channel in guides for source, _ in channel.guides},
+                           epg_channel_name__in={name for channel in guides for _, name in channel.guides},
+                           end__gt=first - max(offsets), start__lt=last - min(offsets))
+
+
+# How far around a window the rows of merged guides are read: a later guide's programme is hidden by an earlier
+# guide's that overlaps it, which may lie outside the window (only programmes longer than this escape the rule).
+MERGE_MARGIN = dt.timedelta(hours=12)
+
+
+def guides_between(channels: dict, first: dt.datetime, last: dt.datetime,
+                   programs: QuerySet[Program] | None = None) -> dict:
+    """``{key: the merged, shifted programmes of channels[key] overlapping [first, last), by start}`` for many
+    channels (``channels``: key → :class:`ChannelGuides`) in one query."""
+    margin = MERGE_MARGIN if any(guides.merged for guides in channels.values()) else dt.timedelta(0)
+    by_guide: dict[Guide, list[Program]] = defaultdict(list)
+    for program in guide_rows(channels.values(), first - margin, last + margin, programs):
+        by_guide[(program.epg_source_id, program.epg_channel_name)].append(program)
+    return {key: [program for program in merge_guides(guides, [row for guide in guides.guides
+                                                               for row in by_guide.get(guide, ())])
+                  if program.end > first and program.start < last]
+            for key, guides in channels.items()}
+
+
+def guide_between(guides: ChannelGuides, first: dt.datetime, last: dt.datetime,
+                  programs: QuerySet[Program] | None = None) -> list[Program]:
+    """The channel's merged, shifted programmes overlapping [first, last), by start (one query)."""
+    return guides_between({None: guides}, first, last, programs)[None]
+
+
+def now_and_next_of_channels(channels: dict, at: dt.datetime, *, lookahead: dt.timedelta) -> dict:
+    """``{key: (on air at ``at``, the next programme within ``lookahead``)}`` on the merged, shifted guides of
+    ``channels`` (key → :class:`ChannelGuides`), in one query; the rule of :func:`on_air_among`/:func:`next_among`."""
+    listed = guides_between(channels, at, at + lookahead)
+    return {key: (on_air_among(programs, at), next_among(programs, at)) for key, programs in listed.items()}
+
+
+def channel_programs_on_air(moments: Iterable[tuple[ChannelGuides, dt.datetime]],
+                            programs: QuerySet[Program] | None = None) -> dict:
+    """``{(guides, at): programme}`` on air on each channel's merged, shifted guide, for those that have one.
+
+    A channel with one guide goes through :func:`programs_on_air` (one query per ``ON_AIR_PER_QUERY`` moments);
+    a channel merging several costs one query per moment (they are few).
+    """
+    moments = list(dict.fromkeys(moments))
+    single = programs_on_air([(guides.guides[0], at - guides.offset) for guides, at in moments if not guides.merged],
+                             programs)
+    found = {}
+    for guides, at in moments:
+        if guides.merged:
+            program = on_air_among(guide_between(guides, at, at + dt.timedelta(microseconds=1), programs), at)
+        else:
+            program = single.get((guides.guides[0], at - guides.offset))
+            program = None if program is None else shifted(program, guides.offset)
+        if program is not None:
+            found[(guides, at)] = program
+    return found
+
+
+def guide_starting_on(guides: ChannelGuides, day: dt.date) -> list[Program]:
+    """The channel's merged, shifted programmes starting on the UTC ``day`` (the client's day listing)."""
+    first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    last = first + dt.timedelta(days=1)
+    return [program for program in guide_between(guides, first, last) if program.start >= first]
+
 ON_AIR_PER_QUERY = 100  # (guide, moment) conditions OR-ed into one query: well under SQLite's expression depth
 
 
@@ -108,25 +281,6 @@ def now_and_next(source_id: int, channel: str, at: dt.datetime | None = None) ->
     return current, upcoming
 
 
-def now_and_next_of_guides(guides: Iterable[Guide], at: dt.datetime, *, lookahead: dt.timedelta
-                           ) -> dict[Guide, tuple[Program | None, Program | None]]:
-    """:func:`now_and_next` for many guides at one moment in one query; a next programme is looked for only
-    within ``lookahead`` of ``at``. Every guide asked for is in the answer."""
-    guides = set(guides)
-    found: dict[Guide, list[Program]] = defaultdict(list)
-    if guides:
-        rows = Program.objects.filter(
-            epg_source_id__in={source for source, _ in guides},
-            epg_channel_name__in={name for _, name in guides},
-            end__gt=at, start__lt=at + lookahead,
-        )
-        for program in rows:
-            guide = (program.epg_source_id, program.epg_channel_name)
-            if guide in guides:
-                found[guide].append(program)
-    return {guide: (on_air_among(found[guide], at), next_among(found[guide], at)) for guide in guides}
-
-
 def programs_on_air(moments: Iterable[tuple[Guide, dt.datetime]], programs: QuerySet[Program] | None = None,
                     ) -> dict[tuple[Guide, dt.datetime], Program]:
     """The programme on air for each ``(guide, at)`` that has one: one query per ``ON_AIR_PER_QUERY``
@@ -156,10 +310,12 @@ def programs_on_air(moments: Iterable[tuple[Guide, dt.datetime]], programs: Quer
 
 
 def program_on_air(channel: Channel, at: dt.datetime | None = None) -> Program | None:
-    """The programme on air on a channel's guide at ``at``; None without a guide or programme."""
-    if not channel.epg_source_id or not channel.epg_channel_name:
+    """The programme on air on a channel's (merged, shifted) guide at ``at``; None without a guide or programme."""
+    guides = channel_guides(channel)
+    if guides is None:
         return None
-    return now_and_next(channel.epg_source_id, channel.epg_channel_name, at)[0]
+    at = at or timezone.now()
+    return channel_programs_on_air([(guides, at)]).get((guides, at))
 
 
 def with_epg_today(channels: QuerySet[Channel], day: dt.date | None = None) -> QuerySet[Channel]:

@@ -33,7 +33,7 @@ from ..models import (
     FetchTrigger,
     Program,
 )
-from ..services import duplicate_name, lock_portal
+from ..services import duplicate_name, lock_portal, promote_first_extra
 from .errors import FetchFailed
 from .importer import ImportReport, import_guide
 from .selectors import active_fetch
@@ -54,7 +54,8 @@ class BrokerUnavailable(ServiceError):
 
 
 def source_snapshot(source: EpgSource) -> dict:
-    return {"name": source.name, "url": source.url, "period": source.period}
+    return {"name": source.name, "url": source.url, "period": source.period, "offsetMinutes": source.offset_minutes,
+            "forceOffset": source.force_offset}
 
 
 # --- Sources ----------------------------------------------------------------------------------------------
@@ -65,9 +66,30 @@ def _name_taken(portal, name: str, exclude: int | None = None) -> bool:
 
 
 def _link_channels(source: EpgSource) -> int:
-    """Link the channels of the source's portal that name it and are not linked yet; how many there were."""
-    return Channel.objects.filter(portal_id=source.portal_id, epg_source_name=source.name,
-                                  epg_source__isnull=True).update(epg_source=source, updated_at=timezone.now())
+    """Link the channels of the source's portal that name it (first or among further sources) and are not
+    linked yet; how many there were."""
+    linked = Channel.objects.filter(portal_id=source.portal_id, epg_source_name=source.name,
+                                    epg_source__isnull=True).update(epg_source=source, updated_at=timezone.now())
+    return linked + len(_rewrite_extra_sources(
+        source.portal_id, lambda name, epg_channel, source_id: [name, epg_channel, source.id]
+        if name == source.name and source_id is None else [name, epg_channel, source_id]))
+
+
+def _rewrite_extra_sources(portal_id: int, rewrite) -> list[Channel]:
+    """Apply ``rewrite(name, epg channel, source id)`` → entry or None (dropped) to the further EPG sources of
+    the portal's channels; save and return the channels it changed (a pair left empty takes the first further
+    source, ``promote_first_extra``)."""
+    changed = []
+    for channel in (Channel.objects.filter(portal_id=portal_id).exclude(epg_extra_sources=[])
+                    .only("id", "name", "epg_source_name", "epg_source", "epg_channel_name", "epg_extra_sources")):
+        entries = [entry for entry in (rewrite(*entry) for entry in channel.epg_extra_sources) if entry is not None]
+        if entries != channel.epg_extra_sources:
+            channel.epg_extra_sources = entries
+            promote_first_extra(channel)
+            channel.save(update_fields=["epg_source_name", "epg_source", "epg_channel_name", "epg_extra_sources",
+                                        "updated_at"])
+            changed.append(channel)
+    return changed
 
 
 def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
@@ -94,7 +116,8 @@ def create_epg_source(portal, *, caller, data: dict) -> EpgSource:
 
 
 def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
-    """Rename a source or change its URL or period; never starts a fetch. Records ``updateEpgSource``.
+    """Rename a source or change its URL, period or offset; never starts a fetch itself. Records
+    ``updateEpgSource``. A new offset re-imports: see :func:`_offset_changed`.
 
     A rename renames the reference of the channels linked to the source (their ``epgSourceName`` shows the new
     name; their ``updated_at`` is touched so that readers polling for changes see them) and links the channels
@@ -119,23 +142,39 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
             last_success = source.fetches.filter(status=FetchStatus.SUCCESS).order_by("-id").first()
             if last_success is not None and not source.failures:
                 source.next_fetch_at = last_success.created_at + source.period_delta
+        removed = _offset_changed(source) if {"offsetMinutes", "forceOffset"} & set(diff) else None
         try:
             with transaction.atomic():
                 source.save()
         except IntegrityError:
             raise duplicate_name("an EPG source", source.name) from None
         payload = {"epgSourceId": source.public_id, "name": source.name, "changes": diff}
+        if removed is not None:
+            payload["deletedPrograms"] = removed
         if "name" in diff:
             renamed = Channel.objects.filter(epg_source=source).update(epg_source_name=source.name,
                                                                       updated_at=timezone.now())
+            renamed += len(_rewrite_extra_sources(
+                source.portal_id, lambda name, epg_channel, source_id: [source.name, epg_channel, source_id]
+                if source_id == source.id else [name, epg_channel, source_id]))
             payload["channels"] = renamed + _link_channels(source)
         record(source.portal, OperationType.UPDATE_EPG_SOURCE, actor=caller.actor, payload=payload)
     return source
 
 
+def _offset_changed(source: EpgSource) -> int:
+    """The source's times are read with another offset from now on: its programmes that have not ended (stored
+    with the old offset, so they would overlap the re-imported ones) are deleted and the source is due at once,
+    so the dispatcher re-imports it within a minute. Past programmes are kept (the archive's history). Returns
+    how many programmes were deleted."""
+    source.next_fetch_at = timezone.now()
+    return Program.objects.filter(epg_source=source, end__gt=timezone.now()).delete()[0]
+
+
 def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
     """Delete a source with its programmes and fetch history; channels that used it lose their EPG fields
-    (``epgSourceName`` and ``epgChannelName``).
+    (``epgSourceName`` and ``epgChannelName``; where they name further sources, the first of those takes the
+    pair's place) or the ``epgSources`` entry naming it.
 
     Returns the names of those channels. Records ``deleteEpgSource``.
     """
@@ -144,8 +183,16 @@ def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
         lock_portal(source.portal)
         source = EpgSource.objects.select_for_update(of=("self",)).select_related("portal").get(pk=source.pk)
         channels = Channel.objects.filter(epg_source=source)
-        names = list(channels.order_by("id").values_list("name", flat=True))
+        cleared = dict(channels.order_by("id").values_list("id", "name"))
         channels.update(epg_source=None, epg_source_name="", epg_channel_name="", updated_at=timezone.now())
+        dropped = _rewrite_extra_sources(source.portal_id, lambda name, epg_channel, source_id: None
+                                         if source_id == source.id else [name, epg_channel, source_id])
+        cleared.update((channel.id, channel.name) for channel in dropped)
+        for channel in Channel.objects.filter(pk__in=list(cleared), epg_source_name="").exclude(epg_extra_sources=[]):
+            promote_first_extra(channel)  # a cleared pair takes the first further source
+            channel.save(update_fields=["epg_source_name", "epg_source", "epg_channel_name", "epg_extra_sources",
+                                        "updated_at"])
+        names = [cleared[channel_id] for channel_id in sorted(cleared)]
         record(source.portal, OperationType.DELETE_EPG_SOURCE, actor=caller.actor,
                payload={"epgSourceId": source.public_id, "name": source.name, "channels": names})
         Program.objects.filter(epg_source=source).delete()  # a single DELETE, however many programmes

@@ -14,6 +14,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -68,15 +69,15 @@ class EpgSourceListView(PortalListView):
     section = "epg"
     filterset_class = EpgSourceFilter
     filter_names = ("search", "name")
-    filter_labels = {"search": "Search"}
+    filter_labels = {"search": _("Search")}
     columns = [
-        Column("Name", sort="name", csv=lambda row: row.name),
-        Column("URL", sort="url", csv=lambda row: row.url),
-        Column("Period", sort="period", csv=lambda row: row.period),
-        Column("Last update", csv=lambda row: row.last_fetch.finished_at.isoformat()
+        Column(_("Name"), sort="name", csv=lambda row: row.name),
+        Column(_("URL"), sort="url", csv=lambda row: row.url),
+        Column(_("Period"), sort="period", csv=lambda row: row.period),
+        Column(_("Last update"), csv=lambda row: row.last_fetch.finished_at.isoformat()
                if row.last_fetch and row.last_fetch.finished_at else ""),
-        Column("Status", csv=lambda row: row.badge_status),
-        Column("Programmes", csv=lambda row: row.program_count),
+        Column(_("Status"), csv=lambda row: row.badge_status),
+        Column(_("Programmes"), csv=lambda row: row.program_count),
         Column(""),
     ]
     default_sort = "name"
@@ -187,11 +188,13 @@ class EpgSourceUpdateView(ContentAdminMixin, EpgSourceObjectMixin, View):
         except ServiceError as exc:
             return service_error_page(request, exc)
         if created:
-            messages.success(request, f"Update of {source.name} started (job {fetch.job_id}).")
+            messages.success(request, _("Update of %(name)s started (job %(job_id)s).") % {"name": source.name, "job_id": fetch.job_id})
         else:
             since = timezone.localtime(fetch.started_at or fetch.created_at, dt.UTC)
-            messages.warning(request, f"{source.name} is already being updated: job {fetch.job_id} is "
-                                      f"{fetch.status} since {since:%H:%M:%S} UTC. No other update was started.")
+            messages.warning(request, _("%(name)s is already being updated: job %(job_id)s is %(status)s since "
+                                        "%(since)s UTC. No other update was started.")
+                             % {"name": source.name, "job_id": fetch.job_id, "status": fetch.status,
+                                "since": f"{since:%H:%M:%S}"})
         return redirect("content:epg-source-detail", source_id=source.public_id)
 
 

@@ -57,6 +57,9 @@ DEFAULT_MAX_CHANNELS = 20_000
 XINCLUDE_NAMESPACES = frozenset({"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"})
 _DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{0,64})""")
 
+# A raw programme (``XmltvParser(raw=True)``): what the XML says, before any check or conversion.
+RAW_FIELDS = ("channel", "start", "stop", "title", "language", "desc", "category", "rating", "sub-title", "icon",
+              "episode-num")
 TEXT_FIELDS = frozenset({"title", "desc", "category", "sub-title", "episode-num"})
 LANGUAGE_FIELDS = frozenset({"title", "desc", "category", "sub-title"})
 
@@ -66,11 +69,17 @@ _MIN_YEAR, _MAX_YEAR = 1900, 2200
 
 
 class XmltvTimes:
-    """XMLTV time strings to UTC Unix seconds, fast for the usual ``YYYYMMDDhhmmss +hhmm`` form."""
+    """XMLTV time strings to UTC Unix seconds, fast for the usual ``YYYYMMDDhhmmss +hhmm`` form.
+
+    ``offset_minutes`` is the offset of a time that gives none (the source's ``offsetMinutes``); with ``force``
+    it replaces the offset every time gives (a guide that labels local times as UTC).
+    """
 
     CACHE_SIZE = 50_000
 
-    def __init__(self):
+    def __init__(self, *, offset_minutes: int = 0, force: bool = False):
+        self._default_offset = offset_minutes * 60
+        self._force = force
         self._days: dict[str, int] = {}
         self._offsets: dict[str, int] = {}
         self._seen: dict[str, int | None] = {}  # guides repeat the same times across channels
@@ -113,14 +122,18 @@ class XmltvTimes:
                 offset = self._offsets.get(text[15:])
                 if offset is None:
                     offset = self._offset(text[15:])
+                if self._force:
+                    offset = self._default_offset
                 hour, minute, second = int(text[8:10]), int(text[10:12]), int(text[12:14])
             else:
                 match = _GENERAL_TIME.match(text)
                 if match is None:
                     return None
-                year, month, dom, hh, mi, ss, sign, oh, om, _zone = match.groups()
+                year, month, dom, hh, mi, ss, sign, oh, om, zone = match.groups()
                 day = self._days.get(year + month + dom) or self._day(year + month + dom)
                 offset = self._offset(f"{sign}{oh}{om}") if sign else 0
+                if self._force or not (sign or zone):
+                    offset = self._default_offset
                 hour, minute, second = int(hh or 0), int(mi or 0), int(ss or 0)
             if hour > 23 or minute > 59 or second > 60:
                 return None
@@ -142,21 +155,29 @@ class XmltvParser:
 
     ``language`` (e.g. ``"en"``) picks, among several ``title``/``desc``/``category``/``sub-title``
     elements, the one in that language; without it (or without a match) the first one is kept.
+    ``offset_minutes``/``force_offset``: see :class:`XmltvTimes` (a raw parser converts no time: the parser that
+    takes its raw programmes applies them).
+
+    The work can be split between two processes (see :mod:`.pipeline`): a parser made with ``raw=True``
+    only reads the XML, and its :attr:`rows` are *raw* programmes — the strings of :data:`RAW_FIELDS`, as
+    found — which another parser turns into rows with :meth:`take_raw` (times, checks, skips, figures) and,
+    once every raw programme is taken, :meth:`end_raw`.
     """
 
-    def __init__(self, *, language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS):
+    def __init__(self, *, language: str = "", max_channels: int = DEFAULT_MAX_CHANNELS, raw: bool = False,
+                 offset_minutes: int = 0, force_offset: bool = False):
         self.rows: list[tuple] = []
         self.found = 0
         self.skipped: Counter[str] = Counter()
         self.ranges: dict[str, list[int]] = {}  # channel -> [first start, last stop] of kept programmes
         self._language = (language or "").strip().lower()
-        self._times = XmltvTimes()
+        self._times = XmltvTimes(offset_minutes=offset_minutes, force=force_offset)
         self._channels: dict[str, list] = {}  # channel -> [last start, pending row without stop or None]
         self._max_channels = max_channels
         self._root_seen = False
         self._fed = 0  # bytes given to expat so far
         self._head = b""  # the document's first bytes, for the encoding named in its XML declaration
-        self._parser = self._make_parser()
+        self._parser = self._make_parser(self._collect_raw if raw else self._finish_program)
 
     # --- public API -------------------------------------------------------------------------------------
 
@@ -189,6 +210,16 @@ class XmltvParser:
             raise self._encoding_error(exc) from None
         if not self._root_seen:
             raise FetchFailed("The document has no <tv> element.")
+        self.end_raw()
+
+    def take_raw(self, programs: list[tuple]) -> None:
+        """Turn raw programmes (from a ``raw=True`` parser) into :attr:`rows`, as :meth:`feed` would have."""
+        add = self._add_program
+        for program in programs:
+            add(*program)
+
+    def end_raw(self) -> None:
+        """Every programme is in: skip those still waiting for a stop time (:meth:`close` does it too)."""
         for state in self._channels.values():
             if state[1] is not None:
                 self.skipped[NO_STOP] += 1
@@ -233,7 +264,7 @@ class XmltvParser:
 
     # --- parsing ----------------------------------------------------------------------------------------
 
-    def _make_parser(self):
+    def _make_parser(self, finish):
         # defusedxml's expat parser with its refusal handlers; a target without callbacks keeps ElementTree's
         # element handlers off, and its default handler (doctype bookkeeping) goes: the handlers are ours.
         parser = DefusedXMLParser(target=_NO_TREE, forbid_dtd=False, forbid_entities=True,
@@ -244,14 +275,14 @@ class XmltvParser:
         parser.StartNamespaceDeclHandler = self._refuse_xinclude
         parser.buffer_text = True
         parser.buffer_size = 1 << 16
-        self._install_element_handlers(parser)
+        self._install_element_handlers(parser, finish)
         return parser
 
-    def _install_element_handlers(self, parser) -> None:
-        """Closures over local state: the fastest way to run expat callbacks in CPython."""
+    def _install_element_handlers(self, parser, finish) -> None:
+        """Closures over local state: the fastest way to run expat callbacks in CPython. ``finish(attributes,
+        values, title language)`` takes each programme."""
         language = self._language
         text_fields, language_fields = TEXT_FIELDS, LANGUAGE_FIELDS
-        finish = self._finish_program
         depth = 0  # 0 outside a programme, 1 on <programme>, 2 on its children, …
         attributes: dict = {}
         values: dict = {}
@@ -325,16 +356,32 @@ class XmltvParser:
         parser.CharacterDataHandler = data
         parser.EndElementHandler = end
 
+    @staticmethod
+    def _raw(attributes: dict, values: dict, language: str) -> tuple:
+        """The raw programme (:data:`RAW_FIELDS`) of a ``<programme>``'s attributes and chosen values."""
+        get = values.get
+        return (attributes.get("channel", ""), attributes.get("start", ""), attributes.get("stop", ""),
+                get("title", ""), language, get("desc", ""), get("category", ""), get("rating", ""),
+                get("sub-title", ""), get("icon", ""), get("episode-num", ""))
+
+    def _collect_raw(self, attributes: dict, values: dict, language: str) -> None:
+        self.rows.append(self._raw(attributes, values, language))
+
     def _finish_program(self, attributes: dict, values: dict, language: str) -> None:
+        self._add_program(*self._raw(attributes, values, language))
+
+    def _add_program(self, channel: str, start_text: str, stop_text: str, title: str, language: str, desc: str,
+                     genre: str, rating: str, subtitle: str, icon: str, episode: str) -> None:
+        """One programme as read (the strings of :data:`RAW_FIELDS`): checked, timed, kept or skipped."""
         self.found += 1
-        channel = attributes.get("channel", "").strip()
+        channel = channel.strip()
         if not channel:
             self.skipped[NO_CHANNEL] += 1
             return
         if len(channel) > MAX_CHANNEL_ID:
             self.skipped[LONG_CHANNEL] += 1
             return
-        start = self._times.epoch(attributes.get("start", ""))
+        start = self._times.epoch(start_text)
         if start is None:
             self.skipped[BAD_START] += 1
             return
@@ -355,14 +402,10 @@ class XmltvParser:
             else:
                 self.skipped[NO_STOP] += 1
         state[0] = start
-        title = values.get("title")
         if not title:
             self.skipped[NO_TITLE] += 1
             return
-        stop_text = attributes.get("stop")
-        row_tail = (title, language, values.get("desc", ""), values.get("category", ""),
-                    values.get("rating", ""), values.get("sub-title", ""), values.get("icon", ""),
-                    values.get("episode-num", ""))
+        row_tail = (title, language, desc, genre, rating, subtitle, icon, episode)
         if not stop_text:
             state[1] = (channel, start) + row_tail
             return

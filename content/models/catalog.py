@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.models import PortalQuerySet, PublicModel
 
@@ -17,7 +18,7 @@ MAX_ARCHIVE_DAYS = 365
 
 
 class AspectRatio(models.TextChoices):
-    NONE = "", "Not set"
+    NONE = "", _("Not set")
     FOUR_THREE = "4:3", "4:3"
     SIXTEEN_NINE = "16:9", "16:9"
 
@@ -33,7 +34,8 @@ class Channel(PublicModel):
     ``epg_source_name`` is the EPG source the channel names (``epgSourceName``), which may not exist yet;
     ``epg_source`` is that source once it exists. The services keep the two in step: a source created or
     renamed to the name links the channels naming it, a renamed source renames their reference, a deleted one
-    clears both.
+    clears both. Further sources of its guide, in priority order after that first one, are its
+    ``epg_extra_sources`` (``epgSources`` in the API is the pair followed by them), kept in step the same way.
     """
 
     portal = models.ForeignKey("portals.Portal", on_delete=models.CASCADE, related_name="channels")
@@ -43,6 +45,13 @@ class Channel(PublicModel):
     epg_source = models.ForeignKey(EpgSource, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="channels")
     epg_channel_name = models.CharField(max_length=200, blank=True)
+    # Shifts every programme of the channel's guide when it is read (never stored shifted): a change needs no
+    # re-import, and channels sharing one EPG channel may each have their own shift.
+    epg_offset_minutes = models.SmallIntegerField(default=0)
+    # The further sources of the guide after the pair above, in priority order: ``[source name, EPG channel
+    # name, source id or None]`` each (the name rules of the pair). On the row, so that every guide read has
+    # them without another query.
+    epg_extra_sources = models.JSONField(default=list, blank=True)
     logo = models.BinaryField(null=True, blank=True)
     logo_content_type = models.CharField(max_length=40, blank=True)
     logo_etag = models.CharField(max_length=64, blank=True)
@@ -86,6 +95,15 @@ class Channel(PublicModel):
     @property
     def has_logo(self) -> bool:
         return bool(self.logo_etag)
+
+    @property
+    def epg_sources(self) -> list[dict]:
+        """``epgSources``: the EPG pair (when it names a source) followed by the further sources, as the API
+        shows them."""
+        first = ([{"epgSourceName": self.epg_source_name, "epgChannelName": self.epg_channel_name}]
+                 if self.epg_source_name else [])
+        return first + [{"epgSourceName": name, "epgChannelName": epg_channel}
+                        for name, epg_channel, _ in self.epg_extra_sources]
 
 
 class Package(PublicModel):

@@ -7,14 +7,19 @@ import datetime as dt
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from catena_site.models import PortalQuerySet, PublicModel
 
 EPG_SOURCE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{2,64}$"
+MAX_OFFSET_MINUTES = 1440  # a source's or a channel's guide shift: at most a day either way
 
 
 class EpgSource(PublicModel):
     """An XMLTV guide the portal fetches every ``period`` days; channels refer to it by name.
+
+    ``offset_minutes``/``force_offset`` are applied by the importer while it converts the guide's times to UTC,
+    so a change takes effect on the next fetch.
 
     ``next_fetch_at`` is when the beat dispatcher next enqueues a fetch (now for a new source; after a
     failure it backs off); ``last_fetch`` is the newest finished fetch (``last_fetch_result``).
@@ -24,6 +29,10 @@ class EpgSource(PublicModel):
     name = models.CharField(max_length=64)
     url = models.URLField(max_length=2000)
     period = models.PositiveIntegerField(default=1, help_text="Days between automatic fetches.")
+    offset_minutes = models.SmallIntegerField(
+        default=0, help_text="The offset of the guide's times that have none (e.g. 180 for local times of UTC+3).")
+    force_offset = models.BooleanField(
+        default=False, help_text="Apply offset_minutes to every time, replacing the offset the guide gives.")
     next_fetch_at = models.DateTimeField(default=timezone.now)
     failures = models.PositiveIntegerField(default=0, help_text="Failed fetches since the last success.")
     last_fetch = models.ForeignKey("content.EpgFetch", null=True, blank=True, on_delete=models.SET_NULL,
@@ -47,11 +56,11 @@ class EpgSource(PublicModel):
 
 
 class FetchStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCESS = "success"
-    ERROR = "error"
-    TIMEOUT = "timeout"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCESS = "success", _("Success")
+    ERROR = "error", _("Error")
+    TIMEOUT = "timeout", _("Timeout")
 
 
 ACTIVE_STATUSES = (FetchStatus.QUEUED, FetchStatus.RUNNING)
@@ -59,8 +68,8 @@ FINISHED_STATUSES = (FetchStatus.SUCCESS, FetchStatus.ERROR, FetchStatus.TIMEOUT
 
 
 class FetchTrigger(models.TextChoices):
-    SCHEDULE = "schedule"
-    MANUAL = "manual"
+    SCHEDULE = "schedule", _("Schedule")
+    MANUAL = "manual", _("Manual")
 
 
 class EpgFetch(PublicModel):

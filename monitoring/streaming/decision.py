@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from urllib.parse import parse_qs
 
 from django.utils import timezone
@@ -62,6 +63,10 @@ TITLES = {
 }
 
 MAX_TOKEN_LENGTH = 64  # longer than any playback token: refused without a lookup
+
+# A viewer's address and country as restrictions compare them: parsing the address cost a tenth of a warm check,
+# and a viewer asks again every X-AuthDuration from the same address. Viewers are immutable, so shared.
+viewer_key = lru_cache(maxsize=16_384)(restrictions.viewer_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,7 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
              if session_id else None)
     device = None if update else device_identity(query)  # a running session's device was admitted at its start
     facts = playback_cache.check(token, name, probe=probe, device=device,
-                                 viewer=restrictions.viewer_key(query.get("ip"), query.get("country")))
+                                 viewer=viewer_key(query.get("ip"), query.get("country")))
     refusal = _refusal(facts, name, device, query, server_id, dvr)
     if refusal is not None:
         return refusal if refusal.reason == UNKNOWN_TOKEN else replace(refusal, portal_id=facts.portal_id)
@@ -218,7 +223,7 @@ def decide_anonymous(query: Mapping[str, str], now: dt.datetime | None = None, *
     session_id = clean(query.get("session_id"), SESSION_ID_LENGTH)
     probe = sessions.probe(session_id, name, False, now, None, None) if session_id else None
     found, location_refused, archive, beat = playback_cache.anonymous_check(
-        server_id, name, probe, restrictions.viewer_key(query.get("ip"), query.get("country")))
+        server_id, name, probe, viewer_key(query.get("ip"), query.get("country")))
     if found is None:
         return Decision(UNKNOWN_TOKEN)
     portal_id, channel_id = found

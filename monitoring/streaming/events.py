@@ -412,6 +412,7 @@ def _write(by_session: dict[str, list[Event]], owners: dict, channels: dict, res
     opened: list[SessionState] = []
     with transaction.atomic():
         sessions.relaxed_durability()
+        sessions.lock_session_ids(by_session)  # the session IDs that may be inserted below (partitioned table)
         # Locks (and writes, below) in session-ID order: two overlapping batches cannot deadlock.
         existing = {row["streamer_session_id"]: SessionState(**row) for row in
                     PlaySession.objects.select_for_update().filter(streamer_session_id__in=list(by_session))
@@ -468,11 +469,12 @@ def _fill_archive_programs(by_session: dict[str, list[Event]], new: list[Session
 
 
 def _upsert(rows: list[SessionState]) -> None:
-    """Write merged rows: ``INSERT … ON CONFLICT (streamer_session_id) DO UPDATE``, new and changed alike.
+    """Write merged rows, new and changed alike (the caller holds the session IDs' locks).
 
-    On PostgreSQL one statement over ``unnest`` of one array per column (no per-row ORM cost); elsewhere
-    ``bulk_create`` with the same conflict clause. A changed row is offered under a fresh primary key that is
-    never used: only the unique session ID can conflict.
+    On PostgreSQL one statement over ``unnest`` of one array per column (no per-row ORM cost): an ``UPDATE`` of
+    the rows that exist and an ``INSERT`` of the others (the partitioned table has no unique index on the
+    session ID for ``ON CONFLICT``, monitoring/partitions.py); elsewhere ``bulk_create`` with ``ON CONFLICT
+    (streamer_session_id) DO UPDATE``. A changed row is offered under a fresh primary key that is never used.
     """
     if connection.vendor != "postgresql":
         PlaySession.objects.bulk_create(
@@ -483,11 +485,15 @@ def _upsert(rows: list[SessionState]) -> None:
     fields = [PlaySession._meta.get_field("id")] + [PlaySession._meta.get_field(name) for name in STATE_FIELDS]
     columns = ", ".join(quote(f.column) for f in fields)
     arrays = ", ".join(f"%s::{_SQL_TYPES[f.get_internal_type()]}[]" for f in fields)
-    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}"
+    updates = ", ".join(f"{quote(c)} = i.{quote(c)}"
                         for c in (PlaySession._meta.get_field(name).column for name in UPDATED_FIELDS))
     values = [[new_id() for _ in rows]] + [[getattr(row, name) for row in rows] for name in STATE_FIELDS]
     connection.ensure_connection()
     # Server-side parameters: Django's cursors would quote the 21 arrays into the SQL text, in Python.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"INSERT INTO {quote(PlaySession._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "
-                       f"ON CONFLICT ({quote('streamer_session_id')}) DO UPDATE SET {updates}", values)
+        table, session_id = quote(PlaySession._meta.db_table), quote("streamer_session_id")
+        cursor.execute(f"WITH i ({columns}) AS (SELECT * FROM unnest({arrays})), "
+                       f"updated AS (UPDATE {table} p SET {updates} FROM i WHERE p.{session_id} = i.{session_id} "
+                       f"RETURNING p.{session_id}) "
+                       f"INSERT INTO {table} ({columns}) SELECT * FROM i "
+                       f"WHERE i.{session_id} NOT IN (SELECT {session_id} FROM updated)", values)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -55,10 +55,25 @@ MAX_QUERY_FIELDS = 200
 def query_parameters(request) -> dict[str, str]:
     """The query string as a plain dict (last value wins, like ``QueryDict.get``), without QueryDict's cost.
 
+    What ``parse_qsl(…, keep_blank_values=True)`` gives, but only a field with a ``%`` or ``+`` is decoded (most
+    of a streaming server's fields have neither: ``unquote`` per field was a third of the check's own time).
     More than ``MAX_QUERY_FIELDS`` fields raise ``ValueError``.
     """
-    return dict(parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True,
-                          max_num_fields=MAX_QUERY_FIELDS))
+    text = request.META.get("QUERY_STRING", "")
+    if not text:
+        return {}
+    fields = text.split("&")
+    if len(fields) > MAX_QUERY_FIELDS:
+        raise ValueError("too many fields")
+    found = {}
+    for field in fields:
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in field or "+" in field:
+            name, value = unquote(name.replace("+", " ")), unquote(value.replace("+", " "))
+        found[name] = value
+    return found
 
 
 def _caller(request, params) -> tuple[JsonResponse | None, ServerConfig | None]:

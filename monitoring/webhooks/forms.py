@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.operations import OperationType, Webhook
 
@@ -10,15 +11,15 @@ from monitoring.operations import OperationType, Webhook
 class WebhookForm(forms.Form):
     """URL, the operation types to receive (none ticked: all) and ``active``."""
 
-    url = forms.CharField(label="URL", required=False, max_length=None,
+    url = forms.CharField(label=_("URL"), required=False, max_length=None,
                           widget=forms.URLInput(attrs={"placeholder": "https://billing.example.com/catena-webhook"}),
-                          help_text="http:// or https://, at most 2000 characters, on a public address. Receives a "
-                                    "signed POST with the operation's JSON for every operation.")
-    types = forms.MultipleChoiceField(label="Operation types", required=False, choices=OperationType.choices,
+                          help_text=_("http:// or https://, at most 2000 characters, on a public address. Receives a "
+                                    "signed POST with the operation's JSON for every operation."))
+    types = forms.MultipleChoiceField(label=_("Operation types"), required=False, choices=OperationType.choices,
                                       widget=forms.CheckboxSelectMultiple,
-                                      help_text="Leave all unticked to receive every type.")
-    active = forms.BooleanField(label="Active", required=False, initial=True,
-                                help_text="A paused webhook gets nothing queued until it is active again.")
+                                      help_text=_("Leave all unticked to receive every type."))
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True,
+                                help_text=_("A paused webhook gets nothing queued until it is active again."))
 
     SERVICE_FIELDS = {"url": "url", "types": "types", "active": "active"}
 

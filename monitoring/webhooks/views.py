@@ -7,6 +7,7 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
 
 from catena_site.errors import ServiceError
@@ -26,12 +27,12 @@ class WebhookListView(FlagRequiredMixin, PortalListView):
     section = "webhooks"
     filterset_class = WebhookFilter
     filter_names = ("active",)
-    filter_labels = {"active": "Active"}
+    filter_labels = {"active": _("Active")}
     columns = [
-        Column("URL", sort="url", csv=lambda row: row.url),
-        Column("Operation types", csv=lambda row: " ".join(row.types) or "all"),
-        Column("Active", csv=lambda row: row.active),
-        Column("Created (UTC)", sort="created_at", csv=lambda row: row.created_at.isoformat()),
+        Column(_("URL"), sort="url", csv=lambda row: row.url),
+        Column(_("Operation types"), csv=lambda row: " ".join(row.types) or "all"),
+        Column(_("Active"), csv=lambda row: row.active),
+        Column(_("Created (UTC)"), sort="created_at", csv=lambda row: row.created_at.isoformat()),
         Column(""),
     ]
     default_sort = "id"
@@ -102,7 +103,7 @@ class WebhookDeleteView(FlagRequiredMixin, TemplateView):
             services.delete_webhook(self.webhook, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, request.path)
-        messages.success(request, f"Webhook {self.webhook.url} deleted.")
+        messages.success(request, _("Webhook %(url)s deleted.") % {"url": self.webhook.url})
         return redirect("monitoring:webhook-list")
 
 
@@ -113,15 +114,15 @@ class DeliveryListView(FlagRequiredMixin, PortalListView):
     section = "webhooks"
     filterset_class = DeliveryFilter
     filter_names = ("status", "type")
-    filter_labels = {"status": "Status", "type": "Type"}
+    filter_labels = {"status": _("Status"), "type": _("Type")}
     columns = [
-        Column("Queued (UTC)", sort="id", csv=lambda row: row.created_at.isoformat()),
-        Column("Type", csv=lambda row: row.type),
-        Column("Status", csv=lambda row: row.status),
-        Column("Attempts", csv=lambda row: row.attempts),
-        Column("Response", csv=lambda row: row.last_code or ""),
-        Column("Error", csv=lambda row: row.last_error),
-        Column("Next attempt (UTC)", csv=lambda row: row.next_at.isoformat() if row.status in ("pending", "sending")
+        Column(_("Queued (UTC)"), sort="id", csv=lambda row: row.created_at.isoformat()),
+        Column(_("Type"), csv=lambda row: row.type),
+        Column(_("Status"), csv=lambda row: row.status),
+        Column(_("Attempts"), csv=lambda row: row.attempts),
+        Column(_("Response"), csv=lambda row: row.last_code or ""),
+        Column(_("Error"), csv=lambda row: row.last_error),
+        Column(_("Next attempt (UTC)"), csv=lambda row: row.next_at.isoformat() if row.status in ("pending", "sending")
                else ""),
         Column(""),
     ]
@@ -164,5 +165,5 @@ class DeliveryResendView(FlagRequiredMixin, TemplateView):
             services.resend(delivery, caller=self.caller)
         except ServiceError as exc:
             return action_refused(request, exc, request.path)
-        messages.success(request, f"Delivery {delivery.public_id} will be sent again now.")
+        messages.success(request, _("Delivery %(public_id)s will be sent again now.") % {"public_id": delivery.public_id})
         return redirect("monitoring:webhook-deliveries", webhook_id=self.webhook.public_id)

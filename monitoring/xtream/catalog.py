@@ -20,6 +20,7 @@ from typing import NamedTuple
 from django.db import connection
 
 from catena_site.ids import encode_id
+from content.epg.selectors import GUIDE_FIELDS, channel_guides, guide_between
 from content.models import Category, Channel, ChannelCategory, Program
 from content.selectors import CHANNEL_ORDER
 
@@ -187,12 +188,6 @@ def listings(channel: Channel | _Listed, programs: Iterable, now: dt.datetime) -
     } for program in programs]}
 
 
-def _guide(channel: Channel):
-    if not channel.epg_source_id or not channel.epg_channel_name:
-        return Program.objects.none()
-    return Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name)
-
-
 class _Listed(NamedTuple):
     """What :func:`listings` reads of a channel and of a programme (``short_epg``'s query gives these)."""
 
@@ -211,11 +206,13 @@ class _Program(NamedTuple):
 
 
 # Raw SQL on purpose (as ``_VERSION_SQL``): the channel and its next programmes in one query, the channel's row
-# alone (NULL programme) when its guide has none, no row when the portal has no such channel.
-_SHORT_EPG_SQL = ("SELECT c.name, c.archive_days, p.id, p.epg_source_id, p.title, p.language, p.{start}, p.{end}, "
-                  "p.description FROM {channels} c LEFT JOIN {programs} p ON p.epg_source_id = c.epg_source_id "
+# alone (NULL programme) when its guide has none, no row when the portal has no such channel. The channel's
+# further sources and offset come along: a channel that merges or shifts its guide is read by the EPG selectors.
+_SHORT_EPG_SQL = ("SELECT c.name, c.archive_days, c.epg_extra_sources, c.epg_offset_minutes, p.id, "
+                  "p.epg_source_id, p.title, p.language, p.{start}, p.{end}, p.description "
+                  "FROM {channels} c LEFT JOIN {programs} p ON p.epg_source_id = c.epg_source_id "
                   "AND p.epg_channel_name = c.epg_channel_name AND c.epg_channel_name <> '' AND p.{end} > %s "
-                  "WHERE c.portal_id = %s AND c.id = %s ORDER BY p.{start}, p.id LIMIT %s")
+                  "AND p.{start} < %s WHERE c.portal_id = %s AND c.id = %s ORDER BY p.{start}, p.id LIMIT %s")
 
 
 def _aware(value) -> dt.datetime:
@@ -226,24 +223,33 @@ def _aware(value) -> dt.datetime:
 
 
 def short_epg(portal_id: int, channel_id: int, limit: int, now: dt.datetime) -> dict | None:
-    """``get_short_epg``: the programme on air and the next ones, ``limit`` in all, of the portal's channel; None
-    when the portal has no such channel. One query (the channel with its programmes)."""
+    """``get_short_epg``: the programme on air and the next ones within ``GUIDE_AHEAD``, ``limit`` in all, of the
+    portal's channel; None when the portal has no such channel. One query for a channel with one guide and no
+    offset (most of them); one more for a channel whose guide is merged from several sources or shifted."""
     quote = connection.ops.quote_name
     sql = _SHORT_EPG_SQL.format(channels=quote(Channel._meta.db_table), programs=quote(Program._meta.db_table),
                                 start=quote("start"), end=quote("end"))
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), portal_id, channel_id, limit])
+        cursor.execute(sql, [adapt(now), adapt(now + GUIDE_AHEAD), portal_id, channel_id, limit])
         rows = cursor.fetchall()
     if not rows:
         return None
+    name, archive_days, extra_sources, offset_minutes = rows[0][:4]
+    if isinstance(extra_sources, str):  # SQLite gives the JSON column's text
+        extra_sources = json.loads(extra_sources)
+    if extra_sources or offset_minutes:
+        channel = Channel.objects.only("id", "name", "archive_days", *GUIDE_FIELDS).get(pk=channel_id)
+        guides = channel_guides(channel)
+        return listings(channel, [] if guides is None else guide_between(guides, now, now + GUIDE_AHEAD)[:limit], now)
     programs = [_Program(pk, source, title, language, _aware(start), _aware(end), description)
-                  for _, _, pk, source, title, language, start, end, description in rows if pk is not None]
-    return listings(_Listed(rows[0][0], rows[0][1]), programs, now)
+                  for _, _, _, _, pk, source, title, language, start, end, description in rows if pk is not None]
+    return listings(_Listed(name, archive_days), programs, now)
 
 
 def simple_data_table(channel: Channel, now: dt.datetime) -> dict:
-    """``get_simple_data_table``: the channel's guide from the start of its archive (at least the last day) to
-    ``GUIDE_AHEAD`` ahead, by start time (one query)."""
+    """``get_simple_data_table``: the channel's guide (merged, shifted) from the start of its archive (at least the
+    last day) to ``GUIDE_AHEAD`` ahead, by start time (one query)."""
     since = now - dt.timedelta(days=max(channel.archive_days, 1))
-    return listings(channel, _guide(channel).filter(end__gt=since, start__lt=now + GUIDE_AHEAD).order_by("start"),
-                    now)
+    guides = channel_guides(channel)
+    return listings(channel, [] if guides is None else guide_between(guides, since, now + GUIDE_AHEAD), now)

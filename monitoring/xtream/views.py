@@ -32,6 +32,7 @@ from catena_site.api.errors import error_body
 from catena_site.errors import Forbidden, Invalid, NotFound, RateLimited, ServiceError, Unauthorized
 from catena_site.http import client_ip
 from catena_site.ids import MAX_ID, InvalidId, decode_id
+from content.epg.selectors import GUIDE_FIELDS
 from content.models import Channel
 from monitoring.models import PlaySession
 from portals.models import Portal
@@ -199,7 +200,7 @@ def _watchable_id(facts, stream_id: str | None) -> int:
 
 def _guide_channel(portal: Portal, facts, stream_id: str | None) -> Channel:
     channel = (Channel.objects.filter(portal_id=portal.id, pk=_watchable_id(facts, stream_id))
-               .only("id", "name", "archive_days", "epg_source_id", "epg_channel_name").first())
+               .only("id", "name", "archive_days", *GUIDE_FIELDS).first())
     if channel is None:
         raise NotFound("stream_id: no such stream.")
     return channel

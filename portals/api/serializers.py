@@ -34,6 +34,7 @@ class PortalSettingsSerializer(serializers.Serializer):
     deviceLimitPolicy = serializers.ChoiceField(choices=["refuse", "replace_oldest"])
     allowAnonymous = serializers.BooleanField()
     xtreamApi = serializers.BooleanField()
+    timeZone = serializers.CharField()
 
 
 class FlagsSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ table in ``portals.permissions``."""
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext
 
 from portals.permissions import permission_label
 
@@ -13,4 +14,4 @@ register = template.Library()
 @register.simple_tag
 def permission_name(flag: str) -> str:
     """The name the screens give the permission ``flag``."""
-    return permission_label(flag)
+    return gettext(permission_label(flag))

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
+from content.epg.selectors import ChannelGuides, channel_guides, guide_between, guide_rows, shifted
 from content.models import Program
 
 
@@ -72,25 +73,30 @@ def xmltv(channels, start: dt.datetime, stop: dt.datetime, *, logo: Callable,
     """XMLTV of these channels' programmes overlapping [start, stop), generated piece by piece; with ``since``
     (channel → moment), each channel's programmes overlap [since(channel), stop) instead."""
     yield '<?xml version="1.0" encoding="UTF-8"?>\n<tv generator-info-name="Catena">\n'
-    by_guide: dict[tuple[int, str], list[tuple[str, dt.datetime]]] = defaultdict(list)
+    # Channels with one guide share one streamed query (its rows shifted by each channel's offset); a channel
+    # merging several guides is read and merged on its own (content.epg.selectors.guide_between).
+    by_guide: dict[tuple[int, str], list[tuple[str, dt.datetime, ChannelGuides]]] = defaultdict(list)
+    merged: list[tuple[str, dt.datetime, ChannelGuides]] = []
     for channel in channels:
         icon = logo(channel)
         yield (f"<channel id={quoteattr(channel.name)}><display-name>{escape(channel.title)}</display-name>"
                + (f"<icon src={quoteattr(icon)} />" if icon else "") + "</channel>\n")
-        if channel.epg_source_id and channel.epg_channel_name:
-            by_guide[(channel.epg_source_id, channel.epg_channel_name)].append(
-                (channel.name, since(channel) if since is not None else start))
+        guides = channel_guides(channel)
+        if guides is not None:
+            entry = (channel.name, since(channel) if since is not None else start, guides)
+            (merged.append(entry) if guides.merged else by_guide[guides.guides[0]].append(entry))
     if by_guide:
-        earliest = min(moment for guide in by_guide.values() for _, moment in guide)
-        programs = (Program.objects
-                    .filter(epg_source_id__in={s for s, _ in by_guide}, epg_channel_name__in={n for _, n in by_guide},
-                            end__gt=earliest, start__lt=stop)
+        entries = [entry for guide in by_guide.values() for entry in guide]
+        programs = (guide_rows([guides for _, _, guides in entries], min(moment for _, moment, _ in entries), stop)
                     .order_by("epg_source_id", "epg_channel_name", "start")
                     .iterator(chunk_size=2000))
         for program in programs:
-            for channel_id, moment in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
-                if program.end > moment:
-                    yield _program_element(channel_id, program)
+            for channel_id, moment, guides in by_guide.get((program.epg_source_id, program.epg_channel_name), ()):
+                if program.end + guides.offset > moment and program.start + guides.offset < stop:
+                    yield _program_element(channel_id, shifted(program, guides.offset))
+    for channel_id, moment, guides in merged:
+        for program in guide_between(guides, moment, stop):
+            yield _program_element(channel_id, program)
     yield "</tv>\n"
 
 

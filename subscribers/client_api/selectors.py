@@ -10,7 +10,7 @@ import datetime as dt
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from content.epg.selectors import now_and_next_of_guides
+from content.epg.selectors import channel_guides, now_and_next_of_channels
 from content.models import Category, ChannelCategory, FreePackage, Program
 from content.selectors import CHANNEL_ORDER
 from subscribers.access import granting_links, granting_packages, watchable_channels
@@ -46,13 +46,14 @@ def categories_of(subscriber):
 def now_and_next_for(channels, at: dt.datetime | None = None) -> dict[int, tuple[Program | None, Program | None]]:
     """``{channel id: (on air at ``at``, the following programme)}`` for many channels in one query.
 
-    ``content.epg.selectors``' rule (covering the moment, latest start wins); the next programme is looked
-    for within ``LOOKAHEAD``.
+    ``content.epg.selectors``' rule (covering the moment, latest start wins) on each channel's merged, shifted
+    guide; the next programme is looked for within ``LOOKAHEAD``.
     """
     at = at or timezone.now()
-    guides = {c.id: (c.epg_source_id, c.epg_channel_name) for c in channels if c.epg_source_id and c.epg_channel_name}
-    on_air = now_and_next_of_guides(guides.values(), at, lookahead=LOOKAHEAD)
-    return {c.id: on_air[guides[c.id]] if c.id in guides else (None, None) for c in channels}
+    guides = {channel.id: channel_guides(channel) for channel in channels}
+    on_air = now_and_next_of_channels({key: value for key, value in guides.items() if value is not None}, at,
+                                      lookahead=LOOKAHEAD)
+    return {channel.id: on_air.get(channel.id, (None, None)) for channel in channels}
 
 
 def packages_of(subscriber) -> list[dict]:

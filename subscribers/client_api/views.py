@@ -21,7 +21,7 @@ from catena_site.ids import encode_id
 from catena_site.throttle import Counter, Limit, take
 from content.api.views import logo_response
 from content.epg.api.serializers import ProgramSerializer
-from content.epg.selectors import day_error
+from content.epg.selectors import channel_guides, day_error, guide_starting_on
 from content.models import Channel, Program
 from subscribers import devices, sms_login
 from subscribers.inputs import DeviceLoginInput, SmsRequestInput, SmsVerifyInput
@@ -270,11 +270,10 @@ class ChannelProgramsView(AppView):
             raise Invalid("date: Use YYYY-MM-DD.", {"date": ["Use YYYY-MM-DD."]}) from None
         if problem := day_error(day):
             raise Invalid.field("date", problem)
-        if not channel.epg_source_id or not channel.epg_channel_name:
+        guides = channel_guides(channel)
+        if guides is None:
             return Response({"programs": []})
-        first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        programs = Program.objects.filter(epg_source_id=channel.epg_source_id, epg_channel_name=channel.epg_channel_name,
-                                          start__gte=first, start__lt=first + dt.timedelta(days=1)).order_by("start")
+        programs = guide_starting_on(guides, day)
         now = timezone.now()
         return Response({"programs": [archived_program_json(self.subscriber, channel, program, now)
                                       for program in programs]})

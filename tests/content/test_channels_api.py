@@ -7,7 +7,8 @@ from portals.auth import Caller
 from tests.conftest import API
 from tests.content.helpers import data_uri, image_bytes, png_bomb
 
-CHANNEL_KEYS = {"channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "packages", "logoUrl",
+CHANNEL_KEYS = {"channelId", "portalId", "name", "title", "epgSourceName", "epgChannelName", "epgSources",
+                "epgOffsetMinutes", "packages", "logoUrl",
                 "logoUrls", "number", "description", "language", "aspectRatio", "audioOnly", "quality", "isPublic",
                 "isExclusive", "categories", "locationRestrictions", "archiveDays"}
 

@@ -13,7 +13,7 @@ from tests.epg.helpers import every_page, fetch_now, guide, make_source, program
 
 pytestmark = pytest.mark.django_db
 
-SOURCE_KEYS = {"epgSourceId", "portalId", "name", "url", "period", "last_fetch_result"}
+SOURCE_KEYS = {"epgSourceId", "portalId", "name", "url", "period", "offsetMinutes", "forceOffset", "last_fetch_result"}
 RESULT_KEYS = {"epgSourceId", "fetched_at", "job_id", "status", "message", "channels", "foundPrograms",
                "importedPrograms", "deletedPrograms", "fetchDuration", "importDuration"}
 WRITERS = {"api_key", "owner", "content"}
@@ -32,10 +32,12 @@ def test_create_returns_the_documented_object(api, portal):
     assert set(body) == SOURCE_KEYS
     source = EpgSource.objects.get()
     assert body == {"epgSourceId": source.public_id, "portalId": portal.public_id, "name": "main-epg",
-                    "url": "https://epg.example.com/xmltv.xml", "period": 7, "last_fetch_result": None}
+                    "url": "https://epg.example.com/xmltv.xml", "period": 7, "offsetMinutes": 0, "forceOffset": False,
+                    "last_fetch_result": None}
     operation = Operation.objects.get(type="createEpgSource")
     assert operation.payload == {"epgSourceId": source.public_id, "name": "main-epg",
-                                 "url": "https://epg.example.com/xmltv.xml", "period": 7}
+                                 "url": "https://epg.example.com/xmltv.xml", "period": 7, "offsetMinutes": 0,
+                                 "forceOffset": False}
     assert not EpgFetch.objects.exists()  # creating does not fetch; the dispatcher will
 
 

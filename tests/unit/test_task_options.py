@@ -37,6 +37,8 @@ SAFE_TO_RUN_TWICE = {
                                         "run finds the lease taken or nothing due. A delivery may reach its receiver "
                                         "twice (at least once, same X-Catena-Delivery ID), as documented",
     "monitoring.tasks.sweep_webhook_deliveries": "only queues deliver_webhook jobs, which are safe twice",
+    "monitoring.tasks.maintain_history_partitions": "one maintainer per table (an advisory lock); a second run "
+                                                    "finds the months made and the expired ones gone",
     "monitoring.tasks.reconcile_streamer_sessions": "closes only active sessions the streamer no longer lists",
     "portals.tasks.purge_expired_manager_sessions": "deletes what is expired; nothing left the second time",
     "portals.tasks.send_password_reset_links": "remembers the task id once the mail server accepted: not sent "

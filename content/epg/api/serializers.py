@@ -42,11 +42,14 @@ class EpgFetchSerializer(FetchResultSerializer):
 class EpgSourceSerializer(serializers.ModelSerializer):
     epgSourceId = IdField(source="id", read_only=True)
     portalId = IdField(source="portal_id", read_only=True)
+    offsetMinutes = serializers.IntegerField(source="offset_minutes")
+    forceOffset = serializers.BooleanField(source="force_offset")
     last_fetch_result = FetchResultSerializer(source="last_fetch", read_only=True, allow_null=True)
 
     class Meta:
         model = EpgSource
-        fields = ["epgSourceId", "portalId", "name", "url", "period", "last_fetch_result"]
+        fields = ["epgSourceId", "portalId", "name", "url", "period", "offsetMinutes", "forceOffset",
+                  "last_fetch_result"]
 
 
 class JobSerializer(serializers.Serializer):

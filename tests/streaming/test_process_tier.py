@@ -1,0 +1,142 @@
+"""The process tier of the decision cache (``subscribers.playback_cache``): on Redis each web process keeps the
+facts it read, validated on every check by one value (the generation key) that every invalidation changes.
+
+Each test warms the tier (a cold check fills the shared entry, the next fills the process's entry, the one after
+is answered from it), makes a change through its service function (committed, so the after-commit invalidation
+runs), and checks again: the very next check sees the change. Run on the file-based cache (no process tier: the
+same answers) and, when REDIS_URL answers, on Redis.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from catena_site import access_events
+from catena_site.shared_store import store
+from content import services as content
+from portals import services as portals
+from subscribers import devices, playback_cache
+from subscribers import services as subscribers
+
+from .conftest import caller, check, reason
+
+DEVICE = "aa:bb:cc:dd:ee:01"
+
+
+def warm(client, token: str, name: str = "news", **params) -> None:
+    for _ in range(3):
+        check(client, token, name, **params)
+
+
+def who(world):
+    return caller(world["portal"])
+
+
+def unsubscribe(world):
+    subscribers.unsubscribe(world["alice"], world["basic"], caller=who(world))
+
+
+def disable(world):
+    subscribers.set_disabled(world["alice"], True, caller=who(world))
+
+
+def remove_channel(world):
+    content.remove_channel_from_package(world["basic"], world["news"], caller=who(world))
+
+
+def session_limit(world):
+    portals.update_portal(world["portal"], caller=who(world), data={"settings": {"maxSessionsPerSubscriber": 10}})
+
+
+def registration_off(world):
+    portals.update_portal(world["portal"], caller=who(world), data={"settings": {"allowDeviceRegistration": False}})
+
+
+# change → (what the next check of ``news`` answers: a refusal's code, or 200 with the X-Max-Sessions header)
+CHANGES = {
+    "unsubscribe": (unsubscribe, "not_in_packages"),
+    "disable": (disable, "subscriber_disabled"),
+    "channel removed from the package": (remove_channel, "not_in_packages"),
+    "portal session limit": (session_limit, "X-Max-Sessions: 10"),
+}
+
+
+def answer(response) -> str:
+    if response.status_code == 200:
+        return f"X-Max-Sessions: {response['X-Max-Sessions']}" if response.has_header("X-Max-Sessions") else "ok"
+    return reason(response)
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_the_next_check_after_a_change_sees_it(client, world, cache_backend, committed, change):
+    token = world["alice"].playback_token
+    warm(client, token)
+    assert answer(check(client, token, "news")) == "ok"
+    committed(CHANGES[change][0], world)
+    assert answer(check(client, token, "news")) == CHANGES[change][1]
+
+
+def test_a_warm_check_is_answered_by_the_process_tier_until_a_change(client, world, on_redis, committed,
+                                                                     django_assert_num_queries):
+    """Without its shared entry, a warm check is still answered, with no query: the process's own entry did it.
+    A change elsewhere (any invalidation) drops it: the next check reads the database again and sees the change."""
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    warm(client, token, session_id="s1", request_type="update_session")
+    store().delete_many([playback_cache.entry_key(token)])
+    with django_assert_num_queries(0):
+        assert check(client, token, "news", session_id="s1", request_type="update_session").status_code == 200
+    committed(disable, world)
+    assert reason(check(client, token, "news")) == "subscriber_disabled"
+
+
+def test_an_invalidation_by_another_process_reaches_this_process_tier(client, world, on_redis, settings):
+    """Another process (its own store and connection) deletes a stamp: this process's entry is no longer used."""
+    from catena_site.shared_store import RedisStore
+
+    token = world["alice"].playback_token
+    warm(client, token)
+    subscribers.set_disabled(world["alice"], True, caller=who(world))  # not committed: no invalidation yet
+    assert check(client, token, "news").status_code == 200  # the cached facts, as before the commit
+    location = settings.CACHES["default"]["LOCATION"]
+    other = RedisStore(access_events.cache(), location)
+    other.invalidate([access_events.token_stamp_key(token)], access_events.generation_key())
+    assert reason(check(client, token, "news")) == "subscriber_disabled"
+
+
+def test_an_unknown_token_becomes_known_at_once(client, world, cache_backend, committed):
+    """Unknown tokens are kept in the tier too; a subscriber created (or a token reset) to that value plays."""
+    old = world["alice"].playback_token
+    fresh = committed(subscribers.reset_playback_token, world["alice"], caller=who(world)).playback_token
+    warm(client, fresh + "x")  # an unknown token, warmed
+    assert reason(check(client, old, "news")) == "unknown_token"
+    assert check(client, fresh, "news").status_code == 200
+    warm(client, old)
+    assert reason(check(client, old, "news")) == "unknown_token"
+
+
+def test_a_removed_device_is_unknown_at_once(client, world, cache_backend, committed):
+    token = world["alice"].playback_token
+    committed(registration_off, world)
+    device = committed(devices.add_device, world["portal"], caller=who(world),
+                       data={"subscriberId": world["alice"].public_id, "kind": "player", "uid": DEVICE})
+    warm(client, token, device_id=DEVICE)
+    assert check(client, token, "news", device_id=DEVICE).status_code == 200
+    committed(devices.remove_device, device, caller=who(world))
+    assert reason(check(client, token, "news", device_id=DEVICE)) == "unknown_device"
+
+
+def test_a_change_of_another_subscriber_costs_no_query(client, world, cache_backend, committed,
+                                                       django_assert_num_queries):
+    """Any change drops every process entry; the next check reads the shared tier (still valid for this token) in
+    the same round trip, with no query, and fills the process tier again."""
+    from .conftest import make_subscriber
+
+    bob = make_subscriber(world["portal"], "Bob", [world["basic"]])
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    warm(client, token, session_id="s1", request_type="update_session")
+    committed(subscribers.set_disabled, bob, True, caller=who(world))
+    for _ in range(2):
+        with django_assert_num_queries(0):
+            assert check(client, token, "news", session_id="s1", request_type="update_session").status_code == 200

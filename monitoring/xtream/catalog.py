@@ -195,7 +195,7 @@ class _Listed(NamedTuple):
     archive_days: int
 
 
-class _Programme(NamedTuple):
+class _Program(NamedTuple):
     id: int
     epg_source_id: int
     title: str
@@ -242,9 +242,9 @@ def short_epg(portal_id: int, channel_id: int, limit: int, now: dt.datetime) -> 
         channel = Channel.objects.only("id", "name", "archive_days", *GUIDE_FIELDS).get(pk=channel_id)
         guides = channel_guides(channel)
         return listings(channel, [] if guides is None else guide_between(guides, now, now + GUIDE_AHEAD)[:limit], now)
-    programmes = [_Programme(pk, source, title, language, _aware(start), _aware(end), description)
+    programs = [_Program(pk, source, title, language, _aware(start), _aware(end), description)
                   for _, _, _, _, pk, source, title, language, start, end, description in rows if pk is not None]
-    return listings(_Listed(name, archive_days), programmes, now)
+    return listings(_Listed(name, archive_days), programs, now)
 
 
 def simple_data_table(channel: Channel, now: dt.datetime) -> dict:

@@ -34,6 +34,7 @@ from .validators import (
     decode_logo_data_uri,
     logo_data_uri,
     password_problems,
+    time_zone_names,
     time_zone_problem,
     validate_logo_url,
 )
@@ -175,6 +176,11 @@ class StreamBaseUrl(Text):
     """Where players fetch the streams."""
 
 
+@extend_schema_field({"type": "string", "enum": sorted(time_zone_names()), "example": "Europe/Moscow"})
+class TimeZoneName(Text):
+    """An IANA time zone name this machine knows (the document lists them)."""
+
+
 class PortalSettingsInput(Section):
     """``settings`` of ``PUT /portal``: any of its keys; one line per setting (and its default in
     ``portals.models.DEFAULT_PORTAL_SETTINGS``)."""
@@ -239,8 +245,8 @@ class PortalSettingsInput(Section):
     xtreamApi = Boolean(
         required=False, help_text="IPTV players (TiviMate, IPTV Smarters, Kodi…) log in with the subscriber's login "
                                   "and player password through the Xtream Codes API at the portal's host.")
-    timeZone = Text(
-        required=False, max_length=64,
+    timeZone = TimeZoneName(
+        required=False,
         help_text="The IANA time zone (UTC, Europe/Moscow…) the screens show times in; the API stays UTC.")
 
     def validate_timeZone(self, value):

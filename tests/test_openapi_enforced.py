@@ -426,7 +426,10 @@ WRONG_TYPE = {"string": 12345, "integer": "1", "number": "1", "boolean": "true",
 
 def length_probes(operation, name, schema) -> list[Probe]:
     """Just inside and just outside the length bounds (``minLength``/``maxLength`` and the pattern's, the tighter
-    of each), and a character the pattern does not allow."""
+    of each), and a character the pattern does not allow. An enum (the time zones) bounds a value by its names:
+    its own probes cover it."""
+    if schema.get("enum"):
+        return []
     pattern = simple_pattern(schema)
     free = "pattern" in schema and pattern is None
     low = max(schema.get("minLength", 0), pattern.minimum if pattern else 0)

@@ -299,6 +299,7 @@ ROUTES: list[Route] = [
           answers={("GET", persona): 302 for persona in (*MANAGERS, OTHER_PORTAL)}),  # a logged-in manager goes to the dashboard
     Route("web:choose-portal", {"GET": (PUBLIC, 302), "POST": (PUBLIC, 302)}),  # nothing pending: back to login
     Route("web:logout", {"POST": (PUBLIC, 302)}),
+    Route("web:language", {"POST": (PUBLIC, 400)}),  # the header's switcher: no language given is refused
     Route("web:login-code", {"GET": (PUBLIC, 302), "POST": (PUBLIC, 302)}),  # no password step pending: to login
     # My account: each manager's own. A session ID that is not one of the caller's is a 404 (here: none is).
     Route("web:account", {"GET": (SCREEN, 200)}),

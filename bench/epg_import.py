@@ -309,6 +309,13 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     print(f"worker + parser peak RSS {rss:.0f} MiB (parser {parser_rss:.0f} MiB; floor "
           f"{max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
           f"                target ≤ {TARGETS['rss_mib']} MiB: {verdict[checks['rss']]}")
+    print_cpu(results, rows)
+    print(f"last import message: {results['import'][-1]['message']}")
+    if not all(checks.values()):
+        sys.exit(1)
+
+
+def print_cpu(results: dict, rows: int) -> None:
     # On a loaded machine (and with the kernel's per-session CPU share) wall times say little about overlap;
     # the busiest process's CPU time is what an idle machine's wall time would approach.
     busiest = {kind: statistics.median(max(r["cpu"], r["parser_cpu"]) for r in runs) for kind, runs in results.items()}
@@ -320,9 +327,6 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     print(f"busiest process (b)/(a) {busiest['import'] / busiest['floor']:.2f}, (c) "
           f"{rows / busiest['reimport']:,.0f} programmes per CPU second   (information: what an idle machine's "
           "ratio approaches)")
-    print(f"last import message: {results['import'][-1]['message']}")
-    if not all(checks.values()):
-        sys.exit(1)
 
 
 if __name__ == "__main__":

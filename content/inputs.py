@@ -201,14 +201,20 @@ class ChannelInput(InputShape):
                 for field in stored:
                     if field in attrs and attrs[field] == stored[field]:
                         del attrs[field]  # the pair as it was: the list applies
-        if "epg_sources" in attrs:
-            first = attrs["epg_sources"][0] if attrs["epg_sources"] else {"epg_source_name": "",
-                                                                          "epg_channel_name": ""}
-            for field, api_name in (("epg_source_name", "epgSourceName"), ("epg_channel_name", "epgChannelName")):
-                if field in attrs and attrs[field] != first[field]:
-                    raise serializers.ValidationError({"epgSources": [
-                        f"The first entry must be the {api_name} given ({attrs[field] or 'none'}); "
-                        f"send one of them, or both alike."]})
+        pair = [field for field in ("epg_source_name", "epg_channel_name") if field in attrs]
+        if "epg_sources" in attrs and pair:  # both changed: the pair sent is the list's first entry
+            entries = attrs["epg_sources"]
+            first = {**(entries[0] if entries else {"epg_source_name": "", "epg_channel_name": ""}),
+                     **{field: attrs.pop(field) for field in pair}}
+            if first["epg_source_name"]:
+                attrs["epg_sources"] = [first, *entries[1:]]
+                try:
+                    self.validate_epgSources(attrs["epg_sources"])
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({"epgSources": exc.detail}) from None
+            elif entries:
+                raise serializers.ValidationError({"epgSources": [
+                    "epgSourceName is empty but epgSources lists sources; send one of them, or both alike."]})
         if attrs.get("epg_source_name") and "epg_sources" not in attrs and channel is not None and any(
                 name == attrs["epg_source_name"] for name, _, _ in channel.epg_extra_sources):
             raise serializers.ValidationError({"epgSourceName": [

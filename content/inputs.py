@@ -189,32 +189,35 @@ class ChannelInput(InputShape):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        """``epgSources`` and the pair ``epgSourceName``/``epgChannelName``, when both are given, must agree: the
-        pair is the list's first entry."""
+        """``epgSources`` and the pair ``epgSourceName``/``epgChannelName`` as one list whose first entry is the
+        pair: in a round trip the one that changed applies; when both changed, the pair sent leads the list."""
         channel = self.context.get("channel")
-        if "epg_sources" in attrs and channel is not None:  # a GET → change → PUT round trip changes one of them
-            stored = {"epg_source_name": channel.epg_source_name, "epg_channel_name": channel.epg_channel_name}
-            if attrs["epg_sources"] == [{"epg_source_name": entry["epgSourceName"],
-                                         "epg_channel_name": entry["epgChannelName"]} for entry in channel.epg_sources]:
-                del attrs["epg_sources"]  # the list as it was: the pair (if changed) applies
-            else:
-                for field in stored:
-                    if field in attrs and attrs[field] == stored[field]:
-                        del attrs[field]  # the pair as it was: the list applies
-        if "epg_sources" in attrs:
-            first = attrs["epg_sources"][0] if attrs["epg_sources"] else {"epg_source_name": "",
-                                                                          "epg_channel_name": ""}
-            for field, api_name in (("epg_source_name", "epgSourceName"), ("epg_channel_name", "epgChannelName")):
-                if field in attrs and attrs[field] != first[field]:
-                    raise serializers.ValidationError({"epgSources": [
-                        f"The first entry must be the {api_name} given ({attrs[field] or 'none'}); "
-                        f"send one of them, or both alike."]})
+        if "epg_sources" in attrs and channel is not None:
+            _keep_what_changed(attrs, channel)
+        pair = [field for field in ("epg_source_name", "epg_channel_name") if field in attrs]
+        if "epg_sources" in attrs and pair:
+            self._pair_leads(attrs, pair)
         if attrs.get("epg_source_name") and "epg_sources" not in attrs and channel is not None and any(
                 name == attrs["epg_source_name"] for name, _, _ in channel.epg_extra_sources):
             raise serializers.ValidationError({"epgSourceName": [
                 f"The source {attrs['epg_source_name']} is already among the channel's epgSources; "
                 f"name each source once."]})
         return attrs
+
+    def _pair_leads(self, attrs: dict, pair: list[str]) -> None:
+        """Both changed: the pair sent becomes the list's first entry (checked again for repeats)."""
+        entries = attrs["epg_sources"]
+        first = {**(entries[0] if entries else {"epg_source_name": "", "epg_channel_name": ""}),
+                 **{field: attrs.pop(field) for field in pair}}
+        if first["epg_source_name"]:
+            attrs["epg_sources"] = [first, *entries[1:]]
+            try:
+                self.validate_epgSources(attrs["epg_sources"])
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({"epgSources": exc.detail}) from None
+        elif entries:
+            raise serializers.ValidationError({"epgSources": [
+                "epgSourceName is empty but epgSources lists sources; send one of them, or both alike."]})
 
     def validate_description(self, value: str | None) -> str:
         return value or ""
@@ -227,6 +230,18 @@ class ChannelInput(InputShape):
 
     def validate_locationRestrictions(self, value: list[int]) -> list[Location]:
         return portal_objects(Location, self.context["portal"], value, "location")
+
+
+def _keep_what_changed(attrs: dict, channel: Channel) -> None:
+    """A GET → change → PUT round trip sends both the pair and ``epgSources``: drop the one sent as stored."""
+    stored = {"epg_source_name": channel.epg_source_name, "epg_channel_name": channel.epg_channel_name}
+    if attrs["epg_sources"] == [{"epg_source_name": entry["epgSourceName"], "epg_channel_name": entry["epgChannelName"]}
+                                for entry in channel.epg_sources]:
+        del attrs["epg_sources"]  # the list as it was: the pair (if changed) applies
+        return
+    for field in stored:
+        if field in attrs and attrs[field] == stored[field]:
+            del attrs[field]  # the pair as it was: the list applies
 
 
 def portal_objects(model, portal, ids: list[int], what: str) -> list:

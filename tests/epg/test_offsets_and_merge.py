@@ -265,7 +265,9 @@ def test_a_get_change_put_round_trip_changes_the_pair_or_the_list_whichever_was_
     response = api.put(url, {**body, "epgSources": body["epgSources"][::-1]}, format="json")
     assert response.status_code == 200, response.json()
     assert (response.json()["epgSourceName"], response.json()["epgChannelName"]) == ("b-src", "b")
-    response = api.put(url, {**body, "epgSourceName": "d-src", "epgSources": []}, format="json")
+    response = api.put(url, {**body, "epgSourceName": "d-src", "epgSources": []}, format="json")  # both changed
+    assert response.json()["epgSources"] == [{"epgSourceName": "d-src", "epgChannelName": "a"}]  # the pair leads
+    response = api.put(url, {"epgSourceName": None, "epgSources": body["epgSources"]}, format="json")
     assert response.status_code == 400 and list(response.json()["errors"]) == ["epgSources"]
 
 
@@ -274,7 +276,9 @@ def test_a_get_change_put_round_trip_changes_the_pair_or_the_list_whichever_was_
     ({"epgOffsetMinutes": "abc"}, "epgOffsetMinutes"),
     ({"epgSources": [{"epgSourceName": "a-src", "epgChannelName": "x"},
                      {"epgSourceName": "a-src", "epgChannelName": "y"}]}, "epgSources"),
-    ({"epgSources": [{"epgSourceName": "a-src", "epgChannelName": "x"}], "epgSourceName": "b-src"}, "epgSources"),
+    ({"epgSources": [{"epgSourceName": "a-src", "epgChannelName": "x"}, {"epgSourceName": "b-src",
+                                                                         "epgChannelName": "y"}],
+      "epgSourceName": "b-src"}, "epgSources"),  # the pair sent leads the list: b-src twice
     ({"epgSources": [{"epgSourceName": "a src", "epgChannelName": "x"}]}, "epgSources.0.epgSourceName"),
     ({"epgSources": [{"epgSourceName": "a-src"}]}, "epgSources.0.epgChannelName"),
     ({"epgSources": "a-src"}, "epgSources"),

@@ -372,19 +372,23 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         if held is not None:
             cache.process_tier.pop(tier_key, None)
         return None, beat
-    if meta is None:
-        found = Verdict(None, None, False, None, None, beat, False)
-    else:
-        subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
-        found = Verdict(int(subscriber_id), int(portal_id), disabled == b"1",
-                        int(max_sessions) if max_sessions else None, int(channel) if channel else None,
-                        beat, status == 2, int(server_id) if server_id else None, bool(expired), refused == 1,
-                        device is not None and known is not None, _device_rules(rules),
-                        channel is not None and archive is not None)
+    found = _answered(meta, channel, beat, status == 2, expired, refused, device is not None and known is not None,
+                      rules, archive)
     if token is not None and generation is not None:
         _remember(cache, tier_key, generation.decode(), found,
                   UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None)
     return found, beat
+
+
+def _answered(meta, channel, beat: Beat | None, written: bool, expired, refused, known: bool, rules,
+              archive) -> Verdict:
+    """The :class:`Verdict` of a valid answer of the ``_CHECK`` script (``meta`` None: an unknown token)."""
+    if meta is None:
+        return Verdict(None, None, False, None, None, beat, False)
+    subscriber_id, portal_id, disabled, max_sessions, server_id = meta.split(b"|")
+    return Verdict(int(subscriber_id), int(portal_id), disabled == b"1", int(max_sessions) if max_sessions else None,
+                   int(channel) if channel else None, beat, written, int(server_id) if server_id else None,
+                   bool(expired), refused == 1, known, _device_rules(rules), channel is not None and archive is not None)
 
 
 def write_entry(cache, key: str, stamps: dict[str, str], values: tuple | None, timeout: int) -> None:

@@ -308,7 +308,8 @@ class PlaySessionRow:
         self.updated_at = session.updated_at
         self.active = session.active
         self.close_reason = CLOSE_REASONS.get(session.close_reason, session.close_reason)
-        self.opened_today = session.opened_at.astimezone(dt.UTC).date() == now.astimezone(dt.UTC).date()
+        # Today in the zone the screen shows times in (the portal's timeZone).
+        self.opened_today = timezone.localtime(session.opened_at).date() == timezone.localtime(now).date()
         end = now if session.active or session.closed_at is None else session.closed_at
         self.duration = human_duration((end - session.opened_at).total_seconds())
         self.bytes = session.bytes

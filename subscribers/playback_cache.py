@@ -594,7 +594,7 @@ def _held(cache, key: tuple) -> _ProcessEntry | None:
     if entry is None:
         return None
     if entry.expires < time.monotonic() or (entry.valid_until is not None and time.time() >= entry.valid_until):
-        del cache.process_tier[key]
+        cache.process_tier.pop(key, None)  # another thread may have dropped it
         return None
     return entry
 

@@ -67,7 +67,12 @@ class ParserProcess:
         gc.freeze()
         parent = os.getpid()
         try:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no child (out of processes or memory): nothing else holds the pipe
+                os.close(read_fd)
+                os.close(write_fd)
+                raise
             if pid == 0:  # pragma: no cover - the child's coverage is not collected (it leaves with os._exit)
                 os.close(read_fd)
                 _child(write_fd, work, parent)

@@ -156,6 +156,12 @@ def keep(kept: dict, key, value, most: int) -> None:
         kept[key] = value
 
 
+def forget(kept: dict, key) -> None:
+    """Drop ``key`` from a dict :func:`keep` fills (under its lock: ``keep`` may be dropping the oldest)."""
+    with _keeping:
+        kept.pop(key, None)
+
+
 def dumps(body) -> bytes:
     """The compact JSON of an answer."""
     return json.dumps(body, separators=(",", ":")).encode()

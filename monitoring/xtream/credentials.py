@@ -21,7 +21,7 @@ from portals.models import Portal
 from subscribers.access import player_password_matches
 from subscribers.models import Subscriber
 
-from .catalog import keep
+from .catalog import forget, keep
 
 # 20 wrong passwords from one address within a minute: that address (and only it) gets 429, whatever the password,
 # until the oldest of them leaves the window. Right passwords are never counted (a player asks many times a
@@ -179,7 +179,7 @@ def log_in(portals: dict, login: str | None, password: str | None, ip: str | Non
         raise RateLimited(WRONG_PASSWORDS.message, counter.retry_after())
     if holds:
         return kept.player.portal, kept.player
-    _logins.pop(key, None)
+    forget(_logins, key)
     portal, player = player_for(portals, login, password)
     if player is None:
         counter.add()

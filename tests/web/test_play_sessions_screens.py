@@ -12,6 +12,7 @@ import re
 import uuid
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -23,6 +24,7 @@ from content.models import Channel, Program
 from monitoring import sessions
 from monitoring.models import PlaySession
 from monitoring.views import human_bytes, human_duration
+from portals import services as portal_services
 from portals import streaming_servers
 from portals.auth import Caller
 from portals.models import DEFAULT_SERVER_NAME
@@ -194,6 +196,21 @@ def test_the_live_view_shows_who_watches_what_since_when_and_how_much(web, world
                      r'hx-get="/play-sessions/" hx-trigger="every 5s, catena:visible"\s+hx-swap="innerHTML">', html)
     assert "HX-Request" in web["viewer"].get(LIVE)["Vary"]
     assert "Bob Jones" not in html
+
+
+def test_a_live_session_from_yesterday_in_the_portals_zone_shows_its_date(web, world):
+    """"Today" is the portal's day: at 01:30 in Moscow (22:30 UTC), a session opened at 23:50 Moscow time the day
+    before is dated, although both moments fall on the same UTC day."""
+    portal = world["portal"]
+    with time_machine.travel(dt.datetime(2026, 3, 10, 22, 30, tzinfo=dt.UTC), tick=False):
+        record(portal, world["alice"], world["news"], opened_at=dt.datetime(2026, 3, 10, 20, 50, tzinfo=dt.UTC),
+               updated_at=timezone.now())
+        (row,) = rows(page(web["viewer"].get(LIVE)))
+        assert ">20:50:00</time>" in row  # UTC: the same day, the time alone
+        portal_services.update_portal(portal, caller=Caller(portal=portal),
+                                      data={"settings": {"timeZone": "Europe/Moscow"}})
+        (row,) = rows(page(web["viewer"].get(LIVE)))
+        assert ">2026-03-10 23:50:00</time>" in row
 
 
 def test_the_live_block_returns_a_session_right_after_its_auth_new_session(web, world):

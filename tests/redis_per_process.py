@@ -60,8 +60,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     reason = refusal(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     if reason:
         raise pytest.UsageError(reason)
-    if configured_redis_url():
-        os.environ["REDIS_URL"] = redis_urls()[int(worker[2:])]
+    urls, index = redis_urls(), int(worker[2:])
+    if configured_redis_url() and index < len(urls):  # -n 1 without CATENA_TEST_REDIS_URLS keeps REDIS_URL
+        os.environ["REDIS_URL"] = urls[index]
 
 
 @pytest.hookimpl(trylast=True)

@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from content.models import EpgFetch, EpgSource, FetchStatus, Program
+from content.models.epg import UNCHANGED_MESSAGE
 
 from . import pipeline
 from .decode import too_large, xml_bytes
@@ -61,9 +62,9 @@ class ImportReport:
                else "the downloaded guide is identical")
         kept = f"{self.found:,} programmes for {self.channels:,} channels kept"
         if self.deleted:
-            return (f"EPG source unchanged since {since} UTC ({how}): nothing imported, {kept}; {self.deleted:,} "
+            return (f"{UNCHANGED_MESSAGE} {since} UTC ({how}): nothing imported, {kept}; {self.deleted:,} "
                     "deleted (ended before the retention period).")
-        return f"EPG source unchanged since {since} UTC ({how}): nothing written, {kept}."
+        return f"{UNCHANGED_MESSAGE} {since} UTC ({how}): nothing written, {kept}."
 
     def source_fields(self) -> dict:
         """The source's kept-guide fields after this successful fetch (see :class:`KeptGuide`)."""

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from catena_site.models import PortalQuerySet, PublicModel
 
 EPG_SOURCE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{2,64}$"
+UNCHANGED_MESSAGE = "EPG source unchanged since"  # how the message of a fetch of an unchanged guide starts
 MAX_OFFSET_MINUTES = 1440  # a source's or a channel's guide shift: at most a day either way
 
 
@@ -129,6 +130,11 @@ class EpgFetch(PublicModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def unchanged(self) -> bool:
+        """A successful fetch that found the guide imported last, so wrote nothing (``importer.KeptGuide``)."""
+        return self.status == FetchStatus.SUCCESS and self.message.startswith(UNCHANGED_MESSAGE)
 
 
 class Program(PublicModel):

@@ -88,9 +88,11 @@ class Download:
                     raise FetchFailed(f"Too many redirects (more than {MAX_REDIRECTS}), the last one to {location}.")
                 url = urljoin(url, location)
                 continue
-            if status == 304 and self._conditions:
+            if status == 304 and self._conditions:  # validators it leaves out stay as they were
                 self.url, self.not_modified = url, True
-                self.etag, self.last_modified = self._validators(response)
+                etag, modified = self._validators(response)
+                self.etag = etag or self._conditions.get("If-None-Match", "")
+                self.last_modified = modified or self._conditions.get("If-Modified-Since", "")
                 return self
             if not 200 <= status < 300:
                 reason = response.reason or ""

@@ -54,7 +54,8 @@ class GuideServer:
                 route = server.routes.get(self.path, Route(b"not found", 404))
                 if route.status == 200 and self._not_modified(route):
                     self.send_response(304)
-                    self.send_header("ETag", route.headers.get("ETag", ""))
+                    if "ETag" in route.headers:  # (a 304 need not repeat Last-Modified)
+                        self.send_header("ETag", route.headers["ETag"])
                     self.end_headers()
                     return
                 self.send_response(route.status)

@@ -94,6 +94,8 @@ def test_last_modified_makes_a_conditional_get(portal, server):
     again = fetch_now(source)
     assert server.request_headers[-1]["If-Modified-Since"] == stamp
     assert again.unchanged and "304 Not Modified" in again.message
+    third = fetch_now(source)  # the 304 gave no Last-Modified: the kept one is sent again
+    assert server.request_headers[-1]["If-Modified-Since"] == stamp and "304 Not Modified" in third.message
 
 
 def test_an_offset_change_imports_the_same_body_again(api, portal, server):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from content.models import EpgSource
 
 from . import pipeline
+from .channels import replace_source_channels
 from .decode import xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
 from .http import Download
@@ -120,8 +121,9 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
         return _read_guide(download, parser, store.write, max_bytes, deadline)
     reader = XmltvParser(language=language, raw=True)
 
-    def work(send: Callable[[list], None]) -> tuple[int, float]:
-        return _read_guide(download, reader, send, max_bytes, deadline)
+    def work(send: Callable[[list], None]) -> tuple[int, float, dict]:
+        # The guide's <channel> elements (few, bounded) come back with the figures, once the guide is read.
+        return (*_read_guide(download, reader, send, max_bytes, deadline), reader.channels)
 
     with pipeline.ParserProcess(work) as child:
         for programs in child.batches():
@@ -130,7 +132,8 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
                 store.write(parser.rows)
                 parser.rows.clear()
         parser.end_raw()
-        return child.result
+        received, network_seconds, parser.channels = child.result
+        return received, network_seconds
 
 
 def guide_parser(source, *, language: str, max_channels: int) -> XmltvParser:
@@ -171,6 +174,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
                 _begin_merge(source.id, deadline)
                 result = store.merge(retain_after)
                 report.imported, report.deleted = result.imported, result.deleted
+                replace_source_channels(source.id, parser.channel_listing())
                 report.import_seconds = max(0.0, time.perf_counter() - started - report.fetch_seconds)
                 if on_success is not None:
                     on_success(report)

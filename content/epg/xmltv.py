@@ -48,12 +48,16 @@ TOO_MANY_CHANNELS = "on a channel beyond EPG_MAX_CHANNELS"
 
 # Characters kept of each field (the first ones); what follows is dropped while parsing.
 FIELD_LIMITS = {"title": 1000, "sub-title": 1000, "desc": 10_000, "category": 200, "episode-num": 200,
-                "rating": 100}
+                "rating": 100, "display-name": 200}
 MAX_ICON_URL = 2000  # a longer icon URL is dropped (a cut URL would point elsewhere)
 MAX_CHANNEL_ID = 255
 MAX_LANGUAGE = 35
 MAX_TOKEN_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_CHANNELS = 20_000
+# The guide's <channel> elements (for the guided mapping): at most this many display names per channel, and at
+# most this many characters of names and icon URLs over the whole guide (a hostile guide stays small).
+MAX_DISPLAY_NAMES = 10
+MAX_CHANNEL_TEXT = 4_000_000
 XINCLUDE_NAMESPACES = frozenset({"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"})
 _DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{0,64})""")
 
@@ -177,6 +181,11 @@ class XmltvParser:
         self._root_seen = False
         self._fed = 0  # bytes given to expat so far
         self._head = b""  # the document's first bytes, for the encoding named in its XML declaration
+        # The guide's <channel> elements: id -> [[[display name, lang], …], icon URL] (first element of an id wins),
+        # and how many programmes were kept per channel id (:meth:`channel_listing` joins them).
+        self.channels: dict[str, list] = {}
+        self.counts: dict[str, int] = {}
+        self._channel_text = 0
         self._parser = self._make_parser(self._collect_raw if raw else self._finish_program)
 
     # --- public API -------------------------------------------------------------------------------------
@@ -228,6 +237,14 @@ class XmltvParser:
     @property
     def channel_count(self) -> int:
         return len(self.ranges)
+
+    def channel_listing(self) -> list[tuple[str, list, str, int, bool]]:
+        """``(id, display names, icon, programmes kept, has a <channel> element)`` for every id that has a
+        ``<channel>`` element or kept programmes, in file order of the elements, then of the programmes."""
+        listing = [(channel_id, names, icon, self.counts.get(channel_id, 0), True)
+                   for channel_id, (names, icon) in self.channels.items()]
+        return listing + [(channel_id, [], "", count, False) for channel_id, count in self.counts.items()
+                          if channel_id not in self.channels]
 
     def position(self) -> str:
         return f"line {self._parser.CurrentLineNumber}, column {self._parser.CurrentColumnNumber + 1}"
@@ -293,14 +310,17 @@ class XmltvParser:
         capture_limit = 0
         limits = FIELD_LIMITS
         in_rating = False
+        in_channel = False  # inside a <channel> element rather than a <programme>
         text = ""
 
         def start(name, attrs):
             nonlocal depth, attributes, values, chosen_language, capture, capture_depth, capture_language
-            nonlocal capture_limit, in_rating, text
+            nonlocal capture_limit, in_rating, text, in_channel
             if depth == 0:
                 if name == "programme":
                     depth, attributes, values, chosen_language, in_rating = 1, attrs, {}, {}, False
+                elif name == "channel" and self._root_seen:
+                    depth, attributes, values, in_rating, in_channel = 1, attrs, {"display-name": []}, False, True
                 elif not self._root_seen:
                     if name != "tv":
                         raise FetchFailed(f"The document is not XMLTV: its root element is <{name}>, not <tv>.")
@@ -310,7 +330,14 @@ class XmltvParser:
             if capture is not None:
                 return
             if depth == 2:
-                if name in text_fields:
+                if in_channel:
+                    if name == "display-name":
+                        capture, capture_depth, text, capture_limit = name, 2, "", limits[name]
+                        capture_language = attrs.get("lang", "")[:MAX_LANGUAGE]
+                    elif name == "icon" and "icon" not in values:
+                        src = attrs.get("src", "")
+                        values["icon"] = src if len(src) <= MAX_ICON_URL else ""
+                elif name in text_fields:
                     capture, capture_depth, text, capture_limit = name, 2, "", limits[name]
                     capture_language = attrs.get("lang", "") if name != "episode-num" else attrs.get("system", "")
                     if len(capture_language) > MAX_LANGUAGE:
@@ -331,12 +358,15 @@ class XmltvParser:
                 text += chunk
 
         def end(name):
-            nonlocal depth, capture, in_rating
+            nonlocal depth, capture, in_rating, in_channel
             if depth == 0:
                 return
             if capture is not None and depth == capture_depth:
                 value = (text[:capture_limit] if len(text) > capture_limit else text).strip()
-                if capture not in values:
+                if in_channel:
+                    if value and len(values["display-name"]) < MAX_DISPLAY_NAMES:
+                        values["display-name"].append([value, capture_language])
+                elif capture not in values:
                     values[capture], chosen_language[capture] = value, capture_language
                 elif capture == "episode-num":
                     if capture_language == "onscreen" and chosen_language.get(capture) != "onscreen":
@@ -350,11 +380,26 @@ class XmltvParser:
                 in_rating = False
             depth -= 1
             if depth == 0:
-                finish(attributes, values, chosen_language.get("title", ""))
+                if in_channel:
+                    in_channel = False
+                    self._add_channel(attributes.get("id", "").strip(), values["display-name"], values.get("icon", ""))
+                else:
+                    finish(attributes, values, chosen_language.get("title", ""))
 
         parser.StartElementHandler = start
         parser.CharacterDataHandler = data
         parser.EndElementHandler = end
+
+    def _add_channel(self, channel_id: str, names: list, icon: str) -> None:
+        """Keep a ``<channel>`` element (the first of an id), within ``max_channels`` and MAX_CHANNEL_TEXT."""
+        if not channel_id or len(channel_id) > MAX_CHANNEL_ID or channel_id in self.channels \
+                or len(self.channels) >= self._max_channels:
+            return
+        size = len(channel_id) + len(icon) + sum(len(name) for name, _ in names)
+        if self._channel_text + size > MAX_CHANNEL_TEXT:
+            names, icon, size = [], "", len(channel_id)
+        self._channel_text += size
+        self.channels[channel_id] = [names, icon]
 
     @staticmethod
     def _raw(attributes: dict, values: dict, language: str) -> tuple:
@@ -419,6 +464,7 @@ class XmltvParser:
 
     def _keep(self, row: tuple) -> None:
         self.rows.append(row)
+        self.counts[row[0]] = self.counts.get(row[0], 0) + 1
         span = self.ranges.get(row[0])
         if span is None:
             self.ranges[row[0]] = [row[1], row[2]]

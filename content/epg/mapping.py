@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from catena_site.errors import NotFound
+from catena_site.ids import encode_id
 from content import services as content_services
+from content.inputs import EpgMappingInput
 from content.models import Channel, EpgSource, EpgSourceChannel
 
 FUZZY_THRESHOLD = 0.85
@@ -107,7 +110,7 @@ class Matcher:
                 best = (ratio, candidate)
         if best is None:
             return None
-        return Suggestion(self.names[best[1]], "fuzzy", min(99, int(best[0] * 100)))
+        return Suggestion(self.names[best[1]], "fuzzy", min(99, round(best[0] * 100)))
 
     def _closest(self, key: str) -> tuple[float, str | None]:
         """The closest name with the same numbers and its ratio (difflib's cheap bounds first, as
@@ -202,3 +205,22 @@ def epg_warnings(channel: Channel) -> list[str]:
     return [_("The EPG channel %(epg_channel)s is not in the guide of %(source)s as last fetched; the channel shows "
               "no programmes from it until the guide lists it.") % {"epg_channel": epg_channel, "source": name}
             for name, epg_channel in entries if name in fetched and (name, epg_channel) not in listed]
+
+
+def apply_mapping(source: EpgSource, *, caller, data) -> list[tuple[Channel, str]]:
+    """``POST /epg-sources/{id}/mapping``: check ``data`` (:class:`EpgMappingInput`; 400 naming the field), find
+    its channels among the source's portal's (any other is a 404 before anything is written), add every
+    suggestion when ``acceptAll``, and accept them all in one transaction (:func:`accept_mappings`)."""
+    caller.require("isContentAdmin")
+    values = EpgMappingInput.check(data)
+    listed = values["accept"]
+    channels = Channel.objects.filter(portal_id=source.portal_id, pk__in=[entry["channel_id"] for entry in listed])
+    found = {channel.pk: channel for channel in channels}
+    missing = [entry["channel_id"] for entry in listed if entry["channel_id"] not in found]
+    if missing:
+        raise NotFound(f"No channel {encode_id(missing[0])} in this portal; nothing was mapped.")
+    pairs = [(found[entry["channel_id"]], entry["epg_channel_name"]) for entry in listed]
+    if values["accept_all"]:
+        chosen = {channel.pk for channel, _ in pairs}
+        pairs += [(channel, name) for channel, name in suggested_pairs(source) if channel.pk not in chosen]
+    return accept_mappings(source, pairs, caller=caller)

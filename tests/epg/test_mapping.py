@@ -4,17 +4,17 @@ names an EPG channel its source does not list, and the channel page's schedule f
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
 from xml.sax.saxutils import escape, quoteattr
 
-from content.epg import mapping, pipeline
-from content.epg.mapping import Matcher, normalise
-from content.models import Channel, EpgSourceChannel
+import pytest
+
+from content.epg import pipeline
+from content.epg.mapping import Matcher, Suggestion, normalise
+from content.models import Channel
 from monitoring.operations import Operation, OperationType
 from tests.conftest import API
 from tests.content.test_channels_api import make_channel
+from content.models import EpgSourceChannel
 from tests.epg.helpers import fetch_now, make_source, program
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,185 @@ def test_a_new_import_replaces_the_channels_and_a_failed_one_keeps_them(portal, 
     server.serve("/guide.xml", xmltv(channel_element("x.tv", "X"), program("x.tv", 0, 1, "Film"))[:-8])  # cut
     assert fetch_now(source).status == "error"
     assert stored_channels(source) == [("c4.uk", [["Channel Four", ""]], "", 1, True)]
+
+
+# --- Suggestions -------------------------------------------------------------------------------------------
+
+
+def xmltv_channel(channel_id: str, *names: str) -> EpgSourceChannel:
+    return EpgSourceChannel(xmltv_id=channel_id, display_names=[[name, ""] for name in names])
+
+
+def test_normalising_folds_case_accents_punctuation_quality_and_the_ids_country_but_keeps_plus_one():
+    assert normalise("BBC One HD") == normalise("bbc-one") == normalise("BBCOne.uk") == "bbcone"
+    assert normalise("Télé Monte-Carlo FHD") == "telemontecarlo"
+    assert normalise("Channel 4 +1") == "channel4plus1" != normalise("Channel 4")
+    assert normalise("HD") == "hd"  # a name that is only a quality word keeps it
+
+
+MATCHER = Matcher([
+    xmltv_channel("bbcone.uk", "BBC One", "BBC 1"),
+    xmltv_channel("c4.uk", "Channel 4"),
+    xmltv_channel("c4plus1.uk", "Channel 4 +1"),
+    xmltv_channel("discovery", "Discovery Channel Europe"),
+    xmltv_channel("News24"),
+])
+
+
+@pytest.mark.parametrize(("name", "title", "expected"), [
+    ("news24", "Rolling news", Suggestion("News24", "id", 100)),  # the id, any case
+    ("bbc1", "BBC One HD", Suggestion("bbcone.uk", "name", 100)),
+    ("c4", "Channel 4", Suggestion("c4.uk", "name", 100)),
+    ("c4p1", "Channel 4 +1 HD", Suggestion("c4plus1.uk", "name", 100)),
+    ("disc", "Discovery Channel Europ", Suggestion("discovery", "fuzzy", 98)),
+    ("c5", "Channel 5", None),  # close to "Channel 4" but another number: never suggested
+    ("c4p2", "Channel 4 +2", None),
+    ("cartoon", "Cartoon Network", None),
+])
+def test_suggestions_try_the_exact_id_then_normalised_names_then_fuzzy_names_with_the_same_numbers(
+        name, title, expected):
+    assert MATCHER.suggest(Channel(name=name, title=title)) == expected
+
+
+# --- Management API ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fetched(portal, server):
+    """A source fetched once (GUIDE), and channels: one to be matched by id, one by name, one fuzzy, one
+    already mapped, one without a match."""
+    source = make_source(portal, url=server.serve("/guide.xml", GUIDE))
+    assert fetch_now(source).status == "success"
+    channels = {
+        "by_id": make_channel(portal, "discovery", "Discovery", number=1),
+        "by_name": make_channel(portal, "bbc1", "BBC One HD", number=2),
+        "fuzzy": make_channel(portal, "disc", "Discovery Channel Europ", number=3),
+        "mapped": make_channel(portal, "c4", "Channel 4", number=4, epgSourceName=source.name,
+                               epgChannelName="c4.uk"),
+        "none": make_channel(portal, "cartoon", "Cartoon Network", number=5),
+    }
+    return source, channels
+
+
+def test_the_api_lists_the_sources_xmltv_channels(api, fetched):
+    source, _ = fetched
+    response = api.get(f"{API}/epg-sources/{source.public_id}/channels")
+    assert response.status_code == 200
+    assert response.json()["epgChannels"][0] == {
+        "id": "bbcone.uk", "displayNames": [{"name": "BBC One", "lang": "en"}, {"name": "BBC 1", "lang": "en"},
+                                            {"name": "BBC One HD", "lang": ""}],
+        "icon": "https://img.example/bbc1.png", "programCount": 2, "listed": True}
+    assert [(c["id"], c["programCount"], c["listed"]) for c in response.json()["epgChannels"]] == [
+        (channel_id, count, listed) for channel_id, _, _, count, listed in EXPECTED]
+
+
+def test_a_source_never_fetched_lists_no_channels_and_suggests_nothing(api, portal):
+    source = make_source(portal)
+    make_channel(portal, "bbc1", "BBC One")
+    assert api.get(f"{API}/epg-sources/{source.public_id}/channels").json() == {"epgChannels": []}
+    assert api.get(f"{API}/epg-sources/{source.public_id}/mapping").json()["mapping"][0]["suggestion"] is None
+
+
+def test_the_api_suggests_and_shows_what_is_mapped(api, fetched):
+    source, channels = fetched
+    rows = api.get(f"{API}/epg-sources/{source.public_id}/mapping").json()["mapping"]
+    assert [(row["name"], row["epgChannelName"], row["inGuide"], row["suggestion"]) for row in rows] == [
+        ("discovery", "", False, {"epgChannelName": "discovery", "method": "id", "score": 100}),
+        ("bbc1", "", False, {"epgChannelName": "bbcone.uk", "method": "name", "score": 100}),
+        ("disc", "", False, {"epgChannelName": "discovery", "method": "fuzzy", "score": 98}),
+        ("c4", "c4.uk", True, None),
+        ("cartoon", "", False, None),
+    ]
+    assert rows[0]["channelId"] == channels["by_id"].public_id
+    assert set(rows[0]) == {"channelId", "name", "title", "epgChannelName", "inGuide", "suggestion"}
+
+
+def test_accepting_all_suggestions_maps_them_in_one_go_each_recorded_as_a_channel_update(api, fetched):
+    source, channels = fetched
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping", {"acceptAll": True}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"mapped": [
+        {"channelId": channels["by_id"].public_id, "epgChannelName": "discovery"},
+        {"channelId": channels["by_name"].public_id, "epgChannelName": "bbcone.uk"},
+        {"channelId": channels["fuzzy"].public_id, "epgChannelName": "discovery"}]}
+    assert dict(Channel.objects.filter(epg_source=source).values_list("name", "epg_channel_name")) == {
+        "discovery": "discovery", "bbc1": "bbcone.uk", "disc": "discovery", "c4": "c4.uk"}
+    operations = Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).order_by("id")
+    assert [op.payload["name"] for op in operations] == ["discovery", "bbc1", "disc"]
+    assert operations[1].payload["changes"]["epgChannelName"] == {"old": "", "new": "bbcone.uk"}
+
+
+def test_accepting_one_mapping_adds_the_source_after_another_sources_pair(api, portal, fetched):
+    source, channels = fetched
+    other = make_source(portal, "other-epg")
+    channel = make_channel(portal, "plus", "Channel 4 +1", epgSourceName=other.name, epgChannelName="c4p1")
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping",
+                        {"accept": [{"channelId": channel.public_id, "epgChannelName": "c4plus1.uk"}]}, format="json")
+    assert response.status_code == 200, response.json()
+    channel.refresh_from_db()
+    assert channel.epg_sources == [{"epgSourceName": "other-epg", "epgChannelName": "c4p1"},
+                                   {"epgSourceName": source.name, "epgChannelName": "c4plus1.uk"}]
+    # Accepting it again changes nothing and records nothing.
+    count = Operation.objects.count()
+    again = api.post(f"{API}/epg-sources/{source.public_id}/mapping",
+                     {"accept": [{"channelId": channel.public_id, "epgChannelName": "c4plus1.uk"}]}, format="json")
+    assert again.json() == {"mapped": []} and Operation.objects.count() == count
+
+
+def test_an_accept_naming_another_portals_channel_is_404_and_changes_nothing(api, fetched, other_portal):
+    source, channels = fetched
+    foreign = make_channel(other_portal, "bbc1", "BBC One")
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping", {"acceptAll": True, "accept": [
+        {"channelId": channels["none"].public_id, "epgChannelName": "bbcone.uk"},
+        {"channelId": foreign.public_id, "epgChannelName": "bbcone.uk"}]}, format="json")
+    assert response.status_code == 404
+    assert Channel.objects.filter(epg_source=source).count() == 1  # only the channel mapped before
+    assert not Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).exists()
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"acceptAll": "yes"}, "acceptAll"),
+    ({"accept": "all"}, "accept"),
+    ({"accept": [{"channelId": "nope", "epgChannelName": "x"}]}, "accept.0.channelId"),
+    ({"accept": [{"channelId": None, "epgChannelName": ""}]}, "accept.0.epgChannelName"),
+    ({"accept": [{"epgChannelName": "x"}]}, "accept.0.channelId"),
+])
+def test_bad_mapping_input_is_400_naming_the_field_and_changes_nothing(api, fetched, body, field):
+    source, _ = fetched
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping", body, format="json")
+    assert response.status_code == 400 and field in response.json()["errors"], response.json()
+    assert not Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).exists()
+
+
+def test_a_channel_listed_twice_is_400(api, fetched):
+    source, channels = fetched
+    entry = {"channelId": channels["none"].public_id, "epgChannelName": "bbcone.uk"}
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping", {"accept": [entry, entry]}, format="json")
+    assert response.status_code == 400 and response.json()["errors"]["accept"] == ["A channel is listed twice."]
+
+
+def test_mapping_needs_a_content_admin_and_another_portals_source_is_404(clients, stranger, fetched):
+    source, _ = fetched
+    url = f"{API}/epg-sources/{source.public_id}/mapping"
+    assert clients["viewer"].get(url).status_code == 200
+    assert clients["viewer"].post(url, {"acceptAll": True}, format="json").status_code == 403
+    assert clients["content"].post(url, {"acceptAll": True}, format="json").status_code == 200
+    assert stranger.get(url).status_code == 404
+    assert stranger.get(f"{API}/epg-sources/{source.public_id}/channels").status_code == 404
+    assert stranger.post(url, {"acceptAll": True}, format="json").status_code == 404
+
+
+def test_saving_a_channel_whose_epg_channel_is_not_in_the_fetched_guide_warns_but_saves(api, portal, fetched):
+    source, channels = fetched
+    url = f"{API}/channels/{channels['none'].public_id}"
+    response = api.put(url, {"epgSourceName": source.name, "epgChannelName": "cartoon.tv"}, format="json")
+    assert response.status_code == 200
+    assert response["Warning"] == (f'299 - "The EPG channel cartoon.tv is not in the guide of {source.name} as last '
+                                   'fetched; the channel shows no programmes from it until the guide lists it."')
+    assert response.json()["epgChannelName"] == "cartoon.tv"
+    assert "Warning" not in api.put(url, {"epgChannelName": "c4.uk"}, format="json")
+    # A source never fetched gives no warning: its guide may come later.
+    later = make_source(portal, "later-epg")
+    created = api.post(f"{API}/channels", {"name": "new", "title": "New", "epgSourceName": later.name,
+                                           "epgChannelName": "anything"}, format="json")
+    assert created.status_code == 201 and "Warning" not in created

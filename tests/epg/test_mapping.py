@@ -4,18 +4,22 @@ names an EPG channel its source does not list, and the channel page's schedule f
 
 from __future__ import annotations
 
+import datetime as dt
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+import time_machine
 
 from content.epg import pipeline
 from content.epg.mapping import Matcher, Suggestion, normalise
-from content.models import Channel
+from content.models import Channel, EpgSourceChannel
 from monitoring.operations import Operation, OperationType
+from portals.auth import Caller
+from portals.services import update_portal
 from tests.conftest import API
 from tests.content.test_channels_api import make_channel
-from content.models import EpgSourceChannel
 from tests.epg.helpers import fetch_now, make_source, program
+from tests.web.conftest import page, web  # noqa: F401  (the screens' fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -269,3 +273,100 @@ def test_saving_a_channel_whose_epg_channel_is_not_in_the_fetched_guide_warns_bu
     created = api.post(f"{API}/channels", {"name": "new", "title": "New", "epgSourceName": later.name,
                                            "epgChannelName": "anything"}, format="json")
     assert created.status_code == 201 and "Warning" not in created
+
+
+# --- Screens -----------------------------------------------------------------------------------------------
+
+
+def test_the_mapping_screen_lists_the_guides_channels_beside_the_portals_with_suggestions(web, fetched):  # noqa: F811
+    source, _ = fetched
+    html = page(web["viewer"].get(f"/epg-sources/{source.public_id}/"))
+    assert f"/epg-sources/{source.public_id}/mapping/" in html  # linked from the source page and its fetch result
+    assert 'data-testid="map-channels"' in html
+    response = web["viewer"].get(f"/epg-sources/{source.public_id}/mapping/")
+    assert response.status_code == 200
+    html = page(response)
+    assert html.count('data-testid="xmltv-channel"') == 6 and "https://img.example/bbc1.png" in html
+    assert "BBC One <span class=\"muted small\">en</span>; BBC 1" in html
+    assert html.count('data-testid="mapping-row"') == 4  # unmapped only, by default
+    assert "same name · 100%" in html and "similar name · 98%" in html
+    assert 'data-testid="accept-all"' not in html  # a viewer reads, never accepts
+    html = page(web["content"].get(f"/epg-sources/{source.public_id}/mapping/?show=mapped"))
+    assert html.count('data-testid="mapping-row"') == 1 and 'data-channel="c4"' in html
+    html = page(web["content"].get(f"/epg-sources/{source.public_id}/mapping/?show=all&search=bbc"))
+    assert html.count('data-testid="mapping-row"') == 1 and html.count('data-testid="xmltv-channel"') == 1
+    assert 'data-testid="accept-all"' in html
+
+
+def test_accepting_one_suggestion_then_all_on_the_screen(web, fetched):  # noqa: F811
+    source, channels = fetched
+    url = f"/epg-sources/{source.public_id}/mapping/"
+    response = web["content"].post(url, {"channel": channels["by_name"].public_id,
+                                         "epg_channel_name": "bbcone.uk", "back": "show=all"}, follow=True)
+    assert response.redirect_chain == [(url + "?show=all", 302)]
+    assert "1 channel now reads its guide from main-epg: BBC One HD → bbcone.uk." in page(response)
+    assert Channel.objects.get(pk=channels["by_name"].pk).epg_channel_name == "bbcone.uk"
+    response = web["content"].post(url, {"accept_all": "1"}, follow=True)
+    assert "2 channels now read their guide from main-epg" in page(response)
+    assert Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).count() == 3
+    assert Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).latest("id").actor_email == \
+        "content@example.com"
+    response = web["content"].post(url, {"accept_all": "1"}, follow=True)
+    assert "Nothing to map: no channel changed." in page(response)
+
+
+def test_the_screen_refuses_viewers_and_other_portals_channels(web, fetched, other_portal):  # noqa: F811
+    source, channels = fetched
+    url = f"/epg-sources/{source.public_id}/mapping/"
+    assert web["viewer"].post(url, {"accept_all": "1"}).status_code == 403
+    foreign = make_channel(other_portal, "bbc1", "BBC One")
+    response = web["content"].post(url, {"channel": foreign.public_id, "epg_channel_name": "bbcone.uk"})
+    assert response.status_code == 404
+    assert not Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).exists()
+
+
+def test_the_mapping_screen_of_a_source_never_fetched_says_what_to_do(web, portal):  # noqa: F811
+    source = make_source(portal)
+    html = page(web["content"].get(f"/epg-sources/{source.public_id}/mapping/"))
+    assert "No XMLTV channels yet" in html and "Update now" in html
+
+
+def test_saving_a_channel_on_its_page_warns_when_the_guide_lacks_its_epg_channel(web, fetched):  # noqa: F811
+    source, channels = fetched
+    form = {"name": "cartoon", "title": "Cartoon Network", "epg_source": source.name,
+            "epg_channel_name": "cartoon.tv", "quality": "HD", "archive_days": "0", "epg_offset_minutes": "0"}
+    response = web["content"].post(f"/channels/{channels['none'].public_id}/", form, follow=True)
+    html = page(response)
+    assert "Channel cartoon saved." in html
+    assert "The EPG channel cartoon.tv is not in the guide of main-epg as last fetched" in html
+    assert Channel.objects.get(pk=channels["none"].pk).epg_channel_name == "cartoon.tv"
+    html = page(web["content"].post(f"/channels/{channels['none'].public_id}/",
+                                     {**form, "epg_channel_name": "c4.uk"}, follow=True))
+    assert "Channel cartoon saved." in html and "is not in the guide" not in html
+
+
+def test_the_channel_page_shows_todays_schedule_in_the_portals_time_zone(web, portal, server):  # noqa: F811
+    """Frozen at 10:00 UTC; the portal shows Moscow time (UTC+3): the day is 00:00–24:00 Moscow time, so a
+    programme at 22:00 UTC (01:00 Moscow, tomorrow) is left out and one at 21:30 the previous UTC day is in."""
+    now = dt.datetime(2030, 6, 10, 10, 0, tzinfo=dt.UTC)
+    update_portal(portal, caller=Caller(portal=portal), data={"settings": {"timeZone": "Europe/Moscow"}})
+
+    def xml_time(hour: float, day: int = 10) -> str:
+        return (dt.datetime(2030, 6, day, tzinfo=dt.UTC) + dt.timedelta(hours=hour)).strftime("%Y%m%d%H%M%S +0000")
+
+    body = xmltv(channel_element("one.tv", "One"), *[
+        f'<programme start="{xml_time(start, day)}" stop="{xml_time(stop, day)}" channel="one.tv">'
+        f"<title>{title}</title></programme>"
+        for start, stop, title, day in [(21.5, 22, "Late yesterday UTC", 9), (8, 9, "Morning", 10),
+                                        (22, 23, "After midnight Moscow", 10)]])
+    source = make_source(portal, url=server.serve("/g.xml", body))
+    assert fetch_now(source).status == "success"  # the guide lies in the future: kept whatever today is
+    channel = make_channel(portal, "one", "One", epgSourceName=source.name, epgChannelName="one.tv")
+    empty = make_channel(portal, "two", "Two")
+    with time_machine.travel(now, tick=False):
+        html = page(web["viewer"].get(f"/channels/{channel.public_id}/"))
+        assert "Schedule for today, 2030-06-10" in html
+        assert html.count('data-testid="schedule-program"') == 2
+        assert "00:30–01:00" in html and "11:00–12:00" in html and "After midnight" not in html
+        html = page(web["viewer"].get(f"/channels/{empty.public_id}/"))
+        assert "No programmes today" in html

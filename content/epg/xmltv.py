@@ -48,15 +48,17 @@ TOO_MANY_CHANNELS = "on a channel beyond EPG_MAX_CHANNELS"
 
 # Characters kept of each field (the first ones); what follows is dropped while parsing.
 FIELD_LIMITS = {"title": 1000, "sub-title": 1000, "desc": 10_000, "category": 200, "episode-num": 200,
-                "rating": 100, "display-name": 200}
+                "rating": 100}
 MAX_ICON_URL = 2000  # a longer icon URL is dropped (a cut URL would point elsewhere)
 MAX_CHANNEL_ID = 255
 MAX_LANGUAGE = 35
 MAX_TOKEN_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_CHANNELS = 20_000
-# The guide's <channel> elements (for the guided mapping): at most this many display names per channel, and at
-# most this many characters of names and icon URLs over the whole guide (a hostile guide stays small).
+# The guide's <channel> elements (for the guided mapping): at most this many display names per channel, each of at
+# most MAX_DISPLAY_NAME characters, and at most MAX_CHANNEL_TEXT characters of names and icon URLs over the whole
+# guide (a hostile guide stays small).
 MAX_DISPLAY_NAMES = 10
+MAX_DISPLAY_NAME = 200
 MAX_CHANNEL_TEXT = 4_000_000
 XINCLUDE_NAMESPACES = frozenset({"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"})
 _DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{0,64})""")
@@ -310,17 +312,16 @@ class XmltvParser:
         capture_limit = 0
         limits = FIELD_LIMITS
         in_rating = False
-        in_channel = False  # inside a <channel> element rather than a <programme>
         text = ""
 
         def start(name, attrs):
             nonlocal depth, attributes, values, chosen_language, capture, capture_depth, capture_language
-            nonlocal capture_limit, in_rating, text, in_channel
+            nonlocal capture_limit, in_rating, text
             if depth == 0:
                 if name == "programme":
                     depth, attributes, values, chosen_language, in_rating = 1, attrs, {}, {}, False
-                elif name == "channel" and self._root_seen:
-                    depth, attributes, values, in_rating, in_channel = 1, attrs, {"display-name": []}, False, True
+                elif name == "channel":  # read by handlers of its own until it ends (programmes never pay for it)
+                    _ChannelReader(self, parser, attrs)
                 elif not self._root_seen:
                     if name != "tv":
                         raise FetchFailed(f"The document is not XMLTV: its root element is <{name}>, not <tv>.")
@@ -330,14 +331,7 @@ class XmltvParser:
             if capture is not None:
                 return
             if depth == 2:
-                if in_channel:
-                    if name == "display-name":
-                        capture, capture_depth, text, capture_limit = name, 2, "", limits[name]
-                        capture_language = attrs.get("lang", "")[:MAX_LANGUAGE]
-                    elif name == "icon" and "icon" not in values:
-                        src = attrs.get("src", "")
-                        values["icon"] = src if len(src) <= MAX_ICON_URL else ""
-                elif name in text_fields:
+                if name in text_fields:
                     capture, capture_depth, text, capture_limit = name, 2, "", limits[name]
                     capture_language = attrs.get("lang", "") if name != "episode-num" else attrs.get("system", "")
                     if len(capture_language) > MAX_LANGUAGE:
@@ -358,15 +352,12 @@ class XmltvParser:
                 text += chunk
 
         def end(name):
-            nonlocal depth, capture, in_rating, in_channel
+            nonlocal depth, capture, in_rating
             if depth == 0:
                 return
             if capture is not None and depth == capture_depth:
                 value = (text[:capture_limit] if len(text) > capture_limit else text).strip()
-                if in_channel:
-                    if value and len(values["display-name"]) < MAX_DISPLAY_NAMES:
-                        values["display-name"].append([value, capture_language])
-                elif capture not in values:
+                if capture not in values:
                     values[capture], chosen_language[capture] = value, capture_language
                 elif capture == "episode-num":
                     if capture_language == "onscreen" and chosen_language.get(capture) != "onscreen":
@@ -380,11 +371,7 @@ class XmltvParser:
                 in_rating = False
             depth -= 1
             if depth == 0:
-                if in_channel:
-                    in_channel = False
-                    self._add_channel(attributes.get("id", "").strip(), values["display-name"], values.get("icon", ""))
-                else:
-                    finish(attributes, values, chosen_language.get("title", ""))
+                finish(attributes, values, chosen_language.get("title", ""))
 
         parser.StartElementHandler = start
         parser.CharacterDataHandler = data
@@ -473,3 +460,47 @@ class XmltvParser:
                 span[0] = row[1]
             if row[2] > span[1]:
                 span[1] = row[2]
+
+
+class _ChannelReader:
+    """Reads one ``<channel>`` element: installed as the expat handlers when it starts, it collects the display
+    names (``[text, lang]``, at most MAX_DISPLAY_NAMES of MAX_DISPLAY_NAME characters) and the first icon, and when
+    the element ends gives them to the parser (:meth:`XmltvParser._add_channel`) and puts its handlers back."""
+
+    def __init__(self, owner: XmltvParser, parser, attrs: dict):
+        self.owner, self.parser = owner, parser
+        self.channel_id = attrs.get("id", "").strip()
+        self.names: list[list[str]] = []
+        self.icon = ""
+        self.depth = 1
+        self.text: str | None = None  # the text of the display name being read
+        self.language = ""
+        self.saved = (parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler)
+        parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = (
+            self.start, self.data, self.end)
+
+    def start(self, name: str, attrs: dict) -> None:
+        self.depth += 1
+        if self.depth != 2:
+            return
+        if name == "display-name":
+            self.text, self.language = "", attrs.get("lang", "")[:MAX_LANGUAGE]
+        elif name == "icon" and not self.icon:
+            src = attrs.get("src", "")
+            self.icon = src if len(src) <= MAX_ICON_URL else ""
+
+    def data(self, chunk: str) -> None:
+        if self.text is not None and len(self.text) <= MAX_DISPLAY_NAME:  # beyond the limit, text is dropped
+            self.text += chunk
+
+    def end(self, name: str) -> None:
+        self.depth -= 1
+        if self.depth == 1 and self.text is not None:
+            value = self.text[:MAX_DISPLAY_NAME].strip()
+            if value and len(self.names) < MAX_DISPLAY_NAMES:
+                self.names.append([value, self.language])
+            self.text = None
+        elif self.depth == 0:
+            parser = self.parser
+            parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = self.saved
+            self.owner._add_channel(self.channel_id, self.names, self.icon)

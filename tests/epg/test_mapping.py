@@ -12,6 +12,7 @@ import time_machine
 
 from content.epg import pipeline
 from content.epg.mapping import Matcher, Suggestion, normalise
+from content.epg.xmltv import XmltvParser
 from content.models import Channel, EpgSourceChannel
 from monitoring.operations import Operation, OperationType
 from portals.auth import Caller
@@ -91,6 +92,18 @@ def test_a_new_import_replaces_the_channels_and_a_failed_one_keeps_them(portal, 
     server.serve("/guide.xml", xmltv(channel_element("x.tv", "X"), program("x.tv", 0, 1, "Film"))[:-8])  # cut
     assert fetch_now(source).status == "error"
     assert stored_channels(source) == [("c4.uk", [["Channel Four", ""]], "", 1, True)]
+
+
+def test_the_parser_keeps_channel_elements_bounded():
+    names = [f"Name {n} " + "x" * 300 for n in range(15)]
+    parser = XmltvParser()
+    parser.feed(xmltv(channel_element("a.tv", *names, icon="https://i.example/" + "i" * 2100),
+                      channel_element("a.tv", "Second element of a.tv"), channel_element(""),
+                      program("a.tv", 0, 1, "Show")))
+    parser.close()
+    [(channel_id, kept, icon, count, listed)] = parser.channel_listing()
+    assert (channel_id, icon, count, listed) == ("a.tv", "", 1, True)  # an icon URL too long is dropped
+    assert len(kept) == 10 and kept[0] == [names[0][:200], ""]  # the first 10 names, 200 characters each
 
 
 # --- Suggestions -------------------------------------------------------------------------------------------

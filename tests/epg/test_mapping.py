@@ -77,7 +77,7 @@ def parsing(request, monkeypatch):
     return request.param
 
 
-def test_an_import_stores_the_guides_channels_with_names_icon_and_programme_counts(portal, server, parsing):
+def test_an_import_stores_the_guides_channels_with_names_icon_and_program_counts(portal, server, parsing):
     source = make_source(portal, url=server.serve("/guide.xml", GUIDE))
     assert fetch_now(source).status == "success"
     assert stored_channels(source) == EXPECTED

@@ -383,3 +383,15 @@ def test_the_channel_page_shows_todays_schedule_in_the_portals_time_zone(web, po
         assert "00:30–01:00" in html and "11:00–12:00" in html and "After midnight" not in html
         html = page(web["viewer"].get(f"/channels/{empty.public_id}/"))
         assert "No programmes today" in html
+
+
+def test_the_mapping_reads_take_a_fixed_number_of_queries_whatever_the_channel_count(
+        api, portal, fetched, django_assert_max_num_queries):
+    source, _ = fetched
+    for number in range(20):
+        make_channel(portal, f"extra{number}", f"Extra channel {number}")
+    with django_assert_max_num_queries(8):
+        rows = api.get(f"{API}/epg-sources/{source.public_id}/mapping").json()["mapping"]
+    assert len(rows) == 25
+    with django_assert_max_num_queries(8):
+        api.get(f"{API}/epg-sources/{source.public_id}/channels")

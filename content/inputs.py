@@ -432,3 +432,35 @@ class ChannelPackageInput(InputShape):
         if value != self.context["portal"].id:
             raise serializers.ValidationError("Must be the portal of the API key or session.")
         return value
+
+
+class EpgMappingEntry(serializers.Serializer):
+    """One accepted mapping: a channel of the caller's portal by ID and the XMLTV channel id it reads."""
+
+    default_error_messages = {"invalid": "Each entry must be an object with channelId and epgChannelName."}
+
+    channelId = IdField(source="channel_id")
+    epgChannelName = Text(source="epg_channel_name", max_length=model_max_length(Channel, "epg_channel_name"),
+                          min_length=1, help_text="The channel's id in the source's XMLTV file.")
+
+
+MAX_MAPPING_ENTRIES = 10_000
+
+
+class EpgMappingInput(InputShape):
+    """``POST /epg-sources/{id}/mapping``: the mappings to accept, or every current suggestion
+    (``acceptAll``); both may be sent (the listed ones win for their channels)."""
+
+    what = "EPG mapping"
+
+    accept = serializers.ListField(child=EpgMappingEntry(), required=False, default=list,
+                                   max_length=MAX_MAPPING_ENTRIES,
+                                   help_text="Mappings to accept: [{channelId, epgChannelName}].")
+    acceptAll = Boolean(source="accept_all", required=False, default=False,
+                        help_text="Accept the suggestion of every unmapped channel (GET …/mapping).")
+
+    def validate_accept(self, value: list[dict]) -> list[dict]:
+        ids = [entry["channel_id"] for entry in value]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("A channel is listed twice.")
+        return value

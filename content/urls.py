@@ -38,5 +38,6 @@ urlpatterns = [
     path("epg-sources/<str:source_id>/", views_epg.EpgSourceDetailView.as_view(), name="epg-source-detail"),
     path("epg-sources/<str:source_id>/edit/", views_epg.EpgSourceEditView.as_view(), name="epg-source-edit"),
     path("epg-sources/<str:source_id>/delete/", views_epg.EpgSourceDeleteView.as_view(), name="epg-source-delete"),
+    path("epg-sources/<str:source_id>/mapping/", views_epg.EpgMappingView.as_view(), name="epg-source-mapping"),
     path("epg-sources/<str:source_id>/update/", views_epg.EpgSourceUpdateView.as_view(), name="epg-source-update"),
 ]

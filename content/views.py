@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -37,6 +38,7 @@ from portals.permissions import requires_sentence
 
 from . import selectors, services
 from .api.views import logo_response
+from .epg import mapping as epg_mapping
 from .epg import selectors as epg_selectors
 from .epg.selectors import with_epg_today
 from .filters import ChannelFilter, PackageFilter
@@ -193,6 +195,8 @@ class ChannelFormMixin:
         except ServiceError as exc:
             return form_refused(self, form, exc)
         messages.success(self.request, _("Channel %(name)s saved.") % {"name": channel.name})
+        for warning in epg_mapping.epg_warnings(channel):
+            messages.warning(self.request, warning)
         return redirect("content:channel-list")
 
 
@@ -223,6 +227,9 @@ class ChannelEditView(PortalMixin, ChannelFormMixin, TemplateView):
                                               read_only=not self.caller.can_manage_content)
         context["channel"] = self.channel
         context["channel_packages"] = self.channel.packages.order_by("name").only("id", "name")
+        context["schedule_day"] = timezone.localdate()
+        context["schedule"] = epg_selectors.channel_day_schedule(self.channel, context["schedule_day"],
+                                                                 timezone.get_current_timezone())
         return context
 
     def post(self, request, channel_id):

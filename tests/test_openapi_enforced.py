@@ -330,6 +330,8 @@ CREATE = {
     "devices/": lambda w: {"subscriberId": w.subscriber.public_id, "kind": "player", "uid": "probe-device"},
     # POST /subscribers/{id}/reset_player_password takes a password, not a subscriber.
     "subscribers/": lambda w: {"name": "Probe", "phoneCountryCode": "999", "phone": "5550001234"},
+    # POST /epg-sources/{id}/mapping takes mappings, not a source.
+    "epg-sources/": lambda w: {"name": "probe-source", "url": "https://epg.example.com/guide.xml"},
 }
 # Properties that may only be sent unchanged (``management-api.md`` §3): no other value is accepted, whatever its
 # length.

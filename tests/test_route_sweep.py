@@ -222,6 +222,9 @@ ROUTES: list[Route] = [
     Route("api:epg-source-detail", {"GET": (ANY_MANAGER, 200), "PUT": (api(IS_CONTENT_ADMIN), 200),
                                     "DELETE": (api(IS_CONTENT_ADMIN), 201)}, pk("epg_source")),
     Route("api:epg-source-update", {"POST": (api(IS_CONTENT_ADMIN), 202)}, pk("epg_source")),
+    Route("api:epg-source-channels", {"GET": (ANY_MANAGER, 200)}, pk("epg_source")),
+    Route("api:epg-source-mapping", {"GET": (ANY_MANAGER, 200), "POST": (api(IS_CONTENT_ADMIN), 200)},
+          pk("epg_source")),
     Route("api:epg-source-programs", {"GET": (ANY_MANAGER, 200)}, lambda w: {"source_pk": w.epg_source},
           query=program_query),
     Route("api:epg-fetch-list", {"GET": (ANY_MANAGER, 200)}),
@@ -390,6 +393,8 @@ ROUTES: list[Route] = [
                                         "POST": (screen(IS_CONTENT_ADMIN), 302)}, lambda w: {"source_id": w.epg_source}),
     Route("content:epg-source-update", {"POST": (screen(IS_CONTENT_ADMIN), 302)},
           lambda w: {"source_id": w.epg_source}),
+    Route("content:epg-source-mapping", {"GET": (SCREEN, 200), "POST": (screen(IS_CONTENT_ADMIN), 400)},
+          lambda w: {"source_id": w.epg_source}),  # a POST naming no channel is refused
     # --- Screens: subscribers --------------------------------------------------------------------------------
     Route("subscribers:list", {"GET": (SCREEN, 200)}),
     Route("subscribers:create", {"GET": (screen(IS_SUBSCRIBER_ADMIN), 200),

@@ -22,6 +22,7 @@ from catena_site.api.views import (
 )
 from catena_site.errors import NotFound
 from content import selectors, services
+from content.epg import mapping as epg_mapping
 from content.filters import CategoryFilter, ChannelFilter, LocationFilter, PackageFilter
 from content.inputs import CategoryInput, ChannelInput, ChannelPackageInput, LocationInput, PackageInput
 from content.models import Category, Channel, Location, LogoSize, Package
@@ -65,6 +66,24 @@ def force_param(request) -> bool:
     return request.query_params.get("force", "").lower() in ("1", "true", "yes")
 
 
+EPG_WARNING_HEADER = OpenApiParameter(
+    "Warning", str, OpenApiParameter.HEADER, response=[200, 201],
+    description='Sent when an epgChannelName is not among the XMLTV channels its source\'s last fetch listed '
+                '(GET /epg-sources/{id}/channels): 299 - "<text>", one per such name, comma-separated. The '
+                'channel is saved all the same (the guide may list it later); no warning for a source never fetched.')
+
+
+def with_epg_warnings(response: Response, channel: Channel) -> Response:
+    """Add a ``Warning: 299 - "…"`` header (RFC 7234 §5.5) per EPG channel name the channel's sources do not list
+    (:func:`content.epg.mapping.epg_warnings`): the save is done, the body is the documented one."""
+    warnings = epg_mapping.epg_warnings(channel)
+    if warnings:
+        response["Warning"] = ", ".join(
+            '299 - "{}"'.format(text.encode("ascii", "backslashreplace").decode().replace('"', "'"))
+            for text in warnings)
+    return response
+
+
 @extend_schema_view(list=extend_schema(parameters=[OpenApiParameter(
     "ordering", str, enum=list(CHANNEL_ORDERINGS),
     description="number (the default: channels without a number last, then by title), title or name; "
@@ -88,15 +107,15 @@ class ChannelViewSet(ListRetrieveMixin, PortalViewSet):
             raise ValidationError({"ordering": [f"Must be one of: {', '.join(CHANNEL_ORDERINGS)}."]})
         return CHANNEL_ORDERINGS[raw or "number"]
 
-    @extend_schema(request=ChannelInput, responses={201: ChannelSerializer})
+    @extend_schema(request=ChannelInput, responses={201: ChannelSerializer}, parameters=[EPG_WARNING_HEADER])
     def create(self, request):
         channel = services.create_channel(self.caller.portal, caller=self.caller, data=json_object(request))
-        return self.answer(channel, status.HTTP_201_CREATED)
+        return with_epg_warnings(self.answer(channel, status.HTTP_201_CREATED), channel)
 
-    @extend_schema(request=ChannelInput(partial=True), responses=ChannelSerializer)
+    @extend_schema(request=ChannelInput(partial=True), responses=ChannelSerializer, parameters=[EPG_WARNING_HEADER])
     def update(self, request, pk=None):
         channel = services.update_channel(self.get_object(), caller=self.caller, data=json_object(request))
-        return self.answer(channel)
+        return with_epg_warnings(self.answer(channel), channel)
 
     @extend_schema(responses={201: OpenApiResponse(description='{"deleted": "<channelId>"}')})
     def destroy(self, request, pk=None):

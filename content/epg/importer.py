@@ -27,6 +27,7 @@ from content.models import EpgFetch, EpgSource, FetchStatus, Program
 from content.models.epg import UNCHANGED_MESSAGE
 
 from . import pipeline
+from .channels import replace_source_channels
 from .decode import too_large, xml_bytes
 from .errors import Deadline, FetchFailed, FetchTimedOut
 from .http import CHUNK_SIZE, Download
@@ -326,8 +327,9 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
         return GuideBody(*_read_guide(download, parser, store.write, max_bytes, deadline, known_digest))
     reader = XmltvParser(language=language, raw=True)
 
-    def work(send: Callable[[list], None]) -> tuple:
-        return _read_guide(download, reader, send, max_bytes, deadline, known_digest)
+    def work(send: Callable[[list], None]) -> tuple[tuple, dict]:
+        # The guide's <channel> elements (few, bounded) come back with the figures, once the guide is read.
+        return _read_guide(download, reader, send, max_bytes, deadline, known_digest), reader.channels
 
     with pipeline.ParserProcess(work) as child, _without_cyclic_gc():
         for programs in child.batches():
@@ -336,7 +338,8 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
                 store.write(parser.rows)
                 parser.rows.clear()
         parser.end_raw()
-        return GuideBody(*child.result)
+        fields, parser.channels = child.result
+        return GuideBody(*fields)
 
 
 @contextlib.contextmanager
@@ -424,6 +427,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
         with _merge_transaction(source.id, deadline, timeout):
             result = store.store.merge(timezone.now() - dt.timedelta(days=retention_days))
             report.imported, report.deleted = result.imported, result.deleted
+            replace_source_channels(source.id, parser.channel_listing())
             report.import_seconds = max(0.0, time.perf_counter() - started - report.fetch_seconds)
             if on_success is not None:
                 on_success(report)

@@ -326,3 +326,14 @@ def with_epg_today(channels: QuerySet[Channel], day: dt.date | None = None) -> Q
                                       epg_channel_name=OuterRef("epg_channel_name"),
                                       start__lt=first + dt.timedelta(days=1), end__gt=first)
     return channels.annotate(has_epg_today=Exists(programs))
+
+
+def channel_day_schedule(channel: Channel, day: dt.date, zone: dt.tzinfo) -> list[Program]:
+    """The channel's merged, shifted programmes overlapping the local ``day`` of ``zone`` (midnight to midnight
+    there), by start; ``[]`` when it has no guide. One query."""
+    guides = channel_guides(channel)
+    if guides is None:
+        return []
+    first = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    last = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return guide_between(guides, first, last)

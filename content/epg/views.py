@@ -13,8 +13,10 @@ from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -22,16 +24,19 @@ from catena_site.errors import ServiceError
 from catena_site.lists import Column, PortalListView
 from catena_site.web import (
     PortalMixin,
+    forbidden,
     form_refused,
     keyset_page,
     live_block_response,
     service_error_page,
 )
+from portals.permissions import requires_sentence
 
 from ..filters import EpgSourceFilter
 from ..forms import EpgSourceForm
 from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
 from ..views import ContentAdminMixin
+from . import mapping
 from . import selectors as epg_selectors
 from . import services as epg_services
 
@@ -307,3 +312,71 @@ class EpgSourceDetailView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         result.update(day=day, date=day.isoformat(), programs=keyset_page(
             self.request, programs, ("start", "id"), param="programs", anchor="programs"), **links)
         return result
+
+
+# --- Guided mapping ---------------------------------------------------------------------------------------
+
+MAPPING_FILTERS = ("unmapped", "suggested", "mapped", "all")
+XMLTV_CHANNELS_SHOWN = 500  # XMLTV channels listed at once beside the portal's; the search narrows them
+
+
+def mapping_filter(rows: list, show: str, search: str) -> list:
+    """The rows of the mapping screen that ``?show=`` (unmapped by default) and ``?search=`` (title or name,
+    any case) keep."""
+    needle = search.strip().casefold()
+    keep = {"unmapped": lambda row: not row.mapped, "suggested": lambda row: row.suggestion is not None,
+            "mapped": lambda row: row.mapped}.get(show, lambda row: True)
+    return [row for row in rows if keep(row) and (not needle or needle in row.channel.title.casefold()
+                                                  or needle in row.channel.name.casefold())]
+
+
+class EpgMappingView(PortalMixin, EpgSourceObjectMixin, TemplateView):
+    """The guided mapping of a source: its XMLTV channels beside the portal's channels with the suggested
+    matches; ``can_manage_content`` accepts one suggestion or all (``content.epg.mapping.apply_mapping``, one
+    transaction, each channel recorded as ``updateChannel``)."""
+
+    template_name = "content/epg_mapping.html"
+    section = "epg"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        source, query = self.source, self.request.GET
+        show = query.get("show", "unmapped") if query.get("show") in MAPPING_FILTERS else "unmapped"
+        search = query.get("search", "")
+        xmltv = mapping.xmltv_channels_of(source)
+        rows = mapping.mapping_rows(source)
+        needle = search.strip().casefold()
+        listed = [channel for channel in xmltv if not needle or needle in channel.xmltv_id.casefold()
+                  or any(needle in name.casefold() for name in channel.names)]
+        context.update(
+            source=source, show=show, search=search, filters=MAPPING_FILTERS, xmltv_count=len(xmltv),
+            xmltv_channels=listed[:XMLTV_CHANNELS_SHOWN], xmltv_more=max(0, len(listed) - XMLTV_CHANNELS_SHOWN),
+            rows=mapping_filter(rows, show, search), channel_count=len(rows),
+            mapped_count=sum(row.mapped for row in rows),
+            suggestion_count=sum(row.suggestion is not None for row in rows),
+        )
+        return context
+
+    def post(self, request, source_id):
+        if not self.caller.can_manage_content:
+            return forbidden(request, requires_sentence("isContentAdmin", "Mapping channels"))
+        if "accept_all" in request.POST:
+            data = {"acceptAll": True}
+        else:
+            data = {"accept": [{"channelId": request.POST.get("channel", ""),
+                                "epgChannelName": request.POST.get("epg_channel_name", "")}]}
+        try:
+            changed = mapping.apply_mapping(self.source, caller=self.caller, data=data)
+        except ServiceError as exc:
+            return service_error_page(request, exc)
+        if changed:
+            messages.success(request, ngettext(
+                "%(count)d channel now reads its guide from %(source)s: %(names)s.",
+                "%(count)d channels now read their guide from %(source)s: %(names)s.", len(changed))
+                % {"count": len(changed), "source": self.source.name,
+                   "names": ", ".join(f"{channel.title} → {name}" for channel, name in changed)})
+        else:
+            messages.info(request, _("Nothing to map: no channel changed."))
+        back = request.POST.get("back", "")
+        return redirect(reverse("content:epg-source-mapping", args=[self.source.public_id])
+                        + ("?" + back if back and not back.startswith(("/", "http")) else ""))

@@ -54,6 +54,12 @@ MAX_CHANNEL_ID = 255
 MAX_LANGUAGE = 35
 MAX_TOKEN_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_CHANNELS = 20_000
+# The guide's <channel> elements (for the guided mapping): at most this many display names per channel, each of at
+# most MAX_DISPLAY_NAME characters, and at most MAX_CHANNEL_TEXT characters of names and icon URLs over the whole
+# guide (a hostile guide stays small).
+MAX_DISPLAY_NAMES = 10
+MAX_DISPLAY_NAME = 200
+MAX_CHANNEL_TEXT = 4_000_000
 XINCLUDE_NAMESPACES = frozenset({"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"})
 _DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']{0,64})""")
 
@@ -177,6 +183,11 @@ class XmltvParser:
         self._root_seen = False
         self._fed = 0  # bytes given to expat so far
         self._head = b""  # the document's first bytes, for the encoding named in its XML declaration
+        # The guide's <channel> elements: id -> [[[display name, lang], …], icon URL] (first element of an id wins),
+        # and how many programmes were kept per channel id (:meth:`channel_listing` joins them).
+        self.channels: dict[str, list] = {}
+        self.counts: dict[str, int] = {}
+        self._channel_text = 0
         self._parser = self._make_parser(self._collect_raw if raw else self._finish_program)
 
     # --- public API -------------------------------------------------------------------------------------
@@ -228,6 +239,14 @@ class XmltvParser:
     @property
     def channel_count(self) -> int:
         return len(self.ranges)
+
+    def channel_listing(self) -> list[tuple[str, list, str, int, bool]]:
+        """``(id, display names, icon, programmes kept, has a <channel> element)`` for every id that has a
+        ``<channel>`` element or kept programmes, in file order of the elements, then of the programmes."""
+        listing = [(channel_id, names, icon, self.counts.get(channel_id, 0), True)
+                   for channel_id, (names, icon) in self.channels.items()]
+        return listing + [(channel_id, [], "", count, False) for channel_id, count in self.counts.items()
+                          if channel_id not in self.channels]
 
     def position(self) -> str:
         return f"line {self._parser.CurrentLineNumber}, column {self._parser.CurrentColumnNumber + 1}"
@@ -301,6 +320,8 @@ class XmltvParser:
             if depth == 0:
                 if name == "programme":
                     depth, attributes, values, chosen_language, in_rating = 1, attrs, {}, {}, False
+                elif name == "channel":  # read by handlers of its own until it ends (programmes never pay for it)
+                    _ChannelReader(self, parser, attrs)
                 elif not self._root_seen:
                     if name != "tv":
                         raise FetchFailed(f"The document is not XMLTV: its root element is <{name}>, not <tv>.")
@@ -356,6 +377,17 @@ class XmltvParser:
         parser.StartElementHandler = start
         parser.CharacterDataHandler = data
         parser.EndElementHandler = end
+
+    def _add_channel(self, channel_id: str, names: list, icon: str) -> None:
+        """Keep a ``<channel>`` element (the first of an id), within ``max_channels`` and MAX_CHANNEL_TEXT."""
+        if not channel_id or len(channel_id) > MAX_CHANNEL_ID or channel_id in self.channels \
+                or len(self.channels) >= self._max_channels:
+            return
+        size = len(channel_id) + len(icon) + sum(len(name) for name, _ in names)
+        if self._channel_text + size > MAX_CHANNEL_TEXT:
+            names, icon, size = [], "", len(channel_id)
+        self._channel_text += size
+        self.channels[channel_id] = [names, icon]
 
     @staticmethod
     def _raw(attributes: dict, values: dict, language: str) -> tuple:
@@ -420,6 +452,7 @@ class XmltvParser:
 
     def _keep(self, row: tuple) -> None:
         self.rows.append(row)
+        self.counts[row[0]] = self.counts.get(row[0], 0) + 1
         span = self.ranges.get(row[0])
         if span is None:
             self.ranges[row[0]] = [row[1], row[2]]
@@ -428,3 +461,47 @@ class XmltvParser:
                 span[0] = row[1]
             if row[2] > span[1]:
                 span[1] = row[2]
+
+
+class _ChannelReader:
+    """Reads one ``<channel>`` element: installed as the expat handlers when it starts, it collects the display
+    names (``[text, lang]``, at most MAX_DISPLAY_NAMES of MAX_DISPLAY_NAME characters) and the first icon, and when
+    the element ends gives them to the parser (:meth:`XmltvParser._add_channel`) and puts its handlers back."""
+
+    def __init__(self, owner: XmltvParser, parser, attrs: dict):
+        self.owner, self.parser = owner, parser
+        self.channel_id = attrs.get("id", "").strip()
+        self.names: list[list[str]] = []
+        self.icon = ""
+        self.depth = 1
+        self.text: str | None = None  # the text of the display name being read
+        self.language = ""
+        self.saved = (parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler)
+        parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = (
+            self.start, self.data, self.end)
+
+    def start(self, name: str, attrs: dict) -> None:
+        self.depth += 1
+        if self.depth != 2:
+            return
+        if name == "display-name":
+            self.text, self.language = "", attrs.get("lang", "")[:MAX_LANGUAGE]
+        elif name == "icon" and not self.icon:
+            src = attrs.get("src", "")
+            self.icon = src if len(src) <= MAX_ICON_URL else ""
+
+    def data(self, chunk: str) -> None:
+        if self.text is not None and len(self.text) <= MAX_DISPLAY_NAME:  # beyond the limit, text is dropped
+            self.text += chunk
+
+    def end(self, name: str) -> None:
+        self.depth -= 1
+        if self.depth == 1 and self.text is not None:
+            value = self.text[:MAX_DISPLAY_NAME].strip()
+            if value and len(self.names) < MAX_DISPLAY_NAMES:
+                self.names.append([value, self.language])
+            self.text = None
+        elif self.depth == 0:
+            parser = self.parser
+            parser.StartElementHandler, parser.CharacterDataHandler, parser.EndElementHandler = self.saved
+            self.owner._add_channel(self.channel_id, self.names, self.icon)

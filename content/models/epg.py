@@ -181,3 +181,34 @@ class Program(PublicModel):
     def date(self) -> dt.date:
         """The UTC day of ``start``."""
         return self.start.astimezone(dt.UTC).date()
+
+
+class EpgSourceChannel(models.Model):
+    """One channel of a source's guide as its last successful import found it: the XMLTV ``<channel id>`` with
+    its display names (all, in file order, ``[name, lang]``) and icon, and how many of the file's programmes
+    were kept for that id. An id with programmes but no ``<channel>`` element is listed too (no names, no icon).
+
+    Replaced by each import, in the transaction that replaces the programmes: a failed import changes nothing.
+    The guided mapping screen and ``GET /epg-sources/{id}/channels`` read it; a channel saved with an
+    ``epgChannelName`` missing from it gets a warning.
+    """
+
+    epg_source = models.ForeignKey(EpgSource, on_delete=models.CASCADE, related_name="xmltv_channels")
+    xmltv_id = models.CharField(max_length=255)
+    display_names = models.JSONField(default=list, blank=True)
+    icon = models.CharField(max_length=2000, blank=True)
+    program_count = models.PositiveIntegerField(default=0)
+    listed = models.BooleanField(default=True, help_text="Whether the guide has a <channel> element for this id.")
+
+    class Meta:
+        ordering = ["xmltv_id"]
+        constraints = [models.UniqueConstraint(fields=["epg_source", "xmltv_id"],
+                                               name="epg_source_channel_unique_id")]
+
+    def __str__(self) -> str:
+        return self.xmltv_id
+
+    @property
+    def names(self) -> list[str]:
+        """The display names alone, in file order."""
+        return [name for name, _ in self.display_names]

@@ -195,3 +195,40 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
 
 def suggested(page) -> list[str]:
     return page.eval_on_selector_all("#epg-channel-names option", "options => options.map(o => o.value)")
+
+
+MAPPING_GUIDE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<tv>\n'
+    '<channel id="bbcone.uk"><display-name lang="en">BBC One</display-name></channel>\n'
+    '<channel id="discovery"><display-name>Discovery Channel Europe</display-name></channel>\n'
+    + program("bbcone.uk", xmltv(30), xmltv(31), "News") + "</tv>\n").encode()
+
+
+def test_accept_all_on_the_mapping_screen_maps_every_suggested_channel(owner_page, settings):
+    from portals.auth import Caller
+    from portals.models import Portal
+    from tests.content.test_channels_api import make_channel
+
+    settings.EPG_ALLOW_PRIVATE_URLS = True
+    server = GuideServer()
+    try:
+        portal = Portal.objects.get(name="main-portal")
+        source = epg_services.create_epg_source(portal, caller=Caller(portal=portal), data={
+            "name": "xmltv.main", "url": server.serve("/m.xml", MAPPING_GUIDE)})
+        fetch, _ = epg_services.request_fetch(source, trigger="manual")
+        assert epg_services.run_fetch(fetch.id).status == FetchStatus.SUCCESS
+        make_channel(portal, "bbc1", "BBC One HD")
+        make_channel(portal, "disc", "Discovery Channel Europ")
+        make_channel(portal, "cartoon", "Cartoon Network")
+        page = owner_page
+        page.goto(f"/epg-sources/{source.public_id}/")
+        page.click("[data-testid=map-channels]")
+        page.wait_for_selector("text=XMLTV channels of the guide")
+        assert page.locator("[data-testid=mapping-row]").count() == 3
+        page.click("button:has-text('Accept all 2 suggestions')")
+        page.wait_for_selector("text=2 channels now read their guide from xmltv.main")
+        assert page.locator("[data-testid=mapping-row]").count() == 1  # the unmapped one left: no match
+        assert dict(Channel.objects.filter(epg_source=source).values_list("name", "epg_channel_name")) == {
+            "bbc1": "bbcone.uk", "disc": "discovery"}
+    finally:
+        server.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
@@ -98,3 +99,55 @@ class ProgramSerializer(serializers.Serializer):
             "icon": program.icon or None,
             "episode": program.episode or None,
         }
+
+
+class DisplayNameSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    lang = serializers.CharField(help_text='The name\'s language as the guide gives it ("" when none).')
+
+
+class EpgChannelSerializer(serializers.Serializer):
+    """One XMLTV channel of a source's guide, as its last successful import listed it."""
+
+    id = serializers.CharField(source="xmltv_id", help_text="The <channel id> (a channel's epgChannelName).")
+    displayNames = serializers.SerializerMethodField(help_text="All display names, in the guide's order.")
+    icon = serializers.CharField(help_text='The icon URL ("" when none).')
+    programCount = serializers.IntegerField(source="program_count", help_text="Programmes of this id kept from "
+                                                                              "the guide.")
+    listed = serializers.BooleanField(help_text="false: the guide has programmes for this id but no <channel> "
+                                                "element.")
+
+    @extend_schema_field(DisplayNameSerializer(many=True))
+    def get_displayNames(self, obj) -> list[dict]:  # noqa: N802  (the API's field name)
+        return [{"name": name, "lang": lang} for name, lang in obj.display_names]
+
+
+class SuggestionSerializer(serializers.Serializer):
+    epgChannelName = serializers.CharField(source="epg_channel_name")
+    method = serializers.ChoiceField(choices=["id", "name", "fuzzy"],
+                                     help_text="id: exact id; name: normalised display name; fuzzy: similar name.")
+    score = serializers.IntegerField(help_text="100 for id and name; 85–99 for fuzzy.")
+
+
+class MappingRowSerializer(serializers.Serializer):
+    """A channel of the portal beside the source: its mapping to the source and, when unmapped, a suggestion."""
+
+    channelId = IdField(source="channel.id", read_only=True)
+    name = serializers.CharField(source="channel.name")
+    title = serializers.CharField(source="channel.title")
+    epgChannelName = serializers.CharField(source="mapped_to", help_text='What the channel reads from this source '
+                                                                         '("" when unmapped).')
+    inGuide = serializers.BooleanField(source="known", help_text="Whether epgChannelName is among the source's "
+                                                                 "XMLTV channels.")
+    suggestion = SuggestionSerializer(allow_null=True)
+
+
+class MappedSerializer(serializers.Serializer):
+    """A channel the accept changed, and what it reads from the source now."""
+
+    channelId = IdField(source="channel_id", read_only=True)
+    epgChannelName = serializers.CharField(source="epg_channel_name")
+
+
+class MappingResultSerializer(serializers.Serializer):
+    mapped = MappedSerializer(many=True, help_text="The channels changed (already mapped alike: left out).")

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catena_site.api.permissions import CanManageContent
 from catena_site.api.views import ListRetrieveMixin, PortalViewSet, decode_path_id, json_object, portal_object
+from content.epg import mapping
 from content.epg import selectors as epg_selectors
 from content.epg import services as epg_services
 from content.filters import EpgFetchFilter, EpgSourceFilter, ProgramFilter
-from content.inputs import EpgSourceInput
+from content.inputs import EpgMappingInput, EpgSourceInput
 from content.models import EpgFetch, EpgSource, Program
 
 from .serializers import (
+    EpgChannelSerializer,
     EpgFetchSerializer,
     EpgSourceSerializer,
     JobSerializer,
+    MappingResultSerializer,
+    MappingRowSerializer,
     ProgramSerializer,
 )
 
@@ -66,6 +70,34 @@ class EpgSourceViewSet(ListRetrieveMixin, PortalViewSet):
     def start_update(self, request, pk=None):
         fetch, _ = epg_services.request_fetch(self.get_object(), caller=self.caller)
         return Response({"jobId": fetch.job_id}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="listEpgSourceChannels", responses=inline_serializer(
+        "EpgSourceChannels", {"epgChannels": EpgChannelSerializer(many=True)}),
+        description="The XMLTV channels of the source's guide as its last successful fetch listed them, by id "
+                    "(every <channel> element, and every id with programmes but no <channel> element; at most "
+                    "EPG_MAX_CHANNELS, so not paginated). Empty until the source is fetched.")
+    @action(detail=True, methods=["get"], url_path="channels", url_name="channels")
+    def xmltv_channels(self, request, pk=None):
+        channels = mapping.xmltv_channels_of(self.get_object())
+        return Response({"epgChannels": EpgChannelSerializer(channels, many=True).data})
+
+    @extend_schema(methods=["GET"], request=None, operation_id="getEpgMapping", responses=inline_serializer(
+        "EpgMapping", {"mapping": MappingRowSerializer(many=True)}),
+        description="Every channel of the portal beside the source: what it reads from the source "
+                    "(epgChannelName, \"\" when unmapped) and, for an unmapped channel, the suggested XMLTV channel: "
+                    "exact id, else normalised display name, else fuzzy (see the README).")
+    @extend_schema(methods=["POST"], request=EpgMappingInput, responses=MappingResultSerializer,
+                   operation_id="acceptEpgMapping",
+                   description="Map channels to the source's XMLTV channels, all in one transaction, each recorded "
+                               "as updateChannel. A channelId of another portal is a 404 and nothing is changed.")
+    @action(detail=True, methods=["get", "post"], url_path="mapping", url_name="mapping")
+    def mapping(self, request, pk=None):
+        source = self.get_object()
+        if request.method == "GET":
+            return Response({"mapping": MappingRowSerializer(mapping.mapping_rows(source), many=True).data})
+        changed = mapping.apply_mapping(source, caller=self.caller, data=json_object(request))
+        return Response(MappingResultSerializer({"mapped": [
+            {"channel_id": channel.pk, "epg_channel_name": name} for channel, name in changed]}).data)
 
 
 @extend_schema_view(list=extend_schema(operation_id="listEpgPrograms"))

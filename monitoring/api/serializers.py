@@ -60,7 +60,7 @@ def operation_body(row: tuple) -> dict:
      actor_manager_id, actor_email) = row
     return {
         "operationId": encode_id(operation_id),
-        "type": kind,
+        "type": str(kind),  # a str, or an OperationType of an operation just recorded
         "portalId": encode_id(portal_id),
         "subscriberId": encode_id(subscriber_id) if subscriber_id is not None else None,
         "packageId": encode_id(package_id) if package_id is not None else None,

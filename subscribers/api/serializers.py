@@ -18,8 +18,11 @@ from subscribers.selectors import sharing_suspicion
 def _utc(value) -> str | None:
     """A time (a datetime or a list page's ``TimeValue``) as ``DATETIME_FORMAT`` writes it: ISO 8601 in UTC with
     ``Z``, whole seconds."""
-    value = as_datetime(value)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    if value is None:
+        return None
+    if isinstance(value, int):  # already UTC
+        return as_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # What a list page reads of each subscriber (``values_list``), in this order: the list order's (the ID) first. The
@@ -46,18 +49,18 @@ class SubscriberRow:
                                   if suspicion_id is not None else None)
 
 
-def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None) -> dict:
+def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None, now=None) -> dict:
     """The subscriber object of the API (``SubscriberSerializer`` documents it), written by hand.
 
     ``subscriptions`` are ``(package ID, starts_at, expires_at)`` of the subscriber's subscriptions in subscription
     order when the caller loaded them apart (the list does, for a whole page in one query); without them they come
     from the prefetched ``subscriber.subscriptions``. ``packages`` names those in force now; ``subscriptions`` all
-    of them with their periods. ``playback_token`` and ``playerPassword`` are null for callers who may not see
-    tokens.
+    of them with their periods (in force at ``now``, by default the present). ``playback_token`` and
+    ``playerPassword`` are null for callers who may not see tokens.
     """
     if subscriptions is None:
         subscriptions = [(s.package_id, s.starts_at, s.expires_at) for s in subscriber.subscriptions.all()]
-    now = timezone.now()
+    now = now or timezone.now()
     periods = [{"packageId": encode_id(package_id), "startsAt": _utc(starts_at), "expiresAt": _utc(expires_at),
                 "active": in_force(starts_at, expires_at, now)}
                for package_id, starts_at, expires_at in subscriptions]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from catena_site.api.pagination import TimeValue, as_datetime
+from catena_site.api.pagination import TimeValue
 from catena_site.api.permissions import CanManageSubscribers
 from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, json_object
 from content.models import Package
@@ -21,7 +22,7 @@ from subscribers.inputs import (
     SubscriptionInput,
     SubscriptionPeriodInput,
 )
-from subscribers.models import Device, Subscriber, Subscription
+from subscribers.models import Device, Subscriber
 
 from .serializers import (
     SUBSCRIBER_COLUMNS,
@@ -34,19 +35,6 @@ from .serializers import (
     period_body,
     subscriber_body,
 )
-
-
-def subscriptions_by_subscriber(subscribers) -> dict[int, list[tuple]]:
-    """``(package ID, starts_at, expires_at)`` of each subscriber's subscriptions in subscription order, in one
-    query."""
-    found: dict[int, list[tuple]] = {subscriber.id: [] for subscriber in subscribers}
-    if found:
-        rows = (Subscription.objects.filter(subscriber_id__in=found).order_by("id")
-                .annotate(starts=TimeValue("starts_at"), expires=TimeValue("expires_at")))
-        for subscriber_id, package_id, starts, expires in rows.values_list("subscriber_id", "package_id", "starts",
-                                                                           "expires"):
-            found[subscriber_id].append((package_id, as_datetime(starts), as_datetime(expires)))
-    return found
 
 
 class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
@@ -76,8 +64,9 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         queryset = self.filter_queryset(self.get_queryset()).annotate(**times).values_list(*SUBSCRIBER_COLUMNS)
         page = [SubscriberRow(row) for row in self.paginator.paginate_queryset(
             queryset, request, view=self, key=lambda row: (row[0],))]
-        subscriptions = subscriptions_by_subscriber(page)
-        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id]) for s in page])
+        subscriptions = selectors.periods_by_subscriber([s.id for s in page])
+        now = timezone.now()  # one moment for the whole page's "active" periods
+        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id], now) for s in page])
 
     @extend_schema(request=SubscriberInput, responses={201: SubscriberSerializer})
     def create(self, request):

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.exception import response_for_exception
 from django.db import connections
+from django.http import HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.locale import LocaleMiddleware
@@ -52,6 +53,8 @@ class StreamingAuthMiddleware:
                           CommonMiddleware(get_response).process_response,
                           LocaleMiddleware(get_response).process_response)
         self.matches: dict[tuple, object] = {}
+        self.added: dict[tuple, dict[str, str]] = {}
+        self.atomic = any(connections.settings[alias].get("ATOMIC_REQUESTS") for alias in connections)
 
     def __call__(self, request):
         match = self.lean_match(request)
@@ -71,7 +74,7 @@ class StreamingAuthMiddleware:
     def lean_match(self, request):
         """The URLconf's match for a request this middleware answers, or None (the full stack answers it)."""
         if (request.path_info not in AUTH_PATHS or request.method != "GET" or request.META.get("HTTP_COOKIE")
-                or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW or self.atomic()):
+                or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW or self.atomic):
             return None
         try:
             request.get_host()  # ALLOWED_HOSTS
@@ -93,12 +96,34 @@ class StreamingAuthMiddleware:
         return match
 
     def finish(self, request, response):
+        """The skipped middleware's additions. A plain answer (not HTML, not streamed, not a 404, none of their
+        headers set by the view) gets the headers they gave the same kind of answer before, computed by their own
+        code once per scheme and language (they depend on nothing else then), and its Content-Length."""
+        if (response.streaming or response.status_code == 404 or "Vary" in response
+                or response.get("Content-Type", "").startswith("text/html")):
+            return self.finish_fully(request, response)
+        key = (request.is_secure(), translation.get_language())
+        added = self.added.get(key)
+        if added is None:
+            added = self.added[key] = self.headers_added(request)
+        if any(name in response for name in added):
+            return self.finish_fully(request, response)
+        for name, value in added.items():
+            response[name] = value
+        response["Content-Length"] = str(len(response.content))
+        return response
+
+    def headers_added(self, request) -> dict[str, str]:
+        """The headers ``finish_fully`` adds to a plain answer of this request's scheme and language."""
+        probe = HttpResponse(content_type="text/plain")
+        before = set(probe.headers)
+        finished = self.finish_fully(request, probe)
+        return {name: value for name, value in finished.items() if name not in before and name != "Content-Length"}
+
+    def finish_fully(self, request, response):
         for process_response in self.finishers:
             response = process_response(request, response)
         patch_vary_headers(response, ("Cookie",))  # the full stack reads the (empty) session: it varies on it
         add_security_headers(request, response)
         return self.security.process_response(request, response)
 
-    @staticmethod
-    def atomic() -> bool:
-        return any(connections.settings[alias].get("ATOMIC_REQUESTS") for alias in connections)

@@ -8,14 +8,15 @@ locations, each with 2 countries, 100 IPv4 and 20 IPv6 networks; the viewers' ad
 ``--restricted-share``) and 3,000 playing sessions in PostgreSQL, starts gunicorn (2 sync workers) on PostgreSQL (pooled connections) and Redis, warms the
 decision cache, and drives it with ``wrk`` (Debian: ``apt-get install -y wrk``) from a separate process:
 
-1. alternating rounds of the *floor* (a bare Django view answering 200, same server, same middleware, same
-   requests) and *ours* (90% ``update_session`` of playing sessions, 10% ``new_session`` of random subscribers,
+1. alternating rounds of the *floor* (a bare Django view answering 200, same server, same requests, through the
+   whole middleware stack — the auth check itself is answered by its lean dispatch, which skips the middleware
+   after the metrics: ``monitoring/streaming/dispatch.py``) and *ours* (90% ``update_session`` of playing sessions, 10% ``new_session`` of random subscribers,
    2% of all requests refused: unknown tokens and channels outside the subscriber's packages) — checks/s
    of each and the ratio floor/ours;
 2. warm ``update_session`` checks only, counting the SQL statements the server's workers run per check;
 3. ours at 50% of its measured maximum rate: p50 and p99.
 
-Targets: ≥ 1,000 checks/s; floor/ours ≤ 2.0; p50 ≤ 3 ms and p99 ≤ 10 ms at 50% of the max rate; 0 database
+Targets: ≥ 1,000 checks/s; floor/ours ≤ 1.4 (issue 19); p50 ≤ 3 ms and p99 ≤ 10 ms at 50% of the max rate; 0 database
 queries per warm check. The server runs with metrics off (no ``METRICS_TOKEN``).
 
 ``--metrics-cost`` adds a second server with metrics on (``METRICS_TOKEN`` set: every check counted into the
@@ -525,7 +526,7 @@ def report(args, measured: dict, jobs: dict) -> None:
     ratio = floor_rps / ours_rps
     median = round_ratios[len(round_ratios) // 2]
     print(f"ratio floor/ours: {ratio:.2f} overall, {median:.2f} median of {len(round_ratios)} alternations "
-          f"(each {', '.join(f'{r:.2f}' for r in round_ratios)}) (target ≤ 2.0: {'PASS' if ratio <= 2.0 else 'FAIL'}); "
+          f"(each {', '.join(f'{r:.2f}' for r in round_ratios)}) (target ≤ 1.4: {'PASS' if ratio <= 1.4 else 'FAIL'}); "
           f"checks/s target ≥ 1,000: {'PASS' if ours_rps >= 1000 else 'FAIL'}")
     print(f"at 50% of max ({half['rps']:,.0f}/s, target {measured['target']:,.0f}/s): p50 {half['p50_ms']:.2f} ms, "
           f"p99 {half['p99_ms']:.2f} ms (targets ≤ 3 / ≤ 10 ms: "

@@ -79,7 +79,8 @@ def with_epg_warnings(response: Response, channel: Channel) -> Response:
     warnings = epg_mapping.epg_warnings(channel)
     if warnings:
         response["Warning"] = ", ".join(
-            '299 - "{}"'.format(text.encode("ascii", "backslashreplace").decode().replace('"', "'"))
+            # Control characters and non-ASCII escaped (a name may hold a newline: never a broken header).
+            '299 - "{}"'.format(text.encode("unicode_escape").decode("ascii").replace('"', "'"))
             for text in warnings)
     return response
 

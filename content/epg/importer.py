@@ -51,6 +51,7 @@ class ImportReport:
     fetched_at: dt.datetime | None = None
     body: GuideBody | None = None  # what identifies the downloaded body (None when the fetch failed)
     settings_key: str = ""
+    key_settings: dict = field(default_factory=dict)  # what settings_key was made of besides the source's fields
     unchanged_since: dt.datetime | None = None  # the body is the one imported then: nothing was parsed
 
     def message(self) -> str:
@@ -109,7 +110,8 @@ class KeptGuide:
     the same digest, means the guide is the one imported last, so the programmes it maps to are stored already
     and nothing is parsed or written (only the retention clean-up runs, as in any import). The settings key
     covers everything else the rows depend on — :data:`IMPORT_VERSION`, the URL, ``offsetMinutes``,
-    ``forceOffset``, the portal's guide language, ``EPG_MAX_CHANNELS`` — and the source's fields are cleared
+    ``forceOffset``, the portal's guide language, ``EPG_MAX_CHANNELS``, ``EPG_RETENTION_DAYS`` (a longer one
+    keeps past programmes a full import of the same guide would bring back) — and the source's fields are cleared
     when its URL or offset changes (the offset change also deletes the programmes that have not ended).
     """
 
@@ -118,9 +120,9 @@ class KeptGuide:
     last_modified: str
 
     @staticmethod
-    def settings_key(source, *, language: str, max_channels: int) -> str:
+    def settings_key(source, *, language: str, max_channels: int, retention_days: int) -> str:
         text = "\x1f".join(str(value) for value in (IMPORT_VERSION, source.url, source.offset_minutes,
-                                                     source.force_offset, language, max_channels))
+                                                     source.force_offset, language, max_channels, retention_days))
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     @classmethod
@@ -325,7 +327,7 @@ def _parse_into(store, download: Download, parser: XmltvParser, max_bytes: int, 
     ``parser`` (times, checks, figures) and writes them: the work is shared by two cores."""
     if not pipeline.available():
         return GuideBody(*_read_guide(download, parser, store.write, max_bytes, deadline, known_digest))
-    reader = XmltvParser(language=language, raw=True)
+    reader = XmltvParser(language=language, raw=True, max_channels=parser.max_channels)
 
     def work(send: Callable[[list], None]) -> tuple[tuple, dict]:
         # The guide's <channel> elements (few, bounded) come back with the figures, once the guide is read.
@@ -399,7 +401,8 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
     started = time.perf_counter()
     deadline = Deadline(timeout, clock)
     report = ImportReport(url=source.url)
-    report.settings_key = KeptGuide.settings_key(source, language=language, max_channels=max_channels)
+    report.key_settings = {"language": language, "max_channels": max_channels, "retention_days": retention_days}
+    report.settings_key = KeptGuide.settings_key(source, **report.key_settings)
     kept = KeptGuide.of(source, report.settings_key)
     parser = guide_parser(source, language=language, max_channels=max_channels)
     with import_lock(source.id), contextlib.ExitStack() as stack:
@@ -424,7 +427,7 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
         deadline.remaining("storing the programmes")
         store.store.finish(parser.ranges)
         report.found, report.channels, report.skipped = parser.found, parser.channel_count, parser.skipped
-        with _merge_transaction(source.id, deadline, timeout):
+        with _merge_transaction(source.id, deadline, timeout, report):
             result = store.store.merge(timezone.now() - dt.timedelta(days=retention_days))
             report.imported, report.deleted = result.imported, result.deleted
             replace_source_channels(source.id, parser.channel_listing())
@@ -435,11 +438,19 @@ def import_guide(source, *, timeout: float, max_bytes: int, allow_private: bool,
 
 
 @contextlib.contextmanager
-def _merge_transaction(source_id: int, deadline: Deadline, timeout: float) -> Iterator[None]:
-    """The transaction of the merge (see :func:`_begin_merge`); a statement stopped by the deadline is a timeout."""
+def _merge_transaction(source_id: int, deadline: Deadline, timeout: float, report: ImportReport) -> Iterator[None]:
+    """The transaction of the merge (see :func:`_begin_merge`); a statement stopped by the deadline is a timeout.
+
+    The source's row is locked: if its URL or offset changed while the guide was read (the change deleted the
+    programmes not ended yet and made the source due), what was read is stale — the fetch ends, writes nothing,
+    and the source is fetched again soon with its new settings."""
     try:
         with transaction.atomic():
             _begin_merge(source_id, deadline)
+            current = EpgSource.objects.get(pk=source_id)
+            if KeptGuide.settings_key(current, **report.key_settings) != report.settings_key:
+                raise FetchFailed("The source's URL or offset changed while its guide was read; nothing was "
+                                  "written. It is fetched again with the new settings.")
             yield
     except DatabaseError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
@@ -457,7 +468,7 @@ def _keep_unchanged(source, report: ImportReport, retention_days: int, deadline:
                .values_list("channels", "found_programs").first())
     report.channels, report.found = figures or (0, 0)
     retain_after = timezone.now() - dt.timedelta(days=retention_days)
-    with _merge_transaction(source.id, deadline, deadline.seconds):
+    with _merge_transaction(source.id, deadline, deadline.seconds, report):
         report.deleted = Program.objects.filter(epg_source_id=source.id, start__lt=retain_after,
                                                 end__lt=retain_after).delete()[0]
         report.import_seconds = max(0.0, time.perf_counter() - started - report.fetch_seconds)

@@ -191,6 +191,8 @@ def accept_mappings(source: EpgSource, pairs: list[tuple[Channel, str]], *, call
     caller.require("isContentAdmin")
     changed = []
     with transaction.atomic():
+        # The portal first, as every channel save takes it (update_channel, source renames): never a deadlock.
+        content_services.lock_portal(source.portal)
         for channel, epg_channel_name in pairs:
             channel = Channel.objects.select_for_update().get(pk=channel.pk)
             if mapped_name(channel, source) == epg_channel_name:

@@ -179,7 +179,7 @@ class XmltvParser:
         self._language = (language or "").strip().lower()
         self._times = XmltvTimes(offset_minutes=offset_minutes, force=force_offset)
         self._channels: dict[str, list] = {}  # channel -> [last start, pending row without stop or None]
-        self._max_channels = max_channels
+        self.max_channels = max_channels
         self._root_seen = False
         self._fed = 0  # bytes given to expat so far
         self._head = b""  # the document's first bytes, for the encoding named in its XML declaration
@@ -381,7 +381,7 @@ class XmltvParser:
     def _add_channel(self, channel_id: str, names: list, icon: str) -> None:
         """Keep a ``<channel>`` element (the first of an id), within ``max_channels`` and MAX_CHANNEL_TEXT."""
         if not channel_id or len(channel_id) > MAX_CHANNEL_ID or channel_id in self.channels \
-                or len(self.channels) >= self._max_channels:
+                or len(self.channels) >= self.max_channels:
             return
         size = len(channel_id) + len(icon) + sum(len(name) for name, _ in names)
         if self._channel_text + size > MAX_CHANNEL_TEXT:
@@ -420,8 +420,8 @@ class XmltvParser:
             return
         state = self._channels.get(channel)
         if state is None:
-            if len(self._channels) >= self._max_channels:
-                self.skipped[f"{TOO_MANY_CHANNELS} ({self._max_channels:,})"] += 1
+            if len(self._channels) >= self.max_channels:
+                self.skipped[f"{TOO_MANY_CHANNELS} ({self.max_channels:,})"] += 1
                 return
             state = self._channels[channel] = [None, None]
         elif state[0] == start:

@@ -288,6 +288,56 @@ def test_saving_a_channel_whose_epg_channel_is_not_in_the_fetched_guide_warns_bu
     assert created.status_code == 201 and "Warning" not in created
 
 
+
+def test_a_warning_for_a_name_with_a_newline_or_accents_is_a_valid_header(api, fetched):
+    """A name is free text: the header escapes what a header cannot hold, and the answer is the save's 200."""
+    source, channels = fetched
+    url = f"{API}/channels/{channels['none'].public_id}"
+    response = api.put(url, {"epgSourceName": source.name, "epgChannelName": "bb\nc1 é"}, format="json")
+    assert response.status_code == 200
+    assert response["Warning"].startswith('299 - "The EPG channel bb\\nc1 \\xe9 is not in the guide of')
+    assert Channel.objects.get(pk=channels["none"].pk).epg_channel_name == "bb\nc1 é"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accepting_while_another_save_holds_the_portal_waits_instead_of_deadlocking(portal, server):
+    """A channel save locks the portal, then the channel; the accept takes them in the same order (PostgreSQL:
+    the other order ended in "deadlock detected", a 500)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from content import services as content_services
+    from content.epg import mapping
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises every write transaction)")
+    source = make_source(portal, url=server.serve("/guide.xml", GUIDE))
+    assert fetch_now(source).status == "success"
+    channel = make_channel(portal, "cartoon", "Cartoon Network", number=5)
+    holding, errors = threading.Event(), []
+
+    def save_elsewhere():
+        try:
+            with transaction.atomic():
+                content_services.lock_portal(portal)
+                holding.set()
+                threading.Event().wait(0.5)  # the accept starts meanwhile
+                Channel.objects.select_for_update().get(pk=channel.pk)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=save_elsewhere)
+    thread.start()
+    assert holding.wait(10)
+    changed = mapping.accept_mappings(source, [(channel, "discovery")], caller=Caller(portal=portal))
+    thread.join()
+    assert errors == []
+    assert [name for _, name in changed] == ["discovery"]
+    assert Channel.objects.get(pk=channel.pk).epg_channel_name == "discovery"
+
 # --- Screens -----------------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,10 @@ while anything that changes how the body maps to programmes (URL, offset, guide 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 
 from content.models import EpgSource, Program
 from portals.auth import Caller
@@ -112,6 +115,41 @@ def test_an_offset_change_imports_the_same_body_again(api, portal, server):
     assert fetch_now(source).unchanged
 
 
+
+def test_a_fetch_that_read_the_source_before_its_offset_changed_writes_nothing(api, portal, server, settings):
+    """The offset changes while a fetch is reading the guide (the fetch holds the source as it was): the guide is
+    the one imported last, but under the old offset — the fetch must not keep it as current, and the source is
+    fetched again with the new offset."""
+    from content.epg.errors import FetchFailed
+    from content.epg.importer import import_guide
+
+    source = make_source(portal, url=server.serve("/g.xml", GUIDE, headers={"ETag": '"v1"'}))
+    fetch_now(source)
+    as_read = EpgSource.objects.get(pk=source.pk)
+    response = api.put(f"{API}/epg-sources/{source.public_id}", {"offsetMinutes": 60, "forceOffset": True},
+                       format="json")
+    assert response.status_code == 200, response.json()
+    after_change = program_rows()
+    with pytest.raises(FetchFailed, match="URL or offset changed while its guide was read; nothing was written"):
+        import_guide(as_read, timeout=30, max_bytes=settings.EPG_MAX_BYTES, allow_private=True,
+                     retention_days=settings.EPG_RETENTION_DAYS, max_channels=settings.EPG_MAX_CHANNELS)
+    assert program_rows() == after_change
+    source.refresh_from_db()
+    assert source.guide_digest == ""
+    fetch = fetch_now(source)  # the next fetch imports under the new offset
+    assert not fetch.unchanged and fetch.status == "success", fetch.message
+    assert stored(source)[0] == ("one.tv", at(-1), at(0), "News")
+
+
+def test_a_longer_retention_period_imports_the_same_guide_again(portal, server, settings):
+    """What a shorter period deleted comes back from the same guide once the period is longer (catch-up)."""
+    source = make_source(portal, url=server.serve("/g.xml", GUIDE))
+    assert fetch_now(source).imported_programs == 3
+    assert fetch_now(source).unchanged
+    settings.EPG_RETENTION_DAYS += 1
+    fetch = fetch_now(source)
+    assert not fetch.unchanged and fetch.status == "success", fetch.message
+
 def test_a_url_change_imports_again_even_the_same_body(api, portal, server):
     source = make_source(portal, url=server.serve("/a.xml", GUIDE))
     fetch_now(source)
@@ -146,8 +184,9 @@ def test_an_unchanged_fetch_still_deletes_what_the_retention_period_ended(portal
     settings.EPG_RETENTION_DAYS = 14
     source = make_source(portal, url=server.serve("/g.xml", GUIDE))
     fetch_now(source)
-    settings.EPG_RETENTION_DAYS = -2  # two days on: the guide's programmes have all ended before the period
-    fetch = fetch_now(source)
+    # 16 days on, the guide's programmes (of the first day) have all ended before the period.
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=16)):
+        fetch = fetch_now(source)
     assert fetch.unchanged and figures(fetch) == ("success", 2, 3, 0, 3), fetch.message
     assert "nothing imported, 3 programmes for 2 channels kept; 3 deleted (ended before the retention period)." \
         in fetch.message

@@ -10,7 +10,10 @@ runs, each in a fresh worker process:
                COPY of the same rows into an empty, unindexed table;
   (b) import   our full fetch + import of a new source: HTTP download, gzip, hardened parse (read in a
                parser process while the worker writes), staging, merge into the indexed programme table, fetch record (``run_fetch``, as the Celery task);
-  (c) reimport the same file again, which must write 0 programme rows (checked in pg_stat_user_tables).
+  (c) reimport the same file again through the same code path (``run_fetch``), which must write 0 programme rows
+               (checked in pg_stat_user_tables). Twice: (c) as served, with Last-Modified, so the fetch is a
+               conditional GET answered 304; (c') with the server's validators switched off, so the whole body
+               is downloaded (the bytes the server sent are printed) and found unchanged by its digest.
 
 It prints programmes/s of each (median of the rounds), the ratio (b)/(a) of their times, the peak RSS of the
 worker and its parser process, and PASS/FAIL against the targets of ../shared/spec/performance.md. Shared machines are noisy: the
@@ -57,11 +60,53 @@ def guide_file(scale: int, directory: Path, generator: Path = GENERATOR) -> Path
     return path
 
 
+NO_VALIDATORS = ".no-validators"  # while this file is in the served directory, the server sends no validators
+SERVED = ".served"  # the server writes there the body bytes of its last answer
+
+
 def start_server(directory: Path, port: int = 0) -> tuple[subprocess.Popen, int]:
     port = port or _django.free_port()
-    server = _django.serve([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                            "--directory", str(directory)], port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = _django.serve([sys.executable, __file__, "--child", "serve", "--port", str(port), "--file",
+                            str(directory)], port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return server, port
+
+
+def served_bytes(directory: Path) -> int:
+    return int((directory / SERVED).read_text())
+
+
+def serve(directory: str, port: int) -> None:
+    """``python -m http.server`` (Last-Modified, 304 for If-Modified-Since), but without validators while
+    :data:`NO_VALIDATORS` exists: then every GET downloads the whole file."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = Path(directory)
+
+    class Handler(SimpleHTTPRequestHandler):
+        def send_head(self):
+            (folder / SERVED).write_text("0")
+            if (folder / NO_VALIDATORS).exists():
+                del self.headers["If-Modified-Since"]
+                del self.headers["If-None-Match"]
+            return super().send_head()
+
+        def send_header(self, keyword, value):
+            if keyword.lower() == "last-modified" and (folder / NO_VALIDATORS).exists():
+                return
+            super().send_header(keyword, value)
+
+        def copyfile(self, source, outputfile):
+            sent = 0
+            while chunk := source.read(CHUNK):
+                outputfile.write(chunk)
+                sent += len(chunk)
+            (folder / SERVED).write_text(str(sent))
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=directory)).serve_forever()
 
 
 # --- Children: one measurement per fresh process, reporting JSON on stdout -----------------------------
@@ -224,11 +269,14 @@ def main() -> None:
     parser.add_argument("--generator", type=Path, default=GENERATOR, help="the guide generator (gen_xmltv.py); "
                         f"default: {GENERATOR}")
     parser.add_argument("--port", type=int, default=0, help="port of the guide's HTTP server (default: any free)")
-    parser.add_argument("--child", choices=["floor", "fetch"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["floor", "fetch", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--source-id", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.database_url = args.database_url or os.environ.get("DATABASE_URL") or _django.DEFAULT_DATABASE_URL
+    if args.child == "serve":
+        serve(args.file, args.port)
+        return
     if args.child:
         sys.path.insert(0, str(_django.ROOT))
         result = child_floor(args) if args.child == "floor" else child_fetch(args)
@@ -251,8 +299,10 @@ def main() -> None:
     portal = portals.create_portal(name=name, domain=f"{name}.bench", owner_email="bench@example.com",
                                    owner_password="Bench-Pass-2024!")
     caller = Caller(portal=portal)
-    results: dict[str, list[dict]] = {"floor": [], "import": [], "reimport": []}
+    results: dict[str, list[dict]] = {"floor": [], "import": [], "reimport": [], "digest": []}
     reimport_writes: list[int] = []
+    switch = path.parent / NO_VALIDATORS
+    switch.unlink(missing_ok=True)
     try:
         for round_number in range(1, args.rounds + 1):
             with connection.cursor() as cursor:
@@ -264,7 +314,14 @@ def main() -> None:
                 results["import"].append(run_child("fetch", args, source_id=source.id))
                 quiesce(cursor)
                 before = table_writes(cursor)
-                results["reimport"].append(run_child("fetch", args, source_id=source.id))
+                results["reimport"].append({**run_child("fetch", args, source_id=source.id),
+                                            "bytes": served_bytes(path.parent)})
+                switch.touch()
+                try:
+                    results["digest"].append({**run_child("fetch", args, source_id=source.id),
+                                              "bytes": served_bytes(path.parent)})
+                finally:
+                    switch.unlink()
                 time.sleep(1.0)  # the child's statistics reach pg_stat when it exits; give them a moment
                 reimport_writes.append(table_writes(cursor) - before)
                 stored = Program.objects.filter(epg_source=source).count()
@@ -272,7 +329,9 @@ def main() -> None:
                 EpgSource.objects.filter(pk=source.pk).delete()
             last = {kind: runs[-1] for kind, runs in results.items()}
             print(f"round {round_number}: floor {last['floor']['seconds']:.2f} s, import {last['import']['seconds']:.2f} s "
-                  f"(download {last['import']['fetch_duration']:.2f} s), reimport {last['reimport']['seconds']:.2f} s; "
+                  f"(download {last['import']['fetch_duration']:.2f} s), reimport {last['reimport']['seconds']:.2f} s (304, "
+                  f"{last['reimport']['bytes']:,} bytes), {last['digest']['seconds']:.2f} s (digest, "
+                  f"{last['digest']['bytes']:,} bytes); "
                   f"{stored:,} stored, reimport wrote {reimport_writes[-1]} rows", flush=True)
     finally:
         server.terminate()
@@ -286,13 +345,16 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     ratio = statistics.median(b["seconds"] / a["seconds"] for a, b in zip(results["floor"], results["import"]))
     rate = {kind: rows / seconds for kind, seconds in median.items()}
     # The worker and its parser process together (the parser's shared pages counted twice: an upper bound).
-    rss = max(r["rss_mib"] + r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
-    parser_rss = max(r["parser_rss_mib"] for kind in ("import", "reimport") for r in results[kind])
+    kinds = ("import", "reimport", "digest")
+    rss = max(r["rss_mib"] + r["parser_rss_mib"] for kind in kinds for r in results[kind])
+    parser_rss = max(r["parser_rss_mib"] for kind in kinds for r in results[kind])
     checks = {
         "import": rate["import"] >= TARGETS["import"],
         "ratio": ratio <= TARGETS["ratio"],
-        "reimport": rate["reimport"] >= TARGETS["reimport"] and not any(reimport_writes)
-        and all(r["imported"] == 0 and r["deleted"] == 0 for r in results["reimport"]),
+        "reimport": min(rate["reimport"], rate["digest"]) >= TARGETS["reimport"] and not any(reimport_writes)
+        and all(r["imported"] == 0 and r["deleted"] == 0 and "unchanged" in r["message"]
+                for kind in ("reimport", "digest") for r in results[kind])
+        and all(r["bytes"] == path.stat().st_size for r in results["digest"]),
         "rss": rss <= TARGETS["rss_mib"],
     }
     verdict = {True: "PASS", False: "FAIL"}
@@ -306,11 +368,15 @@ def report(args, path: Path, results: dict, reimport_writes: list[int], connecti
     print(f"    (b)/(a)   {ratio:7.2f}                           target ≤ {TARGETS['ratio']}: {verdict[checks['ratio']]}")
     print(f"(c) reimport  {median['reimport']:7.2f} s  {rate['reimport']:>9,.0f} programmes/s   target ≥ "
           f"{TARGETS['reimport']:,} and 0 rows written (wrote {max(reimport_writes)}): {verdict[checks['reimport']]}")
+    print(f"(c') digest   {median['digest']:7.2f} s  {rate['digest']:>9,.0f} programmes/s   (c): a conditional GET "
+          f"answered 304; (c'): the whole body downloaded ({results['digest'][-1]['bytes']:,} bytes) and its digest "
+          "compared; both count in (c)'s verdict")
     print(f"worker + parser peak RSS {rss:.0f} MiB (parser {parser_rss:.0f} MiB; floor "
           f"{max(r['rss_mib'] for r in results['floor']):.0f} MiB)"
           f"                target ≤ {TARGETS['rss_mib']} MiB: {verdict[checks['rss']]}")
     print_cpu(results, rows)
     print(f"last import message: {results['import'][-1]['message']}")
+    print(f"last reimport messages: (c) {results['reimport'][-1]['message']}\n    (c') {results['digest'][-1]['message']}")
     if not all(checks.values()):
         sys.exit(1)
 
@@ -323,7 +389,9 @@ def print_cpu(results: dict, rows: int) -> None:
           f"{statistics.median(r['cpu'] for r in results['import']):.2f} + parser process "
           f"{statistics.median(r['parser_cpu'] for r in results['import']):.2f}; reimport worker "
           f"{statistics.median(r['cpu'] for r in results['reimport']):.2f} + parser process "
-          f"{statistics.median(r['parser_cpu'] for r in results['reimport']):.2f}")
+          f"{statistics.median(r['parser_cpu'] for r in results['reimport']):.2f}; digest reimport worker "
+          f"{statistics.median(r['cpu'] for r in results['digest']):.2f} + parser process "
+          f"{statistics.median(r['parser_cpu'] for r in results['digest']):.2f}")
     print(f"busiest process (b)/(a) {busiest['import'] / busiest['floor']:.2f}, (c) "
           f"{rows / busiest['reimport']:,.0f} programmes per CPU second   (information: what an idle machine's "
           "ratio approaches)")

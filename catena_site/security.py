@@ -28,14 +28,18 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        path = request.path
-        is_html = response.get("Content-Type", "").startswith("text/html")
-        if is_html and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = (
-                INLINE_STYLES_POLICY if path.startswith(INLINE_STYLE_PREFIXES) else CONTENT_SECURITY_POLICY)
-        if "Cache-Control" not in response and (
-            path.startswith(NO_STORE_PREFIXES) or (is_html and getattr(request, "caller", None) is not None)
-        ):
-            response["Cache-Control"] = "no-store"
-        return response
+        return add_security_headers(request, self.get_response(request))
+
+
+def add_security_headers(request, response):
+    """What :class:`SecurityHeadersMiddleware` adds to ``response`` (also used by the auth check's lean dispatch)."""
+    path = request.path
+    is_html = response.get("Content-Type", "").startswith("text/html")
+    if is_html and "Content-Security-Policy" not in response:
+        response["Content-Security-Policy"] = (
+            INLINE_STYLES_POLICY if path.startswith(INLINE_STYLE_PREFIXES) else CONTENT_SECURITY_POLICY)
+    if "Cache-Control" not in response and (
+        path.startswith(NO_STORE_PREFIXES) or (is_html and getattr(request, "caller", None) is not None)
+    ):
+        response["Cache-Control"] = "no-store"
+    return response

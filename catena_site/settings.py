@@ -49,6 +49,9 @@ MIDDLEWARE = [
     # First: the request ID (X-Request-ID) and the request's log line, then its metrics, around everything else.
     "catena_site.logs.RequestContextMiddleware",
     "catena_site.prometheus.HttpMetricsMiddleware",
+    # The streaming server's auth check (the hot path) is answered here, without the middleware below: it does
+    # what they would do for it (monitoring/streaming/dispatch.py), and passes on anything it cannot answer alike.
+    "monitoring.streaming.dispatch.StreamingAuthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "catena_site.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -234,6 +234,9 @@ class RedisStore:
 
 def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
     """A Redis command in the protocol's wire format (RESP): ``head`` holds its first ``count`` parts, packed."""
+    text = "".join([f"${len(part)}\r\n{part}\r\n" for part in parts])
+    if text.isascii():  # every part is ASCII (the usual case): its length in characters is its length in bytes
+        return b"*%d\r\n%b%b" % (count + len(parts), head, text.encode())
     chunks = [b"*%d\r\n" % (count + len(parts)), head]
     for part in parts:
         data = part.encode("utf-8", "surrogatepass")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,7 @@ from catena_site.ids import InvalidId, decode_id, encode_id
 from catena_site.lists import Column, PortalListView
 from catena_site.text import text_problem
 from catena_site.web import PortalMixin, filter_params, live_block_response
-from content.models import Channel, EpgSource, FetchStatus, Package, Program
+from content.models import Channel, EpgSource, FetchStatus, Package
 from content.selectors import channels_named, packages_named
 from portals import streaming_servers
 from portals.models import Manager, Portal
@@ -268,18 +268,6 @@ def human_duration(seconds: float | None) -> str:
     return gettext("%(seconds)d s") % {"seconds": secs}
 
 
-def program_titles_on_air(channel_ids, at: dt.datetime) -> dict[int, str]:
-    """``{channel id: title}`` of the programme on air at ``at`` on each channel's guide; one query in all."""
-    ids = set(channel_ids)
-    if not ids:
-        return {}
-    on_air = (Program.objects.filter(epg_source_id=OuterRef("epg_source_id"),
-                                     epg_channel_name=OuterRef("epg_channel_name"), start__lte=at, end__gt=at)
-              .order_by("-start").values("title")[:1])
-    return dict(Channel.objects.filter(pk__in=ids, epg_source__isnull=False).order_by()
-                .annotate(on_air=Subquery(on_air)).filter(on_air__isnull=False).values_list("id", "on_air"))
-
-
 class PlaySessionRow:
     """A play session as the screens show it: names with links (while they exist), times, duration, data.
 
@@ -328,7 +316,9 @@ def play_session_rows(sessions: list[PlaySession], now: dt.datetime, *, programs
     sessions = selectors.with_fresh_heartbeats(list(sessions))
     live = [s for s in sessions if not s.dvr]
     if programs_now:
-        titles_now = program_titles_on_air((s.channel_id for s in live), now)
+        # Every source of each channel's guide, its offset applied (content.epg.selectors.ChannelGuides).
+        channel_ids = list(dict.fromkeys(s.channel_id for s in live))
+        titles_now = dict(zip(channel_ids, titles_on_air([(channel_id, now) for channel_id in channel_ids])))
         return [PlaySessionRow(s, now, titles_now.get(s.channel_id)) for s in sessions]
     at_start = dict(zip((s.id for s in live), titles_on_air([(s.channel_id, s.opened_at) for s in live])))
     return [PlaySessionRow(s, now, program_at_start=at_start.get(s.id)) for s in sessions]

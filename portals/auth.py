@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -118,11 +119,24 @@ def resolve_session(token: str) -> ManagerSession | None:
     return session
 
 
+def portal_with_api_key(token: str) -> Portal | None:
+    """The portal whose API key is ``token``, or None. One select written out: it runs on every API request, and
+    the ORM's query compiler cost twice the lookup itself (bench/lists.py)."""
+    return next(iter(Portal.objects.raw(_portal_with_api_key_sql(), [token])), None)
+
+
+@functools.cache
+def _portal_with_api_key_sql() -> str:
+    meta = Portal._meta
+    columns = ", ".join(f'"{field.column}"' for field in meta.concrete_fields)
+    return f'SELECT {columns} FROM "{meta.db_table}" WHERE "{meta.get_field("api_key").column}" = %s LIMIT 1'
+
+
 def caller_for_token(token: str | None) -> Caller | None:
     """Resolve an X-Auth-Token: the portal's API key, or a manager's session; None if neither."""
     if not token:
         return None
-    portal = Portal.objects.filter(api_key=token).first()
+    portal = portal_with_api_key(token)
     if portal is not None:
         return Caller(portal=portal)
     session = resolve_session(token)

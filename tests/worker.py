@@ -3,7 +3,9 @@
 ``celery_worker_process`` (made visible to every test by tests/conftest.py, so one worker serves the whole
 session) starts ``celery -A catena_site worker --pool=solo`` once per test session, on the
 test database and on Redis, consuming a queue of its own that this process's ``.delay()`` calls are routed
-to (so a developer's running worker, or a parallel test process, never takes the tests' tasks). Tests that
+to (so a developer's running worker, or a parallel test process, never takes the tests' tasks). Under
+pytest-xdist each process starts its own, on its own test database (``test_<name>_gwK``) and its own Redis
+database (tests/redis_per_process.py made it ``REDIS_URL`` of the process, which the worker inherits). Tests that
 use it must commit their data — ``@pytest.mark.django_db(transaction=True)`` — since the worker is another
 process with its own connection.
 

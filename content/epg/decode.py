@@ -55,7 +55,7 @@ def _gunzip(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
             if out:
                 produced += len(out)
                 if produced > max_bytes:
-                    raise _too_large(max_bytes)
+                    raise too_large(max_bytes)
                 yield out
             if decompressor.eof:  # the leftover input is in unused_data (and also in unconsumed_tail)
                 data, decompressor = decompressor.unused_data, zlib.decompressobj(wbits=31)
@@ -68,7 +68,7 @@ def _gunzip(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
         raise FetchFailed("The gzip data ended early (truncated download?).")
 
 
-def _too_large(max_bytes: int) -> FetchFailed:
+def too_large(max_bytes: int) -> FetchFailed:
     return FetchFailed(f"The guide is larger than EPG_MAX_BYTES ({max_bytes:,} bytes after decompression); "
                        "nothing was imported.")
 
@@ -78,7 +78,7 @@ def _limited(chunks: Iterator[bytes], max_bytes: int) -> Iterator[bytes]:
     for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
-            raise _too_large(max_bytes)
+            raise too_large(max_bytes)
         yield chunk
 
 

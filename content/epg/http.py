@@ -22,6 +22,7 @@ MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "Catena-EPG/1 (XMLTV importer)"
 ACCEPTED_ENCODINGS = ("", "identity", "gzip", "x-gzip")
+MAX_ETAG, MAX_LAST_MODIFIED = 512, 64  # the columns that keep them (EpgSource.guide_etag, guide_last_modified)
 
 
 def pinned_connection(target: guard.Target, timeout: float) -> http.client.HTTPConnection:
@@ -51,8 +52,15 @@ def pinned_connection(target: guard.Target, timeout: float) -> http.client.HTTPC
 class Download:
     """An open HTTP response of the guide. Iterate :meth:`chunks`, then :meth:`close`."""
 
-    def __init__(self, url: str, *, deadline: Deadline, allow_private: bool):
+    def __init__(self, url: str, *, deadline: Deadline, allow_private: bool, etag: str = "", last_modified: str = ""):
         self.url = url
+        # The validators of the body imported last: sent as If-None-Match / If-Modified-Since; a 304 answer sets
+        # not_modified (and the body is empty). The validators of the answer are kept in etag/last_modified.
+        self._conditions = {name: value for name, value in (("If-None-Match", etag),
+                                                             ("If-Modified-Since", last_modified)) if value}
+        self.not_modified = False
+        self.etag = ""
+        self.last_modified = ""
         self.deadline = deadline
         self.allow_private = allow_private
         self.network_seconds = 0.0
@@ -80,6 +88,12 @@ class Download:
                     raise FetchFailed(f"Too many redirects (more than {MAX_REDIRECTS}), the last one to {location}.")
                 url = urljoin(url, location)
                 continue
+            if status == 304 and self._conditions:  # validators it leaves out stay as they were
+                self.url, self.not_modified = url, True
+                etag, modified = self._validators(response)
+                self.etag = etag or self._conditions.get("If-None-Match", "")
+                self.last_modified = modified or self._conditions.get("If-Modified-Since", "")
+                return self
             if not 200 <= status < 300:
                 reason = response.reason or ""
                 self.close()
@@ -89,8 +103,15 @@ class Download:
                 self.close()
                 raise FetchFailed(f"Unsupported Content-Encoding {encoding!r} from {url} (only gzip is accepted).")
             self.url, self.content_encoding = url, encoding
+            self.etag, self.last_modified = self._validators(response)
             return self
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _validators(response: http.client.HTTPResponse) -> tuple[str, str]:
+        """The answer's ETag and Last-Modified (empty when absent or implausibly long)."""
+        etag, modified = (response.getheader(name) or "" for name in ("ETag", "Last-Modified"))
+        return (etag if len(etag) <= MAX_ETAG else ""), (modified if len(modified) <= MAX_LAST_MODIFIED else "")
 
     def _request(self, url: str) -> tuple[int, http.client.HTTPResponse]:
         target = guard.resolve(url, allow_private=self.allow_private)
@@ -98,7 +119,8 @@ class Download:
         self._connection = pinned_connection(target, timeout)
         try:
             self._connection.request("GET", target.path, headers={
-                "User-Agent": USER_AGENT, "Accept": "application/xml, text/xml, */*", "Accept-Encoding": "gzip"})
+                "User-Agent": USER_AGENT, "Accept": "application/xml, text/xml, */*", "Accept-Encoding": "gzip",
+                **self._conditions})
             self._socket = self._connection.sock
             self._socket.settimeout(self.deadline.remaining(f"waiting for {target.host} to answer"))
             self._response = self._connection.getresponse()
@@ -114,7 +136,7 @@ class Download:
     def chunks(self) -> Iterator[bytes]:
         """The raw body (as sent, possibly gzip) in chunks; FetchTimedOut when the deadline passes."""
         response = self._response
-        while True:
+        while not self.not_modified:
             self._socket.settimeout(self.deadline.remaining(f"downloading the guide ({self.received:,} bytes "
                                                             "received)"))
             started = time.perf_counter()

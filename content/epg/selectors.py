@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet, Value
 from django.utils import timezone
 
 from ..models import ACTIVE_STATUSES, Channel, EpgFetch, EpgSource, Program
@@ -215,15 +215,21 @@ def channel_programs_on_air(moments: Iterable[tuple[ChannelGuides, dt.datetime]]
     """``{(guides, at): programme}`` on air on each channel's merged, shifted guide, for those that have one.
 
     A channel with one guide goes through :func:`programs_on_air` (one query per ``ON_AIR_PER_QUERY`` moments);
-    a channel merging several costs one query per moment (they are few).
+    channels merging several cost one query per distinct moment (the screens ask for one: now).
     """
     moments = list(dict.fromkeys(moments))
     single = programs_on_air([(guides.guides[0], at - guides.offset) for guides, at in moments if not guides.merged],
                              programs)
+    merged_at: dict[dt.datetime, dict] = defaultdict(dict)
+    for guides, at in moments:
+        if guides.merged:
+            merged_at[at][guides] = guides
+    merged = {(guides, at): on_air_among(listed, at) for at, channels in merged_at.items()
+              for guides, listed in guides_between(channels, at, at + dt.timedelta(microseconds=1), programs).items()}
     found = {}
     for guides, at in moments:
         if guides.merged:
-            program = on_air_among(guide_between(guides, at, at + dt.timedelta(microseconds=1), programs), at)
+            program = merged[(guides, at)]
         else:
             program = single.get((guides.guides[0], at - guides.offset))
             program = None if program is None else shifted(program, guides.offset)
@@ -318,14 +324,41 @@ def program_on_air(channel: Channel, at: dt.datetime | None = None) -> Program |
     return channel_programs_on_air([(guides, at)]).get((guides, at))
 
 
-def with_epg_today(channels: QuerySet[Channel], day: dt.date | None = None) -> QuerySet[Channel]:
-    """Annotate ``has_epg_today``: the channel's guide has a programme overlapping the UTC ``day``."""
+def channels_with_programs(channels: dict, first: dt.datetime, last: dt.datetime) -> set:
+    """The keys of ``channels`` (key → :class:`ChannelGuides`) whose guide has a programme overlapping
+    [first, last) once shifted by the channel's offset, in any of its sources: one query for them all (a
+    ``UNION`` of one select per distinct offset among them)."""
+    by_offset: dict[dt.timedelta, set[Guide]] = defaultdict(set)
+    for guides in channels.values():
+        by_offset[guides.offset].update(guides.guides)
+    selects = [Program.objects.filter(epg_source_id__in={source for source, _ in guides},
+                                      epg_channel_name__in={name for _, name in guides},
+                                      start__lt=last - offset, end__gt=first - offset)
+               .order_by().annotate(shift=Value(int(offset.total_seconds()), output_field=IntegerField()))
+               .values_list("epg_source_id", "epg_channel_name", "shift")
+               for offset, guides in by_offset.items()]
+    if not selects:
+        return set()
+    found = set(selects[0].union(*selects[1:]) if len(selects) > 1 else selects[0].distinct())
+    return {key for key, guides in channels.items()
+            if any((*guide, int(guides.offset.total_seconds())) in found for guide in guides.guides)}
+
+
+def mark_epg_today(channels: list[Channel], day: dt.date | None = None) -> list[Channel]:
+    """Set ``has_guide`` (the channel names a guide: ``epgSources`` of existing sources) and ``has_epg_today``
+    (one of its sources has a programme overlapping the UTC ``day`` once shifted by ``epgOffsetMinutes``) on
+    each of ``channels``: one query for the page."""
     day = day or timezone.now().astimezone(dt.UTC).date()
     first = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    programs = Program.objects.filter(epg_source_id=OuterRef("epg_source_id"),
-                                      epg_channel_name=OuterRef("epg_channel_name"),
-                                      start__lt=first + dt.timedelta(days=1), end__gt=first)
-    return channels.annotate(has_epg_today=Exists(programs))
+    guides = {}
+    for channel in channels:
+        channel.has_guide = (found := channel_guides(channel)) is not None
+        if found is not None:
+            guides[channel.pk] = found
+    today = channels_with_programs(guides, first, first + dt.timedelta(days=1)) if guides else set()
+    for channel in channels:
+        channel.has_epg_today = channel.pk in today
+    return channels
 
 
 def channel_day_schedule(channel: Channel, day: dt.date, zone: dt.tzinfo) -> list[Program]:

@@ -143,6 +143,8 @@ def update_epg_source(source: EpgSource, *, caller, data: dict) -> EpgSource:
             if last_success is not None and not source.failures:
                 source.next_fetch_at = last_success.created_at + source.period_delta
         removed = _offset_changed(source) if {"offsetMinutes", "forceOffset"} & set(diff) else None
+        if {"url", "offsetMinutes", "forceOffset"} & set(diff):
+            _forget_guide(source)
         try:
             with transaction.atomic():
                 source.save()
@@ -169,6 +171,13 @@ def _offset_changed(source: EpgSource) -> int:
     how many programmes were deleted."""
     source.next_fetch_at = timezone.now()
     return Program.objects.filter(epg_source=source, end__gt=timezone.now()).delete()[0]
+
+
+def _forget_guide(source: EpgSource) -> None:
+    """The body imported last maps to other programmes now (another URL, another offset): forget it, so the
+    next fetch imports whatever it downloads (see ``importer.KeptGuide``)."""
+    source.guide_digest = source.guide_etag = source.guide_last_modified = ""
+    source.guide_imported_at = None
 
 
 def delete_epg_source(source: EpgSource, *, caller) -> list[str]:
@@ -301,8 +310,9 @@ def _write_outcome(fetch: EpgFetch, status: str, message: str, report: ImportRep
     else:
         source.failures += 1
         source.next_fetch_at = now + retry_delay(source.failures, source.period)
+    kept = report.source_fields() if status == FetchStatus.SUCCESS else {}
     EpgSource.objects.filter(pk=source.pk).update(failures=source.failures, next_fetch_at=source.next_fetch_at,
-                                                  last_fetch_id=fetch.pk)
+                                                  last_fetch_id=fetch.pk, **kept)
 
 
 class Lease:

@@ -353,9 +353,7 @@ class XmltvParser:
 
         def end(name):
             nonlocal depth, capture, in_rating
-            if depth == 0:
-                return
-            if capture is not None and depth == capture_depth:
+            if capture is not None and depth == capture_depth:  # the end of a field (depth 2 or 3)
                 value = (text[:capture_limit] if len(text) > capture_limit else text).strip()
                 if capture not in values:
                     values[capture], chosen_language[capture] = value, capture_language
@@ -367,11 +365,14 @@ class XmltvParser:
                             _language_matches(capture_language, language):
                         values[capture], chosen_language[capture] = value, capture_language
                 capture = None
-            elif depth == 2 and name == "rating":
-                in_rating = False
-            depth -= 1
-            if depth == 0:
+                depth -= 1
+            elif depth == 1:  # the programme's end
+                depth = 0
                 finish(attributes, values, chosen_language.get("title", ""))
+            elif depth:
+                if depth == 2 and name == "rating":
+                    in_rating = False
+                depth -= 1
 
         parser.StartElementHandler = start
         parser.CharacterDataHandler = data

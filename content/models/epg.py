@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from catena_site.models import PortalQuerySet, PublicModel
 
 EPG_SOURCE_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{2,64}$"
+UNCHANGED_MESSAGE = "EPG source unchanged since"  # how the message of a fetch of an unchanged guide starts
 MAX_OFFSET_MINUTES = 1440  # a source's or a channel's guide shift: at most a day either way
 
 
@@ -37,6 +38,15 @@ class EpgSource(PublicModel):
     failures = models.PositiveIntegerField(default=0, help_text="Failed fetches since the last success.")
     last_fetch = models.ForeignKey("content.EpgFetch", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    # What identifies the body of the last import (see content.epg.importer.KeptGuide): a fetch that downloads the
+    # same body (or gets 304 Not Modified for these validators) writes nothing. Cleared by anything that changes
+    # how the body maps to programmes (URL, offset); the digest also covers the import's settings and version.
+    guide_digest = models.CharField(max_length=160, blank=True, default="",
+                                    help_text="Settings key and BLAKE2b digest of the last imported body.")
+    guide_etag = models.CharField(max_length=512, blank=True, default="")
+    guide_last_modified = models.CharField(max_length=64, blank=True, default="")
+    guide_imported_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When the body the digest identifies was imported.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,6 +130,11 @@ class EpgFetch(PublicModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def unchanged(self) -> bool:
+        """A successful fetch that found the guide imported last, so wrote nothing (``importer.KeptGuide``)."""
+        return self.status == FetchStatus.SUCCESS and self.message.startswith(UNCHANGED_MESSAGE)
 
 
 class Program(PublicModel):

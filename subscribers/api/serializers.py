@@ -1,11 +1,13 @@
 """JSON shapes of subscribers and subscriptions, field for field as the Management API documents them."""
 
 from datetime import UTC
+from types import SimpleNamespace
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from catena_site.api.fields import IdField
+from catena_site.api.pagination import as_datetime
 from catena_site.ids import encode_id
 from subscribers.access import in_force
 from subscribers.devices import device_json
@@ -14,22 +16,51 @@ from subscribers.selectors import sharing_suspicion
 
 
 def _utc(value) -> str | None:
-    """A time as ``DATETIME_FORMAT`` writes it: ISO 8601 in UTC with ``Z``, whole seconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+    """A time (a datetime or a list page's ``TimeValue``) as ``DATETIME_FORMAT`` writes it: ISO 8601 in UTC with
+    ``Z``, whole seconds."""
+    if value is None:
+        return None
+    if isinstance(value, int):  # already UTC
+        return as_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None) -> dict:
+# What a list page reads of each subscriber (``values_list``), in this order: the list order's (the ID) first. The
+# times are read as ``TimeValue``; the suspicion's columns come through its (outer) join.
+SUBSCRIBER_COLUMNS = ("id", "portal_id", "name", "phone_country_code", "phone", "login", "playback_token",
+                      "player_password", "disabled", "created", "updated", "last_activity", "max_devices",
+                      "sharing_suspicion__id", "sharing_suspicion__token_digest", "sharing_suspicion__ips")
+SUBSCRIBER_TIMES = {"created": "created_at", "updated": "updated_at", "last_activity": "last_activity_at"}
+
+
+class SubscriberRow:
+    """A subscriber of a list page as :func:`subscriber_body` reads it, from its ``SUBSCRIBER_COLUMNS`` values
+    (no model instance: a page of them and their suspicions cost more than the page's SQL)."""
+
+    __slots__ = ("id", "portal_id", "name", "phone_country_code", "phone", "login", "playback_token",
+                 "player_password", "disabled", "created_at", "updated_at", "last_activity_at", "max_devices",
+                 "sharing_suspicion")
+
+    def __init__(self, row: tuple):
+        (self.id, self.portal_id, self.name, self.phone_country_code, self.phone, self.login, self.playback_token,
+         self.player_password, self.disabled, self.created_at, self.updated_at, self.last_activity_at,
+         self.max_devices, suspicion_id, token_digest, ips) = row
+        self.sharing_suspicion = (SimpleNamespace(token_digest=token_digest, ips=ips)
+                                  if suspicion_id is not None else None)
+
+
+def subscriber_body(subscriber, caller, subscriptions: list[tuple] | None = None, now=None) -> dict:
     """The subscriber object of the API (``SubscriberSerializer`` documents it), written by hand.
 
     ``subscriptions`` are ``(package ID, starts_at, expires_at)`` of the subscriber's subscriptions in subscription
     order when the caller loaded them apart (the list does, for a whole page in one query); without them they come
     from the prefetched ``subscriber.subscriptions``. ``packages`` names those in force now; ``subscriptions`` all
-    of them with their periods. ``playback_token`` and ``playerPassword`` are null for callers who may not see
-    tokens.
+    of them with their periods (in force at ``now``, by default the present). ``playback_token`` and
+    ``playerPassword`` are null for callers who may not see tokens.
     """
     if subscriptions is None:
         subscriptions = [(s.package_id, s.starts_at, s.expires_at) for s in subscriber.subscriptions.all()]
-    now = timezone.now()
+    now = now or timezone.now()
     periods = [{"packageId": encode_id(package_id), "startsAt": _utc(starts_at), "expiresAt": _utc(expires_at),
                 "active": in_force(starts_at, expires_at, now)}
                for package_id, starts_at, expires_at in subscriptions]

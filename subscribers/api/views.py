@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catena_site.api.pagination import TimeValue
 from catena_site.api.permissions import CanManageSubscribers
 from catena_site.api.views import LinkView, ListRetrieveMixin, PortalViewSet, json_object
 from content.models import Package
@@ -20,27 +22,19 @@ from subscribers.inputs import (
     SubscriptionInput,
     SubscriptionPeriodInput,
 )
-from subscribers.models import Device, Subscriber, Subscription
+from subscribers.models import Device, Subscriber
 
 from .serializers import (
+    SUBSCRIBER_COLUMNS,
+    SUBSCRIBER_TIMES,
     DeviceSerializer,
+    SubscriberRow,
     SubscriberSerializer,
     SubscriptionPeriodSerializer,
     SubscriptionSerializer,
     period_body,
     subscriber_body,
 )
-
-
-def subscriptions_by_subscriber(subscribers) -> dict[int, list[tuple]]:
-    """``(package ID, starts_at, expires_at)`` of each subscriber's subscriptions in subscription order, in one
-    query."""
-    found: dict[int, list[tuple]] = {subscriber.id: [] for subscriber in subscribers}
-    if found:
-        rows = Subscription.objects.filter(subscriber_id__in=found).order_by("id")
-        for subscriber_id, *row in rows.values_list("subscriber_id", "package_id", "starts_at", "expires_at"):
-            found[subscriber_id].append(tuple(row))
-    return found
 
 
 class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
@@ -54,8 +48,9 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
 
     def get_queryset(self):
         queryset = selectors.subscribers_for(self.caller.portal)
-        # A page loads its package IDs as plain values (``list``), not as prefetched subscriptions.
-        return queryset.prefetch_related(None) if self.action == "list" else queryset
+        # A page loads its package IDs as plain values (``list``), not as prefetched subscriptions, and reads the
+        # suspicion's columns through the join of ``values_list``.
+        return queryset.prefetch_related(None).select_related(None) if self.action == "list" else queryset
 
     def list(self, request, *args, **kwargs):
         # Written by ``subscriber_body``: no ModelSerializer, no prefetch, no model instances but the
@@ -63,9 +58,15 @@ class SubscriberViewSet(ListRetrieveMixin, PortalViewSet):
         # ``ReturnList`` ↔ serializer) that only the garbage collector frees, and the full collections they
         # set off every twenty pages or so took 50–200 ms (bench/lists.py). Still two queries: the page, then
         # its subscriptions. (No docstring: it would replace the class's as the operation's description.)
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        subscriptions = subscriptions_by_subscriber(page)
-        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id]) for s in page])
+        # Since then the page is read as plain values too (``SubscriberRow``): the model instances, their time
+        # zone loader and the suspicions' instances cost more than the page's SQL.
+        times = {column: TimeValue(field) for column, field in SUBSCRIBER_TIMES.items()}
+        queryset = self.filter_queryset(self.get_queryset()).annotate(**times).values_list(*SUBSCRIBER_COLUMNS)
+        page = [SubscriberRow(row) for row in self.paginator.paginate_queryset(
+            queryset, request, view=self, key=lambda row: (row[0],))]
+        subscriptions = selectors.periods_by_subscriber([s.id for s in page])
+        now = timezone.now()  # one moment for the whole page's "active" periods
+        return self.get_paginated_response([subscriber_body(s, self.caller, subscriptions[s.id], now) for s in page])
 
     @extend_schema(request=SubscriberInput, responses={201: SubscriberSerializer})
     def create(self, request):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
-from django.utils import timezone
 
 from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus
+from portals.models import Portal
 from tests.epg.conftest import GuideServer
 from tests.epg.helpers import guide, program
 
@@ -18,7 +19,15 @@ from .conftest import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-TODAY = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+# The screens' "today" is the UTC day of the server's clock; the live server is a thread of this process, so
+# ``_at_noon`` sets its clock too: noon UTC of this day, whenever the run happens (a run crossing midnight UTC
+# would otherwise look for the guide's programs on the next day).
+TODAY = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _at_noon(time_machine):
+    time_machine.move_to(TODAY + dt.timedelta(hours=12))  # before the login; the clock runs on from there (tick)
 
 
 def xmltv(hours: float) -> str:
@@ -77,7 +86,9 @@ def test_update_now_fetches_the_guide_and_shows_its_programs(owner_page, guide_u
     assert page.text_content("[data-testid=live-status] [data-testid=epg-status]") == "Success"
     assert EpgFetch.objects.get().status == FetchStatus.SUCCESS
     programs = page.locator("[data-testid=programs]")
-    assert programs.locator("tr", has_text="Morning News").locator("text=06:00–07:00").is_visible()
+    zone = zoneinfo.ZoneInfo(Portal.objects.get().effective_settings["timeZone"])  # the screens' times
+    morning = "–".join((TODAY + dt.timedelta(hours=h)).astimezone(zone).strftime("%H:%M") for h in (6, 7))
+    assert programs.locator("tr", has_text="Morning News").locator(f"text={morning}").is_visible()
     assert programs.locator("text=Football").is_visible()
     page.select_option("#program-channel", "sport.example")
     page.click("button:has-text('Show')")

@@ -32,6 +32,7 @@ class GuideServer:
         self.tls = tls
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
+        self.request_headers: list[dict] = []
         self.paused = threading.Event()
         self.resume = threading.Event()
         server = self
@@ -40,9 +41,23 @@ class GuideServer:
             def log_message(self, *args):
                 pass
 
+            def _not_modified(self, route: Route) -> bool:
+                """A conditional GET naming the route's validators (ETag, or else Last-Modified) gets a 304."""
+                etag, modified = route.headers.get("ETag"), route.headers.get("Last-Modified")
+                if etag and self.headers.get("If-None-Match"):
+                    return self.headers["If-None-Match"] == etag
+                return bool(modified) and self.headers.get("If-Modified-Since") == modified
+
             def do_GET(self):
                 server.requests.append(self.path)
+                server.request_headers.append(dict(self.headers))
                 route = server.routes.get(self.path, Route(b"not found", 404))
+                if route.status == 200 and self._not_modified(route):
+                    self.send_response(304)
+                    if "ETag" in route.headers:  # (a 304 need not repeat Last-Modified)
+                        self.send_header("ETag", route.headers["ETag"])
+                    self.end_headers()
+                    return
                 self.send_response(route.status)
                 for name, value in route.headers.items():
                     self.send_header(name, value)

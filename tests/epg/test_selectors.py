@@ -71,7 +71,7 @@ def test_has_epg_today_per_channel(portal, source):
         services.create_channel(portal, caller=caller, data={
             "name": name, "title": name, "epgSourceName": source.name if epg_channel else None,
             "epgChannelName": epg_channel})
-    channels = epg_selectors.with_epg_today(Channel.objects.for_portal(portal), day=BASE.date())
+    channels = epg_selectors.mark_epg_today(list(Channel.objects.for_portal(portal)), day=BASE.date())
     assert {c.name: c.has_epg_today for c in channels} == {"with-a": True, "with-b": True, "unknown": False,
                                                            "none": False}
     a = Channel.objects.get(name="with-a")

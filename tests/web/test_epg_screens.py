@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import pytest
 from django.db import connection
@@ -16,6 +17,7 @@ from content.epg import services as epg_services
 from content.models import Channel, EpgFetch, EpgSource, FetchStatus, Program
 from monitoring.operations import Operation, OperationType
 from portals.auth import Caller
+from tests.conftest import API
 from tests.content.test_channels_api import make_channel
 from tests.epg.conftest import GuideServer
 from tests.epg.helpers import guide, program
@@ -24,12 +26,27 @@ from .conftest import PERSONAS, page, table
 
 CONTENT_WRITERS = ("owner", "content")
 CONTENT_READERS = ("admin", "subscribers", "viewer")
-TODAY = timezone.now().astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+# The screens' "today" is the UTC day of the clock (the program browser's "Day (UTC)", the channel list's EPG
+# mark). Every test here runs at noon UTC of this day (``_at_noon``), so a run crossing midnight cannot move
+# "today" away from the guide's programs.
+TODAY = dt.datetime(2026, 6, 15, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _at_noon(time_machine):
+    time_machine.move_to(TODAY + dt.timedelta(hours=12))  # the clock runs on from there (tick)
 
 
 def xmltv(hours: float) -> str:
     """Today 00:00 UTC plus some hours, as an XMLTV time."""
     return (TODAY + dt.timedelta(hours=hours)).strftime("%Y%m%d%H%M%S +0000")
+
+
+def shown(portal, start: float, end: float) -> str:
+    """How the screens show a program from ``start`` to ``end`` hours after today 00:00 UTC: in the portal's
+    time zone."""
+    zone = zoneinfo.ZoneInfo(portal.effective_settings["timeZone"])
+    return "–".join((TODAY + dt.timedelta(hours=hours)).astimezone(zone).strftime("%H:%M") for hours in (start, end))
 
 
 def todays_guide() -> bytes:
@@ -361,10 +378,10 @@ def assert_history_shows_the_fetch(html: str) -> None:
     assert 'data-testid="duration-chart"' in html and html.count('class="chart-bar"') == 1
 
 
-def assert_programs_of_todays_guide(html: str) -> None:
+def assert_programs_of_todays_guide(html: str, portal) -> None:
     """The source page's program browser: today's guide, in order, and a channel picker of its channels."""
     programs = re.search(r'data-testid="programs">(.*?)</table>', html, re.S).group(1)
-    assert "06:00–07:00" in programs and "Morning News" in programs and "The news of the morning." in programs
+    assert shown(portal, 6, 7) in programs and "Morning News" in programs and "The news of the morning." in programs
     assert "News" in programs and "Football" in programs and "sport.example" in programs
     assert programs.index("Morning News") < programs.index("Weather") < programs.index("Football")
     select = re.search(r'<select id="program-channel".*?</select>', html, re.S).group(0)
@@ -396,7 +413,7 @@ def test_a_fetch_runs_and_the_screens_show_its_outcome(web, portal, server):
     assert re.search(r'data-testid="program-count">4<', rows)
     html = page(client.get(f"/epg-sources/{source.public_id}/"))
     assert_history_shows_the_fetch(html)
-    assert_programs_of_todays_guide(html)
+    assert_programs_of_todays_guide(html, portal)
 
 
 def test_a_failed_fetch_shows_error_with_its_message(web, portal, server):
@@ -420,6 +437,32 @@ def test_the_program_browser_picks_a_day_and_a_channel(web, loaded):
     assert "Morning News" in programs_table(client.get(url, {"date": TODAY.date().isoformat()}))
     bad = client.get(url, {"date": "yesterday"})
     assert bad.status_code == 200 and "Date: Enter a valid date (YYYY-MM-DD)." in page(bad)
+
+
+def channel_rows(client) -> dict[str, str]:
+    """The channel list's rows by channel name."""
+    return dict(re.findall(r"<code>(\w+)</code>(.*?)</tr>", table(client.get("/channels/")), re.S))
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles"])
+def test_today_is_the_utc_day_on_either_side_of_midnight_in_any_portal_zone(web, api, portal, loaded, zone,
+                                                                            time_machine):
+    """Half a minute before midnight UTC the guide's programs are today's; half a minute after, yesterday's —
+    whatever the portal's time zone (UTC+14 is already in the next day, UTC−7 still in the same), which only
+    changes how their times are shown."""
+    assert api.put(f"{API}/portal", {"settings": {"timeZone": zone}}, format="json").status_code == 200
+    portal.refresh_from_db()
+    url = f"/epg-sources/{loaded.public_id}/"
+    time_machine.move_to(TODAY + dt.timedelta(hours=23, minutes=59, seconds=30), tick=False)
+    client = web["viewer"]
+    programs = programs_table(client.get(url))
+    assert shown(portal, 6, 7) in programs and "Morning News" in programs and "Football" in programs
+    assert 'data-testid="epg-today"' in channel_rows(client)["news"]
+
+    time_machine.move_to(TODAY + dt.timedelta(days=1, seconds=30), tick=False)
+    assert programs_table(client.get(url)) == ""
+    assert "Morning News" in programs_table(client.get(url, {"date": TODAY.date().isoformat()}))
+    assert 'data-testid="epg-today-missing"' in channel_rows(client)["news"]
 
 
 def test_programs_and_history_are_paged_separately(web, portal, source):

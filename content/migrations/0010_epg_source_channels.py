@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('content', '0008_epg_offsets_and_sources'),
+        ('content', '0009_epg_source_digest'),
     ]
 
     operations = [

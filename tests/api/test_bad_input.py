@@ -107,6 +107,8 @@ WRITES = {
     ("put", "/webhooks/{webhook}"): {"url": "http://93.184.216.34/other", "types": [], "active": False},
     ("post", "/epg-sources"): {"name": "second-epg", "url": "http://127.0.0.1:9/guide.xml", "period": 2},
     ("put", "/epg-sources/{source}"): {"name": "main-epg", "url": "http://127.0.0.1:9/other.xml", "period": 3},
+    ("post", "/epg-sources/{source}/mapping"): {"accept": [{"channelId": "{channel}", "epgChannelName": "news.tv"}],
+                                                "acceptAll": False},
     # My account, as the owner's session (the API key has no account); an enrolment is waiting for its code.
     ("post", "/me/totp/confirm"): {"code": "{totp_code}"},
     ("delete", "/me/totp"): {"code": "{next_totp_code}"},
@@ -204,6 +206,13 @@ def _generic(path: str) -> str:
     """``/channels/{id}`` as the tables write it (``/channels/{channel}``)."""
     if path in WRITES_PATHS or path in LISTS:
         return path
+    parts = path.split("/")
+    for table_path in (*WRITES_PATHS, *LISTS):  # the same words where the table has no placeholder
+        table_parts = table_path.split("/")
+        if len(table_parts) == len(parts) and all(
+                mine == theirs or (mine.startswith("{") and theirs.startswith("{"))
+                for mine, theirs in zip(table_parts, parts, strict=True)):
+            return table_path
     for table_path in (*WRITES_PATHS, *LISTS):
         if table_path.split("/")[1] == path.split("/")[1] and table_path.count("/") == path.count("/"):
             return table_path
@@ -301,6 +310,8 @@ def _fill(value, targets):
         return value.format(**targets)
     if isinstance(value, dict):
         return {k: _fill(v, targets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, targets) for item in value]
     return value
 
 

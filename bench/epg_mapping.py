@@ -18,7 +18,8 @@ portal's API key):
 2. *fetch*: the work a fetch does at its end (``content.epg.mapping.warm_suggestions``), then the first request
    after it;
 3. *warm*: ``--repeat`` requests, p50 and p95;
-4. *renamed*: the first request after one channel is renamed (only that channel is computed).
+4. *renamed*: the first request after one channel's title changes (only that channel is computed), by a process
+   that has not read the source's list before, then by one that has (it keeps the last list's index).
 
 Uses the configured cache: Django's file-based one by default, Redis when ``REDIS_URL`` is set (as in production);
 it deletes only the benchmark source's entries. Target: warm p95 ≤ 200 ms.
@@ -139,14 +140,17 @@ def prepare(guide_size: int, channel_count: int, reload: bool):
     return portal, source
 
 
-def forget(source) -> None:
-    """Delete the source's cached suggestions (the benchmark's own entries only)."""
+def forget(source, *, shared: bool = True) -> None:
+    """Forget this process's matcher of the source's list (as another process would not have it) and, when
+    ``shared``, delete the source's cached suggestions (the benchmark's own entries only)."""
     from django.core.cache import cache
 
-    from content.epg.mapping import suggestions_key
+    from content.epg import mapping
 
+    mapping._last_matcher.clear()
     source.refresh_from_db()
-    cache.delete(suggestions_key(source.pk, source.channels_digest))
+    if shared:
+        cache.delete(mapping.suggestions_key(source.pk, source.channels_digest))
 
 
 def timed(call) -> tuple[float, object]:
@@ -194,7 +198,7 @@ def main() -> None:
     methods = statistics.multimode(row["suggestion"]["method"] for row in rows if row["suggestion"]) if suggested else []
     print(f"cold (nothing cached, every suggestion computed): {cold:8.1f} ms   "
           f"({len(rows):,} rows, {suggested:,} suggestions, most by {', '.join(methods) or '-'})")
-    forget(source)
+    forget(source)  # and the matcher the cold request built: a fetch runs in a worker process
     warming, _ = timed(lambda: warm_suggestions(source.pk))
     first, again = timed(get)
     assert again == answer, "the suggestions read from the cache differ from the ones computed"
@@ -206,12 +210,17 @@ def main() -> None:
           f"p95 {warm_p95:6.1f} ms")
     channel = Channel.objects.filter(portal=portal, epg_channel_name="").order_by("id").first()
     title = channel.title
-    Channel.objects.filter(pk=channel.pk).update(title=title + " Extra")
     try:
+        Channel.objects.filter(pk=channel.pk).update(title=title + " Extra")
+        forget(source, shared=False)
         renamed, _ = timed(get)
+        Channel.objects.filter(pk=channel.pk).update(title=title + " Other")
+        again, _ = timed(get)
     finally:
         Channel.objects.filter(pk=channel.pk).update(title=title)
-    print(f"first request after a channel's rename:          {renamed:8.1f} ms   (one channel computed)")
+    print(f"first request after a channel's rename:          {renamed:8.1f} ms   (one channel computed, the list "
+          "read and indexed)")
+    print(f"… by a process that read the list before:        {again:8.1f} ms   (one channel computed)")
     print(f"target warm p95 ≤ {TARGET_MS} ms: {'PASS' if warm_p95 <= TARGET_MS else 'FAIL'}")
 
 

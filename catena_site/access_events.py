@@ -47,6 +47,10 @@ device added / removed, subscriber's maxDevices        ``devices_changed(subscri
 webhook created / changed / deleted                    ``webhooks_changed(portal id)`` (the operations outbox's
                                                        cached list of the portal's webhooks, not a playback
                                                        decision)
+an EPG import changes its XMLTV channels, a channel's  nothing: the guided mapping's cached suggestions
+title changed, a channel created                       (``content.epg.mapping``) are keyed by the digest of the
+                                                       stored list and the channel's name and title, so a change
+                                                       reads another entry
 =====================================================  =======================================================
 """
 

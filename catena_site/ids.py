@@ -8,12 +8,15 @@ An ID is a 63-bit integer: 41 bits of milliseconds since 2024-01-01T00:00:00Z, 1
 from __future__ import annotations
 
 import base64
+import binascii
+import itertools
 import os
 import re
 import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 
 EPOCH_MS = 1704067200000  # 2024-01-01T00:00:00Z
 WORKER_BITS = 10
@@ -23,8 +26,9 @@ MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_ID = (1 << 63) - 1
 
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{11}\.$")
-_ENCODE = str.maketrans("+/=", "-_.")
+_ENCODE_BYTES = bytes.maketrans(b"+/=", b"-_.")
 _DECODE = str.maketrans("-_.", "+/=")
+_b2a_base64 = binascii.b2a_base64
 
 
 class InvalidId(ValueError):
@@ -55,12 +59,15 @@ class SnowflakeGenerator:
         self._sequence = 0
         self._pid = os.getpid()
 
+    def _after_fork(self) -> None:
+        if os.getpid() != self._pid:  # forked (gunicorn, celery prefork): take this process's worker id
+            self._pid = os.getpid()
+            self.worker_id = _default_worker_id()
+            self._last_ms = -1
+
     def __call__(self) -> int:
         with self._lock:
-            if os.getpid() != self._pid:  # forked (gunicorn, celery prefork): take this process's worker id
-                self._pid = os.getpid()
-                self.worker_id = _default_worker_id()
-                self._last_ms = -1
+            self._after_fork()
             now = self._clock()
             if now < self._last_ms:  # clock went back: keep counting from the last issued millisecond
                 now = self._last_ms
@@ -78,6 +85,30 @@ class SnowflakeGenerator:
             )
 
 
+    def block(self, count: int) -> Iterator[int]:
+        """``count`` fresh IDs, reserved at once: the IDs ``count`` calls would give in a row (consecutive
+        sequence numbers, the next millisecond after 4096), for one lock and one clock read. A bulk write (an EPG
+        import's 180,000 programmes) spent a tenth of its time getting IDs one by one."""
+        if count <= 0:
+            return iter(())
+        ranges = []
+        with self._lock:
+            self._after_fork()
+            now = max(self._clock(), self._last_ms)
+            sequence = self._sequence + 1 if now == self._last_ms else 0
+            prefix = self.worker_id << SEQUENCE_BITS
+            while count:
+                if sequence > MAX_SEQUENCE:
+                    now, sequence = now + 1, 0
+                taken = min(count, MAX_SEQUENCE + 1 - sequence)
+                base = ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) | prefix
+                ranges.append(range(base | sequence, (base | sequence) + taken))
+                count -= taken
+                sequence += taken
+            self._last_ms, self._sequence = now, sequence - 1
+        return itertools.chain.from_iterable(ranges)
+
+
 next_id = SnowflakeGenerator()
 
 
@@ -86,11 +117,17 @@ def new_id() -> int:
     return next_id()
 
 
+def new_ids(count: int) -> Iterator[int]:
+    """``count`` fresh unique IDs, in increasing order (:meth:`SnowflakeGenerator.block`)."""
+    return next_id.block(count)
+
+
 def encode_id(value: int) -> str:
     """The 12-character public form of an ID."""
     if not 0 <= value <= MAX_ID:
         raise InvalidId(f"{value} is not a 63-bit ID")
-    return base64.b64encode(value.to_bytes(8, "big")).decode("ascii").translate(_ENCODE)
+    # binascii and a bytes table: a third of base64.b64encode + str.translate's time (every list row has several)
+    return _b2a_base64(value.to_bytes(8, "big"), newline=False).translate(_ENCODE_BYTES).decode("ascii")
 
 
 def decode_id(text: str) -> int:

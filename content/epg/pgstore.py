@@ -21,7 +21,7 @@ from bisect import bisect_left
 
 from django.db import transaction
 
-from catena_site.ids import new_id
+from catena_site.ids import new_ids
 
 from .store import (
     PROGRAM_COLUMNS,
@@ -200,12 +200,13 @@ class StagedMerge(Store):
 
     def write(self, rows: list[tuple]) -> None:
         write_row, datetimes, known, unchanged = self._copy.write_row, self._datetimes, self._known, _UNCHANGED
+        next_id = new_ids(len(rows)).__next__  # some go unused (a programme stored unchanged): IDs are plenty
         for row in rows:
             digest = content_hash(row)
             if (row[0], row[1], digest) in known:
                 write_row((None, row[0], datetimes[row[1]]) + unchanged + (digest,))
             else:
-                write_row((new_id(), row[0], datetimes[row[1]], datetimes[row[2]]) + row[3:] + (digest,))
+                write_row((next_id(), row[0], datetimes[row[1]], datetimes[row[2]]) + row[3:] + (digest,))
 
     def abort(self, exc: BaseException) -> None:
         if self._copy is not None:
@@ -301,13 +302,14 @@ class BulkLoad(Store):
     def write(self, rows: list[tuple]) -> None:
         write_row, datetimes, latest, late = self._copy.write_row, self._datetimes, self._latest, self._late
         portal, source = self.portal_id, self.source_id
+        next_id = new_ids(len(rows)).__next__
         copied = 0
         for row in rows:
             channel, start = row[0], row[1]
             highest = latest.get(channel)
             if highest is None or start > highest:
                 latest[channel] = start
-                write_row((new_id(), portal, source, channel, datetimes[start], datetimes[row[2]]) + row[3:]
+                write_row((next_id(), portal, source, channel, datetimes[start], datetimes[row[2]]) + row[3:]
                           + (content_hash(row),))
                 copied += 1
             else:
@@ -319,8 +321,9 @@ class BulkLoad(Store):
             self._copy = self._open_copy()
 
     def _insert_late(self) -> None:
-        values = [(new_id(), self.portal_id, self.source_id, row[0], self._datetimes[row[1]],
-                   self._datetimes[row[2]]) + row[3:] + (content_hash(row),) for row in self._late]
+        datetimes = self._datetimes
+        values = [(program_id, self.portal_id, self.source_id, row[0], datetimes[row[1]], datetimes[row[2]])
+                  + row[3:] + (content_hash(row),) for program_id, row in zip(new_ids(len(self._late)), self._late)]
         self._late.clear()
         with self.connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {PROGRAM_TABLE} ({', '.join(PROGRAM_COLUMNS)}) VALUES "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 
 from django.conf import settings
@@ -36,6 +37,7 @@ from ..models import (
 from ..services import duplicate_name, lock_portal, promote_first_extra
 from .errors import FetchFailed
 from .importer import ImportReport, import_guide
+from .mapping import warm_suggestions
 from .selectors import active_fetch
 
 log = logging.getLogger(__name__)
@@ -373,7 +375,23 @@ def run_fetch(fetch_id: int) -> EpgFetch | None:
         log.exception("EPG fetch %s of source %s failed", fetch.job_id, source.pk)
         _finish(fetch, FetchStatus.ERROR, f"Internal error while importing: {type(exc).__name__}: {exc}", None)
     fetch.refresh_from_db()
+    if fetch.status == FetchStatus.SUCCESS:
+        warm_mapping(fetch.epg_source_id)
     return fetch
+
+
+def warm_mapping(source_id: int) -> None:
+    """Compute the guided mapping's suggestions the source's stored channels give, after its fetch committed
+    (:func:`.mapping.warm_suggestions`: only what the cache lacks), so the mapping's first view is fast. Never
+    raises: the fetch succeeded whatever happens here, and a view computes what is missing itself."""
+    started = time.perf_counter()
+    try:
+        suggested = warm_suggestions(source_id)
+    except Exception:
+        log.exception("EPG source %s: could not compute the mapping suggestions after its fetch", source_id)
+        return
+    log.info("EPG source %s: %d mapping suggestions ready in %.2f s", source_id, suggested,
+             time.perf_counter() - started)
 
 
 def stale_fetches(now: dt.datetime | None = None):

@@ -343,14 +343,11 @@ class EpgMappingView(PortalMixin, EpgSourceObjectMixin, TemplateView):
         source, query = self.source, self.request.GET
         show = query.get("show", "unmapped") if query.get("show") in MAPPING_FILTERS else "unmapped"
         search = query.get("search", "")
-        xmltv = mapping.xmltv_channels_of(source)
+        xmltv_count, listed, more = mapping.listed_xmltv_channels(source, search, XMLTV_CHANNELS_SHOWN)
         rows = mapping.mapping_rows(source)
-        needle = search.strip().casefold()
-        listed = [channel for channel in xmltv if not needle or needle in channel.xmltv_id.casefold()
-                  or any(needle in name.casefold() for name in channel.names)]
         context.update(
-            source=source, show=show, search=search, filters=MAPPING_FILTERS, xmltv_count=len(xmltv),
-            xmltv_channels=listed[:XMLTV_CHANNELS_SHOWN], xmltv_more=max(0, len(listed) - XMLTV_CHANNELS_SHOWN),
+            source=source, show=show, search=search, filters=MAPPING_FILTERS, xmltv_count=xmltv_count,
+            xmltv_channels=listed, xmltv_more=more,
             rows=mapping_filter(rows, show, search), channel_count=len(rows),
             mapped_count=sum(row.mapped for row in rows),
             suggestion_count=sum(row.suggestion is not None for row in rows),

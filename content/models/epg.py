@@ -47,6 +47,10 @@ class EpgSource(PublicModel):
     guide_last_modified = models.CharField(max_length=64, blank=True, default="")
     guide_imported_at = models.DateTimeField(null=True, blank=True,
                                              help_text="When the body the digest identifies was imported.")
+    # What the guided mapping's cached suggestions are keyed by (content.epg.mapping): the digest of the stored
+    # XMLTV channels' ids and names, written with them by each import (content.epg.channels); "" while none.
+    channels_digest = models.CharField(max_length=64, blank=True, default="",
+                                       help_text="Digest of the ids and names of the stored XMLTV channels.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

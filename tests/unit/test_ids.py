@@ -14,6 +14,7 @@ from catena_site.ids import (
     decode_id,
     encode_id,
     new_id,
+    new_ids,
 )
 
 ids = st.integers(min_value=0, max_value=MAX_ID)
@@ -85,3 +86,31 @@ def test_more_than_4096_ids_in_one_millisecond_stay_unique_and_ordered_without_w
     generator = SnowflakeGenerator(worker_id=2, clock=lambda: EPOCH_MS + 50)  # a clock that never advances
     values = [generator() for _ in range(10_000)]
     assert values == sorted(values) and len(set(values)) == 10_000
+
+
+def test_a_block_gives_what_as_many_calls_would_give():
+    """A reserved block is the IDs one-by-one calls would give at the same clock readings, across the 4096 of a
+    millisecond; the next call continues after it."""
+    one_by_one = SnowflakeGenerator(worker_id=7, clock=lambda: EPOCH_MS + 50)
+    blocked = SnowflakeGenerator(worker_id=7, clock=lambda: EPOCH_MS + 50)
+    expected = [one_by_one() for _ in range(3)] + [one_by_one() for _ in range(10_000)] + [one_by_one()]
+    got = [blocked() for _ in range(3)] + list(blocked.block(10_000)) + [blocked()]
+    assert got == expected
+    assert len(set(got)) == len(got) and got == sorted(got)
+    assert list(blocked.block(0)) == []
+
+
+def test_blocks_and_single_ids_never_overlap_across_threads():
+    results: list[list[int]] = [[] for _ in range(6)]
+
+    def work(slot):
+        for _ in range(20):
+            results[slot] += list(new_ids(700)) if slot % 2 else [new_id() for _ in range(700)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [value for values in results for value in values]
+    assert len(set(every)) == len(every) == 6 * 20 * 700

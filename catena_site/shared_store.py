@@ -225,6 +225,8 @@ class RedisStore:
         and is woken twice per round trip). Raises the connection's errors when the command cannot be sent."""
         connection = self._connection
         if connection is None:
+            if self._deferred:  # sent on a connection since dropped: their answers are lost, never the new one's
+                self.settle()
             connection = self._connection = self.client.connection_pool.make_connection()
         keys = [self.make_key(k) for k in keys]
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
@@ -241,8 +243,12 @@ class RedisStore:
         Without ``wait``, only the answers already received (the rest are read before the next script run)."""
         while self._deferred:
             connection = self._connection
-            if not wait and connection is not None and not connection.can_read(timeout=0):
-                return
+            try:
+                if connection is not None and not wait and not connection.can_read(timeout=0):
+                    return
+            except self._errors:
+                self._drop(connection)
+                connection = None
             then = self._deferred.popleft()
             try:
                 if connection is None:
@@ -250,10 +256,14 @@ class RedisStore:
                 answer = connection.read_response()
             except self._response_error as exc:  # this script's own error answer; the next ones still follow
                 answer = exc
-            except BaseException as exc:  # noqa: BLE001 (the connection is unusable: every answer is lost)
+            except Exception as exc:  # the connection is unusable: every answer still on it is lost
                 if connection is not None:
                     self._drop(connection)
                 answer = exc
+            except BaseException:  # a worker's timeout mid-read: no answer may be taken for another's later
+                if connection is not None:
+                    self._drop(connection)
+                raise
             then(answer)
 
     def _drop(self, connection) -> None:

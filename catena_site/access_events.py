@@ -48,7 +48,7 @@ webhook created / changed / deleted                    ``webhooks_changed(portal
                                                        cached list of the portal's webhooks, not a playback
                                                        decision)
 an EPG import changes its XMLTV channels, a channel's  nothing: the guided mapping's cached suggestions
-title changed, a channel created                       (``content.epg.mapping``) are keyed by the digest of the
+name or title changed, a channel created               (``content.epg.mapping``) are keyed by the digest of the
                                                        stored list and the channel's name and title, so a change
                                                        reads another entry
 =====================================================  =======================================================

@@ -20,7 +20,8 @@ digest of its stored list (``EpgSource.channels_digest``, written with the list 
 ``(name, title)`` to its suggestion. The key names what the values depend on, so nothing is ever invalidated: a new
 list has another digest (hence another entry), a renamed or new channel another ``(name, title)`` (computed when
 first asked for, then kept), and an entry of a list no longer stored is never read again and expires. A successful
-fetch fills the entry in the background (:func:`warm_suggestions`), so the screen's first view after it is fast.
+fetch fills the entry at the end of its task, once its transaction has committed (:func:`warm_suggestions`), so the
+screen's first view after it is fast.
 """
 
 from __future__ import annotations
@@ -408,5 +409,8 @@ def apply_mapping(source: EpgSource, *, caller, data) -> list[tuple[Channel, str
     pairs = [(found[entry["channel_id"]], entry["epg_channel_name"]) for entry in listed]
     if values["accept_all"]:
         chosen = {channel.pk for channel, _ in pairs}
+        # The digest as stored now: an import that committed since ``source`` was read has another list, and the
+        # suggestions accepted must name ids of the list stored, not of the one before.
+        source.channels_digest = EpgSource.objects.filter(pk=source.pk).values_list("channels_digest", flat=True).get()
         pairs += [(channel, name) for channel, name in suggested_pairs(source) if channel.pk not in chosen]
     return accept_mappings(source, pairs, caller=caller)

@@ -181,14 +181,29 @@ def test_the_migration_records_the_digest_of_the_channels_stored_before_it(porta
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     OldSource, OldChannel = old.get_model("content", "EpgSource"), old.get_model("content", "EpgSourceChannel")
-    fetched, never = (OldSource.objects.create(id=5000 + number, portal_id=portal.id, name=name,
+    was_fetched, never_fetched = (OldSource.objects.create(id=5000 + number, portal_id=portal.id, name=name,
                                                 url="https://epg.example.com/guide.xml")
                       for number, name in enumerate(["fetched", "never"]))
-    OldChannel.objects.create(epg_source=fetched, xmltv_id="b.tv", display_names=[["Bé", "fr"], ["B HD", ""]])
-    OldChannel.objects.create(epg_source=fetched, xmltv_id="a.tv", display_names=[])
+    OldChannel.objects.create(epg_source=was_fetched, xmltv_id="b.tv", display_names=[["Bé", "fr"], ["B HD", ""]])
+    OldChannel.objects.create(epg_source=was_fetched, xmltv_id="a.tv", display_names=[])
     executor = MigrationExecutor(connection)  # reload the graph, as a new ``migrate`` would
     executor.migrate(after)
     digests = dict(EpgSource.objects.filter(id__in=[5000, 5001]).values_list("name", "channels_digest"))
     executor = MigrationExecutor(connection)  # the later migrations back, for the tests after this one
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert digests == {"fetched": channel_list_digest([("a.tv", []), ("b.tv", ["Bé", "B HD"])]), "never": ""}
+
+
+def test_accept_all_with_a_source_read_before_an_import_committed_takes_ids_of_the_list_stored(
+        api, portal, server, fetched):  # noqa: F811
+    """The old list's entry covers every channel, but the guide now calls BBC One "bbc1.uk": accept-all maps to
+    that id, not to the previous list's "bbcone.uk"."""
+    from portals.auth import Caller
+
+    source, channels = fetched
+    assert suggestions(api, source)["bbc1"] == ("bbcone.uk", "name", 100)  # the old list's entry, complete
+    read_before = EpgSource.objects.get(pk=source.pk)
+    server.serve("/guide.xml", GUIDE.replace(b"bbcone.uk", b"bbc1.uk"))
+    assert fetch_now(source).status == "success"
+    mapping.apply_mapping(read_before, caller=Caller(portal=portal), data={"acceptAll": True})
+    assert Channel.objects.get(pk=channels["by_name"].pk).epg_channel_name == "bbc1.uk"

@@ -356,6 +356,11 @@ PLAY_SESSION_RETENTION_DAYS = env.int("PLAY_SESSION_RETENTION_DAYS", default=400
 OPERATION_RETENTION_DAYS = env.int("OPERATION_RETENTION_DAYS", default=None)
 # With Redis: session starts of portals without a session limit are buffered and written every few seconds.
 STREAMER_BUFFER_SESSIONS = env.bool("STREAMER_BUFFER_SESSIONS", default=True)
+# With Redis: each web process is told of every invalidation by a push (Redis's CLIENT TRACKING), so a warm auth check
+# whose facts this process already holds sends its heartbeat without waiting for Redis (subscribers/playback_cache.py).
+# "local": only when Redis is on this host (loopback or a unix socket: the push is delivered in the same pass as the
+# invalidation's answer); "on": also over a network; "off": every check waits for Redis's answer.
+STREAMER_PUSH_INVALIDATION = env.str("STREAMER_PUSH_INVALIDATION", default="local")
 # With Redis: event batches are acknowledged once buffered and applied in bulk by a worker within seconds.
 STREAMER_BUFFER_EVENTS = env.bool("STREAMER_BUFFER_EVENTS", default=True)
 TOKEN_SHARING_IPS = env.int("TOKEN_SHARING_IPS", default=3)

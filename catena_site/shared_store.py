@@ -14,13 +14,21 @@ byte-for-byte those of the Django cache, so both can read and write the same ent
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
 import os
 import secrets
+import select
+import time
+from collections import deque
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.signals import setting_changed
 
 from . import access_events
+
+log = logging.getLogger(__name__)
 
 
 class Script:
@@ -101,10 +109,15 @@ class RedisStore:
         self._connection = None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self._no_script = redis.exceptions.NoScriptError
+        self._response_error = redis.exceptions.ResponseError
         # The process tier of the playback facts (``subscribers.playback_cache``): entries of this process,
         # valid while the generation key holds the value they were read under. Per store, so a forked child or
         # other cache settings start empty.
         self.process_tier: dict = {}
+        # Scripts sent by run_deferred whose answers are not read yet: what to do with each, in order.
+        self._deferred: deque = deque()
+        self.watch = (InvalidationWatch(self.client, self.make_key(access_events.generation_key()))
+                      if push_invalidation(url) else None)
 
     def get_many(self, keys: list[str]) -> dict:
         if not keys:
@@ -204,6 +217,55 @@ class RedisStore:
         it when Redis lacks it (a restart) and reconnects when the connection dropped."""
         return self._evalsha(script, [self.make_key(k) for k in keys], args)
 
+    def run_deferred(self, script: Script, keys: list[str], args: tuple[str, ...], then) -> None:
+        """Send ``script`` like :meth:`run` without waiting for its answer: ``then`` gets it (or the error, as an
+        exception) when :meth:`settle` reads it — at the next script run or when the request has been answered.
+
+        Waiting for Redis, not the work, was what a warm auth check cost beyond a bare view (the process sleeps
+        and is woken twice per round trip). Raises the connection's errors when the command cannot be sent."""
+        connection = self._connection
+        if connection is None:
+            if self._deferred:  # sent on a connection since dropped: their answers are lost, never the new one's
+                self.settle()
+            connection = self._connection = self.client.connection_pool.make_connection()
+        keys = [self.make_key(k) for k in keys]
+        head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
+        try:
+            connection.send_packed_command([_pack(head, 3, (*keys, *args))], check_health=False)
+        except BaseException:
+            self._drop(connection)
+            raise
+        self._deferred.append(then)
+
+    def settle(self, wait: bool = True) -> None:
+        """Read the answers of the scripts :meth:`run_deferred` sent, in order, and hand each to its ``then``; an
+        error answer (a script Redis lost in a restart) as the exception, a lost connection as its error to each.
+        Without ``wait``, only the answers already received (the rest are read before the next script run)."""
+        while self._deferred:
+            connection = self._connection
+            try:
+                if connection is not None and not wait and not connection.can_read(timeout=0):
+                    return
+            except self._errors:
+                self._drop(connection)
+                connection = None
+            then = self._deferred.popleft()
+            try:
+                if connection is None:
+                    raise self._errors[0]("the connection of a deferred script was dropped")
+                answer = connection.read_response()
+            except self._response_error as exc:  # this script's own error answer; the next ones still follow
+                answer = exc
+            except Exception as exc:  # the connection is unusable: every answer still on it is lost
+                if connection is not None:
+                    self._drop(connection)
+                answer = exc
+            except BaseException:  # a worker's timeout mid-read: no answer may be taken for another's later
+                if connection is not None:
+                    self._drop(connection)
+                raise
+            then(answer)
+
     def _drop(self, connection) -> None:
         connection.disconnect()
         if self._connection is connection:
@@ -211,6 +273,8 @@ class RedisStore:
 
     def _evalsha(self, script: Script, keys: list[str], args: tuple[str, ...]):
         """``EVALSHA``, packed by hand (RESP) and sent on this process's own connection."""
+        if self._deferred:  # their answers come first on the connection
+            self.settle()
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
         packed = _pack(head, 3, (*keys, *args))
         for attempt in (1, 2, 3):
@@ -230,6 +294,105 @@ class RedisStore:
                 self._drop(connection)  # never be taken for the next call's
                 raise
         raise RuntimeError("the script could not be loaded")  # pragma: no cover
+
+
+def push_invalidation(url: str) -> bool:
+    """Whether this process watches the generation key by push (``STREAMER_PUSH_INVALIDATION``): "on", "off", or
+    "local" — only for a Redis on this host (a loopback address or a unix socket), where the push reaches this
+    process's socket in the same pass of Redis's event loop as the invalidating process gets its answer. Over a
+    network a lost packet could delay it by a retransmission (about 200 ms), longer than a change takes to matter."""
+    mode = getattr(settings, "STREAMER_PUSH_INVALIDATION", "local")
+    if mode != "local":
+        return mode == "on"
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return True
+    host = parsed.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class InvalidationWatch:
+    """Tells this process, without asking Redis, whether the generation key (``access_events.generation_key``)
+    changed: a connection of its own receives Redis's invalidation messages for that key (server-assisted client
+    caching: ``CLIENT TRACKING … BCAST PREFIX <key>``, redirected to itself, and ``SUBSCRIBE __redis__:invalidate``).
+
+    :meth:`epoch` is a number that changes with every message received and whenever the watch stops (a dropped
+    connection, a Redis restart); None while not watching. An entry read from Redis after the watch said ``n``
+    is as valid as when it was read as long as the watch still says ``n``: every invalidation changes the key
+    in Redis, which writes the message to this socket in the same pass of its event loop as it answers the
+    invalidating transaction (see ``push_invalidation`` for why only on the same host by default). Checking costs
+    one ``poll`` of the socket (a system call, no round trip, no waiting)."""
+
+    RETRY_SECONDS = 5  # after a failure to watch, the next attempt (meanwhile checks ask Redis as before)
+    SUBSCRIPTION = "__redis__:invalidate"
+
+    def __init__(self, client, key: str):
+        self.client = client
+        self.key = key
+        self.connection = None
+        self.client_id = None  # the watching connection's ID in Redis
+        self.poller = None
+        self.count = 0
+        self.retry_at = 0.0
+
+    def epoch(self) -> int | None:
+        """The watch's current number (see above), or None when not watching."""
+        if self.connection is None:
+            if time.monotonic() < self.retry_at:
+                return None
+            self.start()
+            if self.connection is None:
+                return None
+        if self.poller.poll(0):
+            self.receive()
+        return self.count if self.connection is not None else None
+
+    def start(self) -> None:
+        connection = self.client.connection_pool.make_connection()
+        try:
+            connection.send_command("CLIENT", "ID")
+            own = connection.read_response()
+            connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", own, "BCAST", "PREFIX", self.key)
+            connection.read_response()
+            connection.send_command("SUBSCRIBE", self.SUBSCRIPTION)
+            connection.read_response()
+            connection._sock.setblocking(False)
+        except Exception as exc:  # noqa: BLE001 (an old Redis, no permission, unreachable: ask Redis per check)
+            log.info("not watching the playback generation key by push (%s); checks ask Redis", exc)
+            connection.disconnect()
+            self.retry_at = time.monotonic() + self.RETRY_SECONDS
+            return
+        self.connection, self.client_id = connection, own
+        self.poller = select.poll()
+        self.poller.register(connection._sock, select.POLLIN)
+        self.count += 1  # nothing read before this moment is trusted
+
+    def receive(self) -> None:
+        """Something arrived: an invalidation (its content does not matter, only the key is watched) or the end
+        of the connection (the watch stops until the next check starts it again)."""
+        self.count += 1
+        sock = self.connection._sock
+        try:
+            while True:
+                if not sock.recv(65536):
+                    break  # closed by Redis
+        except BlockingIOError:
+            return  # read all there was: still watching
+        except OSError:
+            pass
+        self.stop()
+
+    def stop(self) -> None:
+        self.count += 1
+        connection, self.connection, self.poller = self.connection, None, None
+        if connection is not None:
+            connection.disconnect()
+        self.retry_at = time.monotonic() + self.RETRY_SECONDS
 
 
 def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
@@ -266,7 +429,7 @@ def store() -> DjangoStore | RedisStore:
 def _forget_store(**kwargs) -> None:
     """A forked child builds its own store (never shares a connection); tests changing the caches get a new one."""
     global _store
-    if kwargs.get("setting") in (None, "CACHES", "STREAMER_CACHE_ALIAS"):
+    if kwargs.get("setting") in (None, "CACHES", "STREAMER_CACHE_ALIAS", "STREAMER_PUSH_INVALIDATION"):
         _store = None
 
 

@@ -300,6 +300,12 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
     missing) and the entry's ``valid until`` (``u``) as the eleventh and twelfth items. ``held``: this process's
     entry for the check; while the generation key still holds its value the answer is only ``[4]`` (the heartbeat
     refreshed) or ``[3, heartbeat]``."""
+    return cache.run(CHECK, *_check_call(key, name, probe, full, viewer, device, generation, held))
+
+
+def _check_call(key: str, name: str, probe: BeatProbe | None, full: bool, viewer: Viewer, device: str | None,
+                generation: bool, held: _ProcessEntry | None) -> tuple[list[str], tuple[str, ...]]:
+    """The keys and arguments of a ``_CHECK`` run (see :func:`_run_check`)."""
     if probe is not None:
         args = (name, "1" if probe.update else "0", repr(probe.at), str(probe.bytes or 0),
                 "" if probe.duration is None else str(probe.duration), str(probe.timeout), "1" if full else "0",
@@ -312,13 +318,20 @@ def _run_check(cache, key: str, name: str, probe: BeatProbe | None, full: bool, 
     if generation:
         tier = ("",)
         if held is not None:
-            found = held.verdict
-            owner = (found.subscriber_id is not None and not found.disabled and found.channel_id is not None
-                     and not found.location_refused and (found.archive or dvr == "0"))
-            tier = (held.generation, *((str(found.subscriber_id), str(found.channel_id)) if owner else ("", "")))
-        return cache.run(CHECK, [key, beat_key, keys.generation_key()],
-                         (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8), *tier))
-    return cache.run(CHECK, [key, beat_key], (*args, repr(time.time()), device or "", dvr))
+            owner = _owner(held.verdict, dvr == "1")
+            tier = (held.generation, *((str(owner[0]), str(owner[1])) if owner else ("", "")))
+        return ([key, beat_key, keys.generation_key()],
+                (*args, repr(time.time()), device or "", dvr, secrets.token_hex(8), *tier))
+    return [key, beat_key], (*args, repr(time.time()), device or "", dvr)
+
+
+def _owner(found: Verdict, dvr: bool) -> tuple[int, int] | None:
+    """``(subscriber, channel)`` a heartbeat must name to be refreshed under this verdict, or None when the verdict
+    refuses the stream (``refreshable``'s rule for a held verdict)."""
+    if (found.subscriber_id is not None and not found.disabled and found.channel_id is not None
+            and not found.location_refused and (found.archive or not dvr)):
+        return found.subscriber_id, found.channel_id
+    return None
 
 
 def _device_rules(raw) -> DeviceRules | None:
@@ -342,31 +355,27 @@ def read_facts(cache, key: str) -> tuple[bool, tuple | None]:
 
 
 def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer = NOWHERE,
-                device: str | None = None, token: str | None = None) -> tuple[Verdict | None, Beat | None]:
+                device: str | None = None, token: str | None = None,
+                fallback=None) -> tuple[Verdict | None, Beat | None]:
     """The facts for one stream name watched by ``viewer`` (None: recompute) and the heartbeat, refreshed as
     ``next_beat`` says. On Redis in one round trip reading only what that needs (no unpickling); with ``token``,
-    a valid answer also fills the process tier (see below) in that round trip."""
+    a valid answer also fills the process tier (see below) in that round trip, and an entry of the tier that the
+    push watch vouches for answers without waiting for Redis (``fallback``: see :func:`check`)."""
     if not cache.supports_scripts:
-        found = cache.get_many([key])
-        beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
-        entry = found.get(key)
-        if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
-            return None, beat
-        refreshed = next_beat(entry[1], beat, probe, viewer)
-        if refreshed is not None:
-            cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
-        return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
+        return _check_file_entry(cache, key, name, probe, viewer, device)
     tier_key = (token, name, viewer, device)
     held = _held(cache, tier_key) if token is not None else None
+    epoch = cache.watch.epoch() if token is not None and cache.watch is not None else None
+    if held is not None and epoch is not None and held.epoch == epoch:
+        answered = _answer_held(cache, key, name, probe, viewer, held, fallback)
+        if answered is not None:
+            return answered, None
     # A false in the script's answer may come back as None; pad in case trailing items are left out.
     status, meta, channel, beat, _, expired, refused, known, rules, archive, generation, until = (
         *_run_check(cache, key, name, probe, False, viewer, device, token is not None, held),
         None, None, None, None, None, None, None, None, None, None, None)[:12]
     if status in (3, 4):  # this process's entry still holds (3: with the heartbeat, 4: refreshed)
-        if probe is None:
-            return held.verdict, None
-        beat = _beat(meta) if status == 3 else None
-        return held.verdict._replace(beat=beat, written=status == 4), beat
+        return _still_held(cache, tier_key, held, epoch, probe, _beat(meta) if status == 3 else None, status == 4)
     beat = _beat(beat) if probe is not None and status != 2 else None  # 2: refreshed, not needed
     if not status:
         if held is not None:
@@ -376,8 +385,73 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
                       rules, archive)
     if token is not None and generation is not None:
         _remember(cache, tier_key, generation.decode(), found,
-                  UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None)
+                  UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None, epoch)
     return found, beat
+
+
+def _still_held(cache, tier_key: tuple, held: _ProcessEntry, epoch: int | None, probe: BeatProbe | None,
+                beat: Beat | None, written: bool) -> tuple[Verdict, Beat | None]:
+    """The answer of this process's entry, which the script found still valid (the generation key unchanged)."""
+    if epoch is not None and held.epoch != epoch:  # read under the watch now: the next check need not wait
+        cache.process_tier[tier_key] = held._replace(epoch=epoch)
+    if probe is None:
+        return held.verdict, None
+    return held.verdict._replace(beat=beat, written=written), beat
+
+
+def _check_file_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer,
+                      device: str | None) -> tuple[Verdict | None, Beat | None]:
+    """:func:`check_entry` on Django's cache (the file-based one): the entry, its stamps and the heartbeat read."""
+    found = cache.get_many([key])
+    beat = get_heartbeats([probe.key]).get(probe.key) if probe else None
+    entry = found.get(key)
+    if entry is None or not _valid(cache, entry[0]) or not current(entry[1]):
+        return None, beat
+    refreshed = next_beat(entry[1], beat, probe, viewer)
+    if refreshed is not None:
+        cache.set_text(probe.key, _beat_text(refreshed), probe.timeout)
+    return verdict(entry[1], name, beat, refreshed is not None, viewer, device), beat
+
+
+def _answer_held(cache, key: str, name: str, probe: BeatProbe | None, viewer: Viewer, held: _ProcessEntry,
+                 fallback) -> Verdict | None:
+    """The verdict of this process's entry, which the push watch says is still valid, without waiting for Redis;
+    None when it cannot be given so (a heartbeat to refresh and no ``fallback``, or Redis unreachable).
+
+    Only an allowed ``update_session`` has anything to do in Redis: its heartbeat is refreshed by the same
+    script as on the waiting path, sent without waiting (``run_deferred``); the answer is read after the response
+    went out (``settle``), and when the heartbeat was not refreshed (none cached, or another channel's) the
+    ``fallback`` does what the check would have done (``sessions.refresh_session``)."""
+    found = held.verdict
+    if probe is None or not probe.update or _owner(found, probe.dvr) is None:
+        return found  # nothing to refresh: a new_session does not read the old heartbeat, a refusal writes none
+    if fallback is None:
+        return None
+    call = _check_call(key, name, probe, False, viewer, None, True, held)
+
+    def then(answer) -> None:
+        _settle_heartbeat(cache, call, answer, found, fallback)
+
+    try:
+        cache.run_deferred(CHECK, *call, then)
+    except CacheErrors:
+        return None
+    return found._replace(written=True)
+
+
+def _settle_heartbeat(cache, call, answer, found: Verdict, fallback) -> None:
+    """The deferred script's ``answer`` read: nothing more to do when it refreshed the heartbeat (4, or 2 on the
+    shared path when the generation moved meanwhile); else ``fallback(found, heartbeat)``. An error answer (a
+    script lost in a Redis restart, a dropped connection) runs the script again, waiting."""
+    try:
+        if isinstance(answer, BaseException):
+            answer = cache.run(CHECK, *call)
+        status = answer[0]
+        if status in (2, 4):
+            return
+        fallback(found, _beat(answer[1] if status == 3 else answer[3]))
+    except Exception:  # the response is out: log it, like a failed buffered write
+        log.exception("could not refresh a heartbeat after the answer")
 
 
 def _answered(meta, channel, beat: Beat | None, written: bool, expired, refused, known: bool, rules,
@@ -569,6 +643,9 @@ def lookup(token: str) -> PlaybackFacts | None:
 # entry — still one round trip, however often things change. A process entry also ends at the shared entry's
 # ``valid until`` (a subscription period starts or ends) and its lifetime. Any change anywhere drops every process
 # entry (each is refilled by its next check), which keeps the rule simple: nothing but one compared value decides.
+# With the push watch (``shared_store.InvalidationWatch``), an entry read after the watch's last message needs no
+# round trip at all: the watch's number replaces the compared value, and an allowed update_session's heartbeat is
+# sent without waiting for its answer (``_answer_held``; README, "Without waiting").
 
 PROCESS_TIER_SIZE = 50_000  # entries per process; the tier starts again empty when full
 
@@ -578,14 +655,16 @@ class _ProcessEntry(NamedTuple):
     verdict: Verdict  # without a heartbeat
     expires: float  # monotonic time: the shared entry's lifetime
     valid_until: float | None  # Unix time: the shared entry's ``valid until``
+    epoch: int | None = None  # the push watch's number before the entry was read (None: not watching)
 
 
-def _remember(cache, key: tuple, generation: str, found: Verdict, ttl: int, valid_until: float | None) -> None:
+def _remember(cache, key: tuple, generation: str, found: Verdict, ttl: int, valid_until: float | None,
+              epoch: int | None = None) -> None:
     tier = cache.process_tier
     if len(tier) >= PROCESS_TIER_SIZE:
         tier.clear()
     tier[key] = _ProcessEntry(generation, found._replace(beat=None, written=False), time.monotonic() + ttl,
-                              valid_until)
+                              valid_until, epoch)
 
 
 def _held(cache, key: tuple) -> _ProcessEntry | None:
@@ -600,7 +679,7 @@ def _held(cache, key: tuple) -> _ProcessEntry | None:
 
 
 def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: Viewer = NOWHERE,
-          device: str | None = None) -> Verdict:
+          device: str | None = None, fallback=None) -> Verdict:
     """:func:`lookup` for the auth check: the token's facts as they concern stream ``name`` watched by ``viewer``
     (whether a location restriction refuses it), and (with ``probe``) the session's heartbeat, read and
     refreshed (unless refused) in the same round trip.
@@ -608,18 +687,37 @@ def check(token: str, name: str, *, probe: BeatProbe | None = None, viewer: View
     A warm check on Redis reads only the fields this needs (the meta facts, the one channel, the stamps), so
     its cost does not depend on how many channels the subscriber may watch (nor devices: ``device``, a device
     uid, is looked up as one field). Raises the database's errors (the caller answers 503).
+
+    ``fallback(verdict, heartbeat)``: given, an allowed ``update_session`` answered by this process's entry may
+    refresh its heartbeat after the answer (:func:`settle`), and calls it only when that heartbeat could not be
+    refreshed (what the caller does for a verdict with ``written`` False); the verdict then says ``written``.
     """
     try:
         cache = store()
         key = entry_key(token)
         found, beat = check_entry(cache, key, name, probe, viewer, device,
-                                  token if cache.supports_scripts else None)
+                                  token if cache.supports_scripts else None, fallback)
         if found is not None:
             return found
         return verdict(_recompute(cache, key, token), name, beat, False, viewer, device)
     except CacheErrors as exc:
         log.warning("playback cache unavailable (%s); deciding from the database", exc)
         return verdict(_uncached(token), name, None, False, viewer, device)
+
+
+def deferred() -> bool:
+    """Whether a heartbeat was sent without waiting and its answer is still to be read (:func:`settle`)."""
+    return bool(getattr(store(), "_deferred", None))
+
+
+def settle() -> None:
+    """Read the answers of heartbeats sent without waiting that have arrived, and run the fallback of any not
+    refreshed: called once the answer to the streaming server is out (the auth view's response, when closed).
+    An answer still on its way is read before this process's next script (never waited for here: the wait, not
+    the work, was what the check cost beyond a bare view)."""
+    found = store()
+    if getattr(found, "_deferred", None):
+        found.settle(wait=False)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:

@@ -182,8 +182,16 @@ def decide(query: Mapping[str, str], now: dt.datetime | None = None, *, server_i
                             _int(query.get("duration"), MAX_DURATION), dvr=dvr)
              if session_id else None)
     device = None if update else device_identity(query)  # a running session's device was admitted at its start
+
+    def refresh_later(verdict, beat) -> None:
+        """After the answer: what an allowed check does when the heartbeat could not be refreshed."""
+        if _refusal(verdict, name, None, query, server_id, dvr) is None:
+            sessions.refresh_session(verdict, verdict.channel_id, play_request(query, session_id, name, token),
+                                     beat, now)
+
     facts = playback_cache.check(token, name, probe=probe, device=device,
-                                 viewer=viewer_key(query.get("ip"), query.get("country")))
+                                 viewer=viewer_key(query.get("ip"), query.get("country")),
+                                 fallback=refresh_later if update and session_id else None)
     refusal = _refusal(facts, name, device, query, server_id, dvr)
     if refusal is not None:
         return refusal if refusal.reason == UNKNOWN_TOKEN else replace(refusal, portal_id=facts.portal_id)

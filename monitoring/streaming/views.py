@@ -24,6 +24,7 @@ from catena_site.http import client_ip
 from catena_site.ids import encode_id
 from portals import streaming_servers
 from portals.streaming_servers import ServerConfig
+from subscribers import playback_cache
 
 from .decision import BAD_KEY, TITLES, UNKNOWN_TOKEN, Decision, decide
 from .events import receive_batch
@@ -103,6 +104,8 @@ def auth(request):
         portal_id = decision.portal_id
         logs.identify(portal_id=portal_id, subscriber_id=decision.subscriber_id)
     prometheus.count_auth_check(portal_id, result, reason, time.perf_counter() - started)
+    if playback_cache.deferred():  # a heartbeat sent without waiting: its answer is read once this one is out
+        response._resource_closers.append(playback_cache.settle)
     return response
 
 

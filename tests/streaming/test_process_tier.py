@@ -9,6 +9,8 @@ same answers) and, when REDIS_URL answers, on Redis.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from catena_site import access_events
@@ -140,3 +142,80 @@ def test_a_change_of_another_subscriber_costs_no_query(client, world, cache_back
     for _ in range(2):
         with django_assert_num_queries(0):
             assert check(client, token, "news", session_id="s1", request_type="update_session").status_code == 200
+
+
+# --- The push watch: a warm check that waits for no answer from Redis ------------------------------------------
+
+
+@pytest.fixture
+def watched(on_redis, settings):
+    """Redis with the push watch of the generation key on, wherever Redis runs."""
+    settings.STREAMER_PUSH_INVALIDATION = "on"
+
+
+def update(client, token: str, session_id: str = "s1", **params):
+    return check(client, token, "news", session_id=session_id, request_type="update_session", **params)
+
+
+def test_with_the_watch_a_change_by_another_process_is_seen_by_the_next_check(client, world, watched, settings):
+    """The warm check answers from this process's entry without waiting for Redis; another process's invalidation
+    reaches the watch before the next check, which then refuses."""
+    from catena_site.shared_store import RedisStore
+
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    for _ in range(3):
+        assert update(client, token).status_code == 200
+    assert store().watch.connection is not None
+    subscribers.set_disabled(world["alice"], True, caller=who(world))  # not committed: no invalidation yet
+    assert update(client, token).status_code == 200
+    other = RedisStore(access_events.cache(), settings.CACHES["default"]["LOCATION"])
+    other.invalidate([access_events.token_stamp_key(token)], access_events.generation_key())
+    assert reason(update(client, token)) == "subscriber_disabled"
+
+
+def test_with_the_watch_a_warm_update_still_refreshes_the_heartbeat(client, world, watched):
+    from monitoring import sessions
+
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    for number in range(1, 4):
+        assert update(client, token, bytes=number * 1000, duration=number).status_code == 200
+    update(client, token, bytes=9000, duration=9)
+    check(client, token, "news")  # any later script reads the answers still on their way
+    _, cached_bytes, duration = sessions.cached_heartbeats(["s1"])["s1"]
+    assert (cached_bytes, duration) == (9000, 9)
+
+
+def test_with_the_watch_a_session_without_heartbeat_is_recorded_again(client, world, watched):
+    """A warm update of a session whose cached heartbeat is gone (closed and forgotten meanwhile): after the answer,
+    the session is written as the waiting check writes it."""
+    from monitoring import sessions
+    from monitoring.models import PlaySession
+
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    for _ in range(3):
+        update(client, token)
+    sessions.write_opened_sessions()
+    PlaySession.objects.filter(streamer_session_id="s1").delete()
+    sessions.forget(["s1"])
+    assert update(client, token, bytes=5000).status_code == 200
+    check(client, token, "news")  # any later script reads the answers still on their way
+    assert PlaySession.objects.get(streamer_session_id="s1").bytes == 5000
+    assert sessions.cached_heartbeats(["s1"])["s1"][1] == 5000
+
+
+def test_a_dropped_watch_leaves_no_change_unseen(client, world, watched, committed):
+    """Redis closes the watch's connection (a restart, a kill): the next check asks Redis, and sees a change made
+    while nobody watched."""
+    import redis
+
+    token = world["alice"].playback_token
+    check(client, token, "news", session_id="s1")
+    for _ in range(3):
+        update(client, token)
+    watch = store().watch
+    redis.Redis.from_url(os.environ["REDIS_URL"]).client_kill_filter(_id=watch.client_id)
+    committed(disable, world)
+    assert reason(update(client, token)) == "subscriber_disabled"

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import select
+import socket
 import time
 from collections import deque
 from urllib.parse import urlparse
@@ -116,7 +117,8 @@ class RedisStore:
         self.process_tier: dict = {}
         # Scripts sent by run_deferred whose answers are not read yet: what to do with each, in order.
         self._deferred: deque = deque()
-        self.watch = (InvalidationWatch(self.client, self.make_key(access_events.generation_key()))
+        self.watch = (InvalidationWatch(self.client, self.make_key(access_events.generation_key()),
+                                        direct=getattr(settings, "STREAMER_PUSH_INVALIDATION", "local") == "local")
                       if push_invalidation(url) else None)
 
     def get_many(self, keys: list[str]) -> dict:
@@ -302,9 +304,11 @@ def push_invalidation(url: str) -> bool:
     process's socket in the same pass of Redis's event loop as the invalidating process gets its answer. Over a
     network a lost packet could delay it by a retransmission (about 200 ms), longer than a change takes to matter."""
     mode = getattr(settings, "STREAMER_PUSH_INVALIDATION", "local")
+    parsed = urlparse(url)
+    if parsed.scheme == "rediss":  # TLS: bytes the TLS layer already read are invisible to poll()
+        return False
     if mode != "local":
         return mode == "on"
-    parsed = urlparse(url)
     if parsed.scheme == "unix":
         return True
     host = parsed.hostname or ""
@@ -328,17 +332,20 @@ class InvalidationWatch:
     invalidating transaction (see ``push_invalidation`` for why only on the same host by default). Checking costs
     one ``poll`` of the socket (a system call, no round trip, no waiting)."""
 
-    RETRY_SECONDS = 5  # after a failure to watch, the next attempt (meanwhile checks ask Redis as before)
+    RETRY_SECONDS = 5  # after the watch stopped or failed to start, the next attempt (checks ask Redis meanwhile)
+    MAX_RETRY_SECONDS = 300  # failures to start back off up to this (a Redis that refuses to be watched)
     SUBSCRIPTION = "__redis__:invalidate"
 
-    def __init__(self, client, key: str):
+    def __init__(self, client, key: str, *, direct: bool = True):
         self.client = client
         self.key = key
+        self.direct = direct  # whether to refuse watching through a proxy (the "local" mode)
         self.connection = None
         self.client_id = None  # the watching connection's ID in Redis
         self.poller = None
         self.count = 0
         self.retry_at = 0.0
+        self.failures = 0
 
     def epoch(self) -> int | None:
         """The watch's current number (see above), or None when not watching."""
@@ -357,20 +364,44 @@ class InvalidationWatch:
         try:
             connection.send_command("CLIENT", "ID")
             own = connection.read_response()
+            self._check_ordering(connection)
             connection.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", own, "BCAST", "PREFIX", self.key)
             connection.read_response()
             connection.send_command("SUBSCRIBE", self.SUBSCRIPTION)
             connection.read_response()
             connection._sock.setblocking(False)
-        except Exception as exc:  # noqa: BLE001 (an old Redis, no permission, unreachable: ask Redis per check)
-            log.info("not watching the playback generation key by push (%s); checks ask Redis", exc)
+        except Exception as exc:  # noqa: BLE001 (an old Redis, no permission, a proxy: ask Redis per check)
+            self.failures += 1
+            log.log(logging.WARNING if self.failures == 1 else logging.INFO,
+                    "not watching the playback generation key by push (%s); auth checks ask Redis", exc)
             connection.disconnect()
-            self.retry_at = time.monotonic() + self.RETRY_SECONDS
+            self.retry_at = time.monotonic() + min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** self.failures)
             return
+        self.failures = 0
         self.connection, self.client_id = connection, own
         self.poller = select.poll()
         self.poller.register(connection._sock, select.POLLIN)
         self.count += 1  # nothing read before this moment is trusted
+
+    def _check_ordering(self, connection) -> None:
+        """Refuse (raise) a Redis that may answer the invalidating client before it writes the push to this one:
+        with I/O threads (``io-threads`` above 1, or a server that cannot say) each client's output is written
+        independently; and, in the "local" mode, a connection through a proxy (docker-proxy, stunnel, a tunnel),
+        which relays each connection on its own — Redis then sees another address than this socket's."""
+        connection.send_command("CONFIG", "GET", "io-threads")
+        answer = connection.read_response()
+        threads = dict(zip(answer[0::2], answer[1::2])).get(b"io-threads", b"") if answer else b""
+        if threads != b"1":
+            raise ValueError(f"Redis writes with io-threads {threads.decode() or 'unknown'}: replies are not ordered")
+        if not self.direct or connection._sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        connection.send_command("CLIENT", "INFO")
+        fields = dict(field.split("=", 1) for field in connection.read_response().decode().split() if "=" in field)
+        sock = connection._sock
+        if fields.get("addr") != _address(sock.getsockname()) or fields.get("laddr", _address(sock.getpeername())) \
+                != _address(sock.getpeername()):
+            raise ValueError(f"connected through a proxy (Redis sees {fields.get('addr')}, this socket is "
+                             f"{_address(sock.getsockname())})")
 
     def receive(self) -> None:
         """Something arrived: an invalidation (its content does not matter, only the key is watched) or the end
@@ -393,6 +424,12 @@ class InvalidationWatch:
         if connection is not None:
             connection.disconnect()
         self.retry_at = time.monotonic() + self.RETRY_SECONDS
+
+
+def _address(name: tuple) -> str:
+    """A socket address as Redis writes one in CLIENT INFO: ``ip:port``, ``[ipv6]:port``."""
+    host, port = name[0], name[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:

@@ -28,17 +28,21 @@ minute (tokens are 192-bit random strings: a new token can never have been looke
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
+from django.core.signals import request_started
 
 from catena_site import access_events as keys
+from catena_site import shared_store
 from catena_site.shared_store import CacheErrors, Script, store
 from content import restrictions
 from content.models import TECHNICAL_NAME_PATTERN
@@ -365,7 +369,10 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         return _check_file_entry(cache, key, name, probe, viewer, device)
     tier_key = (token, name, viewer, device)
     held = _held(cache, tier_key) if token is not None else None
-    epoch = cache.watch.epoch() if token is not None and cache.watch is not None else None
+    # The push watch, its connection and the deferred answers belong to the process's request thread (a sync
+    # worker's main thread); in any other thread a check waits for Redis as before.
+    epoch = (cache.watch.epoch() if token is not None and cache.watch is not None
+             and threading.current_thread() is threading.main_thread() else None)
     if held is not None and epoch is not None and held.epoch == epoch:
         answered = _answer_held(cache, key, name, probe, viewer, held, fallback)
         if answered is not None:
@@ -441,15 +448,19 @@ def _answer_held(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vi
 
 def _settle_heartbeat(cache, call, answer, found: Verdict, fallback) -> None:
     """The deferred script's ``answer`` read: nothing more to do when it refreshed the heartbeat (4, or 2 on the
-    shared path when the generation moved meanwhile); else ``fallback(found, heartbeat)``. An error answer (a
-    script lost in a Redis restart, a dropped connection) runs the script again, waiting."""
+    shared path when the generation moved meanwhile); ``fallback(found, heartbeat)`` when the entry still held but
+    the heartbeat was not refreshed (3). Any other answer means something changed since the check read its entry
+    (an invalidation crossed it): ``found`` is stale, so nothing is written with it — the session's next check
+    decides afresh. An error answer (a script lost in a Redis restart, a dropped connection) runs the script again,
+    waiting."""
     try:
         if isinstance(answer, BaseException):
             answer = cache.run(CHECK, *call)
         status = answer[0]
-        if status in (2, 4):
-            return
-        fallback(found, _beat(answer[1] if status == 3 else answer[3]))
+        if status == 3:
+            fallback(found, _beat(answer[1]))
+        elif status not in (2, 4):
+            log.info("a heartbeat sent after the answer met a changed entry; the session's next check decides")
     except Exception:  # the response is out: log it, like a failed buffered write
         log.exception("could not refresh a heartbeat after the answer")
 
@@ -713,11 +724,28 @@ def deferred() -> bool:
 def settle() -> None:
     """Read the answers of heartbeats sent without waiting that have arrived, and run the fallback of any not
     refreshed: called once the answer to the streaming server is out (the auth view's response, when closed).
-    An answer still on its way is read before this process's next script (never waited for here: the wait, not
-    the work, was what the check cost beyond a bare view)."""
+    An answer still on its way is read when the process's next request starts (:func:`settle_pending`), or
+    before its next script (never waited for here: the wait, not the work, was what the check cost beyond a bare
+    view)."""
     found = store()
     if getattr(found, "_deferred", None):
         found.settle(wait=False)
+
+
+def settle_pending(**kwargs) -> None:
+    """Read every deferred heartbeat answer, waiting for any still on its way (it has had a whole response's time):
+    at the start of each request, so a fallback never runs inside another request's view or transaction, and when
+    the process exits, so none is left unread."""
+    found = shared_store._store
+    if found is not None and getattr(found, "_deferred", None):
+        try:
+            found.settle(wait=True)
+        except Exception:  # noqa: BLE001 - the answers were for requests already answered
+            log.exception("could not read the answers of heartbeats sent after their checks")
+
+
+request_started.connect(settle_pending, dispatch_uid="playback_cache.settle_pending")
+atexit.register(settle_pending)
 
 
 def channel_id(portal_id: int, name: str) -> int | None:

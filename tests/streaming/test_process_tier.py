@@ -219,3 +219,95 @@ def test_a_dropped_watch_leaves_no_change_unseen(client, world, watched, committ
     redis.Redis.from_url(os.environ["REDIS_URL"]).client_kill_filter(_id=watch.client_id)
     committed(disable, world)
     assert reason(update(client, token)) == "subscriber_disabled"
+
+
+class _Relay:
+    """A TCP relay on this host in front of Redis (what docker-proxy, stunnel or an ssh tunnel are): each side's
+    bytes copied on their own, so Redis's order between two connections no longer reaches the clients."""
+
+    def __init__(self, target: tuple[str, int]):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = target
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._copy, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _copy(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_the_local_mode_does_not_watch_through_a_proxy(client, world, on_redis, settings, committed):
+    """Redis reached on a loopback address through a relay: it sees the relay's address, not this socket's, so the
+    watch is refused (its push could arrive after the invalidating client's answer) and checks ask Redis."""
+    from urllib.parse import urlparse
+
+    location = urlparse(settings.CACHES["default"]["LOCATION"])
+    relay = _Relay((location.hostname, location.port or 6379))
+    try:
+        relayed = location._replace(netloc=f"127.0.0.1:{relay.port}").geturl()
+        settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": relayed}}
+        settings.STREAMER_PUSH_INVALIDATION = "local"
+        token = world["alice"].playback_token
+        check(client, token, "news", session_id="s1")
+        assert update(client, token).status_code == 200
+        watch = store().watch
+        assert watch is not None and watch.connection is None and watch.failures == 1
+        committed(disable, world)
+        assert reason(update(client, token)) == "subscriber_disabled"
+    finally:
+        relay.close()
+
+
+def test_an_answer_that_met_a_change_writes_nothing_with_the_stale_facts(world):
+    """A deferred heartbeat whose script found the generation moved (an invalidation crossed the check): the
+    facts the check answered with are stale, so no session is written with them."""
+    from subscribers.playback_cache import _settle_heartbeat
+
+    written = []
+    for answer in ([0, False, False, None], [1, "meta", "5", None], [2, "meta", "5", None]):
+        _settle_heartbeat(None, ((), ()), answer, None, lambda *args: written.append(args))
+    assert written == []
+    _settle_heartbeat(None, ((), ()), [3, None], "held", lambda *args: written.append(args))
+    assert written == [("held", None)]
+
+
+def test_the_push_watch_is_off_over_tls_and_its_setting_is_checked(settings):
+    import subprocess
+    import sys
+
+    from catena_site.shared_store import push_invalidation
+
+    settings.STREAMER_PUSH_INVALIDATION = "on"
+    assert not push_invalidation("rediss://127.0.0.1:6380/0")
+    assert push_invalidation("redis://10.1.2.3:6379/0")
+    settings.STREAMER_PUSH_INVALIDATION = "local"
+    assert push_invalidation("redis://127.0.0.1:6379/0") and push_invalidation("unix:///run/redis.sock")
+    assert not push_invalidation("redis://10.1.2.3:6379/0")
+    done = subprocess.run([sys.executable, "-c", "import catena_site.settings"], capture_output=True, text=True,
+                          env={**os.environ, "STREAMER_PUSH_INVALIDATION": "true"})
+    assert done.returncode != 0 and "STREAMER_PUSH_INVALIDATION must be local, on or off" in done.stderr

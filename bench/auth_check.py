@@ -590,7 +590,9 @@ def main() -> None:
                              restricted_share=args.restricted_share, devices=args.devices)
     portal, rows = found
     run = uuid.uuid4().hex[:8]
-    warm_up(portal, rows, args.playing, run, every_token=not args.reuse)
+    # Every token, reused data or not: entries older than STREAMER_CACHE_TTL would send new_session checks to the
+    # database and measure that instead.
+    warm_up(portal, rows, args.playing, run)
     restricted = set(portal.channels.filter(location_links__isnull=False).values_list("name", flat=True))
     playing_restricted = sum(1 for _, allowed, _ in rows[:args.playing] if allowed in restricted)
     print(f"data: {args.subscribers} subscribers, {args.channels} channels ({len(restricted)} with location "

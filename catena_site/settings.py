@@ -362,6 +362,8 @@ STREAMER_BUFFER_SESSIONS = env.bool("STREAMER_BUFFER_SESSIONS", default=True)
 # invalidation's answer); "on": also over a network; "off": every check waits for Redis's answer.
 STREAMER_PUSH_INVALIDATION = env.str("STREAMER_PUSH_INVALIDATION", default="local")
 if STREAMER_PUSH_INVALIDATION not in ("local", "on", "off"):
+    from django.core.exceptions import ImproperlyConfigured
+
     raise ImproperlyConfigured(f"STREAMER_PUSH_INVALIDATION must be local, on or off, not {STREAMER_PUSH_INVALIDATION!r}")
 # With Redis: event batches are acknowledged once buffered and applied in bulk by a worker within seconds.
 STREAMER_BUFFER_EVENTS = env.bool("STREAMER_BUFFER_EVENTS", default=True)

@@ -390,14 +390,19 @@ class InvalidationWatch:
         which relays each connection on its own — Redis then sees another address than this socket's."""
         connection.send_command("CONFIG", "GET", "io-threads")
         answer = connection.read_response()
-        threads = dict(zip(answer[0::2], answer[1::2])).get(b"io-threads", b"") if answer else b""
+        found = answer if isinstance(answer, dict) else dict(zip(answer[0::2], answer[1::2])) if answer else {}
+        threads = found.get(b"io-threads", b"")  # RESP3 answers a map, RESP2 a flat list
         if threads != b"1":
             raise ValueError(f"Redis writes with io-threads {threads.decode() or 'unknown'}: replies are not ordered")
-        if not self.direct or connection._sock.family not in (socket.AF_INET, socket.AF_INET6):
+        if not self.direct:
             return
-        connection.send_command("CLIENT", "INFO")
+        connection.send_command("CLIENT", "INFO")  # Redis 6.2 and later
         fields = dict(field.split("=", 1) for field in connection.read_response().decode().split() if "=" in field)
         sock = connection._sock
+        if sock.family == socket.AF_UNIX:  # Redis flags its unix-socket clients U; a relay's would be TCP
+            if "U" not in fields.get("flags", ""):
+                raise ValueError("connected through a relay (Redis does not see a unix-socket client)")
+            return
         if fields.get("addr") != _address(sock.getsockname()) or fields.get("laddr", _address(sock.getpeername())) \
                 != _address(sock.getpeername()):
             raise ValueError(f"connected through a proxy (Redis sees {fields.get('addr')}, this socket is "

@@ -40,6 +40,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.signals import request_started
+from django.db import connections
 
 from catena_site import access_events as keys
 from catena_site import shared_store
@@ -437,7 +438,7 @@ def _answer_held(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vi
     call = _check_call(key, name, probe, False, viewer, None, True, held)
 
     def then(answer) -> None:
-        _settle_heartbeat(cache, call, answer, found, fallback)
+        _settle_heartbeat(cache, call, answer, found, fallback, probe.dvr)
 
     try:
         cache.run_deferred(CHECK, *call, then)
@@ -446,20 +447,26 @@ def _answer_held(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vi
     return found._replace(written=True)
 
 
-def _settle_heartbeat(cache, call, answer, found: Verdict, fallback) -> None:
-    """The deferred script's ``answer`` read: nothing more to do when it refreshed the heartbeat (4, or 2 on the
-    shared path when the generation moved meanwhile); ``fallback(found, heartbeat)`` when the entry still held but
-    the heartbeat was not refreshed (3). Any other answer means something changed since the check read its entry
-    (an invalidation crossed it): ``found`` is stale, so nothing is written with it — the session's next check
-    decides afresh. An error answer (a script lost in a Redis restart, a dropped connection) runs the script again,
-    waiting."""
+def _settle_heartbeat(cache, call, answer, found: Verdict, fallback, dvr: bool = False) -> None:
+    """The deferred script's ``answer`` read: nothing more to do when it refreshed the heartbeat (4, or 2 when the
+    generation moved meanwhile); else the session is written as the waiting check writes it —
+    ``fallback(verdict, heartbeat)`` — with the held verdict when the generation still held (3), or with the facts
+    the script read now when another change moved the generation but this token's entry still holds (1), and only
+    when they allow the stream. An entry found stale (0: something this token depends on changed since the check
+    read it) writes nothing with stale facts: the session's next check decides afresh. An error answer (a script
+    lost in a Redis restart, a dropped connection) runs the script again, waiting."""
     try:
         if isinstance(answer, BaseException):
             answer = cache.run(CHECK, *call)
         status = answer[0]
         if status == 3:
             fallback(found, _beat(answer[1]))
-        elif status not in (2, 4):
+        elif status == 1:
+            meta, channel, beat, _, expired, refused, _, rules, archive = (*answer[1:10], *(None,) * 9)[:9]
+            fresh = _answered(meta, channel, _beat(beat), False, expired, refused, False, rules, archive)
+            if _owner(fresh, dvr) is not None:
+                fallback(fresh, fresh.beat)
+        elif status != 2 and status != 4:
             log.info("a heartbeat sent after the answer met a changed entry; the session's next check decides")
     except Exception:  # the response is out: log it, like a failed buffered write
         log.exception("could not refresh a heartbeat after the answer")
@@ -737,11 +744,16 @@ def settle_pending(**kwargs) -> None:
     at the start of each request, so a fallback never runs inside another request's view or transaction, and when
     the process exits, so none is left unread."""
     found = shared_store._store
+    if threading.current_thread() is not threading.main_thread():  # only the main thread defers (check_entry)
+        return
     if found is not None and getattr(found, "_deferred", None):
         try:
             found.settle(wait=True)
         except Exception:  # noqa: BLE001 - the answers were for requests already answered
             log.exception("could not read the answers of heartbeats sent after their checks")
+        for connection in connections.all(initialized_only=True):  # a failed write must not reach this request
+            if connection.errors_occurred:
+                connection.close_if_unusable_or_obsolete()
 
 
 request_started.connect(settle_pending, dispatch_uid="playback_cache.settle_pending")

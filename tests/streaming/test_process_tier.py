@@ -283,17 +283,32 @@ def test_the_local_mode_does_not_watch_through_a_proxy(client, world, on_redis, 
         relay.close()
 
 
-def test_an_answer_that_met_a_change_writes_nothing_with_the_stale_facts(world):
-    """A deferred heartbeat whose script found the generation moved (an invalidation crossed the check): the
-    facts the check answered with are stale, so no session is written with them."""
+def test_a_deferred_answer_writes_the_session_with_facts_that_still_hold(world):
+    """A deferred heartbeat that was not refreshed: the session is written with the held facts while the generation
+    held (3), with the facts the script read now when another change moved the generation but this token's entry
+    holds (1) — unless those now refuse the stream — and with nothing when the entry was stale (0)."""
     from subscribers.playback_cache import _settle_heartbeat
 
     written = []
-    for answer in ([0, False, False, None], [1, "meta", "5", None], [2, "meta", "5", None]):
-        _settle_heartbeat(None, ((), ()), answer, None, lambda *args: written.append(args))
+
+    def settle(answer, dvr=False):
+        _settle_heartbeat(None, ((), ()), answer, "held", lambda verdict, beat: written.append((verdict, beat)), dvr)
+
+    settle([0, False, False, None])
+    settle([2, b"7|1|0||", b"5", None])
+    settle([4])
     assert written == []
-    _settle_heartbeat(None, ((), ()), [3, None], "held", lambda *args: written.append(args))
+    settle([3, None])
     assert written == [("held", None)]
+    written.clear()
+    settle([1, b"7|1|0|2|", b"5", b"7|5|1700000000.0|4000|20", None, None, 0, None, None, None, b"g", None])
+    (verdict, beat), = written
+    assert (verdict.subscriber_id, verdict.channel_id, verdict.max_sessions, beat.bytes) == (7, 5, 2, 4000)
+    written.clear()
+    settle([1, b"7|1|1||", b"5", None, None, None, 0, None, None, None, b"g", None])  # disabled meanwhile
+    settle([1, b"7|1|0||", b"5", None, None, None, 1, None, None, None, b"g", None])  # outside its locations now
+    settle([1, b"7|1|0||", b"5", None, None, None, 0, None, None, None, b"g", None], dvr=True)  # no archive
+    assert written == []
 
 
 def test_the_push_watch_is_off_over_tls_and_its_setting_is_checked(settings):

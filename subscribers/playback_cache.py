@@ -370,10 +370,7 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         return _check_file_entry(cache, key, name, probe, viewer, device)
     tier_key = (token, name, viewer, device)
     held = _held(cache, tier_key) if token is not None else None
-    # The push watch, its connection and the deferred answers belong to the process's request thread (a sync
-    # worker's main thread); in any other thread a check waits for Redis as before.
-    epoch = (cache.watch.epoch() if token is not None and cache.watch is not None
-             and threading.current_thread() is threading.main_thread() else None)
+    epoch = _watch_epoch(cache) if token is not None else None
     if held is not None and epoch is not None and held.epoch == epoch:
         answered = _answer_held(cache, key, name, probe, viewer, held, fallback)
         if answered is not None:
@@ -395,6 +392,15 @@ def check_entry(cache, key: str, name: str, probe: BeatProbe | None, viewer: Vie
         _remember(cache, tier_key, generation.decode(), found,
                   UNKNOWN_TOKEN_TTL if meta is None else _ttl(), float(until) if until else None, epoch)
     return found, beat
+
+
+def _watch_epoch(cache) -> int | None:
+    """The push watch's number (``InvalidationWatch.epoch``), or None when this check cannot rely on it. The watch,
+    its connection and the deferred answers belong to the process's request thread (a sync worker's main thread); in
+    any other thread a check waits for Redis as before."""
+    if cache.watch is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return cache.watch.epoch()
 
 
 def _still_held(cache, tier_key: tuple, held: _ProcessEntry, epoch: int | None, probe: BeatProbe | None,

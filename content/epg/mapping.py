@@ -136,17 +136,8 @@ def mapped_name(channel: Channel, source: EpgSource) -> str:
 class Matcher:
     """Suggestions against one source's XMLTV channels (built once, asked for each channel)."""
 
-    def __init__(self, xmltv_channels: list[EpgSourceChannel]):
-        self._index([(channel.xmltv_id, channel.names) for channel in xmltv_channels])
-
-    @classmethod
-    def of_names(cls, xmltv_channels: list[tuple[str, list[str]]]) -> Matcher:
-        """The matcher of ``(XMLTV id, display names)`` pairs, as read without building model instances."""
-        matcher = cls.__new__(cls)
-        matcher._index(xmltv_channels)
-        return matcher
-
-    def _index(self, xmltv_channels: list[tuple[str, list[str]]]) -> None:
+    def __init__(self, xmltv_channels: list[tuple[str, list[str]]]):
+        """``xmltv_channels``: ``(XMLTV id, display names)`` pairs in the guide's order by id."""
         self.ids = {xmltv_id.casefold(): xmltv_id for xmltv_id, _ in reversed(xmltv_channels)}
         self.names: dict[str, str] = {}  # normalised name -> XMLTV id (the first channel in file order)
         for xmltv_id, names in xmltv_channels:
@@ -162,10 +153,6 @@ class Matcher:
         for index, key in enumerate(self.keys):
             for pair in _pairs(key):
                 self.by_pair[pair].setdefault(len(key), []).append(index)
-
-    def suggest(self, channel: Channel) -> Suggestion | None:
-        """The best XMLTV channel for ``channel``, or None when no rule finds one."""
-        return self.suggest_for(channel.name, channel.title)
 
     def suggest_for(self, name: str, title: str) -> Suggestion | None:
         """The best XMLTV channel for a channel of this name and title (all a suggestion depends on), or None."""
@@ -242,7 +229,7 @@ def stored_matcher(source_id: int) -> tuple[str, Matcher]:
     rows = list(EpgSourceChannel.objects.filter(epg_source_id=source_id).order_by("xmltv_id")
                 .values_list("xmltv_id", "display_names", "epg_source__channels_digest"))
     digest = rows[0][2] if rows else ""
-    return digest, Matcher.of_names([(xmltv_id, [name for name, _ in names]) for xmltv_id, names, _ in rows])
+    return digest, Matcher([(xmltv_id, [name for name, _ in names]) for xmltv_id, names, _ in rows])
 
 
 def suggestions_key(source_id: int, digest: str) -> str:

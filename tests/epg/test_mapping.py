@@ -109,10 +109,6 @@ def test_the_parser_keeps_channel_elements_bounded():
 # --- Suggestions -------------------------------------------------------------------------------------------
 
 
-def xmltv_channel(channel_id: str, *names: str) -> EpgSourceChannel:
-    return EpgSourceChannel(xmltv_id=channel_id, display_names=[[name, ""] for name in names])
-
-
 def test_normalising_folds_case_accents_punctuation_quality_and_the_ids_country_but_keeps_plus_one():
     assert normalise("BBC One HD") == normalise("bbc-one") == normalise("BBCOne.uk") == "bbcone"
     assert normalise("Télé Monte-Carlo FHD") == "telemontecarlo"
@@ -121,11 +117,11 @@ def test_normalising_folds_case_accents_punctuation_quality_and_the_ids_country_
 
 
 MATCHER = Matcher([
-    xmltv_channel("bbcone.uk", "BBC One", "BBC 1"),
-    xmltv_channel("c4.uk", "Channel 4"),
-    xmltv_channel("c4plus1.uk", "Channel 4 +1"),
-    xmltv_channel("discovery", "Discovery Channel Europe"),
-    xmltv_channel("News24"),
+    ("bbcone.uk", ["BBC One", "BBC 1"]),
+    ("c4.uk", ["Channel 4"]),
+    ("c4plus1.uk", ["Channel 4 +1"]),
+    ("discovery", ["Discovery Channel Europe"]),
+    ("News24", []),
 ])
 
 
@@ -141,7 +137,7 @@ MATCHER = Matcher([
 ])
 def test_suggestions_try_the_exact_id_then_normalised_names_then_fuzzy_names_with_the_same_numbers(
         name, title, expected):
-    assert MATCHER.suggest(Channel(name=name, title=title)) == expected
+    assert MATCHER.suggest_for(name, title) == expected
 
 
 # --- Management API ----------------------------------------------------------------------------------------

@@ -55,8 +55,10 @@ def run_tasks_inline(settings, monkeypatch) -> None:
     this test run, so it is told directly as well as through the settings."""
     from catena_site.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # In this order: the app's configuration reads the Django settings live, so the value monkeypatch keeps
+    # to restore must be read before the setting changes (else it restores True, and later tests run eagerly).
     monkeypatch.setitem(app.conf, "task_always_eager", True)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 def add_source(page, url: str) -> None:
@@ -156,7 +158,7 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     update_now(page)
 
     page.click("nav >> text=Channels")
-    page.click("text=Add channel")
+    open_channel_form(page)
     page.fill("input[name=name]", "news-24")
     page.fill("input[name=title]", "News 24")
     page.select_option("select[name=epg_source]", "xmltv.main")
@@ -184,13 +186,21 @@ def test_the_channel_form_suggests_the_epg_channel_ids_of_the_source(owner_page,
     assert (channel.epg_source, channel.epg_channel_name) == (EpgSource.objects.get(), "news.example")
 
     # No source: no suggestions.
-    page.click("text=Add channel")
+    open_channel_form(page)
     page.select_option("select[name=epg_source]", "xmltv.main")
     wait_settled(page, "#epg-names[data-source='xmltv.main']")
     page.select_option("select[name=epg_source]", "")
     wait_settled(page, "#epg-names[data-source='']")
     assert suggested(page) == []
     assert page.is_hidden("[data-testid=epg-names-hint]")
+
+
+def open_channel_form(page) -> None:
+    """Open the new-channel form and wait for its ``load`` event: htmx binds the form's triggers when the
+    document has loaded, and a source chosen before that would ask for no suggestions."""
+    page.click("text=Add channel")
+    page.wait_for_url(re.compile(r"/channels/new/$"))
+    page.wait_for_load_state("load")
 
 
 def suggested(page) -> list[str]:

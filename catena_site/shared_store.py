@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 class Script:
     """A Lua script the Redis store runs (:meth:`RedisStore.run`); define it once, at module level."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, *, binary: bool = False):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.binary = binary  # its arguments may be bytes (a serialized value), not only text
 
 
 class DjangoStore:
@@ -233,7 +234,8 @@ class RedisStore:
         keys = [self.make_key(k) for k in keys]
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
         try:
-            connection.send_packed_command([_pack(head, 3, (*keys, *args))], check_health=False)
+            connection.send_packed_command([(_pack_binary if script.binary else _pack)(head, 3, (*keys, *args))],
+                                           check_health=False)
         except BaseException:
             self._drop(connection)
             raise
@@ -278,7 +280,7 @@ class RedisStore:
         if self._deferred:  # their answers come first on the connection
             self.settle()
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
-        packed = _pack(head, 3, (*keys, *args))
+        packed = (_pack_binary if script.binary else _pack)(head, 3, (*keys, *args))
         for attempt in (1, 2, 3):
             connection = self._connection
             if connection is None:
@@ -445,6 +447,15 @@ def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
     chunks = [b"*%d\r\n" % (count + len(parts)), head]
     for part in parts:
         data = part.encode("utf-8", "surrogatepass")
+        chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(chunks)
+
+
+def _pack_binary(head: bytes, count: int, parts: tuple[str | bytes, ...]) -> bytes:
+    """:func:`_pack` for parts that may be bytes (sent as they are) as well as text."""
+    chunks = [b"*%d\r\n" % (count + len(parts)), head]
+    for part in parts:
+        data = part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass")
         chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(chunks)
 

@@ -216,7 +216,9 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
     Returns False (nothing written) when the limit is reached.
 
     Without a limit, and on Redis, the start is appended to a buffer together with its first heartbeat (one
-    round trip, no database query) and written in bulk by :func:`write_opened_sessions` within seconds.
+    round trip, no database query) and written in bulk by :func:`write_opened_sessions` within seconds. With the
+    push watch on, that round trip is not waited for: a start Redis refuses after the answer is written to the
+    database then (``playback_cache.push_and_set_heartbeat``).
     """
     now = now or timezone.now()
     if not facts.max_sessions and buffered():
@@ -228,10 +230,16 @@ def open_session(facts, channel_id: int, request: PlayRequest, now: dt.datetime 
                           request.duration)
         try:
             playback_cache.push_and_set_heartbeat(OPENING, opened, session_key(request.session_id), first_beat,
-                                                  _heartbeat_ttl())
+                                                  _heartbeat_ttl(),
+                                                  fallback=lambda: _open_directly(facts, channel_id, request, now))
             return True
         except CacheErrors:
             log.warning("session buffer unavailable; writing the session start directly", exc_info=True)
+    return _open_directly(facts, channel_id, request, now)
+
+
+def _open_directly(facts, channel_id: int, request: PlayRequest, now: dt.datetime) -> bool:
+    """:func:`open_session` in the database: the row written (under the subscriber's lock with a limit) at once."""
     with transaction.atomic():
         relaxed_durability(lock_session_id=request.session_id)
         if facts.max_sessions:

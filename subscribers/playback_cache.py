@@ -290,9 +290,40 @@ def get_heartbeats(beat_keys: list[str]) -> dict[str, Beat]:
     return {k: beat for k, beat in found.items() if beat is not None}
 
 
-def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: int) -> None:
-    """Append ``item`` to a list of the shared store and store a heartbeat, in one round trip (Redis only)."""
-    store().push_and_set_text(list_key, item, key, _beat_text(beat), timeout)
+PUSH_AND_SET = Script("""
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+""", binary=True)
+
+
+def push_and_set_heartbeat(list_key: str, item, key: str, beat: Beat, timeout: int, fallback=None) -> None:
+    """Append ``item`` to a list of the shared store and store a heartbeat, in one round trip (Redis only).
+
+    With ``fallback`` and the push watch on (the request thread of a sync worker: :func:`_watch_epoch`), the two
+    are sent without waiting, like a held check's heartbeat (:func:`_answer_held`): the answer is read after the
+    response went out (:func:`settle`). When Redis answers an error (a script lost in a restart, a dropped
+    connection), they are sent again, waiting; when that fails too, ``fallback()`` does what a caller does when
+    this raises (``monitoring.sessions`` writes the session start to the database)."""
+    cache = store()
+    if fallback is None or _watch_epoch(cache) is None:
+        cache.push_and_set_text(list_key, item, key, _beat_text(beat), timeout)
+        return
+    call = ([list_key, key], (cache.dumps(item), _beat_text(beat), str(timeout)))
+
+    def then(answer) -> None:
+        if not isinstance(answer, BaseException):
+            return
+        try:
+            try:
+                cache.run(PUSH_AND_SET, *call)
+            except CacheErrors:
+                log.warning("could not buffer a session start after the answer; writing it directly", exc_info=True)
+                fallback()
+        except Exception:  # the response is out: log it, like a failed buffered write
+            log.exception("could not record a session start after the answer")
+
+    cache.run_deferred(PUSH_AND_SET, *call, then)
 
 
 # --- Entries: a pickled ``(stamps, facts)`` in Django's cache; on Redis a hash _CHECK reads (see above) -------------
@@ -398,7 +429,7 @@ def _watch_epoch(cache) -> int | None:
     """The push watch's number (``InvalidationWatch.epoch``), or None when this check cannot rely on it. The watch,
     its connection and the deferred answers belong to the process's request thread (a sync worker's main thread); in
     any other thread a check waits for Redis as before."""
-    if cache.watch is None or threading.current_thread() is not threading.main_thread():
+    if getattr(cache, "watch", None) is None or threading.current_thread() is not threading.main_thread():
         return None
     return cache.watch.epoch()
 

@@ -206,6 +206,54 @@ def test_with_the_watch_a_session_without_heartbeat_is_recorded_again(client, wo
     assert sessions.cached_heartbeats(["s1"])["s1"][1] == 5000
 
 
+def test_with_the_watch_a_new_session_is_buffered_after_the_answer(client, world, watched):
+    """A warm new_session sends its start and first heartbeat without waiting: both are there once the answer is
+    read (at the next request at the latest), and the drain writes the session."""
+    from monitoring import sessions
+    from monitoring.models import PlaySession
+
+    token = world["alice"].playback_token
+    warm(client, token)
+    assert check(client, token, "news", session_id="s9", bytes=100).status_code == 200
+    check(client, token, "news")  # the next request reads the answers still on their way
+    assert sessions.cached_heartbeats(["s9"])["s9"][1] == 100
+    assert not PlaySession.objects.filter(streamer_session_id="s9").exists()  # buffered
+    sessions.write_opened_sessions()
+    assert PlaySession.objects.get(streamer_session_id="s9").channel_id == world["news"].id
+
+
+def test_with_the_watch_a_session_start_redis_lost_its_script_for_is_sent_again(client, world, watched):
+    """Redis restarted without the script (NOSCRIPT answered after the response went out): the start is sent
+    again, waiting, and is not lost."""
+    import redis
+
+    from monitoring import sessions
+    from monitoring.models import PlaySession
+
+    token = world["alice"].playback_token
+    warm(client, token)
+    redis.Redis.from_url(os.environ["REDIS_URL"]).script_flush()
+    assert check(client, token, "news", session_id="s9").status_code == 200
+    check(client, token, "news")
+    assert "s9" in sessions.cached_heartbeats(["s9"])
+    sessions.write_opened_sessions()
+    assert PlaySession.objects.filter(streamer_session_id="s9").exists()
+
+
+def test_with_the_watch_a_session_start_redis_refuses_is_written_to_the_database(client, world, watched):
+    """The buffer refuses the start after the answer went out (here: its key holds no list) and again when sent
+    once more: the session is written to the database directly, as when Redis refuses it before the answer."""
+    from monitoring import sessions
+    from monitoring.models import PlaySession
+
+    token = world["alice"].playback_token
+    warm(client, token)
+    store().set_text(sessions.OPENING, "not a list", None)
+    assert check(client, token, "news", session_id="s9").status_code == 200
+    check(client, token, "news")
+    assert PlaySession.objects.get(streamer_session_id="s9").active
+
+
 def test_a_dropped_watch_leaves_no_change_unseen(client, world, watched, committed):
     """Redis closes the watch's connection (a restart, a kill): the next check asks Redis, and sees a change made
     while nobody watched."""

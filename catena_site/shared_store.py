@@ -118,6 +118,7 @@ class RedisStore:
         self.process_tier: dict = {}
         # Scripts sent by run_deferred whose answers are not read yet: what to do with each, in order.
         self._deferred: deque = deque()
+        self._loaded: set[str] = set()  # the scripts run_deferred loaded (SHA1s)
         self.watch = (InvalidationWatch(self.client, self.make_key(access_events.generation_key()),
                                         direct=getattr(settings, "STREAMER_PUSH_INVALIDATION", "local") == "local")
                       if push_invalidation(url) else None)
@@ -225,12 +226,19 @@ class RedisStore:
         exception) when :meth:`settle` reads it — at the next script run or when the request has been answered.
 
         Waiting for Redis, not the work, was what a warm auth check cost beyond a bare view (the process sleeps
-        and is woken twice per round trip). Raises the connection's errors when the command cannot be sent."""
+        and is woken twice per round trip). Raises the connection's errors when the command cannot be sent, or the
+        script cannot be loaded: it is loaded (waiting) the first time this store sends it, so its answers are errors
+        only after Redis lost it (a restart, a flush)."""
+        if script.sha not in self._loaded:
+            self.client.script_load(script.source)
+            self._loaded.add(script.sha)
         connection = self._connection
         if connection is None:
             if self._deferred:  # sent on a connection since dropped: their answers are lost, never the new one's
-                self.settle()
-            connection = self._connection = self.client.connection_pool.make_connection()
+                self.settle()  # (their ``then`` may have opened a new connection already)
+            connection = self._connection
+            if connection is None:
+                connection = self._connection = self.client.connection_pool.make_connection()
         keys = [self.make_key(k) for k in keys]
         head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
         try:

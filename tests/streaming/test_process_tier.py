@@ -206,7 +206,16 @@ def test_with_the_watch_a_session_without_heartbeat_is_recorded_again(client, wo
     assert sessions.cached_heartbeats(["s1"])["s1"][1] == 5000
 
 
-def test_with_the_watch_a_new_session_is_buffered_after_the_answer(client, world, watched):
+@pytest.fixture
+def never_waiting(monkeypatch):
+    """A session start buffered by waiting for Redis (the path without the watch) fails the test."""
+    from catena_site.shared_store import RedisStore
+
+    monkeypatch.setattr(RedisStore, "push_and_set_text",
+                        lambda *args: pytest.fail("the session start waited for Redis"))
+
+
+def test_with_the_watch_a_new_session_is_buffered_after_the_answer(client, world, watched, never_waiting):
     """A warm new_session sends its start and first heartbeat without waiting: both are there once the answer is
     read (at the next request at the latest), and the drain writes the session."""
     from monitoring import sessions
@@ -222,7 +231,8 @@ def test_with_the_watch_a_new_session_is_buffered_after_the_answer(client, world
     assert PlaySession.objects.get(streamer_session_id="s9").channel_id == world["news"].id
 
 
-def test_with_the_watch_a_session_start_redis_lost_its_script_for_is_sent_again(client, world, watched):
+def test_with_the_watch_a_session_start_redis_lost_its_script_for_is_sent_again(client, world, watched,
+                                                                                  never_waiting):
     """Redis restarted without the script (NOSCRIPT answered after the response went out): the start is sent
     again, waiting, and is not lost."""
     import redis
@@ -240,7 +250,8 @@ def test_with_the_watch_a_session_start_redis_lost_its_script_for_is_sent_again(
     assert PlaySession.objects.filter(streamer_session_id="s9").exists()
 
 
-def test_with_the_watch_a_session_start_redis_refuses_is_written_to_the_database(client, world, watched):
+def test_with_the_watch_a_session_start_redis_refuses_is_written_to_the_database(client, world, watched,
+                                                                                   never_waiting, caplog):
     """The buffer refuses the start after the answer went out (here: its key holds no list) and again when sent
     once more: the session is written to the database directly, as when Redis refuses it before the answer."""
     from monitoring import sessions
@@ -251,6 +262,7 @@ def test_with_the_watch_a_session_start_redis_refuses_is_written_to_the_database
     store().set_text(sessions.OPENING, "not a list", None)
     assert check(client, token, "news", session_id="s9").status_code == 200
     check(client, token, "news")
+    assert "could not buffer a session start after the answer" in caplog.text
     assert PlaySession.objects.get(streamer_session_id="s9").active
 
 

@@ -121,6 +121,15 @@ def cpu_seconds() -> dict:
     return {"cpu": own.ru_utime + own.ru_stime, "parser_cpu": children.ru_utime + children.ru_stime}
 
 
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of the PostgreSQL backend with this process ID, when it runs on this machine (``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def children_peak_rss_mib() -> float:
     """The peak RSS of the largest child process reaped so far (the importer's parser process)."""
     import resource
@@ -197,7 +206,8 @@ def child_floor(args) -> dict:
                      "title text, language text, description text, genre text, rating text, subtitle text, "
                      "icon text, episode text)")
         conn.commit()
-        started, count, cpu_before = time.perf_counter(), 0, cpu_seconds()
+        backend = conn.info.backend_pid
+        started, count, cpu_before, backend_before = time.perf_counter(), 0, cpu_seconds(), backend_cpu_seconds(backend)
         with conn.cursor().copy("COPY floor_programs FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "timestamptz", "timestamptz"] + ["text"] * 8)
             for rows in floor_rows(Path(args.file)):
@@ -207,10 +217,15 @@ def child_floor(args) -> dict:
                 count += len(rows)
         conn.commit()
         seconds = time.perf_counter() - started
+        database_cpu = _since(backend_before, backend_cpu_seconds(backend))
         stored = conn.execute("SELECT count(*) FROM floor_programs").fetchone()[0]
     assert stored == count
     cpu = {key: value - cpu_before[key] for key, value in cpu_seconds().items()}
-    return {"seconds": seconds, "rows": count, "rss_mib": peak_rss_mib(), **cpu}
+    return {"seconds": seconds, "rows": count, "rss_mib": peak_rss_mib(), "database_cpu": database_cpu, **cpu}
+
+
+def _since(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
 
 
 def child_fetch(args) -> dict:
@@ -222,10 +237,14 @@ def child_fetch(args) -> dict:
     source = EpgSource.objects.select_related("portal").get(pk=args.source_id)
     # The fetch record the API or the dispatcher would create, without sending a job to a broker.
     fetch = EpgFetch.objects.create(portal_id=source.portal_id, epg_source=source, job_id=f"bench-{time.time_ns()}")
-    started, cpu_before = time.perf_counter(), cpu_seconds()
+    from django.db import connection
+
+    backend = connection.connection.info.backend_pid  # the import runs on this connection
+    started, cpu_before, backend_before = time.perf_counter(), cpu_seconds(), backend_cpu_seconds(backend)
     fetch = epg_services.run_fetch(fetch.id)
     seconds = time.perf_counter() - started
     cpu = {key: value - cpu_before[key] for key, value in cpu_seconds().items()}
+    cpu["database_cpu"] = _since(backend_before, backend_cpu_seconds(backend))
     assert fetch.status == "success", fetch.message
     return {"seconds": seconds, "rows": fetch.found_programs, "imported": fetch.imported_programs,
             "deleted": fetch.deleted_programs, "fetch_duration": fetch.fetch_duration,
@@ -392,6 +411,11 @@ def print_cpu(results: dict, rows: int) -> None:
           f"{statistics.median(r['parser_cpu'] for r in results['reimport']):.2f}; digest reimport worker "
           f"{statistics.median(r['cpu'] for r in results['digest']):.2f} + parser process "
           f"{statistics.median(r['parser_cpu'] for r in results['digest']):.2f}")
+    database = {kind: [r["database_cpu"] for r in runs if r.get("database_cpu") is not None]
+                for kind, runs in results.items()}
+    if database["floor"] and database["import"]:
+        print(f"PostgreSQL backend CPU seconds (medians; local server): floor {statistics.median(database['floor']):.2f}, "
+              f"import {statistics.median(database['import']):.2f}")
     print(f"busiest process (b)/(a) {busiest['import'] / busiest['floor']:.2f}, (c) "
           f"{rows / busiest['reimport']:,.0f} programmes per CPU second   (information: what an idle machine's "
           "ratio approaches)")

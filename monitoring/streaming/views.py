@@ -104,7 +104,7 @@ def auth(request):
         portal_id = decision.portal_id
         logs.identify(portal_id=portal_id, subscriber_id=decision.subscriber_id)
     prometheus.count_auth_check(portal_id, result, reason, time.perf_counter() - started)
-    if playback_cache.deferred():  # a heartbeat sent without waiting: its answer is read once this one is out
+    if playback_cache.deferred():  # a heartbeat or session start sent without waiting: read once this answer is out
         response._resource_closers.append(playback_cache.settle)
     return response
 

@@ -65,17 +65,22 @@ def test_a_clock_that_goes_back_never_repeats_an_id():
     assert values == sorted(values) and len(set(values)) == 4
 
 
+def in_threads(work, count: int) -> None:
+    """Run ``work(slot)`` for slots 0 … count-1, each in a thread of its own, all at once; wait for them all."""
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_ids_are_unique_across_threads():
     results: list[list[int]] = [[] for _ in range(8)]
 
     def work(slot):
         results[slot] = [new_id() for _ in range(5000)]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 8)
     everything = [v for chunk in results for v in chunk]
     assert len(everything) == len(set(everything)) == 40000
     for chunk in results:
@@ -107,10 +112,6 @@ def test_blocks_and_single_ids_never_overlap_across_threads():
         for _ in range(20):
             results[slot] += list(new_ids(700)) if slot % 2 else [new_id() for _ in range(700)]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, 6)
     every = [value for values in results for value in values]
     assert len(set(every)) == len(every) == 6 * 20 * 700

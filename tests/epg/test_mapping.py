@@ -13,6 +13,7 @@ import time_machine
 from content.epg import pipeline
 from content.epg.mapping import Matcher, Suggestion, normalise
 from content.epg.xmltv import XmltvParser
+from content.inputs import MAX_EPG_SOURCES
 from content.models import Channel, EpgSourceChannel
 from monitoring.operations import Operation, OperationType
 from portals.auth import Caller
@@ -233,6 +234,21 @@ def test_an_accept_naming_another_portals_channel_is_404_and_changes_nothing(api
         {"channelId": foreign.public_id, "epgChannelName": "bbcone.uk"}]}, format="json")
     assert response.status_code == 404
     assert Channel.objects.filter(epg_source=source).count() == 1  # only the channel mapped before
+    assert not Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).exists()
+
+
+def test_an_accept_refused_for_one_channel_maps_none_of_them(api, portal, fetched):
+    source, channels = fetched
+    # A channel whose guide already merges the most sources a channel may list: one more is refused.
+    others = [make_source(portal, f"other-{index}") for index in range(MAX_EPG_SOURCES)]
+    full = make_channel(portal, "full", "Full", epgSources=[
+        {"epgSourceName": other.name, "epgChannelName": "x"} for other in others])
+    response = api.post(f"{API}/epg-sources/{source.public_id}/mapping", {"accept": [
+        {"channelId": channels["none"].public_id, "epgChannelName": "bbcone.uk"},  # accepted first, then undone
+        {"channelId": full.public_id, "epgChannelName": "discovery"}]}, format="json")
+    assert response.status_code == 400 and "epgSources" in response.json()["errors"], response.json()
+    assert Channel.objects.get(pk=channels["none"].pk).epg_sources == []
+    assert len(Channel.objects.get(pk=full.pk).epg_sources) == MAX_EPG_SOURCES
     assert not Operation.objects.filter(type=OperationType.UPDATE_CHANNEL).exists()
 
 

@@ -240,10 +240,8 @@ class RedisStore:
             if connection is None:
                 connection = self._connection = self.client.connection_pool.make_connection()
         keys = [self.make_key(k) for k in keys]
-        head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
         try:
-            connection.send_packed_command([(_pack_binary if script.binary else _pack)(head, 3, (*keys, *args))],
-                                           check_health=False)
+            connection.send_packed_command([_evalsha_command(script, keys, args)], check_health=False)
         except BaseException:
             self._drop(connection)
             raise
@@ -287,8 +285,7 @@ class RedisStore:
         """``EVALSHA``, packed by hand (RESP) and sent on this process's own connection."""
         if self._deferred:  # their answers come first on the connection
             self.settle()
-        head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
-        packed = (_pack_binary if script.binary else _pack)(head, 3, (*keys, *args))
+        packed = _evalsha_command(script, keys, args)
         for attempt in (1, 2, 3):
             connection = self._connection
             if connection is None:
@@ -447,16 +444,18 @@ def _address(name: tuple) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _evalsha_command(script: Script, keys: list[str], args: tuple) -> bytes:
+    """``EVALSHA`` of ``script`` with these (prefixed) keys and arguments, packed (RESP)."""
+    head = b"$7\r\nEVALSHA\r\n$40\r\n%b\r\n$%d\r\n%d\r\n" % (script.sha.encode(), len(str(len(keys))), len(keys))
+    return (_pack_binary if script.binary else _pack)(head, 3, (*keys, *args))
+
+
 def _pack(head: bytes, count: int, parts: tuple[str, ...]) -> bytes:
     """A Redis command in the protocol's wire format (RESP): ``head`` holds its first ``count`` parts, packed."""
     text = "".join([f"${len(part)}\r\n{part}\r\n" for part in parts])
     if text.isascii():  # every part is ASCII (the usual case): its length in characters is its length in bytes
         return b"*%d\r\n%b%b" % (count + len(parts), head, text.encode())
-    chunks = [b"*%d\r\n" % (count + len(parts)), head]
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass")
-        chunks.append(b"$%d\r\n%b\r\n" % (len(data), data))
-    return b"".join(chunks)
+    return _pack_binary(head, count, parts)
 
 
 def _pack_binary(head: bytes, count: int, parts: tuple[str | bytes, ...]) -> bytes:

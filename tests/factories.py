@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import time
+
+import pyotp
 
 from portals import services
 from portals.auth import Caller, start_session
@@ -45,3 +48,14 @@ def make_manager(portal: Portal, email: str | None = None, *, password: str = PA
 
 def session_token(manager: Manager) -> str:
     return start_session(manager)
+
+
+def totp_code(secret: str, steps: int = 0) -> str:
+    """The authenticator's code ``steps`` 30-second steps from now, never taken in a step's last two seconds: the
+    server checks it a moment later, and had the step turned meanwhile, a code of the previous step (what an
+    enrolment is confirmed with, so that the current one stays unused) would be out of its window."""
+    now = time.time()
+    if now % 30 > 28:
+        time.sleep(30.05 - now % 30)
+        now = time.time()
+    return pyotp.TOTP(secret).at(now + 30 * steps)

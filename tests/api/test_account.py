@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pyotp
 import pytest
@@ -13,6 +12,7 @@ from portals import password_reset
 from portals.models import Manager, ManagerSession, ManagerTotp, RecoveryCode
 from tests.conftest import API, api_client
 from tests.factories import PASSWORD, make_manager, make_portal, session_token
+from tests.factories import totp_code as code
 
 ME = f"{API}/me"
 LOGIN = f"{API}/login"
@@ -20,10 +20,6 @@ NEW_PASSWORD = "Brand-New-Pass-42!"
 MANAGER_KEYS = {"managerId", "portalId", "email", "name", "isAdmin", "isContentAdmin", "isSubscriberAdmin",
                 "createdAt", "updatedAt", "lastLoginAt"}
 
-
-def code(secret: str, steps: int = 0) -> str:
-    """The authenticator's code ``steps`` 30-second steps from now."""
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
 def enrol(client) -> tuple[str, list[str]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 import pytest
 
 from portals.models import ManagerTotp
+from tests.factories import totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,7 @@ def test_enrolling_2fa_then_logging_in_with_a_code(owner_page):
     assert page.locator("[data-testid=totp-qr] svg").is_visible()  # drawn by the server, allowed by the CSP
     secret = page.text_content("[data-testid=totp-secret]").strip()
     totp = pyotp.TOTP(secret)
-    page.fill("input[name=code]", totp.at(time.time() - 30))  # the previous step: the current one stays unused
+    page.fill("input[name=code]", totp_code(secret, -1))  # the previous step: the current one stays unused
     page.click("button:has-text('Turn on two-factor authentication')")
     assert page.locator("[data-testid=recovery-codes] li").count() == 10
     assert ManagerTotp.objects.get(manager__email="owner@example.com").enabled

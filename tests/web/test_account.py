@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
-import pyotp
 import pytest
 import time_machine
 from django.test import Client
@@ -17,14 +15,12 @@ from portals.auth import Caller
 from portals.models import Manager, ManagerSession, ManagerTotp, hash_token
 from tests.conftest import API, api_client
 from tests.factories import PASSWORD, session_token
+from tests.factories import totp_code as code
 
 from .conftest import logged_in_client, page
 
 NEW_PASSWORD = "Brand-New-Pass-42!"
 
-
-def code(secret: str, steps: int = 0) -> str:
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
 
 
 def enrol_on_screen(client) -> tuple[str, list[str]]:
